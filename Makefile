@@ -1,0 +1,38 @@
+# Thin wrapper: the real build is Meson + Ninja. See README.md.
+BUILD ?= build
+SAN_BUILD ?= build-sanitize
+MESON_TEST_ARGS ?= --print-errorlogs
+
+.PHONY: all build deps check check-unit check-sanitize demo clean
+
+all: build
+
+deps:
+	bash scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# Every suite: unit, interop, fuzz, e2e.
+check: deps
+	$(MAKE) build
+	meson test -C $(BUILD) $(MESON_TEST_ARGS)
+
+check-unit: build
+	meson test -C $(BUILD) --suite unit $(MESON_TEST_ARGS)
+
+# The unit tests once more under AddressSanitizer + UndefinedBehaviorSanitizer.
+check-sanitize:
+	[ -f $(SAN_BUILD)/build.ninja ] || meson setup $(SAN_BUILD) -Dsanitize=true
+	ninja -C $(SAN_BUILD)
+	meson test -C $(SAN_BUILD) --suite unit $(MESON_TEST_ARGS)
+
+demo: deps
+	$(MAKE) build
+	bash scripts/demo.sh $(BUILD)/src/cli/trustboot
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD)

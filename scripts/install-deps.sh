@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Install every Debian package that trustboot's build, tests and demo need.
+# Idempotent and non-interactive; safe to run on a fresh Debian 12 (bookworm) as root.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+
+BUILD_PKGS=(
+  meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+  libssl-dev libcmocka-dev libarchive-dev libjson-c-dev libcryptsetup-dev
+  libtss2-dev libfdisk-dev libblkid-dev libyaml-dev libisofs-dev libzstd-dev
+)
+TEST_PKGS=(
+  openssl sbsigntool efitools osslsigncode binutils
+  systemd systemd-boot-efi
+  swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
+  qemu-system-x86 ovmf xorriso mtools dosfstools e2fsprogs
+  busybox-static cpio libarchive-tools zstd xz-utils
+  cryptsetup-bin umoci skopeo python3 time
+)
+
+all_installed() {
+  local st
+  st="$(dpkg-query -W -f='${db:Status-Abbrev}\n' "$@" 2>/dev/null)" || return 1
+  ! printf '%s\n' "$st" | grep -qv '^ii'
+}
+if ! all_installed "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; then
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
+fi
+
+# Microsoft's UEFI CA certificates (2011 set and 2023 successors) are shipped as PEM files by
+# python3-virt-firmware, which bookworm has only in bookworm-backports. Fetch that one package
+# with a private apt source list (the system's /etc/apt stays untouched) and unpack it under
+# /usr/local/share/trustboot/ms-certs, where `trustboot genkey` looks for them.
+MS_DIR=/usr/local/share/trustboot/ms-certs
+if [ ! -f "$MS_DIR/MicrosoftUEFICA2023.pem" ]; then
+  work="$(mktemp -d)"
+  chmod 755 "$work"   # apt downloads as the _apt user
+  trap 'rm -rf "$work"' EXIT
+  mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
+  echo "deb http://deb.debian.org/debian bookworm-backports main" > "$work/bp.list"
+  O=(-o "Dir::Etc::SourceList=$work/bp.list" -o Dir::Etc::SourceParts=/dev/null
+     -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache")
+  $SUDO apt-get "${O[@]}" update -q
+  (cd "$work" && apt-get "${O[@]}" download python3-virt-firmware)
+  dpkg-deb -x "$work"/python3-virt-firmware_*.deb "$work/x"
+  src="$(find "$work/x" -type d -path '*virt/firmware/certs' | head -n1)"
+  [ -n "$src" ] || { echo "install-deps: python3-virt-firmware has no certs/ directory" >&2; exit 1; }
+  $SUDO mkdir -p "$MS_DIR"
+  $SUDO cp "$src"/Microsoft*.pem "$src"/Windows*.pem "$MS_DIR"/
+  ver="$(dpkg-deb -f "$work"/python3-virt-firmware_*.deb Version)"
+  echo "python3-virt-firmware $ver (bookworm-backports)" | $SUDO tee "$MS_DIR/SOURCE" >/dev/null
+fi

@@ -1,0 +1,49 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_verbosity = 0;
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "trustboot%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 'trustboot%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "");
+        return TB_EXIT_USAGE;
+}
+
+int cli_bad_option(const char *cmd, char **argv) {
+        const char *arg = optind > 0 ? argv[optind - 1] : "?";
+
+        if (optopt && optopt != '?' && arg[0] == '-' && arg[1] != '-')
+                return cli_usage_error(cmd, "option '-%c' is unknown or needs a value", optopt);
+        return cli_usage_error(cmd, "option '%s' is unknown or needs a value", arg);
+}
+
+int cli_print_help(const char *usage) {
+        fputs(usage, stdout);
+        return TB_EXIT_OK;
+}
+
+int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
+        unsigned long long v;
+        char *end;
+
+        if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0 || *end != '\0')
+                return -EINVAL;
+        if (v < min || v > max)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}

@@ -1,0 +1,32 @@
+/* cli.h — what every subcommand shares: exit codes, usage errors, option parsing helpers. */
+#pragma once
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum {
+        TB_EXIT_OK = 0,
+        TB_EXIT_FAILURE = 1, /* the command ran and failed */
+        TB_EXIT_USAGE = 2,   /* the command line was wrong */
+};
+
+/* One line "trustboot CMD: MESSAGE" plus "Try 'trustboot CMD --help'." on stderr; returns 2. */
+__attribute__((format(printf, 2, 3))) int cli_usage_error(const char *cmd, const char *fmt, ...);
+
+/* Reports the option getopt_long() rejected (optopt / argv[optind-1]) as a usage error. */
+int cli_bad_option(const char *cmd, char **argv);
+
+/* Prints USAGE to stdout and returns 0: the answer to --help. */
+int cli_print_help(const char *usage);
+
+/* Strict number parsing: the whole string, no sign surprises, within [MIN, MAX]. */
+int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
+
+/* Set by main from -v/-q, for commands that decide how much to print themselves. */
+extern int cli_verbosity;
+
+/* Every subcommand has this signature; argv[0] is the subcommand name. */
+typedef int (*cli_command_fn)(int argc, char **argv);
+
+int cmd_genkey(int argc, char **argv);

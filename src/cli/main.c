@@ -1,0 +1,103 @@
+/* main.c — global flags and the table of subcommands; nothing here knows what a command does. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "log.h"
+
+struct command {
+        const char *name;
+        cli_command_fn fn;
+        const char *summary;
+};
+
+static const struct command commands[] = {
+        { "genkey", cmd_genkey, "generate a Secure Boot key set (PK, KEK, db) and the PCR policy key" },
+};
+
+static const char usage_head[] =
+        "Usage: trustboot [-v|--verbose] [-q|--quiet] COMMAND [ARGS...]\n"
+        "       trustboot --version | --help | help COMMAND\n"
+        "\n"
+        "Build and run Trusted Boot systems: Secure Boot, Measured Boot, TPM2-bound disk encryption.\n"
+        "\n"
+        "Commands:\n";
+
+static void print_usage(FILE *f) {
+        fputs(usage_head, f);
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+        fputs("\nRun 'trustboot help COMMAND' or 'trustboot COMMAND --help' for a command's options.\n", f);
+}
+
+static const struct command *find_command(const char *name) {
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                if (strcmp(commands[i].name, name) == 0)
+                        return &commands[i];
+        return NULL;
+}
+
+static int run_command(const struct command *c, int argc, char **argv) {
+        char prefix[64];
+
+        snprintf(prefix, sizeof(prefix), "trustboot %s", c->name);
+        tb_log_set_prefix(prefix);
+        optind = 0; /* reset getopt for the subcommand, including its GNU extensions */
+        return c->fn(argc, argv);
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "quiet", no_argument, NULL, 'q' },
+                {},
+        };
+        const struct command *c;
+        int opt;
+
+        opterr = 0;
+        /* '+': stop at the first non-option, which is the subcommand. */
+        while ((opt = getopt_long(argc, argv, "+hVvq", options, NULL)) >= 0) {
+                switch (opt) {
+                case 'h':
+                        print_usage(stdout);
+                        return TB_EXIT_OK;
+                case 'V':
+                        printf("trustboot %s\n", TB_VERSION);
+                        return TB_EXIT_OK;
+                case 'v':
+                        cli_verbosity++;
+                        break;
+                case 'q':
+                        cli_verbosity = -1;
+                        break;
+                default:
+                        return cli_bad_option(NULL, argv);
+                }
+        }
+        tb_log_set_level(cli_verbosity < 0 ? TB_LOG_WARN : cli_verbosity > 0 ? TB_LOG_DEBUG : TB_LOG_INFO);
+
+        if (optind >= argc) {
+                print_usage(stderr);
+                return TB_EXIT_USAGE;
+        }
+        if (strcmp(argv[optind], "help") == 0) {
+                if (optind + 1 >= argc) {
+                        print_usage(stdout);
+                        return TB_EXIT_OK;
+                }
+                c = find_command(argv[optind + 1]);
+                if (!c)
+                        return cli_usage_error(NULL, "unknown command '%s'", argv[optind + 1]);
+                char *help_argv[] = { argv[optind + 1], (char *)"--help", NULL };
+                return run_command(c, 2, help_argv);
+        }
+        c = find_command(argv[optind]);
+        if (!c)
+                return cli_usage_error(NULL, "unknown command '%s'", argv[optind]);
+        return run_command(c, argc - optind, argv + optind);
+}

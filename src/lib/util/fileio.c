@@ -1,0 +1,223 @@
+#include "fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "macro.h"
+
+int tb_read_file(const char *path, size_t max, tb_buf *out) {
+        _cleanup_(closep) int fd = -1;
+        struct stat st;
+        int r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
+                return -EFBIG;
+        for (;;) {
+                ssize_t n;
+
+                r = tb_buf_reserve(out, 64 * 1024);
+                if (r < 0)
+                        return r;
+                n = read(fd, out->data + out->len, out->cap - out->len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                out->len += (size_t)n;
+                if (out->len > max)
+                        return -EFBIG;
+        }
+        return 0;
+}
+
+int tb_write_all(int fd, const void *data, size_t len) {
+        const uint8_t *p = data;
+
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+int tb_read_full(int fd, void *data, size_t len) {
+        uint8_t *p = data;
+
+        while (len > 0) {
+                ssize_t n = read(fd, p, len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        return -EIO;
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+int tb_pread_full(int fd, void *data, size_t len, off_t off) {
+        uint8_t *p = data;
+
+        while (len > 0) {
+                ssize_t n = pread(fd, p, len, off);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        return -EIO;
+                p += n;
+                len -= (size_t)n;
+                off += n;
+        }
+        return 0;
+}
+
+char *tb_path_join(const char *dir, const char *name) {
+        size_t dl = strlen(dir);
+        char *p;
+
+        while (dl > 1 && dir[dl - 1] == '/')
+                dl--;
+        if (asprintf(&p, "%.*s/%s", (int)dl, dir, name) < 0)
+                return NULL;
+        return p;
+}
+
+bool tb_path_exists(const char *path) {
+        struct stat st;
+
+        return lstat(path, &st) == 0;
+}
+
+int tb_fsync_parent(const char *path) {
+        _cleanup_(freep) char *copy = strdup(path);
+        _cleanup_(closep) int dfd = -1;
+
+        if (!copy)
+                return -ENOMEM;
+        dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return negative_errno();
+        if (fsync(dfd) < 0 && errno != EINVAL)
+                return negative_errno();
+        return 0;
+}
+
+int tb_atomic_open(const char *path, mode_t mode, tb_atomic_file *af) {
+        _cleanup_(freep) char *copy1 = strdup(path), *copy2 = strdup(path);
+        _cleanup_(freep) char *tmp = NULL, *final = NULL;
+        int fd;
+
+        if (!copy1 || !copy2)
+                return -ENOMEM;
+        if (asprintf(&tmp, "%s/.%s.tmp.XXXXXX", dirname(copy1), basename(copy2)) < 0)
+                return -ENOMEM;
+        final = strdup(path);
+        if (!final)
+                return -ENOMEM;
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        if (fchmod(fd, mode) < 0) {
+                int r = negative_errno();
+
+                close(fd);
+                unlink(tmp);
+                return r;
+        }
+        af->fd = fd;
+        af->tmp_path = TAKE_PTR(tmp);
+        af->final_path = TAKE_PTR(final);
+        return 0;
+}
+
+static int atomic_finish(tb_atomic_file *af, bool replace) {
+        int r;
+
+        if (af->fd < 0)
+                return -EBADF;
+        if (fsync(af->fd) < 0) {
+                r = negative_errno();
+                tb_atomic_abort(af);
+                return r;
+        }
+        close(af->fd);
+        af->fd = -1;
+        if (replace)
+                r = rename(af->tmp_path, af->final_path) < 0 ? negative_errno() : 0;
+        else
+                r = renameat2(AT_FDCWD, af->tmp_path, AT_FDCWD, af->final_path, RENAME_NOREPLACE) < 0 ? negative_errno()
+                                                                                                   : 0;
+        if (r < 0) {
+                tb_atomic_abort(af);
+                return r;
+        }
+        r = tb_fsync_parent(af->final_path);
+        free(af->tmp_path);
+        free(af->final_path);
+        af->tmp_path = af->final_path = NULL;
+        return r;
+}
+
+int tb_atomic_commit(tb_atomic_file *af) {
+        return atomic_finish(af, true);
+}
+
+int tb_atomic_commit_noreplace(tb_atomic_file *af) {
+        return atomic_finish(af, false);
+}
+
+void tb_atomic_abort(tb_atomic_file *af) {
+        if (af->fd >= 0)
+                close(af->fd);
+        af->fd = -1;
+        if (af->tmp_path)
+                unlink(af->tmp_path);
+        free(af->tmp_path);
+        free(af->final_path);
+        af->tmp_path = af->final_path = NULL;
+}
+
+int tb_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, bool replace) {
+        _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
+        int r;
+
+        r = tb_atomic_open(path, mode, &af);
+        if (r < 0)
+                return r;
+        r = tb_write_all(af.fd, data, len);
+        if (r < 0)
+                return r;
+        return replace ? tb_atomic_commit(&af) : tb_atomic_commit_noreplace(&af);
+}

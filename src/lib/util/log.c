@@ -1,0 +1,50 @@
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static enum tb_log_level current_level = TB_LOG_INFO;
+static const char *current_prefix = "trustboot";
+
+void tb_log_set_level(enum tb_log_level level) {
+        current_level = level;
+}
+
+enum tb_log_level tb_log_get_level(void) {
+        return current_level;
+}
+
+void tb_log_set_prefix(const char *prefix) {
+        current_prefix = prefix ? prefix : "trustboot";
+}
+
+static void log_va(enum tb_log_level level, const char *suffix, const char *fmt, va_list ap) {
+        static const char *const tags[] = {
+                [TB_LOG_ERR] = "", [TB_LOG_WARN] = "warning: ", [TB_LOG_INFO] = "", [TB_LOG_DEBUG] = "debug: ",
+        };
+        char line[4096];
+
+        if (level > current_level)
+                return;
+        vsnprintf(line, sizeof(line), fmt, ap);
+        /* Build the whole line first so that concurrent writers do not interleave. */
+        fprintf(stderr, "%s: %s%s%s%s\n", current_prefix, tags[level], line, suffix ? ": " : "", suffix ? suffix : "");
+}
+
+void tb_log(enum tb_log_level level, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        log_va(level, NULL, fmt, ap);
+        va_end(ap);
+}
+
+int tb_log_errno(int err, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        log_va(TB_LOG_ERR, strerror(err < 0 ? -err : err), fmt, ap);
+        va_end(ap);
+        return err < 0 ? err : -err;
+}

@@ -1,0 +1,34 @@
+/* ossl.h — cleanup helpers for OpenSSL types, so that every error path frees what it took. */
+#pragma once
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "macro.h"
+
+#define TB_OSSL_CLEANUP(type, func)                     \
+        static inline void func##p(type **p) {          \
+                if (*p)                                 \
+                        func(*p);                       \
+        }
+
+TB_OSSL_CLEANUP(EVP_PKEY, EVP_PKEY_free)
+TB_OSSL_CLEANUP(EVP_PKEY_CTX, EVP_PKEY_CTX_free)
+TB_OSSL_CLEANUP(EVP_MD_CTX, EVP_MD_CTX_free)
+TB_OSSL_CLEANUP(X509, X509_free)
+TB_OSSL_CLEANUP(X509_NAME, X509_NAME_free)
+TB_OSSL_CLEANUP(X509_EXTENSION, X509_EXTENSION_free)
+TB_OSSL_CLEANUP(BIO, BIO_free_all)
+TB_OSSL_CLEANUP(PKCS7, PKCS7_free)
+TB_OSSL_CLEANUP(BIGNUM, BN_free)
+TB_OSSL_CLEANUP(ASN1_INTEGER, ASN1_INTEGER_free)
+
+static inline void OPENSSL_freep(void *p) {
+        OPENSSL_free(*(void **)p);
+}
+
+/* Logs the OpenSSL error queue at debug level and clears it (errors reach the user as one line). */
+void tb_ossl_drain_errors(const char *context);

@@ -1,0 +1,103 @@
+/* tests/unit/test-fileio.c */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fileio.h"
+
+static char dir[] = "/tmp/tb-test-fileio.XXXXXX";
+
+static int count_entries(const char *path) {
+        DIR *d = opendir(path);
+        struct dirent *de;
+        int n = 0;
+
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                        n++;
+        closedir(d);
+        return n;
+}
+
+static void atomic_write_sets_mode_and_leaves_no_temp_file(void **state) {
+        _cleanup_(freep) char *p = tb_path_join(dir, "a.key");
+        _cleanup_(tb_buf_freep) tb_buf back = TB_BUF_INIT;
+        struct stat st;
+        (void)state;
+
+        assert_int_equal(tb_write_file_atomic(p, "hello", 5, 0600, false), 0);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        assert_int_equal(tb_read_file(p, 100, &back), 0);
+        assert_int_equal(back.len, 5);
+        assert_memory_equal(back.data, "hello", 5);
+        assert_int_equal(count_entries(dir), 1);
+}
+
+static void noreplace_commit_refuses_existing_file_and_cleans_up(void **state) {
+        _cleanup_(freep) char *p = tb_path_join(dir, "a.key");
+        (void)state;
+
+        assert_int_equal(tb_write_file_atomic(p, "other", 5, 0644, false), -EEXIST);
+        assert_int_equal(count_entries(dir), 1);
+        assert_int_equal(tb_write_file_atomic(p, "other", 5, 0644, true), 0);
+}
+
+static void aborted_file_disappears(void **state) {
+        _cleanup_(freep) char *p = tb_path_join(dir, "b");
+        tb_atomic_file af = TB_ATOMIC_FILE_INIT;
+        (void)state;
+
+        assert_int_equal(tb_atomic_open(p, 0644, &af), 0);
+        assert_int_equal(tb_write_all(af.fd, "x", 1), 0);
+        tb_atomic_abort(&af);
+        assert_false(tb_path_exists(p));
+        assert_int_equal(count_entries(dir), 1);
+}
+
+static void read_file_enforces_its_limit(void **state) {
+        _cleanup_(freep) char *p = tb_path_join(dir, "a.key");
+        _cleanup_(tb_buf_freep) tb_buf back = TB_BUF_INIT;
+        (void)state;
+
+        assert_int_equal(tb_read_file(p, 4, &back), -EFBIG);
+        assert_int_equal(tb_read_file(dir, 4, &back), -EISDIR);
+}
+
+static void path_join_collapses_trailing_slashes(void **state) {
+        _cleanup_(freep) char *p = tb_path_join("keys///", "PK.key");
+        (void)state;
+        assert_string_equal(p, "keys/PK.key");
+}
+
+static int setup(void **state) {
+        (void)state;
+        return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+        char cmd[128];
+        (void)state;
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(atomic_write_sets_mode_and_leaves_no_temp_file),
+                cmocka_unit_test(noreplace_commit_refuses_existing_file_and_cleans_up),
+                cmocka_unit_test(aborted_file_disappears),
+                cmocka_unit_test(read_file_enforces_its_limit),
+                cmocka_unit_test(path_join_collapses_trailing_slashes),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
