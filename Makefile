@@ -1,9 +1,10 @@
 # Thin wrapper: the real build is Meson + Ninja. See README.md.
 BUILD ?= build
 SAN_BUILD ?= build-sanitize
+FUZZ_BUILD ?= build-fuzz
 MESON_TEST_ARGS ?= --print-errorlogs
 
-.PHONY: all build deps check check-unit check-sanitize demo clean
+.PHONY: all build deps check check-unit check-sanitize check-fuzz demo clean
 
 all: build
 
@@ -20,6 +21,13 @@ build: $(BUILD)/build.ninja
 check: deps
 	$(MAKE) build
 	meson test -C $(BUILD) $(MESON_TEST_ARGS)
+	$(MAKE) check-fuzz
+
+# libFuzzer targets for every parser of untrusted bytes, each for a bounded time (clang build).
+check-fuzz:
+	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true
+	ninja -C $(FUZZ_BUILD)
+	meson test -C $(FUZZ_BUILD) --suite fuzz $(MESON_TEST_ARGS)
 
 check-unit: build
 	meson test -C $(BUILD) --suite unit $(MESON_TEST_ARGS)
@@ -35,4 +43,4 @@ demo: deps
 	bash scripts/demo.sh $(BUILD)/src/cli/trustboot
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD)

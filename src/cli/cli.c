@@ -8,7 +8,7 @@
 
 int cli_verbosity = 0;
 
-int cli_usage_error(const char *cmd, const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) int cli_usage_error(const char *cmd, const char *fmt, ...) {
         va_list ap;
 
         fprintf(stderr, "trustboot%s%s: ", cmd ? " " : "", cmd ? cmd : "");

@@ -19,7 +19,7 @@ void tb_log_set_prefix(const char *prefix) {
         current_prefix = prefix ? prefix : "trustboot";
 }
 
-static void log_va(enum tb_log_level level, const char *suffix, const char *fmt, va_list ap) {
+_printf_(3, 0) static void log_va(enum tb_log_level level, const char *suffix, const char *fmt, va_list ap) {
         static const char *const tags[] = {
                 [TB_LOG_ERR] = "", [TB_LOG_WARN] = "warning: ", [TB_LOG_INFO] = "", [TB_LOG_DEBUG] = "debug: ",
         };
