@@ -251,7 +251,7 @@ static int build_files(const tb_keyset_options *o, const cert_list extra[N_KEYS]
                 return r;
 
         for (int k = 0; k < N_KEYS; k++) {
-                tb_buf *f = &ks->file[k * 5];
+                tb_buf *f = &ks->file[(size_t)k * 5];
                 tb_buf *key_pem = &f[0], *pem = &f[1], *der = &f[2], *esl = &f[3], *auth = &f[4];
                 const struct key_kind *signer = &kinds[kinds[k].signer];
 

@@ -30,7 +30,7 @@ int tb_read_file(const char *path, size_t max, tb_buf *out) {
         for (;;) {
                 ssize_t n;
 
-                r = tb_buf_reserve(out, 64 * 1024);
+                r = tb_buf_reserve(out, (size_t)64 * 1024);
                 if (r < 0)
                         return r;
                 n = read(fd, out->data + out->len, out->cap - out->len);
