@@ -424,10 +424,16 @@ int tb_authenticode_check(const tb_authenticode_sig *sig, X509 *trusted) {
         X509_STORE_set_purpose(store, X509_PURPOSE_ANY);
         X509_STORE_set_verify_cb(store, verify_cb);
         content = BIO_new_mem_buf(sig->content, (int)sig->content_len);
-        extra = sk_X509_new_null();
-        if (!content || !extra || !sk_X509_push(extra, trusted)) {
-                sk_X509_free(extra);
+        if (!content)
                 return -ENOMEM;
+        /* Like firmware, trust the embedded signer certificate only through the chain check, so
+         * that a damaged embedded certificate fails; offer TRUSTED only when none is embedded. */
+        if (!sig->signer) {
+                extra = sk_X509_new_null();
+                if (!extra || !sk_X509_push(extra, trusted)) {
+                        sk_X509_free(extra);
+                        return -ENOMEM;
+                }
         }
         ok = PKCS7_verify(sig->p7, extra, store, content, NULL, PKCS7_BINARY);
         sk_X509_free(extra);
