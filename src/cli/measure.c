@@ -14,6 +14,7 @@
 #include "log.h"
 #include "ossl.h"
 #include "pcr.h"
+#include "pe.h"
 #include "signer.h"
 
 #include "encode.h"
@@ -217,10 +218,34 @@ static int parse_args(int argc, char **argv, struct options *o) {
         return 0;
 }
 
-static int stub_gen_auto(const struct options *o) {
-        /* Without a stub to read, predict for systemd 252, which is what this distribution ships. */
-        (void)o;
-        return TB_STUB_252;
+/* The stub generation to predict for: forced, else the UKI's stub, else the installed stub, else
+ * 252 (what this distribution ships). */
+static int stub_gen(const struct options *o, const tb_pe *uki) {
+#if defined(__x86_64__)
+        static const char stub[] = TB_SDBOOT_EFI_DIR "/linuxx64.efi.stub";
+#elif defined(__aarch64__)
+        static const char stub[] = TB_SDBOOT_EFI_DIR "/linuxaa64.efi.stub";
+#else
+        static const char stub[] = "";
+#endif
+        _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
+        int gen;
+
+        if (o->stub_gen)
+                return o->stub_gen;
+        if (uki) {
+                gen = tb_stub_gen_from_pe(uki);
+                if (gen < 0)
+                        tb_warn("%s: no systemd-stub version in .sdmagic or .sbat; predicting for a 252 stub",
+                                o->uki);
+                return gen < 0 ? TB_STUB_252 : gen;
+        }
+        if (!*stub || !tb_path_exists(stub))
+                return TB_STUB_252;
+        if (tb_pe_open(stub, &pe) < 0)
+                return TB_STUB_252;
+        gen = tb_stub_gen_from_pe(pe);
+        return gen < 0 ? TB_STUB_252 : gen;
 }
 
 static int add_section_file(tb_pcr11 *p, enum tb_uki_section s, const char *path) {
@@ -243,15 +268,25 @@ static int add_section_file(tb_pcr11 *p, enum tb_uki_section s, const char *path
 
 static int load_inputs(const struct options *o, tb_pcr11 **ret) {
         _cleanup_(tb_pcr11_freep) tb_pcr11 *p = NULL;
-        int gen = o->stub_gen ? o->stub_gen : stub_gen_auto(o);
+        _cleanup_(tb_pe_freep) tb_pe *uki = NULL;
         int r;
 
-        r = tb_pcr11_new(o->banks, (enum tb_stub_gen)gen, &p);
+        if (o->uki) {
+                r = tb_pe_open(o->uki, &uki); /* logs what is wrong */
+                if (r < 0)
+                        return r;
+        }
+        r = tb_pcr11_new(o->banks, (enum tb_stub_gen)stub_gen(o, uki), &p);
         if (r < 0)
                 return tb_log_errno(r, "cannot set up PCR 11 prediction");
-        if (o->uki) {
-                tb_err("%s: --uki is not available in this build yet", o->uki);
-                return -EOPNOTSUPP;
+        if (uki) {
+                r = tb_pcr11_set_from_pe(p, uki);
+                if (r < 0)
+                        return tb_log_errno(r, "%s: cannot read the UKI sections", o->uki);
+                if (!tb_pcr11_has_section(p, TB_UKI_LINUX) && !o->sections[TB_UKI_LINUX]) {
+                        tb_err("%s: no .linux section; not a UKI", o->uki);
+                        return -EBADMSG;
+                }
         }
         for (enum tb_uki_section s = 0; s < _TB_UKI_SECTION_MAX; s++) {
                 if (!o->sections[s])

@@ -114,6 +114,29 @@ int tb_stub_gen_from_sbat(const void *data, size_t len) {
         return -EBADMSG;
 }
 
+int tb_stub_gen_from_pe(const tb_pe *pe) {
+        static const struct {
+                const char *name;
+                int (*parse)(const void *data, size_t len);
+        } sources[] = {
+                { ".sdmagic", tb_stub_gen_from_sdmagic },
+                { ".sbat", tb_stub_gen_from_sbat },
+        };
+
+        for (size_t i = 0; i < ARRAY_SIZE(sources); i++) {
+                const tb_pe_section *sec = tb_pe_find_section(pe, sources[i].name);
+                _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
+                int r;
+
+                if (!sec || tb_pe_section_read(pe, sec, 64 * 1024, &b) < 0)
+                        continue;
+                r = sources[i].parse(b.data, b.len);
+                if (r > 0)
+                        return r;
+        }
+        return -EBADMSG;
+}
+
 /* systemd-pcrphase (252) and systemd-pcrextend (255+) words, including v258's additions. */
 static const char *const phase_words[] = {
         "enter-initrd", "leave-initrd", "sysinit", "ready", "shutdown", "final",
@@ -309,6 +332,83 @@ int tb_pcr11_set_section_fd(tb_pcr11 *p, enum tb_uki_section s, int fd) {
         if (r < 0)
                 return r;
         return tb_pcr11_set_section(p, s, &d, size);
+}
+
+static int feed_mhash(const uint8_t *data, size_t len, void *userdata) {
+        return tb_mhash_update(userdata, data, len);
+}
+
+/* Sections [FROM, TO) of PE by exact name, the first one of a name winning. */
+static void pick_exact(const tb_pe *pe, size_t from, size_t to, const tb_pe_section **pick) {
+        bool seen[_TB_UKI_SECTION_MAX] = {};
+
+        for (size_t i = from; i < to; i++) {
+                const tb_pe_section *sec = tb_pe_section_at(pe, i);
+                int s = tb_uki_section_from_name(sec->name);
+
+                if (s >= 0 && !seen[s]) {
+                        seen[s] = true;
+                        pick[s] = sec;
+                }
+        }
+}
+
+int tb_pcr11_set_from_pe(tb_pcr11 *p, const tb_pe *pe) {
+        const tb_pe_section *pick[_TB_UKI_SECTION_MAX] = {};
+        _cleanup_(tb_mhash_freep) tb_mhash *h = NULL;
+        size_t n = tb_pe_n_sections(pe);
+        int r;
+
+        if (p->gen < TB_STUB_257) {
+                /* memcmp over strlen(name): ".dtbauto" counts as ".dtb", ".initrd2" as ".initrd" */
+                for (size_t i = 0; i < n; i++) {
+                        const tb_pe_section *sec = tb_pe_section_at(pe, i);
+
+                        for (enum tb_uki_section s = 0; s < _TB_UKI_SECTION_MAX; s++)
+                                if (strncmp(sec->name, section_names[s], strlen(section_names[s])) == 0)
+                                        pick[s] = sec;
+                }
+        } else {
+                size_t first = n, next = n;
+
+                for (size_t i = 0; i < n; i++)
+                        if (strcmp(tb_pe_section_at(pe, i)->name, ".profile") == 0) {
+                                if (first == n)
+                                        first = i;
+                                else if (next == n)
+                                        next = i;
+                        }
+                pick_exact(pe, 0, first, pick);
+                /* without a profile chosen on the command line the stub boots profile 0 */
+                if (first < n) {
+                        const tb_pe_section *prof[_TB_UKI_SECTION_MAX] = {};
+
+                        pick_exact(pe, first, next, prof);
+                        for (enum tb_uki_section s = 0; s < _TB_UKI_SECTION_MAX; s++)
+                                if (prof[s])
+                                        pick[s] = prof[s];
+                }
+        }
+
+        r = tb_mhash_new(p->banks, &h);
+        if (r < 0)
+                return r;
+        for (enum tb_uki_section s = 0; s < _TB_UKI_SECTION_MAX; s++) {
+                tb_digests d;
+
+                if (!pick[s] || pick[s]->virtual_size == 0 || !tb_stub_measures(p->gen, s)) {
+                        p->present[s] = false;
+                        continue;
+                }
+                r = tb_pe_section_stream(pe, pick[s], feed_mhash, h);
+                if (r >= 0)
+                        r = tb_mhash_final(h, &d);
+                if (r >= 0)
+                        r = tb_pcr11_set_section(p, s, &d, pick[s]->virtual_size);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 void tb_pcr11_clear_section(tb_pcr11 *p, enum tb_uki_section s) {

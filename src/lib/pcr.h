@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "macro.h"
 #include "mhash.h"
+#include "pe.h"
 
 #define TB_PCR_KERNEL_BOOT 11
 
@@ -55,6 +56,10 @@ bool tb_stub_measures(enum tb_stub_gen gen, enum tb_uki_section s);
 int tb_stub_gen_from_sdmagic(const void *data, size_t len);
 int tb_stub_gen_from_sbat(const void *data, size_t len);
 
+/* The generation of the stub inside PE (a stub or a UKI built on it): .sdmagic, else .sbat.
+ * -EBADMSG if neither names a systemd-stub version. */
+int tb_stub_gen_from_pe(const tb_pe *pe);
+
 /* Phase words systemd extends into PCR 11 after boot (systemd-pcrphase/pcrextend). */
 bool tb_pcr_phase_word_known(const char *word);
 /* Removes empty words ("a::b:" → "a:b", as systemd-measure does). -EINVAL if a word is not a
@@ -84,6 +89,10 @@ int tb_pcr11_set_section(tb_pcr11 *p, enum tb_uki_section s, const tb_digests *d
 int tb_pcr11_set_section_data(tb_pcr11 *p, enum tb_uki_section s, const void *data, size_t len);
 /* Reads FD to its end, once, into all banks. */
 int tb_pcr11_set_section_fd(tb_pcr11 *p, enum tb_uki_section s, int fd);
+/* Takes every section from a built UKI the way P's stub generation finds them: 252–256 match
+ * name prefixes and the last match wins; 257+ match exact names, first match wins, the base
+ * sections (before the first .profile) overridden by profile 0's. VirtualSize bytes each. */
+int tb_pcr11_set_from_pe(tb_pcr11 *p, const tb_pe *pe);
 void tb_pcr11_clear_section(tb_pcr11 *p, enum tb_uki_section s);
 bool tb_pcr11_has_section(const tb_pcr11 *p, enum tb_uki_section s);
 
