@@ -7,6 +7,8 @@
 #include <cmocka.h>
 
 #include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "encode.h"
@@ -115,11 +117,12 @@ static void appendix_a3_sign_json_is_byte_identical(void **state) {
 
 static void policy_digest_and_pkfp_match_appendix_a3(void **state) {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = load_pem(test_pub_pem, false);
+        static const char value_hex[] = "bc7ed6dd5a5ee99f2045f8a448dedf13afc6462e03574033ddfa2b642538c48c";
         uint8_t value[32], pol[32], fp[32];
         (void)state;
 
         for (int i = 0; i < 32; i++)
-                sscanf("bc7ed6dd5a5ee99f2045f8a448dedf13afc6462e03574033ddfa2b642538c48c" + 2 * i, "%2hhx", &value[i]);
+                assert_int_equal(sscanf(&value_hex[2 * i], "%2hhx", &value[i]), 1);
         assert_int_equal(tb_pcr_policy_digest(TB_BANK_SHA256, value, pol), 0);
         assert_hex(pol, 32, "08a8ce75567ea37895ff965b4ace93ef4f92899b093b932c9c322213e8abc5a6");
         assert_int_equal(tb_pcr_pkfp(pub, fp), 0);
@@ -270,6 +273,48 @@ static void every_bank_signature_verifies_with_its_own_hash(void **state) {
         }
 }
 
+/* tests/fuzz/corpus/pcr-uki/uki-profile.efi: the Debian 252 stub plus, in table order, .osrel,
+ * .dtbauto, .linux, .profile, .cmdline (objcopy). */
+static void uki_sections_follow_each_stub_generations_lookup_rules(void **state) {
+        const char *srcdir = getenv("TB_SRCDIR");
+        _cleanup_(freep) char *path = NULL;
+        _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
+        _cleanup_(tb_buf_freep) tb_buf sbat = TB_BUF_INIT;
+        (void)state;
+
+        if (!srcdir)
+                skip();
+        assert_true(asprintf(&path, "%s/tests/fuzz/corpus/pcr-uki/uki-profile.efi", srcdir) > 0);
+        assert_int_equal(tb_pe_open(path, &pe), 0);
+        assert_int_equal(tb_stub_gen_from_pe(pe), TB_STUB_252);
+        assert_int_equal(tb_pe_section_read(pe, tb_pe_find_section(pe, ".sbat"), 4096, &sbat), 0);
+
+        for (int g = 0; g < 2; g++) {
+                enum tb_stub_gen gen = g == 0 ? TB_STUB_252 : TB_STUB_257;
+                _cleanup_(tb_pcr11_freep) tb_pcr11 *got = NULL, *want = NULL;
+                tb_digests a, b;
+
+                assert_int_equal(tb_pcr11_new(TB_BANKS_ALL, gen, &got), 0);
+                assert_int_equal(tb_pcr11_set_from_pe(got, pe), 0);
+                assert_int_equal(tb_pcr11_new(TB_BANKS_ALL, gen, &want), 0);
+                assert_int_equal(tb_pcr11_set_section_data(want, TB_UKI_LINUX, "l", 1), 0);
+                assert_int_equal(tb_pcr11_set_section_data(want, TB_UKI_OSREL, "ID=x\n", 5), 0);
+                assert_int_equal(tb_pcr11_set_section_data(want, TB_UKI_CMDLINE, "ID=x\n", 5), 0);
+                if (gen == TB_STUB_252) {
+                        /* prefix match: .dtbauto is taken for .dtb */
+                        assert_int_equal(tb_pcr11_set_section_data(want, TB_UKI_DTB, "ID=x\n", 5), 0);
+                } else {
+                        assert_int_equal(tb_pcr11_set_section_data(want, TB_UKI_DTBAUTO, "ID=x\n", 5), 0);
+                        assert_int_equal(tb_pcr11_set_section_data(want, TB_UKI_SBAT, sbat.data, sbat.len), 0);
+                        assert_int_equal(tb_pcr11_set_section_data(want, TB_UKI_PROFILE, ".profile?", 9), 0);
+                        assert_false(tb_pcr11_has_section(got, TB_UKI_DTB));
+                }
+                assert_int_equal(tb_pcr11_value(got, "", &a), 0);
+                assert_int_equal(tb_pcr11_value(want, "", &b), 0);
+                assert_memory_equal(&a, &b, sizeof(a));
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(section_name_record_includes_the_nul),
@@ -284,6 +329,7 @@ int main(void) {
                 cmocka_unit_test(phases_are_normalized_sorted_and_unknown_words_refused),
                 cmocka_unit_test(signing_refuses_non_rsa_and_foreign_public_keys),
                 cmocka_unit_test(every_bank_signature_verifies_with_its_own_hash),
+                cmocka_unit_test(uki_sections_follow_each_stub_generations_lookup_rules),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
