@@ -18,6 +18,7 @@ static const struct command commands[] = {
         { "inspect", cmd_inspect, "show the sections, stub version and signatures of a PE image or UKI" },
         { "sign", cmd_sign, "Authenticode-sign a PE/EFI image (as sbsign)" },
         { "verify", cmd_verify, "check a PE/EFI image's Authenticode signature against a certificate" },
+        { "measure", cmd_measure, "predict PCR 11 for a UKI and sign PCR policies (like systemd-measure)" },
 };
 
 static const char usage_head[] =
