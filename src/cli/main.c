@@ -15,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
         { "genkey", cmd_genkey, "generate a Secure Boot key set (PK, KEK, db) and the PCR policy key" },
+        { "initrd", cmd_initrd, "write a root file system as a reproducible compressed cpio initrd" },
 };
 
 static const char usage_head[] =
