@@ -19,6 +19,7 @@ static const struct command commands[] = {
         { "sign", cmd_sign, "Authenticode-sign a PE/EFI image (as sbsign)" },
         { "verify", cmd_verify, "check a PE/EFI image's Authenticode signature against a certificate" },
         { "measure", cmd_measure, "predict PCR 11 for a UKI and sign PCR policies (like systemd-measure)" },
+        { "initrd", cmd_initrd, "write a root file system as a reproducible compressed cpio initrd" },
 };
 
 static const char usage_head[] =
