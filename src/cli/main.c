@@ -14,6 +14,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+        { "build-uki", cmd_build_uki, "build signed UKIs, systemd-boot and an ISO, ESP tree or upgrade image" },
         { "genkey", cmd_genkey, "generate a Secure Boot key set (PK, KEK, db) and the PCR policy key" },
         { "inspect", cmd_inspect, "show the sections, stub version and signatures of a PE image or UKI" },
         { "sign", cmd_sign, "Authenticode-sign a PE/EFI image (as sbsign)" },
