@@ -254,7 +254,6 @@ int cmd_build_uki(int argc, char **argv) {
 
         if (tb_medium_build(&o, &output) < 0)
                 return TB_EXIT_FAILURE;
-        if (cli_verbosity >= 0)
-                printf("%s\n", output);
+        printf("%s\n", output); /* data, not chatter: printed even with -q */
         return TB_EXIT_OK;
 }

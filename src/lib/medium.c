@@ -294,7 +294,8 @@ static int check_efi_binaries(build *b) {
         if (r < 0)
                 return r;
         gen = tb_stub_gen_from_pe(stub);
-        if (gen < 0 || tb_pe_get_info(stub)->machine != TB_PE_MACHINE_AMD64) {
+        if (gen < 0 || tb_uki_sdmagic_major(stub, "systemd-stub") < 0 ||
+            tb_pe_get_info(stub)->machine != TB_PE_MACHINE_AMD64) {
                 tb_err("%s: not a supported systemd-stub (x86-64, systemd 252 or later)", b->stub_path);
                 return -EBADMSG;
         }
@@ -309,7 +310,7 @@ static int check_efi_binaries(build *b) {
         r = tb_pe_open(b->sdboot_path, &sdboot);
         if (r < 0)
                 return r;
-        b->sdboot_major = tb_uki_sdmagic_major(sdboot);
+        b->sdboot_major = tb_uki_sdmagic_major(sdboot, "systemd-boot");
         if (b->sdboot_major < 252 || tb_pe_get_info(sdboot)->machine != TB_PE_MACHINE_AMD64) {
                 tb_err("%s: not a supported systemd-boot (x86-64, systemd 252 or later)", b->sdboot_path);
                 return -EBADMSG;
@@ -320,7 +321,7 @@ static int check_efi_binaries(build *b) {
                         tb_warn("systemd-boot %d does not know 'secure-boot-enroll if-safe'; using 'manual'",
                                 b->sdboot_major);
                 else
-                        tb_info("systemd-boot %d: secure-boot-enroll defaults to 'manual' (if-safe needs 253)",
+                        tb_debug("systemd-boot %d: secure-boot-enroll defaults to 'manual' (if-safe needs 253)",
                                 b->sdboot_major);
                 b->enroll = TB_ENROLL_MANUAL;
         }
@@ -362,17 +363,6 @@ static int read_rootfs_inputs(build *b) {
         r = tb_rootfs_open(b->o->source, &ro, &b->fs);
         if (r < 0)
                 return r;
-        r = tb_rootfs_find_kernel(b->fs, &kernel, &b->kernel_fd);
-        if (r < 0)
-                return r;
-        snprintf(b->kernel_path, sizeof(b->kernel_path), "/proc/self/fd/%d", b->kernel_fd);
-        r = tb_uki_kernel_release(b->kernel_fd, b->uname, sizeof(b->uname));
-        if (r == -ENODATA) {
-                tb_warn("%s: no kernel release in the image header, leaving out .uname", kernel);
-                b->uname[0] = '\0';
-        } else if (r < 0)
-                return tb_log_errno(r, "%s: cannot read the kernel", kernel);
-
         r = tb_rootfs_open_file(b->fs, "etc/os-release", &fd);
         if (r < 0)
                 r = tb_rootfs_open_file(b->fs, "usr/lib/os-release", &fd);
@@ -386,6 +376,18 @@ static int read_rootfs_inputs(build *b) {
                 if (r < 0)
                         return tb_log_errno(r, "%s: cannot read os-release", b->o->source);
         }
+        r = tb_rootfs_find_kernel(b->fs, &kernel, &b->kernel_fd);
+        if (r < 0)
+                return r;
+        snprintf(b->kernel_path, sizeof(b->kernel_path), "/proc/self/fd/%d", b->kernel_fd);
+        r = tb_uki_kernel_release(b->kernel_fd, b->uname, sizeof(b->uname));
+        if (r == -ENODATA) {
+                /* Normal for non-x86 kernels; Kairos leaves .uname out then, too. */
+                tb_debug("%s: no kernel release in the image header, leaving out .uname", kernel);
+                b->uname[0] = '\0';
+        } else if (r < 0)
+                return tb_log_errno(r, "%s: cannot read the kernel", kernel);
+
         osrel_value(&b->osrel, "VERSION_ID", b->version, sizeof(b->version));
         if (b->o->name)
                 b->base_name = strdup(b->o->name);
@@ -700,6 +702,19 @@ static int make_work_dir(build *b) {
                 b->created_outdir = true;
         } else if (!S_ISDIR(st.st_mode))
                 return tb_log_errno(-ENOTDIR, "%s: cannot use as output directory", b->o->output_dir);
+        else if (b->o->type == TB_MEDIUM_UKI)
+                /* Fail before the work, not after: an ESP tree is never merged into another. */
+                for (const char *const *top = (const char *const[]){ "EFI", "loader", NULL }; *top; top++) {
+                        _cleanup_(freep) char *p = tb_path_join(b->o->output_dir, *top);
+
+                        if (!p)
+                                return -ENOMEM;
+                        if (tb_path_exists(p)) {
+                                tb_err("%s: already holds an ESP tree (%s/); choose an empty directory", b->o->output_dir,
+                                       *top);
+                                return -EEXIST;
+                        }
+                }
         b->work = tb_path_join(b->o->output_dir, ".trustboot-build.XXXXXX");
         if (!b->work)
                 return -ENOMEM;

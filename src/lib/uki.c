@@ -95,7 +95,7 @@ int tb_uki_kernel_release(int fd, char *buf, size_t size) {
         return 0;
 }
 
-int tb_uki_sdmagic_major(const tb_pe *pe) {
+int tb_uki_sdmagic_major(const tb_pe *pe, const char *product) {
         _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
         const tb_pe_section *s = tb_pe_find_section(pe, ".sdmagic");
         const char *p;
@@ -110,8 +110,11 @@ int tb_uki_sdmagic_major(const tb_pe *pe) {
         p = strstr((const char *)b.data, "LoaderInfo: ");
         if (!p)
                 return -EBADMSG;
-        p = strchr(p + strlen("LoaderInfo: "), ' ');
-        if (!p || p[1] < '0' || p[1] > '9')
+        p += strlen("LoaderInfo: ");
+        if (strncmp(p, product, strlen(product)) != 0 || p[strlen(product)] != ' ')
                 return -EBADMSG;
-        return (int)strtol(p + 1, NULL, 10);
+        p += strlen(product) + 1;
+        if (*p < '0' || *p > '9')
+                return -EBADMSG;
+        return (int)strtol(p, NULL, 10);
 }

@@ -19,6 +19,7 @@ int tb_uki_build(const tb_uki_parts *parts, const tb_signer *signer, const char 
  * section holds it. -ENODATA when the image has no such header (other architectures). */
 int tb_uki_kernel_release(int kernel_fd, char *buf, size_t size);
 
-/* The version in a systemd EFI binary's .sdmagic ("#### LoaderInfo: systemd-boot 252.39-1 ####"):
- * the major number, or -EBADMSG. */
-int tb_uki_sdmagic_major(const tb_pe *pe);
+/* What a systemd EFI binary's .sdmagic says ("#### LoaderInfo: systemd-boot 252.39-1 ####"):
+ * returns the major version if the product is PRODUCT ("systemd-boot", "systemd-stub"),
+ * else -EBADMSG. */
+int tb_uki_sdmagic_major(const tb_pe *pe, const char *product);
