@@ -17,8 +17,6 @@
 #define WIN_CERT_TYPE_PKCS_SIGNED_DATA 0x0002u
 #define CERT_TABLE_MAX (16u << 20)
 
-TB_OSSL_CLEANUP(PKCS7_SIGNER_INFO, PKCS7_SIGNER_INFO_free)
-TB_OSSL_CLEANUP(ASN1_OCTET_STRING, ASN1_OCTET_STRING_free)
 TB_OSSL_CLEANUP(ASN1_TYPE, ASN1_TYPE_free)
 TB_OSSL_CLEANUP(ASN1_OBJECT, ASN1_OBJECT_free)
 TB_OSSL_CLEANUP(X509_SIG, X509_SIG_free)
@@ -244,7 +242,8 @@ int tb_authenticode_sign(tb_pe *pe, const tb_signer *signer, int fd, const char 
                 return r;
         total = rs.data_size + table.len;
         if (total > UINT32_MAX) {
-                tb_err("%s: image too large to sign (%llu bytes)", tb_pe_name(pe), (unsigned long long)total);
+                tb_log(tb_pe_log_level(pe), "%s: image too large to sign (%llu bytes)", tb_pe_name(pe),
+                       (unsigned long long)total);
                 return -EFBIG;
         }
 
@@ -352,7 +351,8 @@ int tb_authenticode_read(const tb_pe *pe, tb_authenticode_sigs *ret) {
                 return 0;
         }
         if (in->cert_size > CERT_TABLE_MAX) {
-                tb_err("%s: certificate table too large (%u bytes)", tb_pe_name(pe), in->cert_size);
+                tb_log(tb_pe_log_level(pe), "%s: certificate table too large (%u bytes)", tb_pe_name(pe),
+                       in->cert_size);
                 return -EBADMSG;
         }
         table = malloc(in->cert_size);
@@ -360,7 +360,7 @@ int tb_authenticode_read(const tb_pe *pe, tb_authenticode_sigs *ret) {
                 return -ENOMEM;
         r = tb_pe_pread(pe, table, in->cert_size, in->cert_offset);
         if (r < 0)
-                return tb_log_errno(r, "%s: cannot read the certificate table", tb_pe_name(pe));
+                return r; /* -EBADMSG cannot happen: the parser checked the range */
         while (off + 8 <= in->cert_size) {
                 uint32_t len = tb_get_u32le(table + off);
                 uint16_t rev = tb_get_u16le(table + off + 4), type = tb_get_u16le(table + off + 6);
@@ -369,13 +369,14 @@ int tb_authenticode_read(const tb_pe *pe, tb_authenticode_sigs *ret) {
                 if (len == 0 && off > 0)
                         break; /* zero padding at the end of the table */
                 if (len < 8 || len > in->cert_size - off) {
-                        tb_err("%s: certificate table entry at 0x%zx has a bad length %u", tb_pe_name(pe),
-                               in->cert_offset + off, len);
+                        tb_log(tb_pe_log_level(pe), "%s: certificate table entry at 0x%zx has a bad length %u",
+                               tb_pe_name(pe), in->cert_offset + off, len);
                         return -EBADMSG;
                 }
                 if (rev != WIN_CERT_REVISION_2 || type != WIN_CERT_TYPE_PKCS_SIGNED_DATA) {
-                        tb_warn("%s: skipping certificate table entry of revision 0x%x, type 0x%x", tb_pe_name(pe),
-                                rev, type);
+                        tb_log(tb_pe_log_level(pe) == TB_LOG_ERR ? TB_LOG_WARN : TB_LOG_DEBUG,
+                               "%s: skipping certificate table entry of revision 0x%x, type 0x%x", tb_pe_name(pe),
+                               rev, type);
                         off += ALIGN_TO((size_t)len, (size_t)8);
                         continue;
                 }
@@ -388,7 +389,8 @@ int tb_authenticode_read(const tb_pe *pe, tb_authenticode_sigs *ret) {
                 r = parse_one(pe, table + off + 8, len - 8, &sigs.sig[sigs.n - 1]);
                 if (r == -EBADMSG) {
                         tb_ossl_drain_errors(tb_pe_name(pe));
-                        tb_err("%s: signature %zu is not an Authenticode PKCS#7 SignedData", tb_pe_name(pe), sigs.n);
+                        tb_log(tb_pe_log_level(pe), "%s: signature %zu is not an Authenticode PKCS#7 SignedData",
+                               tb_pe_name(pe), sigs.n);
                 }
                 if (r < 0)
                         return r;
