@@ -217,7 +217,7 @@ int tb_authenticode_sign(tb_pe *pe, const tb_signer *signer, int fd, const char 
         _cleanup_(tb_buf_freep) tb_buf table = TB_BUF_INIT;
         const tb_pe_info *in = tb_pe_get_info(pe);
         sign_writer w = { .fd = fd };
-        uint8_t digest[EVP_MAX_MD_SIZE], field[4];
+        uint8_t digest[EVP_MAX_MD_SIZE], field[4] = {};
         unsigned digest_len;
         uint64_t total;
         regions rs;
@@ -251,9 +251,9 @@ int tb_authenticode_sign(tb_pe *pe, const tb_signer *signer, int fd, const char 
         tb_pe_set_checksum(pe, 0);
         tb_pe_csum_init(&w.csum);
         r = tb_pe_write_range(pe, 0, rs.data_size, write_and_sum, &w);
-        if (r == 0)
+        if (r >= 0)
                 r = write_and_sum(table.data, table.len, &w);
-        if (r == 0) {
+        if (r >= 0) {
                 tb_put_u32le(field, tb_pe_csum_final(&w.csum, total));
                 r = pwrite_full(fd, field, sizeof(field), in->checksum_offset);
         }
@@ -339,6 +339,13 @@ static int parse_one(const tb_pe *pe, const uint8_t *der, size_t len, tb_authent
         return 0;
 }
 
+static tb_authenticode_sigs take_sigs(tb_authenticode_sigs *s) {
+        tb_authenticode_sigs t = *s;
+
+        *s = (tb_authenticode_sigs)TB_AUTHENTICODE_SIGS_INIT;
+        return t;
+}
+
 int tb_authenticode_read(const tb_pe *pe, tb_authenticode_sigs *ret) {
         const tb_pe_info *in = tb_pe_get_info(pe);
         _cleanup_(tb_authenticode_sigs_donep) tb_authenticode_sigs sigs = TB_AUTHENTICODE_SIGS_INIT;
@@ -347,7 +354,7 @@ int tb_authenticode_read(const tb_pe *pe, tb_authenticode_sigs *ret) {
         int r;
 
         if (in->cert_size == 0) {
-                *ret = sigs;
+                *ret = take_sigs(&sigs);
                 return 0;
         }
         if (in->cert_size > CERT_TABLE_MAX) {
@@ -396,8 +403,7 @@ int tb_authenticode_read(const tb_pe *pe, tb_authenticode_sigs *ret) {
                         return r;
                 off += ALIGN_TO((size_t)len, (size_t)8);
         }
-        *ret = sigs;
-        sigs = (tb_authenticode_sigs)TB_AUTHENTICODE_SIGS_INIT;
+        *ret = take_sigs(&sigs);
         return 0;
 }
 

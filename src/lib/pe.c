@@ -678,7 +678,7 @@ static int grow_headers(tb_pe *pe) {
                        (unsigned long long)new_soh, (unsigned long long)limit);
                 return -ENOSPC;
         }
-        if (pe->n_dirs > DIR_DEBUG && tb_get_u32le(pe->hdr.data + pe->dd_off + 8 * DIR_DEBUG + 4) != 0) {
+        if (pe->n_dirs > DIR_DEBUG && tb_get_u32le(pe->hdr.data + pe->dd_off + (size_t)8 * DIR_DEBUG + 4) != 0) {
                 /* Debug directory entries hold file offsets inside section data we copy verbatim. */
                 pe_err(pe, "no free section header slot, and the debug directory prevents moving raw data");
                 return -ENOSPC;
@@ -761,14 +761,17 @@ int tb_pe_add_section(tb_pe *pe, const char *name, const tb_pe_source *src, uint
         if (r < 0)
                 return r;
 
-        if (pe->n_sections > 0) {
-                const tb_pe_section *last = &pe->sections[pe->n_sections - 1];
-                /* The loader maps SizeOfRawData bytes when VirtualSize is 0. */
-                uint32_t extent = last->virtual_size ? last->virtual_size : last->raw_size;
+        /* After every mapped section, not just the last one in the table (which is what ukify
+         * assumes): tables are not always sorted by address. The loader maps SizeOfRawData bytes
+         * when VirtualSize is 0. */
+        va = in->size_of_headers;
+        for (size_t i = 0; i < pe->n_sections; i++) {
+                const tb_pe_section *t = &pe->sections[i];
+                uint64_t end = (uint64_t)t->virtual_address + (t->virtual_size ? t->virtual_size : t->raw_size);
 
-                va = align_up((uint64_t)last->virtual_address + extent, in->section_alignment);
-        } else
-                va = align_up(in->size_of_headers, in->section_alignment);
+                va = MAX(va, end);
+        }
+        va = align_up(va, in->section_alignment);
         raw_off = align_up(pe->out_size, in->file_alignment);
         raw_size = align_up(src->size, in->file_alignment);
         if (va + src->size > UINT32_MAX || raw_off + raw_size > UINT32_MAX) {
@@ -823,6 +826,10 @@ int tb_pe_replace_section(tb_pe *pe, const char *name, const tb_pe_source *src) 
         if (!s) {
                 pe_err(pe, "no section %s to replace", name);
                 return -ENOENT;
+        }
+        if (src->size == 0) {
+                pe_err(pe, "section %s: empty sections are not supported", name);
+                return -EINVAL;
         }
         if (src->size > s->raw_size) {
                 pe_err(pe, "new %s (%llu bytes) does not fit the existing section (%u bytes)", name,
