@@ -183,24 +183,6 @@ fail:
         return -EIO;
 }
 
-static int pwrite_full(int fd, const void *data, size_t len, off_t off) {
-        const uint8_t *p = data;
-
-        while (len > 0) {
-                ssize_t n = pwrite(fd, p, len, off);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p += n;
-                len -= (size_t)n;
-                off += n;
-        }
-        return 0;
-}
-
 typedef struct sign_writer {
         int fd;
         tb_pe_csum csum;
@@ -255,7 +237,7 @@ int tb_authenticode_sign(tb_pe *pe, const tb_signer *signer, int fd, const char 
                 r = write_and_sum(table.data, table.len, &w);
         if (r >= 0) {
                 tb_put_u32le(field, tb_pe_csum_final(&w.csum, total));
-                r = pwrite_full(fd, field, sizeof(field), in->checksum_offset);
+                r = tb_pwrite_all(fd, field, sizeof(field), in->checksum_offset);
         }
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot write the signed image", out_name);

@@ -603,7 +603,7 @@ void tb_pe_set_checksum(tb_pe *pe, uint32_t checksum) {
         tb_put_u32le(opt_field(pe, OPT_CHECKSUM), checksum);
 }
 
-static int refuse_if_signed(tb_pe *pe) {
+static int refuse_if_signed(const tb_pe *pe) {
         if (pe->info.cert_size == 0)
                 return 0;
         pe_err(pe, "image is signed; sections can only be changed in an unsigned image");
@@ -717,11 +717,18 @@ static int source_copy(const tb_pe_source *src, tb_pe_source *ret) {
         return 0;
 }
 
-static int check_name(const tb_pe *pe, const char *name) {
+/* What every section edit requires: a valid name, an unsigned image, a usable source. */
+static int check_edit(const tb_pe *pe, const char *name, const tb_pe_source *src) {
         size_t l = strlen(name);
 
         if (l == 0 || l > TB_PE_NAME_MAX) {
                 pe_err(pe, "section name '%s' must be 1 to %d bytes", name, TB_PE_NAME_MAX);
+                return -EINVAL;
+        }
+        if (refuse_if_signed(pe) < 0)
+                return -EBUSY;
+        if (src->size == 0 || src->size > UINT32_MAX || (src->data != NULL) == (src->path != NULL)) {
+                pe_err(pe, "section %s: a source of %llu bytes is not supported", name, (unsigned long long)src->size);
                 return -EINVAL;
         }
         return 0;
@@ -743,16 +750,9 @@ int tb_pe_add_section(tb_pe *pe, const char *name, const tb_pe_source *src, uint
         added_section *a;
         int r;
 
-        r = check_name(pe, name);
+        r = check_edit(pe, name, src);
         if (r < 0)
                 return r;
-        r = refuse_if_signed(pe);
-        if (r < 0)
-                return r;
-        if (src->size == 0 || src->size > UINT32_MAX) {
-                pe_err(pe, "section %s: size %llu is not supported", name, (unsigned long long)src->size);
-                return -EINVAL;
-        }
         if (pe->n_sections >= TB_PE_MAX_SECTIONS) {
                 pe_err(pe, "cannot add %s: already %d sections", name, TB_PE_MAX_SECTIONS);
                 return -ENOSPC;
@@ -812,10 +812,7 @@ int tb_pe_replace_section(tb_pe *pe, const char *name, const tb_pe_source *src) 
         size_t idx;
         int r;
 
-        r = check_name(pe, name);
-        if (r < 0)
-                return r;
-        r = refuse_if_signed(pe);
+        r = check_edit(pe, name, src);
         if (r < 0)
                 return r;
         for (idx = 0; idx < pe->n_input_sections; idx++)
@@ -826,10 +823,6 @@ int tb_pe_replace_section(tb_pe *pe, const char *name, const tb_pe_source *src) 
         if (!s) {
                 pe_err(pe, "no section %s to replace", name);
                 return -ENOENT;
-        }
-        if (src->size == 0) {
-                pe_err(pe, "section %s: empty sections are not supported", name);
-                return -EINVAL;
         }
         if (src->size > s->raw_size) {
                 pe_err(pe, "new %s (%llu bytes) does not fit the existing section (%u bytes)", name,
