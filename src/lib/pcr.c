@@ -161,8 +161,14 @@ int tb_pcr_phase_normalize(const char *phase, char **ret, const char **ret_bad_w
 
                 if (len > 0) {
                         char word[64];
+                        bool known = len < sizeof(word);
 
-                        if (len >= sizeof(word) || (memcpy(word, p, len), word[len] = '\0', !tb_pcr_phase_word_known(word))) {
+                        if (known) {
+                                memcpy(word, p, len);
+                                word[len] = '\0';
+                                known = tb_pcr_phase_word_known(word);
+                        }
+                        if (!known) {
                                 if (ret_bad_word)
                                         *ret_bad_word = p;
                                 return -EINVAL;
