@@ -62,3 +62,24 @@ theirs=$(osslsigncode verify -CAfile "$cert" -in "$WORK/uki.sbsign.efi" 2>&1 | a
 "$TRUSTBOOT" sign --key "$key" --cert "$cert" -o "$WORK/uki.later.efi" "$WORK/uki.efi"
 cmp -s "$WORK/uki.later.efi" "$WORK/uki.signed.efi" || fail "signing while writing differs from signing afterwards"
 echo "ok: signed while writing; sbverify, osslsigncode, trustboot verify accept it; digest $ours = sbsign's"
+
+# inspect --json: the stub version, every section, the signer, and the sections the 252 stub
+# measures (.uname/.sbat/.pcrsig are not) with the SHA-256 of exactly the input bytes.
+"$TRUSTBOOT" inspect --json "$WORK/uki.signed.efi" >"$WORK/inspect.json" || fail "inspect failed"
+python3 - "$WORK/inspect.json" "$s" <<'PY' || fail "inspect --json does not describe the UKI"
+import hashlib, json, sys
+j = json.load(open(sys.argv[1]))
+d = sys.argv[2]
+assert j["stub"].startswith("systemd-stub 252"), j["stub"]
+names = [s["name"] for s in j["sections"]]
+assert names[-9:] == [".osrel", ".cmdline", ".uname", ".pcrpkey", ".initrd", ".splash", ".dtb", ".pcrsig", ".linux"], names
+assert len(j["signatures"]) == 1 and j["signatures"][0]["signer"] == "CN=trustboot interop db", j["signatures"]
+assert j["signatures"][0]["matches_image"] and j["signatures"][0]["digest"] == j["authenticode_sha256"]
+m = j["uki"]["measured_sections"]
+assert j["uki"]["measured_by_stub"] == 252
+assert [x["name"] for x in m] == [".linux", ".osrel", ".cmdline", ".initrd", ".splash", ".dtb", ".pcrpkey"], m
+for x in m:
+    data = open(d + "/" + x["name"], "rb").read()
+    assert x["size"] == len(data) and x["sha256"] == hashlib.sha256(data).hexdigest(), x["name"]
+PY
+echo "ok: inspect --json lists the stub, sections, signer and measured sections with their digests"
