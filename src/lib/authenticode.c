@@ -183,43 +183,129 @@ fail:
         return -EIO;
 }
 
+/* Writes the signed image's body and hashes it in the same pass, feeding the hash the bytes of
+ * each region as they go by. That needs the regions in file order without overlaps, which holds
+ * unless the section table has gaps (then the trailing-data region starts inside the sections,
+ * and the hash is taken afterwards from the written file). */
 typedef struct sign_writer {
         int fd;
+        int write_error;
         tb_pe_csum csum;
+        EVP_MD_CTX *md; /* NULL: hash afterwards */
+        const regions *rs;
+        size_t next; /* first region not yet hashed completely */
+        uint64_t pos;
 } sign_writer;
 
-static int write_and_sum(const uint8_t *data, size_t len, void *userdata) {
-        sign_writer *w = userdata;
+static bool regions_in_order(const regions *rs) {
+        for (size_t i = 1; i < rs->n; i++)
+                if (rs->r[i - 1].off + rs->r[i - 1].len > rs->r[i].off)
+                        return false;
+        return true;
+}
 
+static int hash_passing_bytes(sign_writer *w, const uint8_t *data, size_t len) {
+        uint64_t start = w->pos, end = w->pos + len;
+
+        for (; w->next < w->rs->n; w->next++) {
+                const region *g = &w->rs->r[w->next];
+                uint64_t a = MAX(g->off, start), b = MIN(g->off + g->len, end);
+
+                if (a < b && EVP_DigestUpdate(w->md, data + (a - start), b - a) != 1)
+                        return -EIO;
+                if (g->off + g->len > end)
+                        break; /* continues in the next chunk */
+        }
+        return 0;
+}
+
+static int write_hash_sum(const uint8_t *data, size_t len, void *userdata) {
+        sign_writer *w = userdata;
+        int r;
+
+        if (w->md) {
+                r = hash_passing_bytes(w, data, len);
+                if (r < 0)
+                        return r;
+        }
         tb_pe_csum_update(&w->csum, data, len);
-        return tb_write_all(w->fd, data, len);
+        w->pos += len;
+        r = tb_write_all(w->fd, data, len);
+        if (r < 0)
+                w->write_error = r;
+        return r;
+}
+
+static int hash_written_regions(int fd, const regions *rs, EVP_MD_CTX *md) {
+        _cleanup_(freep) uint8_t *buf = malloc(1u << 20);
+
+        if (!buf)
+                return -ENOMEM;
+        for (size_t i = 0; i < rs->n; i++)
+                for (uint64_t off = rs->r[i].off, left = rs->r[i].len; left > 0;) {
+                        size_t n = (size_t)MIN(left, (uint64_t)(1u << 20));
+                        int r = tb_pread_full(fd, buf, n, (off_t)off);
+
+                        if (r < 0)
+                                return r;
+                        if (EVP_DigestUpdate(md, buf, n) != 1)
+                                return -EIO;
+                        off += n;
+                        left -= n;
+                }
+        return 0;
+}
+
+static int build_cert_table(const uint8_t digest[32], const tb_signer *signer, tb_buf *table) {
+        int r;
+
+        r = tb_buf_append_zero(table, 8);
+        if (r < 0)
+                return r;
+        r = tb_authenticode_pkcs7(digest, signer, table);
+        if (r < 0)
+                return r;
+        tb_put_u32le(table->data, (uint32_t)table->len);
+        tb_put_u16le(table->data + 4, WIN_CERT_REVISION_2);
+        tb_put_u16le(table->data + 6, WIN_CERT_TYPE_PKCS_SIGNED_DATA);
+        return tb_buf_append_zero(table, ALIGN_TO(table->len, (size_t)8) - table->len);
 }
 
 int tb_authenticode_sign(tb_pe *pe, const tb_signer *signer, int fd, const char *out_name) {
         _cleanup_(tb_buf_freep) tb_buf table = TB_BUF_INIT;
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
         const tb_pe_info *in = tb_pe_get_info(pe);
         sign_writer w = { .fd = fd };
-        uint8_t digest[EVP_MAX_MD_SIZE], field[4] = {};
-        unsigned digest_len;
+        uint8_t digest[EVP_MAX_MD_SIZE], dir[8], field[4];
         uint64_t total;
         regions rs;
         int r;
 
+        if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+                return -ENOMEM;
         find_regions(pe, ALIGN_TO(tb_pe_output_size(pe), (uint64_t)8), &rs);
-        r = digest_regions(pe, &rs, EVP_sha256(), digest, &digest_len);
-        if (r < 0)
-                return r; /* read errors are logged where the file name is known */
+        w.rs = &rs;
+        w.md = regions_in_order(&rs) ? md : NULL;
 
-        r = tb_buf_append_zero(&table, 8);
-        if (r < 0)
-                return r;
-        r = tb_authenticode_pkcs7(digest, signer, &table);
-        if (r < 0)
-                return r;
-        tb_put_u32le(table.data, (uint32_t)table.len);
-        tb_put_u16le(table.data + 4, WIN_CERT_REVISION_2);
-        tb_put_u16le(table.data + 6, WIN_CERT_TYPE_PKCS_SIGNED_DATA);
-        r = tb_buf_append_zero(&table, ALIGN_TO(table.len, (size_t)8) - table.len);
+        /* Both fields are outside the hash; they are filled in once the signature exists. */
+        tb_pe_set_security_dir(pe, 0, 0);
+        tb_pe_set_checksum(pe, 0);
+        tb_pe_csum_init(&w.csum);
+        r = tb_pe_write_range(pe, 0, rs.data_size, write_hash_sum, &w);
+        if (r < 0) {
+                if (w.write_error < 0)
+                        return tb_log_errno(r, "%s: cannot write the signed image", out_name);
+                return r; /* read errors are logged where the file name is known */
+        }
+        if (!w.md) {
+                r = hash_written_regions(fd, &rs, md);
+                if (r < 0)
+                        return tb_log_errno(r, "%s: cannot read back the written image", out_name);
+        }
+        if (EVP_DigestFinal_ex(md, digest, NULL) != 1)
+                return -EIO;
+
+        r = build_cert_table(digest, signer, &table);
         if (r < 0)
                 return r;
         total = rs.data_size + table.len;
@@ -228,19 +314,21 @@ int tb_authenticode_sign(tb_pe *pe, const tb_signer *signer, int fd, const char 
                        (unsigned long long)total);
                 return -EFBIG;
         }
-
-        tb_pe_set_security_dir(pe, (uint32_t)rs.data_size, (uint32_t)table.len);
-        tb_pe_set_checksum(pe, 0);
-        tb_pe_csum_init(&w.csum);
-        r = tb_pe_write_range(pe, 0, rs.data_size, write_and_sum, &w);
-        if (r >= 0)
-                r = write_and_sum(table.data, table.len, &w);
+        tb_put_u32le(dir, (uint32_t)rs.data_size);
+        tb_put_u32le(dir + 4, (uint32_t)table.len);
+        w.md = NULL; /* the table is not hashed */
+        r = write_hash_sum(table.data, table.len, &w);
         if (r >= 0) {
+                /* The checksum was summed with a zero directory entry; add the real one. */
+                tb_pe_csum_add_at(&w.csum, in->certdir_offset, dir, sizeof(dir));
                 tb_put_u32le(field, tb_pe_csum_final(&w.csum, total));
-                r = tb_pwrite_all(fd, field, sizeof(field), in->checksum_offset);
+                r = tb_pwrite_all(fd, dir, sizeof(dir), in->certdir_offset);
         }
+        if (r >= 0)
+                r = tb_pwrite_all(fd, field, sizeof(field), in->checksum_offset);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot write the signed image", out_name);
+        tb_pe_set_security_dir(pe, (uint32_t)rs.data_size, (uint32_t)table.len);
         tb_pe_set_checksum(pe, tb_get_u32le(field));
         return 0;
 }

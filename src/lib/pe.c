@@ -878,6 +878,13 @@ void tb_pe_csum_update(tb_pe_csum *c, const uint8_t *data, size_t len) {
         c->sum = sum;
 }
 
+void tb_pe_csum_add_at(tb_pe_csum *c, uint64_t off, const uint8_t *data, size_t len) {
+        /* A word is lo + 256 * hi, and the end-around-carry sum is addition modulo 0xffff, so each
+         * byte can be added on its own at its place in its word. */
+        for (size_t i = 0; i < len; i++)
+                c->sum = fold_add(c->sum, (uint32_t)data[i] << (((off + i) & 1) ? 8 : 0));
+}
+
 uint32_t tb_pe_csum_final(const tb_pe_csum *c, uint64_t total_len) {
         uint32_t sum = c->sum;
 

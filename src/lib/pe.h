@@ -151,5 +151,8 @@ typedef struct tb_pe_csum {
 
 void tb_pe_csum_init(tb_pe_csum *c);
 void tb_pe_csum_update(tb_pe_csum *c, const uint8_t *data, size_t len);
+/* Adds LEN bytes that sit at file offset OFF but were fed as zeros (fields filled in after the
+ * image was written). The sum does not depend on the order words are added in. */
+void tb_pe_csum_add_at(tb_pe_csum *c, uint64_t off, const uint8_t *data, size_t len);
 /* TOTAL_LEN counts the skipped CheckSum bytes as well. */
 uint32_t tb_pe_csum_final(const tb_pe_csum *c, uint64_t total_len);

@@ -117,6 +117,42 @@ static void digest_is_formats_6_2_by_hand(void **state) {
         assert_memory_equal(got, want, 32);
 }
 
+/* A gap between sections makes sbsign's and EDK2's trailing-data region start at the count of
+ * bytes hashed, inside the last section: regions overlap, and signing falls back to hashing
+ * the written file. */
+static void signing_an_image_with_section_gaps_hashes_like_sbsign(void **state) {
+        static const img_section s[] = {
+                { ".text", 0x1000, 0x200, 0x200, 0x200, 0xaa },
+                { ".data", 0x2000, 0x200, 0x800, 0x200, 0xbb },
+        };
+        keys *k = *state;
+        _cleanup_(tb_buf_freep) tb_buf img = TB_BUF_INIT, out = TB_BUF_INIT;
+        _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
+        _cleanup_(tb_authenticode_sigs_donep) tb_authenticode_sigs sigs = TB_AUTHENTICODE_SIGS_INIT;
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        uint8_t want[32];
+
+        img_make(&img, 0x200, s, 2);
+        img.data[0x500] = 0x77; /* inside the gap: not hashed on its own, but in the trailing region */
+        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+        EVP_DigestUpdate(ctx, img.data, IMG_CHECKSUM_OFF);
+        EVP_DigestUpdate(ctx, img.data + IMG_CHECKSUM_OFF + 4, IMG_CERTDIR_OFF - IMG_CHECKSUM_OFF - 4);
+        EVP_DigestUpdate(ctx, img.data + IMG_CERTDIR_OFF + 8, 0x200 - IMG_CERTDIR_OFF - 8);
+        EVP_DigestUpdate(ctx, img.data + 0x200, 0x200);
+        EVP_DigestUpdate(ctx, img.data + 0x800, 0x200);
+        EVP_DigestUpdate(ctx, img.data + 0x600, 0x400); /* from 0x200 + 2 * 0x200 bytes to the end */
+        EVP_DigestFinal_ex(ctx, want, NULL);
+        EVP_MD_CTX_free(ctx);
+
+        sign_image(&img, &k->leaf, &out);
+        assert_int_equal(tb_pe_from_memory(out.data, out.len, &pe), 0);
+        assert_int_equal(tb_authenticode_read(pe, &sigs), 0);
+        assert_int_equal(sigs.n, 1);
+        assert_memory_equal(sigs.sig[0].digest, want, 32);
+        assert_true(sigs.sig[0].digest_matches);
+        assert_int_equal(tb_authenticode_check(&sigs.sig[0], k->leaf.cert), 1);
+}
+
 static void digest_ignores_checksum_and_certificate_directory_only(void **state) {
         _cleanup_(tb_buf_freep) tb_buf img = TB_BUF_INIT;
         uint8_t d0[32], d1[32];
@@ -286,6 +322,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(digest_is_formats_6_2_by_hand),
                 cmocka_unit_test(digest_ignores_checksum_and_certificate_directory_only),
+                cmocka_unit_test(signing_an_image_with_section_gaps_hashes_like_sbsign),
                 cmocka_unit_test(signed_image_has_sbsign_layout),
                 cmocka_unit_test(signing_twice_gives_identical_bytes),
                 cmocka_unit_test(signature_has_no_signing_time),
