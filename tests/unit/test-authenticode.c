@@ -95,6 +95,15 @@ static void digest_of(const tb_buf *img, uint8_t d[32]) {
         memcpy(d, md, 32);
 }
 
+/* §6.2 steps 1-3 for the crafted images: the 0x200-byte headers without CheckSum and the
+ * certificate directory entry. */
+static void hash_headers_by_hand(EVP_MD_CTX *ctx, const tb_buf *img) {
+        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+        EVP_DigestUpdate(ctx, img->data, IMG_CHECKSUM_OFF);
+        EVP_DigestUpdate(ctx, img->data + IMG_CHECKSUM_OFF + 4, IMG_CERTDIR_OFF - IMG_CHECKSUM_OFF - 4);
+        EVP_DigestUpdate(ctx, img->data + IMG_CERTDIR_OFF + 8, 0x200 - IMG_CERTDIR_OFF - 8);
+}
+
 static void digest_is_formats_6_2_by_hand(void **state) {
         _cleanup_(tb_buf_freep) tb_buf img = TB_BUF_INIT;
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -103,10 +112,7 @@ static void digest_is_formats_6_2_by_hand(void **state) {
 
         img_make_basic(&img);
         tb_buf_append(&img, "tail", 4); /* trailing data, not 8-aligned */
-        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-        EVP_DigestUpdate(ctx, img.data, IMG_CHECKSUM_OFF);
-        EVP_DigestUpdate(ctx, img.data + IMG_CHECKSUM_OFF + 4, IMG_CERTDIR_OFF - IMG_CHECKSUM_OFF - 4);
-        EVP_DigestUpdate(ctx, img.data + IMG_CERTDIR_OFF + 8, 0x200 - IMG_CERTDIR_OFF - 8);
+        hash_headers_by_hand(ctx, &img);
         EVP_DigestUpdate(ctx, img.data + 0x200, 0x400); /* .text */
         EVP_DigestUpdate(ctx, img.data + 0x600, 0x200); /* .data */
         EVP_DigestUpdate(ctx, "tail", 4);                /* trailing data ... */
@@ -134,10 +140,7 @@ static void signing_an_image_with_section_gaps_hashes_like_sbsign(void **state) 
 
         img_make(&img, 0x200, s, 2);
         img.data[0x500] = 0x77; /* inside the gap: not hashed on its own, but in the trailing region */
-        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-        EVP_DigestUpdate(ctx, img.data, IMG_CHECKSUM_OFF);
-        EVP_DigestUpdate(ctx, img.data + IMG_CHECKSUM_OFF + 4, IMG_CERTDIR_OFF - IMG_CHECKSUM_OFF - 4);
-        EVP_DigestUpdate(ctx, img.data + IMG_CERTDIR_OFF + 8, 0x200 - IMG_CERTDIR_OFF - 8);
+        hash_headers_by_hand(ctx, &img);
         EVP_DigestUpdate(ctx, img.data + 0x200, 0x200);
         EVP_DigestUpdate(ctx, img.data + 0x800, 0x200);
         EVP_DigestUpdate(ctx, img.data + 0x600, 0x400); /* from 0x200 + 2 * 0x200 bytes to the end */
