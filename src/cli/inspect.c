@@ -9,6 +9,7 @@
 #include "authenticode.h"
 #include "cli.h"
 #include "log.h"
+#include "pcr.h"
 #include "pe.h"
 
 static const char usage[] =
@@ -20,18 +21,6 @@ static const char usage[] =
         "\n"
         "      --json          print one JSON object\n"
         "  -h, --help          show this help\n";
-
-/* systemd-stub's measured sections in its canonical order, and the stub version that added each
- * (formats.md §2.2). .pcrsig is never measured. */
-static const struct {
-        const char *name;
-        int since;
-} measured[] = {
-        { ".linux", 252 },  { ".osrel", 252 },   { ".cmdline", 252 }, { ".initrd", 252 }, { ".ucode", 256 },
-        { ".splash", 252 }, { ".dtb", 252 },     { ".uname", 254 },   { ".sbat", 254 },   { ".pcrpkey", 252 },
-        { ".profile", 257 }, { ".dtbauto", 257 }, { ".hwids", 257 },   { ".efifw", 258 },
-};
-#define NEWEST_STUB 258
 
 static const char *machine_name(uint16_t m) {
         switch (m) {
@@ -78,12 +67,11 @@ static json_object *flags_json(uint32_t c) {
 }
 
 /* "#### LoaderInfo: systemd-stub 252.39-1~deb12u2 ####" → "systemd-stub 252.39-1~deb12u2". */
-static char *stub_info(const tb_pe *pe, int *ret_version) {
+static char *stub_info(const tb_pe *pe) {
         _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
         const tb_pe_section *s = tb_pe_find_section(pe, ".sdmagic");
-        const char *start, *end, *v;
+        const char *start, *end;
 
-        *ret_version = 0;
         if (!s || tb_pe_section_read(pe, s, 4096, &b) < 0 || tb_buf_append_zero(&b, 1) < 0)
                 return NULL;
         start = strstr((const char *)b.data, "LoaderInfo: ");
@@ -91,12 +79,7 @@ static char *stub_info(const tb_pe *pe, int *ret_version) {
                 return NULL;
         start += strlen("LoaderInfo: ");
         end = strstr(start, " ####");
-        if (!end)
-                end = start + strlen(start);
-        v = strstr(start, "systemd-stub ");
-        if (v && v < end)
-                *ret_version = atoi(v + strlen("systemd-stub "));
-        return strndup(start, (size_t)(end - start));
+        return strndup(start, end ? (size_t)(end - start) : strlen(start));
 }
 
 static int sha256_chunk(const uint8_t *data, size_t len, void *userdata) {
@@ -164,24 +147,28 @@ static int signatures_json(const tb_pe *pe, json_object **ret) {
         return 0;
 }
 
-static int uki_json(const tb_pe *pe, int stub_version, json_object **ret) {
-        int version = stub_version >= 252 ? MIN(stub_version, NEWEST_STUB) : NEWEST_STUB;
+/* The sections the UKI's own stub measures into PCR 11, in its order (exact names; see
+ * `trustboot measure` for the full lookup rules of each stub generation). */
+static int uki_json(const tb_pe *pe, json_object **ret) {
+        int gen = tb_stub_gen_from_pe(pe);
         json_object *o, *a;
         int r;
 
         *ret = NULL;
         if (!tb_pe_find_section(pe, ".linux"))
                 return 0;
+        if (gen < 0)
+                gen = TB_STUB_258; /* unknown stub: the newest rules */
         o = json_object_new_object();
         a = json_object_new_array();
-        json_object_object_add(o, "measured_by_stub", json_object_new_int(version));
+        json_object_object_add(o, "measured_by_stub", json_object_new_int(gen));
         json_object_object_add(o, "measured_sections", a);
-        for (size_t i = 0; i < ARRAY_SIZE(measured); i++) {
-                const tb_pe_section *s = tb_pe_find_section(pe, measured[i].name);
+        for (int i = 0; i < _TB_UKI_SECTION_MAX; i++) {
+                const tb_pe_section *s = tb_pe_find_section(pe, tb_uki_section_name(i));
                 json_object *m;
                 char h[65];
 
-                if (measured[i].since > version || !s || s->virtual_size == 0)
+                if (!tb_stub_measures(gen, i) || !s || s->virtual_size == 0)
                         continue;
                 r = section_sha256(pe, s, h);
                 if (r < 0) {
@@ -205,7 +192,7 @@ static int build_json(const tb_pe *pe, const char *path, json_object **ret) {
         uint8_t d[EVP_MAX_MD_SIZE];
         char h[2 * EVP_MAX_MD_SIZE + 1];
         unsigned dlen;
-        int version, r;
+        int r;
 
         json_object_object_add(o, "file", json_object_new_string(path));
         json_object_object_add(o, "size", json_object_new_int64((int64_t)in->file_size));
@@ -216,7 +203,7 @@ static int build_json(const tb_pe *pe, const char *path, json_object **ret) {
         json_object_object_add(o, "size_of_headers", json_object_new_int64(in->size_of_headers));
         json_object_object_add(o, "size_of_image", json_object_new_int64(in->size_of_image));
         json_object_object_add(o, "checksum", json_object_new_int64(in->checksum));
-        stub = stub_info(pe, &version);
+        stub = stub_info(pe);
         json_object_object_add(o, "stub", stub ? json_object_new_string(stub) : NULL);
         json_object_object_add(o, "sections", sections_json(pe));
         r = tb_authenticode_digest(pe, EVP_sha256(), d, &dlen);
@@ -228,7 +215,7 @@ static int build_json(const tb_pe *pe, const char *path, json_object **ret) {
         if (r < 0)
                 goto fail;
         json_object_object_add(o, "signatures", sigs);
-        r = uki_json(pe, version, &uki);
+        r = uki_json(pe, &uki);
         if (r < 0)
                 goto fail;
         json_object_object_add(o, "uki", uki);

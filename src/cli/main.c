@@ -17,6 +17,7 @@ static const struct command commands[] = {
         { "build-uki", cmd_build_uki, "build signed UKIs, systemd-boot and an ISO, ESP tree or upgrade image" },
         { "genkey", cmd_genkey, "generate a Secure Boot key set (PK, KEK, db) and the PCR policy key" },
         { "inspect", cmd_inspect, "show the sections, stub version and signatures of a PE image or UKI" },
+        { "measure", cmd_measure, "predict PCR 11 for a UKI and sign PCR policies (like systemd-measure)" },
         { "sign", cmd_sign, "Authenticode-sign a PE/EFI image (as sbsign)" },
         { "verify", cmd_verify, "check a PE/EFI image's Authenticode signature against a certificate" },
         { "measure", cmd_measure, "predict PCR 11 for a UKI and sign PCR policies (like systemd-measure)" },

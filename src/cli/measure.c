@@ -43,8 +43,9 @@ static const char usage[] =
         "      --bank=DIGEST        sha1, sha256, sha384, sha512 (repeatable; default: all four)\n"
         "      --phase=PHASE        colon-separated boot phase words (repeatable; '' = sections only;\n"
         "                           default: enter-initrd … enter-initrd:leave-initrd:sysinit:ready)\n"
-        "      --stub-version=V     252, 254, 256, 257, 258 or auto (default: auto = read from the\n"
-        "                           UKI's stub, else the installed stub, else 252)\n"
+        "      --stub-version=V     the stub's systemd version (252, 254, 256, 257, 258, …) or auto\n"
+        "                           (default: read from the UKI's stub, else the installed stub,\n"
+        "                           else 252)\n"
         "      --private-key=FILE   PEM RSA private key to sign with (sign)\n"
         "      --public-key=FILE    PEM public key for the fingerprint (default: from the private key)\n"
         "      --json=MODE          off, short, pretty, auto (auto: pretty on a terminal)\n"
@@ -120,7 +121,8 @@ static int parse_args(int argc, char **argv, struct options *o) {
         while ((opt = getopt_long(argc, argv, "hj", options, NULL)) >= 0) {
                 switch (opt) {
                 case 'h':
-                        return cli_print_help(usage) == 0 ? 1 : -1;
+                        cli_print_help(usage);
+                        return 1;
                 case 'j':
                         o->json = JSON_AUTO;
                         break;

@@ -89,7 +89,7 @@ int cmd_sign(int argc, char **argv) {
                 tb_log_errno(negative_errno(), "%s: cannot stat", in);
                 return TB_EXIT_FAILURE;
         }
-        r = tb_atomic_open(out, st.st_mode & 07777, &af);
+        r = tb_atomic_open(out, st.st_mode & 0777, &af);
         if (r < 0) {
                 tb_log_errno(r, "%s: cannot create", out);
                 return TB_EXIT_FAILURE;

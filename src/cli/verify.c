@@ -1,5 +1,6 @@
 /* src/cli/verify.c — trustboot verify: does a signature by CERT match this PE image? */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "authenticode.h"
 #include "cli.h"
@@ -27,6 +28,7 @@ int cmd_verify(int argc, char **argv) {
         _cleanup_(tb_authenticode_sigs_donep) tb_authenticode_sigs sigs = TB_AUTHENTICODE_SIGS_INIT;
         _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
         _cleanup_(X509_freep) X509 *cert = NULL;
+        char why[512] = "";
         const char *cert_path = NULL, *path;
         int opt, r;
 
@@ -65,10 +67,10 @@ int cmd_verify(int argc, char **argv) {
         }
         for (size_t i = 0; i < sigs.n; i++) {
                 _cleanup_(freep) char *who = tb_authenticode_signer_name(&sigs.sig[i]);
-                const char *name = who ? who : "unknown signer";
 
                 if (!sigs.sig[i].digest_matches) {
-                        tb_info("%s: signature %zu (%s): image hash does not match the signed hash", path, i + 1, name);
+                        snprintf(why, sizeof(why), "; signature %zu (%s): the image changed after signing", i + 1,
+                                 who ? who : "unknown signer");
                         continue;
                 }
                 r = tb_authenticode_check(&sigs.sig[i], cert);
@@ -77,12 +79,14 @@ int cmd_verify(int argc, char **argv) {
                         return TB_EXIT_FAILURE;
                 }
                 if (r == 0) {
-                        tb_info("%s: signature %zu (%s): not made by %s", path, i + 1, name, cert_path);
+                        snprintf(why, sizeof(why), "; signature %zu (%s): invalid, or not by this certificate",
+                                 i + 1, who ? who : "unknown signer");
                         continue;
                 }
-                printf("%s: signature %zu (%s): OK\n", path, i + 1, name);
+                if (cli_verbosity >= 0)
+                        printf("%s: signature %zu (%s): OK\n", path, i + 1, who ? who : "unknown signer");
                 return TB_EXIT_OK;
         }
-        tb_err("%s: no signature by %s matches the image", path, cert_path);
+        tb_err("%s: no signature by %s matches the image%s", path, cert_path, why);
         return TB_EXIT_FAILURE;
 }

@@ -17,8 +17,6 @@
 #define WIN_CERT_TYPE_PKCS_SIGNED_DATA 0x0002u
 #define CERT_TABLE_MAX (16u << 20)
 
-TB_OSSL_CLEANUP(PKCS7_SIGNER_INFO, PKCS7_SIGNER_INFO_free)
-TB_OSSL_CLEANUP(ASN1_OCTET_STRING, ASN1_OCTET_STRING_free)
 TB_OSSL_CLEANUP(ASN1_TYPE, ASN1_TYPE_free)
 TB_OSSL_CLEANUP(ASN1_OBJECT, ASN1_OBJECT_free)
 TB_OSSL_CLEANUP(X509_SIG, X509_SIG_free)
@@ -185,81 +183,152 @@ fail:
         return -EIO;
 }
 
-static int pwrite_full(int fd, const void *data, size_t len, off_t off) {
-        const uint8_t *p = data;
+/* Writes the signed image's body and hashes it in the same pass, feeding the hash the bytes of
+ * each region as they go by. That needs the regions in file order without overlaps, which holds
+ * unless the section table has gaps (then the trailing-data region starts inside the sections,
+ * and the hash is taken afterwards from the written file). */
+typedef struct sign_writer {
+        int fd;
+        int write_error;
+        tb_pe_csum csum;
+        EVP_MD_CTX *md; /* NULL: hash afterwards */
+        const regions *rs;
+        size_t next; /* first region not yet hashed completely */
+        uint64_t pos;
+} sign_writer;
 
-        while (len > 0) {
-                ssize_t n = pwrite(fd, p, len, off);
+static bool regions_in_order(const regions *rs) {
+        for (size_t i = 1; i < rs->n; i++)
+                if (rs->r[i - 1].off + rs->r[i - 1].len > rs->r[i].off)
+                        return false;
+        return true;
+}
 
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p += n;
-                len -= (size_t)n;
-                off += n;
+static int hash_passing_bytes(sign_writer *w, const uint8_t *data, size_t len) {
+        uint64_t start = w->pos, end = w->pos + len;
+
+        for (; w->next < w->rs->n; w->next++) {
+                const region *g = &w->rs->r[w->next];
+                uint64_t a = MAX(g->off, start), b = MIN(g->off + g->len, end);
+
+                if (a < b && EVP_DigestUpdate(w->md, data + (a - start), b - a) != 1)
+                        return -EIO;
+                if (g->off + g->len > end)
+                        break; /* continues in the next chunk */
         }
         return 0;
 }
 
-typedef struct sign_writer {
-        int fd;
-        tb_pe_csum csum;
-} sign_writer;
-
-static int write_and_sum(const uint8_t *data, size_t len, void *userdata) {
+static int write_hash_sum(const uint8_t *data, size_t len, void *userdata) {
         sign_writer *w = userdata;
+        int r;
 
+        if (w->md) {
+                r = hash_passing_bytes(w, data, len);
+                if (r < 0)
+                        return r;
+        }
         tb_pe_csum_update(&w->csum, data, len);
-        return tb_write_all(w->fd, data, len);
+        w->pos += len;
+        r = tb_write_all(w->fd, data, len);
+        if (r < 0)
+                w->write_error = r;
+        return r;
+}
+
+static int hash_written_regions(int fd, const regions *rs, EVP_MD_CTX *md) {
+        _cleanup_(freep) uint8_t *buf = malloc(1u << 20);
+
+        if (!buf)
+                return -ENOMEM;
+        for (size_t i = 0; i < rs->n; i++)
+                for (uint64_t off = rs->r[i].off, left = rs->r[i].len; left > 0;) {
+                        size_t n = (size_t)MIN(left, (uint64_t)(1u << 20));
+                        int r = tb_pread_full(fd, buf, n, (off_t)off);
+
+                        if (r < 0)
+                                return r;
+                        if (EVP_DigestUpdate(md, buf, n) != 1)
+                                return -EIO;
+                        off += n;
+                        left -= n;
+                }
+        return 0;
+}
+
+static int build_cert_table(const uint8_t digest[32], const tb_signer *signer, tb_buf *table) {
+        int r;
+
+        r = tb_buf_append_zero(table, 8);
+        if (r < 0)
+                return r;
+        r = tb_authenticode_pkcs7(digest, signer, table);
+        if (r < 0)
+                return r;
+        tb_put_u32le(table->data, (uint32_t)table->len);
+        tb_put_u16le(table->data + 4, WIN_CERT_REVISION_2);
+        tb_put_u16le(table->data + 6, WIN_CERT_TYPE_PKCS_SIGNED_DATA);
+        return tb_buf_append_zero(table, ALIGN_TO(table->len, (size_t)8) - table->len);
 }
 
 int tb_authenticode_sign(tb_pe *pe, const tb_signer *signer, int fd, const char *out_name) {
         _cleanup_(tb_buf_freep) tb_buf table = TB_BUF_INIT;
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
         const tb_pe_info *in = tb_pe_get_info(pe);
         sign_writer w = { .fd = fd };
-        uint8_t digest[EVP_MAX_MD_SIZE], field[4];
-        unsigned digest_len;
+        uint8_t digest[EVP_MAX_MD_SIZE], dir[8], field[4];
         uint64_t total;
         regions rs;
         int r;
 
+        if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+                return -ENOMEM;
         find_regions(pe, ALIGN_TO(tb_pe_output_size(pe), (uint64_t)8), &rs);
-        r = digest_regions(pe, &rs, EVP_sha256(), digest, &digest_len);
-        if (r < 0)
-                return r; /* read errors are logged where the file name is known */
+        w.rs = &rs;
+        w.md = regions_in_order(&rs) ? md : NULL;
 
-        r = tb_buf_append_zero(&table, 8);
-        if (r < 0)
-                return r;
-        r = tb_authenticode_pkcs7(digest, signer, &table);
-        if (r < 0)
-                return r;
-        tb_put_u32le(table.data, (uint32_t)table.len);
-        tb_put_u16le(table.data + 4, WIN_CERT_REVISION_2);
-        tb_put_u16le(table.data + 6, WIN_CERT_TYPE_PKCS_SIGNED_DATA);
-        r = tb_buf_append_zero(&table, ALIGN_TO(table.len, (size_t)8) - table.len);
+        /* Both fields are outside the hash; they are filled in once the signature exists. */
+        tb_pe_set_security_dir(pe, 0, 0);
+        tb_pe_set_checksum(pe, 0);
+        tb_pe_csum_init(&w.csum);
+        r = tb_pe_write_range(pe, 0, rs.data_size, write_hash_sum, &w);
+        if (r < 0) {
+                if (w.write_error < 0)
+                        return tb_log_errno(r, "%s: cannot write the signed image", out_name);
+                return r; /* read errors are logged where the file name is known */
+        }
+        if (!w.md) {
+                r = hash_written_regions(fd, &rs, md);
+                if (r < 0)
+                        return tb_log_errno(r, "%s: cannot read back the written image", out_name);
+        }
+        if (EVP_DigestFinal_ex(md, digest, NULL) != 1)
+                return -EIO;
+
+        r = build_cert_table(digest, signer, &table);
         if (r < 0)
                 return r;
         total = rs.data_size + table.len;
         if (total > UINT32_MAX) {
-                tb_err("%s: image too large to sign (%llu bytes)", tb_pe_name(pe), (unsigned long long)total);
+                tb_log(tb_pe_log_level(pe), "%s: image too large to sign (%llu bytes)", tb_pe_name(pe),
+                       (unsigned long long)total);
                 return -EFBIG;
         }
-
-        tb_pe_set_security_dir(pe, (uint32_t)rs.data_size, (uint32_t)table.len);
-        tb_pe_set_checksum(pe, 0);
-        tb_pe_csum_init(&w.csum);
-        r = tb_pe_write_range(pe, 0, rs.data_size, write_and_sum, &w);
-        if (r == 0)
-                r = write_and_sum(table.data, table.len, &w);
-        if (r == 0) {
+        tb_put_u32le(dir, (uint32_t)rs.data_size);
+        tb_put_u32le(dir + 4, (uint32_t)table.len);
+        w.md = NULL; /* the table is not hashed */
+        r = write_hash_sum(table.data, table.len, &w);
+        if (r >= 0) {
+                /* The checksum was summed with a zero directory entry; add the real one. */
+                tb_pe_csum_add_at(&w.csum, in->certdir_offset, dir, sizeof(dir));
                 tb_put_u32le(field, tb_pe_csum_final(&w.csum, total));
-                r = pwrite_full(fd, field, sizeof(field), in->checksum_offset);
+                r = tb_pwrite_all(fd, dir, sizeof(dir), in->certdir_offset);
         }
+        if (r >= 0)
+                r = tb_pwrite_all(fd, field, sizeof(field), in->checksum_offset);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot write the signed image", out_name);
+        tb_pe_set_security_dir(pe, (uint32_t)rs.data_size, (uint32_t)table.len);
         tb_pe_set_checksum(pe, tb_get_u32le(field));
         return 0;
 }
@@ -340,6 +409,13 @@ static int parse_one(const tb_pe *pe, const uint8_t *der, size_t len, tb_authent
         return 0;
 }
 
+static tb_authenticode_sigs take_sigs(tb_authenticode_sigs *s) {
+        tb_authenticode_sigs t = *s;
+
+        *s = (tb_authenticode_sigs)TB_AUTHENTICODE_SIGS_INIT;
+        return t;
+}
+
 int tb_authenticode_read(const tb_pe *pe, tb_authenticode_sigs *ret) {
         const tb_pe_info *in = tb_pe_get_info(pe);
         _cleanup_(tb_authenticode_sigs_donep) tb_authenticode_sigs sigs = TB_AUTHENTICODE_SIGS_INIT;
@@ -348,11 +424,12 @@ int tb_authenticode_read(const tb_pe *pe, tb_authenticode_sigs *ret) {
         int r;
 
         if (in->cert_size == 0) {
-                *ret = sigs;
+                *ret = take_sigs(&sigs);
                 return 0;
         }
         if (in->cert_size > CERT_TABLE_MAX) {
-                tb_err("%s: certificate table too large (%u bytes)", tb_pe_name(pe), in->cert_size);
+                tb_log(tb_pe_log_level(pe), "%s: certificate table too large (%u bytes)", tb_pe_name(pe),
+                       in->cert_size);
                 return -EBADMSG;
         }
         table = malloc(in->cert_size);
@@ -360,7 +437,7 @@ int tb_authenticode_read(const tb_pe *pe, tb_authenticode_sigs *ret) {
                 return -ENOMEM;
         r = tb_pe_pread(pe, table, in->cert_size, in->cert_offset);
         if (r < 0)
-                return tb_log_errno(r, "%s: cannot read the certificate table", tb_pe_name(pe));
+                return r; /* -EBADMSG cannot happen: the parser checked the range */
         while (off + 8 <= in->cert_size) {
                 uint32_t len = tb_get_u32le(table + off);
                 uint16_t rev = tb_get_u16le(table + off + 4), type = tb_get_u16le(table + off + 6);
@@ -369,13 +446,14 @@ int tb_authenticode_read(const tb_pe *pe, tb_authenticode_sigs *ret) {
                 if (len == 0 && off > 0)
                         break; /* zero padding at the end of the table */
                 if (len < 8 || len > in->cert_size - off) {
-                        tb_err("%s: certificate table entry at 0x%zx has a bad length %u", tb_pe_name(pe),
-                               in->cert_offset + off, len);
+                        tb_log(tb_pe_log_level(pe), "%s: certificate table entry at 0x%zx has a bad length %u",
+                               tb_pe_name(pe), in->cert_offset + off, len);
                         return -EBADMSG;
                 }
                 if (rev != WIN_CERT_REVISION_2 || type != WIN_CERT_TYPE_PKCS_SIGNED_DATA) {
-                        tb_warn("%s: skipping certificate table entry of revision 0x%x, type 0x%x", tb_pe_name(pe),
-                                rev, type);
+                        tb_log(tb_pe_log_level(pe) == TB_LOG_ERR ? TB_LOG_WARN : TB_LOG_DEBUG,
+                               "%s: skipping certificate table entry of revision 0x%x, type 0x%x", tb_pe_name(pe),
+                               rev, type);
                         off += ALIGN_TO((size_t)len, (size_t)8);
                         continue;
                 }
@@ -388,14 +466,14 @@ int tb_authenticode_read(const tb_pe *pe, tb_authenticode_sigs *ret) {
                 r = parse_one(pe, table + off + 8, len - 8, &sigs.sig[sigs.n - 1]);
                 if (r == -EBADMSG) {
                         tb_ossl_drain_errors(tb_pe_name(pe));
-                        tb_err("%s: signature %zu is not an Authenticode PKCS#7 SignedData", tb_pe_name(pe), sigs.n);
+                        tb_log(tb_pe_log_level(pe), "%s: signature %zu is not an Authenticode PKCS#7 SignedData",
+                               tb_pe_name(pe), sigs.n);
                 }
                 if (r < 0)
                         return r;
                 off += ALIGN_TO((size_t)len, (size_t)8);
         }
-        *ret = sigs;
-        sigs = (tb_authenticode_sigs)TB_AUTHENTICODE_SIGS_INIT;
+        *ret = take_sigs(&sigs);
         return 0;
 }
 

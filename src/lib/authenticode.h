@@ -27,8 +27,11 @@ int tb_authenticode_pkcs7(const uint8_t digest[32], const tb_signer *signer, tb_
 
 /* Writes PE's output image signed by SIGNER to FD (a new, seekable file; OUT_NAME for
  * messages): the image padded to 8 bytes, one WIN_CERTIFICATE, the security directory and the
- * PE checksum. Existing signatures are dropped. Logs what fails. Changes PE's headers: do not
- * write PE again afterwards. */
+ * PE checksum. The image is read once: hashed and checksummed while it is written, the
+ * directory entry and checksum filled in at the end. Existing signatures are dropped. Logs
+ * what fails. Changes PE's headers: do not write PE again afterwards.
+ * This is how a UKI is made: tb_pe_open(stub), tb_pe_strip_symbols(), tb_pe_add_section()
+ * per section (data or file), then this, into a tb_atomic_open() file. */
 int tb_authenticode_sign(tb_pe *pe, const tb_signer *signer, int fd, const char *out_name);
 
 /* One embedded signature. */

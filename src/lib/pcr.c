@@ -128,7 +128,7 @@ int tb_stub_gen_from_pe(const tb_pe *pe) {
                 _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
                 int r;
 
-                if (!sec || tb_pe_section_read(pe, sec, 64 * 1024, &b) < 0)
+                if (!sec || tb_pe_section_read(pe, sec, (size_t)64 * 1024, &b) < 0)
                         continue;
                 r = sources[i].parse(b.data, b.len);
                 if (r > 0)
@@ -161,8 +161,14 @@ int tb_pcr_phase_normalize(const char *phase, char **ret, const char **ret_bad_w
 
                 if (len > 0) {
                         char word[64];
+                        bool known = len < sizeof(word);
 
-                        if (len >= sizeof(word) || (memcpy(word, p, len), word[len] = '\0', !tb_pcr_phase_word_known(word))) {
+                        if (known) {
+                                memcpy(word, p, len);
+                                word[len] = '\0';
+                                known = tb_pcr_phase_word_known(word);
+                        }
+                        if (!known) {
                                 if (ret_bad_word)
                                         *ret_bad_word = p;
                                 return -EINVAL;
@@ -327,8 +333,7 @@ int tb_pcr11_set_section_fd(tb_pcr11 *p, enum tb_uki_section s, int fd) {
         r = tb_mhash_update_fd(h, fd);
         if (r < 0)
                 return r;
-        size = tb_mhash_length(h);
-        r = tb_mhash_final(h, &d);
+        r = tb_mhash_final(h, &d, &size);
         if (r < 0)
                 return r;
         return tb_pcr11_set_section(p, s, &d, size);
@@ -402,7 +407,7 @@ int tb_pcr11_set_from_pe(tb_pcr11 *p, const tb_pe *pe) {
                 }
                 r = tb_pe_section_stream(pe, pick[s], feed_mhash, h);
                 if (r >= 0)
-                        r = tb_mhash_final(h, &d);
+                        r = tb_mhash_final(h, &d, NULL);
                 if (r >= 0)
                         r = tb_pcr11_set_section(p, s, &d, pick[s]->virtual_size);
                 if (r < 0)

@@ -1,35 +1,22 @@
-# Shared by the PE/Authenticode interop scripts (sourced, not a test itself).
-# Provides: $work (private temp dir), $key/$cert (test db key), $other_key/$other_cert,
-# images_under_test (fills $work/img/*.efi), flip_byte FILE OFFSET, fail MESSAGE.
+# Shared by the PE/Authenticode interop scripts (sourced, not a test itself), on top of
+# lib/common.sh ($WORK, fail, need): $key/$cert (a test db key), $other_key/$other_cert,
+# images_under_test (fills $WORK/img/*.efi), flip_byte FILE OFFSET, section_offset FILE NAME.
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 SDBOOT_DIR=${TB_SDBOOT_EFI_DIR:-/usr/lib/systemd/boot/efi}
 CACHE=${TB_BUILDDIR:-/tmp}/interop-cache
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-fail() {
-        echo "FAIL: $*" >&2
-        exit 1
-}
-
-need() {
-        for t in "$@"; do
-                command -v "$t" >/dev/null || { echo "SKIP: $t is not installed" >&2; exit 77; }
-        done
-}
-
 make_cert() { # NAME CN
         openssl req -new -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=$2/" \
-                -keyout "$work/$1.key" -out "$work/$1.crt" 2>/dev/null || fail "openssl cannot make a test certificate"
+                -keyout "$WORK/$1.key" -out "$WORK/$1.crt" 2>/dev/null || fail "openssl cannot make a test certificate"
 }
 
 make_cert db "trustboot interop db"
 make_cert other "someone else"
-key=$work/db.key
-cert=$work/db.crt
-other_key=$work/other.key
-other_cert=$work/other.crt
+key=$WORK/db.key
+cert=$WORK/db.crt
+other_key=$WORK/other.key
+other_cert=$WORK/other.crt
 
 # A signed Debian kernel (PE with the Debian signature) cached under the build directory.
 # Prints its path, or nothing when no Debian mirror is reachable.
@@ -51,24 +38,24 @@ debian_kernel() {
 # systemd 252 man page shows; all unsigned except the kernel, which keeps Debian's signature.
 images_under_test() {
         local kernel
-        mkdir -p "$work/img"
-        cp "$SDBOOT_DIR/systemd-bootx64.efi" "$work/img/systemd-bootx64.efi"
-        cp "$SDBOOT_DIR/linuxx64.efi.stub" "$work/img/linuxx64.stub.efi"
+        mkdir -p "$WORK/img"
+        cp "$SDBOOT_DIR/systemd-bootx64.efi" "$WORK/img/systemd-bootx64.efi"
+        cp "$SDBOOT_DIR/linuxx64.efi.stub" "$WORK/img/linuxx64.stub.efi"
         kernel=$(debian_kernel)
         if [ -n "$kernel" ]; then
-                cp "$kernel" "$work/img/vmlinuz.efi"
+                cp "$kernel" "$WORK/img/vmlinuz.efi"
         else
                 echo "note: no Debian kernel available (no mirror?); the UKI gets a dummy .linux" >&2
                 kernel=$SDBOOT_DIR/systemd-bootx64.efi
         fi
-        printf 'ID=debian\nVERSION_ID=12\n' >"$work/osrel"
-        printf 'console=ttyS0 quiet' >"$work/cmdline"
-        head -c 100000 /dev/urandom >"$work/initrd"
-        objcopy --add-section .osrel="$work/osrel" --change-section-vma .osrel=0x20000 \
-                --add-section .cmdline="$work/cmdline" --change-section-vma .cmdline=0x30000 \
+        printf 'ID=debian\nVERSION_ID=12\n' >"$WORK/osrel"
+        printf 'console=ttyS0 quiet' >"$WORK/cmdline"
+        head -c 100000 /dev/urandom >"$WORK/initrd"
+        objcopy --add-section .osrel="$WORK/osrel" --change-section-vma .osrel=0x20000 \
+                --add-section .cmdline="$WORK/cmdline" --change-section-vma .cmdline=0x30000 \
                 --add-section .linux="$kernel" --change-section-vma .linux=0x2000000 \
-                --add-section .initrd="$work/initrd" --change-section-vma .initrd=0x3000000 \
-                "$SDBOOT_DIR/linuxx64.efi.stub" "$work/img/uki.efi" || fail "objcopy cannot build the UKI"
+                --add-section .initrd="$WORK/initrd" --change-section-vma .initrd=0x3000000 \
+                "$SDBOOT_DIR/linuxx64.efi.stub" "$WORK/img/uki.efi" || fail "objcopy cannot build the UKI"
 }
 
 # XORs the byte at OFFSET with 0x01.

@@ -126,7 +126,9 @@ uint64_t tb_mhash_length(const tb_mhash *h) {
         return h->length;
 }
 
-int tb_mhash_final(tb_mhash *h, tb_digests *out) {
+int tb_mhash_final(tb_mhash *h, tb_digests *out, uint64_t *ret_len) {
+        if (ret_len)
+                *ret_len = h->length;
         memset(out, 0, sizeof(*out));
         out->banks = h->banks;
         TB_FOREACH_BANK(b, h->banks)

@@ -49,8 +49,9 @@ int tb_mhash_update(tb_mhash *h, const void *data, size_t len);
 int tb_mhash_update_fd(tb_mhash *h, int fd);
 /* Bytes fed since the last final. */
 uint64_t tb_mhash_length(const tb_mhash *h);
-/* Writes the digests and restarts the hash for the next input. */
-int tb_mhash_final(tb_mhash *h, tb_digests *out);
+/* Writes the digests and the number of bytes hashed (RET_LEN may be NULL), and restarts the
+ * hash for the next input. */
+int tb_mhash_final(tb_mhash *h, tb_digests *out, uint64_t *ret_len);
 void tb_mhash_free(tb_mhash *h);
 TB_DEFINE_CLEANUP(tb_mhash *, tb_mhash_free);
 
