@@ -35,5 +35,4 @@ int cmd_inspect(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
-int cmd_measure(int argc, char **argv);
 int cmd_initrd(int argc, char **argv);

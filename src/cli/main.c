@@ -20,7 +20,6 @@ static const struct command commands[] = {
         { "measure", cmd_measure, "predict PCR 11 for a UKI and sign PCR policies (like systemd-measure)" },
         { "sign", cmd_sign, "Authenticode-sign a PE/EFI image (as sbsign)" },
         { "verify", cmd_verify, "check a PE/EFI image's Authenticode signature against a certificate" },
-        { "measure", cmd_measure, "predict PCR 11 for a UKI and sign PCR policies (like systemd-measure)" },
         { "initrd", cmd_initrd, "write a root file system as a reproducible compressed cpio initrd" },
 };
 

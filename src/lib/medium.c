@@ -449,7 +449,7 @@ static int make_initrd(build *b) {
         tb_info("initrd: %llu entries, %.1f MiB → %.1f MiB in %.1f s", (unsigned long long)stats.entries,
                 (double)stats.bytes_in / (1 << 20), (double)stats.bytes_out / (1 << 20),
                 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-        r = tb_mhash_final(h, &d);
+        r = tb_mhash_final(h, &d, NULL);
         if (r < 0)
                 return r;
         return tb_pcr11_set_section(b->pcr, TB_UKI_INITRD, &d, stats.bytes_out);
