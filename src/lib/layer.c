@@ -176,26 +176,44 @@ static int make_opaque(struct apply *ap, int dfd, const char *path) {
         return r;
 }
 
+/* The parent of a whiteout, or -ENOENT when it names nothing in the tree. umoci writes
+ * "d/.wh.x" after turning "d" into a symlink in the same layer: what it hides is gone already,
+ * and a symlink is never followed, so such a whiteout has nothing to do. */
+static int whiteout_parent(struct apply *ap, const char *member, const char *dir, int *ret) {
+        int fd = tb_openat_beneath(ap->rootfd, dir, O_PATH | O_DIRECTORY);
+
+        if (fd == -ENOENT || fd == -ELOOP || fd == -ENOTDIR) {
+                tb_debug("%s: %s: whiteout below no directory, nothing to hide", ap->src->name, member);
+                return -ENOENT;
+        }
+        if (fd < 0)
+                return fail(ap, member, -EBADMSG, lookup_error(fd) ?: "cannot open parent directory");
+        *ret = fd;
+        return 0;
+}
+
 static int whiteout(struct apply *ap, const char *member, const char *dir, const char *base) {
         const char *target = base + strlen(WHITEOUT);
-        int pfd, r;
+        _cleanup_(closep) int pfd = -1;
+        int r;
 
+        if (strcmp(base, OPAQUE) != 0) {
+                if (strncmp(target, WHITEOUT, strlen(WHITEOUT)) == 0)
+                        return 0; /* other aufs metadata (.wh..wh.plnk and such) carries no tree content */
+                if (target[0] == '\0' || strcmp(target, ".") == 0 || strcmp(target, "..") == 0)
+                        return fail(ap, member, -EBADMSG, "whiteout names no valid entry");
+        }
+        r = whiteout_parent(ap, member, dir, &pfd);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
         if (strcmp(base, OPAQUE) == 0) {
-                r = open_parent(ap, member, dir, &pfd);
-                if (r < 0)
-                        return r;
                 r = make_opaque(ap, pfd, dir);
                 if (r < 0)
                         return fail_errno(ap, member, r, "cannot apply opaque whiteout");
                 return 0;
         }
-        if (strncmp(target, WHITEOUT, strlen(WHITEOUT)) == 0)
-                return 0; /* other aufs metadata (.wh..wh.plnk and such) carries no tree content */
-        if (target[0] == '\0' || strcmp(target, ".") == 0 || strcmp(target, "..") == 0)
-                return fail(ap, member, -EBADMSG, "whiteout names no valid entry");
-        r = open_parent(ap, member, dir, &pfd);
-        if (r < 0)
-                return r;
         r = tb_rm_rf_at(pfd, target);
         if (r < 0)
                 return fail_errno(ap, member, r, "cannot apply whiteout");
@@ -279,7 +297,7 @@ static int apply_entry(struct apply *ap, struct archive_entry *e) {
         mode_t type = archive_entry_filetype(e);
         struct stat st;
         bool exists;
-        int pfd, r;
+        int pfd = -1, r;
 
         if (!member)
                 return fail(ap, NULL, -EBADMSG, "member without a name");
@@ -310,14 +328,12 @@ static int apply_entry(struct apply *ap, struct archive_entry *e) {
         hardlink = archive_entry_hardlink(e);
         exists = fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
         if (exists && !(type == AE_IFDIR && !hardlink && S_ISDIR(st.st_mode))) {
-                /* A later layer replaces what an earlier one made; the cached parent may be inside. */
-                forget_parent(ap);
+                /* A later layer replaces what an earlier one made. (Removals only ever happen
+                 * below the cached parent, so the cache never points into a removed tree.) */
                 r = tb_rm_rf_at(pfd, base);
                 if (r < 0)
                         return fail_errno(ap, member, r, "cannot replace existing entry");
-                r = open_parent(ap, member, dir, &pfd);
-                if (r < 0)
-                        return r;
+                exists = false;
         }
 
         if (hardlink)

@@ -272,6 +272,12 @@ int tb_oci_parse_config(const char *name, const char *json, size_t len, tb_oci_i
         return 0;
 }
 
+static const char *strip_prefix(const char *s, const char *prefix) {
+        size_t n = strlen(prefix);
+
+        return strncmp(s, prefix, n) == 0 ? s + n : s;
+}
+
 static bool repo_tag_matches(json_object *m, const char *tag) {
         json_object *tags = get_typed(m, "RepoTags", json_type_array);
         size_t n = tags ? json_object_array_length(tags) : 0;
@@ -279,7 +285,11 @@ static bool repo_tag_matches(json_object *m, const char *tag) {
         for (size_t i = 0; i < n; i++) {
                 json_object *t = json_object_array_get_idx(tags, i);
 
-                if (json_object_is_type(t, json_type_string) && strcmp(json_object_get_string(t), tag) == 0)
+                const char *s = json_object_is_type(t, json_type_string) ? json_object_get_string(t) : NULL;
+
+                /* docker and skopeo store normalized references: "docker.io/library/name:tag". */
+                if (s && (strcmp(s, tag) == 0 || strcmp(strip_prefix(s, "docker.io/"), tag) == 0 ||
+                          strcmp(strip_prefix(s, "docker.io/library/"), tag) == 0))
                         return true;
         }
         return false;

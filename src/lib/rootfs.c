@@ -294,17 +294,22 @@ static int apply_image(int rootfd, tb_oci_open_fn open_fn, void *userdata, const
         return 0;
 }
 
-/* "PATH:TAG" unless PATH itself exists. */
+/* "PATH[:TAG]": PATH is the shortest prefix before a ':' that exists, so that both file names
+ * and tags (docker's "repo:tag") may contain colons. */
 static int split_tag(const char *arg, char **ret_path, char **ret_tag) {
-        const char *colon = strrchr(arg, ':');
-
         *ret_tag = NULL;
-        if (colon && !tb_path_exists(arg) && !strchr(colon, '/')) {
-                *ret_path = strndup(arg, (size_t)(colon - arg));
-                *ret_tag = strdup(colon + 1);
-                if (!*ret_path || !*ret_tag)
+        for (const char *c = strchr(arg, ':'); c; c = strchr(c + 1, ':')) {
+                _cleanup_(freep) char *p = strndup(arg, (size_t)(c - arg));
+
+                if (!p)
                         return -ENOMEM;
-                return 0;
+                if (tb_path_exists(p)) {
+                        *ret_tag = strdup(c + 1);
+                        if (!*ret_tag)
+                                return -ENOMEM;
+                        *ret_path = TAKE_PTR(p);
+                        return 0;
+                }
         }
         *ret_path = strdup(arg);
         return *ret_path ? 0 : -ENOMEM;
