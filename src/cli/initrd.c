@@ -20,7 +20,7 @@ static const char usage[] =
         "SOURCE is dir:PATH, ocifile:FILE[:TAG] (docker save or OCI archive) or oci-layout:PATH[:TAG].\n"
         "\n"
         "  -o, --output FILE            where to write the initrd\n"
-        "      --overlay-rootfs DIR     merge DIR over the source (its entries win)\n"
+        "      --overlay-rootfs DIR     merge DIR over the source (its entries win; repeatable)\n"
         "      --compression ALG        zstd (default), xz, gzip or none\n"
         "      --compression-level N    compression level (default 6)\n"
         "      --threads N              zstd worker threads (default: all CPUs; output is the same)\n"
@@ -72,7 +72,8 @@ int cmd_initrd(int argc, char **argv) {
         };
         _cleanup_(tb_rootfs_freep) tb_rootfs *fs = NULL;
         _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
-        tb_rootfs_options ropts = {};
+        const char *overlays[TB_ROOTFS_MAX_OVERLAYS];
+        tb_rootfs_options ropts = { .overlays = overlays };
         tb_initrd_options iopts;
         tb_initrd_stats stats;
         struct hashes h = {};
@@ -92,7 +93,9 @@ int cmd_initrd(int argc, char **argv) {
                         output = optarg;
                         break;
                 case OPT_OVERLAY:
-                        ropts.overlay = optarg;
+                        if (ropts.n_overlays >= TB_ROOTFS_MAX_OVERLAYS)
+                                return cli_usage_error(argv[0], "--overlay-rootfs: at most %d", TB_ROOTFS_MAX_OVERLAYS);
+                        overlays[ropts.n_overlays++] = optarg;
                         break;
                 case OPT_COMPRESSION:
                         if (tb_initrd_compression_from_string(optarg, &iopts.compression) < 0)

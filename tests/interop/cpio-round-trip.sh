@@ -59,16 +59,19 @@ printf 'replaced\n' > "$ov/a-c"
 printf 'file over dir\n' > "$ov/empty"        # a file in the overlay hides a directory
 chmod 0600 "$ov/a-c"
 mkdir -p "$ov/usr/lib"                        # merged, not replaced
+ov2="$work/kairos"                            # a second overlay, as build-uki stacks one
+mkdir -p "$ov2"/{oem,efi,usr/local/cloud-config}
+printf 'top\n' > "$ov2/a-c"
 
 T="$TRUSTBOOT"
-"$T" -q initrd "dir:$src" --overlay-rootfs "$ov" --init /usr/bin/immucore -o "$work/a.zst"
-"$T" -q initrd "dir:$src" --overlay-rootfs "$ov" --init /usr/bin/immucore -o "$work/b.zst" --threads 1
+"$T" -q initrd "dir:$src" --overlay-rootfs "$ov" --overlay-rootfs "$ov2" --init /usr/bin/immucore -o "$work/a.zst"
+"$T" -q initrd "dir:$src" --overlay-rootfs "$ov" --overlay-rootfs "$ov2" --init /usr/bin/immucore -o "$work/b.zst" --threads 1
 cmp "$work/a.zst" "$work/b.zst" || { echo "FAIL: two runs (2 threads vs 1) differ"; exit 1; }
 zstd -q -dc "$work/a.zst" > "$work/a.cpio"
 
 for c in none gzip xz; do
-        "$T" -q initrd "dir:$src" --overlay-rootfs "$ov" --init /usr/bin/immucore -o "$work/c.$c" --compression "$c" --compression-level 1
-        "$T" -q initrd "dir:$src" --overlay-rootfs "$ov" --init /usr/bin/immucore -o "$work/d.$c" --compression "$c" --compression-level 1
+        "$T" -q initrd "dir:$src" --overlay-rootfs "$ov" --overlay-rootfs "$ov2" --init /usr/bin/immucore -o "$work/c.$c" --compression "$c" --compression-level 1
+        "$T" -q initrd "dir:$src" --overlay-rootfs "$ov" --overlay-rootfs "$ov2" --init /usr/bin/immucore -o "$work/d.$c" --compression "$c" --compression-level 1
         cmp "$work/c.$c" "$work/d.$c" || { echo "FAIL: $c output not reproducible"; exit 1; }
 done
 cmp "$work/a.cpio" "$work/c.none" || { echo "FAIL: zstd and none differ after decompression"; exit 1; }
@@ -82,7 +85,7 @@ mkdir "$work/gnu" "$work/bsd"
 for x in gnu bsd; do
         echo "== $x cpio"
         ignore=""; [ "$x" = bsd ] && ignore=etc/sock
-        python3 "$cmp_tree" "$src+$ov" "$work/$x" --exclude-contents boot,dev,proc,run,sys,tmp \
+        python3 "$cmp_tree" "$src+$ov+$ov2" "$work/$x" --exclude-contents boot,dev,proc,run,sys,tmp \
                 --init /usr/bin/immucore --ignore "$ignore"
 done
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Compare file trees the way an initrd must preserve them.
 
-treecmp.py EXPECTED[+OVERLAY] ACTUAL [--exclude-contents a,b] [--mtime N] [--init TARGET]
+treecmp.py EXPECTED[+OVERLAY...] ACTUAL [--exclude-contents a,b] [--mtime N] [--init TARGET]
 
-EXPECTED may be "BASE+OVERLAY": the overlay's entries win, and a non-directory in the overlay
-hides the base's subtree. Compares names, types, permission bits (with setuid/setgid/sticky),
+EXPECTED may be "BASE+OVERLAY[+OVERLAY...]": later entries win, and a non-directory hides the
+subtrees below it. Compares names, types, permission bits (with setuid/setgid/sticky),
 owners, symlink targets, device numbers, file contents and hardlink groups. Prints every
 difference as "PATH: what differs" and exits 1 if there is any."""
 import argparse, hashlib, os, stat, sys
@@ -43,7 +43,11 @@ def walk(layers, exclude, rel=""):
         st = os.lstat(os.path.join(top, r))
         yield r, top, st
         if stat.S_ISDIR(st.st_mode) and not (rel == "" and n in exclude):
-            dirs = [x for x in roots if stat.S_ISDIR(os.lstat(os.path.join(x, r)).st_mode)]
+            dirs = []  # lower directories show through, down to the first non-directory
+            for x in reversed(roots):
+                if not stat.S_ISDIR(os.lstat(os.path.join(x, r)).st_mode):
+                    break
+                dirs.insert(0, x)
             yield from walk(dirs, exclude, r)
 
 

@@ -68,7 +68,8 @@ static int record(const tb_rootfs_entry *e, void *userdata) {
 
 static void walk_merges_overlay_in_path_order(void **state) {
         _cleanup_(tb_rootfs_freep) tb_rootfs *fs = NULL;
-        tb_rootfs_options o = { .overlay = overlay };
+        const char *ovs[] = { overlay };
+        tb_rootfs_options o = { .overlays = ovs, .n_overlays = 1 };
         struct seen s = { .skip = NULL };
         char src[80];
         (void)state;
@@ -102,6 +103,37 @@ static void walk_merges_overlay_in_path_order(void **state) {
         s = (struct seen){ .skip = "a" };
         assert_int_equal(tb_rootfs_walk(fs, record, &s), 0);
         assert_string_equal(s.list, "a/ a-c. b/ b/z. d. ln@ s/ s/1. ");
+}
+
+static void stacked_overlays_hide_what_a_middle_file_covers(void **state) {
+        _cleanup_(tb_rootfs_freep) tb_rootfs *fs = NULL;
+        char top[64], src[80];
+        const char *ovs[2] = { overlay, top };
+        tb_rootfs_options o = { .overlays = ovs, .n_overlays = 2 };
+        struct seen s = { .skip = NULL };
+        (void)state;
+
+        tb_rm_children_at(open(base, O_RDONLY | O_DIRECTORY));
+        tb_rm_children_at(open(overlay, O_RDONLY | O_DIRECTORY));
+        snprintf(top, sizeof(top), "/tmp/test-rootfs-top.XXXXXX");
+        assert_non_null(mkdtemp(top));
+        dir(base, "x");
+        put(base, "x/from-base", "");
+        dir(base, "y");
+        put(base, "y/from-base", "");
+        put(overlay, "x", "a file hides the base directory");
+        dir(overlay, "y");
+        put(overlay, "y/from-middle", "");
+        dir(top, "x");
+        put(top, "x/from-top", "");
+        dir(top, "y");
+        put(top, "y/from-top", "");
+
+        snprintf(src, sizeof(src), "dir:%s", base);
+        assert_int_equal(tb_rootfs_open(src, &o, &fs), 0);
+        assert_int_equal(tb_rootfs_walk(fs, record, &s), 0);
+        assert_string_equal(s.list, "x/ x/from-top. y/ y/from-base. y/from-middle. y/from-top. ");
+        tb_rm_rf_at(AT_FDCWD, top);
 }
 
 static void kernel_is_boot_vmlinuz_then_newest_version_then_modules(void **state) {
@@ -197,6 +229,7 @@ static void unknown_sources_are_refused(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(walk_merges_overlay_in_path_order),
+                cmocka_unit_test(stacked_overlays_hide_what_a_middle_file_covers),
                 cmocka_unit_test(kernel_is_boot_vmlinuz_then_newest_version_then_modules),
                 cmocka_unit_test(no_kernel_is_an_error),
                 cmocka_unit_test(unknown_sources_are_refused),
