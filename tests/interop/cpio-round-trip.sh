@@ -32,6 +32,7 @@ chown 0:6 "$src/etc/blk"
 mkfifo -m 0620 "$src/etc/fifo"
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$src/etc/sock"
 head -c 3000000 /dev/urandom > "$src/usr/big"
+seq 1 3000000 > "$src/usr/seq"               # 20 MB: several zstd jobs, so thread counts matter
 : > "$src/etc/empty-file"
 printf 'shared\n' > "$src/usr/hl1"
 ln "$src/usr/hl1" "$src/etc/hl2"
@@ -77,6 +78,7 @@ done
 cmp "$work/a.cpio" "$work/c.none" || { echo "FAIL: zstd and none differ after decompression"; exit 1; }
 gzip -dc "$work/c.gzip" | cmp - "$work/a.cpio" || { echo "FAIL: gzip payload differs"; exit 1; }
 xz -dc "$work/c.xz" | cmp - "$work/a.cpio" || { echo "FAIL: xz payload differs"; exit 1; }
+[ "$(od -A n -t x1 -j 4 -N 4 "$work/c.gzip" | tr -d ' ')" = 00000000 ] || { echo "FAIL: gzip header has a timestamp"; exit 1; }
 
 mkdir "$work/gnu" "$work/bsd"
 (cd "$work/gnu" && cpio -idm --quiet --no-absolute-filenames < "$work/a.cpio")
