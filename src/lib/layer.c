@@ -2,7 +2,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -137,43 +136,37 @@ static int open_parent(struct apply *ap, const char *member, const char *dir, in
         return fail_errno(ap, member, r, "cannot open parent directory");
 }
 
-/* Hides lower-layer entries under DIR (fd DFD, path PATH): everything not made by this layer. */
+struct opaque {
+        struct apply *ap;
+        const char *path;
+};
+
+static int make_opaque(struct apply *ap, int dfd, const char *path);
+
+static int opaque_one(int dfd, const char *name, void *userdata) {
+        struct opaque *o = userdata;
+        _cleanup_(freep) char *full = o->path[0] ? tb_path_join(o->path, name) : strdup(name);
+        _cleanup_(closep) int cfd = -1;
+        struct stat st;
+
+        if (!full)
+                return -ENOMEM;
+        if (!tb_strset_contains(o->ap->made, full))
+                return tb_rm_rf_at(dfd, name);
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return negative_errno();
+        if (!S_ISDIR(st.st_mode))
+                return 0;
+        cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return cfd < 0 ? negative_errno() : make_opaque(o->ap, cfd, full);
+}
+
+/* Hides lower-layer entries under DIR (fd DFD, path PATH): everything not made by this layer,
+ * at any depth, since a directory this layer made again still holds the lower one's contents. */
 static int make_opaque(struct apply *ap, int dfd, const char *path) {
-        _cleanup_(closep) int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *d;
-        struct dirent *de;
-        int r = 0;
+        struct opaque o = { .ap = ap, .path = path };
 
-        if (fd < 0)
-                return negative_errno();
-        d = fdopendir(fd);
-        if (!d)
-                return negative_errno();
-        fd = -1;
-        while ((errno = 0, de = readdir(d))) {
-                _cleanup_(freep) char *full = NULL;
-
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                full = path[0] ? tb_path_join(path, de->d_name) : strdup(de->d_name);
-                if (!full) {
-                        r = -ENOMEM;
-                        break;
-                }
-                if (!tb_strset_contains(ap->made, full)) {
-                        r = tb_rm_rf_at(dirfd(d), de->d_name);
-                } else if (de->d_type == DT_DIR) {
-                        _cleanup_(closep) int cfd = openat(dirfd(d), de->d_name,
-                                                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        r = cfd < 0 ? negative_errno() : make_opaque(ap, cfd, full);
-                }
-                if (r < 0)
-                        break;
-        }
-        if (r == 0 && errno != 0)
-                r = negative_errno();
-        closedir(d);
-        return r;
+        return tb_dir_foreach(dfd, opaque_one, &o);
 }
 
 /* The parent of a whiteout, or -ENOENT when it names nothing in the tree. umoci writes

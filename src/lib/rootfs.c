@@ -2,7 +2,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -428,43 +427,37 @@ static int cmp_names(const void *a, const void *b) {
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+struct names_collect {
+        struct names *out;
+        size_t cap;
+};
+
+static int collect_name(int dfd, const char *name, void *userdata) {
+        struct names_collect *c = userdata;
+        struct names *out = c->out;
+        (void)dfd;
+
+        if (out->n == c->cap) {
+                size_t ncap = c->cap ? c->cap * 2 : 32;
+                char **v = reallocarray(out->v, ncap, sizeof(char *));
+
+                if (!v)
+                        return -ENOMEM;
+                out->v = v;
+                c->cap = ncap;
+        }
+        out->v[out->n] = strdup(name);
+        if (!out->v[out->n])
+                return -ENOMEM;
+        out->n++;
+        return 0;
+}
+
+/* Appends the names in directory FD to OUT and sorts them all. */
 static int list_dir(int fd, struct names *out) {
-        int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        size_t cap = 0;
-        struct dirent *de;
-        DIR *d;
-        int r = 0;
+        struct names_collect c = { .out = out, .cap = out->n };
+        int r = tb_dir_foreach(fd, collect_name, &c);
 
-        if (dfd < 0)
-                return negative_errno();
-        d = fdopendir(dfd);
-        if (!d) {
-                close(dfd);
-                return negative_errno();
-        }
-        while ((errno = 0, de = readdir(d))) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                if (out->n == cap) {
-                        char **v = reallocarray(out->v, cap ? cap * 2 : 32, sizeof(char *));
-
-                        if (!v) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        out->v = v;
-                        cap = cap ? cap * 2 : 32;
-                }
-                out->v[out->n] = strdup(de->d_name);
-                if (!out->v[out->n]) {
-                        r = -ENOMEM;
-                        break;
-                }
-                out->n++;
-        }
-        if (r == 0 && errno != 0)
-                r = negative_errno();
-        closedir(d);
         if (r == 0 && out->n > 1)
                 qsort(out->v, out->n, sizeof(char *), cmp_names);
         return r;

@@ -212,39 +212,39 @@ static void hostile_names_are_refused(void **state) {
         assert_int_equal(apply(tar_end(&t), NULL, NULL), -EBADMSG);
 }
 
-static void digests_cover_blob_and_uncompressed_tar(void **state) {
-        char blob_digest[TB_OCI_DIGEST_MAX], tar_digest[TB_OCI_DIGEST_MAX];
-        uint8_t md[32], buf[65536];
-        struct tar t;
-        ssize_t n;
-        int fd, fd2;
+static void sha256_of_fd(int fd, char out[TB_OCI_DIGEST_MAX]) {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        (void)state;
+        uint8_t md[32], buf[65536];
+        ssize_t n;
 
-        /* The uncompressed tar first, for the diff id. */
-        tar_begin(&t, NULL);
-        FILE_(&t, "a", "hello");
-        fd = tar_end(&t);
         EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
         while ((n = read(fd, buf, sizeof(buf))) > 0)
                 EVP_DigestUpdate(ctx, buf, (size_t)n);
         EVP_DigestFinal_ex(ctx, md, NULL);
-        tb_oci_digest_format(md, tar_digest);
+        EVP_MD_CTX_free(ctx);
+        tb_oci_digest_format(md, out);
+        lseek(fd, 0, SEEK_SET);
+}
+
+static void digests_cover_blob_and_uncompressed_tar(void **state) {
+        char blob_digest[TB_OCI_DIGEST_MAX], tar_digest[TB_OCI_DIGEST_MAX];
+        struct tar t;
+        int fd, fd2;
+        (void)state;
+
+        tar_begin(&t, NULL); /* the uncompressed tar first, for the diff id */
+        FILE_(&t, "a", "hello");
+        fd = tar_end(&t);
+        sha256_of_fd(fd, tar_digest);
         close(fd);
 
         tar_begin(&t, "gzip");
         FILE_(&t, "a", "hello");
         fd = tar_end(&t);
-        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-        while ((n = read(fd, buf, sizeof(buf))) > 0)
-                EVP_DigestUpdate(ctx, buf, (size_t)n);
-        EVP_DigestFinal_ex(ctx, md, NULL);
-        tb_oci_digest_format(md, blob_digest);
-        EVP_MD_CTX_free(ctx);
+        sha256_of_fd(fd, blob_digest);
 
         tb_rm_children_at(root_fd);
         fd2 = dup(fd);
-        lseek(fd, 0, SEEK_SET);
         assert_int_equal(apply(fd, blob_digest, tar_digest), 0);
         lseek(fd2, 0, SEEK_SET);
         assert_int_equal(apply(fd2, tar_digest, NULL), -EIO); /* the blob is gzip: another digest */

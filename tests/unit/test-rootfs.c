@@ -136,10 +136,22 @@ static void stacked_overlays_hide_what_a_middle_file_covers(void **state) {
         tb_rm_rf_at(AT_FDCWD, top);
 }
 
+static void expect_kernel(const char *src, const char *want, const char *content) {
+        _cleanup_(tb_rootfs_freep) tb_rootfs *fs = NULL;
+        char *path = NULL, buf[16] = { 0 };
+        int fd = -1;
+
+        assert_int_equal(tb_rootfs_open(src, NULL, &fs), 0);
+        assert_int_equal(tb_rootfs_find_kernel(fs, &path, &fd), 0);
+        assert_string_equal(path, want);
+        assert_true(read(fd, buf, sizeof(buf) - 1) >= 0);
+        assert_string_equal(buf, content);
+        free(path);
+        close(fd);
+}
+
 static void kernel_is_boot_vmlinuz_then_newest_version_then_modules(void **state) {
         char src[80], p[128];
-        char *path = NULL;
-        int fd = -1;
         (void)state;
 
         tb_rm_children_at(open(base, O_RDONLY | O_DIRECTORY));
@@ -153,55 +165,23 @@ static void kernel_is_boot_vmlinuz_then_newest_version_then_modules(void **state
         dir(base, "usr/lib/modules/6.9.0");
         put(base, "usr/lib/modules/6.1.0/vmlinuz", "m61");
         put(base, "usr/lib/modules/6.9.0/vmlinuz", "m69");
-        {
-                _cleanup_(tb_rootfs_freep) tb_rootfs *fs = NULL;
+        expect_kernel(src, "usr/lib/modules/6.9.0/vmlinuz", "m69"); /* 6.10.0 has none */
 
-                assert_int_equal(tb_rootfs_open(src, NULL, &fs), 0);
-                assert_int_equal(tb_rootfs_find_kernel(fs, &path, &fd), 0);
-                assert_string_equal(path, "usr/lib/modules/6.9.0/vmlinuz"); /* 6.10.0 has none */
-                free(path);
-                close(fd);
-        }
         dir(base, "boot");
         put(base, "boot/vmlinuz-6.1.0", "b61");
         put(base, "boot/vmlinuz-6.10.0", "b610");
         put(base, "boot/vmlinuz-6.9.0", "b69");
-        {
-                _cleanup_(tb_rootfs_freep) tb_rootfs *fs = NULL;
+        expect_kernel(src, "boot/vmlinuz-6.10.0", "b610");
 
-                assert_int_equal(tb_rootfs_open(src, NULL, &fs), 0);
-                assert_int_equal(tb_rootfs_find_kernel(fs, &path, &fd), 0);
-                assert_string_equal(path, "boot/vmlinuz-6.10.0");
-                free(path);
-                close(fd);
-        }
         /* /boot/vmlinuz wins, and an absolute symlink resolves inside the tree. */
         snprintf(p, sizeof(p), "%s/boot/vmlinuz", base);
         assert_int_equal(symlink("/boot/vmlinuz-6.1.0", p), 0);
-        {
-                _cleanup_(tb_rootfs_freep) tb_rootfs *fs = NULL;
-                char buf[8] = { 0 };
+        expect_kernel(src, "boot/vmlinuz-6.1.0", "b61");
 
-                assert_int_equal(tb_rootfs_open(src, NULL, &fs), 0);
-                assert_int_equal(tb_rootfs_find_kernel(fs, &path, &fd), 0);
-                assert_string_equal(path, "boot/vmlinuz-6.1.0");
-                assert_int_equal(read(fd, buf, sizeof(buf) - 1), 3);
-                assert_string_equal(buf, "b61");
-                free(path);
-                close(fd);
-        }
         /* A link pointing out of the tree does not resolve outside it. */
         unlink(p);
         assert_int_equal(symlink("../../../../../../../etc/hostname", p), 0);
-        {
-                _cleanup_(tb_rootfs_freep) tb_rootfs *fs = NULL;
-
-                assert_int_equal(tb_rootfs_open(src, NULL, &fs), 0);
-                assert_int_equal(tb_rootfs_find_kernel(fs, &path, &fd), 0);
-                assert_string_equal(path, "boot/vmlinuz-6.10.0");
-                free(path);
-                close(fd);
-        }
+        expect_kernel(src, "boot/vmlinuz-6.10.0", "b610");
 }
 
 static void no_kernel_is_an_error(void **state) {
