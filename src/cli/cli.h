@@ -31,3 +31,4 @@ typedef int (*cli_command_fn)(int argc, char **argv);
 
 int cmd_genkey(int argc, char **argv);
 int cmd_initrd(int argc, char **argv);
+int cmd_measure(int argc, char **argv);

@@ -16,6 +16,7 @@ struct command {
 static const struct command commands[] = {
         { "genkey", cmd_genkey, "generate a Secure Boot key set (PK, KEK, db) and the PCR policy key" },
         { "initrd", cmd_initrd, "write a root file system as a reproducible compressed cpio initrd" },
+        { "measure", cmd_measure, "predict PCR 11 for a UKI and sign PCR policies (like systemd-measure)" },
 };
 
 static const char usage_head[] =
