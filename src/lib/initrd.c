@@ -12,7 +12,7 @@
 #include "fileio.h"
 #include "log.h"
 
-#define IOBUF (1 << 20)
+#define IOBUF ((size_t)1 << 20)
 #define BLOCK (128 * 1024)
 #define DEFAULT_LEVEL 6
 

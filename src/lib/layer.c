@@ -19,7 +19,7 @@
 
 #define WHITEOUT ".wh."
 #define OPAQUE ".wh..wh..opq"
-#define IOBUF (256 * 1024)
+#define IOBUF ((size_t)256 * 1024)
 
 struct apply {
         const tb_layer_source *src;

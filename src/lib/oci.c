@@ -28,9 +28,14 @@ bool tb_oci_digest_valid(const char *digest) {
 }
 
 void tb_oci_digest_format(const uint8_t sha256[32], char out[TB_OCI_DIGEST_MAX]) {
-        memcpy(out, "sha256:", 7);
-        for (int i = 0; i < 32; i++)
-                snprintf(out + 7 + 2 * i, 3, "%02x", sha256[i]);
+        static const char hex[] = "0123456789abcdef";
+        char *p = stpcpy(out, "sha256:");
+
+        for (size_t i = 0; i < 32; i++) {
+                *p++ = hex[sha256[i] >> 4];
+                *p++ = hex[sha256[i] & 15];
+        }
+        *p = '\0';
 }
 
 void tb_oci_image_free(tb_oci_image *img) {
@@ -363,10 +368,10 @@ static int read_blob(tb_oci_open_fn open_fn, void *userdata, const char *path, c
                 ssize_t n;
 
                 if (out->len > TB_OCI_JSON_MAX) {
-                        tb_err("%s: larger than %u bytes", path, TB_OCI_JSON_MAX);
+                        tb_err("%s: larger than %zu bytes", path, TB_OCI_JSON_MAX);
                         return -EBADMSG;
                 }
-                r = tb_buf_reserve(out, 64 * 1024);
+                r = tb_buf_reserve(out, (size_t)64 * 1024);
                 if (r < 0)
                         return r;
                 n = read(fd, out->data + out->len, out->cap - out->len);

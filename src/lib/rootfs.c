@@ -16,6 +16,7 @@
 #include "safefs.h"
 
 #define MAX_SYMLINK_HOPS 16
+#define STORE_BUF ((size_t)1 << 20)
 
 struct tb_rootfs {
         /* [0] is the tree (the dir: source itself, or the unpacked image), then the overlays,
@@ -178,7 +179,7 @@ static int store_fill(struct archive_store *s, const char *file) {
         if (fd < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot open", file);
         a = archive_read_new();
-        buf = malloc(1 << 20);
+        buf = malloc(STORE_BUF);
         if (!a || !buf) {
                 r = -ENOMEM;
                 goto out;
@@ -186,7 +187,7 @@ static int store_fill(struct archive_store *s, const char *file) {
         archive_read_support_filter_gzip(a);
         archive_read_support_filter_zstd(a);
         archive_read_support_format_tar(a);
-        if (archive_read_open_fd(a, fd, 1 << 20) != ARCHIVE_OK) {
+        if (archive_read_open_fd(a, fd, STORE_BUF) != ARCHIVE_OK) {
                 tb_err("%s: %s", file, archive_error_string(a) ?: "not a tar archive");
                 r = -EBADMSG;
                 goto out;
@@ -239,7 +240,7 @@ static int store_fill(struct archive_store *s, const char *file) {
                                 r = tb_log_errno(negative_errno(), "%s: cannot store member", raw);
                                 goto out;
                         }
-                        while ((k = archive_read_data(a, buf, 1 << 20)) > 0) {
+                        while ((k = archive_read_data(a, buf, STORE_BUF)) > 0) {
                                 r = tb_write_all(out_fd, buf, (size_t)k);
                                 if (r < 0) {
                                         tb_log_errno(r, "%s: cannot store member", raw);
@@ -686,7 +687,7 @@ static int newest(tb_rootfs *fs, const char *dir, const char *prefix, const char
                 return r;
         for (size_t i = 0; i < n.n; i++) {
                 _cleanup_(freep) char *p = NULL, *resolved = NULL;
-                int fd;
+                int fd = -1;
 
                 if (strncmp(n.v[i], prefix, strlen(prefix)) != 0)
                         continue;

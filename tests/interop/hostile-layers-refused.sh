@@ -26,6 +26,8 @@ refused() { # NAME EXPECTED-STDERR-TEXT LAYERS-JSON
         "$TRUSTBOOT" initrd "oci-layout:$work/img:t" --workdir "$jail" -o "$work/out.cpio" 2> "$work/err" || rc=$?
         if [ "$rc" != 1 ]; then
                 echo "FAIL: $name: exit status $rc, expected 1"; fails=$((fails + 1))
+        elif [ "$(wc -l < "$work/err")" != 1 ]; then
+                echo "FAIL: $name: error is not one line: $(cat "$work/err")"; fails=$((fails + 1))
         elif ! grep -qF -- "$want" "$work/err"; then
                 echo "FAIL: $name: error does not say '$want': $(cat "$work/err")"; fails=$((fails + 1))
         else
