@@ -69,6 +69,9 @@ T="$TRUSTBOOT"
 "$T" -q initrd "dir:$src" --overlay-rootfs "$ov" --overlay-rootfs "$ov2" --init /usr/bin/immucore -o "$work/b.zst" --threads 1
 cmp "$work/a.zst" "$work/b.zst" || { echo "FAIL: two runs (2 threads vs 1) differ"; exit 1; }
 zstd -q -dc "$work/a.zst" > "$work/a.cpio"
+# The digest hashed from the bytes as they were written is the digest of the file.
+printed="$("$T" -q initrd "dir:$src" --overlay-rootfs "$ov" --overlay-rootfs "$ov2" --init /usr/bin/immucore -o "$work/p.zst" --print-digest)"
+[ "$printed" = "$(cd "$work" && sha256sum "$work/p.zst")" ] || { echo "FAIL: --print-digest: $printed"; exit 1; }
 
 for c in none gzip xz; do
         "$T" -q initrd "dir:$src" --overlay-rootfs "$ov" --overlay-rootfs "$ov2" --init /usr/bin/immucore -o "$work/c.$c" --compression "$c" --compression-level 1

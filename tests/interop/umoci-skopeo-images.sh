@@ -56,7 +56,25 @@ skopeo copy --quiet oci:img:v3 oci-archive:oci.tar:v3
 "$TRUSTBOOT" -q initrd ocifile:docker.tar -o docker.cpio --compression none
 "$TRUSTBOOT" -q initrd ocifile:docker.tar:example/test:v3 -o docker-tag.cpio --compression none
 "$TRUSTBOOT" -q initrd ocifile:oci.tar:v3 -o oci.cpio --compression none
-for f in docker docker-tag oci; do
+# Older `docker save` names layers "ID/layer.tar", often symlinks to another layer's file:
+# the same archive with manifest.json pointing at skopeo's ID/layer.tar symlinks, gzipped.
+python3 - docker.tar legacy.tar.gz <<'PY'
+import gzip, io, json, sys, tarfile
+src = tarfile.open(sys.argv[1])
+links = {m.linkname.split("/")[-1]: m.name for m in src.getmembers() if m.issym() and m.name.endswith("/layer.tar")}
+man = json.load(src.extractfile("manifest.json"))
+man[0]["Layers"] = [links[l] for l in man[0]["Layers"]]
+data = json.dumps(man).encode()
+with gzip.open(sys.argv[2], "wb") as f, tarfile.open(fileobj=f, mode="w") as dst:
+    for m in src.getmembers():
+        if m.name == "manifest.json":
+            m.size = len(data)
+            dst.addfile(m, io.BytesIO(data))
+        else:
+            dst.addfile(m, src.extractfile(m) if m.isfile() else None)
+PY
+"$TRUSTBOOT" -q initrd ocifile:legacy.tar.gz -o legacy.cpio --compression none
+for f in docker docker-tag oci legacy; do
         cmp layout.cpio "$f.cpio" || { echo "FAIL: $f.cpio differs from the OCI layout's initrd"; exit 1; }
 done
 # An older tag of the same layout is a different tree.
