@@ -296,11 +296,11 @@ static int apply_image(int rootfd, tb_oci_open_fn open_fn, void *userdata, const
         return 0;
 }
 
-/* "PATH[:TAG]": PATH is the shortest prefix before a ':' that exists, so that both file names
- * and tags (docker's "repo:tag") may contain colons. */
+/* "PATH[:TAG]": all of it if that exists, else PATH is the shortest prefix before a ':' that
+ * exists, so that both file names and tags (docker's "repo:tag") may contain colons. */
 static int split_tag(const char *arg, char **ret_path, char **ret_tag) {
         *ret_tag = NULL;
-        for (const char *c = strchr(arg, ':'); c; c = strchr(c + 1, ':')) {
+        for (const char *c = tb_path_exists(arg) ? NULL : strchr(arg, ':'); c; c = strchr(c + 1, ':')) {
                 _cleanup_(freep) char *p = strndup(arg, (size_t)(c - arg));
 
                 if (!p)
