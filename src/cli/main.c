@@ -14,7 +14,10 @@ struct command {
 };
 
 static const struct command commands[] = {
+        { "encrypt", cmd_encrypt, "format a LUKS2 volume whose key is sealed in the TPM to a signed PCR policy" },
         { "genkey", cmd_genkey, "generate a Secure Boot key set (PK, KEK, db) and the PCR policy key" },
+        { "unlock", cmd_unlock, "unlock a TPM2-sealed LUKS2 volume (systemd-tpm2 token)" },
+        { "unlock-all", cmd_unlock_all, "unlock every TPM2-sealed LUKS2 partition not yet open" },
 };
 
 static const char usage_head[] =
