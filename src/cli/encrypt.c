@@ -212,9 +212,8 @@ int cmd_encrypt(int argc, char **argv) {
         if (r < 0)
                 goto wipe;
         if (o.recovery && rec.fd >= 0) {
+                /* No newline: the file is usable as is with cryptsetup --key-file. */
                 r = tb_write_all(rec.fd, recovery, strlen(recovery));
-                if (r >= 0)
-                        r = tb_write_all(rec.fd, "\n", 1);
                 if (r >= 0)
                         r = tb_atomic_commit_noreplace(&rec);
                 if (r < 0)
