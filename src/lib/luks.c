@@ -236,6 +236,8 @@ static int unlock_token(struct crypt_device *cd, const char *device, const char 
                 tb_err("%s: the key unsealed from token %d does not open keyslot %d", device, id, slot);
                 return -EKEYREJECTED;
         }
+        if (r == -ENOTSUP)
+                return tb_log_errno(r, "%s: cannot activate as %s (no device-mapper?)", device, name);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot activate as %s", device, name ? name : "(test)");
         return r;

@@ -73,6 +73,16 @@ flush_all
   || fail "trustboot unlock --test failed at a signed PCR 11"
 grep -q 'keyslot 0 unlocks' "$WORK/out" || fail "unlock --test output: $(cat "$WORK/out")"
 assert_no_handles "trustboot unlock --test"
+# Without --pcr-signature: /run/systemd/tpm2-pcr-signature.json, as the initrd's tmpfiles put it
+# (in a private mount namespace, never the host's /run/systemd).
+if unshare -m true 2>/dev/null; then
+  unshare -m --propagation private bash -c 'mount -t tmpfs tmpfs /run/systemd &&
+    cp "$1" /run/systemd/tpm2-pcr-signature.json && "$2" -q unlock "$3" --test --tpm2-device "$4"' _ \
+    "$WORK/sig.json" "$TRUSTBOOT" "$IMG" "$TCTI" > /dev/null || fail "no unlock with the signature in /run/systemd"
+  assert_no_handles "trustboot unlock --test (default signature path)"
+else
+  echo "note: no mount namespaces here, default signature path not checked"
+fi
 
 # Signatures by another key: not found under our key's fingerprint…
 expect_refusal "signature by another key" "no signature by key" \
