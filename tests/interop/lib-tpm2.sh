@@ -54,6 +54,10 @@ flush_all() {
   tpm2_flushcontext -t >/dev/null; tpm2_flushcontext -l >/dev/null; tpm2_flushcontext -s >/dev/null
 }
 
+# systemd's plugin through our driver; tss2's swtpm TCTI leaks its config string inside the
+# plugin, which a sanitizer build of the driver must not count as our failure.
+sd_token_unlock() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$SD_TPM2_TOKEN" "$@"; }
+
 pcr_extend() { tpm2_pcrextend "$1:sha256=$2" >/dev/null; }
 sha256_of() { sha256sum | cut -d' ' -f1; }
 

@@ -60,13 +60,13 @@ pcr11_boot
 [ "$(pcr11_value)" = "$(measure_calculate '')" ] || fail "PCR 11 replay $(pcr11_value) != systemd-measure's"
 expect_refusal "PCR 11 at an unsigned value" "no signature by key" \
   "$TRUSTBOOT" unlock "$IMG" --test --tpm2-device "$TCTI" --pcr-signature "$WORK/sig.json"
-if "$SD_TPM2_TOKEN" "$IMG" "$TCTI" "$WORK/sig.json" 2>/dev/null; then fail "systemd plugin unlocked at unsigned PCR 11"; fi
+if sd_token_unlock "$IMG" "$TCTI" "$WORK/sig.json" 2>/dev/null; then fail "systemd plugin unlocked at unsigned PCR 11"; fi
 flush_all
 
 # enter-initrd: signed.
 pcr_extend 11 "$(printf 'enter-initrd' | sha256_of)"
 [ "$(pcr11_value)" = "$(measure_calculate enter-initrd)" ] || fail "PCR 11 is not the enter-initrd value"
-slot=$("$SD_TPM2_TOKEN" "$IMG" "$TCTI" "$WORK/sig.json") || fail "systemd's token plugin did not unlock our volume"
+slot=$(sd_token_unlock "$IMG" "$TCTI" "$WORK/sig.json") || fail "systemd's token plugin did not unlock our volume"
 [ "$slot" = 0 ] || fail "systemd's plugin unlocked keyslot $slot, expected 0"
 flush_all
 "$TRUSTBOOT" unlock "$IMG" --test --tpm2-device "$TCTI" --pcr-signature "$WORK/sig.json" > "$WORK/out" \
@@ -98,7 +98,7 @@ PY
 expect_refusal "forged signature" "does not verify with the enrolled public key" \
   "$TRUSTBOOT" unlock "$IMG" --test --tpm2-device "$TCTI" --pcr-signature "$WORK/forged.json"
 assert_no_handles "a refused unlock (forged signature)"
-if "$SD_TPM2_TOKEN" "$IMG" "$TCTI" "$WORK/forged.json" 2>/dev/null; then fail "systemd plugin accepted a forged signature"; fi
+if sd_token_unlock "$IMG" "$TCTI" "$WORK/forged.json" 2>/dev/null; then fail "systemd plugin accepted a forged signature"; fi
 flush_all
 
 # The next signed phase still unlocks (second entry of the signature file).
@@ -112,7 +112,7 @@ pcr_extend 7 "$(printf 'another-db' | sha256_of)"
 expect_refusal "PCR 7 changed" "PCR 7 (sha256) changed since enrollment" \
   "$TRUSTBOOT" unlock "$IMG" --test --tpm2-device "$TCTI" --pcr-signature "$WORK/sig.json"
 assert_no_handles "a refused unlock (PCR 7 changed)"
-if "$SD_TPM2_TOKEN" "$IMG" "$TCTI" "$WORK/sig.json" 2>/dev/null; then fail "systemd plugin unlocked with PCR 7 changed"; fi
+if sd_token_unlock "$IMG" "$TCTI" "$WORK/sig.json" 2>/dev/null; then fail "systemd plugin unlocked with PCR 7 changed"; fi
 flush_all
 
 # A PIN enrollment: systemd 252 turns the PIN into SHA256(PIN) too.
@@ -124,7 +124,7 @@ cryptsetup token export --token-id 0 "$WORK/pin.img" | grep -q '"tpm2-pin":true'
 expect_refusal "wrong PIN" "wrong PIN" \
   "$TRUSTBOOT" unlock "$WORK/pin.img" --test --tpm2-device "$TCTI" --pcr-signature "$WORK/sig.json" <<< 4321
 assert_no_handles "a refused unlock (wrong PIN)"
-"$SD_TPM2_TOKEN" "$WORK/pin.img" "$TCTI" "$WORK/sig.json" 1234 >/dev/null \
+sd_token_unlock "$WORK/pin.img" "$TCTI" "$WORK/sig.json" 1234 >/dev/null \
   || fail "systemd's token plugin did not unlock our PIN volume with the right PIN"
 flush_all
 echo 1234 | "$TRUSTBOOT" -q unlock "$WORK/pin.img" --test --tpm2-device "$TCTI" --pcr-signature "$WORK/sig.json" \
