@@ -4,7 +4,7 @@ SAN_BUILD ?= build-sanitize
 FUZZ_BUILD ?= build-fuzz
 MESON_TEST_ARGS ?= --print-errorlogs
 
-.PHONY: all build deps check check-unit check-sanitize check-fuzz demo clean
+.PHONY: all build deps check check-unit check-sanitize check-fuzz demo clean lint
 
 all: build
 
@@ -44,3 +44,9 @@ demo: deps
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD)
+
+# Static analysis of the sources (not part of check: advisory, run before committing).
+lint: build
+	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.c')
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
+	  --suppress=memleak --suppress=resourceLeak -I src/lib -I src/lib/util $$(git ls-files 'src/*.c')

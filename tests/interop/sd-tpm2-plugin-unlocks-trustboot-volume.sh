@@ -3,11 +3,11 @@
 # a value systemd-measure signed; trustboot unlock --test agrees; every wrong state is refused
 # with a clear reason; the recovery key opens the volume; no TPM handle is left behind.
 set -euo pipefail
-. "$(dirname "$0")/lib-tpm2.sh"
-need swtpm tpm2_pcrextend tpm2_getcap cryptsetup openssl "$SYSTEMD_MEASURE" "$SD_PLUGIN" "$SD_TPM2_TOKEN"
+. "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/tpm2.sh"
+need swtpm tpm2_pcrextend tpm2_getcap cryptsetup openssl python3
+need_file "$SYSTEMD_MEASURE" "$SD_PLUGIN" "$SD_TPM2_TOKEN"
 
-WORK=$(mktemp -d /tmp/tb-tpm2.XXXXXX)
-trap 'swtpm_stop; rm -rf "$WORK"' EXIT
 swtpm_start
 make_uki_inputs
 IMG=$WORK/vol.img

@@ -2,11 +2,11 @@
 # Volumes enrolled by systemd-cryptenroll 252 (signed PCR 11 policy; + literal PCR 7 + PIN)
 # are unlocked by trustboot unlock --test, and refused in the same wrong states.
 set -euo pipefail
-. "$(dirname "$0")/lib-tpm2.sh"
-need swtpm tpm2_pcrextend tpm2_getcap cryptsetup openssl systemd-cryptenroll "$SYSTEMD_MEASURE"
+. "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/tpm2.sh"
+need swtpm tpm2_pcrextend tpm2_getcap cryptsetup openssl systemd-cryptenroll
+need_file "$SYSTEMD_MEASURE"
 
-WORK=$(mktemp -d /tmp/tb-tpm2.XXXXXX)
-trap 'swtpm_stop; rm -rf "$WORK"' EXIT
 swtpm_start
 make_uki_inputs
 printf 'test-passphrase' > "$WORK/pass"

@@ -79,6 +79,64 @@ static void path_join_collapses_trailing_slashes(void **state) {
         assert_string_equal(p, "keys/PK.key");
 }
 
+static void stage_into_missing_dir_creates_it_whole_and_abort_removes_parents(void **state) {
+        _cleanup_(freep) char *target = tb_path_join(dir, "p/q/keys");
+        _cleanup_(freep) char *p = tb_path_join(dir, "p");
+        tb_stage s = TB_STAGE_INIT;
+        (void)state;
+
+        assert_int_equal(tb_stage_begin(target, 0700, &s), 0);
+        assert_true(s.whole_dir);
+        assert_true(tb_path_exists(p));
+        {
+                _cleanup_(freep) char *f = tb_path_join(s.dir, "x");
+                assert_int_equal(tb_write_file_new(f, "1", 1, 0600), 0);
+        }
+        tb_stage_abort(&s);
+        assert_false(tb_path_exists(p)); /* the parents we made are gone again */
+        assert_int_equal(count_entries(dir), 1);
+
+        static const char *const names[] = { "x" };
+        assert_int_equal(tb_stage_begin(target, 0700, &s), 0);
+        {
+                _cleanup_(freep) char *f = tb_path_join(s.dir, "x");
+                assert_int_equal(tb_write_file_new(f, "1", 1, 0600), 0);
+        }
+        assert_int_equal(tb_stage_commit(&s, names, 1, false), 0);
+        tb_stage_abort(&s);
+        {
+                _cleanup_(freep) char *f = tb_path_join(target, "x");
+                struct stat st;
+                assert_int_equal(stat(target, &st), 0);
+                assert_int_equal(st.st_mode & 07777, 0700);
+                assert_true(tb_path_exists(f));
+        }
+}
+
+static void stage_into_existing_dir_rolls_back_on_conflict(void **state) {
+        _cleanup_(freep) char *target = tb_path_join(dir, "p/q/keys");
+        static const char *const names[] = { "a", "x" }; /* "x" exists from the previous test */
+        tb_stage s = TB_STAGE_INIT;
+        (void)state;
+
+        assert_int_equal(tb_stage_begin(target, 0700, &s), 0);
+        assert_false(s.whole_dir);
+        for (size_t i = 0; i < 2; i++) {
+                _cleanup_(freep) char *f = tb_path_join(s.dir, names[i]);
+                assert_int_equal(tb_write_file_new(f, "2", 1, 0644), 0);
+        }
+        assert_int_equal(tb_stage_commit(&s, names, 2, false), -EEXIST);
+        tb_stage_abort(&s);
+        assert_int_equal(count_entries(target), 1); /* "a" was moved back and removed with the stage */
+        assert_int_equal(tb_stage_begin(target, 0700, &s), 0);
+        for (size_t i = 0; i < 2; i++) {
+                _cleanup_(freep) char *f = tb_path_join(s.dir, names[i]);
+                assert_int_equal(tb_write_file_new(f, "2", 1, 0644), 0);
+        }
+        assert_int_equal(tb_stage_commit(&s, names, 2, true), 0);
+        assert_int_equal(count_entries(target), 2);
+}
+
 static int setup(void **state) {
         (void)state;
         return mkdtemp(dir) ? 0 : -1;
@@ -98,6 +156,8 @@ int main(void) {
                 cmocka_unit_test(aborted_file_disappears),
                 cmocka_unit_test(read_file_enforces_its_limit),
                 cmocka_unit_test(path_join_collapses_trailing_slashes),
+                cmocka_unit_test(stage_into_missing_dir_creates_it_whole_and_abort_removes_parents),
+                cmocka_unit_test(stage_into_existing_dir_rolls_back_on_conflict),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

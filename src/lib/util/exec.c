@@ -13,6 +13,8 @@
 extern char **environ;
 
 static int drain(int fd, tb_buf *into) {
+        if (!into)
+                return -EINVAL;
         for (;;) {
                 ssize_t n;
                 int r = tb_buf_reserve(into, 4096);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -29,7 +30,7 @@ int tb_read_file(const char *path, size_t max, tb_buf *out) {
         for (;;) {
                 ssize_t n;
 
-                r = tb_buf_reserve(out, 64 * 1024);
+                r = tb_buf_reserve(out, (size_t)64 * 1024);
                 if (r < 0)
                         return r;
                 n = read(fd, out->data + out->len, out->cap - out->len);
@@ -96,6 +97,24 @@ int tb_pread_full(int fd, void *data, size_t len, off_t off) {
                 }
                 if (n == 0)
                         return -EIO;
+                p += n;
+                len -= (size_t)n;
+                off += n;
+        }
+        return 0;
+}
+
+int tb_pwrite_all(int fd, const void *data, size_t len, off_t off) {
+        const uint8_t *p = data;
+
+        while (len > 0) {
+                ssize_t n = pwrite(fd, p, len, off);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
                 p += n;
                 len -= (size_t)n;
                 off += n;
@@ -220,4 +239,165 @@ int tb_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
         if (r < 0)
                 return r;
         return replace ? tb_atomic_commit(&af) : tb_atomic_commit_noreplace(&af);
+}
+
+int tb_write_file_new(const char *path, const void *data, size_t len, mode_t mode) {
+        int fd, r;
+
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return negative_errno();
+        r = fchmod(fd, mode) < 0 ? negative_errno() : 0; /* exact mode, whatever the umask */
+        if (r >= 0)
+                r = tb_write_all(fd, data, len);
+        if (r >= 0 && fsync(fd) < 0)
+                r = negative_errno();
+        close(fd);
+        if (r < 0)
+                unlink(path);
+        return r;
+}
+
+/* mkdir -p for the parents of PATH; remembers the topmost directory it had to create. */
+static int mkdir_parents(const char *path, mode_t mode, char **ret_created) {
+        _cleanup_(freep) char *copy = strdup(path);
+        char *slash;
+
+        if (!copy)
+                return -ENOMEM;
+        for (slash = strchr(copy + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+                *slash = '\0';
+                if (mkdir(copy, mode) == 0) {
+                        if (!*ret_created && !(*ret_created = strdup(copy)))
+                                return -ENOMEM;
+                } else if (errno != EEXIST)
+                        return negative_errno();
+                *slash = '/';
+        }
+        return 0;
+}
+
+int tb_stage_begin(const char *target_dir, mode_t dir_mode, tb_stage *s) {
+        _cleanup_(freep) char *tmpl = NULL;
+        struct stat st;
+        size_t l;
+        int r;
+
+        /* On failure S keeps what was done so far; the caller's tb_stage_abort() undoes it. */
+        s->target = strdup(target_dir);
+        if (!s->target)
+                return -ENOMEM;
+        l = strlen(s->target);
+        while (l > 1 && s->target[l - 1] == '/')
+                s->target[--l] = '\0';
+
+        if (stat(s->target, &st) == 0) {
+                if (!S_ISDIR(st.st_mode))
+                        return -ENOTDIR;
+                tmpl = tb_path_join(s->target, ".staging.XXXXXX");
+                s->whole_dir = false;
+        } else if (errno == ENOENT) {
+                _cleanup_(freep) char *c1 = strdup(s->target), *c2 = strdup(s->target);
+
+                if (!c1 || !c2)
+                        return -ENOMEM;
+                r = mkdir_parents(s->target, dir_mode, &s->created_parent);
+                if (r < 0)
+                        return r;
+                if (asprintf(&tmpl, "%s/.%s.tmp.XXXXXX", dirname(c1), basename(c2)) < 0)
+                        tmpl = NULL;
+                s->whole_dir = true;
+        } else
+                return negative_errno();
+        if (!tmpl)
+                return -ENOMEM;
+        if (!mkdtemp(tmpl))
+                return negative_errno();
+        s->dir = TAKE_PTR(tmpl);
+        if (s->whole_dir && chmod(s->dir, dir_mode) < 0)
+                return negative_errno();
+        return 0;
+}
+
+int tb_stage_commit(tb_stage *s, const char *const *names, size_t n_names, bool replace) {
+        size_t moved = 0;
+        int r = 0;
+
+        if (s->whole_dir) {
+                if (renameat2(AT_FDCWD, s->dir, AT_FDCWD, s->target, RENAME_NOREPLACE) < 0)
+                        return negative_errno();
+                free(s->dir);
+                s->dir = NULL;
+                free(s->created_parent);
+                s->created_parent = NULL;
+                return tb_fsync_parent(s->target);
+        }
+
+        for (; moved < n_names; moved++) {
+                _cleanup_(freep) char *from = tb_path_join(s->dir, names[moved]);
+                _cleanup_(freep) char *to = tb_path_join(s->target, names[moved]);
+
+                if (!from || !to) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (replace ? rename(from, to) < 0
+                            : renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) < 0) {
+                        r = negative_errno();
+                        break;
+                }
+        }
+        if (r < 0 && !replace) /* put back what we moved, so the target is as it was */
+                while (moved-- > 0) {
+                        _cleanup_(freep) char *from = tb_path_join(s->dir, names[moved]);
+                        _cleanup_(freep) char *to = tb_path_join(s->target, names[moved]);
+
+                        if (from && to)
+                                (void)rename(to, from);
+                }
+        if (r < 0)
+                return r;
+        {
+                _cleanup_(closep) int dfd = open(s->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+                if (dfd >= 0)
+                        (void)fsync(dfd);
+        }
+        tb_stage_abort(s); /* removes the now empty staging directory */
+        return 0;
+}
+
+static void remove_dir_contents(const char *path) {
+        DIR *d = opendir(path);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                        (void)unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+}
+
+void tb_stage_abort(tb_stage *s) {
+        if (s->dir) {
+                remove_dir_contents(s->dir); /* only files we wrote: the staging dir is flat */
+                (void)rmdir(s->dir);
+        }
+        if (s->created_parent && s->target) {
+                /* Remove the parents we created, deepest first, up to the topmost one we made. */
+                _cleanup_(freep) char *p = strdup(s->target);
+                size_t top = strlen(s->created_parent);
+                char *slash;
+
+                while (p && (slash = strrchr(p, '/')) && slash != p) {
+                        *slash = '\0';
+                        if (strlen(p) < top || rmdir(p) < 0)
+                                break;
+                }
+        }
+        free(s->target);
+        free(s->dir);
+        free(s->created_parent);
+        *s = (tb_stage)TB_STAGE_INIT;
 }

@@ -16,6 +16,7 @@ int tb_read_file(const char *path, size_t max, tb_buf *out);
 int tb_write_all(int fd, const void *data, size_t len);
 int tb_read_full(int fd, void *data, size_t len); /* -EIO on short read (EOF) */
 int tb_pread_full(int fd, void *data, size_t len, off_t off);
+int tb_pwrite_all(int fd, const void *data, size_t len, off_t off);
 
 /* An output file being written: a hidden temp file next to the final path. */
 typedef struct tb_atomic_file {
@@ -49,3 +50,31 @@ int tb_fsync_parent(const char *path);
 char *tb_path_join(const char *dir, const char *name);
 
 bool tb_path_exists(const char *path);
+
+/* Creates PATH exclusively with MODE, writes DATA and fsyncs; removes it again on failure. */
+int tb_write_file_new(const char *path, const void *data, size_t len, mode_t mode);
+
+/* A set of files written together: into a staging directory first, then moved into TARGET_DIR
+ * all at once, so that a failure half-way leaves nothing behind.
+ *  - TARGET_DIR missing: the staging dir is a sibling and becomes TARGET_DIR by one rename
+ *    (missing parents are created with DIR_MODE and removed again on abort).
+ *  - TARGET_DIR present: the staging dir is inside it; commit renames each file out of it. */
+typedef struct tb_stage {
+        char *target;
+        char *dir;             /* where to write the files */
+        char *created_parent;  /* topmost parent directory we created, removed on abort */
+        bool whole_dir;
+} tb_stage;
+
+#define TB_STAGE_INIT { NULL, NULL, NULL, false }
+
+/* On failure S still records what was created: call tb_stage_abort() (use the cleanup helper). */
+int tb_stage_begin(const char *target_dir, mode_t dir_mode, tb_stage *s);
+/* Moves NAMES (files written in s->dir) into the target. Without REPLACE an existing file makes
+ * it fail with -EEXIST and every file already moved is moved back. */
+int tb_stage_commit(tb_stage *s, const char *const *names, size_t n_names, bool replace);
+void tb_stage_abort(tb_stage *s);
+
+static inline void tb_stage_abortp(tb_stage *s) {
+        tb_stage_abort(s);
+}

@@ -1,14 +1,7 @@
-# Sourced by the TPM2 interop tests: a throwaway swtpm (private state dir, unix socket, stopped
-# by PID), PCR 11 replay, signed policies from systemd-measure, and failure helpers.
-# Needs: WORK (an absolute, private temp dir) set by the caller.
+# Sourced by the TPM2 interop tests after common.sh: a throwaway swtpm (private state dir, unix
+# socket, stopped by PID), PCR 11 replay, signed policies from systemd-measure, refusals.
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-need() {
-  for t in "$@"; do
-    command -v "$t" >/dev/null 2>&1 || [ -e "$t" ] || { echo "SKIP: $t not available"; exit 77; }
-  done
-}
+need_file() { for f in "$@"; do [ -e "$f" ] || { echo "SKIP: $f not available" >&2; exit 77; }; done; }
 
 SYSTEMD_MEASURE=/lib/systemd/systemd-measure
 SD_PLUGIN=/usr/lib/x86_64-linux-gnu/cryptsetup/libcryptsetup-token-systemd-tpm2.so
@@ -28,6 +21,7 @@ swtpm_start() {
   TCTI="swtpm:path=$WORK/tpm/sock"
   export TPM2TOOLS_TCTI="$TCTI"
 }
+on_exit swtpm_stop
 
 swtpm_stop() {
   local pid
@@ -105,10 +99,10 @@ measure_calculate() {
     --phase="$1" 2>/dev/null | sed -n 's/^11:sha256=//p'
 }
 
-# expect_refusal "WHAT" "STDERR-PATTERN" CMD…: CMD must fail, naming the reason.
+# expect_refusal "WHAT" "PATTERN" CMD…: CMD must fail with one error line that names the reason.
 expect_refusal() {
-  local what=$1 pattern=$2 rc=0; shift 2
-  "$@" > "$WORK/out" 2> "$WORK/err" || rc=$?
-  [ "$rc" -ne 0 ] || fail "$what: accepted (stdout: $(cat "$WORK/out"))"
-  grep -q -- "$pattern" "$WORK/err" || fail "$what: refused, but stderr lacks '$pattern': $(cat "$WORK/err")"
+  local what=$1 pattern=$2; shift 2
+  expect_error "$@"
+  [ "$EXIT_STATUS" -eq 1 ] || fail "$what: exit status $EXIT_STATUS, expected 1"
+  grep -q -- "$pattern" <<< "$ERR" || fail "$what: refused, but the error lacks '$pattern': $ERR"
 }

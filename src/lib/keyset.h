@@ -1,0 +1,28 @@
+/* keyset.h — `genkey`: a Secure Boot key set (PK, KEK, db) and the PCR policy signing key,
+ * laid out as Kairos/AuroraBoot writes it (shared/research/kairos.md §1). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct tb_keyset_options {
+        const char *name;             /* certificates get CN "NAME-PK", "NAME-KEK", "NAME-db" */
+        uint32_t days;                /* validity from EPOCH */
+        uint32_t key_bits;            /* RSA size of PK/KEK/db: 2048, 3072 or 4096 */
+        int64_t epoch;                /* "now": notBefore and the .auth timestamps */
+        bool skip_microsoft;          /* do not append Microsoft's UEFI CAs to KEK/db */
+        const char *ms_cert_dir;      /* where Microsoft's CA certificates (PEM) are */
+        const char *custom_cert_dir;  /* firmware-exported `db` and `KEK` signature databases, or NULL */
+} tb_keyset_options;
+
+/* The 16 file names a key set consists of, in a stable order. */
+extern const char *const tb_keyset_files[16];
+#define TB_KEYSET_N_FILES 16
+
+/* Generates a key set into OUT_DIR (created 0700 if missing). Refuses (-EEXIST) when any of the
+ * 16 files exists unless FORCE. Writes all files or none. Logs the file and the problem. */
+int tb_keyset_generate(const tb_keyset_options *o, const char *out_dir, bool force);
+
+/* Microsoft's certificates appended to KEK and db, by file name in ms_cert_dir (PEM). */
+extern const char *const tb_keyset_ms_kek_certs[];
+extern const char *const tb_keyset_ms_db_certs[];

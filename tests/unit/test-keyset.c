@@ -1,0 +1,149 @@
+/* tests/unit/test-keyset.c */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "efisig.h"
+#include "fileio.h"
+#include "keyset.h"
+#include "ossl.h"
+#include "signer.h"
+
+static char dir[] = "/tmp/tb-test-keyset.XXXXXX";
+
+static const tb_keyset_options opts = {
+        .name = "Unit",
+        .days = 7,
+        .key_bits = 2048,
+        .epoch = 1700000000,
+        .skip_microsoft = true,
+};
+
+static tb_buf read_in(const char *sub, const char *name) {
+        _cleanup_(freep) char *d = tb_path_join(dir, sub);
+        _cleanup_(freep) char *p = tb_path_join(d, name);
+        tb_buf b = TB_BUF_INIT;
+
+        assert_int_equal(tb_read_file(p, 1 << 20, &b), 0);
+        return b;
+}
+
+static void writes_the_sixteen_files_with_private_keys_0600(void **state) {
+        _cleanup_(freep) char *out = tb_path_join(dir, "a");
+        (void)state;
+
+        assert_int_equal(tb_keyset_generate(&opts, out, false), 0);
+        for (int i = 0; i < TB_KEYSET_N_FILES; i++) {
+                _cleanup_(freep) char *p = tb_path_join(out, tb_keyset_files[i]);
+                bool private = strstr(tb_keyset_files[i], ".key") || strstr(tb_keyset_files[i], "private");
+                struct stat st;
+
+                assert_int_equal(stat(p, &st), 0);
+                assert_int_equal(st.st_mode & 0777, private ? 0600 : 0644);
+                assert_true(st.st_size > 0);
+        }
+}
+
+static void auth_payload_is_the_esl_it_signs(void **state) {
+        (void)state;
+        for (const char *const *t = (const char *const[]){ "PK", "KEK", "db", NULL }; *t; t++) {
+                _cleanup_(freep) char *esl_name = NULL, *auth_name = NULL;
+                _cleanup_(tb_buf_freep) tb_buf esl = TB_BUF_INIT, auth = TB_BUF_INIT;
+
+                assert_true(asprintf(&esl_name, "%s.esl", *t) > 0 && asprintf(&auth_name, "%s.auth", *t) > 0);
+                esl = read_in("a", esl_name);
+                auth = read_in("a", auth_name);
+                uint32_t dw = tb_get_u32le(auth.data + 16);
+                assert_int_equal(auth.len, 16 + dw + esl.len);
+                assert_memory_equal(auth.data + 16 + dw, esl.data, esl.len);
+                assert_int_equal(tb_get_u16le(auth.data), 2023); /* EFI_TIME from the epoch: 2023-11-14 */
+                assert_int_equal(auth.data[2], 11);
+                assert_int_equal(auth.data[3], 14);
+        }
+}
+
+static int count_entries(const tb_esl_entry *e, void *userdata) {
+        (void)e;
+        (*(int *)userdata)++;
+        return 0;
+}
+
+static void skip_microsoft_leaves_one_certificate_per_list_and_der_matches(void **state) {
+        _cleanup_(tb_buf_freep) tb_buf esl = read_in("a", "db.esl"), der = read_in("a", "db.der");
+        int n = 0;
+        (void)state;
+
+        assert_int_equal(tb_esl_foreach(esl.data, esl.len, count_entries, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(esl.len, 28 + 16 + der.len);
+        assert_memory_equal(esl.data + 44, der.data, der.len);
+}
+
+static void key_matches_certificate_and_cn_has_the_name(void **state) {
+        _cleanup_(freep) char *k = tb_path_join(dir, "a/KEK.key"), *c = tb_path_join(dir, "a/KEK.pem");
+        tb_signer s = {};
+        char cn[64];
+        (void)state;
+
+        assert_int_equal(tb_signer_load(k, c, &s), 0);
+        assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(s.cert), NID_commonName, cn, sizeof(cn)) > 0);
+        assert_string_equal(cn, "Unit-KEK");
+        tb_signer_done(&s);
+}
+
+static void existing_set_is_refused_without_force(void **state) {
+        _cleanup_(freep) char *out = tb_path_join(dir, "a");
+        _cleanup_(tb_buf_freep) tb_buf before = read_in("a", "PK.pem"), after = TB_BUF_INIT;
+        (void)state;
+
+        assert_int_equal(tb_keyset_generate(&opts, out, false), -EEXIST);
+        after = read_in("a", "PK.pem");
+        assert_int_equal(before.len, after.len);
+        assert_memory_equal(before.data, after.data, before.len);
+        assert_int_equal(tb_keyset_generate(&opts, out, true), 0);
+        tb_buf_free(&after);
+        after = read_in("a", "PK.pem");
+        assert_true(before.len != after.len || memcmp(before.data, after.data, before.len) != 0);
+}
+
+static void missing_microsoft_certificates_fail_before_writing(void **state) {
+        _cleanup_(freep) char *out = tb_path_join(dir, "b");
+        tb_keyset_options o = opts;
+        (void)state;
+
+        o.skip_microsoft = false;
+        o.ms_cert_dir = "/nonexistent";
+        assert_int_equal(tb_keyset_generate(&o, out, false), -ENOENT);
+        assert_false(tb_path_exists(out));
+}
+
+static int setup(void **state) {
+        (void)state;
+        return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+        char cmd[128];
+        (void)state;
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(writes_the_sixteen_files_with_private_keys_0600),
+                cmocka_unit_test(auth_payload_is_the_esl_it_signs),
+                cmocka_unit_test(skip_microsoft_leaves_one_certificate_per_list_and_der_matches),
+                cmocka_unit_test(key_matches_certificate_and_cn_has_the_name),
+                cmocka_unit_test(existing_set_is_refused_without_force),
+                cmocka_unit_test(missing_microsoft_certificates_fail_before_writing),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
