@@ -80,26 +80,6 @@ int tb_luks_token_format(const tb_tpm2_sealed *s, int keyslot, char **ret) {
         return 0;
 }
 
-static int parse_pcrs(json_object *a, uint32_t *ret) {
-        uint32_t mask = 0;
-
-        if (!json_object_is_type(a, json_type_array))
-                return -EBADMSG;
-        for (size_t i = 0; i < json_object_array_length(a); i++) {
-                json_object *v = json_object_array_get_idx(a, i);
-                int64_t n;
-
-                if (!json_object_is_type(v, json_type_int))
-                        return -EBADMSG;
-                n = json_object_get_int64(v);
-                if (n < 0 || n >= TB_TPM2_PCRS)
-                        return -EBADMSG;
-                mask |= UINT32_C(1) << n;
-        }
-        *ret = mask;
-        return 0;
-}
-
 static int get(json_object *o, const char *key, json_type type, json_object **ret) {
         json_object *v;
 
@@ -174,7 +154,7 @@ int tb_luks_token_parse(const char *json, size_t len, tb_tpm2_sealed *ret, int *
         if (get_base64(o, "tpm2-blob", &ret->blob) < 0 || ret->blob.len == 0)
                 return -EBADMSG;
         r = get(o, "tpm2-pcrs", json_type_array, &v);
-        if (r == -EBADMSG || (r == 0 && parse_pcrs(v, &ret->pcr_mask) < 0))
+        if (r == -EBADMSG || (r == 0 && tb_tpm2_pcr_mask_from_json(v, &ret->pcr_mask) < 0))
                 return -EBADMSG;
         /* Tokens before systemd 250 had no bank field and were always SHA-256. */
         ret->bank = TPM2_ALG_SHA256;
@@ -202,7 +182,7 @@ int tb_luks_token_parse(const char *json, size_t len, tb_tpm2_sealed *ret, int *
         ret->pin = r == 0 && json_object_get_boolean(v);
 
         r = get(o, "tpm2_pubkey_pcrs", json_type_array, &v);
-        if (r == -EBADMSG || (r == 0 && parse_pcrs(v, &ret->pubkey_pcr_mask) < 0))
+        if (r == -EBADMSG || (r == 0 && tb_tpm2_pcr_mask_from_json(v, &ret->pubkey_pcr_mask) < 0))
                 return -EBADMSG;
         r = get_base64(o, "tpm2_pubkey", &ret->pubkey_pem);
         if (r == -EBADMSG || (ret->pubkey_pcr_mask && ret->pubkey_pem.len == 0))

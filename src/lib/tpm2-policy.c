@@ -236,8 +236,7 @@ static void json_putp(json_object **p) {
                 json_object_put(*p);
 }
 
-/* The "pcrs" array as a mask; -EBADMSG if it is not an array of PCR indexes. */
-static int pcrs_to_mask(json_object *a, uint32_t *ret) {
+int tb_tpm2_pcr_mask_from_json(json_object *a, uint32_t *ret) {
         uint32_t mask = 0;
 
         if (!json_object_is_type(a, json_type_array))
@@ -306,7 +305,7 @@ int tb_tpm2_find_signature(const char *json, size_t len, uint16_t bank, uint32_t
 
                 if (!json_object_is_type(e, json_type_object))
                         return -EBADMSG;
-                if (!json_object_object_get_ex(e, "pcrs", &pcrs) || pcrs_to_mask(pcrs, &m) < 0 || m != mask)
+                if (!json_object_object_get_ex(e, "pcrs", &pcrs) || tb_tpm2_pcr_mask_from_json(pcrs, &m) < 0 || m != mask)
                         continue;
                 /* Like systemd, an entry without a fingerprint is taken as from any key. */
                 fp = string_field(e, "pkfp");

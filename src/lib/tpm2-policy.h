@@ -24,6 +24,10 @@ size_t tb_tpm2_bank_size(uint16_t alg);
 /* Parses "7+11", "7,11" or "" into a PCR mask. -EINVAL on anything else. */
 int tb_tpm2_pcr_mask_parse(const char *s, uint32_t *ret);
 
+/* A JSON array of PCR indexes ("pcrs", "tpm2-pcrs") as a mask; -EBADMSG if it is anything else. */
+struct json_object;
+int tb_tpm2_pcr_mask_from_json(struct json_object *a, uint32_t *ret);
+
 /* The RSA PCR-signing public key from PEM, and its TPMT_PUBLIC as systemd builds it (the
  * Name — and so the sealing policy — depends on every bit). -EBADMSG if not an RSA key. */
 int tb_tpm2_pubkey_from_pem(const uint8_t *pem, size_t len, EVP_PKEY **ret);
