@@ -11,7 +11,7 @@
 #include "luks.h"
 #include "tpm2.h"
 
-#define PUBKEY_MAX (64 * 1024)
+#define PUBKEY_MAX ((size_t)64 * 1024)
 
 static const char usage[] =
         "Usage: trustboot encrypt DEVICE|IMAGE --label LABEL --pcr-public-key PEM [OPTIONS]\n"

@@ -16,7 +16,7 @@
 #include "log.h"
 #include "ossl.h"
 
-#define SIGNATURE_FILE_MAX (1024 * 1024)
+#define SIGNATURE_FILE_MAX ((size_t)1024 * 1024)
 #define PCR_CHANGED_RETRIES 10
 
 struct tb_tpm2 {
