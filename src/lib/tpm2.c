@@ -348,7 +348,7 @@ int tb_tpm2_seal(tb_tpm2 *t, const tb_tpm2_seal_params *p, uint8_t secret[TB_TPM
         return 0;
 }
 
-static int load_signature(const char *path, tb_buf *out) {
+static int load_signature(const char *path, tb_buf *out, const char **ret_path) {
         int r;
 
         if (path)
@@ -368,6 +368,7 @@ static int load_signature(const char *path, tb_buf *out) {
         }
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot read PCR signature", path);
+        *ret_path = path;
         r = tb_buf_append_zero(out, 1); /* NUL for the JSON parser's error paths */
         if (r < 0)
                 return r;
@@ -431,13 +432,13 @@ static int policy_signed(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR session, c
         if (approved->size != TB_TPM2_DIGEST_SIZE)
                 return tpm_error(TSS2_ESYS_RC_MALFORMED_RESPONSE, "PolicyGetDigest");
 
-        r = load_signature(signature_path, &json);
+        r = load_signature(signature_path, &json, &signature_path);
         if (r < 0)
                 return r;
         r = tb_tpm2_find_signature((const char *)json.data, json.len, s->bank, s->pubkey_pcr_mask, pkfp,
                                    approved->buffer, &sig);
         if (r == -EBADMSG) {
-                tb_err("%s: not a PCR signature JSON document", signature_path ? signature_path : "PCR signature");
+                tb_err("%s: not a PCR signature JSON document", signature_path);
                 return r;
         }
         if (r == -ENXIO) {

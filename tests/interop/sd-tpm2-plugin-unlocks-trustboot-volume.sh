@@ -50,6 +50,11 @@ PY
 measure_sign pcr enter-initrd enter-initrd:leave-initrd > "$WORK/sig.json"
 measure_sign other enter-initrd > "$WORK/other-sig.json"
 
+printf '{"sha256":' > "$WORK/broken.json"
+expect_refusal "broken signature file" "broken.json: not a PCR signature JSON document" \
+  "$TRUSTBOOT" unlock "$IMG" --test --tpm2-device "$TCTI" --pcr-signature "$WORK/broken.json"
+assert_no_handles "a refused unlock (broken signature file)"
+
 # PCR 11 at zero: no signature covers it.
 expect_refusal "PCR 11 unmeasured" "no signature by key" \
   "$TRUSTBOOT" unlock "$IMG" --test --tpm2-device "$TCTI" --pcr-signature "$WORK/sig.json"
