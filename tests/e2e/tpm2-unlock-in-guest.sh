@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # In a QEMU guest (OVMF + swtpm, real /dev/tpmrm0 and device-mapper): a volume sealed by
 # trustboot encrypt on the host against swtpm is activated by `trustboot unlock` (signature
-# found in /.extra, where systemd-stub puts the UKI's .pcrsig) and by systemd 252's own
-# `systemd-cryptsetup attach … tpm2-device=auto`, after the stub measured a UKI whose PCR 11
-# policy systemd-measure signed. A UKI with a different command line is refused.
+# found in /.extra, where systemd-stub puts the UKI's .pcrsig), by systemd 252's own
+# `systemd-cryptsetup attach … tpm2-device=auto`, and by `trustboot unlock-all` (then skipped as
+# already open), after the stub measured a UKI whose PCR 11 policy systemd-measure signed.
+# A UKI with a different command line is refused by all of them.
 set -euo pipefail
 . "$(dirname "$0")/../interop/lib/common.sh"
 . "$(dirname "$0")/../interop/lib/tpm2.sh"
@@ -86,6 +87,11 @@ cp /.extra/tpm2-pcr-signature.json /run/systemd/
 /lib/systemd/systemd-cryptsetup attach sdvol /luks.img - tpm2-device=auto,headless=1
 echo "E2E sd-attach rc=$?"
 [ -b /dev/mapper/sdvol ] && echo "E2E sd-mapped $(cat /sys/block/dm-*/dm/name)"
+/lib/systemd/systemd-cryptsetup detach sdvol
+# unlock-all: the volume on a block device (no partition name: its LUKS2 label), then once more.
+losetup /dev/loop7 /luks.img
+trustboot unlock-all > /tmp/out 2>&1; echo "E2E unlock-all rc=$? $(tr '\n' '|' < /tmp/out)"
+trustboot unlock-all > /tmp/out 2>&1; echo "E2E unlock-all-again rc=$? $(tr '\n' '|' < /tmp/out)"
 echo "E2E-DONE"; poweroff -f
 EOF
 chmod 755 "$R/init"
@@ -149,6 +155,10 @@ grep -q 'trustboot-unlock rc=0' "$WORK/signed/result" || serial_fail "trustboot 
 grep -q 'trustboot-mapped tbvol' "$WORK/signed/result" || serial_fail "no /dev/mapper/tbvol after trustboot unlock" signed
 grep -q 'sd-attach rc=0' "$WORK/signed/result" || serial_fail "systemd-cryptsetup attach failed in the guest" signed
 grep -q 'sd-mapped sdvol' "$WORK/signed/result" || serial_fail "no /dev/mapper/sdvol after systemd-cryptsetup" signed
+grep -q 'unlock-all rc=0 data /dev/loop7: unlocked (keyslot 0)|$' "$WORK/signed/result" || \
+  serial_fail "unlock-all did not open the loop device as 'data'" signed
+grep -q 'unlock-all-again rc=0 data /dev/loop7: already open, skipped|$' "$WORK/signed/result" || \
+  serial_fail "a second unlock-all did not skip the open volume" signed
 
 # Same signature file, but a command line the PCR key never signed: both must refuse.
 printf 'console=ttyS0 panic=-1 init=/bin/sh' > "$WORK/uki/cmdline"
@@ -156,4 +166,6 @@ boot_guest unsigned
 grep -q 'trustboot-unlock rc=1 .*no signature by key' "$WORK/unsigned/result" || \
   serial_fail "trustboot did not refuse the unsigned UKI for want of a signature" unsigned
 grep -q 'sd-attach rc=0' "$WORK/unsigned/result" && serial_fail "systemd-cryptsetup unlocked an unsigned UKI" unsigned
+grep -q 'unlock-all rc=1 .*data /dev/loop7: FAILED' "$WORK/unsigned/result" || \
+  serial_fail "unlock-all did not report the refused volume" unsigned
 echo "ok: in the guest, trustboot and systemd-cryptsetup activate the volume only under the signed UKI"
