@@ -158,6 +158,11 @@ int cmd_encrypt(int argc, char **argv) {
         if (r != 0)
                 return r < 0 ? TB_EXIT_OK : r;
 
+        /* Before the TPM is touched: an image must exist (we do not pick its size). */
+        if (!tb_path_exists(o.device)) {
+                tb_err("%s: does not exist", o.device);
+                return TB_EXIT_FAILURE;
+        }
         if (o.pubkey) {
                 r = tb_read_file(o.pubkey, PUBKEY_MAX, &pem);
                 if (r < 0) {
