@@ -70,9 +70,9 @@ static int secret_passphrase(const uint8_t *secret, tb_buf *out) {
 }
 
 static int run_mkfs(struct crypt_device *cd, const char *device, const uint8_t *vk, const tb_luks_enroll *e) {
-        char name[64], node[96], prog[64], rnd[8];
-        const char *argv[] = { prog, "-q", "-L", e->label, node, NULL };
         uint8_t b[4];
+        char name[64], node[96], prog[64], rnd[2 * sizeof(b) + 1];
+        const char *argv[] = { prog, "-q", "-L", e->label, node, NULL };
         int r, k;
 
         if (RAND_bytes(b, sizeof(b)) != 1)

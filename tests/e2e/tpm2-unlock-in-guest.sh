@@ -4,7 +4,8 @@
 # found in /.extra, where systemd-stub puts the UKI's .pcrsig), by systemd 252's own
 # `systemd-cryptsetup attach … tpm2-device=auto`, and by `trustboot unlock-all` (then skipped as
 # already open), after the stub measured a UKI whose PCR 11 policy systemd-measure signed.
-# A UKI with a different command line is refused by all of them.
+# A UKI with a different command line is refused by all of them. Then, in the guest (kernel
+# resource manager, device-mapper): trustboot encrypt --mkfs ext4, unlock, ext4 inside.
 set -euo pipefail
 . "$(dirname "$0")/../interop/lib/common.sh"
 . "$(dirname "$0")/../interop/lib/tpm2.sh"
@@ -69,6 +70,8 @@ ML=/usr/lib/x86_64-linux-gnu
 copy_with_libs "$(readlink -f "$TRUSTBOOT")" /lib/systemd/systemd-cryptsetup "$SD_PLUGIN" \
   $ML/libtss2-esys.so.0 $ML/libtss2-rc.so.0 $ML/libtss2-mu.so.0 $ML/libtss2-tctildr.so.0 $ML/libtss2-tcti-device.so.0
 mv "$R$(readlink -f "$TRUSTBOOT")" "$R/usr/bin/trustboot"
+copy_with_libs /usr/sbin/mke2fs
+ln -s mke2fs "$R/usr/sbin/mkfs.ext4"
 cp "$KDIR"/mods/*.ko "$R/mods/"
 cat > "$R/init" <<'EOF'
 #!/bin/busybox sh
@@ -92,6 +95,13 @@ echo "E2E sd-attach rc=$?"
 losetup /dev/loop7 /luks.img
 trustboot unlock-all > /tmp/out 2>&1; echo "E2E unlock-all rc=$? $(tr '\n' '|' < /tmp/out)"
 trustboot unlock-all > /tmp/out 2>&1; echo "E2E unlock-all-again rc=$? $(tr '\n' '|' < /tmp/out)"
+# Enrollment in the guest itself (kernel resource manager, device-mapper for --mkfs), then unlock.
+truncate -s 24M /new.img
+trustboot -q encrypt /new.img --label newfs --pcr-public-key /.extra/tpm2-pcr-public-key.pem --mkfs ext4 \
+  2>/tmp/err; echo "E2E encrypt-mkfs rc=$? $(head -n1 /tmp/err)"
+trustboot -q unlock /new.img newvol 2>/tmp/err; echo "E2E unlock-new rc=$? $(head -n1 /tmp/err)"
+[ -b /dev/mapper/newvol ] && echo "E2E newvol ext4-magic=$(dd if=/dev/mapper/newvol bs=1 skip=1080 count=2 2>/dev/null |
+  hexdump -e '2/1 "%02x"') label=$(dd if=/dev/mapper/newvol bs=1 skip=1144 count=5 2>/dev/null)"
 echo "E2E-DONE"; poweroff -f
 EOF
 chmod 755 "$R/init"
@@ -159,6 +169,9 @@ grep -q 'unlock-all rc=0 data /dev/loop7: unlocked (keyslot 0)|$' "$WORK/signed/
   serial_fail "unlock-all did not open the loop device as 'data'" signed
 grep -q 'unlock-all-again rc=0 data /dev/loop7: already open, skipped|$' "$WORK/signed/result" || \
   serial_fail "a second unlock-all did not skip the open volume" signed
+grep -q 'encrypt-mkfs rc=0' "$WORK/signed/result" || serial_fail "trustboot encrypt --mkfs failed in the guest" signed
+grep -q 'unlock-new rc=0' "$WORK/signed/result" || serial_fail "the volume enrolled in the guest does not unlock" signed
+grep -q 'newvol ext4-magic=53ef label=newfs' "$WORK/signed/result" || serial_fail "no ext4 'newfs' inside" signed
 
 # Same signature file, but a command line the PCR key never signed: both must refuse.
 printf 'console=ttyS0 panic=-1 init=/bin/sh' > "$WORK/uki/cmdline"
