@@ -30,3 +30,4 @@ extern int cli_verbosity;
 typedef int (*cli_command_fn)(int argc, char **argv);
 
 int cmd_genkey(int argc, char **argv);
+int cmd_vm(int argc, char **argv);
