@@ -798,7 +798,9 @@ static void supervise(vm_run *v) {
                         while (read(v->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
                                 if (si.ssi_signo == SIGCHLD)
                                         continue;
-                                set_end(v, TB_VM_END_SIGNAL, strsignal((int)si.ssi_signo));
+                                char d[32];
+                                snprintf(d, sizeof(d), "received SIG%s", sigabbrev_np((int)si.ssi_signo) ?: "?");
+                                set_end(v, TB_VM_END_SIGNAL, d);
                                 stop = true;
                         }
                         if (stop)

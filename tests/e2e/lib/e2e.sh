@@ -49,11 +49,11 @@ make_iso() {
 vm() {
   local pidfile="$WORK/vm.pids" start end
   rm -f "$pidfile"
-  start=$(date +%s.%N)
+  start=$EPOCHREALTIME
   VM_RC=0
   VM_OUT="$("$TRUSTBOOT" vm --pid-file "$pidfile" "$@" 2>&1)" || VM_RC=$?
-  end=$(date +%s.%N)
-  echo "vm $*: rc=$VM_RC, $(echo "$end - $start" | bc) s: $VM_OUT" >&2
+  end=$EPOCHREALTIME
+  echo "vm $*: rc=$VM_RC, $(awk "BEGIN{printf \"%.1f\", $end - $start}") s: $VM_OUT" >&2
   assert_no_survivors "$pidfile"
 }
 
