@@ -28,6 +28,7 @@
 #include "vmserial.h"
 
 #define STDERR_KEEP (64 * 1024)
+#define PARTIAL_QUIET_MS 200 /* console silence after which an unterminated line is matched */
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -746,10 +747,12 @@ static void qemu_exited(vm_run *v, int status) {
                 read_qmp(v);
         if (v->err_rd >= 0)
                 read_stderr(v);
-        if (strcmp(v->shutdown_reason, "guest-reset") == 0 || strcmp(v->shutdown_reason, "guest-panic") == 0)
-                set_end(v, TB_VM_END_RESET, v->shutdown_reason);
+        if (strcmp(v->shutdown_reason, "guest-reset") == 0)
+                set_end(v, TB_VM_END_RESET, "");
+        else if (strcmp(v->shutdown_reason, "guest-panic") == 0)
+                set_end(v, TB_VM_END_RESET, "guest panic");
         else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                set_end(v, TB_VM_END_POWEROFF, v->shutdown_reason);
+                set_end(v, TB_VM_END_POWEROFF, "");
         else {
                 char msg[sizeof(v->res->detail)];
 
@@ -773,7 +776,8 @@ static void supervise(vm_run *v) {
                         { v->qmp_fd >= 0 ? v->qmp_fd : v->qmp_listen, POLLIN, 0 },
                         { v->in_wr >= 0 ? c->console_in : -1, POLLIN, 0 },
                 };
-                int timeout = -1, status;
+                bool partial = tb_vmserial_pending(v->scan);
+                int timeout = partial ? PARTIAL_QUIET_MS : -1, status, n;
 
                 if (deadline) {
                         double left = deadline - now_s();
@@ -783,13 +787,22 @@ static void supervise(vm_run *v) {
                                 set_end(v, TB_VM_END_TIMEOUT, c->expect ? d : "");
                                 break;
                         }
-                        timeout = (int)(left * 1000) + 1;
+                        if (timeout < 0 || left * 1000 < timeout)
+                                timeout = (int)(left * 1000) + 1;
                 }
-                if (poll(p, 5, timeout) < 0) {
+                n = poll(p, 5, timeout);
+                if (n < 0) {
                         if (errno == EINTR)
                                 continue;
                         set_end(v, TB_VM_END_QEMU_FAILED, "poll failed");
                         break;
+                }
+                if (n == 0 && partial) {
+                        char line[sizeof(v->res->detail)];
+                        if (tb_vmserial_check_partial(v->scan, line, sizeof(line)) == TB_VMSERIAL_MATCHED) {
+                                set_end(v, TB_VM_END_EXPECT_MATCHED, line);
+                                break;
+                        }
                 }
                 if (p[0].revents) {
                         struct signalfd_siginfo si;

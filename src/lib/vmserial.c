@@ -112,7 +112,14 @@ tb_vmserial_event tb_vmserial_feed(tb_vmserial *s, const char *data, size_t len,
                 s->line[s->len++] = (char)ch;
         }
 
-        /* A prompt or marker need not end with a newline. */
+        return TB_VMSERIAL_NONE;
+}
+
+bool tb_vmserial_pending(const tb_vmserial *s) {
+        return s->len > 0;
+}
+
+tb_vmserial_event tb_vmserial_check_partial(tb_vmserial *s, char *line, size_t line_size) {
         s->line[s->len] = '\0';
         if (s->len > 0 && matches(s)) {
                 copy_out(s->line, line, line_size);
