@@ -489,8 +489,12 @@ static int start_swtpm(vm_run *v) {
         if (!sock || !log)
                 return -ENOMEM;
         if (c->tpm_state) {
+                struct stat st;
+
                 if (mkdir(c->tpm_state, 0700) < 0 && errno != EEXIST)
                         return tb_log_errno(negative_errno(), "%s: cannot create TPM state directory", c->tpm_state);
+                if (stat(c->tpm_state, &st) < 0 || !S_ISDIR(st.st_mode))
+                        return tb_log_errno(-ENOTDIR, "%s: cannot use as TPM state directory", c->tpm_state);
                 v->tpm_dir = strdup(c->tpm_state);
         } else {
                 v->tpm_dir = tb_path_join(v->rundir, "tpm");
@@ -754,13 +758,23 @@ static void qemu_exited(vm_run *v, int status) {
         else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 set_end(v, TB_VM_END_POWEROFF, "");
         else {
-                char msg[sizeof(v->res->detail)];
+                char msg[sizeof(v->res->detail)], why[sizeof(v->res->detail)] = "";
 
                 first_line(&v->err, msg, sizeof(msg));
+                if (strstr(msg, "tpm-emulator")) {
+                        /* qemu only says that the TPM failed; swtpm's own words say why. */
+                        _cleanup_(tb_buf_freep) tb_buf log = TB_BUF_INIT;
+                        _cleanup_(freep) char *path = tb_path_join(v->rundir, "swtpm.log");
+
+                        if (path && tb_read_file(path, 4096, &log) >= 0)
+                                first_line(&log, why, sizeof(why));
+                }
                 if (!msg[0])
                         snprintf(msg, sizeof(msg), WIFEXITED(status) ? "exit status %d" : "killed by signal %d",
                                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-                set_end(v, TB_VM_END_QEMU_FAILED, msg);
+                v->res->end = TB_VM_END_QEMU_FAILED;
+                snprintf(v->res->detail, sizeof(v->res->detail), "%.300s%s%.150s%s", msg, why[0] ? " (swtpm: " : "",
+                         why, why[0] ? ")" : "");
         }
 }
 

@@ -60,7 +60,7 @@ typedef enum tb_vm_end {
 
 typedef struct tb_vm_result {
         tb_vm_end end;
-        char detail[256]; /* the matched/refusal line, qemu's first stderr line, the signal */
+        char detail[512]; /* the matched/refusal line, qemu's first stderr line, the signal */
         double seconds;   /* from qemu's start */
         pid_t qemu_pid, swtpm_pid;
         const char *accel;
