@@ -25,9 +25,10 @@ log() { echo "rootfs: $*" >&2; }
 # The versioned kernel package behind the linux-image-amd64 meta package, and its version.
 kpkg="$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')"
 [ -n "$kpkg" ] || { echo "rootfs: apt-cache knows no linux-image-amd64 (run apt-get update)" >&2; exit 1; }
-pkg_version() { apt-cache show --no-all-versions "$1" | awk '/^Version:/ {print $2; exit}'; }
-kver="$(pkg_version "$kpkg")"
-bver="$(pkg_version busybox-static)"
+# One apt-cache call for both versions: each takes a second or two.
+read -r kver bver < <(apt-cache show --no-all-versions "$kpkg" busybox-static |
+  awk -v k="$kpkg" '/^Package:/ {p=$2} /^Version:/ {v[p]=$2} END {print v[k], v["busybox-static"]}')
+[ -n "$kver" ] && [ -n "$bver" ] || { echo "rootfs: apt-cache has no version of $kpkg or busybox-static" >&2; exit 1; }
 versions="$kpkg $kver
 busybox-static $bver"
 
@@ -62,9 +63,16 @@ mkdir -p "$x" "$r/usr/lib/modules" "$r/usr/lib64" "$r/usr/bin" "$r/bin" "$r/sbin
 ln -s usr/lib "$r/lib"      # merged /usr, as on the host: ldd's /lib paths land in usr/lib
 ln -s usr/lib64 "$r/lib64"
 
-# Only the kernel image, its config and the few modules we need: a full extract takes seconds.
-dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$x" --wildcards './boot/vmlinuz-*' './boot/config-*' \
-  './lib/modules/*/kernel/fs/efivarfs/*' './lib/modules/*/kernel/drivers/char/tpm/*'
+# Only the kernel image, its config and the few modules we may need, kept per kernel version:
+# unpacking the 70 MB package is most of a rebuild, and the trustboot binary changes far more often.
+kx="$cache/kernel-$kver"
+if [ ! -f "$kx/.complete" ]; then
+  rm -rf "$kx" && mkdir -p "$kx"
+  dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$kx" --wildcards './boot/vmlinuz-*' './boot/config-*' \
+    './lib/modules/*/kernel/fs/efivarfs/*' './lib/modules/*/kernel/drivers/char/tpm/*'
+  touch "$kx/.complete"
+fi
+cp -a "$kx/boot" "$kx/lib" "$x/"
 kfile="$(ls "$x"/boot/vmlinuz-*)"
 kconfig="$(ls "$x"/boot/config-*)"
 krel="${kfile##*/vmlinuz-}"
@@ -107,8 +115,8 @@ fi
 echo "$versions" >"$tmp/out/versions"
 touch "$tmp/out/.complete"
 
-# Keep only the newest result beside the downloads.
-for old in "$cache"/*/.complete; do
+# Keep only the newest result beside the downloads and the unpacked kernel.
+for old in "$cache"/*/rootfs; do
   [ -e "$old" ] && rm -rf "$(dirname "$old")"
 done
 log "built $out ($(du -sh "$r" | cut -f1) tree, initrd $(du -h "$tmp/out/initrd.img" | cut -f1))"
