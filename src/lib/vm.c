@@ -482,7 +482,7 @@ static int start_swtpm(vm_run *v) {
         const tb_vm_config *c = v->c;
         _cleanup_(freep) char *sock = tb_path_join(v->rundir, "swtpm.sock");
         _cleanup_(freep) char *log = tb_path_join(v->rundir, "swtpm.log");
-        _cleanup_(closep) int err_fd = -1;
+        _cleanup_(closep) int err_fd = -1, null_fd = -1;
         _cleanup_(strv_done) strv a = { 0 };
         int r;
 
@@ -518,7 +518,10 @@ static int start_swtpm(vm_run *v) {
             strv_addf(&a, "type=unixio,fd=3") ?: strv_addf(&a, "--terminate");
         if (r < 0)
                 return r;
-        r = spawn(a.v, -1, err_fd, err_fd, v->tpm_listen, &v->old_mask, &v->swtpm);
+        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0)
+                return negative_errno();
+        r = spawn(a.v, null_fd, err_fd, err_fd, v->tpm_listen, &v->old_mask, &v->swtpm);
         if (r < 0)
                 return tb_log_errno(r, "cannot run swtpm");
         v->res->swtpm_pid = v->swtpm;

@@ -11,9 +11,10 @@ make_uki uki.efi
 mkdir -p esp/EFI/BOOT && cp uki.efi esp/EFI/BOOT/BOOTX64.EFI
 make_iso tb.iso esp
 
-vm tb.iso --setup-mode --serial serial.txt --expect "^$MARKER\$" --timeout 240
+vm tb.iso --setup-mode --tpm-state tpm --serial serial.txt --expect "^$MARKER\$" --timeout 240
 assert_eq "$VM_RC" 0 "exit status (serial: $(tail -c 300 serial.txt))"
 echo "$VM_OUT" | contains "^trustboot vm: expect matched after [0-9.]* s: $MARKER\$" || fail "report line: $VM_OUT"
+ls tpm | contains 'tpm2-00.permall' || fail "--tpm-state: swtpm kept no state in tpm/: $(ls tpm)"
 grep -a -q 'UEFI QEMU DVD-ROM' serial.txt || fail "did not boot from the CD-ROM"
 assert_eq "$(serial_value serial.txt SecureBoot)" 0 "SecureBoot"
 assert_eq "$(serial_value serial.txt SetupMode)" 1 "SetupMode"
