@@ -32,7 +32,7 @@ static const char usage[] =
         "      --no-tpm                no TPM\n"
         "Machine:\n"
         "      --memory SIZE           guest memory, MiB or with a K/M/G suffix (default 1024)\n"
-        "      --cpus N                virtual CPUs (default 2)\n"
+        "      --cpus N                virtual CPUs (default 1 under TCG, 2 with KVM)\n"
         "      --accel auto|tcg|kvm    accelerator (default auto: KVM only if a probe guest runs on it)\n"
         "Watching:\n"
         "      --serial FILE           write the serial console output to FILE\n"

@@ -443,7 +443,7 @@ static int qemu_args(vm_run *v, strv *a) {
             strv_addf(a, "none") ?: strv_addf(a, "-no-reboot") ?: strv_addf(a, "-machine") ?:
             strv_addf(a, "q35,smm=on") ?: strv_addf(a, "-accel") ?: strv_addf(a, "%s", v->accel) ?:
             strv_addf(a, "-m") ?: strv_addf(a, "%" PRIu64, c->memory_mib) ?: strv_addf(a, "-smp") ?:
-            strv_addf(a, "%u", c->cpus) ?:
+            strv_addf(a, "%u", c->cpus ? c->cpus : strcmp(v->accel, "kvm") == 0 ? 2 : 1) ?:
             /* The Secure Boot code requires SMM, and the variable flash must be SMM-only. */
             strv_addf(a, "-global") ?: strv_addf(a, "driver=cfi.pflash01,property=secure,value=on") ?:
             strv_addf(a, "-global") ?: strv_addf(a, "ICH9-LPC.disable_s3=1") ?: strv_addf(a, "-drive") ?:

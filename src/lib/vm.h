@@ -30,7 +30,7 @@ typedef struct tb_vm_config {
         const char *tpm_state;      /* persisted swtpm state dir; NULL: a fresh private one */
         bool no_tpm;
         uint64_t memory_mib;
-        unsigned cpus;
+        unsigned cpus;              /* 0: 1 under TCG (a second vCPU slows OVMF down a lot), 2 with KVM */
         tb_vm_accel accel;
         const char *serial_path;    /* copy of the raw serial output */
         unsigned timeout_s;         /* 0: none */
@@ -43,7 +43,7 @@ typedef struct tb_vm_config {
 
 #define TB_VM_CONFIG_INIT                                                                   \
         {                                                                                   \
-                .memory_mib = 1024, .cpus = 2, .console_in = -1, .console_out = -1,          \
+                .memory_mib = 1024, .console_in = -1, .console_out = -1,          \
                 .console_escape = -1,                                                       \
         }
 
