@@ -30,4 +30,5 @@ extern int cli_verbosity;
 typedef int (*cli_command_fn)(int argc, char **argv);
 
 int cmd_genkey(int argc, char **argv);
+int cmd_measure(int argc, char **argv);
 int cmd_vm(int argc, char **argv);

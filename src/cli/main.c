@@ -15,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
         { "genkey", cmd_genkey, "generate a Secure Boot key set (PK, KEK, db) and the PCR policy key" },
+        { "measure", cmd_measure, "predict PCR 11 for a UKI and sign PCR policies (like systemd-measure)" },
         { "vm", cmd_vm, "boot a medium in QEMU with Secure Boot firmware and a software TPM" },
 };
 

@@ -104,6 +104,24 @@ int tb_pread_full(int fd, void *data, size_t len, off_t off) {
         return 0;
 }
 
+int tb_pwrite_all(int fd, const void *data, size_t len, off_t off) {
+        const uint8_t *p = data;
+
+        while (len > 0) {
+                ssize_t n = pwrite(fd, p, len, off);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += n;
+                len -= (size_t)n;
+                off += n;
+        }
+        return 0;
+}
+
 char *tb_path_join(const char *dir, const char *name) {
         size_t dl = strlen(dir);
         char *p;

@@ -16,6 +16,7 @@ int tb_read_file(const char *path, size_t max, tb_buf *out);
 int tb_write_all(int fd, const void *data, size_t len);
 int tb_read_full(int fd, void *data, size_t len); /* -EIO on short read (EOF) */
 int tb_pread_full(int fd, void *data, size_t len, off_t off);
+int tb_pwrite_all(int fd, const void *data, size_t len, off_t off);
 
 /* An output file being written: a hidden temp file next to the final path. */
 typedef struct tb_atomic_file {
