@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Setup mode (empty variable store, Secure Boot off) with a TPM: a hybrid ISO boots as a CD-ROM,
 # the guest reports SecureBoot=0/SetupMode=1, and the PCR 11 value the systemd stub measured
-# equals systemd-measure's prediction (--phase=: a busybox initrd extends no phase).
+# equals `trustboot measure calculate --uki` and systemd-measure's prediction (--phase=: a busybox
+# initrd extends no phase).
 . "$(dirname "$0")/../interop/lib/common.sh"
 . "$(dirname "$0")/lib/e2e.sh"
 
@@ -24,6 +25,8 @@ serial_value serial.txt trustboot | contains '^trustboot [0-9]' || fail "trustbo
 pcr=$(serial_value serial.txt PCR11-sha256)
 [[ "$pcr" =~ ^[0-9a-f]{64}$ ]] || fail "no PCR 11 value from the guest: '$pcr'"
 [ "$pcr" != "$(printf '%064d' 0)" ] || fail "PCR 11 is zero: the stub measured nothing"
+want=$("$TRUSTBOOT" measure calculate --uki="$WORK/uki.efi" --bank=sha256 --phase= 2>/dev/null | sed -n 's/^11:sha256=//p')
+assert_eq "$pcr" "$want" "guest PCR 11 vs trustboot measure calculate --uki --phase="
 measure=/lib/systemd/systemd-measure
 if [ -x "$measure" ]; then
   want=$("$measure" calculate --linux="$ROOTFS/vmlinuz" --osrel="$WORK/osrel" --cmdline="$WORK/cmdline" \
