@@ -14,14 +14,25 @@ e2e_rootfs() {
   ROOTFS="$("$TB_SRCDIR/tests/rootfs/build.sh" --trustboot "$TRUSTBOOT" "$cache")" || fail "tests/rootfs/build.sh failed"
 }
 
-# make_uki OUT [CMDLINE]: an unsigned UKI of the test rootfs, section addresses as in systemd-stub(7).
+# make_uki OUT [CMDLINE [PCRKEY]]: an unsigned UKI of the test rootfs, section addresses as in
+# systemd-stub(7). With PCRKEY (a PEM private key) it also carries .pcrpkey and a .pcrsig made by
+# `trustboot measure sign` for the no-phase value, which is what a busybox initrd leaves in PCR 11.
 make_uki() {
-  local out="$1" cmdline="${2:-console=ttyS0 panic=-1 quiet}"
+  local out="$1" cmdline="${2:-console=ttyS0 panic=-1 quiet}" pcrkey="${3:-}" extra=()
   printf 'NAME="trustboot e2e"\nID=trustboot-e2e\nVERSION_ID=1\n' >"$WORK/osrel"
   printf '%s' "$cmdline" >"$WORK/cmdline"
+  if [ -n "$pcrkey" ]; then
+    openssl pkey -in "$pcrkey" -pubout -out "$WORK/pcrpkey" 2>/dev/null || fail "openssl pkey $pcrkey"
+    "$TRUSTBOOT" measure sign --linux="$ROOTFS/vmlinuz" --osrel="$WORK/osrel" --cmdline="$WORK/cmdline" \
+      --initrd="$ROOTFS/initrd.img" --pcrpkey="$WORK/pcrpkey" --bank=sha256 --phase= \
+      --private-key="$pcrkey" --public-key="$WORK/pcrpkey" >"$WORK/pcrsig" || fail "trustboot measure sign"
+    extra=(--add-section .pcrsig="$WORK/pcrsig" --change-section-vma .pcrsig=0x40000
+           --add-section .pcrpkey="$WORK/pcrpkey" --change-section-vma .pcrpkey=0x50000)
+  fi
   objcopy \
     --add-section .osrel="$WORK/osrel" --change-section-vma .osrel=0x20000 \
     --add-section .cmdline="$WORK/cmdline" --change-section-vma .cmdline=0x30000 \
+    "${extra[@]}" \
     --add-section .linux="$ROOTFS/vmlinuz" --change-section-vma .linux=0x2000000 \
     --add-section .initrd="$ROOTFS/initrd.img" --change-section-vma .initrd=0x3000000 \
     "$STUB" "$out"
