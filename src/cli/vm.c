@@ -1,5 +1,6 @@
 /* src/cli/vm.c — `trustboot vm MEDIUM`: boot a medium under Secure Boot OVMF with a software TPM. */
 #include <errno.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,7 @@ int cmd_vm(int argc, char **argv) {
         tb_vm_result res;
         _cleanup_(freep) char *disk = NULL;
         struct termios saved;
+        regex_t re;
         bool console = false, raw = false;
         uint64_t v;
         int opt, r;
@@ -176,8 +178,10 @@ int cmd_vm(int argc, char **argv) {
                         c.serial_path = optarg;
                         break;
                 case OPT_EXPECT:
-                        if (!*optarg)
-                                return cli_usage_error("vm", "--expect needs a regular expression");
+                        if (!*optarg || regcomp(&re, optarg, REG_EXTENDED | REG_NOSUB) != 0)
+                                return cli_usage_error("vm", "--expect: '%s' is not a POSIX extended regular expression",
+                                                       optarg);
+                        regfree(&re);
                         c.expect = optarg;
                         break;
                 case OPT_TIMEOUT:

@@ -27,7 +27,7 @@
 #include "vmfw.h"
 #include "vmserial.h"
 
-#define STDERR_KEEP (64 * 1024)
+#define STDERR_KEEP ((size_t)64 * 1024)
 #define PARTIAL_QUIET_MS 200 /* console silence after which an unterminated line is matched */
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -258,7 +258,7 @@ static int listen_unix(const char *path, int *ret) {
 
         if (strlen(path) >= sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
+        memcpy(sa.sun_path, path, strlen(path) + 1);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return negative_errno();

@@ -2,7 +2,8 @@
 # Enrollment and enforcement on real firmware:
 #  1. setup mode + systemd-boot `secure-boot-enroll force` with trustboot genkey's .auth files:
 #     systemd-boot enrolls PK/KEK/db and resets the machine (the VM ends with "guest reset");
-#  2. the same variable store, the ISO as a USB stick: SecureBoot=1, SetupMode=0, our signed UKI boots;
+#  2. the same variable store, the ISO as a USB stick and as a CD-ROM: SecureBoot=1, SetupMode=0,
+#     our signed UKI boots (through the signed systemd-boot);
 #  3. a UKI with one changed byte, and one signed by another key: the firmware refuses them, and
 #     `trustboot vm` stops at once with exit 1 and the refusal line.
 . "$(dirname "$0")/../interop/lib/common.sh"
@@ -29,12 +30,15 @@ assert_eq "$VM_RC" 0 "enrollment run (serial: $(tail -c 300 enroll.txt))"
 echo "$VM_OUT" | contains "guest reset" || fail "enrollment did not end in a reset: $VM_OUT"
 grep -a -q 'Enrolling secure boot keys' enroll.txt || fail "systemd-boot did not enroll: $(tail -c 300 enroll.txt)"
 
-# 2. Enforced: the same store, kept by --vars.
-vm tb.iso --usb --vars vars.fd --no-tpm --serial sb.txt --expect "^$MARKER\$" --timeout 240
-assert_eq "$VM_RC" 0 "Secure Boot run (serial: $(tail -c 300 sb.txt))"
-grep -a -q 'QEMU USB' sb.txt || fail "did not boot from the USB stick"
-assert_eq "$(serial_value sb.txt SecureBoot)" 1 "SecureBoot after enrollment"
-assert_eq "$(serial_value sb.txt SetupMode)" 0 "SetupMode after enrollment"
+# 2. Enforced: the same store, kept by --vars; the hybrid ISO as a USB stick and as a CD-ROM.
+for media in usb cdrom; do
+  vm tb.iso --$media --vars vars.fd --no-tpm --serial sb-$media.txt --expect "^$MARKER\$" --timeout 240
+  assert_eq "$VM_RC" 0 "Secure Boot run from $media (serial: $(tail -c 300 sb-$media.txt))"
+  assert_eq "$(serial_value sb-$media.txt SecureBoot)" 1 "SecureBoot after enrollment ($media)"
+  assert_eq "$(serial_value sb-$media.txt SetupMode)" 0 "SetupMode after enrollment ($media)"
+done
+grep -a -q 'QEMU USB' sb-usb.txt || fail "did not boot from the USB stick"
+grep -a -q 'QEMU DVD-ROM' sb-cdrom.txt || fail "did not boot from the CD-ROM"
 
 # 3. Refusals, the UKI straight as the removable-media loader so that nothing else gets a turn.
 cp vars.fd vars-enrolled.fd

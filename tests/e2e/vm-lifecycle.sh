@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How `trustboot vm` ends without a guest's help: SIGTERM/SIGINT, --timeout, the console escape,
+# How `trustboot vm` ends without a guest's help: SIGTERM/SIGINT (and SIGKILL), --timeout, the console escape,
 # qemu failing to start; each with its one-line reason, exit status, and no process left behind.
 # Also: --disk creation and usage errors. No boot needs to finish here.
 . "$(dirname "$0")/../interop/lib/common.sh"
@@ -23,6 +23,22 @@ for sig in TERM INT; do
   contains "^trustboot vm: interrupted after [0-9.]* s: received SIG$sig\$" <out.txt || fail "SIG$sig report: $(cat out.txt)"
   assert_no_survivors pids
 done
+
+# Even SIGKILL, which we cannot handle, takes qemu and swtpm along (PR_SET_PDEATHSIG).
+rm -f pids
+"$TRUSTBOOT" vm esp --setup-mode --pid-file pids >out.txt 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -s pids ] && break; sleep 0.1; done
+[ -s pids ] || fail "no pid file after 10 s"
+kill -KILL $pid
+wait $pid || true
+for _ in $(seq 50); do
+  alive=0
+  while read -r _ p; do [ "$p" -gt 0 ] && kill -0 "$p" 2>/dev/null && alive=1; done <pids
+  [ $alive = 0 ] && break
+  sleep 0.1
+done
+assert_no_survivors pids
 
 # Timeout, with a new sparse disk.
 vm esp --setup-mode --timeout 3 --expect NEVER --disk disk.img:2G
@@ -58,7 +74,7 @@ expect_error "$TRUSTBOOT" vm esp --cdrom --usb
 expect_error "$TRUSTBOOT" vm esp --disk d.img:12Q --timeout 0
 expect_error "$TRUSTBOOT" vm esp --no-tpm --tpm-state x
 expect_error "$TRUSTBOOT" vm esp --expect '('
-assert_eq "$EXIT_STATUS" 1 "bad regex exit status"
+assert_eq "$EXIT_STATUS" 2 "bad regex exit status"
 expect_error "$TRUSTBOOT" vm does-not-exist.iso
 contains 'does-not-exist.iso: cannot use as boot medium: No such file or directory' <<<"$ERR" || fail "missing medium: $ERR"
 expect_error "$TRUSTBOOT" vm esp --disk missing.img
