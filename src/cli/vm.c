@@ -229,6 +229,11 @@ int cmd_vm(int argc, char **argv) {
         r = tb_vm_run(&c, &res);
         if (raw)
                 tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+        if (console) {
+                /* The guest's last line may be unterminated: our report starts a line of its own. */
+                fputc('\n', stdout);
+                fflush(stdout);
+        }
         if (r < 0)
                 return TB_EXIT_FAILURE;
         return report(&c, &res);

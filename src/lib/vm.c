@@ -594,13 +594,14 @@ static int start_qemu(vm_run *v) {
 
 static int write_pid_file(vm_run *v) {
         char text[64];
-        int n;
+        int n, r;
 
         if (!v->c->pid_file)
                 return 0;
         n = snprintf(text, sizeof(text), "qemu %d\nswtpm %d\n", (int)v->qemu, (int)v->swtpm);
-        if (tb_write_file_atomic(v->c->pid_file, text, (size_t)n, 0644, true) < 0)
-                return tb_log_errno(negative_errno(), "%s: cannot write", v->c->pid_file);
+        r = tb_write_file_atomic(v->c->pid_file, text, (size_t)n, 0644, true);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot write", v->c->pid_file);
         return 0;
 }
 
@@ -628,7 +629,7 @@ static bool on_serial(vm_run *v, const char *buf, size_t n) {
         return ev != TB_VMSERIAL_NONE;
 }
 
-/* Returns >0 on EOF, 0 when drained for now, <0 on error. */
+/* Returns >0 at the end of the stream (EOF or a read error), 0 when drained for now. */
 static int read_serial(vm_run *v, bool *ended) {
         char buf[4096];
 
@@ -666,19 +667,23 @@ static void read_stderr(vm_run *v) {
  * about SHUTDOWN's reason, which is what tells a guest poweroff from a reset. */
 static void read_qmp(vm_run *v) {
         char buf[2048];
-        ssize_t n;
 
-        n = read(v->qmp_fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-                return;
-        if (n <= 0) {
-                close_fd(&v->qmp_fd);
-                return;
-        }
-        if (tb_buf_append(&v->qmp, buf, (size_t)n) < 0)
-                return;
         for (;;) {
-                uint8_t *nl = memchr(v->qmp.data, '\n', v->qmp.len);
+                ssize_t n = read(v->qmp_fd, buf, sizeof(buf));
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        break;
+                if (n <= 0) {
+                        close_fd(&v->qmp_fd);
+                        break;
+                }
+                if (tb_buf_append(&v->qmp, buf, (size_t)n) < 0)
+                        return;
+        }
+        for (;;) {
+                uint8_t *nl = v->qmp.len ? memchr(v->qmp.data, '\n', v->qmp.len) : NULL;
                 size_t len;
 
                 if (!nl)
@@ -687,7 +692,7 @@ static void read_qmp(vm_run *v) {
                 *nl = '\0';
                 json_object *o = json_tokener_parse((const char *)v->qmp.data), *ev, *data, *reason;
                 if (o) {
-                        if (json_object_object_get_ex(o, "QMP", NULL)) {
+                        if (json_object_object_get_ex(o, "QMP", NULL) && v->qmp_fd >= 0) {
                                 static const char caps[] = "{\"execute\":\"qmp_capabilities\"}\n";
                                 (void)!send(v->qmp_fd, caps, sizeof(caps) - 1, MSG_NOSIGNAL);
                         } else if (json_object_object_get_ex(o, "event", &ev) &&
@@ -854,7 +859,7 @@ static void supervise(vm_run *v) {
                         if (v->qmp_fd >= 0)
                                 read_qmp(v);
                         else {
-                                v->qmp_fd = accept4(v->qmp_listen, NULL, NULL, SOCK_CLOEXEC);
+                                v->qmp_fd = accept4(v->qmp_listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                                 close_fd(&v->qmp_listen);
                         }
                 }
