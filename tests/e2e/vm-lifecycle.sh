@@ -31,7 +31,7 @@ pid=$!
 for _ in $(seq 100); do [ -s pids ] && break; sleep 0.1; done
 [ -s pids ] || fail "no pid file after 10 s"
 kill -KILL $pid
-wait $pid || true
+{ wait $pid; } 2>/dev/null || true
 for _ in $(seq 50); do
   alive=0
   while read -r _ p; do [ "$p" -gt 0 ] && kill -0 "$p" 2>/dev/null && alive=1; done <pids
