@@ -7,6 +7,8 @@ STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 SDBOOT=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
 [ -e "$STUB" ] && [ -e "$SDBOOT" ] || { echo "SKIP: systemd-boot-efi not installed" >&2; exit 77; }
 MARKER=TB-ROOTFS-DONE
+# trustboot vm's runtime dirs go into $WORK, so that even one left by a SIGKILL is removed.
+export TMPDIR="$WORK"
 
 # The cached test rootfs (kernel, initrd); sets ROOTFS.
 e2e_rootfs() {
