@@ -43,3 +43,4 @@ int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_unlock(int argc, char **argv);
 int cmd_unlock_all(int argc, char **argv);
+int cmd_vm(int argc, char **argv);

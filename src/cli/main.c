@@ -23,6 +23,7 @@ static const struct command commands[] = {
         { "verify", cmd_verify, "check a PE/EFI image's Authenticode signature against a certificate" },
         { "unlock", cmd_unlock, "unlock a TPM2-sealed LUKS2 volume (systemd-tpm2 token)" },
         { "unlock-all", cmd_unlock_all, "unlock every TPM2-sealed LUKS2 partition not yet open" },
+        { "vm", cmd_vm, "boot a medium in QEMU with Secure Boot firmware and a software TPM" },
 };
 
 static const char usage_head[] =
