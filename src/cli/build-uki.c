@@ -29,7 +29,7 @@ static const char usage[] =
         "      --sb-key KEY --sb-cert CERT   the db key and certificate that sign every EFI binary\n"
         "      --tpm-pcr-private-key KEY the key that signs the PCR 11 policies\n"
         "      --public-keys DIR         PK.auth KEK.auth db.auth for loader/keys/auto/\n"
-        "  -o, --overlay-rootfs DIR      files merged over the root file system\n"
+        "  -o, --overlay-rootfs DIR      files merged over the root file system (repeatable, later wins)\n"
         "  -i, --overlay-iso DIR         files placed at the ISO root (-t iso)\n"
         "      --boot-branding TITLE     boot menu title (default trustboot)\n"
         "      --cmdline ARGS            base kernel command line (default \"console=tty1 console=ttyS0 panic=5\")\n"
@@ -145,7 +145,9 @@ int cmd_build_uki(int argc, char **argv) {
                         o.public_keys = optarg;
                         break;
                 case 'o':
-                        o.overlay_rootfs = optarg;
+                        if (o.n_overlays >= TB_ROOTFS_MAX_OVERLAYS)
+                                return cli_usage_error(CMD, "at most %d --overlay-rootfs", TB_ROOTFS_MAX_OVERLAYS);
+                        o.overlays[o.n_overlays++] = optarg;
                         break;
                 case 'i':
                         o.overlay_iso = optarg;

@@ -1,14 +1,15 @@
 /* trustboot initrd — the whole root file system as the UKI's initrd (what build-uki embeds). */
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "codec.h"
 #include "fileio.h"
 #include "initrd.h"
 #include "log.h"
+#include "mhash.h"
 #include "rootfs.h"
 
 static const char usage[] =
@@ -20,7 +21,7 @@ static const char usage[] =
         "SOURCE is dir:PATH, ocifile:FILE[:TAG] (docker save or OCI archive) or oci-layout:PATH[:TAG].\n"
         "\n"
         "  -o, --output FILE            where to write the initrd\n"
-        "      --overlay-rootfs DIR     merge DIR over the source (its entries win)\n"
+        "      --overlay-rootfs DIR     merge DIR over the source (its entries win; repeatable)\n"
         "      --compression ALG        zstd (default), xz, gzip or none\n"
         "      --compression-level N    compression level (default 6)\n"
         "      --threads N              zstd worker threads (default: all CPUs; output is the same)\n"
@@ -32,14 +33,9 @@ static const char usage[] =
         "\n"
         "Timestamps are SOURCE_DATE_EPOCH (default 0).\n";
 
-struct hashes {
-        EVP_MD_CTX *sha256;
-};
-
+/* The bytes are hashed as they are written, the way build-uki feeds every PCR bank. */
 static int hash_sink(const void *data, size_t len, void *userdata) {
-        struct hashes *h = userdata;
-
-        return EVP_DigestUpdate(h->sha256, data, len) == 1 ? 0 : -EIO;
+        return tb_mhash_update(userdata, data, len);
 }
 
 static int print_kernel(tb_rootfs *fs) {
@@ -72,10 +68,11 @@ int cmd_initrd(int argc, char **argv) {
         };
         _cleanup_(tb_rootfs_freep) tb_rootfs *fs = NULL;
         _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
-        tb_rootfs_options ropts = {};
+        const char *overlays[TB_ROOTFS_MAX_OVERLAYS];
+        tb_rootfs_options ropts = { .overlays = overlays };
         tb_initrd_options iopts;
         tb_initrd_stats stats;
-        struct hashes h = {};
+        _cleanup_(tb_mhash_freep) tb_mhash *h = NULL;
         const char *output = NULL;
         bool want_kernel = false, want_digest = false;
         uint64_t v;
@@ -92,7 +89,9 @@ int cmd_initrd(int argc, char **argv) {
                         output = optarg;
                         break;
                 case OPT_OVERLAY:
-                        ropts.overlay = optarg;
+                        if (ropts.n_overlays >= TB_ROOTFS_MAX_OVERLAYS)
+                                return cli_usage_error(argv[0], "--overlay-rootfs: at most %d", TB_ROOTFS_MAX_OVERLAYS);
+                        overlays[ropts.n_overlays++] = optarg;
                         break;
                 case OPT_COMPRESSION:
                         if (tb_initrd_compression_from_string(optarg, &iopts.compression) < 0)
@@ -146,13 +145,10 @@ int cmd_initrd(int argc, char **argv) {
                 return TB_EXIT_FAILURE;
         }
         if (want_digest) {
-                h.sha256 = EVP_MD_CTX_new();
-                if (!h.sha256 || EVP_DigestInit_ex(h.sha256, EVP_sha256(), NULL) != 1) {
-                        EVP_MD_CTX_free(h.sha256);
+                if (tb_mhash_new(TB_BANK_BIT(TB_BANK_SHA256), &h) < 0)
                         return TB_EXIT_FAILURE;
-                }
                 iopts.sink = hash_sink;
-                iopts.sink_userdata = &h;
+                iopts.sink_userdata = h;
         }
         r = tb_initrd_write(fs, af.fd, &iopts, &stats);
         if (r >= 0) {
@@ -160,18 +156,17 @@ int cmd_initrd(int argc, char **argv) {
                 if (r < 0)
                         tb_log_errno(r, "%s: cannot write", output);
         }
-        if (r >= 0 && want_digest) {
-                uint8_t md[EVP_MAX_MD_SIZE];
-                unsigned len = 0;
-
-                EVP_DigestFinal_ex(h.sha256, md, &len);
-                for (unsigned i = 0; i < len; i++)
-                        printf("%02x", md[i]);
-                printf("  %s\n", output);
-        }
-        EVP_MD_CTX_free(h.sha256);
         if (r < 0)
                 return TB_EXIT_FAILURE;
+        if (want_digest) {
+                _cleanup_(freep) char *hex = NULL;
+                tb_digests d;
+
+                if (tb_mhash_final(h, &d, NULL) < 0 ||
+                    !(hex = tb_hex_string(d.d[TB_BANK_SHA256], tb_bank_size(TB_BANK_SHA256))))
+                        return TB_EXIT_FAILURE;
+                printf("%s  %s\n", hex, output);
+        }
         tb_info("%s: %" PRIu64 " entries (%" PRIu64 " hardlinks), %" PRIu64 " bytes of cpio, %" PRIu64 " bytes written (%s)",
                 output, stats.entries, stats.hardlinks, stats.bytes_in, stats.bytes_out,
                 tb_initrd_compression_to_string(iopts.compression));

@@ -146,7 +146,8 @@ const tb_esp_entry *tb_esp_get(const tb_esp *esp, size_t i) {
                 /* Sorting is not a semantic change: a lazily sorted view keeps add_* cheap. */
                 tb_esp *mut = (tb_esp *)esp;
 
-                qsort(mut->entries, mut->n, sizeof(*mut->entries), cmp_entries);
+                if (mut->n > 1)
+                        qsort(mut->entries, mut->n, sizeof(*mut->entries), cmp_entries);
                 mut->sorted = true;
         }
         return i < esp->n ? &esp->entries[i] : NULL;

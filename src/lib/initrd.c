@@ -12,7 +12,7 @@
 #include "fileio.h"
 #include "log.h"
 
-#define IOBUF (1 << 20)
+#define IOBUF ((size_t)1 << 20)
 #define BLOCK (128 * 1024)
 #define DEFAULT_LEVEL 6
 
@@ -67,7 +67,7 @@ static const char *const compression_names[] = {
 };
 
 int tb_initrd_compression_from_string(const char *s, tb_initrd_compression *ret) {
-        for (size_t i = 0; i < sizeof(compression_names) / sizeof(compression_names[0]); i++)
+        for (size_t i = 0; i < ARRAY_SIZE(compression_names); i++)
                 if (strcmp(s, compression_names[i]) == 0) {
                         *ret = (tb_initrd_compression)i;
                         return 0;
@@ -76,7 +76,7 @@ int tb_initrd_compression_from_string(const char *s, tb_initrd_compression *ret)
 }
 
 const char *tb_initrd_compression_to_string(tb_initrd_compression c) {
-        return (unsigned)c < sizeof(compression_names) / sizeof(compression_names[0]) ? compression_names[c] : NULL;
+        return (unsigned)c < ARRAY_SIZE(compression_names) ? compression_names[c] : NULL;
 }
 
 static la_ssize_t out_write(struct archive *a, void *userdata, const void *data, size_t len) {
@@ -197,7 +197,7 @@ static int copy_file(struct writer *w, const tb_rootfs_entry *e) {
 }
 
 static bool is_empty_dir(const char *name) {
-        for (size_t i = 0; i < sizeof(empty_dirs) / sizeof(empty_dirs[0]); i++)
+        for (size_t i = 0; i < ARRAY_SIZE(empty_dirs); i++)
                 if (strcmp(name, empty_dirs[i]) == 0)
                         return true;
         return false;

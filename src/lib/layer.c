@@ -2,7 +2,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -20,7 +19,7 @@
 
 #define WHITEOUT ".wh."
 #define OPAQUE ".wh..wh..opq"
-#define IOBUF (256 * 1024)
+#define IOBUF ((size_t)256 * 1024)
 
 struct apply {
         const tb_layer_source *src;
@@ -137,65 +136,77 @@ static int open_parent(struct apply *ap, const char *member, const char *dir, in
         return fail_errno(ap, member, r, "cannot open parent directory");
 }
 
-/* Hides lower-layer entries under DIR (fd DFD, path PATH): everything not made by this layer. */
+struct opaque {
+        struct apply *ap;
+        const char *path;
+};
+
+static int make_opaque(struct apply *ap, int dfd, const char *path);
+
+static int opaque_one(int dfd, const char *name, void *userdata) {
+        struct opaque *o = userdata;
+        _cleanup_(freep) char *full = o->path[0] ? tb_path_join(o->path, name) : strdup(name);
+        _cleanup_(closep) int cfd = -1;
+        struct stat st;
+
+        if (!full)
+                return -ENOMEM;
+        if (!tb_strset_contains(o->ap->made, full))
+                return tb_rm_rf_at(dfd, name);
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return negative_errno();
+        if (!S_ISDIR(st.st_mode))
+                return 0;
+        cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return cfd < 0 ? negative_errno() : make_opaque(o->ap, cfd, full);
+}
+
+/* Hides lower-layer entries under DIR (fd DFD, path PATH): everything not made by this layer,
+ * at any depth, since a directory this layer made again still holds the lower one's contents. */
 static int make_opaque(struct apply *ap, int dfd, const char *path) {
-        _cleanup_(closep) int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *d;
-        struct dirent *de;
-        int r = 0;
+        struct opaque o = { .ap = ap, .path = path };
 
-        if (fd < 0)
-                return negative_errno();
-        d = fdopendir(fd);
-        if (!d)
-                return negative_errno();
-        fd = -1;
-        while ((errno = 0, de = readdir(d))) {
-                _cleanup_(freep) char *full = NULL;
+        return tb_dir_foreach(dfd, opaque_one, &o);
+}
 
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                full = path[0] ? tb_path_join(path, de->d_name) : strdup(de->d_name);
-                if (!full) {
-                        r = -ENOMEM;
-                        break;
-                }
-                if (!tb_strset_contains(ap->made, full)) {
-                        r = tb_rm_rf_at(dirfd(d), de->d_name);
-                } else if (de->d_type == DT_DIR) {
-                        _cleanup_(closep) int cfd = openat(dirfd(d), de->d_name,
-                                                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        r = cfd < 0 ? negative_errno() : make_opaque(ap, cfd, full);
-                }
-                if (r < 0)
-                        break;
+/* The parent of a whiteout, or -ENOENT when it names nothing in the tree. umoci writes
+ * "d/.wh.x" after turning "d" into a symlink in the same layer: what it hides is gone already,
+ * and a symlink is never followed, so such a whiteout has nothing to do. */
+static int whiteout_parent(struct apply *ap, const char *member, const char *dir, int *ret) {
+        int fd = tb_openat_beneath(ap->rootfd, dir, O_PATH | O_DIRECTORY);
+
+        if (fd == -ENOENT || fd == -ELOOP || fd == -ENOTDIR) {
+                tb_debug("%s: %s: whiteout below no directory, nothing to hide", ap->src->name, member);
+                return -ENOENT;
         }
-        if (r == 0 && errno != 0)
-                r = negative_errno();
-        closedir(d);
-        return r;
+        if (fd < 0)
+                return fail(ap, member, -EBADMSG, lookup_error(fd) ?: "cannot open parent directory");
+        *ret = fd;
+        return 0;
 }
 
 static int whiteout(struct apply *ap, const char *member, const char *dir, const char *base) {
         const char *target = base + strlen(WHITEOUT);
-        int pfd, r;
+        _cleanup_(closep) int pfd = -1;
+        int r;
 
+        if (strcmp(base, OPAQUE) != 0) {
+                if (strncmp(target, WHITEOUT, strlen(WHITEOUT)) == 0)
+                        return 0; /* other aufs metadata (.wh..wh.plnk and such) carries no tree content */
+                if (target[0] == '\0' || strcmp(target, ".") == 0 || strcmp(target, "..") == 0)
+                        return fail(ap, member, -EBADMSG, "whiteout names no valid entry");
+        }
+        r = whiteout_parent(ap, member, dir, &pfd);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
         if (strcmp(base, OPAQUE) == 0) {
-                r = open_parent(ap, member, dir, &pfd);
-                if (r < 0)
-                        return r;
                 r = make_opaque(ap, pfd, dir);
                 if (r < 0)
                         return fail_errno(ap, member, r, "cannot apply opaque whiteout");
                 return 0;
         }
-        if (strncmp(target, WHITEOUT, strlen(WHITEOUT)) == 0)
-                return 0; /* other aufs metadata (.wh..wh.plnk and such) carries no tree content */
-        if (target[0] == '\0' || strcmp(target, ".") == 0 || strcmp(target, "..") == 0)
-                return fail(ap, member, -EBADMSG, "whiteout names no valid entry");
-        r = open_parent(ap, member, dir, &pfd);
-        if (r < 0)
-                return r;
         r = tb_rm_rf_at(pfd, target);
         if (r < 0)
                 return fail_errno(ap, member, r, "cannot apply whiteout");
@@ -279,7 +290,7 @@ static int apply_entry(struct apply *ap, struct archive_entry *e) {
         mode_t type = archive_entry_filetype(e);
         struct stat st;
         bool exists;
-        int pfd, r;
+        int pfd = -1, r;
 
         if (!member)
                 return fail(ap, NULL, -EBADMSG, "member without a name");
@@ -310,14 +321,12 @@ static int apply_entry(struct apply *ap, struct archive_entry *e) {
         hardlink = archive_entry_hardlink(e);
         exists = fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
         if (exists && !(type == AE_IFDIR && !hardlink && S_ISDIR(st.st_mode))) {
-                /* A later layer replaces what an earlier one made; the cached parent may be inside. */
-                forget_parent(ap);
+                /* A later layer replaces what an earlier one made. (Removals only ever happen
+                 * below the cached parent, so the cache never points into a removed tree.) */
                 r = tb_rm_rf_at(pfd, base);
                 if (r < 0)
                         return fail_errno(ap, member, r, "cannot replace existing entry");
-                r = open_parent(ap, member, dir, &pfd);
-                if (r < 0)
-                        return r;
+                exists = false;
         }
 
         if (hardlink)

@@ -356,7 +356,7 @@ static void osrel_value(const tb_buf *osrel, const char *key, char *out, size_t 
 static int read_rootfs_inputs(build *b) {
         _cleanup_(freep) char *kernel = NULL;
         _cleanup_(closep) int fd = -1;
-        tb_rootfs_options ro = { .overlay = b->o->overlay_rootfs };
+        tb_rootfs_options ro = { .overlays = b->o->overlays, .n_overlays = b->o->n_overlays };
         char id[64], ver[64];
         int r;
 

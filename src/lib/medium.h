@@ -8,6 +8,7 @@
 
 #include "esp.h"
 #include "initrd.h"
+#include "rootfs.h"
 
 typedef enum tb_medium_type {
         TB_MEDIUM_UKI,       /* the ESP tree in the output directory */
@@ -29,7 +30,8 @@ typedef struct tb_medium_options {
         const char *pcr_key;          /* signs the PCR 11 policies */
         const char *public_keys;      /* dir with PK.auth KEK.auth db.auth, or NULL */
 
-        const char *overlay_rootfs;
+        const char *overlays[TB_ROOTFS_MAX_OVERLAYS]; /* merged over the rootfs, later ones winning */
+        size_t n_overlays;
         const char *overlay_iso;
         const char *branding;         /* entry title, default "trustboot" */
         const char *cmdline;          /* base command line */

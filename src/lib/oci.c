@@ -28,9 +28,14 @@ bool tb_oci_digest_valid(const char *digest) {
 }
 
 void tb_oci_digest_format(const uint8_t sha256[32], char out[TB_OCI_DIGEST_MAX]) {
-        memcpy(out, "sha256:", 7);
-        for (int i = 0; i < 32; i++)
-                snprintf(out + 7 + 2 * i, 3, "%02x", sha256[i]);
+        static const char hex[] = "0123456789abcdef";
+        char *p = stpcpy(out, "sha256:");
+
+        for (size_t i = 0; i < 32; i++) {
+                *p++ = hex[sha256[i] >> 4];
+                *p++ = hex[sha256[i] & 15];
+        }
+        *p = '\0';
 }
 
 void tb_oci_image_free(tb_oci_image *img) {
@@ -272,6 +277,12 @@ int tb_oci_parse_config(const char *name, const char *json, size_t len, tb_oci_i
         return 0;
 }
 
+static const char *strip_prefix(const char *s, const char *prefix) {
+        size_t n = strlen(prefix);
+
+        return strncmp(s, prefix, n) == 0 ? s + n : s;
+}
+
 static bool repo_tag_matches(json_object *m, const char *tag) {
         json_object *tags = get_typed(m, "RepoTags", json_type_array);
         size_t n = tags ? json_object_array_length(tags) : 0;
@@ -279,7 +290,11 @@ static bool repo_tag_matches(json_object *m, const char *tag) {
         for (size_t i = 0; i < n; i++) {
                 json_object *t = json_object_array_get_idx(tags, i);
 
-                if (json_object_is_type(t, json_type_string) && strcmp(json_object_get_string(t), tag) == 0)
+                const char *s = json_object_is_type(t, json_type_string) ? json_object_get_string(t) : NULL;
+
+                /* docker and skopeo store normalized references: "docker.io/library/name:tag". */
+                if (s && (strcmp(s, tag) == 0 || strcmp(strip_prefix(s, "docker.io/"), tag) == 0 ||
+                          strcmp(strip_prefix(s, "docker.io/library/"), tag) == 0))
                         return true;
         }
         return false;
@@ -353,10 +368,10 @@ static int read_blob(tb_oci_open_fn open_fn, void *userdata, const char *path, c
                 ssize_t n;
 
                 if (out->len > TB_OCI_JSON_MAX) {
-                        tb_err("%s: larger than %u bytes", path, TB_OCI_JSON_MAX);
+                        tb_err("%s: larger than %zu bytes", path, TB_OCI_JSON_MAX);
                         return -EBADMSG;
                 }
-                r = tb_buf_reserve(out, 64 * 1024);
+                r = tb_buf_reserve(out, (size_t)64 * 1024);
                 if (r < 0)
                         return r;
                 n = read(fd, out->data + out->len, out->cap - out->len);

@@ -13,7 +13,7 @@
 #include "macro.h"
 
 #define TB_OCI_DIGEST_MAX (7 + 64 + 1)
-#define TB_OCI_JSON_MAX (4u << 20)
+#define TB_OCI_JSON_MAX ((size_t)4 << 20)
 
 bool tb_oci_digest_valid(const char *digest);
 void tb_oci_digest_format(const uint8_t sha256[32], char out[TB_OCI_DIGEST_MAX]);

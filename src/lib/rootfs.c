@@ -2,7 +2,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,10 +16,13 @@
 #include "safefs.h"
 
 #define MAX_SYMLINK_HOPS 16
+#define STORE_BUF ((size_t)1 << 20)
 
 struct tb_rootfs {
-        int base_fd;    /* the tree: the dir: source itself, or the unpacked image */
-        int overlay_fd; /* or -1 */
+        /* [0] is the tree (the dir: source itself, or the unpacked image), then the overlays,
+         * each winning over the ones before it. */
+        int fds[1 + TB_ROOTFS_MAX_OVERLAYS];
+        size_t n;
         char *workarea; /* image sources only: removed on free */
 };
 
@@ -177,7 +179,7 @@ static int store_fill(struct archive_store *s, const char *file) {
         if (fd < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot open", file);
         a = archive_read_new();
-        buf = malloc(1 << 20);
+        buf = malloc(STORE_BUF);
         if (!a || !buf) {
                 r = -ENOMEM;
                 goto out;
@@ -185,7 +187,7 @@ static int store_fill(struct archive_store *s, const char *file) {
         archive_read_support_filter_gzip(a);
         archive_read_support_filter_zstd(a);
         archive_read_support_format_tar(a);
-        if (archive_read_open_fd(a, fd, 1 << 20) != ARCHIVE_OK) {
+        if (archive_read_open_fd(a, fd, STORE_BUF) != ARCHIVE_OK) {
                 tb_err("%s: %s", file, archive_error_string(a) ?: "not a tar archive");
                 r = -EBADMSG;
                 goto out;
@@ -238,7 +240,7 @@ static int store_fill(struct archive_store *s, const char *file) {
                                 r = tb_log_errno(negative_errno(), "%s: cannot store member", raw);
                                 goto out;
                         }
-                        while ((k = archive_read_data(a, buf, 1 << 20)) > 0) {
+                        while ((k = archive_read_data(a, buf, STORE_BUF)) > 0) {
                                 r = tb_write_all(out_fd, buf, (size_t)k);
                                 if (r < 0) {
                                         tb_log_errno(r, "%s: cannot store member", raw);
@@ -294,17 +296,22 @@ static int apply_image(int rootfd, tb_oci_open_fn open_fn, void *userdata, const
         return 0;
 }
 
-/* "PATH:TAG" unless PATH itself exists. */
+/* "PATH[:TAG]": all of it if that exists, else PATH is the shortest prefix before a ':' that
+ * exists, so that both file names and tags (docker's "repo:tag") may contain colons. */
 static int split_tag(const char *arg, char **ret_path, char **ret_tag) {
-        const char *colon = strrchr(arg, ':');
-
         *ret_tag = NULL;
-        if (colon && !tb_path_exists(arg) && !strchr(colon, '/')) {
-                *ret_path = strndup(arg, (size_t)(colon - arg));
-                *ret_tag = strdup(colon + 1);
-                if (!*ret_path || !*ret_tag)
+        for (const char *c = tb_path_exists(arg) ? NULL : strchr(arg, ':'); c; c = strchr(c + 1, ':')) {
+                _cleanup_(freep) char *p = strndup(arg, (size_t)(c - arg));
+
+                if (!p)
                         return -ENOMEM;
-                return 0;
+                if (tb_path_exists(p)) {
+                        *ret_tag = strdup(c + 1);
+                        if (!*ret_tag)
+                                return -ENOMEM;
+                        *ret_path = TAKE_PTR(p);
+                        return 0;
+                }
         }
         *ret_path = strdup(arg);
         return *ret_path ? 0 : -ENOMEM;
@@ -325,8 +332,8 @@ static int open_image(tb_rootfs *fs, const char *source, const char *arg, bool a
         wfd = open(fs->workarea, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (wfd < 0 || mkdirat(wfd, "rootfs", 0755) < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot prepare work area", fs->workarea);
-        fs->base_fd = openat(wfd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fs->base_fd < 0)
+        fs->fds[0] = openat(wfd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fs->fds[0] < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot prepare work area", fs->workarea);
 
         if (archive) {
@@ -338,7 +345,7 @@ static int open_image(tb_rootfs *fs, const char *source, const char *arg, bool a
                 r = store_fill(&store, path);
                 if (r < 0)
                         return r;
-                r = apply_image(fs->base_fd, store_open, &store, source, tag);
+                r = apply_image(fs->fds[0], store_open, &store, source, tag);
                 (void)tb_rm_rf_at(wfd, "archive"); /* the blobs are no longer needed */
                 return r;
         }
@@ -346,7 +353,7 @@ static int open_image(tb_rootfs *fs, const char *source, const char *arg, bool a
         _cleanup_(closep) int lfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (lfd < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot open OCI layout", path);
-        return apply_image(fs->base_fd, layout_open, &lfd, source, tag);
+        return apply_image(fs->fds[0], layout_open, &lfd, source, tag);
 }
 
 int tb_rootfs_open(const char *source, const tb_rootfs_options *opts, tb_rootfs **ret) {
@@ -356,11 +363,12 @@ int tb_rootfs_open(const char *source, const tb_rootfs_options *opts, tb_rootfs 
         fs = calloc(1, sizeof(*fs));
         if (!fs)
                 return -ENOMEM;
-        fs->base_fd = fs->overlay_fd = -1;
+        fs->fds[0] = -1;
+        fs->n = 1;
 
         if (strncmp(source, "dir:", 4) == 0) {
-                fs->base_fd = open(source + 4, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (fs->base_fd < 0)
+                fs->fds[0] = open(source + 4, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fs->fds[0] < 0)
                         return tb_log_errno(negative_errno(), "%s: cannot open directory", source + 4);
         } else if (strncmp(source, "ocifile:", 8) == 0)
                 r = open_image(fs, source, source + 8, true, opts);
@@ -373,10 +381,15 @@ int tb_rootfs_open(const char *source, const tb_rootfs_options *opts, tb_rootfs 
         if (r < 0)
                 return r;
 
-        if (opts && opts->overlay) {
-                fs->overlay_fd = open(opts->overlay, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (fs->overlay_fd < 0)
-                        return tb_log_errno(negative_errno(), "%s: cannot open overlay directory", opts->overlay);
+        for (size_t i = 0; opts && i < opts->n_overlays; i++) {
+                if (fs->n > TB_ROOTFS_MAX_OVERLAYS) {
+                        tb_err("more than %d overlays", TB_ROOTFS_MAX_OVERLAYS);
+                        return -E2BIG;
+                }
+                fs->fds[fs->n] = open(opts->overlays[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fs->fds[fs->n] < 0)
+                        return tb_log_errno(negative_errno(), "%s: cannot open overlay directory", opts->overlays[i]);
+                fs->n++;
         }
         *ret = TAKE_PTR(fs);
         return 0;
@@ -385,10 +398,9 @@ int tb_rootfs_open(const char *source, const tb_rootfs_options *opts, tb_rootfs 
 void tb_rootfs_free(tb_rootfs *fs) {
         if (!fs)
                 return;
-        if (fs->base_fd >= 0)
-                close(fs->base_fd);
-        if (fs->overlay_fd >= 0)
-                close(fs->overlay_fd);
+        for (size_t i = 0; i < fs->n; i++)
+                if (fs->fds[i] >= 0)
+                        close(fs->fds[i]);
         if (fs->workarea) {
                 int r = tb_rm_rf_at(AT_FDCWD, fs->workarea);
 
@@ -416,43 +428,37 @@ static int cmp_names(const void *a, const void *b) {
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+struct names_collect {
+        struct names *out;
+        size_t cap;
+};
+
+static int collect_name(int dfd, const char *name, void *userdata) {
+        struct names_collect *c = userdata;
+        struct names *out = c->out;
+        (void)dfd;
+
+        if (out->n == c->cap) {
+                size_t ncap = c->cap ? c->cap * 2 : 32;
+                char **v = reallocarray(out->v, ncap, sizeof(char *));
+
+                if (!v)
+                        return -ENOMEM;
+                out->v = v;
+                c->cap = ncap;
+        }
+        out->v[out->n] = strdup(name);
+        if (!out->v[out->n])
+                return -ENOMEM;
+        out->n++;
+        return 0;
+}
+
+/* Appends the names in directory FD to OUT and sorts them all. */
 static int list_dir(int fd, struct names *out) {
-        int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        size_t cap = 0;
-        struct dirent *de;
-        DIR *d;
-        int r = 0;
+        struct names_collect c = { .out = out, .cap = out->n };
+        int r = tb_dir_foreach(fd, collect_name, &c);
 
-        if (dfd < 0)
-                return negative_errno();
-        d = fdopendir(dfd);
-        if (!d) {
-                close(dfd);
-                return negative_errno();
-        }
-        while ((errno = 0, de = readdir(d))) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                if (out->n == cap) {
-                        char **v = reallocarray(out->v, cap ? cap * 2 : 32, sizeof(char *));
-
-                        if (!v) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        out->v = v;
-                        cap = cap ? cap * 2 : 32;
-                }
-                out->v[out->n] = strdup(de->d_name);
-                if (!out->v[out->n]) {
-                        r = -ENOMEM;
-                        break;
-                }
-                out->n++;
-        }
-        if (r == 0 && errno != 0)
-                r = negative_errno();
-        closedir(d);
         if (r == 0 && out->n > 1)
                 qsort(out->v, out->n, sizeof(char *), cmp_names);
         return r;
@@ -484,66 +490,96 @@ static int path_push(struct walk *w, size_t len, const char *name, size_t *ret_l
         return 0;
 }
 
-static int walk_dir(struct walk *w, int base_fd, int over_fd, size_t len, unsigned depth) {
-        _cleanup_(names_done) struct names bn = {}, on = {};
-        size_t i = 0, j = 0;
-        int r;
+static void close_all(int *fds, size_t n) {
+        for (size_t k = 0; k < n; k++)
+                if (fds[k] >= 0)
+                        close(fds[k]);
+}
 
-        if (base_fd >= 0 && (r = list_dir(base_fd, &bn)) < 0)
-                return tb_log_errno(r, "%s: cannot read directory", len ? w->path : "/");
-        if (over_fd >= 0 && (r = list_dir(over_fd, &on)) < 0)
-                return tb_log_errno(r, "overlay %s: cannot read directory", len ? w->path : "/");
+/* FDS[k] is the directory in layer k, or -1; the highest layer that has a name defines it. */
+static int walk_dir(struct walk *w, const int *fds, size_t n, size_t len, unsigned depth) {
+        struct names lists[1 + TB_ROOTFS_MAX_OVERLAYS] = {};
+        size_t idx[1 + TB_ROOTFS_MAX_OVERLAYS] = {};
+        int r = 0;
 
-        while (i < bn.n || j < on.n) {
-                int c = i >= bn.n ? 1 : j >= on.n ? -1 : strcmp(bn.v[i], on.v[j]);
-                const char *name = c <= 0 ? bn.v[i] : on.v[j];
-                bool in_base = c <= 0, in_over = c >= 0;
-                _cleanup_(closep) int cbase = -1, cover = -1;
-                tb_rootfs_entry e = { .name = name, .depth = depth };
-                int fd = in_over ? over_fd : base_fd;
-                size_t nlen;
+        for (size_t k = 0; k < n && r >= 0; k++)
+                if (fds[k] >= 0 && (r = list_dir(fds[k], &lists[k])) < 0)
+                        tb_log_errno(r, "%s: cannot read directory%s", len ? w->path : "/", k ? " (overlay)" : "");
+
+        while (r >= 0) {
+                int child[1 + TB_ROOTFS_MAX_OVERLAYS];
+                bool have[1 + TB_ROOTFS_MAX_OVERLAYS];
+                tb_rootfs_entry e = { .depth = depth };
+                const char *name = NULL;
+                size_t top = 0, nlen;
+
+                for (size_t k = 0; k < n; k++)
+                        if (idx[k] < lists[k].n && (!name || strcmp(lists[k].v[idx[k]], name) < 0))
+                                name = lists[k].v[idx[k]];
+                if (!name)
+                        break;
+                for (size_t k = 0; k < n; k++) {
+                        have[k] = idx[k] < lists[k].n && strcmp(lists[k].v[idx[k]], name) == 0;
+                        if (have[k])
+                                top = k;
+                }
 
                 r = path_push(w, len, name, &nlen);
                 if (r < 0)
-                        return r;
+                        break;
                 e.path = w->path;
-                e.dirfd = fd;
-                if (fstatat(fd, name, &e.st, AT_SYMLINK_NOFOLLOW) < 0)
-                        return tb_log_errno(negative_errno(), "%s: cannot stat", w->path);
+                e.name = name;
+                e.dirfd = fds[top];
+                if (fstatat(fds[top], name, &e.st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        r = tb_log_errno(negative_errno(), "%s: cannot stat", w->path);
+                        break;
+                }
                 if (S_ISLNK(e.st.st_mode)) {
-                        ssize_t n = readlinkat(fd, name, w->link, sizeof(w->link) - 1);
+                        ssize_t l = readlinkat(fds[top], name, w->link, sizeof(w->link) - 1);
 
-                        if (n < 0)
-                                return tb_log_errno(negative_errno(), "%s: cannot read symlink", w->path);
-                        w->link[n] = '\0';
+                        if (l < 0) {
+                                r = tb_log_errno(negative_errno(), "%s: cannot read symlink", w->path);
+                                break;
+                        }
+                        if ((size_t)l >= sizeof(w->link) - 1) {
+                                tb_err("%s: symlink target too long", w->path);
+                                r = -ENAMETOOLONG;
+                                break;
+                        }
+                        w->link[l] = '\0';
                         e.link_target = w->link;
                 }
 
                 r = w->fn(&e, w->userdata);
-                if (r < 0)
-                        return r;
-                if (r != TB_ROOTFS_SKIP && S_ISDIR(e.st.st_mode)) {
-                        struct stat bst;
+                if (r >= 0 && r != TB_ROOTFS_SKIP && S_ISDIR(e.st.st_mode)) {
+                        /* Lower directories of the same name show through, down to the first
+                         * layer where the name is not a directory. */
+                        for (size_t k = 0; k < n; k++)
+                                child[k] = -1;
+                        for (size_t k = top + 1; k-- > 0;) {
+                                struct stat st;
 
-                        if (in_over)
-                                cover = openat(over_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        /* A base directory shows through an overlay directory of the same name. */
-                        if (in_base && (!in_over || (fstatat(base_fd, name, &bst, AT_SYMLINK_NOFOLLOW) == 0 &&
-                                                     S_ISDIR(bst.st_mode))))
-                                cbase = openat(base_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if ((in_over && cover < 0) || (in_base && !in_over && cbase < 0))
-                                return tb_log_errno(negative_errno(), "%s: cannot open directory", w->path);
-                        r = walk_dir(w, cbase, cover, nlen, depth + 1);
-                        if (r < 0)
-                                return r;
+                                if (!have[k])
+                                        continue;
+                                if (k != top && (fstatat(fds[k], name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)))
+                                        break;
+                                child[k] = openat(fds[k], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                                if (child[k] < 0) {
+                                        r = tb_log_errno(negative_errno(), "%s: cannot open directory", w->path);
+                                        break;
+                                }
+                        }
+                        if (r >= 0)
+                                r = walk_dir(w, child, n, nlen, depth + 1);
+                        close_all(child, n);
                 }
                 w->path[len] = '\0';
-                if (in_base)
-                        i++;
-                if (in_over)
-                        j++;
+                for (size_t k = 0; k < n; k++)
+                        idx[k] += have[k];
         }
-        return 0;
+        for (size_t k = 0; k < n; k++)
+                names_done(&lists[k]);
+        return r < 0 ? r : 0;
 }
 
 int tb_rootfs_walk(tb_rootfs *fs, tb_rootfs_visit_fn fn, void *userdata) {
@@ -554,14 +590,14 @@ int tb_rootfs_walk(tb_rootfs *fs, tb_rootfs_visit_fn fn, void *userdata) {
         w.path = calloc(1, w.path_cap);
         if (!w.path)
                 return -ENOMEM;
-        r = walk_dir(&w, fs->base_fd, fs->overlay_fd, 0, 1);
+        r = walk_dir(&w, fs->fds, fs->n, 0, 1);
         free(w.path);
         return r;
 }
 
 /* ---- looking things up in the merged tree ---- */
 
-/* Finds PATH (no symlinks on the way), overlay first; follows a final symlink inside the tree.
+/* Finds PATH (no symlinks on the way), top layer first; follows a final symlink inside the tree.
  * Returns an O_PATH fd and the resolved path. */
 static int lookup(tb_rootfs *fs, const char *path, char **ret_path, int *ret_fd) {
         _cleanup_(freep) char *cur = strdup(path);
@@ -569,15 +605,13 @@ static int lookup(tb_rootfs *fs, const char *path, char **ret_path, int *ret_fd)
         if (!cur)
                 return -ENOMEM;
         for (int hops = 0; hops < MAX_SYMLINK_HOPS; hops++) {
-                int layers[2] = { fs->overlay_fd, fs->base_fd };
                 int fd = -ENOENT;
                 struct stat st;
                 char target[PATH_MAX];
                 ssize_t n;
 
-                for (int k = 0; k < 2 && fd == -ENOENT; k++)
-                        if (layers[k] >= 0)
-                                fd = tb_openat_beneath(layers[k], cur, O_PATH | O_NOFOLLOW);
+                for (size_t k = fs->n; k-- > 0 && fd == -ENOENT;)
+                        fd = tb_openat_beneath(fs->fds[k], cur, O_PATH | O_NOFOLLOW);
                 if (fd < 0)
                         return fd;
                 if (fstat(fd, &st) < 0 || !S_ISLNK(st.st_mode)) {
@@ -624,17 +658,13 @@ static int open_regular(tb_rootfs *fs, const char *path, char **ret_path, int *r
         return 0;
 }
 
-/* The names in DIR of the merged tree (overlay and base), for globbing. */
+/* The names in DIR in every layer, for globbing. */
 static int list_merged(tb_rootfs *fs, const char *dir, struct names *out) {
-        int layers[2] = { fs->overlay_fd, fs->base_fd };
-
-        for (int k = 0; k < 2; k++) {
+        for (size_t k = 0; k < fs->n; k++) {
                 _cleanup_(closep) int fd = -1;
                 int r;
 
-                if (layers[k] < 0)
-                        continue;
-                fd = tb_openat_beneath(layers[k], dir, O_RDONLY | O_DIRECTORY);
+                fd = tb_openat_beneath(fs->fds[k], dir, O_RDONLY | O_DIRECTORY);
                 if (fd == -ENOENT || fd == -ENOTDIR)
                         continue;
                 if (fd < 0)
@@ -657,7 +687,7 @@ static int newest(tb_rootfs *fs, const char *dir, const char *prefix, const char
                 return r;
         for (size_t i = 0; i < n.n; i++) {
                 _cleanup_(freep) char *p = NULL, *resolved = NULL;
-                int fd;
+                int fd = -1;
 
                 if (strncmp(n.v[i], prefix, strlen(prefix)) != 0)
                         continue;

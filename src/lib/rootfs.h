@@ -3,18 +3,23 @@
  * Sources: "dir:PATH" (read in place, never copied), "ocifile:FILE[:TAG]" (a docker save
  * tarball or an OCI archive, told apart by their contents) and "oci-layout:PATH[:TAG]".
  * Images are unpacked layer by layer into a private work area (removed by tb_rootfs_free());
- * an overlay directory is merged while walking, its entries winning. */
+ * overlay directories are merged while walking, their entries winning: a non-directory hides
+ * what lies below it, directories of the same name are merged. */
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/stat.h>
 
 #include "macro.h"
 
 typedef struct tb_rootfs tb_rootfs;
 
+#define TB_ROOTFS_MAX_OVERLAYS 8
+
 typedef struct tb_rootfs_options {
-        const char *overlay; /* directory merged on top, or NULL */
+        const char *const *overlays; /* directories merged on top, each winning over the previous */
+        size_t n_overlays;
         const char *workdir; /* where images are unpacked; NULL: $TMPDIR, else /var/tmp */
 } tb_rootfs_options;
 

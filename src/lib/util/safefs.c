@@ -110,30 +110,40 @@ int tb_mkdir_beneath(int rootfd, const char *path, int *ret_fd) {
         return 0;
 }
 
-int tb_rm_children_at(int dir_fd) {
-        _cleanup_(closep) int fd = -1;
-        DIR *d;
+int tb_dir_foreach(int dir_fd, int (*fn)(int dfd, const char *name, void *userdata), void *userdata) {
         struct dirent *de;
-        int r = 0;
+        DIR *d;
+        int fd, r = 0;
 
         fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
         d = fdopendir(fd);
-        if (!d)
-                return negative_errno();
-        fd = -1; /* owned by d now */
+        if (!d) {
+                r = negative_errno();
+                close(fd);
+                return r;
+        }
         while ((errno = 0, de = readdir(d))) {
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                         continue;
-                r = tb_rm_rf_at(dirfd(d), de->d_name);
+                r = fn(dirfd(d), de->d_name, userdata);
                 if (r < 0)
                         break;
         }
-        if (r == 0 && errno != 0)
+        if (r >= 0 && errno != 0)
                 r = negative_errno();
         closedir(d);
-        return r;
+        return r < 0 ? r : 0;
+}
+
+static int rm_one(int dfd, const char *name, void *userdata) {
+        (void)userdata;
+        return tb_rm_rf_at(dfd, name);
+}
+
+int tb_rm_children_at(int dir_fd) {
+        return tb_dir_foreach(dir_fd, rm_one, NULL);
 }
 
 int tb_rm_rf_at(int dirfd, const char *name) {

@@ -27,6 +27,10 @@ int tb_mkdir_beneath(int rootfd, const char *path, int *ret_fd);
  * A missing NAME is not an error. */
 int tb_rm_rf_at(int dirfd, const char *name);
 
+/* Calls FN for every entry of the directory DIRFD except "." and "..", with an fd for the
+ * directory; the first negative return stops the loop and is returned. */
+int tb_dir_foreach(int dirfd, int (*fn)(int dfd, const char *name, void *userdata), void *userdata);
+
 /* Removes everything inside the directory DIRFD, leaving it empty. */
 int tb_rm_children_at(int dirfd);
 
