@@ -39,6 +39,7 @@ int cmd_encrypt(int argc, char **argv);
 int cmd_genkey(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_initrd(int argc, char **argv);
+int cmd_install(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);

@@ -19,6 +19,7 @@ static const struct command commands[] = {
         { "genkey", cmd_genkey, "generate a Secure Boot key set (PK, KEK, db) and the PCR policy key" },
         { "inspect", cmd_inspect, "show the sections, stub version and signatures of a PE image or UKI" },
         { "initrd", cmd_initrd, "write a root file system as a reproducible compressed cpio initrd" },
+        { "install", cmd_install, "install the running medium to a disk, encrypted and sealed to the TPM" },
         { "measure", cmd_measure, "predict PCR 11 for a UKI and sign PCR policies (like systemd-measure)" },
         { "sign", cmd_sign, "Authenticode-sign a PE/EFI image (as sbsign)" },
         { "verify", cmd_verify, "check a PE/EFI image's Authenticode signature against a certificate" },

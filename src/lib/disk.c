@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libfdisk.h>
+#include <linux/blkpg.h>
 #include <linux/fs.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -58,14 +59,14 @@ static int push(tb_disk_layout *l, tb_disk_part p) {
         return 0;
 }
 
-int tb_disk_layout_from_config(const tb_config *c, uint64_t efi_mib, tb_disk_layout *ret) {
+int tb_disk_layout_from_config(const tb_cloudconfig *c, uint64_t efi_mib, tb_disk_layout *ret) {
         tb_disk_layout l = { .n = 0 };
         const tb_disk_part *rest = NULL;
-        tb_disk_part persistent = { "persistent", TB_CONFIG_PERSISTENT_LABEL, "ext4", c->persistent_mib, false, 0 };
+        tb_disk_part persistent = { "persistent", TB_CLOUDCONFIG_PERSISTENT_LABEL, "ext4", c->persistent_mib, false, 0 };
         int r;
 
-        if ((r = push(&l, (tb_disk_part){ "efi", TB_CONFIG_EFI_LABEL, "vfat", efi_mib, true, 0 })) < 0 ||
-            (r = push(&l, (tb_disk_part){ "oem", TB_CONFIG_OEM_LABEL, "ext4", c->oem_mib, false, 0 })) < 0)
+        if ((r = push(&l, (tb_disk_part){ "efi", TB_CLOUDCONFIG_EFI_LABEL, "vfat", efi_mib, true, 0 })) < 0 ||
+            (r = push(&l, (tb_disk_part){ "oem", TB_CLOUDCONFIG_OEM_LABEL, "ext4", c->oem_mib, false, 0 })) < 0)
                 return r;
         if (c->persistent_mib == 0)
                 rest = &persistent;
@@ -73,7 +74,7 @@ int tb_disk_layout_from_config(const tb_config *c, uint64_t efi_mib, tb_disk_lay
                 return r;
         tb_disk_part extra_rest;
         for (size_t i = 0; i < c->n_extra; i++) {
-                const tb_config_partition *e = &c->extra[i];
+                const tb_cloudconfig_partition *e = &c->extra[i];
                 tb_disk_part p = { e->name, e->label, e->fs, e->size_mib, false, 0 };
                 if (e->size_mib == 0) {
                         if (rest) {
@@ -169,6 +170,37 @@ fail:
         return tb_log_errno(r, "%s: cannot add partition %s", device, p->name);
 }
 
+/* BLKRRPART can succeed without creating anything (seen on loop devices in containers), so the
+ * partitions are handed to the kernel one by one (BLKPG, what partx does), old ones dropped. */
+static int tell_kernel(struct fdisk_context *cxt, const char *device, const tb_disk_layout *l) {
+        int fd = fdisk_get_devfd(cxt);
+        uint64_t ss = fdisk_get_sector_size(cxt);
+
+        (void)fdisk_reread_partition_table(cxt);
+        for (int pno = 1; pno <= 128; pno++) {
+                struct blkpg_partition bp = { .pno = pno };
+                struct blkpg_ioctl_arg a = { .op = BLKPG_DEL_PARTITION, .datalen = sizeof(bp), .data = &bp };
+                (void)ioctl(fd, BLKPG, &a);
+        }
+        for (size_t i = 0; i < l->n; i++) {
+                struct fdisk_partition *pa = NULL;
+                int r = fdisk_get_partition(cxt, l->parts[i].partno - 1, &pa);
+                if (r < 0)
+                        return tb_log_errno(r, "%s: cannot read back partition %u", device, l->parts[i].partno);
+                struct blkpg_partition bp = {
+                        .start = (long long)(fdisk_partition_get_start(pa) * ss),
+                        .length = (long long)(fdisk_partition_get_size(pa) * ss),
+                        .pno = (int)l->parts[i].partno,
+                };
+                struct blkpg_ioctl_arg a = { .op = BLKPG_ADD_PARTITION, .datalen = sizeof(bp), .data = &bp };
+                fdisk_unref_partition(pa);
+                if (ioctl(fd, BLKPG, &a) < 0)
+                        return tb_log_errno(-errno, "%s: cannot tell the kernel about partition %u", device,
+                                            l->parts[i].partno);
+        }
+        return 0;
+}
+
 int tb_disk_partition(const char *device, const tb_disk_layout *l) {
         _cleanup_(fdisk_unrefp) struct fdisk_context *cxt = fdisk_new_context();
         uint64_t size, need = tb_disk_layout_min_bytes(l);
@@ -210,11 +242,8 @@ int tb_disk_partition(const char *device, const tb_disk_layout *l) {
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot write the partition table", device);
         struct stat st;
-        if (stat(device, &st) == 0 && S_ISBLK(st.st_mode)) {
-                r = fdisk_reread_partition_table(cxt);
-                if (r < 0)
-                        tb_warn("%s: the kernel did not re-read the partition table", device);
-        }
+        if (stat(device, &st) == 0 && S_ISBLK(st.st_mode) && (r = tell_kernel(cxt, device, l)) < 0)
+                return r;
         r = fdisk_deassign_device(cxt, 0);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot sync the partition table", device);
@@ -324,6 +353,15 @@ static bool disk_has_partuuid(const char *disk, const char *partuuid) {
         return found;
 }
 
+/* DISK (a /sys/block name) holds the medium: a partition is the ESP systemd-boot started from,
+ * or the whole disk is an ISO 9660 image (CD-ROM or an ISO written to a USB stick). */
+static bool disk_is_medium(const char *disk, const char *partuuid) {
+        char dev[300];
+
+        snprintf(dev, sizeof(dev), "/dev/%s", disk);
+        return (partuuid && *partuuid && disk_has_partuuid(disk, partuuid)) || probe_value(dev, "TYPE", "iso9660", false);
+}
+
 int tb_disk_boot_medium(char **ret) {
         _cleanup_(freep) char *partuuid = NULL;
         struct dirent *de;
@@ -333,20 +371,17 @@ int tb_disk_boot_medium(char **ret) {
         (void)tb_loader_var_read(NULL, "LoaderDevicePartUUID", &partuuid);
         if (!(d = opendir("/sys/block")))
                 return 0;
-        while ((de = readdir(d))) {
-                char dev[300];
-                if (de->d_name[0] == '.' || strncmp(de->d_name, "loop", 4) == 0 || strncmp(de->d_name, "dm-", 3) == 0 ||
-                    strncmp(de->d_name, "ram", 3) == 0)
-                        continue;
-                snprintf(dev, sizeof(dev), "/dev/%s", de->d_name);
-                if ((partuuid && *partuuid && disk_has_partuuid(de->d_name, partuuid)) ||
-                    probe_value(dev, "TYPE", "iso9660", false)) {
-                        *ret = strdup(dev);
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.' && strncmp(de->d_name, "dm-", 3) != 0 && strncmp(de->d_name, "ram", 3) != 0 &&
+                    disk_is_medium(de->d_name, partuuid)) {
+                        if (asprintf(ret, "/dev/%s", de->d_name) < 0) {
+                                closedir(d);
+                                return -ENOMEM;
+                        }
                         break;
                 }
-        }
         closedir(d);
-        return *ret || !de ? 0 : -ENOMEM;
+        return 0;
 }
 
 /* "/dev/vda2" → "vda"; "/dev/vda" → "vda" (via /sys/class/block/NAME/partition). */
@@ -366,13 +401,10 @@ static char *whole_disk_name(const char *device) {
 }
 
 bool tb_disk_is_boot_medium(const char *device) {
-        _cleanup_(freep) char *medium = NULL, *a = NULL, *b = NULL;
+        _cleanup_(freep) char *partuuid = NULL, *disk = whole_disk_name(device);
 
-        if (tb_disk_boot_medium(&medium) < 0 || !medium)
-                return false;
-        a = whole_disk_name(device);
-        b = whole_disk_name(medium);
-        return a && b && strcmp(a, b) == 0;
+        (void)tb_loader_var_read(NULL, "LoaderDevicePartUUID", &partuuid);
+        return disk && disk_is_medium(disk, partuuid);
 }
 
 int tb_disk_pick_auto(char **ret) {

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "cloudconfig.h"
 #include "macro.h"
 
 #define TB_DISK_GUID "2ceff841-4c1d-5a14-8e46-ed3aeb621093" /* uuid5(URL, "KAIROS_DISK") */
@@ -32,7 +32,7 @@ typedef struct tb_disk_layout {
         size_t n;
 } tb_disk_layout;
 
-int tb_disk_layout_from_config(const tb_config *c, uint64_t efi_mib, tb_disk_layout *ret);
+int tb_disk_layout_from_config(const tb_cloudconfig *c, uint64_t efi_mib, tb_disk_layout *ret);
 /* Smallest disk that holds the layout (the rest partition gets at least 64 MiB). */
 uint64_t tb_disk_layout_min_bytes(const tb_disk_layout *l);
 const tb_disk_part *tb_disk_layout_find(const tb_disk_layout *l, const char *label);

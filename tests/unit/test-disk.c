@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "cloudconfig.h"
 #include "disk.h"
 
 static void uuid5_of_labels_matches_kairos(void **state) {
@@ -30,11 +30,11 @@ static void uuid5_of_labels_matches_kairos(void **state) {
 }
 
 static void default_layout_is_efi_oem_then_persistent_taking_the_rest(void **state) {
-        _cleanup_(tb_config_freep) tb_config *c = NULL;
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
         tb_disk_layout l;
         (void)state;
 
-        assert_int_equal(tb_config_new(&c), 0);
+        assert_int_equal(tb_cloudconfig_new(&c), 0);
         assert_int_equal(tb_disk_layout_from_config(c, 100, &l), 0);
         assert_int_equal(l.n, 3);
         assert_string_equal(l.parts[0].name, "efi");
@@ -51,14 +51,14 @@ static void default_layout_is_efi_oem_then_persistent_taking_the_rest(void **sta
 }
 
 static void sized_persistent_keeps_its_place_and_rest_extra_goes_last(void **state) {
-        _cleanup_(tb_config_freep) tb_config *c = NULL;
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
         static const char y[] = "install:\n  partitions: {persistent: {size: 500}}\n  extra-partitions:\n"
                                 "    - {name: big, size: 0, label: BIG}\n    - {name: two, size: 100, label: TWO}\n";
         tb_disk_layout l;
         (void)state;
 
-        assert_int_equal(tb_config_new(&c), 0);
-        assert_int_equal(tb_config_merge(c, "t", y, strlen(y)), 0);
+        assert_int_equal(tb_cloudconfig_new(&c), 0);
+        assert_int_equal(tb_cloudconfig_merge(c, "t", y, strlen(y)), 0);
         assert_int_equal(tb_disk_layout_from_config(c, 100, &l), 0);
         assert_int_equal(l.n, 5);
         assert_string_equal(l.parts[2].label, "COS_PERSISTENT");
@@ -71,7 +71,7 @@ static void sized_persistent_keeps_its_place_and_rest_extra_goes_last(void **sta
 }
 
 static void partitioning_a_too_small_image_fails_before_writing(void **state) {
-        _cleanup_(tb_config_freep) tb_config *c = NULL;
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
         char path[] = "/tmp/tb-test-disk.XXXXXX";
         static const uint8_t zero[4096];
         uint8_t back[4096];
@@ -79,7 +79,7 @@ static void partitioning_a_too_small_image_fails_before_writing(void **state) {
         int fd;
         (void)state;
 
-        assert_int_equal(tb_config_new(&c), 0);
+        assert_int_equal(tb_cloudconfig_new(&c), 0);
         assert_int_equal(tb_disk_layout_from_config(c, 100, &l), 0);
         fd = mkstemp(path);
         assert_true(fd >= 0);

@@ -1,4 +1,4 @@
-/* tests/unit/test-config.c */
+/* tests/unit/test-cloudconfig.c */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "cloudconfig.h"
 #include "log.h"
 
 /* The seed's full example (research/kairos.md §4.3). */
@@ -36,8 +36,8 @@ static const char seed[] = "#cloud-config\n"
                            "  - name: kairos\n"
                            "bind-pcrs: [\"7\"]\n";
 
-static int merge(tb_config *c, const char *text) {
-        return tb_config_merge(c, "test.yaml", text, strlen(text));
+static int merge(tb_cloudconfig *c, const char *text) {
+        return tb_cloudconfig_merge(c, "test.yaml", text, strlen(text));
 }
 
 static char logbuf[4096];
@@ -67,10 +67,10 @@ static void end_capture(void) {
 }
 
 static void defaults_are_kairos_uki_defaults(void **state) {
-        _cleanup_(tb_config_freep) tb_config *c = NULL;
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
         (void)state;
 
-        assert_int_equal(tb_config_new(&c), 0);
+        assert_int_equal(tb_cloudconfig_new(&c), 0);
         assert_string_equal(c->device, "auto");
         assert_false(c->auto_install);
         assert_int_equal(c->oem_mib, 64);
@@ -80,14 +80,14 @@ static void defaults_are_kairos_uki_defaults(void **state) {
         assert_string_equal(c->encrypted[1], "COS_PERSISTENT");
         assert_int_equal(c->bind_pcrs, 0);
         assert_int_equal(c->bind_public_pcrs, 1u << 11);
-        assert_int_equal(tb_config_validate(c), 0);
+        assert_int_equal(tb_cloudconfig_validate(c), 0);
 }
 
 static void seed_example_gives_sizes_extra_partition_and_encrypted_list(void **state) {
-        _cleanup_(tb_config_freep) tb_config *c = NULL;
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
         (void)state;
 
-        assert_int_equal(tb_config_new(&c), 0);
+        assert_int_equal(tb_cloudconfig_new(&c), 0);
         assert_int_equal(merge(c, seed), 0);
         assert_true(c->auto_install);
         assert_true(c->poweroff);
@@ -102,14 +102,14 @@ static void seed_example_gives_sizes_extra_partition_and_encrypted_list(void **s
         assert_int_equal(c->n_encrypted, 3);
         assert_string_equal(c->encrypted[2], "PARTITION_TWO");
         assert_int_equal(c->bind_pcrs, 1u << 7);
-        assert_int_equal(tb_config_validate(c), 0);
+        assert_int_equal(tb_cloudconfig_validate(c), 0);
 }
 
 static void later_document_overrides_only_the_keys_it_sets(void **state) {
-        _cleanup_(tb_config_freep) tb_config *c = NULL;
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
         (void)state;
 
-        assert_int_equal(tb_config_new(&c), 0);
+        assert_int_equal(tb_cloudconfig_new(&c), 0);
         assert_int_equal(merge(c, seed), 0);
         assert_int_equal(merge(c, "install:\n  device: /dev/vdb\n  partitions: {oem: {size: 128}}\n"), 0);
         assert_string_equal(c->device, "/dev/vdb");
@@ -119,10 +119,10 @@ static void later_document_overrides_only_the_keys_it_sets(void **state) {
 }
 
 static void yaml_error_reports_line_and_column(void **state) {
-        _cleanup_(tb_config_freep) tb_config *c = NULL;
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
         (void)state;
 
-        assert_int_equal(tb_config_new(&c), 0);
+        assert_int_equal(tb_cloudconfig_new(&c), 0);
         capture_log();
         assert_int_equal(merge(c, "install:\n  device: auto\n   auto: [true\n"), -EINVAL);
         end_capture();
@@ -142,10 +142,10 @@ static void yaml_error_reports_line_and_column(void **state) {
 }
 
 static void unknown_keys_are_warned_about_and_ignored(void **state) {
-        _cleanup_(tb_config_freep) tb_config *c = NULL;
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
         (void)state;
 
-        assert_int_equal(tb_config_new(&c), 0);
+        assert_int_equal(tb_cloudconfig_new(&c), 0);
         capture_log();
         assert_int_equal(merge(c, "install:\n  devcie: /dev/sda\nfrobnicate: 1\nusers: []\n"), 0);
         end_capture();
@@ -156,26 +156,26 @@ static void unknown_keys_are_warned_about_and_ignored(void **state) {
 }
 
 static void bare_cloud_config_header_is_an_empty_config(void **state) {
-        _cleanup_(tb_config_freep) tb_config *c = NULL;
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
         (void)state;
 
-        assert_int_equal(tb_config_new(&c), 0);
+        assert_int_equal(tb_cloudconfig_new(&c), 0);
         assert_int_equal(merge(c, "#cloud-config\n"), 0);
         assert_int_equal(merge(c, ""), 0);
         assert_string_equal(c->device, "auto");
 }
 
 static void validate_refuses_unknown_encrypted_label_and_two_rest_partitions(void **state) {
-        _cleanup_(tb_config_freep) tb_config *c = NULL, *d = NULL;
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL, *d = NULL;
         (void)state;
 
-        assert_int_equal(tb_config_new(&c), 0);
+        assert_int_equal(tb_cloudconfig_new(&c), 0);
         assert_int_equal(merge(c, "install:\n  encrypted_partitions: [COS_OEM, NOPE]\n"), 0);
-        assert_int_equal(tb_config_validate(c), -EINVAL);
-        assert_int_equal(tb_config_new(&d), 0);
+        assert_int_equal(tb_cloudconfig_validate(c), -EINVAL);
+        assert_int_equal(tb_cloudconfig_new(&d), 0);
         assert_int_equal(merge(d, "install:\n  extra-partitions:\n    - {name: x, size: 0}\n"), 0);
         assert_string_equal(d->extra[0].label, "x");
-        assert_int_equal(tb_config_validate(d), -EINVAL);
+        assert_int_equal(tb_cloudconfig_validate(d), -EINVAL);
 }
 
 int main(void) {

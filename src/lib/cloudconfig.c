@@ -1,5 +1,5 @@
-/* config.c — cloud-config YAML (libyaml document API) → tb_config. */
-#include "config.h"
+/* cloudconfig.c — cloud-config YAML (libyaml document API) → tb_cloudconfig. */
+#include "cloudconfig.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -126,7 +126,7 @@ static int part_size(const ctx *x, const char *key, yaml_node_t *k, yaml_node_t 
 }
 
 static int partitions(const ctx *x, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud) {
-        tb_config *c = ud;
+        tb_cloudconfig *c = ud;
 
         if (strcmp(key, "oem") == 0)
                 return each_pair(x, v, "install.partitions.oem", part_size, &c->oem_mib);
@@ -142,14 +142,14 @@ static int partitions(const ctx *x, const char *key, yaml_node_t *k, yaml_node_t
         return 0;
 }
 
-static void partition_done(tb_config_partition *p) {
+static void partition_done(tb_cloudconfig_partition *p) {
         free(p->name);
         free(p->fs);
         free(p->label);
 }
 
 static int extra_field(const ctx *x, const char *key, yaml_node_t *k, yaml_node_t *v, void *ud) {
-        tb_config_partition *p = ud;
+        tb_cloudconfig_partition *p = ud;
 
         if (strcmp(key, "name") == 0)
                 return get_str(x, v, "extra-partitions.name", &p->name);
@@ -171,7 +171,7 @@ static int extra_field(const ctx *x, const char *key, yaml_node_t *k, yaml_node_
         return 0;
 }
 
-static int extra_partitions(const ctx *x, yaml_node_t *n, tb_config *c) {
+static int extra_partitions(const ctx *x, yaml_node_t *n, tb_cloudconfig *c) {
         int r;
 
         if (n->type != YAML_SEQUENCE_NODE)
@@ -181,7 +181,7 @@ static int extra_partitions(const ctx *x, yaml_node_t *n, tb_config *c) {
         c->n_extra = 0;
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
                 yaml_node_t *e = yaml_document_get_node(x->doc, *it);
-                tb_config_partition p = { .fs = strdup("ext2") }; /* Kairos' LinuxImgFs */
+                tb_cloudconfig_partition p = { .fs = strdup("ext2") }; /* Kairos' LinuxImgFs */
                 if (!p.fs)
                         return -ENOMEM;
                 r = each_pair(x, e, "install.extra-partitions[]", extra_field, &p);
@@ -193,7 +193,7 @@ static int extra_partitions(const ctx *x, yaml_node_t *n, tb_config *c) {
                         partition_done(&p);
                         return r;
                 }
-                tb_config_partition *a = reallocarray(c->extra, c->n_extra + 1, sizeof(*a));
+                tb_cloudconfig_partition *a = reallocarray(c->extra, c->n_extra + 1, sizeof(*a));
                 if (!a) {
                         partition_done(&p);
                         return -ENOMEM;
@@ -210,7 +210,7 @@ static void strv_free(char **v, size_t n) {
         free(v);
 }
 
-static int encrypted(const ctx *x, yaml_node_t *n, tb_config *c) {
+static int encrypted(const ctx *x, yaml_node_t *n, tb_cloudconfig *c) {
         size_t count = 0;
         char **v;
 
@@ -239,7 +239,7 @@ static int install(const ctx *x, const char *key, yaml_node_t *k, yaml_node_t *v
         static const char *const ignored[] = { "no-format", "source", "system", "cloud-init", "skip-entries",
                                                "grub_options", "bind_mounts", "ephemeral_mounts",
                                                "allow-insecure-registries", "recovery-system", "image" };
-        tb_config *c = ud;
+        tb_cloudconfig *c = ud;
 
         if (strcmp(key, "device") == 0)
                 return get_str(x, v, "install.device", &c->device);
@@ -270,7 +270,7 @@ static int top(const ctx *x, const char *key, yaml_node_t *k, yaml_node_t *v, vo
                                               "upgrade", "reset", "k3s", "k3s-agent", "k0s", "k0s-worker", "p2p",
                                               "bundles", "ssh_authorized_keys", "options", "fail_on_bundles_errors",
                                               "config_url", "env", "runcmd", "write_files" };
-        tb_config *c = ud;
+        tb_cloudconfig *c = ud;
 
         if (strcmp(key, "install") == 0)
                 return each_pair(x, v, "install", install, c);
@@ -287,8 +287,8 @@ static int top(const ctx *x, const char *key, yaml_node_t *k, yaml_node_t *v, vo
         return 0;
 }
 
-int tb_config_new(tb_config **ret) {
-        _cleanup_(tb_config_freep) tb_config *c = calloc(1, sizeof(*c));
+int tb_cloudconfig_new(tb_cloudconfig **ret) {
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = calloc(1, sizeof(*c));
 
         if (!c)
                 return -ENOMEM;
@@ -297,7 +297,7 @@ int tb_config_new(tb_config **ret) {
         c->encrypted = calloc(3, sizeof(char *));
         if (!c->device || !c->encrypted)
                 return -ENOMEM;
-        if (!(c->encrypted[0] = strdup(TB_CONFIG_OEM_LABEL)) || !(c->encrypted[1] = strdup(TB_CONFIG_PERSISTENT_LABEL)))
+        if (!(c->encrypted[0] = strdup(TB_CLOUDCONFIG_OEM_LABEL)) || !(c->encrypted[1] = strdup(TB_CLOUDCONFIG_PERSISTENT_LABEL)))
                 return -ENOMEM;
         c->n_encrypted = 2;
         c->bind_public_pcrs = UINT32_C(1) << 11;
@@ -305,7 +305,7 @@ int tb_config_new(tb_config **ret) {
         return 0;
 }
 
-void tb_config_free(tb_config *c) {
+void tb_cloudconfig_free(tb_cloudconfig *c) {
         if (!c)
                 return;
         free(c->device);
@@ -316,7 +316,7 @@ void tb_config_free(tb_config *c) {
         free(c);
 }
 
-int tb_config_merge(tb_config *c, const char *name, const char *text, size_t len) {
+int tb_cloudconfig_merge(tb_cloudconfig *c, const char *name, const char *text, size_t len) {
         yaml_parser_t parser;
         yaml_document_t doc;
         int r;
@@ -343,17 +343,17 @@ int tb_config_merge(tb_config *c, const char *name, const char *text, size_t len
         return r;
 }
 
-int tb_config_merge_file(tb_config *c, const char *path) {
+int tb_cloudconfig_merge_file(tb_cloudconfig *c, const char *path) {
         _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
         int r = tb_read_file(path, 1024 * 1024, &b);
 
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot read", path);
-        return tb_config_merge(c, path, (const char *)b.data, b.len);
+        return tb_cloudconfig_merge(c, path, (const char *)b.data, b.len);
 }
 
-static bool has_label(const tb_config *c, const char *label) {
-        if (strcmp(label, TB_CONFIG_OEM_LABEL) == 0 || strcmp(label, TB_CONFIG_PERSISTENT_LABEL) == 0)
+static bool has_label(const tb_cloudconfig *c, const char *label) {
+        if (strcmp(label, TB_CLOUDCONFIG_OEM_LABEL) == 0 || strcmp(label, TB_CLOUDCONFIG_PERSISTENT_LABEL) == 0)
                 return true;
         for (size_t i = 0; i < c->n_extra; i++)
                 if (strcmp(c->extra[i].label, label) == 0)
@@ -361,7 +361,7 @@ static bool has_label(const tb_config *c, const char *label) {
         return false;
 }
 
-int tb_config_validate(const tb_config *c) {
+int tb_cloudconfig_validate(const tb_cloudconfig *c) {
         unsigned rest = c->persistent_mib == 0;
 
         if (c->oem_mib == 0) {
@@ -369,10 +369,10 @@ int tb_config_validate(const tb_config *c) {
                 return -EINVAL;
         }
         for (size_t i = 0; i < c->n_extra; i++) {
-                const tb_config_partition *p = &c->extra[i];
+                const tb_cloudconfig_partition *p = &c->extra[i];
                 rest += p->size_mib == 0;
-                if (strcmp(p->label, TB_CONFIG_EFI_LABEL) == 0 || strcmp(p->label, TB_CONFIG_OEM_LABEL) == 0 ||
-                    strcmp(p->label, TB_CONFIG_PERSISTENT_LABEL) == 0 ||
+                if (strcmp(p->label, TB_CLOUDCONFIG_EFI_LABEL) == 0 || strcmp(p->label, TB_CLOUDCONFIG_OEM_LABEL) == 0 ||
+                    strcmp(p->label, TB_CLOUDCONFIG_PERSISTENT_LABEL) == 0 ||
                     strcmp(p->name, "efi") == 0 || strcmp(p->name, "oem") == 0 || strcmp(p->name, "persistent") == 0) {
                         tb_err("install.extra-partitions: %s: name or label taken by a system partition", p->name);
                         return -EINVAL;
