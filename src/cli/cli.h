@@ -38,6 +38,7 @@ int cmd_build_uki(int argc, char **argv);
 int cmd_encrypt(int argc, char **argv);
 int cmd_genkey(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_init(int argc, char **argv);
 int cmd_initrd(int argc, char **argv);
 int cmd_install(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
