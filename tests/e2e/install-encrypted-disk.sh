@@ -66,8 +66,8 @@ if [ "$(id -u)" = 0 ] && loop=$(losetup -f --show -P -r disk.img 2>/dev/null); t
   done
   assert_eq "$(blkid -p -o export "${loop}p1" | sed -n 's/^LABEL=//p' || true)" COS_GRUB "ESP label"
 fi
-assert_eq "$(serial_value s2 mount/oem)" /dev/mapper/oem "OEM mount"
-assert_eq "$(serial_value s2 mount/usr/local)" /dev/mapper/persistent "persistent mount"
+assert_eq "$(serial_value s2 mount_oem)" /dev/mapper/oem "OEM mount"
+assert_eq "$(serial_value s2 mount_usr_local)" /dev/mapper/persistent "persistent mount"
 assert_eq "$(serial_value s2 marker)" created "marker on the first disk boot"
 
 # 3. the marker survives a reboot.
