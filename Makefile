@@ -4,7 +4,7 @@ SAN_BUILD ?= build-sanitize
 FUZZ_BUILD ?= build-fuzz
 MESON_TEST_ARGS ?= --print-errorlogs
 
-.PHONY: all build deps check check-unit check-sanitize check-fuzz demo clean lint
+.PHONY: all build deps check check-unit check-e2e check-sanitize check-fuzz demo clean lint rootfs
 
 all: build
 
@@ -31,6 +31,14 @@ check-fuzz:
 
 check-unit: build
 	meson test -C $(BUILD) --suite unit $(MESON_TEST_ARGS)
+
+# QEMU + OVMF + swtpm scenarios only (a few minutes under TCG).
+check-e2e: build
+	meson test -C $(BUILD) --suite e2e $(MESON_TEST_ARGS)
+
+# The small test/demo root filesystem (Debian kernel, busybox, trustboot); prints its directory.
+rootfs: build
+	@bash tests/rootfs/build.sh --trustboot $(BUILD)/src/cli/trustboot $(BUILD)/tests/rootfs-cache
 
 # The unit tests once more under AddressSanitizer + UndefinedBehaviorSanitizer.
 check-sanitize:

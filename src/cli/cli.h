@@ -36,5 +36,11 @@ typedef int (*cli_command_fn)(int argc, char **argv);
 
 int cmd_encrypt(int argc, char **argv);
 int cmd_genkey(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_initrd(int argc, char **argv);
+int cmd_measure(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 int cmd_unlock(int argc, char **argv);
 int cmd_unlock_all(int argc, char **argv);
+int cmd_vm(int argc, char **argv);

@@ -31,6 +31,27 @@ int tb_key_load(const char *path, EVP_PKEY **ret) {
         return 0;
 }
 
+int tb_pubkey_load(const char *path, EVP_PKEY **ret) {
+        _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
+        _cleanup_(BIO_free_allp) BIO *bio = NULL;
+        EVP_PKEY *key;
+        int r;
+
+        r = tb_read_file(path, KEY_FILE_MAX, &pem);
+        if (r < 0)
+                return r;
+        bio = BIO_new_mem_buf(pem.data, (int)pem.len);
+        if (!bio)
+                return -ENOMEM;
+        key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+        if (!key) {
+                tb_ossl_drain_errors(path);
+                return -EBADMSG;
+        }
+        *ret = key;
+        return 0;
+}
+
 int tb_cert_from_der(const uint8_t *der, size_t len, X509 **ret) {
         const unsigned char *p = der;
         X509 *cert;

@@ -10,6 +10,9 @@
  * file system, -EBADMSG if it holds no private key. */
 int tb_key_load(const char *path, EVP_PKEY **ret);
 
+/* Loads a PEM public key (SubjectPublicKeyInfo, "BEGIN PUBLIC KEY"); -EBADMSG if there is none. */
+int tb_pubkey_load(const char *path, EVP_PKEY **ret);
+
 /* Loads one X.509 certificate, PEM or DER. -EBADMSG if the file is not a certificate. */
 int tb_cert_load(const char *path, X509 **ret);
 int tb_cert_from_der(const uint8_t *der, size_t len, X509 **ret);

@@ -1,0 +1,450 @@
+/* src/cli/measure.c — trustboot measure: predict PCR 11 and sign PCR policies, the way
+ * systemd-measure 252 prints them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "fileio.h"
+#include "json.h"
+#include "log.h"
+#include "ossl.h"
+#include "pcr.h"
+#include "pe.h"
+#include "signer.h"
+
+#include "encode.h"
+
+static const char usage[] =
+        "Usage: trustboot measure calculate|sign [OPTIONS]\n"
+        "\n"
+        "Predict the PCR 11 values systemd-stub and systemd-pcrphase produce for a unified kernel\n"
+        "image (calculate), or sign the TPM2 PCR policies for them (sign), computed in software.\n"
+        "Output is the same as systemd-measure's.\n"
+        "\n"
+        "Section contents (each FILE holds the exact bytes of the section):\n"
+        "      --linux=FILE         .linux (required unless --uki is given)\n"
+        "      --osrel=FILE         .osrel\n"
+        "      --cmdline=FILE       .cmdline\n"
+        "      --initrd=FILE        .initrd\n"
+        "      --ucode=FILE         .ucode   (measured by stub 256+)\n"
+        "      --splash=FILE        .splash\n"
+        "      --dtb=FILE           .dtb\n"
+        "      --uname=FILE         .uname   (measured by stub 254+)\n"
+        "      --sbat=FILE          .sbat    (measured by stub 254+)\n"
+        "      --pcrpkey=FILE       .pcrpkey\n"
+        "      --uki=FILE.efi       take the sections from a built UKI (the options above override)\n"
+        "\n"
+        "Options:\n"
+        "      --bank=DIGEST        sha1, sha256, sha384, sha512 (repeatable; default: all four)\n"
+        "      --phase=PHASE        colon-separated boot phase words (repeatable; '' = sections only;\n"
+        "                           default: enter-initrd … enter-initrd:leave-initrd:sysinit:ready)\n"
+        "      --stub-version=V     the stub's systemd version (252, 254, 256, 257, 258, …) or auto\n"
+        "                           (default: read from the UKI's stub, else the installed stub,\n"
+        "                           else 252)\n"
+        "      --private-key=FILE   PEM RSA private key to sign with (sign)\n"
+        "      --public-key=FILE    PEM public key for the fingerprint (default: from the private key)\n"
+        "      --json=MODE          off, short, pretty, auto (auto: pretty on a terminal)\n"
+        "  -j                       same as --json=auto\n"
+        "  -h, --help               show this help\n";
+
+/* JSON_DEFAULT: text for calculate, auto for sign. */
+enum json_mode { JSON_OFF, JSON_AUTO, JSON_SHORT, JSON_PRETTY, JSON_DEFAULT };
+
+struct options {
+        const char *verb;
+        const char *sections[_TB_UKI_SECTION_MAX];
+        const char *uki;
+        unsigned banks;
+        char **phases;
+        size_t n_phases;
+        const char *private_key;
+        const char *public_key;
+        int stub_gen; /* 0: auto */
+        enum json_mode json;
+};
+
+enum {
+        ARG_SECTION_FIRST = 0x100, /* + enum tb_uki_section */
+        ARG_UKI = 0x200,
+        ARG_BANK,
+        ARG_PHASE,
+        ARG_STUB_VERSION,
+        ARG_PRIVATE_KEY,
+        ARG_PUBLIC_KEY,
+        ARG_JSON,
+};
+
+static int parse_json_mode(const char *s, enum json_mode *ret) {
+        static const char *const names[] = {
+                [JSON_OFF] = "off", [JSON_AUTO] = "auto", [JSON_SHORT] = "short", [JSON_PRETTY] = "pretty"
+        };
+
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+                if (strcmp(s, names[i]) == 0) {
+                        *ret = (enum json_mode)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+/* Value errors are one line on stderr (no usage hint), exit 2. */
+static int parse_args(int argc, char **argv, struct options *o) {
+        static const struct option options[] = {
+                { "linux", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_LINUX },
+                { "osrel", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_OSREL },
+                { "cmdline", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_CMDLINE },
+                { "initrd", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_INITRD },
+                { "ucode", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_UCODE },
+                { "splash", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_SPLASH },
+                { "dtb", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_DTB },
+                { "uname", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_UNAME },
+                { "sbat", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_SBAT },
+                { "pcrpkey", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_PCRPKEY },
+                { "uki", required_argument, NULL, ARG_UKI },
+                { "bank", required_argument, NULL, ARG_BANK },
+                { "phase", required_argument, NULL, ARG_PHASE },
+                { "stub-version", required_argument, NULL, ARG_STUB_VERSION },
+                { "private-key", required_argument, NULL, ARG_PRIVATE_KEY },
+                { "public-key", required_argument, NULL, ARG_PUBLIC_KEY },
+                { "json", required_argument, NULL, ARG_JSON },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int opt, r;
+
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "hj", options, NULL)) >= 0) {
+                switch (opt) {
+                case 'h':
+                        cli_print_help(usage);
+                        return 1;
+                case 'j':
+                        o->json = JSON_AUTO;
+                        break;
+                case ARG_UKI:
+                        o->uki = optarg;
+                        break;
+                case ARG_BANK:
+                        r = tb_bank_from_string(optarg);
+                        if (r < 0) {
+                                tb_err("unknown PCR bank '%s' (known: sha1, sha256, sha384, sha512)", optarg);
+                                return -TB_EXIT_USAGE;
+                        }
+                        o->banks |= TB_BANK_BIT(r);
+                        break;
+                case ARG_PHASE: {
+                        _cleanup_(freep) char *norm = NULL;
+                        const char *bad = NULL;
+                        char **l;
+
+                        r = tb_pcr_phase_normalize(optarg, &norm, &bad);
+                        if (r == -EINVAL) {
+                                tb_err("--phase=%s: unknown boot phase word '%.*s'", optarg,
+                                       (int)strcspn(bad, ":"), bad);
+                                return -TB_EXIT_USAGE;
+                        }
+                        if (r < 0)
+                                return tb_log_errno(r, "--phase"), -TB_EXIT_FAILURE;
+                        l = realloc(o->phases, (o->n_phases + 1) * sizeof(char *));
+                        if (!l)
+                                return tb_log_errno(-ENOMEM, "--phase"), -TB_EXIT_FAILURE;
+                        o->phases = l;
+                        o->phases[o->n_phases++] = optarg;
+                        break;
+                }
+                case ARG_STUB_VERSION: {
+                        uint64_t v;
+
+                        if (strcmp(optarg, "auto") == 0) {
+                                o->stub_gen = 0;
+                                break;
+                        }
+                        if (cli_parse_u64(optarg, 252, 9999, &v) < 0) {
+                                tb_err("--stub-version=%s: expected 252, 254, 256, 257, 258 or auto", optarg);
+                                return -TB_EXIT_USAGE;
+                        }
+                        o->stub_gen = tb_stub_gen_from_version(v);
+                        break;
+                }
+                case ARG_PRIVATE_KEY:
+                        o->private_key = optarg;
+                        break;
+                case ARG_PUBLIC_KEY:
+                        o->public_key = optarg;
+                        break;
+                case ARG_JSON:
+                        if (parse_json_mode(optarg, &o->json) < 0) {
+                                tb_err("--json=%s: expected off, short, pretty or auto", optarg);
+                                return -TB_EXIT_USAGE;
+                        }
+                        break;
+                case '?':
+                        cli_bad_option("measure", argv);
+                        return -TB_EXIT_USAGE;
+                default:
+                        if (opt >= ARG_SECTION_FIRST && opt < ARG_SECTION_FIRST + _TB_UKI_SECTION_MAX) {
+                                o->sections[opt - ARG_SECTION_FIRST] = optarg;
+                                break;
+                        }
+                        return -TB_EXIT_USAGE;
+                }
+        }
+        if (optind >= argc) {
+                cli_usage_error("measure", "expected a verb: calculate or sign");
+                return -TB_EXIT_USAGE;
+        }
+        o->verb = argv[optind];
+        if (strcmp(o->verb, "calculate") != 0 && strcmp(o->verb, "sign") != 0) {
+                cli_usage_error("measure", "unknown verb '%s' (calculate or sign)", o->verb);
+                return -TB_EXIT_USAGE;
+        }
+        if (optind + 1 < argc) {
+                cli_usage_error("measure", "unexpected argument '%s'", argv[optind + 1]);
+                return -TB_EXIT_USAGE;
+        }
+        if (!o->sections[TB_UKI_LINUX] && !o->uki) {
+                tb_err("--linux= or --uki= is required");
+                return -TB_EXIT_USAGE;
+        }
+        if (strcmp(o->verb, "sign") == 0 && !o->private_key) {
+                tb_err("sign needs --private-key=");
+                return -TB_EXIT_USAGE;
+        }
+        if (o->banks == 0)
+                o->banks = TB_BANKS_ALL;
+        return 0;
+}
+
+/* The stub generation to predict for: forced, else the UKI's stub, else the installed stub, else
+ * 252 (what this distribution ships). */
+static int stub_gen(const struct options *o, const tb_pe *uki) {
+#if defined(__x86_64__)
+        static const char stub[] = TB_SDBOOT_EFI_DIR "/linuxx64.efi.stub";
+#elif defined(__aarch64__)
+        static const char stub[] = TB_SDBOOT_EFI_DIR "/linuxaa64.efi.stub";
+#else
+        static const char stub[] = "";
+#endif
+        _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
+        int gen;
+
+        if (o->stub_gen)
+                return o->stub_gen;
+        if (uki) {
+                gen = tb_stub_gen_from_pe(uki);
+                if (gen < 0)
+                        tb_warn("%s: no systemd-stub version in .sdmagic or .sbat; predicting for a 252 stub",
+                                o->uki);
+                return gen < 0 ? TB_STUB_252 : gen;
+        }
+        if (!*stub || !tb_path_exists(stub))
+                return TB_STUB_252;
+        if (tb_pe_open(stub, &pe) < 0)
+                return TB_STUB_252;
+        gen = tb_stub_gen_from_pe(pe);
+        return gen < 0 ? TB_STUB_252 : gen;
+}
+
+static int add_section_file(tb_pcr11 *p, enum tb_uki_section s, const char *path) {
+        _cleanup_(closep) int fd = -1;
+        int r;
+
+        if (!tb_stub_measures(tb_pcr11_gen(p), s)) {
+                tb_warn("%s: a systemd %d stub does not measure %s; ignored", path, (int)tb_pcr11_gen(p),
+                        tb_uki_section_name(s));
+                return 0;
+        }
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot open", path);
+        r = tb_pcr11_set_section_fd(p, s, fd);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot read", path);
+        return 0;
+}
+
+static int load_inputs(const struct options *o, tb_pcr11 **ret) {
+        _cleanup_(tb_pcr11_freep) tb_pcr11 *p = NULL;
+        _cleanup_(tb_pe_freep) tb_pe *uki = NULL;
+        int r;
+
+        if (o->uki) {
+                r = tb_pe_open(o->uki, &uki); /* logs what is wrong */
+                if (r < 0)
+                        return r;
+        }
+        r = tb_pcr11_new(o->banks, (enum tb_stub_gen)stub_gen(o, uki), &p);
+        if (r < 0)
+                return tb_log_errno(r, "cannot set up PCR 11 prediction");
+        if (uki) {
+                r = tb_pcr11_set_from_pe(p, uki);
+                if (r < 0)
+                        return tb_log_errno(r, "%s: cannot read the UKI sections", o->uki);
+                if (!tb_pcr11_has_section(p, TB_UKI_LINUX) && !o->sections[TB_UKI_LINUX]) {
+                        tb_err("%s: no .linux section; not a UKI", o->uki);
+                        return -EBADMSG;
+                }
+        }
+        for (enum tb_uki_section s = 0; s < _TB_UKI_SECTION_MAX; s++) {
+                if (!o->sections[s])
+                        continue;
+                r = add_section_file(p, s, o->sections[s]);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+static bool json_pretty(enum json_mode m) {
+        return m == JSON_PRETTY || (m == JSON_AUTO && isatty(STDOUT_FILENO));
+}
+
+static int print_json(struct json_object *o, enum json_mode mode, bool newline) {
+        _cleanup_(tb_buf_freep) tb_buf out = TB_BUF_INIT;
+        int r;
+
+        r = tb_json_format(o, json_pretty(mode) ? TB_JSON_PRETTY : TB_JSON_SHORT, &out);
+        if (r >= 0 && newline)
+                r = tb_buf_append(&out, "\n", 1);
+        if (r < 0)
+                return tb_log_errno(r, "cannot format JSON");
+        if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0)
+                return tb_log_errno(negative_errno(), "cannot write output");
+        return 0;
+}
+
+static int json_add_calc(struct json_object *root, enum tb_bank b, const char *phase, const uint8_t *value) {
+        struct json_object *arr = NULL, *e;
+        _cleanup_(freep) char *hex = tb_hex_encode(value, tb_bank_size(b));
+
+        if (!hex)
+                return -ENOMEM;
+        if (!json_object_object_get_ex(root, tb_bank_name(b), &arr)) {
+                arr = json_object_new_array();
+                if (!arr || json_object_object_add(root, tb_bank_name(b), arr) != 0)
+                        return json_object_put(arr), -ENOMEM;
+        }
+        e = json_object_new_object();
+        if (!e)
+                return -ENOMEM;
+        if ((*phase && json_object_object_add(e, "phase", json_object_new_string(phase)) != 0) ||
+            json_object_object_add(e, "pcr", json_object_new_int(TB_PCR_KERNEL_BOOT)) != 0 ||
+            json_object_object_add(e, "hash", json_object_new_string(hex)) != 0 ||
+            json_object_array_add(arr, e) != 0)
+                return json_object_put(e), -ENOMEM;
+        return 0;
+}
+
+static int calculate(const struct options *o, const tb_pcr11 *p, char *const *phases) {
+        _cleanup_(json_object_putp) struct json_object *root = NULL;
+        int r;
+
+        if (o->json != JSON_OFF && o->json != JSON_DEFAULT) {
+                root = json_object_new_object();
+                if (!root)
+                        return tb_log_errno(-ENOMEM, "cannot build JSON");
+        }
+        for (char *const *ph = phases; *ph; ph++) {
+                tb_digests v;
+
+                r = tb_pcr11_value(p, *ph, &v);
+                if (r < 0)
+                        return tb_log_errno(r, "cannot compute PCR 11");
+                if (root) {
+                        TB_FOREACH_BANK(b, o->banks) {
+                                r = json_add_calc(root, b, *ph, v.d[b]);
+                                if (r < 0)
+                                        return tb_log_errno(r, "cannot build JSON");
+                        }
+                        continue;
+                }
+                /* The phase goes to stderr and the values to stdout, so that stdout stays parseable. */
+                fflush(stdout);
+                fprintf(stderr, "# PCR[%d] Phase <%s>\n", TB_PCR_KERNEL_BOOT, **ph ? *ph : ":");
+                fflush(stderr);
+                TB_FOREACH_BANK(b, o->banks) {
+                        _cleanup_(freep) char *hex = tb_hex_encode(v.d[b], tb_bank_size(b));
+
+                        if (!hex)
+                                return tb_log_errno(-ENOMEM, "cannot format output");
+                        printf("%d:%s=%s\n", TB_PCR_KERNEL_BOOT, tb_bank_name(b), hex);
+                }
+        }
+        if (root)
+                return print_json(root, o->json, true);
+        if (fflush(stdout) != 0)
+                return tb_log_errno(negative_errno(), "cannot write output");
+        return 0;
+}
+
+static int load_key(const char *path, bool private, EVP_PKEY **ret) {
+        int r = private ? tb_key_load(path, ret) : tb_pubkey_load(path, ret);
+
+        if (r == -EBADMSG)
+                tb_err("%s: not a PEM %s key", path, private ? "private" : "public");
+        else if (r < 0)
+                tb_log_errno(r, "%s: cannot read %s key", path, private ? "private" : "public");
+        return r;
+}
+
+static int sign(const struct options *o, const tb_pcr11 *p, char *const *phases, size_t n_phases) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL, *pub = NULL;
+        _cleanup_(json_object_putp) struct json_object *root = NULL;
+        int r;
+
+        r = load_key(o->private_key, true, &key);
+        if (r < 0)
+                return r;
+        if (tb_pcr_check_key(key) < 0) {
+                tb_err("%s: not an RSA key; systemd verifies PCR policy signatures with RSA only", o->private_key);
+                return -EKEYREJECTED;
+        }
+        if (o->public_key) {
+                r = load_key(o->public_key, false, &pub);
+                if (r < 0)
+                        return r;
+                if (EVP_PKEY_eq(pub, key) != 1) {
+                        tb_err("%s: not the public key of %s", o->public_key, o->private_key);
+                        return -EINVAL;
+                }
+        }
+        r = tb_pcr11_sign(p, phases, n_phases, key, pub, &root);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot sign the PCR policies", o->private_key);
+        /* sign always prints JSON; given --json=off, systemd-measure 252 prints it short, without newline. */
+        if (o->json == JSON_OFF)
+                return print_json(root, JSON_SHORT, false);
+        return print_json(root, o->json == JSON_DEFAULT ? JSON_AUTO : o->json, true);
+}
+
+int cmd_measure(int argc, char **argv) {
+        _cleanup_(tb_pcr11_freep) tb_pcr11 *p = NULL;
+        _cleanup_(tb_strv_freep) char **phases = NULL;
+        struct options o = { .json = JSON_DEFAULT };
+        size_t n_phases;
+        int r;
+
+        r = parse_args(argc, argv, &o);
+        if (r != 0) {
+                free(o.phases);
+                return r > 0 ? TB_EXIT_OK : -r;
+        }
+        r = tb_pcr_phase_list(o.phases, o.n_phases, &phases, &n_phases);
+        free(o.phases);
+        if (r < 0)
+                return tb_log_errno(r, "cannot prepare the phase list"), TB_EXIT_FAILURE;
+        r = load_inputs(&o, &p);
+        if (r < 0)
+                return TB_EXIT_FAILURE;
+        if (strcmp(o.verb, "sign") == 0)
+                r = sign(&o, p, phases, n_phases);
+        else
+                r = calculate(&o, p, phases);
+        return r < 0 ? TB_EXIT_FAILURE : TB_EXIT_OK;
+}

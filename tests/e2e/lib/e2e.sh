@@ -1,0 +1,85 @@
+# Sourced by e2e scripts after ../interop/lib/common.sh: the test root filesystem, hand-made UKIs
+# (objcopy + the systemd stub + sbsign, as build-uki's output will look), ESP trees and ISOs, and
+# a VM runner that checks that no process outlives the VM.
+need qemu-system-x86_64 swtpm objcopy sbsign xorriso mkfs.vfat mcopy cpio
+
+STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
+SDBOOT=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
+[ -e "$STUB" ] && [ -e "$SDBOOT" ] || { echo "SKIP: systemd-boot-efi not installed" >&2; exit 77; }
+MARKER=TB-ROOTFS-DONE
+# trustboot vm's runtime dirs go into $WORK, so that even one left by a SIGKILL is removed.
+export TMPDIR="$WORK"
+
+# The cached test rootfs (kernel, initrd); sets ROOTFS.
+e2e_rootfs() {
+  local cache="${TB_ROOTFS_CACHE:-${TB_BUILDDIR:-$WORK}/tests/rootfs-cache}"
+  ROOTFS="$("$TB_SRCDIR/tests/rootfs/build.sh" --trustboot "$TRUSTBOOT" "$cache")" || fail "tests/rootfs/build.sh failed"
+}
+
+# make_uki OUT [CMDLINE [PCRKEY]]: an unsigned UKI of the test rootfs, section addresses as in
+# systemd-stub(7). With PCRKEY (a PEM private key) it also carries .pcrpkey and a .pcrsig made by
+# `trustboot measure sign` for the no-phase value, which is what a busybox initrd leaves in PCR 11.
+make_uki() {
+  local out="$1" cmdline="${2:-console=ttyS0 panic=-1 quiet}" pcrkey="${3:-}" extra=()
+  printf 'NAME="trustboot e2e"\nID=trustboot-e2e\nVERSION_ID=1\n' >"$WORK/osrel"
+  printf '%s' "$cmdline" >"$WORK/cmdline"
+  if [ -n "$pcrkey" ]; then
+    openssl pkey -in "$pcrkey" -pubout -out "$WORK/pcrpkey" 2>/dev/null || fail "openssl pkey $pcrkey"
+    "$TRUSTBOOT" measure sign --linux="$ROOTFS/vmlinuz" --osrel="$WORK/osrel" --cmdline="$WORK/cmdline" \
+      --initrd="$ROOTFS/initrd.img" --pcrpkey="$WORK/pcrpkey" --bank=sha256 --phase= \
+      --private-key="$pcrkey" --public-key="$WORK/pcrpkey" >"$WORK/pcrsig" || fail "trustboot measure sign"
+    extra=(--add-section .pcrsig="$WORK/pcrsig" --change-section-vma .pcrsig=0x40000
+           --add-section .pcrpkey="$WORK/pcrpkey" --change-section-vma .pcrpkey=0x50000)
+  fi
+  objcopy \
+    --add-section .osrel="$WORK/osrel" --change-section-vma .osrel=0x20000 \
+    --add-section .cmdline="$WORK/cmdline" --change-section-vma .cmdline=0x30000 \
+    "${extra[@]}" \
+    --add-section .linux="$ROOTFS/vmlinuz" --change-section-vma .linux=0x2000000 \
+    --add-section .initrd="$ROOTFS/initrd.img" --change-section-vma .initrd=0x3000000 \
+    "$STUB" "$out"
+}
+
+# sign IN OUT KEY CERT
+sign() { sbsign --key "$3" --cert "$4" --output "$2" "$1" 2>/dev/null >/dev/null || fail "sbsign $1"; }
+
+# make_iso OUT DIR: a hybrid ISO (El Torito EFI image that is also an appended GPT/MBR ESP
+# partition) holding DIR as its ESP, so that it boots as a CD-ROM and as a USB stick.
+make_iso() {
+  local out="$1" dir="$2" kib
+  kib=$(( $(du -sk "$dir" | cut -f1) + 1024 ))
+  rm -f "$WORK/efiboot.img"
+  mkfs.vfat -C -n EFIBOOT "$WORK/efiboot.img" "$kib" >/dev/null
+  mcopy -s -i "$WORK/efiboot.img" "$dir"/* ::/
+  mkdir -p "$WORK/isoroot"
+  xorriso -as mkisofs -o "$out" -V TBE2E -J -R -append_partition 2 0xef "$WORK/efiboot.img" \
+    -e --interval:appended_partition_2:all:: -no-emul-boot -partition_cyl_align all "$WORK/isoroot" 2>/dev/null \
+    || fail "xorriso $out"
+}
+
+# vm ARGS...: `trustboot vm` with a pid file; sets VM_RC, VM_OUT (stdout+stderr) and checks that
+# neither qemu nor swtpm is still alive afterwards.
+vm() {
+  local pidfile="$WORK/vm.pids" start end
+  rm -f "$pidfile"
+  start=$EPOCHREALTIME
+  VM_RC=0
+  VM_OUT="$("$TRUSTBOOT" vm --pid-file "$pidfile" "$@" 2>&1)" || VM_RC=$?
+  end=$EPOCHREALTIME
+  echo "vm $*: rc=$VM_RC, $(awk "BEGIN{printf \"%.1f\", $end - $start}") s: $VM_OUT" >&2
+  assert_no_survivors "$pidfile"
+}
+
+assert_no_survivors() {
+  local name pid
+  [ -s "$1" ] || return 0
+  while read -r name pid; do
+    [ "$pid" -gt 0 ] || continue
+    if kill -0 "$pid" 2>/dev/null; then
+      fail "$name (pid $pid) survived the VM: $(tr '\0' ' ' </proc/$pid/cmdline 2>/dev/null)"
+    fi
+  done <"$1"
+}
+
+# serial_value FILE KEY: the value of a "TB-ROOTFS KEY=VALUE" line.
+serial_value() { tr -d '\r' <"$1" | sed -n "s/^TB-ROOTFS $2=//p" | head -n1; }

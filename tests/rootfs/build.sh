@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Builds the small test/demo root filesystem from Debian packages and prints the directory
+# that holds it:
+#   DIR/rootfs/      the tree (/init, busybox, the TPM/efivarfs modules the kernel lacks, trustboot
+#                    with its shared libraries)
+#   DIR/vmlinuz      the stock Debian-signed kernel of linux-image-amd64
+#   DIR/initrd.img   the tree as a gzip'd newc cpio (for hand-made UKIs)
+#   DIR/versions     the package versions it was made from
+#
+# Usage: tests/rootfs/build.sh [--trustboot BIN] CACHEDIR
+# CACHEDIR keeps the downloaded .debs and the last result; DIR is CACHEDIR/<key>, where the key
+# hashes this script, the init, the package versions and the trustboot binary, so a second run
+# with the same inputs only prints the path.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+trustboot=""
+if [ "${1:-}" = "--trustboot" ]; then trustboot="$2"; shift 2; fi
+[ $# -eq 1 ] || { echo "usage: $0 [--trustboot BIN] CACHEDIR" >&2; exit 2; }
+cache="$1"
+mkdir -p "$cache/debs"
+cache="$(cd "$cache" && pwd)"
+log() { echo "rootfs: $*" >&2; }
+
+# The versioned kernel package behind the linux-image-amd64 meta package, and its version.
+kpkg="$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')"
+[ -n "$kpkg" ] || { echo "rootfs: apt-cache knows no linux-image-amd64 (run apt-get update)" >&2; exit 1; }
+# One apt-cache call for both versions: each takes a second or two.
+read -r kver bver < <(apt-cache show --no-all-versions "$kpkg" busybox-static |
+  awk -v k="$kpkg" '/^Package:/ {p=$2} /^Version:/ {v[p]=$2} END {print v[k], v["busybox-static"]}')
+[ -n "$kver" ] && [ -n "$bver" ] || { echo "rootfs: apt-cache has no version of $kpkg or busybox-static" >&2; exit 1; }
+versions="$kpkg $kver
+busybox-static $bver"
+
+tb_hash=none
+if [ -n "$trustboot" ]; then
+  [ -x "$trustboot" ] || { echo "rootfs: $trustboot: not an executable" >&2; exit 1; }
+  tb_hash="$(sha256sum <"$trustboot" | cut -c1-64)"
+fi
+key="$( { cat "$0" "$here/init"; echo "$versions"; echo "$tb_hash"; } | sha256sum | cut -c1-16)"
+out="$cache/$key"
+if [ -f "$out/.complete" ]; then echo "$out"; exit 0; fi
+
+# Download (kept across keys: the kernel is 70 MB).
+fetch() { # PACKAGE VERSION -> path of the .deb
+  local f
+  f="$(ls "$cache/debs/$1_"*"_amd64.deb" 2>/dev/null | grep -F "_${2//:/%3a}_" | head -n1 || true)"
+  if [ -z "$f" ]; then
+    log "downloading $1 $2"
+    (cd "$cache/debs" && apt-get download -q "$1=$2" >&2 2>/dev/null) || (cd "$cache/debs" && apt-get download -q "$1=$2" >&2)
+    f="$(ls "$cache/debs/$1_"*"_amd64.deb" | grep -F "_${2//:/%3a}_" | head -n1)"
+  fi
+  echo "$f"
+}
+kdeb="$(fetch "$kpkg" "$kver")"
+bdeb="$(fetch busybox-static "$bver")"
+
+tmp="$(mktemp -d "$cache/.build.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+x="$tmp/x"; r="$tmp/out/rootfs"
+mkdir -p "$x" "$r/usr/lib/modules" "$r/usr/lib64" "$r/usr/bin" "$r/bin" "$r/sbin" "$r/proc" "$r/sys" "$r/dev" \
+  "$r/run" "$r/tmp" "$r/etc"
+ln -s usr/lib "$r/lib"      # merged /usr, as on the host: ldd's /lib paths land in usr/lib
+ln -s usr/lib64 "$r/lib64"
+
+# Only the kernel image, its config and the few modules we may need, kept per kernel version:
+# unpacking the 70 MB package is most of a rebuild, and the trustboot binary changes far more often.
+kx="$cache/kernel-$kver"
+if [ ! -f "$kx/.complete" ]; then
+  rm -rf "$kx" && mkdir -p "$kx"
+  dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$kx" --wildcards './boot/vmlinuz-*' './boot/config-*' \
+    './lib/modules/*/kernel/fs/efivarfs/*' './lib/modules/*/kernel/drivers/char/tpm/*'
+  touch "$kx/.complete"
+fi
+cp -a "$kx/boot" "$kx/lib" "$x/"
+kfile="$(ls "$x"/boot/vmlinuz-*)"
+kconfig="$(ls "$x"/boot/config-*)"
+krel="${kfile##*/vmlinuz-}"
+cp "$kfile" "$tmp/out/vmlinuz"
+
+# A driver the kernel has built in (=y) needs nothing; a module (=m) goes into the tree, listed in
+# load order for the init.
+: >"$r/usr/lib/modules/load.order"
+add_module() { # CONFIG_SYMBOL relative/path.ko
+  case "$(grep "^$1=" "$kconfig" | cut -d= -f2)" in
+    y) ;;
+    m) mkdir -p "$r/lib/modules/$krel/$(dirname "$2")"
+       cp "$x/lib/modules/$krel/$2" "$r/lib/modules/$krel/$2"
+       echo "/lib/modules/$krel/$2" >>"$r/usr/lib/modules/load.order" ;;
+    *) echo "rootfs: $kpkg has no $1" >&2; exit 1 ;;
+  esac
+}
+add_module CONFIG_TCG_TPM kernel/drivers/char/tpm/tpm.ko
+add_module CONFIG_TCG_TIS_CORE kernel/drivers/char/tpm/tpm_tis_core.ko
+add_module CONFIG_TCG_TIS kernel/drivers/char/tpm/tpm_tis.ko
+add_module CONFIG_TCG_CRB kernel/drivers/char/tpm/tpm_crb.ko
+add_module CONFIG_EFIVAR_FS kernel/fs/efivarfs/efivarfs.ko
+
+dpkg-deb --fsys-tarfile "$bdeb" | tar -x -C "$x" ./bin/busybox
+cp "$x/bin/busybox" "$r/bin/busybox"
+install -m 0755 "$here/init" "$r/init"
+printf 'NAME="trustboot test"\nID=trustboot-test\nVERSION_ID=1\n' >"$r/etc/os-release"
+
+# trustboot and its shared libraries, at the paths ldd names.
+if [ -n "$trustboot" ]; then
+  cp "$trustboot" "$r/usr/bin/trustboot"
+  ldd "$trustboot" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u | while read -r lib; do
+    dest="$r/usr${lib#/usr}"   # /lib/x and /usr/lib/x both land in usr/lib/x
+    mkdir -p "$(dirname "$dest")"
+    cp -L "$lib" "$dest"
+  done
+fi
+
+(cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9n) >"$tmp/out/initrd.img"
+echo "$versions" >"$tmp/out/versions"
+touch "$tmp/out/.complete"
+
+# Keep only the newest result beside the downloads and the unpacked kernel.
+for old in "$cache"/*/rootfs; do
+  [ -e "$old" ] && rm -rf "$(dirname "$old")"
+done
+log "built $out ($(du -sh "$r" | cut -f1) tree, initrd $(du -h "$tmp/out/initrd.img" | cut -f1))"
+mv "$tmp/out" "$out"
+echo "$out"
