@@ -151,7 +151,7 @@ boot_guest() {
     -device tpm-crb,tpmdev=tpm0 &
   qpid=$!
   on_exit "kill $qpid 2>/dev/null"
-  for _ in $(seq 240); do
+  for _ in $(seq 600); do   # up to 5 min: the machine may be busy with other VMs
     grep -aq 'E2E-DONE' "$WORK/$name/serial" 2>/dev/null && break
     kill -0 "$qpid" 2>/dev/null || break
     sleep 0.5
