@@ -23,6 +23,7 @@
 #include "ossl.h"
 #include "pcr.h"
 #include "pe.h"
+#include "progress.h"
 #include "rootfs.h"
 #include "signer.h"
 #include "uki.h"
@@ -404,10 +405,14 @@ static int read_rootfs_inputs(build *b) {
 
 typedef struct initrd_sink {
         tb_mhash *h;
+        tb_progress progress;
 } initrd_sink;
 
 static int initrd_sink_fn(const void *data, size_t len, void *userdata) {
-        return tb_mhash_update(((initrd_sink *)userdata)->h, data, len);
+        initrd_sink *s = userdata;
+
+        tb_progress_add(&s->progress, len);
+        return tb_mhash_update(s->h, data, len);
 }
 
 static int make_initrd(build *b) {
@@ -442,7 +447,9 @@ static int make_initrd(build *b) {
                 return tb_log_errno(negative_errno(), "%s: cannot create", b->initrd_path);
         tb_info("building the initrd from %s (%s)…", b->o->source, tb_initrd_compression_to_string(io.compression));
         clock_gettime(CLOCK_MONOTONIC, &t0);
+        tb_progress_begin(&sink.progress, "initrd (compressed)");
         r = tb_initrd_write(b->fs, fd, &io, &stats);
+        tb_progress_end(&sink.progress);
         if (r < 0)
                 return r;
         clock_gettime(CLOCK_MONOTONIC, &t1);
