@@ -120,5 +120,5 @@ for old in "$cache"/*/rootfs; do
   [ -e "$old" ] && rm -rf "$(dirname "$old")"
 done
 log "built $out ($(du -sh "$r" | cut -f1) tree, initrd $(du -h "$tmp/out/initrd.img" | cut -f1))"
-mv "$tmp/out" "$out"
+mv -T "$tmp/out" "$out" 2>/dev/null || [ -f "$out/.complete" ]   # a concurrent run may have won
 echo "$out"
