@@ -6,6 +6,12 @@ need qemu-system-x86_64 swtpm objcopy sbsign xorriso mkfs.vfat mcopy cpio
 STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 SDBOOT=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
 [ -e "$STUB" ] && [ -e "$SDBOOT" ] || { echo "SKIP: systemd-boot-efi not installed" >&2; exit 77; }
+ovmf=no
+for f in /usr/share/OVMF/OVMF_CODE_4M.secboot.fd /usr/share/OVMF/OVMF_CODE.secboot.fd \
+         /usr/share/edk2/ovmf-4m/OVMF_CODE.secboot.fd /usr/share/edk2/ovmf/OVMF_CODE.secboot.fd \
+         /usr/share/edk2/x64/OVMF_CODE.secboot.4m.fd /usr/share/edk2/x64/OVMF_CODE.secboot.fd \
+         /usr/share/edk2-ovmf/x64/OVMF_CODE.secboot.fd; do [ -e "$f" ] && ovmf=yes; done
+[ $ovmf = yes ] || { echo "SKIP: no OVMF Secure Boot firmware installed" >&2; exit 77; }
 MARKER=TB-ROOTFS-DONE
 # trustboot vm's runtime dirs go into $WORK, so that even one left by a SIGKILL is removed.
 export TMPDIR="$WORK"
