@@ -23,12 +23,24 @@ int cli_print_help(const char *usage);
 /* Strict number parsing: the whole string, no sign surprises, within [MIN, MAX]. */
 int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 
+/* Reads a secret (PIN) from the terminal with echo off after PROMPT, or one line from stdin if
+ * that is not a terminal. -ENODATA if empty. Free with cli_secret_freep (wipes). */
+int cli_read_secret(const char *prompt, char **ret);
+void cli_secret_freep(char **p);
+
 /* Set by main from -v/-q, for commands that decide how much to print themselves. */
 extern int cli_verbosity;
 
 /* Every subcommand has this signature; argv[0] is the subcommand name. */
 typedef int (*cli_command_fn)(int argc, char **argv);
 
+int cmd_encrypt(int argc, char **argv);
 int cmd_genkey(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_initrd(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_unlock(int argc, char **argv);
+int cmd_unlock_all(int argc, char **argv);
 int cmd_vm(int argc, char **argv);

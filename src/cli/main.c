@@ -14,8 +14,15 @@ struct command {
 };
 
 static const struct command commands[] = {
+        { "encrypt", cmd_encrypt, "format a LUKS2 volume whose key is sealed in the TPM to a signed PCR policy" },
         { "genkey", cmd_genkey, "generate a Secure Boot key set (PK, KEK, db) and the PCR policy key" },
+        { "inspect", cmd_inspect, "show the sections, stub version and signatures of a PE image or UKI" },
+        { "initrd", cmd_initrd, "write a root file system as a reproducible compressed cpio initrd" },
         { "measure", cmd_measure, "predict PCR 11 for a UKI and sign PCR policies (like systemd-measure)" },
+        { "sign", cmd_sign, "Authenticode-sign a PE/EFI image (as sbsign)" },
+        { "verify", cmd_verify, "check a PE/EFI image's Authenticode signature against a certificate" },
+        { "unlock", cmd_unlock, "unlock a TPM2-sealed LUKS2 volume (systemd-tpm2 token)" },
+        { "unlock-all", cmd_unlock_all, "unlock every TPM2-sealed LUKS2 partition not yet open" },
         { "vm", cmd_vm, "boot a medium in QEMU with Secure Boot firmware and a software TPM" },
 };
 

@@ -303,7 +303,8 @@ static int cmp_nodes(const void *a, const void *b) {
 static int prepare(node *dir) {
         int r;
 
-        qsort(dir->children, dir->n_children, sizeof(node *), cmp_nodes);
+        if (dir->n_children > 1) /* qsort() wants a non-NULL base even for no elements */
+                qsort(dir->children, dir->n_children, sizeof(node *), cmp_nodes);
         for (size_t i = 0; i < dir->n_children; i++) {
                 r = make_short_name(dir, dir->children[i]);
                 if (r < 0)

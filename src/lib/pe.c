@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,16 +64,13 @@ struct tb_pe {
         size_t n_overlays;
 };
 
-_printf_(2, 3) static int pe_bad(const tb_pe *pe, const char *fmt, ...) {
-        char msg[512];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        tb_log(pe->quiet ? TB_LOG_DEBUG : TB_LOG_ERR, "%s: %s", pe->name, msg);
-        return -EBADMSG;
+enum tb_log_level tb_pe_log_level(const tb_pe *pe) {
+        return pe->quiet ? TB_LOG_DEBUG : TB_LOG_ERR;
 }
+
+/* "NAME: message", at debug level for images parsed from memory. */
+#define pe_err(pe, fmt, ...) tb_log(tb_pe_log_level(pe), "%s: " fmt, (pe)->name, ##__VA_ARGS__)
+#define pe_bad(pe, ...) (pe_err(pe, __VA_ARGS__), -EBADMSG)
 
 static bool is_pow2(uint32_t x) {
         return x != 0 && (x & (x - 1)) == 0;
@@ -607,10 +603,10 @@ void tb_pe_set_checksum(tb_pe *pe, uint32_t checksum) {
         tb_put_u32le(opt_field(pe, OPT_CHECKSUM), checksum);
 }
 
-static int refuse_if_signed(tb_pe *pe) {
+static int refuse_if_signed(const tb_pe *pe) {
         if (pe->info.cert_size == 0)
                 return 0;
-        tb_err("%s: image is signed; sections can only be changed in an unsigned image", pe->name);
+        pe_err(pe, "image is signed; sections can only be changed in an unsigned image");
         return -EBUSY;
 }
 
@@ -626,20 +622,20 @@ int tb_pe_strip_symbols(tb_pe *pe) {
         if (r < 0)
                 return r;
         if (pe->n_added > 0 || pe->shift > 0) {
-                tb_err("%s: the symbol table must be stripped before sections are added", pe->name);
+                pe_err(pe, "the symbol table must be stripped before sections are added");
                 return -EBUSY;
         }
         end = (uint64_t)in->symtab_offset + (uint64_t)in->n_symbols * SYMBOL_SIZE;
         r = tb_pe_pread(pe, strsize, sizeof(strsize), end);
         if (r < 0 || end + tb_get_u32le(strsize) != pe->body_end || in->symtab_offset < in->size_of_headers) {
-                tb_err("%s: COFF symbol table at 0x%x is not at the end of the file; not stripping it", pe->name,
+                pe_err(pe, "COFF symbol table at 0x%x is not at the end of the file; not stripping it",
                        in->symtab_offset);
                 return -EBUSY;
         }
         for (size_t i = 0; i < pe->n_sections; i++)
                 if (pe->sections[i].raw_size > 0 &&
                     (uint64_t)pe->sections[i].raw_offset + pe->sections[i].raw_size > in->symtab_offset) {
-                        tb_err("%s: section %s overlaps the COFF symbol table", pe->name, pe->sections[i].name);
+                        pe_err(pe, "section %s overlaps the COFF symbol table", pe->sections[i].name);
                         return -EBADMSG;
                 }
         pe->body_end = in->symtab_offset;
@@ -678,13 +674,13 @@ static int grow_headers(tb_pe *pe) {
         for (size_t i = 0; i < pe->n_sections; i++)
                 limit = MIN(limit, (uint64_t)pe->sections[i].virtual_address);
         if (new_soh > limit || new_soh > HDR_MAX) {
-                tb_err("%s: no room for another section header (headers would reach 0x%llx, first section at 0x%llx)",
-                       pe->name, (unsigned long long)new_soh, (unsigned long long)limit);
+                pe_err(pe, "no room for another section header (headers would reach 0x%llx, first section at 0x%llx)",
+                       (unsigned long long)new_soh, (unsigned long long)limit);
                 return -ENOSPC;
         }
-        if (pe->n_dirs > DIR_DEBUG && tb_get_u32le(pe->hdr.data + pe->dd_off + 8 * DIR_DEBUG + 4) != 0) {
+        if (pe->n_dirs > DIR_DEBUG && tb_get_u32le(pe->hdr.data + pe->dd_off + (size_t)8 * DIR_DEBUG + 4) != 0) {
                 /* Debug directory entries hold file offsets inside section data we copy verbatim. */
-                tb_err("%s: no free section header slot, and the debug directory prevents moving raw data", pe->name);
+                pe_err(pe, "no free section header slot, and the debug directory prevents moving raw data");
                 return -ENOSPC;
         }
         delta = new_soh - in->size_of_headers;
@@ -721,11 +717,18 @@ static int source_copy(const tb_pe_source *src, tb_pe_source *ret) {
         return 0;
 }
 
-static int check_name(const tb_pe *pe, const char *name) {
+/* What every section edit requires: a valid name, an unsigned image, a usable source. */
+static int check_edit(const tb_pe *pe, const char *name, const tb_pe_source *src) {
         size_t l = strlen(name);
 
         if (l == 0 || l > TB_PE_NAME_MAX) {
-                tb_err("%s: section name '%s' must be 1 to %d bytes", pe->name, name, TB_PE_NAME_MAX);
+                pe_err(pe, "section name '%s' must be 1 to %d bytes", name, TB_PE_NAME_MAX);
+                return -EINVAL;
+        }
+        if (refuse_if_signed(pe) < 0)
+                return -EBUSY;
+        if (src->size == 0 || src->size > UINT32_MAX || (src->data != NULL) == (src->path != NULL)) {
+                pe_err(pe, "section %s: a source of %llu bytes is not supported", name, (unsigned long long)src->size);
                 return -EINVAL;
         }
         return 0;
@@ -747,36 +750,32 @@ int tb_pe_add_section(tb_pe *pe, const char *name, const tb_pe_source *src, uint
         added_section *a;
         int r;
 
-        r = check_name(pe, name);
+        r = check_edit(pe, name, src);
         if (r < 0)
                 return r;
-        r = refuse_if_signed(pe);
-        if (r < 0)
-                return r;
-        if (src->size == 0 || src->size > UINT32_MAX) {
-                tb_err("%s: section %s: size %llu is not supported", pe->name, name, (unsigned long long)src->size);
-                return -EINVAL;
-        }
         if (pe->n_sections >= TB_PE_MAX_SECTIONS) {
-                tb_err("%s: cannot add %s: already %d sections", pe->name, name, TB_PE_MAX_SECTIONS);
+                pe_err(pe, "cannot add %s: already %d sections", name, TB_PE_MAX_SECTIONS);
                 return -ENOSPC;
         }
         r = grow_headers(pe);
         if (r < 0)
                 return r;
 
-        if (pe->n_sections > 0) {
-                const tb_pe_section *last = &pe->sections[pe->n_sections - 1];
-                /* The loader maps SizeOfRawData bytes when VirtualSize is 0. */
-                uint32_t extent = last->virtual_size ? last->virtual_size : last->raw_size;
+        /* After every mapped section, not just the last one in the table (which is what ukify
+         * assumes): tables are not always sorted by address. The loader maps SizeOfRawData bytes
+         * when VirtualSize is 0. */
+        va = in->size_of_headers;
+        for (size_t i = 0; i < pe->n_sections; i++) {
+                const tb_pe_section *t = &pe->sections[i];
+                uint64_t end = (uint64_t)t->virtual_address + (t->virtual_size ? t->virtual_size : t->raw_size);
 
-                va = align_up((uint64_t)last->virtual_address + extent, in->section_alignment);
-        } else
-                va = align_up(in->size_of_headers, in->section_alignment);
+                va = MAX(va, end);
+        }
+        va = align_up(va, in->section_alignment);
         raw_off = align_up(pe->out_size, in->file_alignment);
         raw_size = align_up(src->size, in->file_alignment);
         if (va + src->size > UINT32_MAX || raw_off + raw_size > UINT32_MAX) {
-                tb_err("%s: cannot add %s: the image would exceed 4 GiB", pe->name, name);
+                pe_err(pe, "cannot add %s: the image would exceed 4 GiB", name);
                 return -EFBIG;
         }
 
@@ -813,10 +812,7 @@ int tb_pe_replace_section(tb_pe *pe, const char *name, const tb_pe_source *src) 
         size_t idx;
         int r;
 
-        r = check_name(pe, name);
-        if (r < 0)
-                return r;
-        r = refuse_if_signed(pe);
+        r = check_edit(pe, name, src);
         if (r < 0)
                 return r;
         for (idx = 0; idx < pe->n_input_sections; idx++)
@@ -825,11 +821,11 @@ int tb_pe_replace_section(tb_pe *pe, const char *name, const tb_pe_source *src) 
                         break;
                 }
         if (!s) {
-                tb_err("%s: no section %s to replace", pe->name, name);
+                pe_err(pe, "no section %s to replace", name);
                 return -ENOENT;
         }
         if (src->size > s->raw_size) {
-                tb_err("%s: new %s (%llu bytes) does not fit the existing section (%u bytes)", pe->name, name,
+                pe_err(pe, "new %s (%llu bytes) does not fit the existing section (%u bytes)", name,
                        (unsigned long long)src->size, s->raw_size);
                 return -ENOSPC;
         }
@@ -880,6 +876,13 @@ void tb_pe_csum_update(tb_pe_csum *c, const uint8_t *data, size_t len) {
         if (i < len)
                 c->pending = data[i];
         c->sum = sum;
+}
+
+void tb_pe_csum_add_at(tb_pe_csum *c, uint64_t off, const uint8_t *data, size_t len) {
+        /* A word is lo + 256 * hi, and the end-around-carry sum is addition modulo 0xffff, so each
+         * byte can be added on its own at its place in its word. */
+        for (size_t i = 0; i < len; i++)
+                c->sum = fold_add(c->sum, (uint32_t)data[i] << (((off + i) & 1) ? 8 : 0));
 }
 
 uint32_t tb_pe_csum_final(const tb_pe_csum *c, uint64_t total_len) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "log.h"
 #include "macro.h"
 
 typedef struct tb_pe tb_pe;
@@ -61,17 +62,20 @@ typedef struct tb_pe_info {
 } tb_pe_info;
 
 /* Opens and parses PATH. Logs "PATH: what is wrong" and returns -EBADMSG for a malformed
- * image, -ENOENT/-EACCES/... when it cannot be read. */
+ * image, -ENOENT/-EACCES/... when it cannot be read. Edits log what they refuse the same way. */
 int tb_pe_open(const char *path, tb_pe **ret);
 /* Same on an open fd (not closed by tb_pe_free()); NAME is used in messages. */
 int tb_pe_open_fd(int fd, const char *name, tb_pe **ret);
-/* Parses an image held in memory (DATA must outlive the tb_pe). Logs at debug level only,
- * so that it can run on untrusted bytes quietly (fuzzing, probing). */
+/* Parses an image held in memory (DATA must outlive the tb_pe). Everything about it, from
+ * parsing to edits and its signatures, is logged at debug level only, so that untrusted bytes
+ * can be probed quietly (fuzzing, detection); the caller reports the returned error. */
 int tb_pe_from_memory(const uint8_t *data, size_t len, tb_pe **ret);
 void tb_pe_free(tb_pe *pe);
 TB_DEFINE_CLEANUP(tb_pe *, tb_pe_free);
 
 const char *tb_pe_name(const tb_pe *pe);
+/* The level for errors about this image: TB_LOG_DEBUG for memory images, else TB_LOG_ERR. */
+enum tb_log_level tb_pe_log_level(const tb_pe *pe);
 const tb_pe_info *tb_pe_get_info(const tb_pe *pe);
 
 size_t tb_pe_n_sections(const tb_pe *pe);
@@ -147,5 +151,8 @@ typedef struct tb_pe_csum {
 
 void tb_pe_csum_init(tb_pe_csum *c);
 void tb_pe_csum_update(tb_pe_csum *c, const uint8_t *data, size_t len);
+/* Adds LEN bytes that sit at file offset OFF but were fed as zeros (fields filled in after the
+ * image was written). The sum does not depend on the order words are added in. */
+void tb_pe_csum_add_at(tb_pe_csum *c, uint64_t off, const uint8_t *data, size_t len);
 /* TOTAL_LEN counts the skipped CheckSum bytes as well. */
 uint32_t tb_pe_csum_final(const tb_pe_csum *c, uint64_t total_len);

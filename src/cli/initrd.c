@@ -1,0 +1,174 @@
+/* trustboot initrd — the whole root file system as the UKI's initrd (what build-uki embeds). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "encode.h"
+#include "fileio.h"
+#include "initrd.h"
+#include "log.h"
+#include "mhash.h"
+#include "rootfs.h"
+
+static const char usage[] =
+        "Usage: trustboot initrd SOURCE -o FILE [OPTIONS]\n"
+        "       trustboot initrd SOURCE --print-kernel\n"
+        "\n"
+        "Write the whole root file system SOURCE as a newc cpio initrd, compressed, reproducible.\n"
+        "\n"
+        "SOURCE is dir:PATH, ocifile:FILE[:TAG] (docker save or OCI archive) or oci-layout:PATH[:TAG].\n"
+        "\n"
+        "  -o, --output FILE            where to write the initrd\n"
+        "      --overlay-rootfs DIR     merge DIR over the source (its entries win; repeatable)\n"
+        "      --compression ALG        zstd (default), xz, gzip or none\n"
+        "      --compression-level N    compression level (default 6)\n"
+        "      --threads N              zstd worker threads (default: all CPUs; output is the same)\n"
+        "      --init PATH              make /init a symlink to PATH\n"
+        "      --workdir DIR            unpack images under DIR (default $TMPDIR or /var/tmp)\n"
+        "      --print-kernel           print the path of the kernel found in SOURCE\n"
+        "      --print-digest           print the SHA-256 of the written initrd\n"
+        "  -h, --help                   show this help\n"
+        "\n"
+        "Timestamps are SOURCE_DATE_EPOCH (default 0).\n";
+
+/* The bytes are hashed as they are written, the way build-uki feeds every PCR bank. */
+static int hash_sink(const void *data, size_t len, void *userdata) {
+        return tb_mhash_update(userdata, data, len);
+}
+
+static int print_kernel(tb_rootfs *fs) {
+        _cleanup_(freep) char *path = NULL;
+        _cleanup_(closep) int fd = -1;
+        int r;
+
+        r = tb_rootfs_find_kernel(fs, &path, &fd);
+        if (r < 0)
+                return r;
+        printf("/%s\n", path);
+        return 0;
+}
+
+int cmd_initrd(int argc, char **argv) {
+        enum { OPT_OVERLAY = 0x100, OPT_COMPRESSION, OPT_LEVEL, OPT_THREADS, OPT_INIT, OPT_WORKDIR,
+               OPT_PRINT_KERNEL, OPT_PRINT_DIGEST };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "output", required_argument, NULL, 'o' },
+                { "overlay-rootfs", required_argument, NULL, OPT_OVERLAY },
+                { "compression", required_argument, NULL, OPT_COMPRESSION },
+                { "compression-level", required_argument, NULL, OPT_LEVEL },
+                { "threads", required_argument, NULL, OPT_THREADS },
+                { "init", required_argument, NULL, OPT_INIT },
+                { "workdir", required_argument, NULL, OPT_WORKDIR },
+                { "print-kernel", no_argument, NULL, OPT_PRINT_KERNEL },
+                { "print-digest", no_argument, NULL, OPT_PRINT_DIGEST },
+                {},
+        };
+        _cleanup_(tb_rootfs_freep) tb_rootfs *fs = NULL;
+        _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
+        const char *overlays[TB_ROOTFS_MAX_OVERLAYS];
+        tb_rootfs_options ropts = { .overlays = overlays };
+        tb_initrd_options iopts;
+        tb_initrd_stats stats;
+        _cleanup_(tb_mhash_freep) tb_mhash *h = NULL;
+        const char *output = NULL;
+        bool want_kernel = false, want_digest = false;
+        uint64_t v;
+        int opt, r;
+
+        if (tb_initrd_options_init(&iopts) < 0)
+                return TB_EXIT_FAILURE;
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "ho:", options, NULL)) >= 0) {
+                switch (opt) {
+                case 'h':
+                        return cli_print_help(usage);
+                case 'o':
+                        output = optarg;
+                        break;
+                case OPT_OVERLAY:
+                        if (ropts.n_overlays >= TB_ROOTFS_MAX_OVERLAYS)
+                                return cli_usage_error(argv[0], "--overlay-rootfs: at most %d", TB_ROOTFS_MAX_OVERLAYS);
+                        overlays[ropts.n_overlays++] = optarg;
+                        break;
+                case OPT_COMPRESSION:
+                        if (tb_initrd_compression_from_string(optarg, &iopts.compression) < 0)
+                                return cli_usage_error(argv[0], "--compression: '%s' is not zstd, xz, gzip or none", optarg);
+                        break;
+                case OPT_LEVEL:
+                        if (cli_parse_u64(optarg, 0, 22, &v) < 0)
+                                return cli_usage_error(argv[0], "--compression-level: '%s' is not a number 0..22", optarg);
+                        iopts.level = (int)v;
+                        break;
+                case OPT_THREADS:
+                        if (cli_parse_u64(optarg, 1, 256, &v) < 0)
+                                return cli_usage_error(argv[0], "--threads: '%s' is not a number 1..256", optarg);
+                        iopts.threads = (unsigned)v;
+                        break;
+                case OPT_INIT:
+                        if (optarg[0] == '\0')
+                                return cli_usage_error(argv[0], "--init: empty path");
+                        iopts.init = optarg;
+                        break;
+                case OPT_WORKDIR:
+                        ropts.workdir = optarg;
+                        break;
+                case OPT_PRINT_KERNEL:
+                        want_kernel = true;
+                        break;
+                case OPT_PRINT_DIGEST:
+                        want_digest = true;
+                        break;
+                default:
+                        return cli_bad_option(argv[0], argv);
+                }
+        }
+        if (optind + 1 != argc)
+                return cli_usage_error(argv[0], optind >= argc ? "missing SOURCE" : "more than one SOURCE");
+        if (!output && !want_kernel)
+                return cli_usage_error(argv[0], "missing -o FILE");
+        if (want_digest && !output)
+                return cli_usage_error(argv[0], "--print-digest needs -o FILE");
+
+        if (tb_rootfs_open(argv[optind], &ropts, &fs) < 0)
+                return TB_EXIT_FAILURE;
+        if (want_kernel && print_kernel(fs) < 0)
+                return TB_EXIT_FAILURE;
+        if (!output)
+                return TB_EXIT_OK;
+
+        r = tb_atomic_open(output, 0644, &af);
+        if (r < 0) {
+                tb_log_errno(r, "%s: cannot create", output);
+                return TB_EXIT_FAILURE;
+        }
+        if (want_digest) {
+                if (tb_mhash_new(TB_BANK_BIT(TB_BANK_SHA256), &h) < 0)
+                        return TB_EXIT_FAILURE;
+                iopts.sink = hash_sink;
+                iopts.sink_userdata = h;
+        }
+        r = tb_initrd_write(fs, af.fd, &iopts, &stats);
+        if (r >= 0) {
+                r = tb_atomic_commit(&af);
+                if (r < 0)
+                        tb_log_errno(r, "%s: cannot write", output);
+        }
+        if (r < 0)
+                return TB_EXIT_FAILURE;
+        if (want_digest) {
+                _cleanup_(freep) char *hex = NULL;
+                tb_digests d;
+
+                if (tb_mhash_final(h, &d, NULL) < 0 ||
+                    !(hex = tb_hex_encode(d.d[TB_BANK_SHA256], tb_bank_size(TB_BANK_SHA256))))
+                        return TB_EXIT_FAILURE;
+                printf("%s  %s\n", hex, output);
+        }
+        tb_info("%s: %" PRIu64 " entries (%" PRIu64 " hardlinks), %" PRIu64 " bytes of cpio, %" PRIu64 " bytes written (%s)",
+                output, stats.entries, stats.hardlinks, stats.bytes_in, stats.bytes_out,
+                tb_initrd_compression_to_string(iopts.compression));
+        return TB_EXIT_OK;
+}

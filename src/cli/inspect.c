@@ -1,0 +1,329 @@
+/* src/cli/inspect.c — trustboot inspect: what is inside a PE image, UKI or signed binary. */
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authenticode.h"
+#include "cli.h"
+#include "log.h"
+#include "pcr.h"
+#include "pe.h"
+
+static const char usage[] =
+        "Usage: trustboot inspect [--json] FILE\n"
+        "\n"
+        "Show a PE/EFI image: its sections (name, address, sizes, flags), the systemd-stub version\n"
+        "(.sdmagic), the Authenticode SHA-256 image hash, embedded signatures (signer, signed hash,\n"
+        "whether it matches the image) and, for a UKI, the sections systemd-stub measures into PCR 11.\n"
+        "\n"
+        "      --json          print one JSON object\n"
+        "  -h, --help          show this help\n";
+
+static const char *machine_name(uint16_t m) {
+        switch (m) {
+        case TB_PE_MACHINE_AMD64:
+                return "x86-64";
+        case TB_PE_MACHINE_ARM64:
+                return "arm64";
+        case TB_PE_MACHINE_I386:
+                return "i386";
+        case 0x5064:
+                return "riscv64";
+        case 0x6264:
+                return "loongarch64";
+        default:
+                return "unknown";
+        }
+}
+
+static void hex(const uint8_t *d, size_t n, char *out) {
+        for (size_t i = 0; i < n; i++)
+                sprintf(out + 2 * i, "%02x", d[i]);
+        out[2 * n] = '\0';
+}
+
+static json_object *flags_json(uint32_t c) {
+        static const struct {
+                uint32_t bit;
+                const char *name;
+        } flags[] = {
+                { TB_PE_SCN_CNT_CODE, "code" },
+                { TB_PE_SCN_CNT_INITIALIZED_DATA, "initialized-data" },
+                { 0x00000080u, "uninitialized-data" },
+                { 0x02000000u, "discardable" },
+                { TB_PE_SCN_MEM_READ, "read" },
+                { TB_PE_SCN_MEM_WRITE, "write" },
+                { TB_PE_SCN_MEM_EXECUTE, "execute" },
+        };
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; i < ARRAY_SIZE(flags); i++)
+                if (c & flags[i].bit)
+                        json_object_array_add(a, json_object_new_string(flags[i].name));
+        return a;
+}
+
+/* "#### LoaderInfo: systemd-stub 252.39-1~deb12u2 ####" → "systemd-stub 252.39-1~deb12u2". */
+static char *stub_info(const tb_pe *pe) {
+        _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
+        const tb_pe_section *s = tb_pe_find_section(pe, ".sdmagic");
+        const char *start, *end;
+
+        if (!s || tb_pe_section_read(pe, s, 4096, &b) < 0 || tb_buf_append_zero(&b, 1) < 0)
+                return NULL;
+        start = strstr((const char *)b.data, "LoaderInfo: ");
+        if (!start)
+                return NULL;
+        start += strlen("LoaderInfo: ");
+        end = strstr(start, " ####");
+        return strndup(start, end ? (size_t)(end - start) : strlen(start));
+}
+
+static int sha256_chunk(const uint8_t *data, size_t len, void *userdata) {
+        return EVP_DigestUpdate(userdata, data, len) == 1 ? 0 : -EIO;
+}
+
+static int section_sha256(const tb_pe *pe, const tb_pe_section *s, char out[65]) {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        uint8_t d[32];
+        int r = -ENOMEM;
+
+        if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
+                r = tb_pe_section_stream(pe, s, sha256_chunk, ctx);
+                if (r == 0 && EVP_DigestFinal_ex(ctx, d, NULL) != 1)
+                        r = -EIO;
+        }
+        EVP_MD_CTX_free(ctx);
+        if (r == 0)
+                hex(d, sizeof(d), out);
+        return r;
+}
+
+static json_object *sections_json(const tb_pe *pe) {
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; i < tb_pe_n_sections(pe); i++) {
+                const tb_pe_section *s = tb_pe_section_at(pe, i);
+                json_object *o = json_object_new_object();
+
+                json_object_object_add(o, "name", json_object_new_string(s->name));
+                json_object_object_add(o, "virtual_address", json_object_new_int64(s->virtual_address));
+                json_object_object_add(o, "virtual_size", json_object_new_int64(s->virtual_size));
+                json_object_object_add(o, "raw_offset", json_object_new_int64(s->raw_offset));
+                json_object_object_add(o, "raw_size", json_object_new_int64(s->raw_size));
+                json_object_object_add(o, "characteristics", json_object_new_int64(s->characteristics));
+                json_object_object_add(o, "flags", flags_json(s->characteristics));
+                json_object_array_add(a, o);
+        }
+        return a;
+}
+
+static int signatures_json(const tb_pe *pe, json_object **ret) {
+        _cleanup_(tb_authenticode_sigs_donep) tb_authenticode_sigs sigs = TB_AUTHENTICODE_SIGS_INIT;
+        json_object *a;
+        int r;
+
+        r = tb_authenticode_read(pe, &sigs);
+        if (r < 0)
+                return r;
+        a = json_object_new_array();
+        for (size_t i = 0; i < sigs.n; i++) {
+                const tb_authenticode_sig *sig = &sigs.sig[i];
+                _cleanup_(freep) char *who = tb_authenticode_signer_name(sig);
+                json_object *o = json_object_new_object();
+                char h[2 * EVP_MAX_MD_SIZE + 1];
+
+                json_object_object_add(o, "signer", who ? json_object_new_string(who) : NULL);
+                json_object_object_add(o, "digest_algorithm", json_object_new_string(EVP_MD_get0_name(sig->md)));
+                hex(sig->digest, sig->digest_len, h);
+                json_object_object_add(o, "digest", json_object_new_string(h));
+                json_object_object_add(o, "matches_image", json_object_new_boolean(sig->digest_matches));
+                json_object_array_add(a, o);
+        }
+        *ret = a;
+        return 0;
+}
+
+/* The sections the UKI's own stub measures into PCR 11, in its order (exact names; see
+ * `trustboot measure` for the full lookup rules of each stub generation). */
+static int uki_json(const tb_pe *pe, json_object **ret) {
+        int gen = tb_stub_gen_from_pe(pe);
+        json_object *o, *a;
+        int r;
+
+        *ret = NULL;
+        if (!tb_pe_find_section(pe, ".linux"))
+                return 0;
+        if (gen < 0)
+                gen = TB_STUB_258; /* unknown stub: the newest rules */
+        o = json_object_new_object();
+        a = json_object_new_array();
+        json_object_object_add(o, "measured_by_stub", json_object_new_int(gen));
+        json_object_object_add(o, "measured_sections", a);
+        for (int i = 0; i < _TB_UKI_SECTION_MAX; i++) {
+                const tb_pe_section *s = tb_pe_find_section(pe, tb_uki_section_name(i));
+                json_object *m;
+                char h[65];
+
+                if (!tb_stub_measures(gen, i) || !s || s->virtual_size == 0)
+                        continue;
+                r = section_sha256(pe, s, h);
+                if (r < 0) {
+                        json_object_put(o);
+                        return r;
+                }
+                m = json_object_new_object();
+                json_object_object_add(m, "name", json_object_new_string(s->name));
+                json_object_object_add(m, "size", json_object_new_int64(s->virtual_size));
+                json_object_object_add(m, "sha256", json_object_new_string(h));
+                json_object_array_add(a, m);
+        }
+        *ret = o;
+        return 0;
+}
+
+static int build_json(const tb_pe *pe, const char *path, json_object **ret) {
+        const tb_pe_info *in = tb_pe_get_info(pe);
+        json_object *o = json_object_new_object(), *sigs = NULL, *uki = NULL;
+        _cleanup_(freep) char *stub = NULL;
+        uint8_t d[EVP_MAX_MD_SIZE];
+        char h[2 * EVP_MAX_MD_SIZE + 1];
+        unsigned dlen;
+        int r;
+
+        json_object_object_add(o, "file", json_object_new_string(path));
+        json_object_object_add(o, "size", json_object_new_int64((int64_t)in->file_size));
+        json_object_object_add(o, "format", json_object_new_string(in->pe32plus ? "PE32+" : "PE32"));
+        json_object_object_add(o, "machine", json_object_new_string(machine_name(in->machine)));
+        json_object_object_add(o, "section_alignment", json_object_new_int64(in->section_alignment));
+        json_object_object_add(o, "file_alignment", json_object_new_int64(in->file_alignment));
+        json_object_object_add(o, "size_of_headers", json_object_new_int64(in->size_of_headers));
+        json_object_object_add(o, "size_of_image", json_object_new_int64(in->size_of_image));
+        json_object_object_add(o, "checksum", json_object_new_int64(in->checksum));
+        stub = stub_info(pe);
+        json_object_object_add(o, "stub", stub ? json_object_new_string(stub) : NULL);
+        json_object_object_add(o, "sections", sections_json(pe));
+        r = tb_authenticode_digest(pe, EVP_sha256(), d, &dlen);
+        if (r < 0)
+                goto fail;
+        hex(d, dlen, h);
+        json_object_object_add(o, "authenticode_sha256", json_object_new_string(h));
+        r = signatures_json(pe, &sigs);
+        if (r < 0)
+                goto fail;
+        json_object_object_add(o, "signatures", sigs);
+        r = uki_json(pe, &uki);
+        if (r < 0)
+                goto fail;
+        json_object_object_add(o, "uki", uki);
+        *ret = o;
+        return 0;
+fail:
+        json_object_put(o);
+        return r;
+}
+
+static void print_text(json_object *o) {
+        json_object *v, *a;
+
+        printf("%s: %s %s, %zu bytes\n", json_object_get_string(json_object_object_get(o, "file")),
+               json_object_get_string(json_object_object_get(o, "format")),
+               json_object_get_string(json_object_object_get(o, "machine")),
+               (size_t)json_object_get_int64(json_object_object_get(o, "size")));
+        printf("  SizeOfImage 0x%" PRIx64 ", SizeOfHeaders 0x%" PRIx64 ", alignment file 0x%" PRIx64
+               " section 0x%" PRIx64 ", CheckSum 0x%" PRIx64 "\n",
+               json_object_get_int64(json_object_object_get(o, "size_of_image")),
+               json_object_get_int64(json_object_object_get(o, "size_of_headers")),
+               json_object_get_int64(json_object_object_get(o, "file_alignment")),
+               json_object_get_int64(json_object_object_get(o, "section_alignment")),
+               json_object_get_int64(json_object_object_get(o, "checksum")));
+        if ((v = json_object_object_get(o, "stub")))
+                printf("  stub: %s\n", json_object_get_string(v));
+        printf("  Authenticode SHA-256: %s\n", json_object_get_string(json_object_object_get(o, "authenticode_sha256")));
+        printf("\n  %-8s  %-10s  %-10s  %-10s  %-10s  %s\n", "Section", "VirtAddr", "VirtSize", "RawOffset", "RawSize",
+               "Flags");
+        a = json_object_object_get(o, "sections");
+        for (size_t i = 0; i < json_object_array_length(a); i++) {
+                json_object *s = json_object_array_get_idx(a, i), *f = json_object_object_get(s, "flags");
+
+                printf("  %-8s  0x%08" PRIx64 "  0x%08" PRIx64 "  0x%08" PRIx64 "  0x%08" PRIx64 " ",
+                       json_object_get_string(json_object_object_get(s, "name")),
+                       json_object_get_int64(json_object_object_get(s, "virtual_address")),
+                       json_object_get_int64(json_object_object_get(s, "virtual_size")),
+                       json_object_get_int64(json_object_object_get(s, "raw_offset")),
+                       json_object_get_int64(json_object_object_get(s, "raw_size")));
+                for (size_t j = 0; j < json_object_array_length(f); j++)
+                        printf(" %s", json_object_get_string(json_object_array_get_idx(f, j)));
+                printf("\n");
+        }
+        a = json_object_object_get(o, "signatures");
+        printf("\n  Signatures: %zu\n", json_object_array_length(a));
+        for (size_t i = 0; i < json_object_array_length(a); i++) {
+                json_object *s = json_object_array_get_idx(a, i), *who = json_object_object_get(s, "signer");
+
+                printf("  %zu: %s\n     %s %s (%s)\n", i + 1, who ? json_object_get_string(who) : "(unknown signer)",
+                       json_object_get_string(json_object_object_get(s, "digest_algorithm")),
+                       json_object_get_string(json_object_object_get(s, "digest")),
+                       json_object_get_boolean(json_object_object_get(s, "matches_image")) ? "matches the image"
+                                                                                           : "DOES NOT match the image");
+        }
+        if ((v = json_object_object_get(o, "uki"))) {
+                a = json_object_object_get(v, "measured_sections");
+                printf("\n  UKI sections measured into PCR 11 (by a systemd-stub %d):\n",
+                       json_object_get_int(json_object_object_get(v, "measured_by_stub")));
+                for (size_t i = 0; i < json_object_array_length(a); i++) {
+                        json_object *m = json_object_array_get_idx(a, i);
+
+                        printf("  %-8s  %10" PRId64 "  %s\n", json_object_get_string(json_object_object_get(m, "name")),
+                               json_object_get_int64(json_object_object_get(m, "size")),
+                               json_object_get_string(json_object_object_get(m, "sha256")));
+                }
+        }
+}
+
+int cmd_inspect(int argc, char **argv) {
+        enum { OPT_JSON = 0x100 };
+        static const struct option options[] = {
+                { "json", no_argument, NULL, OPT_JSON },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
+        json_object *o = NULL;
+        bool json = false;
+        int opt, r;
+
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (opt) {
+                case OPT_JSON:
+                        json = true;
+                        break;
+                case 'h':
+                        return cli_print_help(usage);
+                default:
+                        return cli_bad_option("inspect", argv);
+                }
+        }
+        if (optind + 1 != argc)
+                return cli_usage_error("inspect", "expected exactly one FILE");
+
+        r = tb_pe_open(argv[optind], &pe);
+        if (r < 0)
+                return TB_EXIT_FAILURE;
+        r = build_json(pe, argv[optind], &o);
+        if (r < 0) {
+                if (r == -ENOMEM)
+                        tb_log_errno(r, "%s", argv[optind]);
+                return TB_EXIT_FAILURE;
+        }
+        if (json)
+                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        else
+                print_text(o);
+        json_object_put(o);
+        return TB_EXIT_OK;
+}

@@ -1,0 +1,17 @@
+/* strset.h — a set of strings (open addressing), for "seen this path already" questions. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "macro.h"
+
+typedef struct tb_strset tb_strset;
+
+int tb_strset_new(tb_strset **ret);
+/* Adds a copy of S; returns 1 if added, 0 if it was already there, or -ENOMEM. */
+int tb_strset_add(tb_strset *set, const char *s);
+bool tb_strset_contains(const tb_strset *set, const char *s);
+size_t tb_strset_size(const tb_strset *set);
+void tb_strset_free(tb_strset *set);
+TB_DEFINE_CLEANUP(tb_strset *, tb_strset_free);
