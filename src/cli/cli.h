@@ -34,6 +34,7 @@ extern int cli_verbosity;
 /* Every subcommand has this signature; argv[0] is the subcommand name. */
 typedef int (*cli_command_fn)(int argc, char **argv);
 
+int cmd_build_uki(int argc, char **argv);
 int cmd_encrypt(int argc, char **argv);
 int cmd_genkey(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);

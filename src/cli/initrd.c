@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "encode.h"
+#include "codec.h"
 #include "fileio.h"
 #include "initrd.h"
 #include "log.h"
@@ -163,7 +163,7 @@ int cmd_initrd(int argc, char **argv) {
                 tb_digests d;
 
                 if (tb_mhash_final(h, &d, NULL) < 0 ||
-                    !(hex = tb_hex_encode(d.d[TB_BANK_SHA256], tb_bank_size(TB_BANK_SHA256))))
+                    !(hex = tb_hex_string(d.d[TB_BANK_SHA256], tb_bank_size(TB_BANK_SHA256))))
                         return TB_EXIT_FAILURE;
                 printf("%s  %s\n", hex, output);
         }

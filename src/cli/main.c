@@ -14,6 +14,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+        { "build-uki", cmd_build_uki, "build signed UKIs, systemd-boot and an ISO, ESP tree or upgrade image" },
         { "encrypt", cmd_encrypt, "format a LUKS2 volume whose key is sealed in the TPM to a signed PCR policy" },
         { "genkey", cmd_genkey, "generate a Secure Boot key set (PK, KEK, db) and the PCR policy key" },
         { "inspect", cmd_inspect, "show the sections, stub version and signatures of a PE image or UKI" },

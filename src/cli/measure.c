@@ -17,7 +17,7 @@
 #include "pe.h"
 #include "signer.h"
 
-#include "encode.h"
+#include "codec.h"
 
 static const char usage[] =
         "Usage: trustboot measure calculate|sign [OPTIONS]\n"
@@ -321,7 +321,7 @@ static int print_json(struct json_object *o, enum json_mode mode, bool newline) 
 
 static int json_add_calc(struct json_object *root, enum tb_bank b, const char *phase, const uint8_t *value) {
         struct json_object *arr = NULL, *e;
-        _cleanup_(freep) char *hex = tb_hex_encode(value, tb_bank_size(b));
+        _cleanup_(freep) char *hex = tb_hex_string(value, tb_bank_size(b));
 
         if (!hex)
                 return -ENOMEM;
@@ -369,7 +369,7 @@ static int calculate(const struct options *o, const tb_pcr11 *p, char *const *ph
                 fprintf(stderr, "# PCR[%d] Phase <%s>\n", TB_PCR_KERNEL_BOOT, **ph ? *ph : ":");
                 fflush(stderr);
                 TB_FOREACH_BANK(b, o->banks) {
-                        _cleanup_(freep) char *hex = tb_hex_encode(v.d[b], tb_bank_size(b));
+                        _cleanup_(freep) char *hex = tb_hex_string(v.d[b], tb_bank_size(b));
 
                         if (!hex)
                                 return tb_log_errno(-ENOMEM, "cannot format output");

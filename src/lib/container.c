@@ -4,7 +4,6 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,16 +12,13 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "json.h"
 #include "log.h"
 #include "ossl.h"
 
 static void archive_write_freep(struct archive **a) {
         if (*a)
                 archive_write_free(*a);
-}
-static void json_putp(json_object **o) {
-        if (*o)
-                json_object_put(*o);
 }
 
 /* The layer tar goes to a file while its SHA-256 (the diff_id and blob digest) is computed. */
@@ -178,7 +174,7 @@ static int iso8601(int64_t epoch, char out[32]) {
 }
 
 static int make_config(const tb_container_options *o, const char *layer_hex, tb_buf *out) {
-        _cleanup_(json_putp) json_object *root = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *root = json_object_new_object();
         json_object *rootfs, *diff_ids, *history, *h;
         char created[32], diff_id[80];
         const char *s;
@@ -214,7 +210,7 @@ static int make_config(const tb_container_options *o, const char *layer_hex, tb_
 
 static int make_manifest(const tb_container_options *o, const char *config_name, const char *layer_name,
                          tb_buf *out) {
-        _cleanup_(json_putp) json_object *arr = json_object_new_array();
+        _cleanup_(json_object_putp) json_object *arr = json_object_new_array();
         json_object *m = json_object_new_object(), *tags = json_object_new_array(), *layers = json_object_new_array();
         const char *s;
 

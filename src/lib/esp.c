@@ -146,7 +146,8 @@ const tb_esp_entry *tb_esp_get(const tb_esp *esp, size_t i) {
                 /* Sorting is not a semantic change: a lazily sorted view keeps add_* cheap. */
                 tb_esp *mut = (tb_esp *)esp;
 
-                qsort(mut->entries, mut->n, sizeof(*mut->entries), cmp_entries);
+                if (mut->n > 1)
+                        qsort(mut->entries, mut->n, sizeof(*mut->entries), cmp_entries);
                 mut->sorted = true;
         }
         return i < esp->n ? &esp->entries[i] : NULL;
@@ -198,8 +199,9 @@ int tb_esp_write_tree(const tb_esp *esp, const char *dir) {
         _cleanup_(tb_stage_abortp) tb_stage stage = TB_STAGE_INIT;
         int r;
 
-        if (tb_path_exists(dir))
-                return tb_log_errno(-EEXIST, "%s: cannot write the ESP tree", dir);
+        const char *top[64];
+        size_t n_top = 0;
+
         r = tb_stage_begin(dir, 0755, &stage);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot create", dir);
@@ -209,6 +211,11 @@ int tb_esp_write_tree(const tb_esp *esp, const char *dir) {
 
                 if (!p)
                         return -ENOMEM;
+                if (!strchr(e->path, '/')) {
+                        if (n_top >= ARRAY_SIZE(top))
+                                return -E2BIG;
+                        top[n_top++] = e->path;
+                }
                 if (e->is_dir)
                         r = mkdir(p, 0755) < 0 ? tb_log_errno(negative_errno(), "%s: cannot create", p) : 0;
                 else if (e->src_path)
@@ -221,7 +228,11 @@ int tb_esp_write_tree(const tb_esp *esp, const char *dir) {
                 if (r < 0)
                         return r;
         }
-        r = tb_stage_commit(&stage, NULL, 0, false);
+        /* Into a new directory as a whole; into an existing one top-level entry by top-level
+         * entry, refusing to replace anything that is there. */
+        r = tb_stage_commit(&stage, top, n_top, false);
+        if (r == -EEXIST)
+                return tb_log_errno(r, "%s: already holds an ESP tree (EFI/ or loader/)", dir);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot move into place", dir);
         return 0;

@@ -35,7 +35,7 @@ const tb_esp_entry *tb_esp_get(const tb_esp *esp, size_t i);
 /* Size of an entry's content in bytes (stat for files). */
 int tb_esp_entry_size(const tb_esp_entry *e, uint64_t *ret);
 
-/* Materializes the tree under DIR (which must not exist yet: created whole, or not at all). */
+/* Materializes the tree under DIR: all of it or nothing; existing entries are never replaced. */
 int tb_esp_write_tree(const tb_esp *esp, const char *dir);
 
 /* ---- systemd-boot configuration ---- */

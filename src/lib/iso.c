@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "fileio.h"
 #include "log.h"
 
 #define ISO_BLOCK 2048
+#define ESP_NAME "efiboot.img"
 #define WRITE_CHUNK (1u << 20)
 
 /* libisofs reports through its own message queue; map its errors to one of ours. */
@@ -59,10 +61,11 @@ static int configure(IsoWriteOpts *opts, const tb_iso_options *o) {
             (r = iso_write_opts_set_gpt_guid(opts, NULL, 2)) < 0)
                 return iso_error(r, "reproducibility options");
 
-        /* The ESP as GPT partition 2 (type EF00) behind a protective MBR. */
-        if ((r = iso_write_opts_set_partition_img(opts, 2, 0xef, (char *)o->esp_image, 0)) < 0 ||
-            (r = iso_write_opts_set_appended_as_gpt(opts, 1)) < 0)
-                return iso_error(r, o->esp_image);
+        /* The boot image also gets a GPT entry (isohybrid style, as xorriso -isohybrid-gpt-basdat)
+         * so that the same file boots from a USB stick. */
+        r = iso_write_opts_set_part_like_isohybrid(opts, 1);
+        if (r < 0)
+                return iso_error(r, "hybrid GPT");
         return 0;
 }
 
@@ -72,6 +75,8 @@ int tb_iso_write(const tb_iso_options *o, const char *out_path) {
         _cleanup_(burn_source_freep) struct burn_source *src = NULL;
         _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
         ElToritoBootImage *boot = NULL;
+        _cleanup_(freep) char *esp_abs = NULL;
+        struct stat st;
         _cleanup_(freep) unsigned char *buf = NULL;
         size_t used = 0;
         int r;
@@ -97,11 +102,25 @@ int tb_iso_write(const tb_iso_options *o, const char *out_path) {
                 if (r < 0)
                         return iso_error(r, o->overlay_dir);
         }
-        r = iso_image_set_boot_image(image, "--interval:appended_partition_2:all::", ELTORITO_NO_EMUL,
-                                     "/boot.catalog", &boot);
+        esp_abs = realpath(o->esp_image, NULL); /* libisofs resolves only absolute paths */
+        if (!esp_abs)
+                return tb_log_errno(negative_errno(), "%s: cannot read", o->esp_image);
+        r = iso_tree_add_new_node(image, iso_image_get_root(image), ESP_NAME, esp_abs, NULL);
+        if (r < 0)
+                return iso_error(r, o->esp_image);
+        r = iso_image_set_boot_image(image, "/" ESP_NAME, ELTORITO_NO_EMUL, "/boot.catalog", &boot);
         if (r < 0)
                 return iso_error(r, "El Torito boot image");
         el_torito_set_boot_platform_id(boot, 0xef); /* EFI */
+        /* The load size is what OVMF takes as the El Torito partition's size, in 512-byte units,
+         * but the field has only 16 bits. For a larger ESP write 0: OVMF then uses the rest of
+         * the volume from the image's start, which holds the whole image. */
+        if (stat(o->esp_image, &st) < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot read", o->esp_image);
+        el_torito_set_load_size(boot, st.st_size / 512 <= 0xffff ? (short)(uint16_t)(st.st_size / 512) : 0);
+        r = el_torito_set_isolinux_options(boot, 1 << 2, 0); /* in the GPT, as Basic Data */
+        if (r < 0)
+                return iso_error(r, "El Torito GPT entry");
         iso_image_set_boot_catalog_hidden(image, LIBISO_HIDE_ON_RR | LIBISO_HIDE_ON_JOLIET);
 
         r = iso_write_opts_new(&opts, 2); /* "distribution": Rock Ridge + Joliet */

@@ -1,14 +1,14 @@
 /* iso.h — the installable medium: an ISO 9660 image (Rock Ridge + Joliet) whose EFI boot image
- * is the ESP, reachable both through El Torito (CD/DVD) and a GPT partition (USB stick).
- * Layout as `xorriso -as mkisofs -append_partition 2 0xef ESP -e --interval:appended_partition_2:all::
- * -no-emul-boot`, which boots under OVMF as a CD-ROM and as a disk (research/machine.md §6). */
+ * is the ESP (/efiboot.img), reachable through El Torito (CD/DVD) and through an isohybrid GPT
+ * entry pointing at the same blocks (USB stick) — the layout of Kairos' `xorriso -as mkisofs
+ * -isohybrid-gpt-basdat -e efiboot.img -no-emul-boot`, without a second copy of the ESP. */
 #pragma once
 
 #include <stdint.h>
 
 typedef struct tb_iso_options {
         const char *volume_id;   /* e.g. "UKI_ISO_INSTALL" */
-        const char *esp_image;   /* the FAT image, appended as partition 2 and El Torito EFI image */
+        const char *esp_image;   /* the FAT image: El Torito EFI image and GPT partition */
         const char *overlay_dir; /* files placed at the ISO root, or NULL */
         int64_t epoch;           /* every timestamp, and the source of the volume/GPT UUIDs */
 } tb_iso_options;

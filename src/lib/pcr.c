@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "encode.h"
+#include "codec.h"
 #include "ossl.h"
 
 static const char *const section_names[_TB_UKI_SECTION_MAX] = {
@@ -597,11 +597,11 @@ static int sign_entry(EVP_PKEY *key, enum tb_bank bank, const uint8_t *value, co
                 goto fail;
         }
         pcrs = NULL;
-        r = add_string(o, "pkfp", tb_hex_encode(pkfp, 32));
+        r = add_string(o, "pkfp", tb_hex_string(pkfp, 32));
         if (r >= 0)
-                r = add_string(o, "pol", tb_hex_encode(pol, 32));
+                r = add_string(o, "pol", tb_hex_string(pol, 32));
         if (r >= 0)
-                r = add_string(o, "sig", tb_base64_encode(sig.data, sig.len));
+                r = add_string(o, "sig", tb_base64_string(sig.data, sig.len));
         if (r < 0)
                 goto fail;
         *ret = o;

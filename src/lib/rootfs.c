@@ -722,3 +722,9 @@ int tb_rootfs_find_kernel(tb_rootfs *fs, char **ret_path, int *ret_fd) {
         tb_err("no kernel found: none of /boot/vmlinuz, /boot/vmlinuz-*, /usr/lib/modules/*/vmlinuz is a file");
         return -ENOENT;
 }
+
+int tb_rootfs_open_file(tb_rootfs *fs, const char *path, int *ret_fd) {
+        _cleanup_(freep) char *resolved = NULL;
+
+        return open_regular(fs, path, &resolved, ret_fd);
+}

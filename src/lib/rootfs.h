@@ -49,3 +49,7 @@ int tb_rootfs_walk(tb_rootfs *fs, tb_rootfs_visit_fn fn, void *userdata);
  * newest /boot/vmlinuz-*, else the newest /usr/lib/modules/ * /vmlinuz. Returns its path
  * (relative) and an fd open for reading. -ENOENT (logged) if there is none. */
 int tb_rootfs_find_kernel(tb_rootfs *fs, char **ret_path, int *ret_fd);
+
+/* Opens the regular file PATH (relative) of the merged tree for reading, symlinks resolved
+ * inside the tree. -ENOENT if there is none, -EISDIR if it is not a regular file. */
+int tb_rootfs_open_file(tb_rootfs *fs, const char *path, int *ret_fd);

@@ -11,14 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "encode.h"
+#include "codec.h"
 #include "json.h"
 #include "ossl.h"
 #include "pcr.h"
 #include "pcr-test-key.h"
 
 static void assert_hex(const uint8_t *data, size_t len, const char *want) {
-        _cleanup_(freep) char *hex = tb_hex_encode(data, len);
+        _cleanup_(freep) char *hex = tb_hex_string(data, len);
 
         assert_non_null(hex);
         assert_string_equal(hex, want);

@@ -1,5 +1,7 @@
 #include "codec.h"
 
+#include <stdlib.h>
+
 #include <errno.h>
 #include <openssl/evp.h>
 #include <string.h>
@@ -80,4 +82,25 @@ int tb_base64_decode(const char *s, size_t len, tb_buf *out) {
                 return -EINVAL;
         out->len += n - pad;
         return 0;
+}
+
+char *tb_hex_string(const void *data, size_t len) {
+        char *s;
+
+        if (len > (SIZE_MAX - 1) / 2)
+                return NULL;
+        s = malloc(len * 2 + 1);
+        if (s)
+                tb_hex_encode(data, len, s);
+        return s;
+}
+
+char *tb_base64_string(const void *data, size_t len) {
+        tb_buf b = TB_BUF_INIT;
+
+        if (tb_base64_encode(data, len, &b) < 0) {
+                tb_buf_free(&b);
+                return NULL;
+        }
+        return (char *)b.data; /* NUL-terminated by tb_base64_encode */
 }

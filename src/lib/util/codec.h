@@ -16,3 +16,7 @@ int tb_hex_decode(const char *s, uint8_t *out, size_t len);
 int tb_base64_encode(const uint8_t *data, size_t len, tb_buf *out);
 /* Decodes standard padded base64 (no whitespace) into OUT (appending). -EINVAL if malformed. */
 int tb_base64_decode(const char *s, size_t len, tb_buf *out);
+
+/* The same encodings as a NUL-terminated string to free(); NULL on allocation failure. */
+char *tb_hex_string(const void *data, size_t len);
+char *tb_base64_string(const void *data, size_t len);

@@ -367,23 +367,45 @@ int tb_stage_commit(tb_stage *s, const char *const *names, size_t n_names, bool 
         return 0;
 }
 
-static void remove_dir_contents(const char *path) {
-        DIR *d = opendir(path);
-        struct dirent *de;
+static void remove_tree_at(int parent_fd, const char *name, dev_t dev) {
+        struct stat st;
+        DIR *d;
+        int fd;
 
-        if (!d)
+        if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return;
-        while ((de = readdir(d)))
+        if (!S_ISDIR(st.st_mode)) {
+                (void)unlinkat(parent_fd, name, 0);
+                return;
+        }
+        if (st.st_dev != dev)
+                return; /* a mount point: never descend */
+        fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return;
+        }
+        for (struct dirent *de; (de = readdir(d));)
                 if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-                        (void)unlinkat(dirfd(d), de->d_name, 0);
+                        remove_tree_at(dirfd(d), de->d_name, dev);
         closedir(d);
+        (void)unlinkat(parent_fd, name, AT_REMOVEDIR);
+}
+
+void tb_rm_rf(const char *path) {
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                return;
+        remove_tree_at(AT_FDCWD, path, st.st_dev);
 }
 
 void tb_stage_abort(tb_stage *s) {
-        if (s->dir) {
-                remove_dir_contents(s->dir); /* only files we wrote: the staging dir is flat */
-                (void)rmdir(s->dir);
-        }
+        if (s->dir)
+                tb_rm_rf(s->dir); /* only what we wrote: the staging dir is ours */
         if (s->created_parent && s->target) {
                 /* Remove the parents we created, deepest first, up to the topmost one we made. */
                 _cleanup_(freep) char *p = strdup(s->target);

@@ -51,6 +51,10 @@ char *tb_path_join(const char *dir, const char *name);
 
 bool tb_path_exists(const char *path);
 
+/* Removes PATH and, if it is a directory, everything below it (symlinks are not followed,
+ * other file systems not entered). Best effort: errors are ignored. */
+void tb_rm_rf(const char *path);
+
 /* Creates PATH exclusively with MODE, writes DATA and fsyncs; removes it again on failure. */
 int tb_write_file_new(const char *path, const void *data, size_t len, mode_t mode);
 
