@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../interop/lib/common.sh"
 . "$(dirname "$0")/lib/e2e.sh"
 
-e2e_rootfs
+e2e_rootfs --trustboot
 cd "$WORK"
 need openssl
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out pcr.key 2>/dev/null

@@ -16,10 +16,12 @@ MARKER=TB-ROOTFS-DONE
 # trustboot vm's runtime dirs go into $WORK, so that even one left by a SIGKILL is removed.
 export TMPDIR="$WORK"
 
-# The cached test rootfs (kernel, initrd); sets ROOTFS.
+# e2e_rootfs [--trustboot]: the cached test rootfs (kernel, initrd); sets ROOTFS. With --trustboot
+# the tree also holds trustboot and its libraries (a 5x bigger initrd: only where the guest runs it).
 e2e_rootfs() {
-  local cache="${TB_ROOTFS_CACHE:-${TB_BUILDDIR:-$WORK}/tests/rootfs-cache}"
-  ROOTFS="$("$TB_SRCDIR/tests/rootfs/build.sh" --trustboot "$TRUSTBOOT" "$cache")" || fail "tests/rootfs/build.sh failed"
+  local cache="${TB_ROOTFS_CACHE:-${TB_BUILDDIR:-$WORK}/tests/rootfs-cache}" tb=()
+  [ "${1:-}" = --trustboot ] && tb=(--trustboot "$TRUSTBOOT")
+  ROOTFS="$("$TB_SRCDIR/tests/rootfs/build.sh" "${tb[@]}" "$cache")" || fail "tests/rootfs/build.sh failed"
 }
 
 # make_uki OUT [CMDLINE [PCRKEY]]: an unsigned UKI of the test rootfs, section addresses as in
