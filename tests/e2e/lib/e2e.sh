@@ -89,5 +89,9 @@ assert_no_survivors() {
   done <"$1"
 }
 
-# serial_value FILE KEY: the value of a "TB-ROOTFS KEY=VALUE" line.
-serial_value() { tr -d '\r' <"$1" | sed -n "s/^TB-ROOTFS $2=//p" | head -n1; }
+# serial_value FILE KEY: the value of a "TB-ROOTFS KEY=VALUE" line. The firmware's and
+# systemd-boot's screen drawing (escape sequences, no newline) may precede it on the same line.
+serial_value() {
+  tr -d '\r' <"$1" | LC_ALL=C sed -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g' -e 's/.*\(TB-ROOTFS \)/\1/' |
+    sed -n "s/^TB-ROOTFS $2=//p" | sed -n 1p
+}
