@@ -32,7 +32,7 @@
 #define INSTALL_MODE "install-mode"
 #define ENTRY_BASE "norole"
 #define UKI_DIR "EFI/trustboot"
-#define OSREL_MAX (64u * 1024)
+#define OSREL_MAX ((size_t)64 * 1024)
 
 /* systemd-measure's phases as systemd-stub and systemd-pcrphase extend them, cumulative. */
 static char *const policy_phases[] = {
