@@ -662,7 +662,7 @@ static int write_output(build *b, char **ret_output) {
                         if (r < 0)
                                 return tb_log_errno(r, "ESP image: cannot add %s", e->path);
                 }
-                /* A volume serial that depends only on the content: the initrd's first bytes. */
+                /* A volume serial that is the same for every build of the same medium (never random). */
                 for (const char *p = b->base_name; *p; p++)
                         fo.volume_id = fo.volume_id * 31 + (uint8_t)*p;
                 fd = open(img, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
