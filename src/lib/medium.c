@@ -23,6 +23,7 @@
 #include "ossl.h"
 #include "pcr.h"
 #include "pe.h"
+#include "progress.h"
 #include "rootfs.h"
 #include "signer.h"
 #include "uki.h"
@@ -31,7 +32,7 @@
 #define INSTALL_MODE "install-mode"
 #define ENTRY_BASE "norole"
 #define UKI_DIR "EFI/trustboot"
-#define OSREL_MAX (64u * 1024)
+#define OSREL_MAX ((size_t)64 * 1024)
 
 /* systemd-measure's phases as systemd-stub and systemd-pcrphase extend them, cumulative. */
 static char *const policy_phases[] = {
@@ -404,10 +405,14 @@ static int read_rootfs_inputs(build *b) {
 
 typedef struct initrd_sink {
         tb_mhash *h;
+        tb_progress progress;
 } initrd_sink;
 
 static int initrd_sink_fn(const void *data, size_t len, void *userdata) {
-        return tb_mhash_update(((initrd_sink *)userdata)->h, data, len);
+        initrd_sink *s = userdata;
+
+        tb_progress_add(&s->progress, len);
+        return tb_mhash_update(s->h, data, len);
 }
 
 static int make_initrd(build *b) {
@@ -442,7 +447,9 @@ static int make_initrd(build *b) {
                 return tb_log_errno(negative_errno(), "%s: cannot create", b->initrd_path);
         tb_info("building the initrd from %s (%s)…", b->o->source, tb_initrd_compression_to_string(io.compression));
         clock_gettime(CLOCK_MONOTONIC, &t0);
+        tb_progress_begin(&sink.progress, "initrd (compressed)");
         r = tb_initrd_write(b->fs, fd, &io, &stats);
+        tb_progress_end(&sink.progress);
         if (r < 0)
                 return r;
         clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -490,6 +497,7 @@ static int file_source(const char *path, tb_pe_source *ret) {
 static int build_uki(build *b, const entry *e, const char *out_path) {
         _cleanup_(json_object_putp) struct json_object *sig = NULL;
         _cleanup_(tb_buf_freep) tb_buf sig_json = TB_BUF_INIT;
+        _cleanup_(closep) int fd = -1;
         tb_uki_parts parts = { .stub_path = b->stub_path };
         int r;
 
@@ -513,24 +521,25 @@ static int build_uki(build *b, const entry *e, const char *out_path) {
                 return tb_log_errno(r, "cannot read the initrd or kernel");
         if (b->o->splash && (r = file_source(b->o->splash, &parts.splash)) < 0)
                 return tb_log_errno(r, "%s: cannot read", b->o->splash);
-        return tb_uki_build(&parts, &b->sb, out_path);
+        /* A scratch file of the work directory: no fsync, the outputs made from it are durable. */
+        fd = open(out_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot create", out_path);
+        return tb_uki_write(&parts, &b->sb, fd, out_path);
 }
 
 static int sign_sdboot(build *b, const char *out_path) {
         _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
-        _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
+        _cleanup_(closep) int fd = -1;
         int r;
 
         r = tb_pe_open(b->sdboot_path, &pe);
         if (r < 0)
                 return r;
-        r = tb_atomic_open(out_path, 0644, &af);
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot create", out_path);
-        r = tb_authenticode_sign(pe, &b->sb, af.fd, out_path);
-        if (r < 0)
-                return r;
-        return tb_atomic_commit(&af);
+        fd = open(out_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot create", out_path);
+        return tb_authenticode_sign(pe, &b->sb, fd, out_path);
 }
 
 /* Every EFI binary must verify against the db certificate before we say we are done. */
@@ -622,71 +631,75 @@ static int assemble_esp(build *b) {
         return tb_esp_add_dir(b->esp, "loader/keys/auto");
 }
 
+/* The ESP as a FAT image in the work directory, then the ISO around it. */
+static int write_iso(build *b, const char *out) {
+        _cleanup_(freep) char *img = tb_path_join(b->work, "efiboot.img");
+        _cleanup_(tb_fat_freep) tb_fat *fat = NULL;
+        _cleanup_(closep) int fd = -1;
+        tb_fat_options fo = { .label = "EFIBOOT", .epoch = b->o->epoch };
+        tb_iso_options io = { .volume_id = "UKI_ISO_INSTALL", .overlay_dir = b->o->overlay_iso, .epoch = b->o->epoch };
+        int64_t size;
+        int r;
+
+        if (!img)
+                return -ENOMEM;
+        r = tb_fat_new(&fat);
+        for (size_t i = 0; r >= 0 && i < tb_esp_count(b->esp); i++) {
+                const tb_esp_entry *e = tb_esp_get(b->esp, i);
+
+                r = e->is_dir        ? tb_fat_add_dir(fat, e->path)
+                    : e->src_path    ? tb_fat_add_file(fat, e->path, e->src_path)
+                                     : tb_fat_add_data(fat, e->path, e->data.data, e->data.len);
+                if (r < 0)
+                        return tb_log_errno(r, "ESP image: cannot add %s", e->path);
+        }
+        /* A volume serial that is the same for every build of the same medium (never random). */
+        for (const char *p = b->base_name; *p; p++)
+                fo.volume_id = fo.volume_id * 31 + (uint8_t)*p;
+        fd = open(img, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot create", img);
+        size = tb_fat_write(fat, fd, &fo);
+        if (size < 0)
+                return tb_log_errno((int)size, "%s: cannot write the ESP image", img);
+        tb_info("ESP image: %.1f MiB", (double)size / (1 << 20));
+        io.esp_image = img;
+        return tb_iso_write(&io, out);
+}
+
+static int write_container(build *b, const char *out) {
+        _cleanup_(freep) char *tag = NULL;
+        tb_container_options co = { .arch = "amd64", .epoch = b->o->epoch };
+
+        if (asprintf(&tag, "%s:latest", b->base_name) < 0)
+                return -ENOMEM;
+        for (char *p = tag; *p && *p != ':'; p++) /* image names are lower case */
+                *p = (char)tolower((unsigned char)*p);
+        co.repo_tag = tag;
+        return tb_container_write(b->esp, &co, out);
+}
+
 static int write_output(build *b, char **ret_output) {
         _cleanup_(freep) char *out = NULL;
         int r;
 
         switch (b->o->type) {
         case TB_MEDIUM_UKI:
-                r = tb_esp_write_tree(b->esp, b->o->output_dir);
-                if (r < 0)
-                        return r;
                 out = strdup(b->o->output_dir);
+                r = out ? tb_esp_write_tree(b->esp, b->o->output_dir) : -ENOMEM;
                 break;
-        case TB_MEDIUM_ISO: {
-                _cleanup_(freep) char *img = tb_path_join(b->work, "efiboot.img");
-                _cleanup_(tb_fat_freep) tb_fat *fat = NULL;
-                _cleanup_(closep) int fd = -1;
-                tb_fat_options fo = { .label = "EFIBOOT", .epoch = b->o->epoch };
-                tb_iso_options io = { .volume_id = "UKI_ISO_INSTALL", .overlay_dir = b->o->overlay_iso,
-                                      .epoch = b->o->epoch };
-
-                if (!img || asprintf(&out, "%s/%s.iso", b->o->output_dir, b->base_name) < 0)
-                        return -ENOMEM;
-                r = tb_fat_new(&fat);
-                for (size_t i = 0; r >= 0 && i < tb_esp_count(b->esp); i++) {
-                        const tb_esp_entry *e = tb_esp_get(b->esp, i);
-
-                        r = e->is_dir ? tb_fat_add_dir(fat, e->path)
-                            : e->src_path ? tb_fat_add_file(fat, e->path, e->src_path)
-                                          : tb_fat_add_data(fat, e->path, e->data.data, e->data.len);
-                        if (r < 0)
-                                return tb_log_errno(r, "ESP image: cannot add %s", e->path);
-                }
-                /* A volume serial that depends only on the content: the initrd's first bytes. */
-                for (const char *p = b->base_name; *p; p++)
-                        fo.volume_id = fo.volume_id * 31 + (uint8_t)*p;
-                fd = open(img, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-                if (fd < 0)
-                        return tb_log_errno(negative_errno(), "%s: cannot create", img);
-                int64_t size = tb_fat_write(fat, fd, &fo);
-                if (size < 0)
-                        return tb_log_errno((int)size, "%s: cannot write the ESP image", img);
-                tb_info("ESP image: %.1f MiB", (double)size / (1 << 20));
-                io.esp_image = img;
-                r = tb_iso_write(&io, out);
-                if (r < 0)
-                        return r;
+        case TB_MEDIUM_ISO:
+                r = asprintf(&out, "%s/%s.iso", b->o->output_dir, b->base_name) < 0 ? -ENOMEM : write_iso(b, out);
                 break;
-        }
-        case TB_MEDIUM_CONTAINER: {
-                _cleanup_(freep) char *tag = NULL;
-                tb_container_options co = { .arch = "amd64", .epoch = b->o->epoch };
-
-                if (asprintf(&out, "%s/%s.tar", b->o->output_dir, b->base_name) < 0 ||
-                    asprintf(&tag, "%s:latest", b->base_name) < 0)
-                        return -ENOMEM;
-                for (char *p = tag; *p && *p != ':'; p++)
-                        *p = (char)tolower((unsigned char)*p);
-                co.repo_tag = tag;
-                r = tb_container_write(b->esp, &co, out);
-                if (r < 0)
-                        return r;
+        case TB_MEDIUM_CONTAINER:
+                r = asprintf(&out, "%s/%s.tar", b->o->output_dir, b->base_name) < 0 ? -ENOMEM
+                                                                                   : write_container(b, out);
                 break;
-        }
         default:
-                return -EINVAL;
+                r = -EINVAL;
         }
+        if (r < 0)
+                return r;
         *ret_output = TAKE_PTR(out);
         return 0;
 }

@@ -9,11 +9,10 @@
 . "$(dirname "$0")/lib/e2e.sh"
 need mcopy openssl
 
-e2e_rootfs
+e2e_rootfs --trustboot
 cd "$WORK"
 "$TRUSTBOOT" -q genkey demo -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null || fail "genkey"
-mkdir -p overlay/boot overlay/etc/trustboot
-cp "$ROOTFS/vmlinuz" overlay/boot/vmlinuz
+mkdir -p overlay/etc/trustboot
 cat >overlay/etc/trustboot/config.yaml <<'YAML'
 #cloud-config
 install:
