@@ -80,7 +80,10 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out other-pcr.pem 
   --tpm-pcr-private-key other-pcr.pem --public-keys keys --init /usr/bin/trustboot -n other >/dev/null || fail "build-uki other"
 other=$(find other -name 'norole.efi' | head -n1)
 export MTOOLS_SKIP_CHECK=1
-mcopy -o -i disk.img@@1M "$other" ::/EFI/trustboot/active.efi || fail "cannot replace active.efi"
+# active and passive both: whichever boot counting picks, the other PCR key is what boots
+for role in active passive; do
+  mcopy -o -i disk.img@@1M "$other" "::/EFI/trustboot/$role.efi" || fail "cannot replace $role.efi"
+done
 vm empty --vars vars.fd --tpm-state tpm --disk disk.img --serial s4.txt --expect 'FAILED: unlocking' --timeout 300
 assert_eq "$VM_RC" 0 "other PCR key boot (serial: $(tail -c 600 s4.txt))"
 tr -d '\r' <s4.txt >s4
