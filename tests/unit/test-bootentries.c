@@ -1,0 +1,148 @@
+/* tests/unit/test-bootentries.c */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bootentries.h"
+#include "fileio.h"
+#include "macro.h"
+
+static char root[64];
+
+static void put(const char *rel, const char *text) {
+        _cleanup_(freep) char *p = tb_path_join(root, rel);
+        assert_int_equal(tb_write_file_atomic(p, text, strlen(text), 0644, true), 0);
+}
+
+static char *get(const char *rel) {
+        _cleanup_(freep) char *p = tb_path_join(root, rel);
+        tb_buf b = TB_BUF_INIT;
+        if (tb_read_file(p, 65536, &b) < 0)
+                return NULL;
+        assert_int_equal(tb_buf_append(&b, "", 1), 0);
+        return (char *)b.data;
+}
+
+static int setup(void **state) {
+        char cmd[128];
+        (void)state;
+        strcpy(root, "/tmp/tb-test-bootentries.XXXXXX");
+        assert_non_null(mkdtemp(root));
+        snprintf(cmd, sizeof(cmd), "%s/EFI", root);
+        assert_int_equal(mkdir(cmd, 0755), 0);
+        snprintf(cmd, sizeof(cmd), "%s/EFI/trustboot", root);
+        assert_int_equal(mkdir(cmd, 0755), 0);
+        snprintf(cmd, sizeof(cmd), "%s/loader", root);
+        assert_int_equal(mkdir(cmd, 0755), 0);
+        snprintf(cmd, sizeof(cmd), "%s/loader/entries", root);
+        assert_int_equal(mkdir(cmd, 0755), 0);
+        snprintf(cmd, sizeof(cmd), "%s/vars", root);
+        assert_int_equal(mkdir(cmd, 0755), 0);
+        put("EFI/trustboot/norole.efi", "UKI1");
+        put("EFI/trustboot/norole_install-mode_rd.debug.efi", "UKI2");
+        put("loader/entries/norole.conf", "title Trustboot\nsort-key norole\nefi /EFI/trustboot/norole.efi\n");
+        put("loader/entries/norole_install-mode_rd.debug.conf",
+            "title Trustboot\nsort-key norole_install-mode_rd.debug\nefi /EFI/trustboot/norole_install-mode_rd.debug.efi\n");
+        return 0;
+}
+
+static int teardown(void **state) {
+        (void)state;
+        tb_rm_rf(root);
+        return 0;
+}
+
+static void fan_out_gives_each_role_its_uki_title_sort_key_and_three_tries(void **state) {
+        (void)state;
+        assert_int_equal(tb_bootentries_fan_out(root), 0);
+        assert_int_equal(tb_bootentries_remove(root, TB_BOOT_NOROLE), 4);
+        assert_int_equal(tb_bootentries_finish_entries(root), 0);
+
+        _cleanup_(freep) char *a = get("loader/entries/active+3.conf");
+        _cleanup_(freep) char *p = get("loader/entries/passive+3.conf");
+        _cleanup_(freep) char *r = get("loader/entries/recovery+3.conf");
+        _cleanup_(freep) char *s = get("loader/entries/statereset+3.conf");
+        _cleanup_(freep) char *d = get("loader/entries/passive_install-mode_rd.debug+3.conf");
+        _cleanup_(freep) char *u = get("EFI/trustboot/statereset.efi");
+        assert_string_equal(a, "title Trustboot\nsort-key 0001\nefi /EFI/trustboot/active.efi\n");
+        assert_string_equal(p, "title Trustboot (fallback)\nsort-key 0002\nefi /EFI/trustboot/passive.efi\n");
+        assert_string_equal(r, "title Trustboot recovery\nsort-key 0003\nefi /EFI/trustboot/recovery.efi\n");
+        assert_string_equal(s, "title Trustboot state reset (auto)\nsort-key 0004\nefi /EFI/trustboot/statereset.efi\n");
+        assert_string_equal(d, "title Trustboot (fallback)\nsort-key 0002\n"
+                               "efi /EFI/trustboot/passive_install-mode_rd.debug.efi\n");
+        assert_string_equal(u, "UKI1");
+        assert_null(get("loader/entries/norole.conf"));
+        assert_null(get("EFI/trustboot/norole.efi"));
+}
+
+static void upgrade_rotation_moves_active_to_passive_dropping_counters(void **state) {
+        (void)state;
+        assert_int_equal(tb_bootentries_fan_out(root), 0);
+        assert_int_equal(tb_bootentries_remove(root, TB_BOOT_NOROLE), 4);
+        assert_int_equal(tb_bootentries_finish_entries(root), 0);
+        /* systemd-boot counted one boot down */
+        _cleanup_(freep) char *from = tb_path_join(root, "loader/entries/active+3.conf");
+        _cleanup_(freep) char *to = tb_path_join(root, "loader/entries/active+2-1.conf");
+        assert_int_equal(rename(from, to), 0);
+
+        assert_true(tb_bootentries_remove(root, "passive") > 0);
+        assert_int_equal(tb_bootentries_copy(root, "active", TB_ROLE_PASSIVE), 0);
+        assert_int_equal(tb_bootentries_finish_entries(root), 0);
+        _cleanup_(freep) char *p = get("loader/entries/passive+3.conf");
+        assert_string_equal(p, "title Trustboot (fallback)\nsort-key 0002\nefi /EFI/trustboot/passive.efi\n");
+
+        _cleanup_(freep) char *name = NULL;
+        assert_int_equal(tb_bootentries_find(root, TB_ROLE_ACTIVE, &name), 0);
+        assert_string_equal(name, "active+2-1.conf");
+}
+
+static void oneshot_is_utf16_with_attributes_and_reads_back(void **state) {
+        _cleanup_(freep) char *vars = tb_path_join(root, "vars"), *back = NULL, *raw = NULL;
+        static const uint8_t want[] = { 7, 0, 0, 0, 'a', 0, 'c', 0, 't', 0, 'i', 0, 'v', 0, 'e', 0, '+', 0, '3', 0,
+                                        '.', 0, 'c', 0, 'o', 0, 'n', 0, 'f', 0, 0, 0 };
+        tb_buf b = TB_BUF_INIT;
+        (void)state;
+
+        assert_int_equal(tb_bootentries_fan_out(root), 0);
+        assert_int_equal(tb_bootentries_finish_entries(root), 0);
+        assert_int_equal(tb_bootentries_select_oneshot(root, vars, TB_ROLE_ACTIVE), 0);
+        _cleanup_(freep) char *p = tb_path_join(vars, "LoaderEntryOneShot-" TB_LOADER_GUID_STR);
+        assert_int_equal(tb_read_file(p, 1000, &b), 0);
+        assert_int_equal(b.len, sizeof(want));
+        assert_memory_equal(b.data, want, sizeof(want));
+        tb_buf_free(&b);
+        assert_int_equal(tb_loader_var_read(vars, "LoaderEntryOneShot", &back), 0);
+        assert_string_equal(back, "active+3.conf");
+        /* a shorter value replaces, not overlays */
+        assert_int_equal(tb_loader_var_write(vars, "LoaderEntryOneShot", "x"), 0);
+        assert_int_equal(tb_loader_var_read(vars, "LoaderEntryOneShot", &raw), 0);
+        assert_string_equal(raw, "x");
+        assert_int_equal(tb_loader_var_read(vars, "LoaderEntrySelected", &back), -ENOENT);
+}
+
+static void roles_and_sort_keys_follow_entry_names(void **state) {
+        (void)state;
+        assert_int_equal(tb_role_from_entry("statereset+1-2.conf"), TB_ROLE_STATERESET);
+        assert_int_equal(tb_role_from_entry("passive.conf"), TB_ROLE_PASSIVE);
+        assert_int_equal(tb_role_from_entry("my_entry.conf"), TB_ROLE_NONE);
+        assert_string_equal(tb_role_sort_key("my_entry.conf"), "0010");
+        assert_string_equal(tb_role_sort_key("recovery_install-mode_x.conf"), "0003");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(fan_out_gives_each_role_its_uki_title_sort_key_and_three_tries, setup, teardown),
+                cmocka_unit_test_setup_teardown(upgrade_rotation_moves_active_to_passive_dropping_counters, setup, teardown),
+                cmocka_unit_test_setup_teardown(oneshot_is_utf16_with_attributes_and_reads_back, setup, teardown),
+                cmocka_unit_test(roles_and_sort_keys_follow_entry_names),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
