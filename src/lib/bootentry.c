@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bootentries.h"
 #include "fileio.h"
 #include "log.h"
 
@@ -75,7 +76,7 @@ static void entry_done(tb_bootentry *e) {
         free(e->version);
 }
 
-void tb_bootentries_done(tb_bootentries *l) {
+void tb_bootentry_list_done(tb_bootentry_list *l) {
         for (size_t i = 0; i < l->n; i++)
                 entry_done(&l->e[i]);
         free(l->e);
@@ -127,9 +128,9 @@ static int cmp_entry(const void *a, const void *b) {
         return strcmp(((const tb_bootentry *)a)->file, ((const tb_bootentry *)b)->file);
 }
 
-int tb_bootentries_load(const char *esp, tb_bootentries *ret) {
-        _cleanup_(freep) char *dir = tb_path_join(esp, TB_BOOTENTRY_DIR);
-        _cleanup_(tb_bootentries_donep) tb_bootentries l = { NULL, 0 };
+int tb_bootentry_list_load(const char *esp, tb_bootentry_list *ret) {
+        _cleanup_(freep) char *dir = tb_path_join(esp, TB_BOOT_ENTRIES_DIR);
+        _cleanup_(tb_bootentry_list_donep) tb_bootentry_list l = { NULL, 0 };
         DIR *d;
         struct dirent *de;
         int r = 0;
@@ -184,7 +185,7 @@ int tb_bootentries_load(const char *esp, tb_bootentries *ret) {
         return 0;
 }
 
-const tb_bootentry *tb_bootentries_find(const tb_bootentries *l, const char *name) {
+const tb_bootentry *tb_bootentry_list_find(const tb_bootentry_list *l, const char *name) {
         if (strcmp(name, "cos") == 0)
                 name = "active";
         else if (strcmp(name, "fallback") == 0)
@@ -198,32 +199,7 @@ const tb_bootentry *tb_bootentries_find(const tb_bootentries *l, const char *nam
         return NULL;
 }
 
-char *tb_bootentry_role_title(const char *role, const char *title) {
-        const char *suffix = strcmp(role, "passive") == 0      ? " (fallback)"
-                             : strcmp(role, "recovery") == 0   ? " recovery"
-                             : strcmp(role, "statereset") == 0 ? " state reset (auto)"
-                                                               : "";
-        char *s = NULL;
-
-        if (asprintf(&s, "%s%s", title, suffix) < 0)
-                return NULL;
-        return s;
-}
-
-const char *tb_bootentry_role_sort_key(const char *role) {
-        /* Kairos matches on "contains", so "active_foo" sorts with active. */
-        if (strstr(role, "active"))
-                return "0001";
-        if (strstr(role, "passive"))
-                return "0002";
-        if (strstr(role, "recovery"))
-                return "0003";
-        if (strstr(role, "statereset"))
-                return "0004";
-        return "0010";
-}
-
-int tb_bootentry_conf_for_role(const char *conf, size_t len, const char *role, const char *efi_path, tb_buf *out) {
+int tb_bootentry_conf_for(const char *conf, size_t len, const char *name, const char *efi_path, tb_buf *out) {
         _cleanup_(freep) char *title = NULL, *new_title = NULL;
         tb_bootentry e = { 0 };
         const char *p = conf, *end = conf + len;
@@ -236,13 +212,19 @@ int tb_bootentry_conf_for_role(const char *conf, size_t len, const char *role, c
         }
         title = e.title ? strdup(e.title) : strdup("trustboot");
         entry_done(&e);
-        new_title = title ? tb_bootentry_role_title(role, title) : NULL;
-        if (!new_title)
+        if (!title)
                 return -ENOMEM;
+        if (tb_role_from_entry(name) == TB_ROLE_NONE)
+                new_title = TAKE_PTR(title);
+        else {
+                r = tb_role_title(tb_role_from_entry(name), title, &new_title);
+                if (r < 0)
+                        return r;
+        }
 
 #define PUT(s) tb_buf_append(out, (s), strlen(s))
         if (PUT("title ") < 0 || PUT(new_title) < 0 || PUT("\nsort-key ") < 0 ||
-            PUT(tb_bootentry_role_sort_key(role)) < 0 || PUT("\nefi ") < 0 || PUT(efi_path) < 0 || PUT("\n") < 0)
+            PUT(tb_role_sort_key(name)) < 0 || PUT("\nefi ") < 0 || PUT(efi_path) < 0 || PUT("\n") < 0)
                 return -ENOMEM;
         while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end, *k = p;

@@ -1,6 +1,6 @@
 /* bootentry.h — the Type #1 entries of an installed ESP (loader/entries/NAME.conf) with their boot
- * counters (research/formats.md §8.3–§8.4), and the roles Kairos gives them
- * (research/kairos.md §4.4, §4.7). */
+ * counters (research/formats.md §8.3–§8.4): what `bootentry --list` shows and what an upgrade
+ * replaces. The layout itself (roles, titles, sort keys) is bootentries.h. */
 #pragma once
 
 #include <stdbool.h>
@@ -9,7 +9,6 @@
 #include "buf.h"
 #include "macro.h"
 
-#define TB_BOOTENTRY_DIR "loader/entries"
 #define TB_BOOTENTRY_COUNTER_NONE (-1)
 
 /* "active+2-1.conf" → base "active", left 2, done 1. Without a valid counter (the last '+'
@@ -33,29 +32,22 @@ typedef struct tb_bootentry {
         char *title, *efi, *sort_key, *version; /* NULL when the key is absent */
 } tb_bootentry;
 
-typedef struct tb_bootentries {
+typedef struct tb_bootentry_list {
         tb_bootentry *e;
         size_t n;
-} tb_bootentries;
+} tb_bootentry_list;
 
 /* Reads ESP/loader/entries, sorted by file name. Logs what fails. */
-int tb_bootentries_load(const char *esp, tb_bootentries *ret);
-void tb_bootentries_done(tb_bootentries *l);
-static inline void tb_bootentries_donep(tb_bootentries *l) {
-        tb_bootentries_done(l);
+int tb_bootentry_list_load(const char *esp, tb_bootentry_list *ret);
+void tb_bootentry_list_done(tb_bootentry_list *l);
+static inline void tb_bootentry_list_donep(tb_bootentry_list *l) {
+        tb_bootentry_list_done(l);
 }
 
 /* The entry for NAME: an entry id ("active+2-1.conf"), a base name ("active"), or Kairos'
  * aliases: "cos" → active, "fallback" → passive. NULL if none. */
-const tb_bootentry *tb_bootentries_find(const tb_bootentries *l, const char *name);
+const tb_bootentry *tb_bootentry_list_find(const tb_bootentry_list *l, const char *name);
 
-/* The title systemd-boot shows for ROLE given the medium's title (Kairos BootTitleForRole):
- * active TITLE, passive "TITLE (fallback)", recovery "TITLE recovery", statereset
- * "TITLE state reset (auto)", anything else TITLE. Malloc'ed. */
-char *tb_bootentry_role_title(const char *role, const char *title);
-/* "0001" active, "0002" passive, "0003" recovery, "0004" statereset, else "0010". */
-const char *tb_bootentry_role_sort_key(const char *role);
-
-/* A source entry CONF (norole.conf) rewritten for ROLE: title and sort-key as above, efi
- * EFI_PATH; other keys kept in order. */
-int tb_bootentry_conf_for_role(const char *conf, size_t len, const char *role, const char *efi_path, tb_buf *out);
+/* A source entry CONF (norole.conf) rewritten as the entry NAME ("active", "my_entry"): title
+ * and sort-key as bootentries.h gives them for NAME's role, efi EFI_PATH; other keys kept. */
+int tb_bootentry_conf_for(const char *conf, size_t len, const char *name, const char *efi_path, tb_buf *out);
