@@ -441,6 +441,7 @@ static int commit_conf(const char *esp, tb_atomic_file *af, const plan *p) {
 int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
         _cleanup_(staged_done) staged s = { 0 };
         _cleanup_(tb_sbdb_freep) tb_sbdb *db = NULL;
+        _cleanup_(closep) int uki_fd = -1, sd_fd = -1; /* declared before the tb_pe that reads them */
         _cleanup_(tb_pe_freep) tb_pe *new_pe = NULL;
         _cleanup_(tb_bootentry_list_donep) tb_bootentry_list l = { NULL, 0 };
         _cleanup_(plan_done) plan target = { 0 }, passive = { 0 };
@@ -489,7 +490,13 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
         r = tb_sbdb_load(o->efivar_dir, &db);
         if (r < 0)
                 return r;
-        r = tb_pe_open(s.uki, &new_pe);
+        _cleanup_(freep) char *uki_name = NULL;
+        if (asprintf(&uki_name, "%s:%s/%s.efi", o->source, TB_BOOT_EFI_DIR, TB_BOOT_NOROLE) < 0)
+                return -ENOMEM;
+        uki_fd = open(s.uki, O_RDONLY | O_CLOEXEC);
+        if (uki_fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot open", s.uki);
+        r = tb_pe_open_fd(uki_fd, uki_name, &new_pe);
         if (r < 0)
                 return r;
         r = tb_sbdb_check(db, new_pe);
@@ -504,7 +511,13 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
                 loader_path = tb_path_join(o->esp, "loader/loader.conf");
                 if (!sd_path || !loader_path)
                         return -ENOMEM;
-                r = tb_pe_open(s.sdboot, &nsd);
+                _cleanup_(freep) char *sd_name = NULL;
+                if (asprintf(&sd_name, "%s:EFI/BOOT/BOOTX64.EFI", o->source) < 0)
+                        return -ENOMEM;
+                sd_fd = open(s.sdboot, O_RDONLY | O_CLOEXEC);
+                if (sd_fd < 0)
+                        return tb_log_errno(negative_errno(), "%s: cannot open", s.sdboot);
+                r = tb_pe_open_fd(sd_fd, sd_name, &nsd);
                 if (r < 0)
                         return r;
                 int nv = tb_uki_sdmagic_major(nsd, "systemd-boot");
