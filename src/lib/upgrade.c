@@ -505,12 +505,14 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
         r = check_pcr_key(tb_path_exists(active_efi) ? active_efi : target.efi_path, new_pe);
         if (r < 0)
                 return r;
-        if (s.sdboot) {
+        sd_path = tb_path_join(o->esp, "EFI/BOOT/BOOTX64.EFI");
+        loader_path = tb_path_join(o->esp, "loader/loader.conf");
+        if (!sd_path || !loader_path)
+                return -ENOMEM;
+        /* systemd-boot is replaced only by a newer one, and never installed where there was none
+         * (the node boots some other way: nothing of ours to update). */
+        if (s.sdboot && tb_path_exists(sd_path)) {
                 _cleanup_(tb_pe_freep) tb_pe *nsd = NULL, *osd = NULL;
-                sd_path = tb_path_join(o->esp, "EFI/BOOT/BOOTX64.EFI");
-                loader_path = tb_path_join(o->esp, "loader/loader.conf");
-                if (!sd_path || !loader_path)
-                        return -ENOMEM;
                 _cleanup_(freep) char *sd_name = NULL;
                 if (asprintf(&sd_name, "%s:EFI/BOOT/BOOTX64.EFI", o->source) < 0)
                         return -ENOMEM;
