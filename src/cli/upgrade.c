@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "exec.h"
 #include "log.h"
+#include "macro.h"
 #include "upgrade.h"
 
 static const char usage[] =
@@ -25,12 +26,14 @@ static const char usage[] =
         "      --recovery          replace only the recovery entry\n"
         "      --boot-entry NAME   replace only the entry NAME (e.g. statereset)\n"
         "      --reboot            reboot when done\n"
+        "      --luks-device DEV   check the PCR key against DEV's systemd-tpm2 token (repeatable;\n"
+        "                          default: every such LUKS2 volume found; 'none': no volume)\n"
         "      --esp DIR           the mounted ESP (default /efi)\n"
         "      --efivars DIR       EFI variables directory (default /sys/firmware/efi/efivars)\n"
         "  -h, --help              show this help\n";
 
 int cmd_upgrade(int argc, char **argv) {
-        enum { OPT_SOURCE = 0x100, OPT_RECOVERY, OPT_ENTRY, OPT_REBOOT, OPT_ESP, OPT_EFIVARS };
+        enum { OPT_SOURCE = 0x100, OPT_RECOVERY, OPT_ENTRY, OPT_REBOOT, OPT_ESP, OPT_EFIVARS, OPT_LUKS };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "source", required_argument, NULL, OPT_SOURCE },
@@ -39,11 +42,13 @@ int cmd_upgrade(int argc, char **argv) {
                 { "reboot", no_argument, NULL, OPT_REBOOT },
                 { "esp", required_argument, NULL, OPT_ESP },
                 { "efivars", required_argument, NULL, OPT_EFIVARS },
+                { "luks-device", required_argument, NULL, OPT_LUKS },
                 {},
         };
         _cleanup_(tb_upgrade_result_done) tb_upgrade_result res = { 0 };
         tb_upgrade_options o = { .esp = "/efi" };
-        bool recovery = false, reboot = false;
+        const char *luks[16];
+        bool recovery = false, reboot = false, luks_none = false;
         int opt, r;
 
         opterr = 0;
@@ -69,6 +74,15 @@ int cmd_upgrade(int argc, char **argv) {
                 case OPT_EFIVARS:
                         o.efivar_dir = optarg;
                         break;
+                case OPT_LUKS:
+                        if (strcmp(optarg, "none") == 0) {
+                                luks_none = true;
+                                break;
+                        }
+                        if (o.n_luks_devices == ARRAY_SIZE(luks))
+                                return cli_usage_error(argv[0], "at most %zu --luks-device", ARRAY_SIZE(luks));
+                        luks[o.n_luks_devices++] = optarg;
+                        break;
                 default:
                         return cli_bad_option(argv[0], argv);
                 }
@@ -81,8 +95,12 @@ int cmd_upgrade(int argc, char **argv) {
                 return cli_usage_error(argv[0], "--recovery and --boot-entry exclude each other");
         if (o.entry && (!*o.entry || strchr(o.entry, '/') || strchr(o.entry, '+') || o.entry[0] == '.'))
                 return cli_usage_error(argv[0], "--boot-entry: '%s' is not an entry name", o.entry);
+        if (luks_none && o.n_luks_devices > 0)
+                return cli_usage_error(argv[0], "--luks-device none excludes naming devices");
         if (recovery)
                 o.entry = "recovery";
+        o.luks_devices = luks;
+        o.luks_scan = !luks_none && o.n_luks_devices == 0;
 
         r = tb_upgrade_run(&o, &res);
         if (r < 0)

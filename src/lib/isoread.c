@@ -73,7 +73,6 @@ int tb_isoread_extract(const char *iso, const char *path, const char *out) {
 }
 
 int tb_isoread_fat_extract(const char *img, const char *dir) {
-        _cleanup_(freep) char *src = NULL;
         int r;
 
         if (mkdir(dir, 0700) < 0)

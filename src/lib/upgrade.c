@@ -22,6 +22,7 @@
 #include "isoread.h"
 #include "json.h"
 #include "log.h"
+#include "luks.h"
 #include "mhash.h"
 #include "ossl.h"
 #include "pcr.h"
@@ -296,6 +297,39 @@ static int check_pcr_key(const char *installed_path, const tb_pe *new_pe) {
         return check_pcrsig(new_pe, bound);
 }
 
+static int check_luks_device(const char *device, const tb_pe *new_pe) {
+        _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *bound = NULL, *offered = NULL;
+        _cleanup_(BIO_free_allp) BIO *bio = NULL;
+        int r;
+
+        r = tb_luks_tpm2_pcr_pubkey(device, &pem);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                tb_debug("%s: no signed PCR policy: any UKI unlocks it as far as PCR 11 goes", device);
+                return 0;
+        }
+        bio = BIO_new_mem_buf(pem.data, (int)pem.len);
+        if (!bio)
+                return -ENOMEM;
+        bound = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+        if (!bound) {
+                tb_ossl_drain_errors("token public key");
+                return REFUSE(-EBADMSG, "%s: the systemd-tpm2 token's tpm2_pubkey is not a public key", device);
+        }
+        if (pe_pcrpkey(new_pe, &offered) < 0 || EVP_PKEY_eq(bound, offered) != 1)
+                return REFUSE(-EKEYREJECTED,
+                              "%s: its PCR public key is not the one %s is bound to: the disks would not unlock "
+                              "after reboot", tb_pe_name(new_pe), device);
+        return check_pcrsig(new_pe, bound);
+}
+
+static int luks_volume_cb(const char *device, const char *name, void *userdata) {
+        (void)name;
+        return check_luks_device(device, userdata);
+}
+
 /* ---- space ---- */
 
 static int file_size(const char *path, uint64_t *ret) {
@@ -505,6 +539,16 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
         r = check_pcr_key(tb_path_exists(active_efi) ? active_efi : target.efi_path, new_pe);
         if (r < 0)
                 return r;
+        for (size_t i = 0; i < o->n_luks_devices; i++) {
+                r = check_luks_device(o->luks_devices[i], new_pe);
+                if (r < 0)
+                        return r;
+        }
+        if (o->luks_scan) {
+                r = tb_luks_foreach_tpm2_volume(luks_volume_cb, new_pe);
+                if (r < 0)
+                        return r;
+        }
         sd_path = tb_path_join(o->esp, "EFI/BOOT/BOOTX64.EFI");
         loader_path = tb_path_join(o->esp, "loader/loader.conf");
         if (!sd_path || !loader_path)

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct tb_upgrade_options {
         const char *source;     /* dir:ESP_TREE, ocifile:TAR[:TAG], oci-layout:DIR[:TAG], or an ISO file */
@@ -19,6 +20,12 @@ typedef struct tb_upgrade_options {
         const char *entry;      /* NULL: active, with rotation; else the one entry to replace
                                  * ("recovery", "statereset", "my_entry"), nothing else moves */
         const char *workdir;    /* staging area; NULL: $TMPDIR, else /var/tmp */
+        /* The encrypted volumes whose PCR key the new UKI must carry (besides the installed
+         * active UKI's .pcrpkey): these devices, and with luks_scan every LUKS2 volume with a
+         * systemd-tpm2 token on this machine. */
+        const char *const *luks_devices;
+        size_t n_luks_devices;
+        bool luks_scan;
 } tb_upgrade_options;
 
 typedef struct tb_upgrade_result {
