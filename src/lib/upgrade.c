@@ -281,7 +281,7 @@ static int check_pcr_key(const char *installed_path, const tb_pe *new_pe) {
         r = pe_pcrpkey(old, &bound);
         if (r == -ENOENT) {
                 /* Nothing bound to a signed policy (no .pcrpkey): nothing to keep unlocking. */
-                tb_warn("%s: no .pcrpkey: not checking the new UKI's PCR key", installed_path);
+                tb_info("%s: no .pcrpkey: only the encrypted volumes decide the PCR key", installed_path);
                 return 0;
         }
         if (r < 0)
