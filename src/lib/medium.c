@@ -23,6 +23,7 @@
 #include "ossl.h"
 #include "pcr.h"
 #include "pe.h"
+#include "progress.h"
 #include "rootfs.h"
 #include "signer.h"
 #include "uki.h"
@@ -404,10 +405,14 @@ static int read_rootfs_inputs(build *b) {
 
 typedef struct initrd_sink {
         tb_mhash *h;
+        tb_progress progress;
 } initrd_sink;
 
 static int initrd_sink_fn(const void *data, size_t len, void *userdata) {
-        return tb_mhash_update(((initrd_sink *)userdata)->h, data, len);
+        initrd_sink *s = userdata;
+
+        tb_progress_add(&s->progress, len);
+        return tb_mhash_update(s->h, data, len);
 }
 
 static int make_initrd(build *b) {
@@ -442,7 +447,9 @@ static int make_initrd(build *b) {
                 return tb_log_errno(negative_errno(), "%s: cannot create", b->initrd_path);
         tb_info("building the initrd from %s (%s)…", b->o->source, tb_initrd_compression_to_string(io.compression));
         clock_gettime(CLOCK_MONOTONIC, &t0);
+        tb_progress_begin(&sink.progress, "initrd (compressed)");
         r = tb_initrd_write(b->fs, fd, &io, &stats);
+        tb_progress_end(&sink.progress);
         if (r < 0)
                 return r;
         clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -490,6 +497,7 @@ static int file_source(const char *path, tb_pe_source *ret) {
 static int build_uki(build *b, const entry *e, const char *out_path) {
         _cleanup_(json_object_putp) struct json_object *sig = NULL;
         _cleanup_(tb_buf_freep) tb_buf sig_json = TB_BUF_INIT;
+        _cleanup_(closep) int fd = -1;
         tb_uki_parts parts = { .stub_path = b->stub_path };
         int r;
 
@@ -513,24 +521,25 @@ static int build_uki(build *b, const entry *e, const char *out_path) {
                 return tb_log_errno(r, "cannot read the initrd or kernel");
         if (b->o->splash && (r = file_source(b->o->splash, &parts.splash)) < 0)
                 return tb_log_errno(r, "%s: cannot read", b->o->splash);
-        return tb_uki_build(&parts, &b->sb, out_path);
+        /* A scratch file of the work directory: no fsync, the outputs made from it are durable. */
+        fd = open(out_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot create", out_path);
+        return tb_uki_write(&parts, &b->sb, fd, out_path);
 }
 
 static int sign_sdboot(build *b, const char *out_path) {
         _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
-        _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
+        _cleanup_(closep) int fd = -1;
         int r;
 
         r = tb_pe_open(b->sdboot_path, &pe);
         if (r < 0)
                 return r;
-        r = tb_atomic_open(out_path, 0644, &af);
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot create", out_path);
-        r = tb_authenticode_sign(pe, &b->sb, af.fd, out_path);
-        if (r < 0)
-                return r;
-        return tb_atomic_commit(&af);
+        fd = open(out_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot create", out_path);
+        return tb_authenticode_sign(pe, &b->sb, fd, out_path);
 }
 
 /* Every EFI binary must verify against the db certificate before we say we are done. */

@@ -17,7 +17,7 @@ static bool present(const tb_pe_source *s) {
         return s->path || s->size > 0;
 }
 
-int tb_uki_build(const tb_uki_parts *parts, const tb_signer *signer, const char *out_path) {
+int tb_uki_write(const tb_uki_parts *parts, const tb_signer *signer, int fd, const char *name) {
         /* Section order as the issue and ukify: data sections, .linux last (the stub may
          * decompress the kernel in place past its end). */
         const struct {
@@ -31,7 +31,6 @@ int tb_uki_build(const tb_uki_parts *parts, const tb_signer *signer, const char 
                 { ".pcrsig", &parts->pcrsig, DATA_RO }, { ".linux", &parts->linux_image, CODE_RO },
         };
         _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
-        _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
         int r;
 
         r = tb_pe_open(parts->stub_path, &pe);
@@ -56,16 +55,7 @@ int tb_uki_build(const tb_uki_parts *parts, const tb_signer *signer, const char 
                 if (r < 0)
                         return r;
         }
-        r = tb_atomic_open(out_path, 0644, &af);
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot create", out_path);
-        r = tb_authenticode_sign(pe, signer, af.fd, out_path);
-        if (r < 0)
-                return r;
-        r = tb_atomic_commit(&af);
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot write", out_path);
-        return 0;
+        return tb_authenticode_sign(pe, signer, fd, name);
 }
 
 int tb_uki_kernel_release(int fd, char *buf, size_t size) {

@@ -12,8 +12,9 @@ typedef struct tb_uki_parts {
         tb_pe_source osrel, cmdline, uname, splash, initrd, pcrpkey, pcrsig, linux_image;
 } tb_uki_parts;
 
-/* Builds the UKI and writes it, signed by SIGNER, to OUT_PATH atomically. Logs what fails. */
-int tb_uki_build(const tb_uki_parts *parts, const tb_signer *signer, const char *out_path);
+/* Builds the UKI and writes it, signed by SIGNER, to FD (a new, empty file open for reading and writing; NAME for messages).
+ * Logs what fails. */
+int tb_uki_write(const tb_uki_parts *parts, const tb_signer *signer, int fd, const char *name);
 
 /* The kernel release from an x86 bzImage's setup header ("6.1.0-28-amd64"), as the .uname
  * section holds it. -ENODATA when the image has no such header (other architectures). */
