@@ -158,6 +158,31 @@ upgrade --source dir:m2 >/dev/null
 cmp -s esp/EFI/trustboot/active.efi m2/EFI/trustboot/norole.efi || fail "second run did not install the new UKI"
 ls -A esp/EFI/trustboot esp/loader/entries | contains '^\.' && fail "stale temporary files not removed: $(ls -A esp/EFI/trustboot)"
 
+# ---- systemd-boot: replaced only by a newer, correctly signed one (with loader.conf) ----
+# A "newer" systemd-boot: 252's binary with its .sdmagic version patched (same length), re-signed.
+python3 - m1/EFI/BOOT/BOOTX64.EFI sd-new.efi <<'PY'
+import sys
+d = open(sys.argv[1], "rb").read()
+a = b"LoaderInfo: systemd-boot 252."
+assert d.count(a) == 1, "no single .sdmagic version string"
+open(sys.argv[2], "wb").write(d.replace(a, b"LoaderInfo: systemd-boot 259."))
+PY
+"$TRUSTBOOT" sign --replace -k otherdb/db.key -c otherdb/db.pem -o sd-new-other.efi sd-new.efi >/dev/null
+"$TRUSTBOOT" sign --replace -k keys/db.key -c keys/db.pem -o sd-new-signed.efi sd-new.efi >/dev/null
+"$TRUSTBOOT" inspect --json sd-new-signed.efi | contains '"systemd-boot 259' || fail "patched systemd-boot does not report 259"
+rm -rf m2sd && cp -r m2 m2sd && cp sd-new-other.efi m2sd/EFI/BOOT/BOOTX64.EFI
+printf 'timeout 3\n' > m2sd/loader/loader.conf
+install_esp; reset_vars
+refused "which is not in the firmware's db" --source dir:m2sd
+cp sd-new-signed.efi m2sd/EFI/BOOT/BOOTX64.EFI
+upgrade --source dir:m2sd >/dev/null
+cmp -s esp/EFI/BOOT/BOOTX64.EFI sd-new-signed.efi || fail "newer signed systemd-boot not installed"
+printf 'timeout 3\n' | cmp -s - esp/loader/loader.conf || fail "loader.conf not updated with systemd-boot"
+cmp -s esp/EFI/trustboot/active.efi m2/EFI/trustboot/norole.efi || fail "UKI not installed with the new systemd-boot"
+# …and an older one (the medium's 252 against the installed "259") is left alone.
+upgrade --source dir:m2 >/dev/null
+cmp -s esp/EFI/BOOT/BOOTX64.EFI sd-new-signed.efi || fail "systemd-boot downgraded"
+
 # ---- other sources: the container tarball and the ISO ----
 medium 2.0 keys c2 container
 install_esp; reset_vars
