@@ -18,7 +18,7 @@ TEST_PKGS=(
   swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
   qemu-system-x86 ovmf xorriso mtools dosfstools e2fsprogs
   busybox-static cpio libarchive-tools zstd xz-utils
-  cryptsetup-bin umoci skopeo python3 time bc
+  cryptsetup-bin umoci skopeo python3 time bc fdisk jq
 )
 
 all_installed() {

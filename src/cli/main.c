@@ -19,7 +19,9 @@ static const struct command commands[] = {
         { "encrypt", cmd_encrypt, "format a LUKS2 volume whose key is sealed in the TPM to a signed PCR policy" },
         { "genkey", cmd_genkey, "generate a Secure Boot key set (PK, KEK, db) and the PCR policy key" },
         { "inspect", cmd_inspect, "show the sections, stub version and signatures of a PE image or UKI" },
+        { "init", cmd_init, "PID 1 of the UKI's initrd: unlock, mount or install, then the real init" },
         { "initrd", cmd_initrd, "write a root file system as a reproducible compressed cpio initrd" },
+        { "install", cmd_install, "install the running medium to a disk, encrypted and sealed to the TPM" },
         { "measure", cmd_measure, "predict PCR 11 for a UKI and sign PCR policies (like systemd-measure)" },
         { "sign", cmd_sign, "Authenticode-sign a PE/EFI image (as sbsign)" },
         { "verify", cmd_verify, "check a PE/EFI image's Authenticode signature against a certificate" },
@@ -71,6 +73,11 @@ int main(int argc, char **argv) {
         const struct command *c;
         int opt;
 
+        /* The kernel runs /init (a link to us) with the unknown command line words as arguments. */
+        if (strcmp(argv[0], "/init") == 0 || strcmp(argv[0], "init") == 0) {
+                tb_log_set_prefix("trustboot init");
+                return cmd_init(argc, argv);
+        }
         opterr = 0;
         /* '+': stop at the first non-option, which is the subcommand. */
         while ((opt = getopt_long(argc, argv, "+hVvq", options, NULL)) >= 0) {

@@ -85,6 +85,8 @@ static int run_mkfs(struct crypt_device *cd, const char *device, const uint8_t *
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot activate for mkfs (device-mapper)", device);
         r = tb_exec_checked(argv, NULL);
+        if (r >= 0 && e->populate)
+                r = e->populate(node, e->userdata);
         k = crypt_deactivate(cd, name);
         if (r < 0)
                 return r;

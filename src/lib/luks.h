@@ -17,6 +17,10 @@ typedef struct tb_luks_enroll {
         const uint8_t *secret;        /* TB_TPM2_SECRET_SIZE bytes sealed in SEALED */
         const char *recovery_key;     /* NULL: no recovery keyslot */
         const char *mkfs;             /* NULL, or a file system type to create inside */
+        /* Called with the opened volume's node after mkfs (the new file system is empty and
+         * the volume key is still at hand, no TPM unseal needed): install fills OEM here. */
+        int (*populate)(const char *node, void *userdata);
+        void *userdata;
 } tb_luks_enroll;
 
 /* Formats DEVICE (block device or image file) as LUKS2 aes-xts-plain64 with a 512-bit volume

@@ -621,3 +621,45 @@ int tb_tpm2_unseal(tb_tpm2 *t, const tb_tpm2_sealed *s, const char *pin, const c
                 }
         }
 }
+
+int tb_tpm2_pcr_extend(tb_tpm2 *t, unsigned pcr, const void *data, size_t len) {
+        static const struct {
+                TPMI_ALG_HASH alg;
+                const char *md;
+        } algs[] = { { TPM2_ALG_SHA1, "SHA1" }, { TPM2_ALG_SHA256, "SHA256" }, { TPM2_ALG_SHA384, "SHA384" },
+                     { TPM2_ALG_SHA512, "SHA512" } };
+        _cleanup_(esys_freep) TPMS_CAPABILITY_DATA *cap = NULL;
+        TPML_DIGEST_VALUES values = { .count = 0 };
+        TSS2_RC rc;
+
+        if (pcr > 23)
+                return -EINVAL;
+        rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_PCRS, 0, 1, NULL, &cap);
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_error(rc, "cannot list the PCR banks");
+        for (uint32_t i = 0; i < cap->data.assignedPCR.count; i++) {
+                const TPMS_PCR_SELECTION *s = &cap->data.assignedPCR.pcrSelections[i];
+                bool active = false;
+                for (unsigned b = 0; b < s->sizeofSelect; b++)
+                        active |= s->pcrSelect[b] != 0;
+                for (size_t a = 0; active && a < ARRAY_SIZE(algs); a++) {
+                        if (algs[a].alg != s->hash || values.count >= TPM2_NUM_PCR_BANKS)
+                                continue;
+                        unsigned int n = 0;
+                        TPMT_HA *ha = &values.digests[values.count];
+                        ha->hashAlg = s->hash;
+                        if (EVP_Digest(data, len, (unsigned char *)&ha->digest, &n, EVP_get_digestbyname(algs[a].md),
+                                       NULL) != 1)
+                                return -EIO;
+                        values.count++;
+                }
+        }
+        if (values.count == 0) {
+                tb_err("TPM: no active PCR bank");
+                return -ENXIO;
+        }
+        rc = Esys_PCR_Extend(t->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &values);
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_error(rc, "cannot extend the PCR");
+        return (int)values.count;
+}

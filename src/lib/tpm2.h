@@ -60,3 +60,7 @@ int tb_tpm2_seal(tb_tpm2 *t, const tb_tpm2_seal_params *p, uint8_t secret[TB_TPM
  * (or TPM in dictionary-attack lockout). */
 int tb_tpm2_unseal(tb_tpm2 *t, const tb_tpm2_sealed *s, const char *pin, const char *signature_path,
                    uint8_t secret[TB_TPM2_SECRET_SIZE]);
+
+/* Extends PCR with the digest of DATA in every active bank (sha1, sha256, sha384, sha512), as
+ * systemd-pcrphase does for its phase words. Returns the number of banks extended. */
+int tb_tpm2_pcr_extend(tb_tpm2 *t, unsigned pcr, const void *data, size_t len);

@@ -65,11 +65,16 @@ ln -s usr/lib64 "$r/lib64"
 
 # Only the kernel image, its config and the few modules we may need, kept per kernel version:
 # unpacking the 70 MB package is most of a rebuild, and the trustboot binary changes far more often.
-kx="$cache/kernel-$kver"
+kx="$cache/kernel2-$kver"
 if [ ! -f "$kx/.complete" ]; then
   rm -rf "$kx" && mkdir -p "$kx"
   dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$kx" --wildcards './boot/vmlinuz-*' './boot/config-*' \
-    './lib/modules/*/kernel/fs/efivarfs/*' './lib/modules/*/kernel/drivers/char/tpm/*'
+    './lib/modules/*/kernel/fs/efivarfs/*' './lib/modules/*/kernel/drivers/char/tpm/*' \
+    './lib/modules/*/kernel/drivers/block/*' './lib/modules/*/kernel/drivers/virtio/*' \
+    './lib/modules/*/kernel/drivers/ata/*' './lib/modules/*/kernel/drivers/scsi/*' './lib/modules/*/kernel/drivers/cdrom/*' \
+    './lib/modules/*/kernel/drivers/md/*' './lib/modules/*/kernel/fs/ext4/*' './lib/modules/*/kernel/fs/jbd2/*' \
+    './lib/modules/*/kernel/fs/mbcache.ko' './lib/modules/*/kernel/fs/isofs/*' './lib/modules/*/kernel/lib/*' \
+    './lib/modules/*/kernel/crypto/*'
   touch "$kx/.complete"
 fi
 cp -a "$kx/boot" "$kx/lib" "$x/"
@@ -96,9 +101,47 @@ add_module CONFIG_TCG_TIS kernel/drivers/char/tpm/tpm_tis.ko
 add_module CONFIG_TCG_CRB kernel/drivers/char/tpm/tpm_crb.ko
 add_module CONFIG_EFIVAR_FS kernel/fs/efivarfs/efivarfs.ko
 
+# What installing and booting from disk need (trustboot init loads them in this order): the
+# virtio disk, the CD-ROM behind AHCI, ISO 9660, ext4 (+ crc32c, which it asks for by name),
+# dm-crypt with xts(aes). The .deb has no modules.dep (depmod makes it): dependencies come from
+# each module's .modinfo "depends=", loaded before their users.
+kmods="$x/lib/modules/$krel"
+find "$kmods/kernel" -name '*.ko' | while read -r f; do b="$(basename "$f" .ko)"; echo "${b//-/_} ${f#$kmods/}"; done >"$tmp/modindex"
+load_module() { # relative/path.ko, after its dependencies
+  local dep p
+  grep -qxF "/lib/modules/$krel/$1" "$r/usr/lib/modules/load.order" && return
+  for dep in $(objcopy -O binary -j .modinfo "$kmods/$1" /dev/stdout | tr '\0' '\n' | sed -n 's/^depends=//p' | tr ',' ' '); do
+    p="$(awk -v n="${dep//-/_}" '$1 == n {print $2; exit}' "$tmp/modindex")"
+    [ -n "$p" ] || { echo "rootfs: $1 needs $dep, not unpacked" >&2; exit 1; }
+    load_module "$p"
+  done
+  mkdir -p "$r/lib/modules/$krel/$(dirname "$1")"
+  cp "$kmods/$1" "$r/lib/modules/$krel/$1"
+  echo "/lib/modules/$krel/$1" >>"$r/usr/lib/modules/load.order"
+}
+add_with_deps() { # CONFIG_SYMBOL relative/path.ko
+  case "$(grep "^$1=" "$kconfig" | cut -d= -f2)" in
+    y) ;;
+    m) load_module "$2" ;;
+    *) echo "rootfs: $kpkg has no $1" >&2; exit 1 ;;
+  esac
+}
+add_with_deps CONFIG_VIRTIO_PCI kernel/drivers/virtio/virtio_pci.ko
+add_with_deps CONFIG_VIRTIO_BLK kernel/drivers/block/virtio_blk.ko
+add_with_deps CONFIG_SATA_AHCI kernel/drivers/ata/ahci.ko
+add_with_deps CONFIG_BLK_DEV_SR kernel/drivers/scsi/sr_mod.ko
+add_with_deps CONFIG_ISO9660_FS kernel/fs/isofs/isofs.ko
+add_with_deps CONFIG_CRYPTO_CRC32C kernel/crypto/crc32c_generic.ko
+add_with_deps CONFIG_EXT4_FS kernel/fs/ext4/ext4.ko
+add_with_deps CONFIG_CRYPTO_ECB kernel/crypto/ecb.ko
+add_with_deps CONFIG_CRYPTO_XTS kernel/crypto/xts.ko
+add_with_deps CONFIG_DM_CRYPT kernel/drivers/md/dm-crypt.ko
+
 dpkg-deb --fsys-tarfile "$bdeb" | tar -x -C "$x" ./bin/busybox
 cp "$x/bin/busybox" "$r/bin/busybox"
 install -m 0755 "$here/init" "$r/init"
+# The same report as the real init after `trustboot init` (build-uki --init) switched root.
+install -m 0755 "$here/init" "$r/sbin/init"
 printf 'NAME="trustboot test"\nID=trustboot-test\nVERSION_ID=1\n' >"$r/etc/os-release"
 
 # trustboot and its shared libraries, at the paths ldd names.
@@ -108,6 +151,26 @@ if [ -n "$trustboot" ]; then
     dest="$r/usr${lib#/usr}"   # /lib/x and /usr/lib/x both land in usr/lib/x
     mkdir -p "$(dirname "$dest")"
     cp -L "$lib" "$dest"
+  done
+fi
+
+# The installer's tools (host binaries, like trustboot) and the TCTI that tss2 dlopens.
+host_tool() { # PATH [LINK…]
+  local lib dest="$r/usr${1#/usr}" l
+  mkdir -p "$(dirname "$dest")"
+  cp -L "$1" "$dest"
+  for l in "${@:2}"; do ln -sf "$(basename "$dest")" "$(dirname "$dest")/$l"; done
+  ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u | while read -r lib; do
+    mkdir -p "$(dirname "$r/usr${lib#/usr}")"
+    cp -L "$lib" "$r/usr${lib#/usr}"
+  done
+}
+if [ -n "$trustboot" ]; then
+  host_tool /usr/bin/mtools mcopy
+  host_tool /sbin/mkfs.fat mkfs.vfat
+  host_tool /sbin/mke2fs mkfs.ext4 mkfs.ext2
+  for lib in /usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0; do
+    [ -e "$lib" ] && cp -L "$lib" "$r$lib"
   done
 fi
 

@@ -1,0 +1,210 @@
+/* install.c — trustboot install: the medium onto a disk, encrypted and sealed to the TPM. */
+#include <errno.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/reboot.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmdline.h"
+#include "cloudconfig.h"
+#include "disk.h"
+#include "install.h"
+#include "log.h"
+
+static const char usage[] =
+        "Usage: trustboot install [--config FILE]... [--device DEV] [OPTIONS]\n"
+        "\n"
+        "Install the running medium to a disk as Kairos does: GPT with efi (COS_GRUB), oem (COS_OEM),\n"
+        "persistent (COS_PERSISTENT) and the configured extra partitions; systemd-boot and the\n"
+        "medium's UKIs as active, passive, recovery and statereset entries with boot counting;\n"
+        "the listed partitions LUKS2-encrypted and sealed to the TPM by the signed PCR 11 policy.\n"
+        "\n"
+        "Without --config, the configuration comes from trustboot.config= on the kernel command\n"
+        "line, else /oem/*.yaml, else /etc/trustboot/config.yaml; it is merged over the defaults.\n"
+        "\n"
+        "Options:\n"
+        "      --config FILE          cloud-config (repeatable, merged in order)\n"
+        "      --device DEV           target disk, overriding install.device (auto: the largest\n"
+        "                             disk that is not the boot medium)\n"
+        "      --source DIR           the medium's ESP tree (default " TB_INSTALL_RUN_DIR "/medium)\n"
+        "      --pcr-public-key PEM   key whose signed policies unlock (default " TB_INSTALL_PCR_PUBLIC_KEY ")\n"
+        "      --tpm2-device DEVICE   auto (default), a device node, or DRIVER:PARAMS\n"
+        "      --efivarfs DIR         where to set LoaderEntryOneShot (default the efivarfs; \"\" none)\n"
+        "      --insecure             install although Secure Boot is off (tests)\n"
+        "      --no-encrypt           encrypt nothing, no TPM needed (tests)\n"
+        "      --no-lifecycle         ignore install.reboot/poweroff\n"
+        "      --dry-run              run every check, print the layout, write nothing\n"
+        "  -h, --help                 show this help\n";
+
+struct options {
+        const char *configs[16];
+        size_t n_configs;
+        const char *device, *source, *pubkey, *tpm2_device, *efivarfs;
+        bool insecure, no_encrypt, no_lifecycle, dry_run;
+};
+
+static int parse(int argc, char **argv, struct options *o) {
+        enum { OPT_CONFIG = 0x100, OPT_DEVICE, OPT_SOURCE, OPT_PUBKEY, OPT_TPM2, OPT_EFIVARFS, OPT_INSECURE,
+               OPT_NO_ENCRYPT, OPT_NO_LIFECYCLE, OPT_DRY_RUN };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "config", required_argument, NULL, OPT_CONFIG },
+                { "device", required_argument, NULL, OPT_DEVICE },
+                { "source", required_argument, NULL, OPT_SOURCE },
+                { "pcr-public-key", required_argument, NULL, OPT_PUBKEY },
+                { "tpm2-device", required_argument, NULL, OPT_TPM2 },
+                { "efivarfs", required_argument, NULL, OPT_EFIVARFS },
+                { "insecure", no_argument, NULL, OPT_INSECURE },
+                { "no-encrypt", no_argument, NULL, OPT_NO_ENCRYPT },
+                { "no-lifecycle", no_argument, NULL, OPT_NO_LIFECYCLE },
+                { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+                {},
+        };
+        int opt;
+
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (opt) {
+                case 'h':
+                        cli_print_help(usage);
+                        return -1;
+                case OPT_CONFIG:
+                        if (o->n_configs >= sizeof(o->configs) / sizeof(o->configs[0]))
+                                return cli_usage_error(argv[0], "too many --config files");
+                        o->configs[o->n_configs++] = optarg;
+                        break;
+                case OPT_DEVICE:
+                        o->device = optarg;
+                        break;
+                case OPT_SOURCE:
+                        o->source = optarg;
+                        break;
+                case OPT_PUBKEY:
+                        o->pubkey = optarg;
+                        break;
+                case OPT_TPM2:
+                        o->tpm2_device = optarg;
+                        break;
+                case OPT_EFIVARFS:
+                        o->efivarfs = optarg;
+                        break;
+                case OPT_INSECURE:
+                        o->insecure = true;
+                        break;
+                case OPT_NO_ENCRYPT:
+                        o->no_encrypt = true;
+                        break;
+                case OPT_NO_LIFECYCLE:
+                        o->no_lifecycle = true;
+                        break;
+                case OPT_DRY_RUN:
+                        o->dry_run = true;
+                        break;
+                default:
+                        return cli_bad_option(argv[0], argv);
+                }
+        }
+        if (optind != argc)
+                return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+        return 0;
+}
+
+/* The configuration files in effect when none is given (see the usage text). */
+static void find_configs(struct options *o, char **cmdline_config, glob_t *g) {
+        if (tb_cmdline_get("trustboot.config", cmdline_config) > 0 && *cmdline_config) {
+                o->configs[o->n_configs++] = *cmdline_config;
+                return;
+        }
+        if (glob("/oem/*.yaml", 0, NULL, g) == 0) {
+                for (size_t i = 0; i < g->gl_pathc && o->n_configs < 16; i++)
+                        o->configs[o->n_configs++] = g->gl_pathv[i];
+                return;
+        }
+        if (access("/etc/trustboot/config.yaml", R_OK) == 0)
+                o->configs[o->n_configs++] = "/etc/trustboot/config.yaml";
+}
+
+int cmd_install(int argc, char **argv) {
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
+        _cleanup_(freep) char *cmdline_config = NULL, *device = NULL;
+        struct options o = { 0 };
+        tb_disk_layout l;
+        glob_t g = { 0 };
+        int r;
+
+        r = parse(argc, argv, &o);
+        if (r != 0)
+                return r < 0 ? TB_EXIT_OK : r;
+        if (o.n_configs == 0)
+                find_configs(&o, &cmdline_config, &g);
+        if (tb_cloudconfig_new(&c) < 0)
+                goto fail;
+        for (size_t i = 0; i < o.n_configs; i++) {
+                tb_debug("configuration: %s", o.configs[i]);
+                if (tb_cloudconfig_merge_file(c, o.configs[i]) < 0)
+                        goto fail;
+        }
+
+        if (!o.insecure && !tb_cmdline_has("trustboot.insecure")) {
+                r = tb_install_secure_boot(o.efivarfs && *o.efivarfs ? o.efivarfs : NULL);
+                if (r != 1) {
+                        tb_err("Secure Boot is %s: refusing to install a system whose keys it could not protect "
+                               "(--insecure or trustboot.insecure to override)",
+                               r == 0 ? "off" : "unknown (no SecureBoot EFI variable)");
+                        goto fail;
+                }
+        }
+        if (o.device)
+                device = strdup(o.device);
+        else if (strcmp(c->device, "auto") == 0) {
+                if (tb_disk_pick_auto(&device) < 0)
+                        goto fail;
+                tb_info("install.device auto: %s", device);
+        } else
+                device = strdup(c->device);
+        if (!device)
+                goto fail;
+
+        tb_install_params p = {
+                .config = c,
+                .device = device,
+                .source_dir = o.source ? o.source : TB_INSTALL_RUN_DIR "/medium",
+                .config_files = o.configs,
+                .n_config_files = o.n_configs,
+                .pcr_public_key = o.pubkey,
+                .tpm2_device = o.tpm2_device,
+                .encrypt = !o.no_encrypt,
+                .efivarfs = o.efivarfs,
+        };
+        if (tb_install_check(&p, &l) < 0)
+                goto fail;
+        for (size_t i = 0; i < l.n; i++)
+                printf("%u %s %s %s %llu%s\n", l.parts[i].partno, l.parts[i].name, l.parts[i].label,
+                       l.parts[i].fs ? l.parts[i].fs : "-", (unsigned long long)l.parts[i].size_mib,
+                       l.parts[i].size_mib ? "MiB" : " (rest)");
+        fflush(stdout);
+        if (o.dry_run)
+                goto ok;
+        if (tb_install_run(&p, &l) < 0) {
+                tb_err("%s: installation failed; the disk can be installed again from the start", device);
+                goto fail;
+        }
+        tb_info("%s: installed", device);
+        if (!o.no_lifecycle && (c->poweroff || c->reboot)) {
+                sync();
+                tb_info("%s", c->poweroff ? "powering off" : "rebooting");
+                if (reboot(c->poweroff ? RB_POWER_OFF : RB_AUTOBOOT) < 0) {
+                        tb_log_errno(-errno, "cannot %s", c->poweroff ? "power off" : "reboot");
+                        goto fail;
+                }
+        }
+ok:
+        globfree(&g);
+        return TB_EXIT_OK;
+fail:
+        globfree(&g);
+        return TB_EXIT_FAILURE;
+}

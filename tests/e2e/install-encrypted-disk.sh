@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The issue's scenario: a medium built with demo keys and the seed's cloud-config (persistent
+# 500 MiB, an extra PARTITION_TWO ext2 100 MiB, encrypted) boots in setup mode on a blank virtio
+# disk → systemd-boot enrolls the keys → Secure Boot → trustboot init runs the installer → power
+# off. Booted from the disk: blkid shows crypto_LUKS for oem, persistent and PARTITION_TWO, the
+# TPM unlocks all three, OEM and persistent are mounted, a file written to /usr/local survives a
+# reboot. The same disk with a UKI signed by the same db key but another PCR key unlocks nothing.
+. "$(dirname "$0")/../interop/lib/common.sh"
+. "$(dirname "$0")/lib/e2e.sh"
+need mcopy openssl
+
+e2e_rootfs
+cd "$WORK"
+"$TRUSTBOOT" -q genkey demo -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null || fail "genkey"
+mkdir -p overlay/boot overlay/etc/trustboot
+cp "$ROOTFS/vmlinuz" overlay/boot/vmlinuz
+cat >overlay/etc/trustboot/config.yaml <<'YAML'
+#cloud-config
+install:
+  device: auto
+  auto: true
+  poweroff: true
+  partitions:
+    persistent:
+      size: 500
+  extra-partitions:
+    - name: second_partition
+      size: 100
+      fs: ext2
+      label: PARTITION_TWO
+  encrypted_partitions: [COS_OEM, COS_PERSISTENT, PARTITION_TWO]
+YAML
+"$TRUSTBOOT" -q build-uki "dir:$ROOTFS/rootfs" -o overlay -t iso -d out -k keys --secure-boot-enroll force \
+  --init /usr/bin/trustboot -n medium >/dev/null || fail "build-uki"
+iso=out/medium.iso
+[ -f "$iso" ] || iso=$(ls out/*.iso | head -n1)
+
+# 1. setup mode: systemd-boot enrolls the keys and resets (that ends the VM); then the medium
+# boots under Secure Boot, installs and powers off.
+vm "$iso" --setup-mode --vars vars.fd --tpm-state tpm --serial s0.txt --timeout 120
+assert_eq "$VM_RC" 0 "enroll run (serial: $(tail -c 600 s0.txt))"
+vm "$iso" --vars vars.fd --tpm-state tpm --disk disk.img:1200M --memory 1536 --serial s1.txt --timeout 600
+assert_eq "$VM_RC" 0 "install run (serial: $(tail -c 600 s1.txt))"
+tr -d '\r' <s1.txt >s1
+contains '^trustboot init: Secure Boot: on' s1 || fail "install did not run under Secure Boot: $(grep 'trustboot' s1 | head)"
+contains 'trustboot install: /dev/vda: installed' s1 || fail "no install: $(grep trustboot s1 | tail -n 5)"
+
+# 2. from the disk: unlocked by the TPM, mounted, a marker written.
+boot_disk() { # SERIAL
+  mkdir -p empty
+  vm empty --vars vars.fd --tpm-state tpm --disk disk.img --serial "$1" --expect "^$MARKER\$" --timeout 300
+}
+boot_disk s2.txt
+assert_eq "$VM_RC" 0 "disk boot (serial: $(tail -c 600 s2.txt))"
+tr -d '\r' <s2.txt >s2
+for v in oem persistent second_partition; do
+  contains "unlocked by the TPM as /dev/mapper/$v" s2 || fail "$v not unlocked: $(grep trustboot s2 | tail -n 8)"
+done
+for n in 2 3 4; do
+  grep "^TB-ROOTFS blkid /dev/vda$n:" s2 | contains 'TYPE="crypto_LUKS"' || fail "vda$n is not LUKS: $(grep blkid s2)"
+done
+assert_eq "$(serial_value s2 mount/oem)" /dev/mapper/oem "OEM mount"
+assert_eq "$(serial_value s2 mount/usr/local)" /dev/mapper/persistent "persistent mount"
+assert_eq "$(serial_value s2 marker)" created "marker on the first disk boot"
+
+# 3. the marker survives a reboot.
+boot_disk s3.txt
+assert_eq "$VM_RC" 0 "second disk boot (serial: $(tail -c 600 s3.txt))"
+assert_eq "$(serial_value s3.txt marker | tr -d '\r')" present "marker after a reboot"
+
+# 4. a UKI signed by the same db key, PCR policy signed by another key: nothing unlocks.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out other-pcr.pem 2>/dev/null
+"$TRUSTBOOT" -q build-uki "dir:$ROOTFS/rootfs" -o overlay -t uki -d other --sb-key keys/db.key --sb-cert keys/db.pem \
+  --tpm-pcr-private-key other-pcr.pem --public-keys keys --init /usr/bin/trustboot -n other >/dev/null || fail "build-uki other"
+other=$(find other -name 'norole.efi' | head -n1)
+export MTOOLS_SKIP_CHECK=1
+mcopy -o -i disk.img@@1M "$other" ::/EFI/trustboot/active.efi || fail "cannot replace active.efi"
+vm empty --vars vars.fd --tpm-state tpm --disk disk.img --serial s4.txt --expect 'FAILED: unlocking' --timeout 300
+assert_eq "$VM_RC" 0 "other PCR key boot (serial: $(tail -c 600 s4.txt))"
+tr -d '\r' <s4.txt >s4
+contains 'NOT unlocked by the TPM' s4 || fail "no refusal line"
+contains 'unlocked by the TPM as' s4 && fail "a volume unlocked with another PCR key"
+echo "ok: installed encrypted, unlocked by the TPM, data persists, another PCR key unlocks nothing"
