@@ -484,8 +484,11 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
                                                    sd_efi = TB_ATOMIC_FILE_INIT, sd_conf = TB_ATOMIC_FILE_INIT;
         _cleanup_(tb_buf_freep) tb_buf conf = TB_BUF_INIT, pconf = TB_BUF_INIT, old_active_conf = TB_BUF_INIT;
         _cleanup_(freep) char *active_efi = NULL, *sd_path = NULL, *loader_path = NULL, *old_active_path = NULL;
-        const char *name = o->entry ? o->entry : tb_role_to_string(TB_ROLE_ACTIVE);
-        bool rotate = !o->entry || tb_role_from_entry(name) == TB_ROLE_ACTIVE;
+        const char *name = !o->entry || strcmp(o->entry, "cos") == 0 ? tb_role_to_string(TB_ROLE_ACTIVE)
+                           : strcmp(o->entry, "fallback") == 0        ? tb_role_to_string(TB_ROLE_PASSIVE)
+                                                                      : o->entry;
+        /* Only the active entry rotates into passive; "active_x" is an entry of its own. */
+        bool rotate = strcmp(name, tb_role_to_string(TB_ROLE_ACTIVE)) == 0;
         bool update_sdboot = false;
         uint64_t need = SPACE_MARGIN, sz;
         int r;
