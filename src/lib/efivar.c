@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/ioctl.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -94,7 +96,9 @@ int tb_efivar_write(const char *dir, const char *name, const tb_guid *vendor, ui
 
         if (tb_buf_append_u32le(&b, attrs) < 0 || tb_buf_append(&b, data, len) < 0)
                 return -ENOMEM;
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        /* No O_TRUNC, as systemd: efivarfs replaces the whole variable on write() and has no
+         * truncate. A plain directory (tests) is truncated after the write instead. */
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot open for writing", path);
         /* efivarfs takes a variable in exactly one write() call: no partial writes, no loop. */
@@ -103,6 +107,11 @@ int tb_efivar_write(const char *dir, const char *name, const tb_guid *vendor, ui
                 return tb_log_errno(negative_errno(), "%s: cannot write", path);
         if ((size_t)n != b.len)
                 return tb_log_errno(-EIO, "%s: short write", path);
+        struct statfs sfs;
+        if (fstatfs(fd, &sfs) < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot stat the file system", path);
+        if (sfs.f_type != EFIVARFS_MAGIC && ftruncate(fd, (off_t)b.len) < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot truncate", path);
         if (was_immutable)
                 (void)immutable_set(fd, true, NULL);
         return 0;

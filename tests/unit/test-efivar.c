@@ -57,6 +57,11 @@ static void string_round_trips_and_replaces(void **state) {
         assert_int_equal(tb_efivar_read_string(dir, "LoaderEntrySelected", &TB_GUID_LOADER, &s), 0);
         assert_string_equal(s, "active+2-1.conf");
         free(s);
+        /* A shorter value replaces a longer one completely (no stale tail in a plain file). */
+        assert_int_equal(tb_efivar_write_string(dir, "LoaderEntrySelected", &TB_GUID_LOADER, "b"), 0);
+        assert_int_equal(tb_efivar_read_string(dir, "LoaderEntrySelected", &TB_GUID_LOADER, &s), 0);
+        assert_string_equal(s, "b");
+        free(s);
 }
 
 static void empty_write_deletes_and_absent_is_enoent(void **state) {
