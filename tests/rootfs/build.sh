@@ -169,6 +169,11 @@ if [ -n "$trustboot" ]; then
   host_tool /usr/bin/mtools mcopy
   host_tool /sbin/mkfs.fat mkfs.vfat
   host_tool /sbin/mke2fs mkfs.ext4 mkfs.ext2
+  # mtools converts FAT short names through iconv's CP850 (glibc loads it from gconv/)
+  g=/usr/lib/x86_64-linux-gnu/gconv
+  mkdir -p "$r$g"
+  cp -a "$g/IBM850.so" "$g/gconv-modules" "$r$g/"
+  [ -d "$g/gconv-modules.d" ] && cp -a "$g/gconv-modules.d" "$r$g/"
   for lib in /usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0; do
     [ -e "$lib" ] && cp -L "$lib" "$r$lib"
   done
