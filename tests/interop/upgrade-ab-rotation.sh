@@ -54,6 +54,14 @@ oneshot() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); assert d[:4
 
 upgrade() { "$TRUSTBOOT" upgrade --esp esp --efivars vars --luks-device none "$@"; }
 
+# ---- usage errors: exit 2, one line + hint ----
+for args in "" "--source dir:m2 --recovery --boot-entry x" "--source dir:m2 --boot-entry a/b" "--source dir:m2 extra"; do
+  expect_error "$TRUSTBOOT" upgrade $args
+  assert_eq "$EXIT_STATUS" 2 "exit status of 'upgrade $args'"
+done
+expect_error "$TRUSTBOOT" bootentry --list --select active
+assert_eq "$EXIT_STATUS" 2 "exit status of 'bootentry --list --select'"
+
 # ---- a successful upgrade: rotation, counters, one-shot ----
 install_esp; reset_vars
 out=$(upgrade --source dir:m2)
