@@ -17,12 +17,11 @@ if [ -f keys/db.key ]; then echo "kept: demo/keys"; else "$tb" genkey "trustboot
 step "2. demo root filesystem (tests/rootfs, cached)"
 rootfs="$("$top/tests/rootfs/build.sh" --trustboot "$tb" "$top/build/tests/rootfs-cache")"
 echo "$rootfs"
-rm -rf kernel && mkdir -p kernel/boot && cp "$rootfs/vmlinuz" kernel/boot/vmlinuz
 
 step "3. installable ISO (build-uki)"
 rm -rf out
 t0=$(date +%s.%N)
-iso="$("$tb" build-uki "dir:$rootfs/rootfs" -o kernel -t iso -d out -k keys --secure-boot-enroll force --name trustboot-demo)"
+iso="$("$tb" build-uki "dir:$rootfs/rootfs" -t iso -d out -k keys --secure-boot-enroll force --name trustboot-demo)"
 printf 'built %s (%s) in %.1f s\n' "$iso" "$(du -h "$iso" | cut -f1)" "$(echo "$(date +%s.%N) - $t0" | bc)"
 
 step "4. first boot, setup mode: systemd-boot enrolls PK, KEK, db (QEMU TCG, ~30 s)"

@@ -209,7 +209,7 @@ int cmd_vm(int argc, char **argv) {
         c.medium = argv[optind];
         if (c.no_tpm && c.tpm_state)
                 return cli_usage_error("vm", "--tpm-state and --no-tpm exclude each other");
-        if (c.vars_template && !c.vars && c.reset_vars)
+        if (c.vars_template && c.reset_vars)
                 return cli_usage_error("vm", "--setup-mode starts from the empty store, not --vars-template");
 
         if (console) {

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "fileio.h"
 #include "json.h"
 #include "log.h"
@@ -148,8 +149,7 @@ static int write_layer(const tb_esp *esp, int64_t epoch, int fd, char digest_hex
                 return sink.error < 0 ? sink.error : -EIO;
         if (EVP_DigestFinal_ex(md, digest, NULL) != 1)
                 return -EIO;
-        for (int i = 0; i < 32; i++)
-                snprintf(digest_hex + 2 * i, 3, "%02x", digest[i]);
+        tb_hex_encode(digest, sizeof(digest), digest_hex);
         *ret_size = sink.size;
         return 0;
 }
@@ -159,8 +159,7 @@ static int sha256_hex(const void *data, size_t len, char out[65]) {
 
         if (!EVP_Digest(data, len, d, NULL, EVP_sha256(), NULL))
                 return -EIO;
-        for (int i = 0; i < 32; i++)
-                snprintf(out + 2 * i, 3, "%02x", d[i]);
+        tb_hex_encode(d, sizeof(d), out);
         return 0;
 }
 

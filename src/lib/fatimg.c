@@ -471,7 +471,7 @@ static int write_dir(int fd, const layout *L, const node *dir, const tb_fat_opti
 
                 put_short_entry(e, dot, ATTR_DIR, dir->first_cluster, 0, date, tim);
                 put_short_entry(e + DIRENT, dotdot, ATTR_DIR, up, 0, date, tim);
-                e += 2 * DIRENT;
+                e += (size_t)2 * DIRENT;
         } else {
                 uint8_t label[11];
                 const char *l = o->label ? o->label : "EFI";
@@ -602,10 +602,10 @@ int64_t tb_fat_write(tb_fat *fat, int fd, const tb_fat_options *o) {
                 goto finish;
         }
         boot_sector(sec, &L, o);
-        if ((r = tb_pwrite_all(fd, sec, SECTOR, 0)) < 0 || (r = tb_pwrite_all(fd, sec, SECTOR, 6 * SECTOR)) < 0)
+        if ((r = tb_pwrite_all(fd, sec, SECTOR, 0)) < 0 || (r = tb_pwrite_all(fd, sec, SECTOR, (off_t)6 * SECTOR)) < 0)
                 goto finish;
         fsinfo_sector(sec, &L);
-        if ((r = tb_pwrite_all(fd, sec, SECTOR, SECTOR)) < 0 || (r = tb_pwrite_all(fd, sec, SECTOR, 7 * SECTOR)) < 0)
+        if ((r = tb_pwrite_all(fd, sec, SECTOR, SECTOR)) < 0 || (r = tb_pwrite_all(fd, sec, SECTOR, (off_t)7 * SECTOR)) < 0)
                 goto finish;
         for (uint32_t i = 0; i < L.n_clusters + 2; i++)
                 tb_put_u32le((uint8_t *)&L.fat[i], L.fat[i]); /* to disk byte order, in place */

@@ -7,11 +7,7 @@
 #include <string.h>
 
 #include "codec.h"
-
-static void json_putp(json_object **p) {
-        if (*p)
-                json_object_put(*p);
-}
+#include "json.h"
 
 static int add(json_object *o, const char *key, json_object *v) {
         if (!v)
@@ -43,7 +39,7 @@ static json_object *pcr_array(uint32_t mask) {
 }
 
 int tb_luks_token_format(const tb_tpm2_sealed *s, int keyslot, char **ret) {
-        _cleanup_(json_putp) json_object *o = NULL;
+        _cleanup_(json_object_putp) json_object *o = NULL;
         json_object *slots;
         char slot[16], hash[2 * TB_TPM2_DIGEST_SIZE + 1];
         const char *bank = tb_tpm2_bank_name(s->bank), *text;
@@ -123,7 +119,7 @@ static int parse_keyslot(json_object *o, int *ret) {
 }
 
 int tb_luks_token_parse(const char *json, size_t len, tb_tpm2_sealed *ret, int *ret_keyslot) {
-        _cleanup_(json_putp) json_object *o = NULL;
+        _cleanup_(json_object_putp) json_object *o = NULL;
         json_tokener *tok;
         json_object *v;
         int keyslot, r;

@@ -32,7 +32,7 @@
 #define INSTALL_MODE "install-mode"
 #define ENTRY_BASE "norole"
 #define UKI_DIR "EFI/trustboot"
-#define OSREL_MAX (64u * 1024)
+#define OSREL_MAX ((size_t)64 * 1024)
 
 /* systemd-measure's phases as systemd-stub and systemd-pcrphase extend them, cumulative. */
 static char *const policy_phases[] = {
@@ -631,71 +631,75 @@ static int assemble_esp(build *b) {
         return tb_esp_add_dir(b->esp, "loader/keys/auto");
 }
 
+/* The ESP as a FAT image in the work directory, then the ISO around it. */
+static int write_iso(build *b, const char *out) {
+        _cleanup_(freep) char *img = tb_path_join(b->work, "efiboot.img");
+        _cleanup_(tb_fat_freep) tb_fat *fat = NULL;
+        _cleanup_(closep) int fd = -1;
+        tb_fat_options fo = { .label = "EFIBOOT", .epoch = b->o->epoch };
+        tb_iso_options io = { .volume_id = "UKI_ISO_INSTALL", .overlay_dir = b->o->overlay_iso, .epoch = b->o->epoch };
+        int64_t size;
+        int r;
+
+        if (!img)
+                return -ENOMEM;
+        r = tb_fat_new(&fat);
+        for (size_t i = 0; r >= 0 && i < tb_esp_count(b->esp); i++) {
+                const tb_esp_entry *e = tb_esp_get(b->esp, i);
+
+                r = e->is_dir        ? tb_fat_add_dir(fat, e->path)
+                    : e->src_path    ? tb_fat_add_file(fat, e->path, e->src_path)
+                                     : tb_fat_add_data(fat, e->path, e->data.data, e->data.len);
+                if (r < 0)
+                        return tb_log_errno(r, "ESP image: cannot add %s", e->path);
+        }
+        /* A volume serial that is the same for every build of the same medium (never random). */
+        for (const char *p = b->base_name; *p; p++)
+                fo.volume_id = fo.volume_id * 31 + (uint8_t)*p;
+        fd = open(img, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot create", img);
+        size = tb_fat_write(fat, fd, &fo);
+        if (size < 0)
+                return tb_log_errno((int)size, "%s: cannot write the ESP image", img);
+        tb_info("ESP image: %.1f MiB", (double)size / (1 << 20));
+        io.esp_image = img;
+        return tb_iso_write(&io, out);
+}
+
+static int write_container(build *b, const char *out) {
+        _cleanup_(freep) char *tag = NULL;
+        tb_container_options co = { .arch = "amd64", .epoch = b->o->epoch };
+
+        if (asprintf(&tag, "%s:latest", b->base_name) < 0)
+                return -ENOMEM;
+        for (char *p = tag; *p && *p != ':'; p++) /* image names are lower case */
+                *p = (char)tolower((unsigned char)*p);
+        co.repo_tag = tag;
+        return tb_container_write(b->esp, &co, out);
+}
+
 static int write_output(build *b, char **ret_output) {
         _cleanup_(freep) char *out = NULL;
         int r;
 
         switch (b->o->type) {
         case TB_MEDIUM_UKI:
-                r = tb_esp_write_tree(b->esp, b->o->output_dir);
-                if (r < 0)
-                        return r;
                 out = strdup(b->o->output_dir);
+                r = out ? tb_esp_write_tree(b->esp, b->o->output_dir) : -ENOMEM;
                 break;
-        case TB_MEDIUM_ISO: {
-                _cleanup_(freep) char *img = tb_path_join(b->work, "efiboot.img");
-                _cleanup_(tb_fat_freep) tb_fat *fat = NULL;
-                _cleanup_(closep) int fd = -1;
-                tb_fat_options fo = { .label = "EFIBOOT", .epoch = b->o->epoch };
-                tb_iso_options io = { .volume_id = "UKI_ISO_INSTALL", .overlay_dir = b->o->overlay_iso,
-                                      .epoch = b->o->epoch };
-
-                if (!img || asprintf(&out, "%s/%s.iso", b->o->output_dir, b->base_name) < 0)
-                        return -ENOMEM;
-                r = tb_fat_new(&fat);
-                for (size_t i = 0; r >= 0 && i < tb_esp_count(b->esp); i++) {
-                        const tb_esp_entry *e = tb_esp_get(b->esp, i);
-
-                        r = e->is_dir ? tb_fat_add_dir(fat, e->path)
-                            : e->src_path ? tb_fat_add_file(fat, e->path, e->src_path)
-                                          : tb_fat_add_data(fat, e->path, e->data.data, e->data.len);
-                        if (r < 0)
-                                return tb_log_errno(r, "ESP image: cannot add %s", e->path);
-                }
-                /* A volume serial that depends only on the content: the initrd's first bytes. */
-                for (const char *p = b->base_name; *p; p++)
-                        fo.volume_id = fo.volume_id * 31 + (uint8_t)*p;
-                fd = open(img, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-                if (fd < 0)
-                        return tb_log_errno(negative_errno(), "%s: cannot create", img);
-                int64_t size = tb_fat_write(fat, fd, &fo);
-                if (size < 0)
-                        return tb_log_errno((int)size, "%s: cannot write the ESP image", img);
-                tb_info("ESP image: %.1f MiB", (double)size / (1 << 20));
-                io.esp_image = img;
-                r = tb_iso_write(&io, out);
-                if (r < 0)
-                        return r;
+        case TB_MEDIUM_ISO:
+                r = asprintf(&out, "%s/%s.iso", b->o->output_dir, b->base_name) < 0 ? -ENOMEM : write_iso(b, out);
                 break;
-        }
-        case TB_MEDIUM_CONTAINER: {
-                _cleanup_(freep) char *tag = NULL;
-                tb_container_options co = { .arch = "amd64", .epoch = b->o->epoch };
-
-                if (asprintf(&out, "%s/%s.tar", b->o->output_dir, b->base_name) < 0 ||
-                    asprintf(&tag, "%s:latest", b->base_name) < 0)
-                        return -ENOMEM;
-                for (char *p = tag; *p && *p != ':'; p++)
-                        *p = (char)tolower((unsigned char)*p);
-                co.repo_tag = tag;
-                r = tb_container_write(b->esp, &co, out);
-                if (r < 0)
-                        return r;
+        case TB_MEDIUM_CONTAINER:
+                r = asprintf(&out, "%s/%s.tar", b->o->output_dir, b->base_name) < 0 ? -ENOMEM
+                                                                                   : write_container(b, out);
                 break;
-        }
         default:
-                return -EINVAL;
+                r = -EINVAL;
         }
+        if (r < 0)
+                return r;
         *ret_output = TAKE_PTR(out);
         return 0;
 }

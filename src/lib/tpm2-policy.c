@@ -11,6 +11,7 @@
 #include <tss2/tss2_mu.h>
 
 #include "codec.h"
+#include "json.h"
 #include "macro.h"
 #include "ossl.h"
 
@@ -135,21 +136,6 @@ int tb_tpm2_public_name(const TPM2B_PUBLIC *pub, uint8_t name[TB_TPM2_NAME_SIZE]
         return 0;
 }
 
-int tb_tpm2_pubkey_fingerprint(EVP_PKEY *key, char hex[TB_TPM2_PKFP_HEX]) {
-        _cleanup_(OPENSSL_freep) unsigned char *der = NULL;
-        uint8_t md[SHA256_DIGEST_LENGTH];
-        int n;
-
-        n = i2d_PublicKey(key, &der);
-        if (n <= 0) {
-                tb_ossl_drain_errors("PCR public key");
-                return -EBADMSG;
-        }
-        SHA256(der, (size_t)n, md);
-        tb_hex_encode(md, sizeof(md), hex);
-        return 0;
-}
-
 static void put_u32be(uint8_t *p, uint32_t v) {
         p[0] = (uint8_t)(v >> 24);
         p[1] = (uint8_t)(v >> 16);
@@ -231,11 +217,6 @@ int tb_tpm2_pin_auth_value_salted(const char *pin, const uint8_t *salt, size_t s
         return 0;
 }
 
-static void json_putp(json_object **p) {
-        if (*p)
-                json_object_put(*p);
-}
-
 int tb_tpm2_pcr_mask_from_json(json_object *a, uint32_t *ret) {
         uint32_t mask = 0;
 
@@ -266,7 +247,7 @@ static const char *string_field(json_object *o, const char *key) {
 
 int tb_tpm2_find_signature(const char *json, size_t len, uint16_t bank, uint32_t mask, const char *pkfp,
                            const uint8_t pol[TB_TPM2_DIGEST_SIZE], tb_buf *sig) {
-        _cleanup_(json_putp) json_object *root = NULL;
+        _cleanup_(json_object_putp) json_object *root = NULL;
         json_tokener *tok;
         const char *bank_name = tb_tpm2_bank_name(bank);
         json_object *entries;

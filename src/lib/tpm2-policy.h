@@ -33,8 +33,6 @@ int tb_tpm2_pcr_mask_from_json(struct json_object *a, uint32_t *ret);
 int tb_tpm2_pubkey_from_pem(const uint8_t *pem, size_t len, EVP_PKEY **ret);
 int tb_tpm2_pubkey_to_public(EVP_PKEY *key, TPM2B_PUBLIC *ret);
 int tb_tpm2_public_name(const TPM2B_PUBLIC *pub, uint8_t name[TB_TPM2_NAME_SIZE]);
-/* hex(SHA256(PKCS#1 RSAPublicKey DER)): the "pkfp" of a .pcrsig entry. */
-int tb_tpm2_pubkey_fingerprint(EVP_PKEY *key, char hex[TB_TPM2_PKFP_HEX]);
 
 /* Policy steps, each updating the running digest D as the TPM would. */
 void tb_tpm2_policy_authorize(uint8_t d[TB_TPM2_DIGEST_SIZE], const uint8_t name[TB_TPM2_NAME_SIZE]);
@@ -52,7 +50,7 @@ int tb_tpm2_pin_auth_value_salted(const char *pin, const uint8_t *salt, size_t s
                                   uint8_t out[TB_TPM2_DIGEST_SIZE]);
 
 /* Finds in a .pcrsig JSON document the "sig" of the entry for BANK whose "pcrs" equal MASK,
- * "pkfp" equals PKFP and "pol" equals POL; the raw signature bytes are appended to SIG.
+ * "pkfp" equals PKFP (hex of tb_pcr_pkfp()) and "pol" equals POL; the raw signature bytes are appended to SIG.
  * -EBADMSG if the document is not the expected JSON shape, -ENXIO if no entry matches. */
 int tb_tpm2_find_signature(const char *json, size_t len, uint16_t bank, uint32_t mask, const char *pkfp,
                            const uint8_t pol[TB_TPM2_DIGEST_SIZE], tb_buf *sig);

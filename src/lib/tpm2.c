@@ -14,7 +14,9 @@
 
 #include "fileio.h"
 #include "log.h"
+#include "codec.h"
 #include "ossl.h"
+#include "pcr.h"
 
 #define SIGNATURE_FILE_MAX ((size_t)1024 * 1024)
 #define PCR_CHANGED_RETRIES 10
@@ -399,6 +401,7 @@ static int policy_signed(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR session, c
         TPMT_SIGNATURE signature = { 0 };
         TPM2B_PUBLIC pub;
         char pkfp[TB_TPM2_PKFP_HEX], pcrs[80];
+        uint8_t fp[TB_TPM2_DIGEST_SIZE];
         TSS2_RC rc;
         int r;
 
@@ -407,11 +410,12 @@ static int policy_signed(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR session, c
         if (r >= 0)
                 r = tb_tpm2_pubkey_to_public(pkey, &pub);
         if (r >= 0)
-                r = tb_tpm2_pubkey_fingerprint(pkey, pkfp);
+                r = tb_pcr_pkfp(pkey, fp);
         if (r < 0) {
                 tb_err("token: the PCR public key is not an RSA key in PEM format");
                 return -EBADMSG;
         }
+        tb_hex_encode(fp, sizeof(fp), pkfp);
         rc = Esys_LoadExternal(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, &pub, ESYS_TR_RH_OWNER,
                                &key.tr);
         if (rc != TSS2_RC_SUCCESS) {
@@ -444,8 +448,7 @@ static int policy_signed(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR session, c
         if (r == -ENXIO) {
                 char pol[2 * TB_TPM2_DIGEST_SIZE + 1];
 
-                for (size_t i = 0; i < TB_TPM2_DIGEST_SIZE; i++)
-                        snprintf(pol + 2 * i, 3, "%02x", approved->buffer[i]);
+                tb_hex_encode(approved->buffer, TB_TPM2_DIGEST_SIZE, pol);
                 tb_err("no signature by key %.16s… for the current state of PCR %s (%s policy %.16s…): "
                        "this boot is not one the PCR key approved",
                        pkfp, pcrs, tb_tpm2_bank_name(s->bank), pol);

@@ -81,7 +81,7 @@ int tb_uki_kernel_release(int fd, char *buf, size_t size) {
         s[strcspn(s, " ")] = '\0';
         if (!*s || strlen(s) >= size)
                 return -ENODATA;
-        strcpy(buf, s);
+        memcpy(buf, s, strlen(s) + 1);
         return 0;
 }
 

@@ -233,7 +233,8 @@ static bool wait_for(pid_t pid, double timeout, int *status) {
         }
 }
 
-/* SIGTERM (qemu then writes the variable store and exits), SIGKILL if it does not listen. */
+/* SIGTERM first: qemu then exits cleanly, flushing its disks and the variable store; SIGKILL if
+ * it does not listen. */
 static void stop_process(pid_t *pid, double grace, int *status) {
         int st = 0;
 

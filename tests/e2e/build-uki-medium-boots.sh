@@ -13,8 +13,7 @@
 e2e_rootfs
 cd "$WORK"
 "$TRUSTBOOT" -q genkey e2e -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING || fail "genkey"
-mkdir -p kernel/boot && cp "$ROOTFS/vmlinuz" kernel/boot/vmlinuz
-iso=$("$TRUSTBOOT" -q build-uki "dir:$ROOTFS/rootfs" -o kernel -t iso -d out -k keys \
+iso=$("$TRUSTBOOT" -q build-uki "dir:$ROOTFS/rootfs" -t iso -d out -k keys \
       --secure-boot-enroll force --name medium) || fail "build-uki"
 
 # 1. Enrollment by systemd-boot, ending in a reset.

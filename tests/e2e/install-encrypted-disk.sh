@@ -9,11 +9,10 @@
 . "$(dirname "$0")/lib/e2e.sh"
 need mcopy openssl
 
-e2e_rootfs
+e2e_rootfs --trustboot
 cd "$WORK"
 "$TRUSTBOOT" -q genkey demo -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null || fail "genkey"
-mkdir -p overlay/boot overlay/etc/trustboot
-cp "$ROOTFS/vmlinuz" overlay/boot/vmlinuz
+mkdir -p overlay/etc/trustboot
 cat >overlay/etc/trustboot/config.yaml <<'YAML'
 #cloud-config
 install:
@@ -66,8 +65,8 @@ if [ "$(id -u)" = 0 ] && loop=$(losetup -f --show -P -r disk.img 2>/dev/null); t
   done
   assert_eq "$(blkid -p -o export "${loop}p1" | sed -n 's/^LABEL=//p' || true)" COS_GRUB "ESP label"
 fi
-assert_eq "$(serial_value s2 mount/oem)" /dev/mapper/oem "OEM mount"
-assert_eq "$(serial_value s2 mount/usr/local)" /dev/mapper/persistent "persistent mount"
+assert_eq "$(serial_value s2 mount_oem)" /dev/mapper/oem "OEM mount"
+assert_eq "$(serial_value s2 mount_usr_local)" /dev/mapper/persistent "persistent mount"
 assert_eq "$(serial_value s2 marker)" created "marker on the first disk boot"
 
 # 3. the marker survives a reboot.

@@ -47,6 +47,11 @@ mkdir -p "$WORK/root"
 truncate -s 20M "$IMG"
 "$TRUSTBOOT" -q encrypt "$IMG" --label data --pcr-public-key "$WORK/pcr.pub.pem" --tpm2-device "$TCTI"
 assert_no_handles "trustboot encrypt"
+# A second volume as GPT partition "persistent" (its LUKS2 label must not be the name used).
+truncate -s 20M "$WORK/part.img"
+"$TRUSTBOOT" -q encrypt "$WORK/part.img" --label other-label --pcr-public-key "$WORK/pcr.pub.pem" --tpm2-device "$TCTI"
+python3 "$(dirname "$0")/gpt-wrap.py" "$WORK/root/disk.img" "$WORK/part.img" persistent
+rm "$WORK/part.img"
 
 # The initrd: busybox, trustboot, systemd-cryptsetup + the TPM2 token plugin, their libraries
 # (and the ones tss2 and systemd dlopen), dm-crypt modules, the volume and /init.
@@ -91,8 +96,10 @@ cp /.extra/tpm2-pcr-signature.json /run/systemd/
 echo "E2E sd-attach rc=$?"
 [ -b /dev/mapper/sdvol ] && echo "E2E sd-mapped $(cat /sys/block/dm-*/dm/name)"
 /lib/systemd/systemd-cryptsetup detach sdvol
-# unlock-all: the volume on a block device (no partition name: its LUKS2 label), then once more.
+# unlock-all: a GPT partition (mapped by its name) and a whole loop device (by its LUKS2 label),
+# then once more.
 losetup /dev/loop7 /luks.img
+losetup -P /dev/loop6 /disk.img
 trustboot unlock-all > /tmp/out 2>&1; echo "E2E unlock-all rc=$? $(tr '\n' '|' < /tmp/out)"
 trustboot unlock-all > /tmp/out 2>&1; echo "E2E unlock-all-again rc=$? $(tr '\n' '|' < /tmp/out)"
 # Enrollment in the guest itself (kernel resource manager, device-mapper for --mkfs), then unlock.
@@ -144,7 +151,7 @@ boot_guest() {
     -device tpm-crb,tpmdev=tpm0 &
   qpid=$!
   on_exit "kill $qpid 2>/dev/null"
-  for _ in $(seq 240); do
+  for _ in $(seq 600); do   # up to 5 min: the machine may be busy with other VMs
     grep -aq 'E2E-DONE' "$WORK/$name/serial" 2>/dev/null && break
     kill -0 "$qpid" 2>/dev/null || break
     sleep 0.5
@@ -165,10 +172,14 @@ grep -q 'trustboot-unlock rc=0' "$WORK/signed/result" || serial_fail "trustboot 
 grep -q 'trustboot-mapped tbvol' "$WORK/signed/result" || serial_fail "no /dev/mapper/tbvol after trustboot unlock" signed
 grep -q 'sd-attach rc=0' "$WORK/signed/result" || serial_fail "systemd-cryptsetup attach failed in the guest" signed
 grep -q 'sd-mapped sdvol' "$WORK/signed/result" || serial_fail "no /dev/mapper/sdvol after systemd-cryptsetup" signed
-grep -q 'unlock-all rc=0 data /dev/loop7: unlocked (keyslot 0)|$' "$WORK/signed/result" || \
+grep -q 'unlock-all rc=0 .*data /dev/loop7: unlocked (keyslot 0)|' "$WORK/signed/result" || \
   serial_fail "unlock-all did not open the loop device as 'data'" signed
-grep -q 'unlock-all-again rc=0 data /dev/loop7: already open, skipped|$' "$WORK/signed/result" || \
-  serial_fail "a second unlock-all did not skip the open volume" signed
+grep -q 'unlock-all rc=0 .*persistent /dev/loop6p1: unlocked (keyslot 0)|' "$WORK/signed/result" || \
+  serial_fail "unlock-all did not open the GPT partition as 'persistent'" signed
+grep 'unlock-all-again' "$WORK/signed/result" | grep -q 'rc=0 .*data /dev/loop7: already open, skipped|' || \
+  serial_fail "a second unlock-all did not skip 'data'" signed
+grep 'unlock-all-again' "$WORK/signed/result" | grep -q 'persistent /dev/loop6p1: already open, skipped|' || \
+  serial_fail "a second unlock-all did not skip 'persistent'" signed
 grep -q 'encrypt-mkfs rc=0' "$WORK/signed/result" || serial_fail "trustboot encrypt --mkfs failed in the guest" signed
 grep -q 'unlock-new rc=0' "$WORK/signed/result" || serial_fail "the volume enrolled in the guest does not unlock" signed
 grep -q 'newvol ext4-magic=53ef label=newfs' "$WORK/signed/result" || serial_fail "no ext4 'newfs' inside" signed
@@ -179,6 +190,6 @@ boot_guest unsigned
 grep -q 'trustboot-unlock rc=1 .*no signature by key' "$WORK/unsigned/result" || \
   serial_fail "trustboot did not refuse the unsigned UKI for want of a signature" unsigned
 grep -q 'sd-attach rc=0' "$WORK/unsigned/result" && serial_fail "systemd-cryptsetup unlocked an unsigned UKI" unsigned
-grep -q 'unlock-all rc=1 .*data /dev/loop7: FAILED' "$WORK/unsigned/result" || \
-  serial_fail "unlock-all did not report the refused volume" unsigned
+grep 'unlock-all rc=1' "$WORK/unsigned/result" | grep 'data /dev/loop7: FAILED' | \
+  grep -q 'persistent /dev/loop6p1: FAILED' || serial_fail "unlock-all did not report both refused volumes" unsigned
 echo "ok: in the guest, trustboot and systemd-cryptsetup activate the volume only under the signed UKI"

@@ -10,12 +10,11 @@
 . "$(dirname "$0")/lib/e2e.sh"
 need mcopy mren mdeltree mmd openssl python3
 
-e2e_rootfs
+e2e_rootfs --trustboot
 cd "$WORK"
 SECDB=d719b2cb-3d3a-4596-a3bc-dad00e67656f
 "$TRUSTBOOT" -q genkey demo -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null || fail "genkey"
-mkdir -p overlay/boot overlay/etc/trustboot overlay2/etc
-cp "$ROOTFS/vmlinuz" overlay/boot/vmlinuz
+mkdir -p overlay/etc/trustboot overlay2/etc
 cat >overlay/etc/trustboot/config.yaml <<'YAML'
 #cloud-config
 install:

@@ -2,16 +2,7 @@
  * systemd-cryptenroll 252 with it (PCR 7 literal + signed PCR 11 + PIN, swtpm). */
 #pragma once
 
-static const char test_pub_pem[] =
-        "-----BEGIN PUBLIC KEY-----\n"
-        "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEApYkQp/CG8IqLBNaaFNo1\n"
-        "e5l8OmdaR+YcwERBov/e9PafcinbSp+U3QWrcvvAOuBymga13hzX/Db6spH9l7sr\n"
-        "ntdGGeEYWDZmDe940JdAU8dYFCqRuiCi1VNokAjXRHYBXjAtPuwCXoshJe/CPIXu\n"
-        "yA3vWY4jPen/S09OVID+Cq4pqg0ffuxtSWu25DNOsP2H2d8AkhduEbh9YZCRyLnO\n"
-        "Cw/9s9kEh//wJ1JtDk6B78o+nK6N4HDjer57UEQ1aPtvexWkegjva3ACggJwSiN3\n"
-        "N1ajNlJEh1Wf5Kc1nowfXBIoz+JFPOPRS6yMCA+7mh7O9okckkUM81lFT0wxcisW\n"
-        "TQIDAQAB\n"
-        "-----END PUBLIC KEY-----\n";
+#include "pcr-test-key.h" /* the Appendix A.1 key: test_priv_pem, test_pub_pem */
 
 /* formats.md A.3: systemd-measure sign --bank=sha256 --phase=enter-initrd, test key. */
 static const char a3_signature_json[] =

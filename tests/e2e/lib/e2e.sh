@@ -6,14 +6,22 @@ need qemu-system-x86_64 swtpm objcopy sbsign xorriso mkfs.vfat mcopy cpio
 STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 SDBOOT=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
 [ -e "$STUB" ] && [ -e "$SDBOOT" ] || { echo "SKIP: systemd-boot-efi not installed" >&2; exit 77; }
+ovmf=no
+for f in /usr/share/OVMF/OVMF_CODE_4M.secboot.fd /usr/share/OVMF/OVMF_CODE.secboot.fd \
+         /usr/share/edk2/ovmf-4m/OVMF_CODE.secboot.fd /usr/share/edk2/ovmf/OVMF_CODE.secboot.fd \
+         /usr/share/edk2/x64/OVMF_CODE.secboot.4m.fd /usr/share/edk2/x64/OVMF_CODE.secboot.fd \
+         /usr/share/edk2-ovmf/x64/OVMF_CODE.secboot.fd; do [ -e "$f" ] && ovmf=yes; done
+[ $ovmf = yes ] || { echo "SKIP: no OVMF Secure Boot firmware installed" >&2; exit 77; }
 MARKER=TB-ROOTFS-DONE
 # trustboot vm's runtime dirs go into $WORK, so that even one left by a SIGKILL is removed.
 export TMPDIR="$WORK"
 
-# The cached test rootfs (kernel, initrd); sets ROOTFS.
+# e2e_rootfs [--trustboot]: the cached test rootfs (kernel, initrd); sets ROOTFS. With --trustboot
+# the tree also holds trustboot and its libraries (a 5x bigger initrd: only where the guest runs it).
 e2e_rootfs() {
-  local cache="${TB_ROOTFS_CACHE:-${TB_BUILDDIR:-$WORK}/tests/rootfs-cache}"
-  ROOTFS="$("$TB_SRCDIR/tests/rootfs/build.sh" --trustboot "$TRUSTBOOT" "$cache")" || fail "tests/rootfs/build.sh failed"
+  local cache="${TB_ROOTFS_CACHE:-${TB_BUILDDIR:-$WORK}/tests/rootfs-cache}" tb=()
+  [ "${1:-}" = --trustboot ] && tb=(--trustboot "$TRUSTBOOT")
+  ROOTFS="$("$TB_SRCDIR/tests/rootfs/build.sh" "${tb[@]}" "$cache")" || fail "tests/rootfs/build.sh failed"
 }
 
 # make_uki OUT [CMDLINE [PCRKEY]]: an unsigned UKI of the test rootfs, section addresses as in
@@ -81,5 +89,9 @@ assert_no_survivors() {
   done <"$1"
 }
 
-# serial_value FILE KEY: the value of a "TB-ROOTFS KEY=VALUE" line.
-serial_value() { tr -d '\r' <"$1" | sed -n "s/^TB-ROOTFS $2=//p" | head -n1; }
+# serial_value FILE KEY: the value of a "TB-ROOTFS KEY=VALUE" line. The firmware's and
+# systemd-boot's screen drawing (escape sequences, no newline) may precede it on the same line.
+serial_value() {
+  tr -d '\r' <"$1" | LC_ALL=C sed -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g' -e 's/.*\(TB-ROOTFS \)/\1/' |
+    sed -n "s/^TB-ROOTFS $2=//p" | sed -n 1p
+}
