@@ -34,6 +34,7 @@ extern int cli_verbosity;
 /* Every subcommand has this signature; argv[0] is the subcommand name. */
 typedef int (*cli_command_fn)(int argc, char **argv);
 
+int cmd_bootentry(int argc, char **argv);
 int cmd_build_uki(int argc, char **argv);
 int cmd_encrypt(int argc, char **argv);
 int cmd_genkey(int argc, char **argv);
@@ -46,4 +47,5 @@ int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_unlock(int argc, char **argv);
 int cmd_unlock_all(int argc, char **argv);
+int cmd_upgrade(int argc, char **argv);
 int cmd_vm(int argc, char **argv);

@@ -14,6 +14,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+        { "bootentry", cmd_bootentry, "list boot entries with their boot counters, choose the next boot" },
         { "build-uki", cmd_build_uki, "build signed UKIs, systemd-boot and an ISO, ESP tree or upgrade image" },
         { "encrypt", cmd_encrypt, "format a LUKS2 volume whose key is sealed in the TPM to a signed PCR policy" },
         { "genkey", cmd_genkey, "generate a Secure Boot key set (PK, KEK, db) and the PCR policy key" },
@@ -26,6 +27,7 @@ static const struct command commands[] = {
         { "verify", cmd_verify, "check a PE/EFI image's Authenticode signature against a certificate" },
         { "unlock", cmd_unlock, "unlock a TPM2-sealed LUKS2 volume (systemd-tpm2 token)" },
         { "unlock-all", cmd_unlock_all, "unlock every TPM2-sealed LUKS2 partition not yet open" },
+        { "upgrade", cmd_upgrade, "install a new medium's UKI A/B style, after checking db/dbx and the PCR key" },
         { "vm", cmd_vm, "boot a medium in QEMU with Secure Boot firmware and a software TPM" },
 };
 

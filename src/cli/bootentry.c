@@ -1,0 +1,152 @@
+/* bootentry.c — trustboot bootentry: the installed boot entries and the next boot. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bootentry.h"
+#include "cli.h"
+#include "efivar.h"
+#include "json.h"
+#include "log.h"
+
+static const char usage[] =
+        "Usage: trustboot bootentry [--list | --select NAME] [OPTIONS]\n"
+        "\n"
+        "List the ESP's boot entries with their boot-counter state (good: no counter; indeterminate:\n"
+        "tries left; bad: +0-N, tried last), or choose the entry systemd-boot starts next, once\n"
+        "(LoaderEntryOneShot). NAME is an entry id (active+2-1.conf), a base name (active,\n"
+        "passive, recovery, statereset, my_entry), or cos (= active) or fallback (= passive).\n"
+        "\n"
+        "Options:\n"
+        "      --list          list the entries (the default)\n"
+        "      --select NAME   boot NAME next, once\n"
+        "      --json          list as JSON\n"
+        "      --esp DIR       the mounted ESP (default /efi)\n"
+        "      --efivars DIR   EFI variables directory (default /sys/firmware/efi/efivars)\n"
+        "  -h, --help          show this help\n";
+
+static struct json_object *entry_json(const tb_bootentry *e, const char *selected, const char *oneshot) {
+        struct json_object *o = json_object_new_object();
+
+        if (!o)
+                return NULL;
+#define ADD(k, v) json_object_object_add(o, k, v)
+#define STR(s) ((s) ? json_object_new_string(s) : NULL)
+        ADD("id", STR(e->file));
+        ADD("name", STR(e->base));
+        ADD("title", STR(e->title));
+        ADD("efi", STR(e->efi));
+        ADD("sort-key", STR(e->sort_key));
+        ADD("version", STR(e->version));
+        ADD("state", json_object_new_string(tb_bootentry_state_to_string(e->state)));
+        ADD("tries-left", e->left == TB_BOOTENTRY_COUNTER_NONE ? NULL : json_object_new_int(e->left));
+        ADD("tries-done", e->done == TB_BOOTENTRY_COUNTER_NONE ? NULL : json_object_new_int(e->done));
+        ADD("selected", json_object_new_boolean(selected && strcasecmp(selected, e->file) == 0));
+        ADD("oneshot", json_object_new_boolean(oneshot && strcasecmp(oneshot, e->file) == 0));
+#undef STR
+#undef ADD
+        return o;
+}
+
+static int list(const tb_bootentry_list *l, const char *efivars, bool json) {
+        _cleanup_(freep) char *selected = NULL, *oneshot = NULL;
+
+        /* Absent variables (not booted by systemd-boot, or no one-shot pending) are not errors. */
+        (void)tb_efivar_read_string(efivars, "LoaderEntrySelected", &TB_GUID_LOADER, &selected);
+        (void)tb_efivar_read_string(efivars, "LoaderEntryOneShot", &TB_GUID_LOADER, &oneshot);
+        if (json) {
+                _cleanup_(json_object_putp) struct json_object *a = json_object_new_array();
+                _cleanup_(tb_buf_freep) tb_buf out = TB_BUF_INIT;
+                if (!a)
+                        return -ENOMEM;
+                for (size_t i = 0; i < l->n; i++) {
+                        struct json_object *o = entry_json(&l->e[i], selected, oneshot);
+                        if (!o || json_object_array_add(a, o) < 0) {
+                                json_object_put(o);
+                                return -ENOMEM;
+                        }
+                }
+                if (tb_json_format(a, TB_JSON_PRETTY, &out) < 0)
+                        return -ENOMEM;
+                fwrite(out.data, 1, out.len, stdout);
+                return 0;
+        }
+        for (size_t i = 0; i < l->n; i++) {
+                const tb_bootentry *e = &l->e[i];
+                char counter[32] = "-";
+                if (e->left != TB_BOOTENTRY_COUNTER_NONE)
+                        snprintf(counter, sizeof(counter), "%d left, %d done", e->left, e->done);
+                printf("%-28s %-13s %-18s %s%s%s\n", e->file, tb_bootentry_state_to_string(e->state), counter,
+                       e->title ? e->title : "",
+                       selected && strcasecmp(selected, e->file) == 0 ? " [booted]" : "",
+                       oneshot && strcasecmp(oneshot, e->file) == 0 ? " [next]" : "");
+        }
+        return 0;
+}
+
+int cmd_bootentry(int argc, char **argv) {
+        enum { OPT_LIST = 0x100, OPT_SELECT, OPT_JSON, OPT_ESP, OPT_EFIVARS };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "list", no_argument, NULL, OPT_LIST },
+                { "select", required_argument, NULL, OPT_SELECT },
+                { "json", no_argument, NULL, OPT_JSON },
+                { "esp", required_argument, NULL, OPT_ESP },
+                { "efivars", required_argument, NULL, OPT_EFIVARS },
+                {},
+        };
+        _cleanup_(tb_bootentry_list_donep) tb_bootentry_list l = { NULL, 0 };
+        const char *esp = "/efi", *efivars = NULL, *select = NULL;
+        bool json = false, do_list = false;
+        int opt, r;
+
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (opt) {
+                case 'h':
+                        return cli_print_help(usage);
+                case OPT_LIST:
+                        do_list = true;
+                        break;
+                case OPT_SELECT:
+                        select = optarg;
+                        break;
+                case OPT_JSON:
+                        json = true;
+                        break;
+                case OPT_ESP:
+                        esp = optarg;
+                        break;
+                case OPT_EFIVARS:
+                        efivars = optarg;
+                        break;
+                default:
+                        return cli_bad_option(argv[0], argv);
+                }
+        }
+        if (optind < argc)
+                return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+        if (do_list && select)
+                return cli_usage_error(argv[0], "--list and --select exclude each other");
+        if (select && json)
+                return cli_usage_error(argv[0], "--json goes with --list");
+
+        r = tb_bootentry_list_load(esp, &l);
+        if (r < 0)
+                return TB_EXIT_FAILURE;
+        if (!select)
+                return list(&l, efivars, json) < 0 ? TB_EXIT_FAILURE : TB_EXIT_OK;
+
+        const tb_bootentry *e = tb_bootentry_list_find(&l, select);
+        if (!e) {
+                tb_err("%s: no boot entry \"%s\"", esp, select);
+                return TB_EXIT_FAILURE;
+        }
+        r = tb_efivar_write_string(efivars, "LoaderEntryOneShot", &TB_GUID_LOADER, e->file);
+        if (r < 0)
+                return TB_EXIT_FAILURE;
+        printf("%s\n", e->file);
+        return TB_EXIT_OK;
+}

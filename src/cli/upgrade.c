@@ -1,0 +1,117 @@
+/* upgrade.c — trustboot upgrade: replace the installed UKIs from a new medium, A/B. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "exec.h"
+#include "log.h"
+#include "macro.h"
+#include "upgrade.h"
+
+static const char usage[] =
+        "Usage: trustboot upgrade --source SOURCE [--recovery | --boot-entry NAME] [OPTIONS]\n"
+        "\n"
+        "Install the UKI of a new medium on this node's ESP. By default the active entry becomes\n"
+        "the passive (fallback) one, the new UKI becomes active with 3 boot tries, and the next\n"
+        "boot is set to it (LoaderEntryOneShot). Nothing on the ESP changes unless the new UKI\n"
+        "is allowed by the firmware's db and not revoked by dbx, its PCR policy is signed by the\n"
+        "key the disks are bound to, and the ESP has room for it.\n"
+        "\n"
+        "SOURCE: dir:ESP_TREE (build-uki -t uki), ocifile:TARBALL[:TAG] (build-uki -t container),\n"
+        "        oci-layout:DIR[:TAG], or an ISO file (build-uki -t iso).\n"
+        "\n"
+        "Options:\n"
+        "      --source SOURCE     the new medium (required)\n"
+        "      --recovery          replace only the recovery entry\n"
+        "      --boot-entry NAME   replace only the entry NAME (e.g. statereset)\n"
+        "      --reboot            reboot when done\n"
+        "      --luks-device DEV   check the PCR key against DEV's systemd-tpm2 token (repeatable;\n"
+        "                          default: every such LUKS2 volume found; 'none': no volume)\n"
+        "      --esp DIR           the mounted ESP (default /efi)\n"
+        "      --efivars DIR       EFI variables directory (default /sys/firmware/efi/efivars)\n"
+        "  -h, --help              show this help\n";
+
+int cmd_upgrade(int argc, char **argv) {
+        enum { OPT_SOURCE = 0x100, OPT_RECOVERY, OPT_ENTRY, OPT_REBOOT, OPT_ESP, OPT_EFIVARS, OPT_LUKS };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "source", required_argument, NULL, OPT_SOURCE },
+                { "recovery", no_argument, NULL, OPT_RECOVERY },
+                { "boot-entry", required_argument, NULL, OPT_ENTRY },
+                { "reboot", no_argument, NULL, OPT_REBOOT },
+                { "esp", required_argument, NULL, OPT_ESP },
+                { "efivars", required_argument, NULL, OPT_EFIVARS },
+                { "luks-device", required_argument, NULL, OPT_LUKS },
+                {},
+        };
+        _cleanup_(tb_upgrade_result_done) tb_upgrade_result res = { 0 };
+        tb_upgrade_options o = { .esp = "/efi" };
+        const char *luks[16];
+        bool recovery = false, reboot = false, luks_none = false;
+        int opt, r;
+
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (opt) {
+                case 'h':
+                        return cli_print_help(usage);
+                case OPT_SOURCE:
+                        o.source = optarg;
+                        break;
+                case OPT_RECOVERY:
+                        recovery = true;
+                        break;
+                case OPT_ENTRY:
+                        o.entry = optarg;
+                        break;
+                case OPT_REBOOT:
+                        reboot = true;
+                        break;
+                case OPT_ESP:
+                        o.esp = optarg;
+                        break;
+                case OPT_EFIVARS:
+                        o.efivar_dir = optarg;
+                        break;
+                case OPT_LUKS:
+                        if (strcmp(optarg, "none") == 0) {
+                                luks_none = true;
+                                break;
+                        }
+                        if (o.n_luks_devices == ARRAY_SIZE(luks))
+                                return cli_usage_error(argv[0], "at most %zu --luks-device", ARRAY_SIZE(luks));
+                        luks[o.n_luks_devices++] = optarg;
+                        break;
+                default:
+                        return cli_bad_option(argv[0], argv);
+                }
+        }
+        if (optind < argc)
+                return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+        if (!o.source || !*o.source)
+                return cli_usage_error(argv[0], "--source is required");
+        if (recovery && o.entry)
+                return cli_usage_error(argv[0], "--recovery and --boot-entry exclude each other");
+        if (o.entry && (!*o.entry || strchr(o.entry, '/') || strchr(o.entry, '+') || o.entry[0] == '.'))
+                return cli_usage_error(argv[0], "--boot-entry: '%s' is not an entry name", o.entry);
+        if (luks_none && o.n_luks_devices > 0)
+                return cli_usage_error(argv[0], "--luks-device none excludes naming devices");
+        if (recovery)
+                o.entry = "recovery";
+        o.luks_devices = luks;
+        o.luks_scan = !luks_none && o.n_luks_devices == 0;
+
+        r = tb_upgrade_run(&o, &res);
+        if (r < 0)
+                return TB_EXIT_FAILURE;
+        printf("%s%s\n", res.entry_file, res.oneshot ? " (next boot)" : "");
+        if (res.sdboot_updated)
+                tb_info("systemd-boot and loader.conf updated");
+        if (reboot) {
+                const char *const argv_reboot[] = { "systemctl", "reboot", NULL };
+                if (tb_exec_checked(argv_reboot, NULL) < 0)
+                        return TB_EXIT_FAILURE;
+        }
+        return TB_EXIT_OK;
+}

@@ -1,0 +1,39 @@
+/* Fuzz the entry-name counter parser and the entry rewrite: the source medium's norole.conf
+ * (a container image or ISO from elsewhere) and the ESP's file names are untrusted. The input is
+ * a file name, a newline, and the conf text. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bootentry.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        const uint8_t *nl = memchr(data, '\n', size);
+        size_t name_len = nl ? (size_t)(nl - data) : size;
+        char *name = strndup((const char *)data, name_len), *base = NULL;
+        tb_buf out = TB_BUF_INIT;
+        int left, done;
+
+        if (!name)
+                return 0;
+        if (tb_bootentry_parse_name(name, &base, &left, &done) >= 0 && left != TB_BOOTENTRY_COUNTER_NONE &&
+            (left < 0 || done < 0))
+                abort();
+        free(base);
+        if (nl) {
+                /* Not NUL-terminated on purpose: the parser must stay inside LEN. */
+                size_t len = size - name_len - 1;
+                uint8_t *conf = malloc(len ? len : 1);
+                if (conf) {
+                        memcpy(conf, nl + 1, len);
+                        (void)tb_bootentry_conf_for((const char *)conf, len, "passive", "/EFI/trustboot/passive.efi",
+                                                    &out);
+                        free(conf);
+                }
+        }
+        tb_buf_free(&out);
+        free(name);
+        return 0;
+}

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# trustboot upgrade on an installed ESP (a plain directory) with a firmware db/dbx in a fake
+# efivarfs: rotation, boot counters, LoaderEntryOneShot, and a byte-for-byte untouched ESP on
+# every refusal (other db key, other PCR key, cert in dbx, hash in dbx, no room) and after a
+# crash before the last rename. Media are built by trustboot build-uki; every installed and
+# refused UKI is checked with sbverify, and the PCR key with openssl, so the test does not only
+# believe trustboot about itself.
+. "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/synthetic-rootfs.sh"
+need sbverify openssl mcopy python3
+cd "$WORK"
+export SOURCE_DATE_EPOCH=1700000000
+LOADER=4a67b082-0a4c-41cf-b6c7-440b29bb8c4f
+SECDB=d719b2cb-3d3a-4596-a3bc-dad00e67656f
+
+"$TRUSTBOOT" genkey Test -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
+"$TRUSTBOOT" genkey Other -o other --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
+# Key sets that differ from keys/ in one key only.
+cp -r keys otherdb && cp other/db.key other/db.pem otherdb/
+cp -r keys otherpcr && cp other/tpm2-pcr-private.pem otherpcr/
+
+medium() { # VERSION KEYS OUT [TYPE]
+  if [ ! -d "root$1" ]; then
+    synthetic_rootfs "root$1"
+    sed -i "s/^VERSION_ID=.*/VERSION_ID=$1/" "root$1/etc/os-release"
+  fi
+  "$TRUSTBOOT" -q build-uki "dir:root$1" -t "${4:-uki}" -d "$3" -k "$2" >/dev/null
+}
+medium 1.0 keys m1
+medium 2.0 keys m2
+medium 3.0 otherdb m-otherdb
+medium 3.0 otherpcr m-otherpcr
+cmp -s m1/EFI/trustboot/norole.efi m2/EFI/trustboot/norole.efi && fail "the two media have the same UKI"
+
+# An installed node as init/install lays it out (bootentries.h): roles fanned out, +3 counters,
+# active already blessed by a good boot.
+install_esp() {
+  rm -rf esp; mkdir -p esp; cp -r m1/. esp/
+  for role in active passive recovery statereset; do
+    cp esp/EFI/trustboot/norole.efi "esp/EFI/trustboot/$role.efi"
+    case $role in active) t="trustboot";; passive) t="trustboot (fallback)";;
+      recovery) t="trustboot recovery";; statereset) t="trustboot state reset (auto)";; esac
+    k=$(printf '%04d' $(( $(echo "active passive recovery statereset" | tr ' ' '\n' | grep -n "^$role$" | cut -d: -f1) )))
+    printf 'title %s\nsort-key %s\nefi /EFI/trustboot/%s.efi\n' "$t" "$k" "$role" > "esp/loader/entries/$role+3.conf"
+  done
+  rm esp/EFI/trustboot/norole.efi esp/loader/entries/norole.conf
+  mv esp/loader/entries/active+3.conf esp/loader/entries/active.conf
+}
+# A fake efivarfs: db holds the db certificate (the genkey ESL), dbx is empty.
+efivar() { python3 -c 'import sys,struct; sys.stdout.buffer.write(struct.pack("<I", int(sys.argv[1],0)) + open(sys.argv[2],"rb").read())' "$@"; }
+reset_vars() { rm -rf vars; mkdir vars; efivar 0x27 keys/db.esl > "vars/db-$SECDB"; }
+snapshot() { ( cd esp && find . -printf '%y %p %s\n' | sort && find . -type f | sort | xargs sha256sum ) > "$1"; ls -A vars >> "$1"; }
+oneshot() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); assert d[:4]==b"\x07\0\0\0", d[:4]; print(d[4:].decode("utf-16-le").rstrip("\0"))' "vars/LoaderEntryOneShot-$LOADER"; }
+
+upgrade() { "$TRUSTBOOT" upgrade --esp esp --efivars vars --luks-device none "$@"; }
+
+# ---- usage errors: exit 2, one line + hint ----
+for args in "" "--source dir:m2 --recovery --boot-entry x" "--source dir:m2 --boot-entry a/b" "--source dir:m2 extra"; do
+  expect_error "$TRUSTBOOT" upgrade $args
+  assert_eq "$EXIT_STATUS" 2 "exit status of 'upgrade $args'"
+done
+expect_error "$TRUSTBOOT" bootentry --list --select active
+assert_eq "$EXIT_STATUS" 2 "exit status of 'bootentry --list --select'"
+
+# ---- a successful upgrade: rotation, counters, one-shot ----
+install_esp; reset_vars
+out=$(upgrade --source dir:m2)
+assert_eq "$out" "active+3.conf (next boot)" "upgrade output"
+cmp -s esp/EFI/trustboot/active.efi m2/EFI/trustboot/norole.efi || fail "active.efi is not the new UKI"
+cmp -s esp/EFI/trustboot/passive.efi m1/EFI/trustboot/norole.efi || fail "passive.efi is not the old active UKI"
+for r in recovery statereset; do
+  cmp -s esp/EFI/trustboot/$r.efi m1/EFI/trustboot/norole.efi || fail "$r.efi changed"
+done
+assert_eq "$(ls esp/loader/entries | tr '\n' ' ')" "active+3.conf passive+3.conf recovery+3.conf statereset+3.conf " "entries after upgrade"
+printf 'title trustboot\nsort-key 0001\nefi /EFI/trustboot/active.efi\n' | cmp -s - esp/loader/entries/active+3.conf \
+  || fail "active+3.conf: $(cat esp/loader/entries/active+3.conf)"
+printf 'title trustboot (fallback)\nsort-key 0002\nefi /EFI/trustboot/passive.efi\n' | cmp -s - esp/loader/entries/passive+3.conf \
+  || fail "passive+3.conf: $(cat esp/loader/entries/passive+3.conf)"
+assert_eq "$(oneshot)" "active+3.conf" "LoaderEntryOneShot"
+ls -A esp/EFI/trustboot esp/loader/entries | contains '^\.' && fail "temporary files left: $(ls -A esp/EFI/trustboot esp/loader/entries)"
+sbverify --cert keys/db.pem esp/EFI/trustboot/active.efi >/dev/null 2>&1 || fail "sbverify rejects the installed active.efi"
+cmp -s esp/EFI/BOOT/BOOTX64.EFI m1/EFI/BOOT/BOOTX64.EFI || fail "systemd-boot replaced by one of the same version"
+
+# bootentry: counters, selection by alias.
+"$TRUSTBOOT" bootentry --esp esp --efivars vars --json > be.json
+python3 - be.json <<'PY'
+import json, sys
+e = {x["name"]: x for x in json.load(open(sys.argv[1]))}
+assert e["active"]["id"] == "active+3.conf" and e["active"]["state"] == "indeterminate" and e["active"]["tries-left"] == 3, e["active"]
+assert e["active"]["oneshot"] is True, e["active"]
+assert e["passive"]["title"] == "trustboot (fallback)", e["passive"]
+PY
+mv esp/loader/entries/passive+3.conf esp/loader/entries/passive+0-3.conf
+"$TRUSTBOOT" bootentry --esp esp --efivars vars | contains -E '^passive\+0-3\.conf +bad' || fail "exhausted entry not shown as bad"
+assert_eq "$("$TRUSTBOOT" bootentry --esp esp --efivars vars --select fallback)" "passive+0-3.conf" "select fallback"
+assert_eq "$(oneshot)" "passive+0-3.conf" "LoaderEntryOneShot after --select"
+expect_error "$TRUSTBOOT" bootentry --esp esp --efivars vars --select nosuch
+contains 'no boot entry "nosuch"' <<<"$ERR" || fail "unknown entry: $ERR"
+
+# ---- --recovery replaces only recovery ----
+install_esp; reset_vars
+assert_eq "$(upgrade --source dir:m2 --recovery)" "recovery+3.conf" "recovery upgrade output"
+cmp -s esp/EFI/trustboot/recovery.efi m2/EFI/trustboot/norole.efi || fail "recovery.efi not replaced"
+for r in active passive statereset; do cmp -s esp/EFI/trustboot/$r.efi m1/EFI/trustboot/norole.efi || fail "$r.efi changed by --recovery"; done
+[ ! -e "vars/LoaderEntryOneShot-$LOADER" ] || fail "--recovery set the one-shot entry"
+contains '^title trustboot recovery$' esp/loader/entries/recovery+3.conf || fail "recovery title: $(cat esp/loader/entries/recovery+3.conf)"
+assert_eq "$(upgrade --source dir:m2 --boot-entry statereset)" "statereset+3.conf" "--boot-entry output"
+cmp -s esp/EFI/trustboot/statereset.efi m2/EFI/trustboot/norole.efi || fail "statereset.efi not replaced"
+
+# ---- refusals: nothing on the ESP or in the variables changes ----
+refused() { # WHAT-IN-MESSAGE ARGS...
+  local want="$1"; shift
+  snapshot before
+  expect_error upgrade "$@"
+  contains -- "$want" <<<"$ERR" || fail "refusal of '$*': expected '$want' in: $ERR"
+  snapshot after
+  cmp -s before after || fail "refused upgrade '$*' changed the ESP: $(diff before after | head -5)"
+}
+install_esp; reset_vars
+sbverify --cert keys/db.pem m-otherdb/EFI/trustboot/norole.efi >/dev/null 2>&1 && fail "the other-db medium verifies with db.pem"
+refused "which is not in the firmware's db" --source dir:m-otherdb
+openssl pkey -pubin -in <(python3 - m-otherpcr/EFI/trustboot/norole.efi <<'PY'
+import sys, struct
+d = open(sys.argv[1], "rb").read(); pe = struct.unpack_from("<I", d, 0x3c)[0]
+n = struct.unpack_from("<H", d, pe + 6)[0]; opt = struct.unpack_from("<H", d, pe + 20)[0]
+for i in range(n):
+    s = pe + 24 + opt + 40 * i
+    if d[s:s+8].rstrip(b"\0") == b".pcrpkey":
+        vs, _, rs, ro = struct.unpack_from("<IIII", d, s + 8); sys.stdout.buffer.write(d[ro:ro+vs])
+PY
+) -outform DER 2>/dev/null | cmp -s - <(openssl pkey -in keys/tpm2-pcr-private.pem -pubout -outform DER) \
+  && fail "the other-PCR medium carries the installed PCR key"
+refused "disks would not unlock after reboot" --source dir:m-otherpcr
+efivar 0x27 keys/db.esl > "vars/dbx-$SECDB"
+refused "whose certificate is in dbx" --source dir:m2
+reset_vars
+hash=$("$TRUSTBOOT" inspect --json m2/EFI/trustboot/norole.efi | python3 -c 'import json,sys; print(json.load(sys.stdin)["signatures"][0]["digest"])')
+python3 - "$hash" > dbx.esl <<'PY'
+import sys, struct, uuid
+h = bytes.fromhex(sys.argv[1])
+sha256 = uuid.UUID("c1c41626-504c-4092-aca9-41f936934328").bytes_le
+owner = uuid.UUID("88a69775-5ad7-45d9-9f34-cec43e1f1989").bytes_le
+sys.stdout.buffer.write(sha256 + struct.pack("<III", 28 + 48, 0, 48) + owner + h)
+PY
+efivar 0x27 dbx.esl > "vars/dbx-$SECDB"
+refused "image hash is in dbx" --source dir:m2
+reset_vars
+TRUSTBOOT_TEST_ESP_FREE=100000 refused "the upgrade needs" --source dir:m2
+rm "vars/db-$SECDB"
+refused "no db variable" --source dir:m2
+reset_vars
+refused "not a trustboot medium" --source dir:root2.0
+rm -rf esp/loader/entries/active.conf
+refused "not an installed node" --source dir:m2
+
+# ---- crash before the last rename: a bootable set remains, the next run completes ----
+install_esp; reset_vars
+# In a subshell of its own, so that the shell's "Killed" notice goes to /dev/null with it.
+rc=0; ( (TRUSTBOOT_TEST_FAULT=before-last-rename "$TRUSTBOOT" upgrade --esp esp --efivars vars --luks-device none --source dir:m2); exit $? ) >/dev/null 2>&1 || rc=$?
+assert_eq "$rc" "137" "exit status of the killed upgrade"
+cmp -s esp/EFI/trustboot/active.efi m1/EFI/trustboot/norole.efi || fail "active.efi changed before its rename"
+cmp -s esp/EFI/trustboot/passive.efi m1/EFI/trustboot/norole.efi || fail "passive.efi incomplete after the crash"
+assert_eq "$(ls esp/loader/entries | tr '\n' ' ')" "active.conf passive+3.conf recovery+3.conf statereset+3.conf " "visible entries after the crash"
+ls -A esp/EFI/trustboot | contains '^\.active\.efi\.tmp\.' || fail "no temporary active UKI left to prove the point"
+upgrade --source dir:m2 >/dev/null
+cmp -s esp/EFI/trustboot/active.efi m2/EFI/trustboot/norole.efi || fail "second run did not install the new UKI"
+ls -A esp/EFI/trustboot esp/loader/entries | contains '^\.' && fail "stale temporary files not removed: $(ls -A esp/EFI/trustboot)"
+
+# ---- systemd-boot: replaced only by a newer, correctly signed one (with loader.conf) ----
+# A "newer" systemd-boot: 252's binary with its .sdmagic version patched (same length), re-signed.
+python3 - m1/EFI/BOOT/BOOTX64.EFI sd-new.efi <<'PY'
+import sys
+d = open(sys.argv[1], "rb").read()
+a = b"LoaderInfo: systemd-boot 252."
+assert d.count(a) == 1, "no single .sdmagic version string"
+open(sys.argv[2], "wb").write(d.replace(a, b"LoaderInfo: systemd-boot 259."))
+PY
+"$TRUSTBOOT" sign --replace -k otherdb/db.key -c otherdb/db.pem -o sd-new-other.efi sd-new.efi >/dev/null
+"$TRUSTBOOT" sign --replace -k keys/db.key -c keys/db.pem -o sd-new-signed.efi sd-new.efi >/dev/null
+"$TRUSTBOOT" inspect --json sd-new-signed.efi | contains '"systemd-boot 259' || fail "patched systemd-boot does not report 259"
+rm -rf m2sd && cp -r m2 m2sd && cp sd-new-other.efi m2sd/EFI/BOOT/BOOTX64.EFI
+printf 'timeout 3\n' > m2sd/loader/loader.conf
+install_esp; reset_vars
+refused "which is not in the firmware's db" --source dir:m2sd
+cp sd-new-signed.efi m2sd/EFI/BOOT/BOOTX64.EFI
+upgrade --source dir:m2sd >/dev/null
+cmp -s esp/EFI/BOOT/BOOTX64.EFI sd-new-signed.efi || fail "newer signed systemd-boot not installed"
+printf 'timeout 3\n' | cmp -s - esp/loader/loader.conf || fail "loader.conf not updated with systemd-boot"
+cmp -s esp/EFI/trustboot/active.efi m2/EFI/trustboot/norole.efi || fail "UKI not installed with the new systemd-boot"
+# …and an older one (the medium's 252 against the installed "259") is left alone.
+upgrade --source dir:m2 >/dev/null
+cmp -s esp/EFI/BOOT/BOOTX64.EFI sd-new-signed.efi || fail "systemd-boot downgraded"
+
+# ---- other sources: the container tarball and the ISO ----
+medium 2.0 keys c2 container
+install_esp; reset_vars
+upgrade --source "ocifile:$(ls c2/*.tar)" >/dev/null
+cmp -s esp/EFI/trustboot/active.efi m2/EFI/trustboot/norole.efi || fail "ocifile: active.efi is not the new UKI"
+medium 2.0 keys i2 iso
+install_esp; reset_vars
+upgrade --source "$(ls i2/*.iso)" >/dev/null
+cmp -s esp/EFI/trustboot/active.efi m2/EFI/trustboot/norole.efi || fail "ISO: active.efi is not the new UKI"
+echo "ok"
