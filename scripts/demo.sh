@@ -41,22 +41,7 @@ predicted="$("$tb" measure calculate --uki norole.efi --bank=sha256 --phase= 2>/
 
 step "6. install medium: trustboot as /init, the cloud-config of the seed's example"
 rm -rf overlay install-out && mkdir -p overlay/etc/trustboot
-cat > overlay/etc/trustboot/config.yaml <<'YAML'
-#cloud-config
-install:
-  device: auto
-  auto: true
-  poweroff: true
-  partitions:
-    persistent:
-      size: 500
-  extra-partitions:
-    - name: second_partition
-      size: 100
-      fs: ext2
-      label: PARTITION_TWO
-  encrypted_partitions: [COS_OEM, COS_PERSISTENT, PARTITION_TWO]
-YAML
+cp "$top/tests/e2e/fixtures/seed-install-config.yaml" overlay/etc/trustboot/config.yaml
 imedium="$("$tb" -q build-uki "dir:$rootfs/rootfs" -o overlay -t iso -d install-out -k keys --init /usr/bin/trustboot --name trustboot-install)"
 echo "built $imedium"
 

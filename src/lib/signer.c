@@ -10,7 +10,9 @@
 
 #define KEY_FILE_MAX (1u << 20)
 
-int tb_key_load(const char *path, EVP_PKEY **ret) {
+/* Reads a PEM key with READER (private or public); the file's bytes are wiped afterwards. */
+static int load_pem_key(const char *path, EVP_PKEY *(*reader)(BIO *, EVP_PKEY **, pem_password_cb *, void *),
+                        EVP_PKEY **ret) {
         _cleanup_(tb_buf_wipep) tb_buf pem = TB_BUF_INIT;
         _cleanup_(BIO_free_allp) BIO *bio = NULL;
         EVP_PKEY *key;
@@ -22,7 +24,7 @@ int tb_key_load(const char *path, EVP_PKEY **ret) {
         bio = BIO_new_mem_buf(pem.data, (int)pem.len);
         if (!bio)
                 return -ENOMEM;
-        key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+        key = reader(bio, NULL, NULL, NULL);
         if (!key) {
                 tb_ossl_drain_errors(path);
                 return -EBADMSG;
@@ -31,25 +33,12 @@ int tb_key_load(const char *path, EVP_PKEY **ret) {
         return 0;
 }
 
-int tb_pubkey_load(const char *path, EVP_PKEY **ret) {
-        _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
-        _cleanup_(BIO_free_allp) BIO *bio = NULL;
-        EVP_PKEY *key;
-        int r;
+int tb_key_load(const char *path, EVP_PKEY **ret) {
+        return load_pem_key(path, PEM_read_bio_PrivateKey, ret);
+}
 
-        r = tb_read_file(path, KEY_FILE_MAX, &pem);
-        if (r < 0)
-                return r;
-        bio = BIO_new_mem_buf(pem.data, (int)pem.len);
-        if (!bio)
-                return -ENOMEM;
-        key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-        if (!key) {
-                tb_ossl_drain_errors(path);
-                return -EBADMSG;
-        }
-        *ret = key;
-        return 0;
+int tb_pubkey_load(const char *path, EVP_PKEY **ret) {
+        return load_pem_key(path, PEM_read_bio_PUBKEY, ret);
 }
 
 int tb_cert_from_der(const uint8_t *der, size_t len, X509 **ret) {

@@ -13,22 +13,7 @@ e2e_rootfs --trustboot
 cd "$WORK"
 "$TRUSTBOOT" -q genkey demo -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null || fail "genkey"
 mkdir -p overlay/etc/trustboot
-cat >overlay/etc/trustboot/config.yaml <<'YAML'
-#cloud-config
-install:
-  device: auto
-  auto: true
-  poweroff: true
-  partitions:
-    persistent:
-      size: 500
-  extra-partitions:
-    - name: second_partition
-      size: 100
-      fs: ext2
-      label: PARTITION_TWO
-  encrypted_partitions: [COS_OEM, COS_PERSISTENT, PARTITION_TWO]
-YAML
+cp "$TB_SRCDIR/tests/e2e/fixtures/seed-install-config.yaml" overlay/etc/trustboot/config.yaml
 "$TRUSTBOOT" -q build-uki "dir:$ROOTFS/rootfs" -o overlay -t iso -d out -k keys --secure-boot-enroll force \
   --init /usr/bin/trustboot -n medium >/dev/null || fail "build-uki"
 iso=out/medium.iso
