@@ -1,16 +1,14 @@
 /* bootentries.c — Kairos' role layout of the installed ESP, and systemd-boot's EFI variables. */
 #include "bootentries.h"
 
+#include "efivar.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/magic.h>
-#include <sys/ioctl.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -395,84 +393,13 @@ int tb_bootentries_find(const char *root, tb_role role, char **ret) {
 
 /* ---- EFI variables ---- */
 
-static char *var_path(const char *efivarfs, const char *name) {
-        char *p;
-        if (asprintf(&p, "%s/%s-%s", efivarfs ? efivarfs : TB_EFIVARFS, name, TB_LOADER_GUID_STR) < 0)
-                return NULL;
-        return p;
-}
-
+/* Thin names for the loader's own vendor GUID over efivar.c, which does the efivarfs work. */
 int tb_loader_var_read(const char *efivarfs, const char *name, char **ret) {
-        _cleanup_(freep) char *path = var_path(efivarfs, name);
-        _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
-        char *s;
-        size_t n = 0;
-        int r;
-
-        if (!path)
-                return -ENOMEM;
-        r = tb_read_file(path, 64 * 1024, &b);
-        if (r < 0)
-                return r;
-        if (b.len < 4)
-                return -ENODATA;
-        if (!(s = malloc((b.len - 4) / 2 + 1)))
-                return -ENOMEM;
-        for (size_t i = 4; i + 1 < b.len; i += 2) {
-                uint16_t c = (uint16_t)(b.data[i] | (b.data[i + 1] << 8));
-                if (c == 0)
-                        break;
-                if (c < 0x20 || c == 0x7f)
-                        continue;
-                s[n++] = c < 0x80 ? (char)c : '?';
-        }
-        s[n] = 0;
-        *ret = s;
-        return 0;
+        return tb_efivar_read_string(efivarfs, name, &TB_GUID_LOADER, ret);
 }
 
 int tb_loader_var_write(const char *efivarfs, const char *name, const char *value) {
-        _cleanup_(freep) char *path = var_path(efivarfs, name);
-        _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
-        _cleanup_(closep) int fd = -1;
-        static const uint8_t attrs[4] = { 0x07, 0, 0, 0 }; /* NV | BS | RT */
-        int r;
-
-        if (!path)
-                return -ENOMEM;
-        if ((r = tb_buf_append(&b, attrs, sizeof(attrs))) < 0)
-                return r;
-        for (const char *p = value;; p++) {
-                uint8_t c[2] = { (uint8_t)*p, 0 };
-                if ((r = tb_buf_append(&b, c, 2)) < 0)
-                        return r;
-                if (!*p)
-                        break;
-        }
-        /* efivarfs marks variables immutable; lift that on an existing one before writing. */
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-                int flags;
-                if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL)) {
-                        flags &= ~FS_IMMUTABLE_FL;
-                        (void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
-                }
-                close(TAKE_FD(fd));
-        }
-        /* One write() carrying attributes and data: efivarfs takes each write as SetVariable. */
-        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return tb_log_errno(-errno, "%s: cannot open", path);
-        /* efivarfs replaces the whole variable on write; a plain directory (tests) needs a cut. */
-        struct statfs sfs;
-        if (fstatfs(fd, &sfs) == 0 && sfs.f_type != EFIVARFS_MAGIC && ftruncate(fd, 0) < 0)
-                return tb_log_errno(-errno, "%s: cannot truncate", path);
-        ssize_t n = write(fd, b.data, b.len);
-        if (n < 0)
-                return tb_log_errno(-errno, "%s: cannot write", path);
-        if ((size_t)n != b.len)
-                return tb_log_errno(-EIO, "%s: short write", path);
-        return 0;
+        return tb_efivar_write_string(efivarfs, name, &TB_GUID_LOADER, value);
 }
 
 int tb_bootentries_select_oneshot(const char *root, const char *efivarfs, tb_role role) {
