@@ -212,6 +212,12 @@ int cmd_init(int argc, char **argv) {
                                 stop("cannot mount COS_PERSISTENT");
                         extra_mounts[1] = "/usr/local";
                 }
+        } else if (tb_cmdline_has("install-mode") && (r = cli_install_is_automatic()) != 1) {
+                /* As Kairos: without install.auto the medium boots as a live system, where
+                 * `trustboot install` can be run by hand. */
+                if (r < 0)
+                        stop("the install configuration is broken");
+                step("install-mode: install.auto is not set, booting the live system (run 'trustboot install')");
         } else if (tb_cmdline_has("install-mode")) {
                 if (medium_esp(TB_INSTALL_RUN_DIR "/medium") < 0)
                         stop("cannot read the medium");

@@ -127,6 +127,36 @@ static void find_configs(struct options *o, char **cmdline_config, glob_t *g) {
                 o->configs[o->n_configs++] = "/etc/trustboot/config.yaml";
 }
 
+/* The configuration in effect with no --config, merged over the defaults; NULL on errors
+ * (logged). */
+static tb_cloudconfig *load_config(struct options *o, char **cmdline_config, glob_t *g) {
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
+
+        if (o->n_configs == 0)
+                find_configs(o, cmdline_config, g);
+        if (tb_cloudconfig_new(&c) < 0)
+                return NULL;
+        for (size_t i = 0; i < o->n_configs; i++) {
+                tb_debug("configuration: %s", o->configs[i]);
+                if (tb_cloudconfig_merge_file(c, o->configs[i]) < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(c);
+}
+
+int cli_install_is_automatic(void) {
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
+        _cleanup_(freep) char *cmdline_config = NULL;
+        struct options o = { 0 };
+        glob_t g = { 0 };
+        int r;
+
+        c = load_config(&o, &cmdline_config, &g);
+        r = c ? c->auto_install : -EINVAL;
+        globfree(&g);
+        return r;
+}
+
 int cmd_install(int argc, char **argv) {
         _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
         _cleanup_(freep) char *cmdline_config = NULL, *device = NULL;
@@ -138,15 +168,9 @@ int cmd_install(int argc, char **argv) {
         r = parse(argc, argv, &o);
         if (r != 0)
                 return r < 0 ? TB_EXIT_OK : r;
-        if (o.n_configs == 0)
-                find_configs(&o, &cmdline_config, &g);
-        if (tb_cloudconfig_new(&c) < 0)
+        c = load_config(&o, &cmdline_config, &g);
+        if (!c)
                 goto fail;
-        for (size_t i = 0; i < o.n_configs; i++) {
-                tb_debug("configuration: %s", o.configs[i]);
-                if (tb_cloudconfig_merge_file(c, o.configs[i]) < 0)
-                        goto fail;
-        }
 
         if (!o.insecure && !tb_cmdline_has("trustboot.insecure")) {
                 r = tb_install_secure_boot(o.efivarfs && *o.efivarfs ? o.efivarfs : NULL);
