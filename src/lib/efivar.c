@@ -1,5 +1,6 @@
 /* efivar.c — EFI variables through efivarfs (see efivar.h). */
 #include "efivar.h"
+#include "strset.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -166,14 +167,6 @@ int tb_efivar_write_string(const char *dir, const char *name, const tb_guid *ven
         return tb_efivar_write(dir, name, vendor, TB_EFIVAR_ATTRS_NV_BS_RT, b.data, b.len);
 }
 
-void tb_efivar_strv_free(char **v) {
-        if (!v)
-                return;
-        for (char **p = v; *p; p++)
-                free(*p);
-        free(v);
-}
-
 int tb_efivar_read_string_list(const char *dir, const char *name, const tb_guid *vendor, char ***ret, size_t *ret_n) {
         _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
         char **v = NULL;
@@ -196,7 +189,7 @@ int tb_efivar_read_string_list(const char *dir, const char *name, const tb_guid 
                 if (i > start) {
                         r = utf16_to_ascii(b.data + 2 * start, i - start, &v[n]);
                         if (r < 0) {
-                                tb_efivar_strv_free(v);
+                                tb_strv_free(v);
                                 return r;
                         }
                         n++;

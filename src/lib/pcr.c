@@ -187,14 +187,6 @@ int tb_pcr_phase_normalize(const char *phase, char **ret, const char **ret_bad_w
         return 0;
 }
 
-void tb_strv_free(char **l) {
-        if (!l)
-                return;
-        for (char **p = l; *p; p++)
-                free(*p);
-        free(l);
-}
-
 static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *)a, *(char *const *)b);
 }

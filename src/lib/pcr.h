@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "macro.h"
 #include "mhash.h"
+#include "strset.h" /* tb_strv_free() for the phase lists */
 #include "pe.h"
 
 #define TB_PCR_KERNEL_BOOT 11
@@ -68,8 +69,6 @@ int tb_pcr_phase_normalize(const char *phase, char **ret, const char **ret_bad_w
 /* systemd-measure's phase list: the normalized PHASES sorted and de-duplicated, or its default
  * list (enter-initrd … ready) when N is 0. *ret is a NULL-terminated strv. */
 int tb_pcr_phase_list(char *const *phases, size_t n, char ***ret, size_t *ret_n);
-void tb_strv_free(char **l);
-TB_DEFINE_CLEANUP(char **, tb_strv_free);
 
 /* The inputs of one PCR 11 prediction: every section's per-bank digest and size. Section
  * digests come from a tb_mhash fed with exactly the bytes the stub sees (VirtualSize), so a

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "efivar.h"
+#include "strset.h"
 #include "fileio.h"
 
 static char dir[] = "/tmp/test-efivar.XXXXXX";
@@ -124,7 +125,7 @@ static void entry_list_splits_on_nul_units(void **state) {
         assert_string_equal(l[0], "a");
         assert_string_equal(l[1], "bc");
         assert_null(l[2]);
-        tb_efivar_strv_free(l);
+        tb_strv_free(l);
 }
 
 int main(void) {

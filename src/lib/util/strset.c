@@ -92,3 +92,11 @@ void tb_strset_free(tb_strset *set) {
         free(set->slots);
         free(set);
 }
+
+void tb_strv_free(char **l) {
+        if (!l)
+                return;
+        for (char **p = l; *p; p++)
+                free(*p);
+        free(l);
+}

@@ -1,4 +1,5 @@
-/* strset.h — a set of strings (open addressing), for "seen this path already" questions. */
+/* strset.h — a set of strings (open addressing), for "seen this path already" questions, and
+ * the free function of NULL-terminated string arrays (strv). */
 #pragma once
 
 #include <stdbool.h>
@@ -15,3 +16,7 @@ bool tb_strset_contains(const tb_strset *set, const char *s);
 size_t tb_strset_size(const tb_strset *set);
 void tb_strset_free(tb_strset *set);
 TB_DEFINE_CLEANUP(tb_strset *, tb_strset_free);
+
+/* Frees a NULL-terminated array of malloc'ed strings and the array itself; NULL is fine. */
+void tb_strv_free(char **l);
+TB_DEFINE_CLEANUP(char **, tb_strv_free);
