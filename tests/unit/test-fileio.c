@@ -143,10 +143,9 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        char cmd[128];
         (void)state;
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        return system(cmd) == 0 ? 0 : -1;
+        tb_rm_rf(dir);
+        return tb_path_exists(dir) ? -1 : 0;
 }
 
 int main(void) {

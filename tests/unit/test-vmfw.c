@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "fileio.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,10 +51,9 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        char cmd[600];
         (void)state;
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-        return system(cmd) == 0 ? 0 : -1;
+        tb_rm_rf(root);
+        return tb_path_exists(root) ? -1 : 0;
 }
 
 static void nothing_installed_is_enoent(void **state) {
