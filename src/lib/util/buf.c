@@ -65,13 +65,6 @@ int tb_buf_append_u32le(tb_buf *b, uint32_t v) {
         return tb_buf_append(b, p, sizeof(p));
 }
 
-int tb_buf_append_u64le(tb_buf *b, uint64_t v) {
-        uint8_t p[8];
-
-        tb_put_u64le(p, v);
-        return tb_buf_append(b, p, sizeof(p));
-}
-
 void tb_buf_free(tb_buf *b) {
         free(b->data);
         *b = (tb_buf)TB_BUF_INIT;

@@ -19,7 +19,6 @@ int tb_buf_append(tb_buf *b, const void *data, size_t len);
 int tb_buf_append_zero(tb_buf *b, size_t len);
 int tb_buf_append_u16le(tb_buf *b, uint16_t v);
 int tb_buf_append_u32le(tb_buf *b, uint32_t v);
-int tb_buf_append_u64le(tb_buf *b, uint64_t v);
 
 /* Frees the storage; tb_buf_wipe() also overwrites it first (for key material). */
 void tb_buf_free(tb_buf *b);
