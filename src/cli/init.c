@@ -30,9 +30,9 @@ static const char usage[] =
         "PID 1 of the UKI's initrd (/init links to trustboot): mounts the API file systems, refuses\n"
         "to go on without Secure Boot (unless trustboot.insecure), extends PCR 11 with enter-initrd,\n"
         "copies /.extra/tpm2-pcr-* to /run/systemd/; booted from disk it unlocks the TPM-sealed\n"
-        "partitions and mounts COS_OEM at /oem and COS_PERSISTENT at /usr/local; booted from the\n"
-        "medium with install-mode it installs; then it moves the root into a tmpfs, extends\n"
-        "leave-initrd and execs /sbin/init (or init=).\n";
+        "partitions and mounts COS_OEM at /oem, COS_PERSISTENT at /usr/local and the ESP at /efi;\n"
+        "booted from the medium with install-mode it installs; then it moves the root into a tmpfs,\n"
+        "extends leave-initrd and execs /sbin/init (or init=).\n";
 
 #define MODULES_LIST "/usr/lib/modules/load.order"
 
@@ -101,7 +101,8 @@ static int unlock_one(const char *device, const char *name, void *userdata) {
         return 0;
 }
 
-static int mount_label(const char *label, const char *where) {
+static int mount_label(const char *label, const char *where, const char *fstype, unsigned long flags,
+                       const char *options) {
         _cleanup_(freep) char *dev = blkid_evaluate_tag("LABEL", label, NULL);
 
         if (!dev) {
@@ -109,7 +110,7 @@ static int mount_label(const char *label, const char *where) {
                 return -ENOENT;
         }
         (void)mkdir(where, 0755);
-        if (mount(dev, where, "ext4", 0, NULL) < 0) {
+        if (mount(dev, where, fstype, flags, options) < 0) {
                 step("%s (%s): cannot mount at %s: %s", label, dev, where, strerror(errno));
                 return -errno;
         }
@@ -197,21 +198,28 @@ int cmd_init(int argc, char **argv) {
              from_disk ? (tb_role_to_string(role) ?: "none") : "livecd");
         wait_for_disks();
 
-        const char *extra_mounts[3] = { NULL, NULL, NULL };
+        const char *extra_mounts[4] = { NULL, NULL, NULL, NULL };
         if (from_disk) {
                 int failed = 0;
                 r = tb_luks_foreach_tpm2_volume(unlock_one, &failed);
                 if (r < 0 || failed)
                         stop("unlocking the encrypted partitions failed");
-                if (mount_label(TB_CLOUDCONFIG_OEM_LABEL, "/oem") < 0)
+                size_t n = 0;
+                if (mount_label(TB_CLOUDCONFIG_OEM_LABEL, "/oem", "ext4", 0, NULL) < 0)
                         stop("cannot mount COS_OEM");
-                extra_mounts[0] = "/oem";
+                extra_mounts[n++] = "/oem";
                 /* recovery and state reset boots run without the persistent data, as Kairos */
                 if (role == TB_ROLE_ACTIVE || role == TB_ROLE_PASSIVE || role == TB_ROLE_NONE) {
-                        if (mount_label(TB_CLOUDCONFIG_PERSISTENT_LABEL, "/usr/local") < 0)
+                        if (mount_label(TB_CLOUDCONFIG_PERSISTENT_LABEL, "/usr/local", "ext4", 0, NULL) < 0)
                                 stop("cannot mount COS_PERSISTENT");
-                        extra_mounts[1] = "/usr/local";
+                        extra_mounts[n++] = "/usr/local";
                 }
+                /* The ESP at /efi, where `trustboot upgrade` and `bootentry` look for it. Only
+                 * root may read it (as systemd mounts it); no access times, so reading an entry
+                 * writes nothing. The system runs without it: a warning, not a stop. */
+                if (mount_label(TB_CLOUDCONFIG_EFI_LABEL, "/efi", "vfat", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME,
+                                "umask=0077,shortname=mixed") == 0)
+                        extra_mounts[n++] = "/efi";
         } else if (tb_cmdline_has("install-mode") && (r = cli_install_is_automatic()) != 1) {
                 /* As Kairos: without install.auto the medium boots as a live system, where
                  * `trustboot install` can be run by hand. */

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/reboot.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "exec.h"
@@ -31,6 +33,20 @@ static const char usage[] =
         "      --esp DIR           the mounted ESP (default /efi)\n"
         "      --efivars DIR       EFI variables directory (default /sys/firmware/efi/efivars)\n"
         "  -h, --help              show this help\n";
+
+/* Under systemd the service manager stops everything in order; without it (a minimal init, an
+ * initrd shell) there is nobody to ask, so the file systems are synced and the kernel reboots. */
+static int reboot_now(void) {
+        if (access("/run/systemd/system", F_OK) == 0) {
+                const char *const argv_reboot[] = { "systemctl", "reboot", NULL };
+                return tb_exec_checked(argv_reboot, NULL);
+        }
+        tb_info("no systemd: syncing and rebooting now");
+        sync();
+        if (reboot(RB_AUTOBOOT) < 0)
+                return tb_log_errno(negative_errno(), "cannot reboot");
+        return 0;
+}
 
 int cmd_upgrade(int argc, char **argv) {
         enum { OPT_SOURCE = 0x100, OPT_RECOVERY, OPT_ENTRY, OPT_REBOOT, OPT_ESP, OPT_EFIVARS, OPT_LUKS };
@@ -108,10 +124,7 @@ int cmd_upgrade(int argc, char **argv) {
         printf("%s%s\n", res.entry_file, res.oneshot ? " (next boot)" : "");
         if (res.sdboot_updated)
                 tb_info("systemd-boot and loader.conf updated");
-        if (reboot) {
-                const char *const argv_reboot[] = { "systemctl", "reboot", NULL };
-                if (tb_exec_checked(argv_reboot, NULL) < 0)
-                        return TB_EXIT_FAILURE;
-        }
+        if (reboot && reboot_now() < 0)
+                return TB_EXIT_FAILURE;
         return TB_EXIT_OK;
 }

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "strset.h"
 #include "vm.h"
 
 static const char usage[] =
@@ -21,7 +22,8 @@ static const char usage[] =
         "      --cdrom                 attach MEDIUM as a CD-ROM (default for ISO 9660 images)\n"
         "      --usb                   attach MEDIUM as a USB stick (default for other images; writes\n"
         "                              are discarded)\n"
-        "      --disk FILE[:SIZE]      add a virtio disk; created sparse with SIZE (e.g. 8G) if missing\n"
+        "      --disk FILE[:SIZE]      add a virtio disk; created sparse with SIZE (e.g. 8G) if missing;\n"
+        "                              repeatable (up to 4: /dev/vda, /dev/vdb, … in this order)\n"
         "Firmware and TPM:\n"
         "      --vars FILE             persistent UEFI variable store (created from the template if missing)\n"
         "      --setup-mode            start from the empty store (no PK: setup mode, Secure Boot off);\n"
@@ -110,13 +112,17 @@ static int report(const tb_vm_config *c, const tb_vm_result *res) {
 int cmd_vm(int argc, char **argv) {
         tb_vm_config c = TB_VM_CONFIG_INIT;
         tb_vm_result res;
-        _cleanup_(freep) char *disk = NULL;
+        _cleanup_(tb_strv_freep) char **disk_paths = calloc(TB_VM_MAX_DISKS + 1, sizeof(char *));
         struct termios saved;
         regex_t re;
         bool console = false, raw = false;
         uint64_t v;
         int opt, r;
 
+        if (!disk_paths) {
+                tb_err("out of memory");
+                return TB_EXIT_FAILURE;
+        }
         opterr = 0;
         while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 switch (opt) {
@@ -126,13 +132,15 @@ int cmd_vm(int argc, char **argv) {
                                 return cli_usage_error("vm", "--cdrom and --usb exclude each other");
                         c.media = opt == OPT_CDROM ? TB_VM_MEDIA_CDROM : TB_VM_MEDIA_USB;
                         break;
-                case OPT_DISK:
-                        free(disk);
-                        disk = NULL;
-                        if (tb_vm_parse_disk(optarg, &disk, &c.disk_size) < 0)
+                case OPT_DISK: {
+                        tb_vm_disk *d = &c.disks[c.n_disks];
+                        if (c.n_disks == TB_VM_MAX_DISKS)
+                                return cli_usage_error("vm", "at most %d --disk", TB_VM_MAX_DISKS);
+                        if (tb_vm_parse_disk(optarg, &disk_paths[c.n_disks], &d->size) < 0)
                                 return cli_usage_error("vm", "--disk: '%s' is not FILE or FILE:SIZE", optarg);
-                        c.disk = disk;
+                        d->path = disk_paths[c.n_disks++];
                         break;
+                }
                 case OPT_VARS:
                         c.vars = optarg;
                         break;

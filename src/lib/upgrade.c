@@ -123,7 +123,10 @@ static int stage_source(const tb_upgrade_options *o, staged *s) {
         tb_rootfs_options ro = { .workdir = o->workdir };
         int r;
 
-        if (asprintf(&s->dir, "%s/trustboot-upgrade.XXXXXX", tmp && *tmp ? tmp : "/var/tmp") < 0)
+        /* /var/tmp: the UKIs can be large for a tmpfs /tmp; a minimal system may have no /var. */
+        if (!tmp || !*tmp)
+                tmp = access("/var/tmp", W_OK) == 0 ? "/var/tmp" : "/tmp";
+        if (asprintf(&s->dir, "%s/trustboot-upgrade.XXXXXX", tmp) < 0)
                 return -ENOMEM;
         if (!mkdtemp(s->dir)) {
                 r = negative_errno();

@@ -363,22 +363,22 @@ static int setup_firmware(vm_run *v) {
         return copy_file(tmpl, v->vars_path, 0600);
 }
 
-static int setup_disk(const tb_vm_config *c) {
+static int setup_disk(const tb_vm_disk *d) {
         _cleanup_(closep) int fd = -1;
 
-        if (!c->disk || tb_path_exists(c->disk))
+        if (tb_path_exists(d->path))
                 return 0;
-        if (c->disk_size == 0) {
-                tb_err("%s: does not exist; give a size to create it (--disk %s:8G)", c->disk, c->disk);
+        if (d->size == 0) {
+                tb_err("%s: does not exist; give a size to create it (--disk %s:8G)", d->path, d->path);
                 return -ENOENT;
         }
-        fd = open(c->disk, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        fd = open(d->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0)
-                return tb_log_errno(negative_errno(), "%s: cannot create disk", c->disk);
-        if (ftruncate(fd, (off_t)c->disk_size) < 0) {
+                return tb_log_errno(negative_errno(), "%s: cannot create disk", d->path);
+        if (ftruncate(fd, (off_t)d->size) < 0) {
                 int r = negative_errno();
-                unlink(c->disk);
-                return tb_log_errno(r, "%s: cannot set size", c->disk);
+                unlink(d->path);
+                return tb_log_errno(r, "%s: cannot set size", d->path);
         }
         return 0;
 }
@@ -468,13 +468,15 @@ static int qemu_args(vm_run *v, strv *a) {
         r = medium_args(v, a);
         if (r < 0)
                 return r;
-        if (c->disk) {
-                _cleanup_(freep) char *disk = qemu_escape(c->disk);
+        /* Boot order: the medium (bootindex 1), then the disks in the order given. */
+        for (size_t i = 0; i < c->n_disks && r >= 0; i++) {
+                _cleanup_(freep) char *disk = qemu_escape(c->disks[i].path);
 
                 if (!disk)
                         return -ENOMEM;
-                r = strv_addf(a, "-drive") ?: strv_addf(a, "if=none,id=disk0,format=raw,discard=unmap,file=%s", disk) ?:
-                    strv_addf(a, "-device") ?: strv_addf(a, "virtio-blk-pci,drive=disk0,bootindex=2");
+                r = strv_addf(a, "-drive") ?:
+                    strv_addf(a, "if=none,id=disk%zu,format=raw,discard=unmap,file=%s", i, disk) ?:
+                    strv_addf(a, "-device") ?: strv_addf(a, "virtio-blk-pci,drive=disk%zu,bootindex=%zu", i, i + 2);
         }
         return r;
 }
@@ -953,7 +955,8 @@ int tb_vm_run(const tb_vm_config *c, tb_vm_result *ret) {
         r = setup_firmware(&v);
         if (r < 0)
                 goto out;
-        r = setup_disk(c);
+        for (size_t i = 0; i < c->n_disks && r >= 0; i++)
+                r = setup_disk(&c->disks[i]);
         if (r < 0)
                 goto out;
         if (c->serial_path) {

@@ -18,11 +18,19 @@ typedef enum tb_vm_accel {
         TB_VM_ACCEL_KVM,
 } tb_vm_accel;
 
+/* A virtio disk, raw; the first one is the guest's /dev/vda. */
+typedef struct tb_vm_disk {
+        const char *path;
+        uint64_t size; /* create PATH sparse with this size when missing (0: must exist) */
+} tb_vm_disk;
+
+#define TB_VM_MAX_DISKS 4
+
 typedef struct tb_vm_config {
         const char *medium;         /* image file, or a directory served as a FAT drive */
         tb_vm_media media;
-        const char *disk;           /* optional virtio disk, raw */
-        uint64_t disk_size;         /* create DISK sparse with this size when missing (0: must exist) */
+        tb_vm_disk disks[TB_VM_MAX_DISKS];
+        size_t n_disks;
         const char *firmware_code;  /* OVMF Secure Boot code; NULL: search the distribution layouts */
         const char *vars_template;  /* NULL: the empty variable store that goes with the code */
         const char *vars;           /* persisted variable store; NULL: a private copy of the template */

@@ -71,7 +71,7 @@ ln -s usr/lib64 "$r/lib64"
 
 # Only the kernel image, its config and the few modules we may need, kept per kernel version:
 # unpacking the 70 MB package is most of a rebuild, and the trustboot binary changes far more often.
-kx="$cache/kernel2-$kver"
+kx="$cache/kernel3-$kver"
 if [ ! -f "$kx/.complete" ]; then
   rm -rf "$kx" && mkdir -p "$kx"
   dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$kx" --wildcards './boot/vmlinuz-*' './boot/config-*' \
@@ -80,7 +80,7 @@ if [ ! -f "$kx/.complete" ]; then
     './lib/modules/*/kernel/drivers/ata/*' './lib/modules/*/kernel/drivers/scsi/*' './lib/modules/*/kernel/drivers/cdrom/*' \
     './lib/modules/*/kernel/drivers/md/*' './lib/modules/*/kernel/fs/ext4/*' './lib/modules/*/kernel/fs/jbd2/*' \
     './lib/modules/*/kernel/fs/mbcache.ko' './lib/modules/*/kernel/fs/isofs/*' './lib/modules/*/kernel/lib/*' \
-    './lib/modules/*/kernel/crypto/*'
+    './lib/modules/*/kernel/crypto/*' './lib/modules/*/kernel/fs/fat/*' './lib/modules/*/kernel/fs/nls/*'
   touch "$kx/.complete"
 fi
 cp -a "$kx/boot" "$kx/lib" "$x/"
@@ -145,6 +145,11 @@ add_with_deps CONFIG_EXT4_FS kernel/fs/ext4/ext4.ko
 add_with_deps CONFIG_CRYPTO_ECB kernel/crypto/ecb.ko
 add_with_deps CONFIG_CRYPTO_XTS kernel/crypto/xts.ko
 add_with_deps CONFIG_DM_CRYPT kernel/drivers/md/dm-crypt.ko
+# The installed ESP at /efi (trustboot init mounts it for upgrade and bootentry): vfat with the
+# default code page and I/O charset of Debian's kernel (437, ascii).
+add_with_deps CONFIG_VFAT_FS kernel/fs/fat/vfat.ko
+add_with_deps CONFIG_NLS_CODEPAGE_437 kernel/fs/nls/nls_cp437.ko
+add_with_deps CONFIG_NLS_ASCII kernel/fs/nls/nls_ascii.ko
 
 dpkg-deb --fsys-tarfile "$bdeb" | tar -x -C "$x" ./bin/busybox
 cp "$x/bin/busybox" "$r/bin/busybox"
