@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
-# An installed, encrypted node (the install scenario) upgraded to a second medium built from the
-# same rootfs with a new VERSION_ID and the same keys. The upgrade runs on the host against the
-# disk image's ESP (copied out with mtools, `trustboot upgrade`, copied back; efivars: a fake
-# directory holding db), not inside the guest: the test root filesystem's init only reports.
-# Then, under Secure Boot: the new UKI boots as the active entry (PCR 11 is the new UKI's) and
-# the data partitions unlock; with the active entry's tries exhausted (+0-3), systemd-boot falls
-# back to the passive entry, the old UKI, which still unlocks them.
+# An installed, encrypted node (the install scenario) upgraded from inside the guest to a second
+# medium built from the same rootfs with a new VERSION_ID and the same keys. The test root
+# filesystem runs job.sh from a disk labelled TBJOB (tests/rootfs/init), so each boot's commands
+# come on their own job disk:
+#   boot 1: `trustboot upgrade` from a medium signed with another db key, then from one whose
+#           PCR policy is signed with another PCR key: both refused, the ESP partition and the
+#           loader variables byte-for-byte unchanged; then the real upgrade with --reboot.
+#   boot 2: systemd-boot follows LoaderEntryOneShot to the new active entry: the new version
+#           runs (PCR 11 is the new UKI's), the data partitions unlock, the persistent data is
+#           still there; `trustboot bootentry --select passive` picks the old version, once.
+#   boot 3: the passive entry, the old version, boots and unlocks.
 . "$(dirname "$0")/../interop/lib/common.sh"
 . "$(dirname "$0")/lib/e2e.sh"
-need mcopy mren mdeltree mmd openssl python3
+need openssl xorriso
 
 e2e_rootfs --trustboot
 cd "$WORK"
-SECDB=d719b2cb-3d3a-4596-a3bc-dad00e67656f
-"$TRUSTBOOT" -q genkey demo -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null || fail "genkey"
+genkey() { "$TRUSTBOOT" -q genkey "$1" -o "$2" --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null || fail "genkey $1"; }
+genkey demo keys
+genkey other other
+# Key sets that differ from keys/ in one key only.
+cp -r keys otherdb && cp other/db.key other/db.pem otherdb/
+cp -r keys otherpcr && cp other/tpm2-pcr-private.pem otherpcr/
+
 mkdir -p overlay/etc/trustboot overlay2/etc
 cat >overlay/etc/trustboot/config.yaml <<'YAML'
 #cloud-config
@@ -23,16 +32,61 @@ install:
   poweroff: true
   encrypted_partitions: [COS_OEM, COS_PERSISTENT]
 YAML
-build() { # OUTDIR TYPE NAME OVERLAY...
-  local d="$1" t="$2" n="$3"; shift 3
+{ grep -v '^VERSION_ID=' "$ROOTFS/rootfs/etc/os-release" 2>/dev/null || true; echo 'VERSION_ID=99.0-upgrade'; } > overlay2/etc/os-release
+build() { # OUTDIR TYPE NAME KEYS OVERLAY...
+  local d="$1" t="$2" n="$3" k="$4"; shift 4
   local o=(); for x in "$@"; do o+=(-o "$x"); done
-  "$TRUSTBOOT" -q build-uki "dir:$ROOTFS/rootfs" "${o[@]}" -t "$t" -d "$d" -k keys --secure-boot-enroll force \
+  "$TRUSTBOOT" -q build-uki "dir:$ROOTFS/rootfs" "${o[@]}" -t "$t" -d "$d" -k "$k" --secure-boot-enroll force \
     --init /usr/bin/trustboot -n "$n" >/dev/null || fail "build-uki $n"
 }
-build out iso medium overlay
+build out iso medium keys overlay
 iso=$(ls out/*.iso | head -n1)
-{ grep -v '^VERSION_ID=' "$ROOTFS/rootfs/etc/os-release" 2>/dev/null || true; echo 'VERSION_ID=99.0-upgrade'; } > overlay2/etc/os-release
-build new uki new overlay overlay2
+mkdir -p job1
+build job1/new uki new keys overlay overlay2
+build job1/otherdb uki otherdb otherdb overlay overlay2
+build job1/otherpcr uki otherpcr otherpcr overlay overlay2
+
+# job_disk ISO DIR SCRIPT: DIR (may be empty) + SCRIPT as job.sh on an ISO 9660 labelled TBJOB.
+job_disk() {
+  mkdir -p "$2" && cp "$3" "$2/job.sh"
+  xorriso -as mkisofs -quiet -o "$1" -V TBJOB -R "$2" 2>/dev/null || fail "xorriso $1"
+}
+cat >job1.sh <<'SH'
+say() { echo "TB-JOB $*"; }
+# The ESP partition read with O_DIRECT (past the page cache, after a sync), its files, and the
+# loader's one-shot variable: what a refused upgrade must leave as it was.
+esp_state() {
+  sync
+  { dd if="$(findfs LABEL=COS_GRUB)" bs=1M iflag=direct 2>/dev/null | sha256sum
+    (cd /efi && find . -type f | sort | xargs sha256sum)
+    cat /sys/firmware/efi/efivars/LoaderEntryOneShot-* 2>/dev/null | sha256sum
+  } | sha256sum | cut -c1-64
+}
+trustboot bootentry --list | sed 's/^/TB-JOB before: /'
+before=$(esp_state)
+say "esp-before=$before"
+for bad in otherdb otherpcr; do
+  if trustboot upgrade --source dir:/job/$bad >/tmp/$bad.out 2>&1; then
+    say "$bad=accepted"
+  else
+    say "$bad=refused: $(tail -n 1 /tmp/$bad.out)"
+  fi
+  say "$bad-esp=$(esp_state)"
+done
+trustboot upgrade --source dir:/job/new --reboot
+say "upgrade-exit=$?"
+SH
+cat >job2.sh <<'SH'
+trustboot bootentry --list | sed 's/^/TB-JOB list: /'
+trustboot bootentry --select passive | sed 's/^/TB-JOB select: /'
+echo "TB-JOB select-exit=$?"
+SH
+cat >job3.sh <<'SH'
+trustboot bootentry --list | sed 's/^/TB-JOB list: /'
+SH
+job_disk job1.iso job1 job1.sh
+job_disk job2.iso job2 job2.sh
+job_disk job3.iso job3 job3.sh
 
 # 1. enroll, install (as the install scenario).
 vm "$iso" --setup-mode --vars vars.fd --tpm-state tpm --serial s0.txt --timeout 120
@@ -41,47 +95,65 @@ vm "$iso" --vars vars.fd --tpm-state tpm --disk disk.img:1200M --memory 1536 --s
 assert_eq "$VM_RC" 0 "install run (serial: $(tail -c 600 s1.txt))"
 tr -d '\r' <s1.txt | contains -a 'trustboot install: /dev/vda: installed' || fail "no install: $(tr -d '\r' <s1.txt | grep trustboot | tail -n 5)"
 
-# 2. the upgrade, on the ESP (partition 1 at 1 MiB).
 export MTOOLS_SKIP_CHECK=1
-ESPIMG="disk.img@@1M"
-mkdir esp vars
-mcopy -s -n -i "$ESPIMG" '::/*' esp/ || fail "cannot copy the ESP out"
-old_uki=old-active.efi; cp esp/EFI/trustboot/active.efi "$old_uki"
-python3 -c 'import sys,struct; sys.stdout.buffer.write(struct.pack("<I",0x27)+open(sys.argv[1],"rb").read())' keys/db.esl > "vars/db-$SECDB"
-"$TRUSTBOOT" upgrade --esp esp --efivars vars --luks-device none --source dir:new >up.txt || fail "upgrade: $(cat up.txt)"
-cmp -s esp/EFI/trustboot/active.efi new/EFI/trustboot/norole.efi || fail "active.efi is not the new UKI"
-cmp -s esp/EFI/trustboot/passive.efi "$old_uki" || fail "passive.efi is not the old active UKI"
-mdeltree -i "$ESPIMG" ::/loader/entries && mmd -i "$ESPIMG" ::/loader/entries || fail "cannot reset the entries"
-mcopy -i "$ESPIMG" esp/loader/entries/* ::/loader/entries/ || fail "cannot copy the entries back"
-mcopy -o -i "$ESPIMG" esp/EFI/trustboot/active.efi esp/EFI/trustboot/passive.efi ::/EFI/trustboot/ || fail "cannot copy the UKIs back"
+mcopy -n -i disk.img@@1M ::/EFI/trustboot/active.efi old-active.efi || fail "cannot read the installed active UKI"
 
 pcr_of() { # UKI → the PCR 11 values it can leave (no phase, enter-initrd, enter+leave-initrd)
   for ph in "" enter-initrd enter-initrd:leave-initrd; do
     "$TRUSTBOOT" measure calculate --uki "$1" --bank=sha256 --phase="$ph" 2>/dev/null | sed 's/.*=//'
   done
 }
-boot_disk() { # SERIAL
+# boot_disk SERIAL JOB.iso [VM ARGS…]: boot the installed disk; checks that the data partitions
+# unlocked and sets PCR, VERSION and CLEAN (the serial output without CRs).
+boot_disk() {
+  local serial="$1" jobiso="$2"; shift 2
+  local disks=(--disk disk.img --disk "$jobiso")
   mkdir -p empty
-  vm empty --vars vars.fd --tpm-state tpm --disk disk.img --serial "$1" --expect "^$MARKER\$" --timeout 300
-  assert_eq "$VM_RC" 0 "disk boot $1 (serial: $(tail -c 600 "$1"))"
-  tr -d '\r' <"$1" >"$1.clean"
+  vm empty --vars vars.fd --tpm-state tpm "${disks[@]}" --memory 1536 --serial "$serial" --timeout 400 "$@"
+  CLEAN="$serial.clean"
+  tr -d '\r' <"$serial" >"$CLEAN"
   for v in oem persistent; do
-    contains -a "unlocked by the TPM as /dev/mapper/$v" "$1.clean" || fail "$1: $v not unlocked: $(grep trustboot "$1.clean" | tail -n 8)"
+    contains -a "unlocked by the TPM as /dev/mapper/$v" "$CLEAN" || fail "$serial: $v not unlocked: $(grep trustboot "$CLEAN" | tail -n 8)"
   done
-  PCR=$(serial_value "$1.clean" PCR11-sha256)
+  contains -a 'TB-ROOTFS mount_efi=' "$CLEAN" || fail "$serial: the ESP is not mounted at /efi: $(grep -a 'COS_GRUB\|efi' "$CLEAN" | tail -n 3)"
+  PCR=$(serial_value "$CLEAN" PCR11-sha256)
+  VERSION=$(serial_value "$CLEAN" VERSION_ID)
 }
+# tbjob FILE KEY: the value of a "TB-JOB KEY=VALUE" line.
+tbjob() { sed -n "s/^.*TB-JOB $2=//p" "$1" | sed -n 1p; }
 
-# 3. the new version is active.
-boot_disk s2.txt
-# LoaderEntrySelected is the id systemd-boot read, before its boot-counting rename.
-contains -E 'entry active\+3\.conf \(role active\)' s2.txt.clean || fail "not the active entry: $(grep 'booted from' s2.txt.clean)"
-pcr_of new/EFI/trustboot/norole.efi | contains -x "$PCR" || fail "PCR 11 $PCR is not the new UKI's"
-pcr_of "$old_uki" | contains -x "$PCR" && fail "PCR 11 is the old UKI's"
+# 2. inside the old version: two refused upgrades, then the upgrade, which reboots.
+boot_disk s2.txt job1.iso
+assert_eq "$VM_RC" 0 "boot 1 (serial: $(tail -c 800 s2.txt))"
+contains 'guest reset' <<<"$VM_OUT" || fail "the upgrade did not reboot: $VM_OUT; $(grep -a 'TB-JOB\|trustboot upgrade' "$CLEAN" | tail -n 8)"
+assert_eq "$VERSION" 1 "version before the upgrade"
+contains -E 'entry active(\+[0-9-]+)?\.conf \(role active\)' "$CLEAN" || fail "boot 1 is not the active entry: $(grep -a 'booted from' "$CLEAN")"
+before=$(tbjob "$CLEAN" esp-before)
+[ -n "$before" ] || fail "no ESP state from the job: $(grep -a 'TB-JOB\|TB-ROOTFS job' "$CLEAN")"
+tbjob "$CLEAN" otherdb | contains "refused: .*not in the firmware's db" || fail "other db key: $(tbjob "$CLEAN" otherdb)"
+tbjob "$CLEAN" otherpcr | contains 'refused: .*disks would not unlock after reboot' || fail "other PCR key: $(tbjob "$CLEAN" otherpcr)"
+assert_eq "$(tbjob "$CLEAN" otherdb-esp)" "$before" "the ESP after the refused other-db upgrade"
+assert_eq "$(tbjob "$CLEAN" otherpcr-esp)" "$before" "the ESP after the refused other-PCR-key upgrade"
+contains -a '(next boot)' "$CLEAN" || fail "upgrade said no next boot: $(grep -a 'trustboot upgrade\|TB-JOB' "$CLEAN" | tail -n 5)"
+mcopy -n -i disk.img@@1M ::/EFI/trustboot/active.efi new-active.efi ::/EFI/trustboot/passive.efi new-passive.efi ||
+  fail "cannot read the upgraded ESP"
+cmp -s new-active.efi job1/new/EFI/trustboot/norole.efi || fail "active.efi is not the new UKI"
+cmp -s new-passive.efi old-active.efi || fail "passive.efi is not the old active UKI"
 
-# 4. active's tries exhausted → the passive entry (old version) boots and unlocks.
-active=$(mdir -b -i "$ESPIMG" ::/loader/entries | sed 's|.*/||' | grep '^active')
-mren -i "$ESPIMG" "::/loader/entries/$active" ::/loader/entries/active+0-3.conf || fail "cannot mark active bad"
-boot_disk s3.txt
-contains '(role passive)' s3.txt.clean || fail "not the passive entry: $(grep 'booted from' s3.txt.clean)"
-pcr_of "$old_uki" | contains -x "$PCR" || fail "PCR 11 $PCR is not the old UKI's"
-echo "ok: upgraded node boots the new version and unlocks; the passive entry boots the old one and unlocks"
+# 3. the new version is active (chosen by the one-shot variable the guest set); select passive.
+boot_disk s3.txt job2.iso --expect "^$MARKER\$"
+assert_eq "$VM_RC" 0 "boot 2 (serial: $(tail -c 800 s3.txt))"
+assert_eq "$VERSION" 99.0-upgrade "version after the upgrade"
+contains -E 'entry active\+3\.conf \(role active\)' "$CLEAN" || fail "boot 2 is not the new active entry: $(grep -a 'booted from' "$CLEAN")"
+pcr_of job1/new/EFI/trustboot/norole.efi | contains -x "$PCR" || fail "PCR 11 $PCR is not the new UKI's"
+assert_eq "$(serial_value "$CLEAN" marker)" present "the persistent data after the upgrade"
+contains -E 'TB-JOB list: .*passive' "$CLEAN" || fail "bootentry --list shows no passive entry: $(grep -a 'TB-JOB' "$CLEAN")"
+assert_eq "$(tbjob "$CLEAN" select-exit)" 0 "bootentry --select passive"
+
+# 4. the passive entry: the old version, still unlocking the disks.
+boot_disk s4.txt job3.iso --expect "^$MARKER\$"
+assert_eq "$VM_RC" 0 "boot 3 (serial: $(tail -c 800 s4.txt))"
+assert_eq "$VERSION" 1 "version of the passive entry"
+contains '(role passive)' "$CLEAN" || fail "boot 3 is not the passive entry: $(grep -a 'booted from' "$CLEAN")"
+pcr_of old-active.efi | contains -x "$PCR" || fail "PCR 11 $PCR is not the old UKI's"
+echo "ok: upgraded inside the guest (other db key and other PCR key refused, ESP unchanged); the new version boots active and unlocks; the passive entry boots the old one and unlocks"

@@ -7,7 +7,7 @@
 # believe trustboot about itself.
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/synthetic-rootfs.sh"
-need sbverify openssl mcopy python3
+need sbverify openssl mcopy python3 skopeo
 cd "$WORK"
 export SOURCE_DATE_EPOCH=1700000000
 LOADER=4a67b082-0a4c-41cf-b6c7-440b29bb8c4f
@@ -191,11 +191,15 @@ cmp -s esp/EFI/trustboot/active.efi m2/EFI/trustboot/norole.efi || fail "UKI not
 upgrade --source dir:m2 >/dev/null
 cmp -s esp/EFI/BOOT/BOOTX64.EFI sd-new-signed.efi || fail "systemd-boot downgraded"
 
-# ---- other sources: the container tarball and the ISO ----
+# ---- other sources: the container tarball, the same image as an OCI layout, and the ISO ----
 medium 2.0 keys c2 container
 install_esp; reset_vars
 upgrade --source "ocifile:$(ls c2/*.tar)" >/dev/null
 cmp -s esp/EFI/trustboot/active.efi m2/EFI/trustboot/norole.efi || fail "ocifile: active.efi is not the new UKI"
+skopeo copy -q "docker-archive:$(ls c2/*.tar)" oci:layout2:v2 >/dev/null 2>&1 || fail "skopeo cannot copy the container"
+install_esp; reset_vars
+upgrade --source oci-layout:layout2:v2 >/dev/null
+cmp -s esp/EFI/trustboot/active.efi m2/EFI/trustboot/norole.efi || fail "oci-layout: active.efi is not the new UKI"
 medium 2.0 keys i2 iso
 install_esp; reset_vars
 upgrade --source "$(ls i2/*.iso)" >/dev/null

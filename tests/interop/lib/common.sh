@@ -6,7 +6,8 @@ _tb_cleanup_hooks=()
 _tb_cleanup() {
   local h
   for h in "${_tb_cleanup_hooks[@]}"; do eval "$h" || true; done
-  rm -rf "$WORK"
+  # TB_TEST_KEEP=1: leave the work dir (serial logs, images) for a post-mortem.
+  if [ -n "${TB_TEST_KEEP:-}" ]; then echo "work dir kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap _tb_cleanup EXIT
 on_exit() { _tb_cleanup_hooks+=("$1"); }
