@@ -12,7 +12,7 @@
 #   boot 3: the passive entry, the old version, boots and unlocks.
 . "$(dirname "$0")/../interop/lib/common.sh"
 . "$(dirname "$0")/lib/e2e.sh"
-need openssl xorriso
+need openssl xorriso sfdisk
 
 e2e_rootfs --trustboot
 cd "$WORK"
@@ -57,7 +57,8 @@ say() { echo "TB-JOB $*"; }
 # loader's one-shot variable: what a refused upgrade must leave as it was.
 esp_state() {
   sync
-  { dd if="$(findfs LABEL=COS_GRUB)" bs=1M iflag=direct 2>/dev/null | sha256sum
+  { dd if="$(findfs LABEL=COS_GRUB)" bs=1M iflag=direct 2>/tmp/dd.err | sha256sum
+    head -n 1 /tmp/dd.err
     (cd /efi && find . -type f | sort | xargs sha256sum)
     cat /sys/firmware/efi/efivars/LoaderEntryOneShot-* 2>/dev/null | sha256sum
   } | sha256sum | cut -c1-64
@@ -65,6 +66,7 @@ esp_state() {
 trustboot bootentry --list | sed 's/^/TB-JOB before: /'
 before=$(esp_state)
 say "esp-before=$before"
+say "esp-read=$(head -n 1 /tmp/dd.err)"
 for bad in otherdb otherpcr; do
   if trustboot upgrade --source dir:/job/$bad >/tmp/$bad.out 2>&1; then
     say "$bad=accepted"
@@ -78,8 +80,9 @@ say "upgrade-exit=$?"
 SH
 cat >job2.sh <<'SH'
 trustboot bootentry --list | sed 's/^/TB-JOB list: /'
-trustboot bootentry --select passive | sed 's/^/TB-JOB select: /'
+trustboot bootentry --select passive >/tmp/select.out 2>&1
 echo "TB-JOB select-exit=$?"
+sed 's/^/TB-JOB select: /' /tmp/select.out
 SH
 cat >job3.sh <<'SH'
 trustboot bootentry --list | sed 's/^/TB-JOB list: /'
@@ -130,13 +133,19 @@ assert_eq "$VERSION" 1 "version before the upgrade"
 contains -E 'entry active(\+[0-9-]+)?\.conf \(role active\)' "$CLEAN" || fail "boot 1 is not the active entry: $(grep -a 'booted from' "$CLEAN")"
 before=$(tbjob "$CLEAN" esp-before)
 [ -n "$before" ] || fail "no ESP state from the job: $(grep -a 'TB-JOB\|TB-ROOTFS job' "$CLEAN")"
+# The state covers the whole partition (dd read it), not an empty stream.
+esp_bytes=$(python3 -c 'import json,sys; p=json.load(sys.stdin)["partitiontable"]["partitions"][0]; print(p["size"]*512)' \
+  < <(sfdisk -J disk.img)) || fail "cannot read the disk's partition table"
+tbjob "$CLEAN" esp-read | contains -x "$((esp_bytes / 1048576))+0 records in" ||
+  fail "the job did not read the whole ESP ($esp_bytes bytes): $(tbjob "$CLEAN" esp-read)"
 tbjob "$CLEAN" otherdb | contains "refused: .*not in the firmware's db" || fail "other db key: $(tbjob "$CLEAN" otherdb)"
 tbjob "$CLEAN" otherpcr | contains 'refused: .*disks would not unlock after reboot' || fail "other PCR key: $(tbjob "$CLEAN" otherpcr)"
 assert_eq "$(tbjob "$CLEAN" otherdb-esp)" "$before" "the ESP after the refused other-db upgrade"
 assert_eq "$(tbjob "$CLEAN" otherpcr-esp)" "$before" "the ESP after the refused other-PCR-key upgrade"
 contains -a '(next boot)' "$CLEAN" || fail "upgrade said no next boot: $(grep -a 'trustboot upgrade\|TB-JOB' "$CLEAN" | tail -n 5)"
-mcopy -n -i disk.img@@1M ::/EFI/trustboot/active.efi new-active.efi ::/EFI/trustboot/passive.efi new-passive.efi ||
-  fail "cannot read the upgraded ESP"
+for f in active passive; do
+  mcopy -n -i disk.img@@1M "::/EFI/trustboot/$f.efi" "new-$f.efi" || fail "cannot read $f.efi from the upgraded ESP"
+done
 cmp -s new-active.efi job1/new/EFI/trustboot/norole.efi || fail "active.efi is not the new UKI"
 cmp -s new-passive.efi old-active.efi || fail "passive.efi is not the old active UKI"
 
