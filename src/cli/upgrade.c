@@ -14,11 +14,12 @@
 static const char usage[] =
         "Usage: trustboot upgrade --source SOURCE [--recovery | --boot-entry NAME] [OPTIONS]\n"
         "\n"
-        "Install the UKI of a new medium on this node's ESP. By default the active entry becomes\n"
-        "the passive (fallback) one, the new UKI becomes active with 3 boot tries, and the next\n"
-        "boot is set to it (LoaderEntryOneShot). Nothing on the ESP changes unless the new UKI\n"
-        "is allowed by the firmware's db and not revoked by dbx, its PCR policy is signed by the\n"
-        "key the disks are bound to, and the ESP has room for it.\n"
+        "Install the UKIs of a new medium on this node's ESP. By default every active* entry\n"
+        "becomes the passive* (fallback) one of the same suffix, every norole* UKI of the medium\n"
+        "becomes active* with 3 boot tries, active* entries the medium no longer has are removed,\n"
+        "and the next boot is set to the new active entry (LoaderEntryOneShot). Nothing on the\n"
+        "ESP changes unless every new UKI is allowed by the firmware's db and not revoked by dbx,\n"
+        "its PCR policy is signed by the key the disks are bound to, and the ESP has room.\n"
         "\n"
         "SOURCE: dir:ESP_TREE (build-uki -t uki), ocifile:TARBALL[:TAG] (build-uki -t container),\n"
         "        oci-layout:DIR[:TAG], or an ISO file (build-uki -t iso).\n"
@@ -109,7 +110,7 @@ int cmd_upgrade(int argc, char **argv) {
                 return cli_usage_error(argv[0], "--source is required");
         if (recovery && o.entry)
                 return cli_usage_error(argv[0], "--recovery and --boot-entry exclude each other");
-        if (o.entry && (!*o.entry || strchr(o.entry, '/') || strchr(o.entry, '+') || o.entry[0] == '.'))
+        if (o.entry && !tb_upgrade_entry_name_valid(o.entry))
                 return cli_usage_error(argv[0], "--boot-entry: '%s' is not an entry name", o.entry);
         if (luks_none && o.n_luks_devices > 0)
                 return cli_usage_error(argv[0], "--luks-device none excludes naming devices");

@@ -15,6 +15,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "strset.h"
 
 static const char *const role_names[_TB_ROLE_MAX] = {
         [TB_ROLE_ACTIVE] = "active",
@@ -354,6 +355,32 @@ static int finish_one(const char *dir, const char *name, void *userdata) {
 
 int tb_bootentries_finish_entries(const char *root) {
         return foreach_file(root, TB_BOOT_ENTRIES_DIR, finish_one, NULL);
+}
+
+typedef struct list_ctx {
+        char **names;
+        size_t n;
+} list_ctx;
+
+static int list_one(const char *dir, const char *name, void *userdata) {
+        list_ctx *c = userdata;
+
+        (void)dir;
+        return tb_strv_push(&c->names, &c->n, name);
+}
+
+int tb_bootentries_list_ukis(const char *root, char ***ret) {
+        list_ctx c = { NULL, 0 };
+        int r = foreach_file(root, TB_BOOT_EFI_DIR, list_one, &c);
+
+        if (r >= 0 && !c.names && !(c.names = calloc(1, sizeof(char *))))
+                r = -ENOMEM;
+        if (r < 0) {
+                tb_strv_free(c.names);
+                return r;
+        }
+        *ret = c.names;
+        return 0;
 }
 
 typedef struct find_ctx {

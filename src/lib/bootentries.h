@@ -60,6 +60,9 @@ int tb_bootentries_remove(const char *root, const char *prefix);
 /* Rewrites the sort-key of every entry (tb_role_sort_key) and renames every entry without a
  * counter to <name>+TB_BOOT_TRIES.conf. */
 int tb_bootentries_finish_entries(const char *root);
+/* The names of the regular, non-hidden files in ROOT/EFI/trustboot (the installed UKIs), sorted,
+ * as a NULL-terminated array (tb_strv_free). */
+int tb_bootentries_list_ukis(const char *root, char ***ret);
 /* The file name ("active+3.conf", "active.conf", "active+0-3.conf") of ROLE's main entry
  * (loader/entries/<role>[+N[-M]].conf). -ENOENT if absent. *RET malloc'ed. */
 int tb_bootentries_find(const char *root, tb_role role, char **ret);

@@ -2,16 +2,28 @@
  * medium, A/B style, without ever leaving it unbootable (research/kairos.md §4.8, done better:
  * everything is checked before the ESP is touched).
  *
+ * The default upgrade moves the whole active family, as Kairos does: every installed
+ * active<suffix> entry becomes passive<suffix>, every norole<suffix> entry of the medium
+ * becomes active<suffix> (upgrade-plan.h). --recovery / --boot-entry NAME replace the one entry
+ * NAME from norole.efi and nothing else moves.
+ *
  * Before any change: each new EFI binary is allowed by the firmware's db and not revoked by
- * dbx; the new UKI's .pcrpkey is the key the installed node's disks are bound to and its
- * .pcrsig is signed by that key; the ESP has room for every temporary file. Then files are
- * written under hidden temporary names, fsynced, and renamed one at a time in an order that
- * keeps one complete entry bootable at every instant: passive ← active first, active ← new
- * last. */
+ * dbx; each new UKI's .pcrpkey is the key the installed node's disks are bound to and its
+ * .pcrsig is signed by that key (upgrade-pcrkey.h); the ESP has room for every temporary file.
+ * Then files are written under hidden temporary names, fsynced, and renamed one at a time in an
+ * order that keeps one complete entry bootable at every instant: every passive ← active first,
+ * every active ← new next (the main "active" last), and only then the entries the new medium no
+ * longer has are removed. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#define TB_UPGRADE_ENTRY_NAME_MAX 128
+
+/* An entry name --boot-entry accepts: 1 to TB_UPGRADE_ENTRY_NAME_MAX characters, no '/' (a
+ * path), no '+' (the boot counter), no leading '.' (hidden, and our temporary names). */
+bool tb_upgrade_entry_name_valid(const char *name);
 
 typedef struct tb_upgrade_options {
         const char *source;     /* dir:ESP_TREE, ocifile:TAR[:TAG], oci-layout:DIR[:TAG], or an ISO file */
@@ -29,7 +41,7 @@ typedef struct tb_upgrade_options {
 } tb_upgrade_options;
 
 typedef struct tb_upgrade_result {
-        char *entry_file;       /* the new entry's id ("active+3.conf") */
+        char *entry_file;       /* the new (main) entry's id ("active+3.conf") */
         bool oneshot;           /* LoaderEntryOneShot now names it */
         bool sdboot_updated;    /* systemd-boot and loader.conf replaced */
 } tb_upgrade_result;
@@ -38,8 +50,11 @@ void tb_upgrade_result_done(tb_upgrade_result *r);
 
 /* Logs one line naming what was refused or failed. -EPERM/-EKEYREVOKED: the firmware would not
  * run a new binary; -EKEYREJECTED: another PCR key (the disks would not unlock); -ENOSPC;
- * -ENOENT: no such entry installed or missing in the source. */
+ * -ENOENT: no such entry installed or missing in the source (also a norole UKI without its
+ * entry or the reverse); -EINVAL: an invalid entry name; -E2BIG: more than
+ * TB_UPGRADE_MAX_ENTRIES in a family. */
 int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret);
 
 /* Test hook: TRUSTBOOT_TEST_FAULT=before-last-rename kills the process (SIGKILL) right before
- * the rename that puts the new UKI in place; TRUSTBOOT_TEST_ESP_FREE=BYTES replaces statvfs(). */
+ * the rename that puts the new main UKI in place (every other new file is in place by then);
+ * TRUSTBOOT_TEST_ESP_FREE=BYTES replaces statvfs(). */

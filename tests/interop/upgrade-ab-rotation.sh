@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # trustboot upgrade on an installed ESP (a plain directory) with a firmware db/dbx in a fake
-# efivarfs: rotation, boot counters, LoaderEntryOneShot, and a byte-for-byte untouched ESP on
-# every refusal (other db key, other PCR key, cert in dbx, hash in dbx, no room) and after a
-# crash before the last rename. Media are built by trustboot build-uki; every installed and
+# efivarfs: rotation of the whole active family (extra entries of build-uki -c included),
+# boot counters, LoaderEntryOneShot, removal of the entries a newer medium drops, and a
+# byte-for-byte untouched ESP on every refusal (other db key, other PCR key, cert in dbx, hash
+# in dbx, no room, a half entry, a bad name, too many entries) and after a crash before the last
+# rename. Media are built by trustboot build-uki; every installed and
 # refused UKI is checked with sbverify, and the PCR key with openssl, so the test does not only
 # believe trustboot about itself.
 . "$(dirname "$0")/lib/common.sh"
@@ -30,22 +32,37 @@ medium 1.0 keys m1
 medium 2.0 keys m2
 medium 3.0 otherdb m-otherdb
 medium 3.0 otherpcr m-otherpcr
+# Media with an extra entry (build-uki -c), and without it again in 3.0.
+X=_install-mode_debug_loglevel_7
+medium_x() { "$TRUSTBOOT" -q build-uki "dir:root$1" -t uki -d "$3" -k "$2" -c "debug loglevel=7" >/dev/null; }
+medium_x 1.0 keys mx1
+medium_x 2.0 keys mx2
+medium 3.0 keys m3
+assert_eq "$(ls mx2/EFI/trustboot | LC_ALL=C sort | tr '\n' ' ')" "norole.efi norole$X.efi " "build-uki -c UKIs"
+assert_eq "$(ls mx2/loader/entries | LC_ALL=C sort | tr '\n' ' ')" "norole.conf norole$X.conf " "build-uki -c entries"
+cmp -s mx1/EFI/trustboot/norole$X.efi mx2/EFI/trustboot/norole$X.efi && fail "the two media have the same extra UKI"
 cmp -s m1/EFI/trustboot/norole.efi m2/EFI/trustboot/norole.efi && fail "the two media have the same UKI"
 
-# An installed node as init/install lays it out (bootentries.h): roles fanned out, +3 counters,
-# active already blessed by a good boot.
-install_esp() {
-  rm -rf esp; mkdir -p esp; cp -r m1/. esp/
-  for role in active passive recovery statereset; do
-    cp esp/EFI/trustboot/norole.efi "esp/EFI/trustboot/$role.efi"
-    case $role in active) t="trustboot";; passive) t="trustboot (fallback)";;
-      recovery) t="trustboot recovery";; statereset) t="trustboot state reset (auto)";; esac
-    k=$(printf '%04d' $(( $(echo "active passive recovery statereset" | tr ' ' '\n' | grep -n "^$role$" | cut -d: -f1) )))
-    printf 'title %s\nsort-key %s\nefi /EFI/trustboot/%s.efi\n' "$t" "$k" "$role" > "esp/loader/entries/$role+3.conf"
+# An installed node as init/install lays it out (tb_bootentries_fan_out, bootentries.h): every
+# norole* UKI and entry of MEDIUM (default m1) fanned out to the four roles with their titles,
+# sort keys and +3 counters, the main active entry already blessed by a good boot.
+install_esp() { # [MEDIUM]
+  local f sfx role t k
+  rm -rf esp; mkdir -p esp; cp -r "${1:-m1}"/. esp/
+  for f in esp/EFI/trustboot/norole*.efi; do
+    sfx=$(basename "$f" .efi); sfx=${sfx#norole}; k=0
+    for role in active passive recovery statereset; do
+      k=$((k + 1))
+      cp "$f" "esp/EFI/trustboot/$role$sfx.efi"
+      case $role in active) t="trustboot";; passive) t="trustboot (fallback)";;
+        recovery) t="trustboot recovery";; statereset) t="trustboot state reset (auto)";; esac
+      printf 'title %s\nsort-key %04d\nefi /EFI/trustboot/%s.efi\n' "$t" "$k" "$role$sfx" > "esp/loader/entries/$role$sfx+3.conf"
+    done
+    rm "$f" "esp/loader/entries/norole$sfx.conf"
   done
-  rm esp/EFI/trustboot/norole.efi esp/loader/entries/norole.conf
   mv esp/loader/entries/active+3.conf esp/loader/entries/active.conf
 }
+entries() { ls "esp/${1:-loader/entries}" | LC_ALL=C sort | tr '\n' ' '; }
 # A fake efivarfs: db holds the db certificate (the genkey ESL), dbx is empty.
 efivar() { python3 -c 'import sys,struct; sys.stdout.buffer.write(struct.pack("<I", int(sys.argv[1],0)) + open(sys.argv[2],"rb").read())' "$@"; }
 reset_vars() { rm -rf vars; mkdir vars; efivar 0x27 keys/db.esl > "vars/db-$SECDB"; }
@@ -165,6 +182,91 @@ ls -A esp/EFI/trustboot | contains '^\.active\.efi\.tmp\.' || fail "no temporary
 upgrade --source dir:m2 >/dev/null
 cmp -s esp/EFI/trustboot/active.efi m2/EFI/trustboot/norole.efi || fail "second run did not install the new UKI"
 ls -A esp/EFI/trustboot esp/loader/entries | contains '^\.' && fail "stale temporary files not removed: $(ls -A esp/EFI/trustboot)"
+
+# ---- extra entries: every active* becomes passive*, every norole* active* ----
+install_esp mx1; reset_vars
+assert_eq "$(entries)" "active.conf active$X+3.conf passive+3.conf passive$X+3.conf recovery+3.conf recovery$X+3.conf statereset+3.conf statereset$X+3.conf " "installed entries"
+assert_eq "$(upgrade --source dir:mx2)" "active+3.conf (next boot)" "upgrade output with an extra entry"
+for sfx in "" "$X"; do
+  cmp -s esp/EFI/trustboot/active$sfx.efi mx2/EFI/trustboot/norole$sfx.efi || fail "active$sfx.efi is not the new norole$sfx.efi"
+  cmp -s esp/EFI/trustboot/passive$sfx.efi mx1/EFI/trustboot/norole$sfx.efi || fail "passive$sfx.efi is not the old active$sfx.efi"
+  for r in recovery statereset; do
+    cmp -s esp/EFI/trustboot/$r$sfx.efi mx1/EFI/trustboot/norole$sfx.efi || fail "$r$sfx.efi changed"
+  done
+  printf 'title trustboot\nsort-key 0001\nefi /EFI/trustboot/active%s.efi\n' "$sfx" | cmp -s - "esp/loader/entries/active$sfx+3.conf" \
+    || fail "active$sfx+3.conf: $(cat "esp/loader/entries/active$sfx+3.conf")"
+  printf 'title trustboot (fallback)\nsort-key 0002\nefi /EFI/trustboot/passive%s.efi\n' "$sfx" | cmp -s - "esp/loader/entries/passive$sfx+3.conf" \
+    || fail "passive$sfx+3.conf: $(cat "esp/loader/entries/passive$sfx+3.conf")"
+  sbverify --cert keys/db.pem esp/EFI/trustboot/active$sfx.efi >/dev/null 2>&1 || fail "sbverify rejects the installed active$sfx.efi"
+done
+assert_eq "$(entries)" "active+3.conf active$X+3.conf passive+3.conf passive$X+3.conf recovery+3.conf recovery$X+3.conf statereset+3.conf statereset$X+3.conf " "entries after the upgrade"
+assert_eq "$(oneshot)" "active+3.conf" "LoaderEntryOneShot with an extra entry"
+ls -A esp/EFI/trustboot esp/loader/entries | contains '^\.' && fail "temporary files left: $(ls -A esp/EFI/trustboot esp/loader/entries)"
+
+# A medium without the extra entry: active$X goes; passive$X stays the previous active$X (the
+# fallback is the whole previous system) until an upgrade has no active$X to rotate into it.
+upgrade --source dir:m3 >/dev/null
+cmp -s esp/EFI/trustboot/active.efi m3/EFI/trustboot/norole.efi || fail "active.efi is not the 3.0 UKI"
+cmp -s esp/EFI/trustboot/passive.efi mx2/EFI/trustboot/norole.efi || fail "passive.efi is not the 2.0 UKI"
+cmp -s esp/EFI/trustboot/passive$X.efi mx2/EFI/trustboot/norole$X.efi || fail "passive$X.efi is not the previous active$X.efi"
+assert_eq "$(entries)" "active+3.conf passive+3.conf passive$X+3.conf recovery+3.conf recovery$X+3.conf statereset+3.conf statereset$X+3.conf " "entries after dropping $X"
+assert_eq "$(entries EFI/trustboot)" "active.efi passive.efi passive$X.efi recovery.efi recovery$X.efi statereset.efi statereset$X.efi " "UKIs after dropping $X"
+upgrade --source dir:m2 >/dev/null
+assert_eq "$(entries)" "active+3.conf passive+3.conf recovery+3.conf recovery$X+3.conf statereset+3.conf statereset$X+3.conf " "entries one upgrade later"
+assert_eq "$(entries EFI/trustboot)" "active.efi passive.efi recovery.efi recovery$X.efi statereset.efi statereset$X.efi " "UKIs one upgrade later"
+cmp -s esp/EFI/trustboot/passive.efi m3/EFI/trustboot/norole.efi || fail "passive.efi is not the 3.0 UKI"
+
+# --recovery with an extra entry on the medium still replaces recovery alone.
+install_esp mx1; reset_vars
+assert_eq "$(upgrade --source dir:mx2 --recovery)" "recovery+3.conf" "recovery upgrade output with an extra entry"
+cmp -s esp/EFI/trustboot/recovery.efi mx2/EFI/trustboot/norole.efi || fail "recovery.efi not replaced"
+cmp -s esp/EFI/trustboot/recovery$X.efi mx1/EFI/trustboot/norole$X.efi || fail "recovery$X.efi changed by --recovery"
+cmp -s esp/EFI/trustboot/active$X.efi mx1/EFI/trustboot/norole$X.efi || fail "active$X.efi changed by --recovery"
+
+# Refused as a whole, the ESP untouched, when any one new entry is refused.
+install_esp mx1; reset_vars
+rm -rf mxbad && cp -r mx2 mxbad
+"$TRUSTBOOT" sign --replace -k other/db.key -c other/db.pem -o mxbad/EFI/trustboot/norole$X.efi mx2/EFI/trustboot/norole$X.efi >/dev/null
+sbverify --cert keys/db.pem mxbad/EFI/trustboot/norole$X.efi >/dev/null 2>&1 && fail "the re-signed extra UKI verifies with db.pem"
+refused "which is not in the firmware's db" --source dir:mxbad
+contains "norole$X.efi" <<<"$ERR" || fail "the db refusal does not name the extra UKI: $ERR"
+cp m-otherpcr/EFI/trustboot/norole.efi mxbad/EFI/trustboot/norole$X.efi
+refused "disks would not unlock after reboot" --source dir:mxbad
+rm -rf mxbad && cp -r mx2 mxbad && rm mxbad/loader/entries/norole$X.conf
+refused "norole$X.efi has no loader/entries/norole$X.conf" --source dir:mxbad
+rm -rf mxbad && cp -r mx2 mxbad && rm mxbad/EFI/trustboot/norole$X.efi
+refused "norole$X.conf has no EFI/trustboot/norole$X.efi" --source dir:mxbad
+rm -rf mxbad && cp -r mx2 mxbad && mv mxbad/EFI/trustboot/norole$X.efi mxbad/EFI/trustboot/norole+x.efi
+mv mxbad/loader/entries/norole$X.conf mxbad/loader/entries/norole+x.conf
+refused "norole+x.efi: not an entry name" --source dir:mxbad
+rm -rf mxbad && cp -r m2 mxbad
+for i in $(seq 1 32); do
+  cp m2/EFI/trustboot/norole.efi mxbad/EFI/trustboot/norole_$i.efi
+  sed "s/norole/norole_$i/" m2/loader/entries/norole.conf > mxbad/loader/entries/norole_$i.conf
+done
+refused "more than 32 norole. entries in EFI/trustboot" --source dir:mxbad
+# Room for the main entry's two UKIs but not for the extra entry's: the check sums them all.
+uki=$(stat -c %s mx2/EFI/trustboot/norole.efi)
+TRUSTBOOT_TEST_ESP_FREE=$((262144 + 2 * uki + 4096)) refused "the upgrade needs" --source dir:mx2
+TRUSTBOOT_TEST_ESP_FREE=$((262144 + 4 * uki + 4096)) upgrade --source dir:mx2 >/dev/null
+
+# A crash before the last rename: the extra active entry is new, the main one and every
+# passive one still as before; the next run finishes and keeps passive$X the old UKI.
+install_esp mx1; reset_vars
+rc=0; ( (TRUSTBOOT_TEST_FAULT=before-last-rename "$TRUSTBOOT" upgrade --esp esp --efivars vars --luks-device none --source dir:mx2); exit $? ) >/dev/null 2>&1 || rc=$?
+assert_eq "$rc" "137" "exit status of the killed upgrade"
+cmp -s esp/EFI/trustboot/active.efi mx1/EFI/trustboot/norole.efi || fail "active.efi changed before its rename"
+cmp -s esp/EFI/trustboot/active$X.efi mx2/EFI/trustboot/norole$X.efi || fail "active$X.efi not renamed before the main entry"
+for sfx in "" "$X"; do
+  cmp -s esp/EFI/trustboot/passive$sfx.efi mx1/EFI/trustboot/norole$sfx.efi || fail "passive$sfx.efi incomplete after the crash"
+done
+upgrade --source dir:mx2 >/dev/null
+for sfx in "" "$X"; do
+  cmp -s esp/EFI/trustboot/active$sfx.efi mx2/EFI/trustboot/norole$sfx.efi || fail "second run: active$sfx.efi is not the new UKI"
+  cmp -s esp/EFI/trustboot/passive$sfx.efi mx1/EFI/trustboot/norole$sfx.efi || fail "second run: passive$sfx.efi is not the old UKI"
+done
+assert_eq "$(entries)" "active+3.conf active$X+3.conf passive+3.conf passive$X+3.conf recovery+3.conf recovery$X+3.conf statereset+3.conf statereset$X+3.conf " "entries after the second run"
+ls -A esp/EFI/trustboot esp/loader/entries | contains '^\.' && fail "stale temporary files not removed"
 
 # ---- systemd-boot: replaced only by a newer, correctly signed one (with loader.conf) ----
 # A "newer" systemd-boot: 252's binary with its .sdmagic version patched (same length), re-signed.

@@ -14,6 +14,7 @@
 #include "bootentries.h"
 #include "fileio.h"
 #include "macro.h"
+#include "strset.h"
 
 static char root[64];
 
@@ -128,6 +129,21 @@ static void oneshot_is_utf16_with_attributes_and_reads_back(void **state) {
         assert_int_equal(tb_loader_var_read(vars, "LoaderEntrySelected", &back), -ENOENT);
 }
 
+static void list_ukis_gives_the_visible_files_sorted(void **state) {
+        _cleanup_(tb_strv_freep) char **names = NULL;
+        _cleanup_(freep) char *sub = tb_path_join(root, "EFI/trustboot/active.efi.extra.d");
+
+        (void)state;
+        put("EFI/trustboot/.active.efi.tmp.abc", "partial");
+        assert_int_equal(mkdir(sub, 0755), 0);
+        assert_int_equal(tb_bootentries_list_ukis(root, &names), 0);
+        assert_non_null(names[0]);
+        assert_string_equal(names[0], "norole.efi");
+        assert_non_null(names[1]);
+        assert_string_equal(names[1], "norole_install-mode_rd.debug.efi");
+        assert_null(names[2]);
+}
+
 static void roles_and_sort_keys_follow_entry_names(void **state) {
         (void)state;
         assert_int_equal(tb_role_from_entry("statereset+1-2.conf"), TB_ROLE_STATERESET);
@@ -142,6 +158,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(fan_out_gives_each_role_its_uki_title_sort_key_and_three_tries, setup, teardown),
                 cmocka_unit_test_setup_teardown(upgrade_rotation_moves_active_to_passive_dropping_counters, setup, teardown),
                 cmocka_unit_test_setup_teardown(oneshot_is_utf16_with_attributes_and_reads_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(list_ukis_gives_the_visible_files_sorted, setup, teardown),
                 cmocka_unit_test(roles_and_sort_keys_follow_entry_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

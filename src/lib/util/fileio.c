@@ -423,3 +423,18 @@ void tb_stage_abort(tb_stage *s) {
         free(s->created_parent);
         *s = (tb_stage)TB_STAGE_INIT;
 }
+
+int tb_copy_fd(int in, int out) {
+        uint8_t buf[65536];
+
+        for (;;) {
+                ssize_t n = read(in, buf, sizeof(buf));
+                if (n < 0)
+                        return negative_errno();
+                if (n == 0)
+                        return 0;
+                int r = tb_write_all(out, buf, (size_t)n);
+                if (r < 0)
+                        return r;
+        }
+}

@@ -14,6 +14,8 @@
 int tb_read_file(const char *path, size_t max, tb_buf *out);
 
 int tb_write_all(int fd, const void *data, size_t len);
+/* Copies IN from its position to its end into OUT. */
+int tb_copy_fd(int in, int out);
 int tb_read_full(int fd, void *data, size_t len); /* -EIO on short read (EOF) */
 int tb_pread_full(int fd, void *data, size_t len, off_t off);
 int tb_pwrite_all(int fd, const void *data, size_t len, off_t off);

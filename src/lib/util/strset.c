@@ -100,3 +100,15 @@ void tb_strv_free(char **l) {
                 free(*p);
         free(l);
 }
+
+int tb_strv_push(char ***l, size_t *n, const char *s) {
+        char **grown = realloc(*l, (*n + 2) * sizeof(char *));
+
+        if (!grown)
+                return -ENOMEM;
+        *l = grown;
+        if (!(grown[*n] = strdup(s)))
+                return -ENOMEM;
+        grown[++*n] = NULL;
+        return 0;
+}

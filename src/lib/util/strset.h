@@ -19,4 +19,6 @@ TB_DEFINE_CLEANUP(tb_strset *, tb_strset_free);
 
 /* Frees a NULL-terminated array of malloc'ed strings and the array itself; NULL is fine. */
 void tb_strv_free(char **l);
+/* Appends a copy of S to the NULL-terminated array *L of *N strings (*L may be NULL). */
+int tb_strv_push(char ***l, size_t *n, const char *s);
 TB_DEFINE_CLEANUP(char **, tb_strv_free);
