@@ -145,8 +145,8 @@ static int medium_esp(const char *dst) {
                 step("medium: %s: cannot mount: %s", disk, strerror(errno));
                 return -errno;
         }
-        const char *argv[] = { "mcopy", "-s", "-n", "-Q", "-i", TB_INSTALL_RUN_DIR "/iso/efiboot.img", "::/EFI",
-                               "::/loader", dst, NULL };
+        const char *esp_image = TB_INSTALL_RUN_DIR "/iso/efiboot.img";
+        const char *argv[] = { "mcopy", "-s", "-n", "-Q", "-i", esp_image, "::/EFI", "::/loader", dst, NULL };
         setenv("MTOOLS_SKIP_CHECK", "1", 1);
         int r = tb_exec_checked(argv, NULL);
         if (r < 0)

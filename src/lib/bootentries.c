@@ -177,7 +177,7 @@ static int rewrite_entry(const char *text, const char *title, const char *sort_k
 }
 
 static int read_text(const char *path, tb_buf *buf) {
-        int r = tb_read_file(path, 64 * 1024, buf);
+        int r = tb_read_file(path, (size_t)64 << 10, buf);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot read", path);
         if ((r = tb_buf_append(buf, "", 1)) < 0)
@@ -339,7 +339,7 @@ static int finish_one(const char *dir, const char *name, void *userdata) {
                 return r;
         if ((r = rewrite_entry((const char *)in.data, NULL, tb_role_sort_key(name), NULL, NULL, &out)) < 0)
                 return r;
-        if (in.len - 1 != out.len || memcmp(in.data, out.data, out.len) != 0) {
+        if (in.len - 1 != out.len || (out.len > 0 && memcmp(in.data, out.data, out.len) != 0)) {
                 r = tb_write_file_atomic(path, out.data, out.len, 0644, true);
                 if (r < 0)
                         return tb_log_errno(r, "%s: cannot write", path);

@@ -161,7 +161,7 @@ int tb_upgrade_plan_make(const tb_upgrade_plan_input *in, tb_upgrade_plan *ret) 
                 return r;
         p.install = TAKE_PTR(m_efi);
         *ret = p;
-        p = (tb_upgrade_plan){ 0 };
+        p = (tb_upgrade_plan){ 0 }; /* NOLINT(clang-analyzer-deadcode.DeadStores): read by the cleanup */
         return 0;
 }
 

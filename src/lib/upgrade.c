@@ -230,7 +230,7 @@ static int entry_writes_add(entry_writes *ws, const char *esp, const char *name,
                             const tb_buf *conf, uint64_t *need) {
         _cleanup_(freep) char *efi_key = NULL;
         entry_write *grown = realloc(ws->w, (ws->n + 1) * sizeof(*grown)), *e;
-        uint64_t sz;
+        uint64_t sz = 0;
         int r;
 
         if (!grown)
@@ -456,7 +456,7 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
          * replaced alone, as Kairos' --recovery and --boot-entry do. */
         bool family = strcmp(name, tb_role_to_string(TB_ROLE_ACTIVE)) == 0;
         bool update_sdboot = false;
-        uint64_t need = SPACE_MARGIN, sz;
+        uint64_t need = SPACE_MARGIN, sz = 0;
         int r;
 
         *ret = (tb_upgrade_result){ 0 };
