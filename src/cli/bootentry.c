@@ -12,20 +12,37 @@
 #include "log.h"
 
 static const char usage[] =
-        "Usage: trustboot bootentry [--list | --select NAME] [OPTIONS]\n"
+        "Usage: trustboot bootentry [--list | --select NAME | --mark-good | --mark-bad] [OPTIONS]\n"
         "\n"
         "List the ESP's boot entries with their boot-counter state (good: no counter; indeterminate:\n"
         "tries left; bad: +0-N, tried last), or choose the entry systemd-boot starts next, once\n"
         "(LoaderEntryOneShot). NAME is an entry id (active+2-1.conf), a base name (active,\n"
         "passive, recovery, statereset, my_entry), or cos (= active) or fallback (= passive).\n"
+        "--mark-good and --mark-bad do what systemd-bless-boot does, for systems without it: the\n"
+        "entry this boot was counted on (LoaderBootCountPath) loses its counter (good: no more\n"
+        "counting) or gets +0-N (bad: tried last, the fallback boots next).\n"
         "\n"
         "Options:\n"
         "      --list          list the entries (the default)\n"
         "      --select NAME   boot NAME next, once\n"
+        "      --mark-good     bless the entry this boot started from\n"
+        "      --mark-bad      mark the entry this boot started from as failed\n"
         "      --json          list as JSON\n"
         "      --esp DIR       the mounted ESP (default /efi)\n"
         "      --efivars DIR   EFI variables directory (default /sys/firmware/efi/efivars)\n"
         "  -h, --help          show this help\n";
+
+/* LoaderEntrySelected names the entry as systemd-boot found it, before it counted the try
+ * ("active+3.conf", now "active+2-1.conf", or "active.conf" once blessed): same base name. */
+static bool is_selected(const tb_bootentry *e, const char *selected) {
+        _cleanup_(freep) char *base = NULL;
+
+        if (!selected)
+                return false;
+        if (strcasecmp(selected, e->file) == 0)
+                return true;
+        return tb_bootentry_parse_name(selected, &base, NULL, NULL) == 0 && strcasecmp(base, e->base) == 0;
+}
 
 static struct json_object *entry_json(const tb_bootentry *e, const char *selected, const char *oneshot) {
         struct json_object *o = json_object_new_object();
@@ -43,7 +60,7 @@ static struct json_object *entry_json(const tb_bootentry *e, const char *selecte
         ADD("state", json_object_new_string(tb_bootentry_state_to_string(e->state)));
         ADD("tries-left", e->left == TB_BOOTENTRY_COUNTER_NONE ? NULL : json_object_new_int(e->left));
         ADD("tries-done", e->done == TB_BOOTENTRY_COUNTER_NONE ? NULL : json_object_new_int(e->done));
-        ADD("selected", json_object_new_boolean(selected && strcasecmp(selected, e->file) == 0));
+        ADD("selected", json_object_new_boolean(is_selected(e, selected)));
         ADD("oneshot", json_object_new_boolean(oneshot && strcasecmp(oneshot, e->file) == 0));
 #undef STR
 #undef ADD
@@ -80,18 +97,32 @@ static int list(const tb_bootentry_list *l, const char *efivars, bool json) {
                         snprintf(counter, sizeof(counter), "%d left, %d done", e->left, e->done);
                 printf("%-28s %-13s %-18s %s%s%s\n", e->file, tb_bootentry_state_to_string(e->state), counter,
                        e->title ? e->title : "",
-                       selected && strcasecmp(selected, e->file) == 0 ? " [booted]" : "",
+                       is_selected(e, selected) ? " [booted]" : "",
                        oneshot && strcasecmp(oneshot, e->file) == 0 ? " [next]" : "");
         }
         return 0;
 }
 
+static int mark_booted(const char *esp, const char *efivars, bool good) {
+        _cleanup_(freep) char *from = NULL, *to = NULL;
+
+        if (tb_bootentry_mark(esp, efivars, good, &from, &to) < 0)
+                return TB_EXIT_FAILURE;
+        if (from)
+                printf("%s -> %s\n", from, to);
+        else
+                tb_info("this boot was not counted (no LoaderBootCountPath, or an entry without a counter): nothing to mark");
+        return TB_EXIT_OK;
+}
+
 int cmd_bootentry(int argc, char **argv) {
-        enum { OPT_LIST = 0x100, OPT_SELECT, OPT_JSON, OPT_ESP, OPT_EFIVARS };
+        enum { OPT_LIST = 0x100, OPT_SELECT, OPT_JSON, OPT_ESP, OPT_EFIVARS, OPT_GOOD, OPT_BAD };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "list", no_argument, NULL, OPT_LIST },
                 { "select", required_argument, NULL, OPT_SELECT },
+                { "mark-good", no_argument, NULL, OPT_GOOD },
+                { "mark-bad", no_argument, NULL, OPT_BAD },
                 { "json", no_argument, NULL, OPT_JSON },
                 { "esp", required_argument, NULL, OPT_ESP },
                 { "efivars", required_argument, NULL, OPT_EFIVARS },
@@ -100,6 +131,7 @@ int cmd_bootentry(int argc, char **argv) {
         _cleanup_(tb_bootentry_list_donep) tb_bootentry_list l = { NULL, 0 };
         const char *esp = "/efi", *efivars = NULL, *select = NULL;
         bool json = false, do_list = false;
+        int mark = -1; /* 1: good, 0: bad */
         int opt, r;
 
         opterr = 0;
@@ -112,6 +144,12 @@ int cmd_bootentry(int argc, char **argv) {
                         break;
                 case OPT_SELECT:
                         select = optarg;
+                        break;
+                case OPT_GOOD:
+                case OPT_BAD:
+                        if (mark >= 0)
+                                return cli_usage_error(argv[0], "--mark-good and --mark-bad exclude each other");
+                        mark = opt == OPT_GOOD;
                         break;
                 case OPT_JSON:
                         json = true;
@@ -130,8 +168,12 @@ int cmd_bootentry(int argc, char **argv) {
                 return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
         if (do_list && select)
                 return cli_usage_error(argv[0], "--list and --select exclude each other");
-        if (select && json)
+        if ((do_list || select) && mark >= 0)
+                return cli_usage_error(argv[0], "--mark-%s excludes --list and --select", mark ? "good" : "bad");
+        if ((select || mark >= 0) && json)
                 return cli_usage_error(argv[0], "--json goes with --list");
+        if (mark >= 0)
+                return mark_booted(esp, efivars, mark);
 
         r = tb_bootentry_list_load(esp, &l);
         if (r < 0)

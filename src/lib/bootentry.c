@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "bootentries.h"
+#include "efivar.h"
 #include "fileio.h"
 #include "log.h"
 
@@ -242,5 +243,67 @@ int tb_bootentry_conf_for(const char *conf, size_t len, const char *name, const 
                         return -ENOMEM;
         }
 #undef PUT
+        return 0;
+}
+
+/* ---- blessing: systemd-bless-boot's rename (formats.md §8.4) ---- */
+
+int tb_bootentry_marked_name(const char *count_path, bool good, char **ret_from, char **ret_to) {
+        static const char dir[] = "\\loader\\entries\\";
+        _cleanup_(freep) char *base = NULL, *from = NULL, *to = NULL;
+        const char *name;
+        int left, done, r;
+
+        *ret_from = *ret_to = NULL;
+        /* systemd-boot writes the path as it opened the file; FAT compares case-insensitively. */
+        if (strncasecmp(count_path, dir, strlen(dir)) != 0)
+                return -EINVAL;
+        name = count_path + strlen(dir);
+        if (!*name || name[0] == '.' || strpbrk(name, "\\/"))
+                return -EINVAL;
+        r = tb_bootentry_parse_name(name, &base, &left, &done);
+        if (r < 0)
+                return r;
+        if (left == TB_BOOTENTRY_COUNTER_NONE)
+                return 0;
+        from = strdup(name);
+        r = good ? asprintf(&to, "%s.conf", base) : asprintf(&to, "%s+0-%d.conf", base, done);
+        if (!from || r < 0)
+                return -ENOMEM;
+        *ret_from = TAKE_PTR(from);
+        *ret_to = TAKE_PTR(to);
+        return 0;
+}
+
+int tb_bootentry_mark(const char *esp, const char *efivars, bool good, char **ret_from, char **ret_to) {
+        _cleanup_(freep) char *count_path = NULL, *from = NULL, *to = NULL, *from_path = NULL, *to_path = NULL;
+        int r;
+
+        *ret_from = *ret_to = NULL;
+        r = tb_efivar_read_string(efivars, "LoaderBootCountPath", &TB_GUID_LOADER, &count_path);
+        if (r == -ENOENT)
+                return 0; /* systemd-boot did not count this boot */
+        if (r < 0)
+                return tb_log_errno(r, "LoaderBootCountPath: cannot read");
+        r = tb_bootentry_marked_name(count_path, good, &from, &to);
+        if (r == -EINVAL)
+                return tb_log_errno(r, "LoaderBootCountPath: \"%s\" is not an entry in \\loader\\entries\\", count_path);
+        if (r < 0 || !from)
+                return r;
+        if (asprintf(&from_path, "%s/%s/%s", esp, TB_BOOT_ENTRIES_DIR, from) < 0 ||
+            asprintf(&to_path, "%s/%s/%s", esp, TB_BOOT_ENTRIES_DIR, to) < 0)
+                return -ENOMEM;
+        if (rename(from_path, to_path) < 0) {
+                r = negative_errno();
+                if (r == -ENOENT && tb_path_exists(to_path))
+                        goto done; /* marked already, by an earlier call */
+                return tb_log_errno(r, "%s: cannot rename to %s", from_path, to);
+        }
+        r = tb_fsync_parent(to_path);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot sync", to_path);
+done:
+        *ret_from = TAKE_PTR(from);
+        *ret_to = TAKE_PTR(to);
         return 0;
 }

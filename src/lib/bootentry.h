@@ -48,6 +48,20 @@ static inline void tb_bootentry_list_donep(tb_bootentry_list *l) {
  * aliases: "cos" → active, "fallback" → passive. NULL if none. */
 const tb_bootentry *tb_bootentry_list_find(const tb_bootentry_list *l, const char *name);
 
+/* What systemd-bless-boot does, for systems without it: systemd-boot counted this boot's try by
+ * renaming the entry and told where in LoaderBootCountPath ("\loader\entries\active+2-1.conf").
+ * Marked good the entry loses its counter ("active.conf": blessed, no more counting); marked bad
+ * it becomes "+0-DONE" ("active+0-1.conf": sorted last, the fallback boots next).
+ * tb_bootentry_marked_name() works on the variable's value alone: *RET_FROM and *RET_TO are the
+ * file names in loader/entries; 0 with both NULL when the name has no counter (nothing to do);
+ * -EINVAL when the path is not a file directly in \loader\entries\ or not a .conf. */
+int tb_bootentry_marked_name(const char *count_path, bool good, char **ret_from, char **ret_to);
+
+/* Reads LoaderBootCountPath from EFIVARS (NULL: the default), renames the entry under ESP and
+ * syncs the directory. 0 with *RET_FROM and *RET_TO NULL when this boot was not counted (no
+ * variable, or an entry without a counter); already-renamed entries (a second call) are fine. */
+int tb_bootentry_mark(const char *esp, const char *efivars, bool good, char **ret_from, char **ret_to);
+
 /* A source entry CONF (norole.conf) rewritten as the entry NAME ("active", "my_entry"): title
  * and sort-key as bootentries.h gives them for NAME's role, efi EFI_PATH; other keys kept. */
 int tb_bootentry_conf_for(const char *conf, size_t len, const char *name, const char *efi_path, tb_buf *out);

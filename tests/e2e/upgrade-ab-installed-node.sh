@@ -8,7 +8,8 @@
 #           loader variables byte-for-byte unchanged; then the real upgrade with --reboot.
 #   boot 2: systemd-boot follows LoaderEntryOneShot to the new active entry: the new version
 #           runs (PCR 11 is the new UKI's), the data partitions unlock, the persistent data is
-#           still there; `trustboot bootentry --select passive` picks the old version, once.
+#           still there; `trustboot bootentry --mark-good` blesses it (no more counting) and
+#           `trustboot bootentry --select passive` picks the old version, once.
 #   boot 3: the passive entry, the old version, boots and unlocks.
 . "$(dirname "$0")/../interop/lib/common.sh"
 . "$(dirname "$0")/lib/e2e.sh"
@@ -79,6 +80,9 @@ trustboot upgrade --source dir:/job/new --reboot
 say "upgrade-exit=$?"
 SH
 cat >job2.sh <<'SH'
+trustboot bootentry --mark-good >/tmp/good.out 2>&1
+echo "TB-JOB good-exit=$?"
+sed 's/^/TB-JOB good: /' /tmp/good.out
 trustboot bootentry --list | sed 's/^/TB-JOB list: /'
 trustboot bootentry --select passive >/tmp/select.out 2>&1
 echo "TB-JOB select-exit=$?"
@@ -157,6 +161,9 @@ contains -E 'entry active\+3\.conf \(role active\)' "$CLEAN" || fail "boot 2 is 
 pcr_of job1/new/EFI/trustboot/norole.efi | contains -x "$PCR" || fail "PCR 11 $PCR is not the new UKI's"
 assert_eq "$(serial_value "$CLEAN" marker)" present "the persistent data after the upgrade"
 contains -E 'TB-JOB list: .*passive' "$CLEAN" || fail "bootentry --list shows no passive entry: $(grep -a 'TB-JOB' "$CLEAN")"
+assert_eq "$(tbjob "$CLEAN" good-exit)" 0 "bootentry --mark-good"
+contains -E 'TB-JOB good: active\+2-1\.conf -> active\.conf' "$CLEAN" || fail "the new active entry was not blessed: $(grep -a 'TB-JOB' "$CLEAN")"
+contains -E 'TB-JOB list: active\.conf +good .*\[booted\]' "$CLEAN" || fail "the blessed entry is not listed as good and booted: $(grep -a 'TB-JOB list' "$CLEAN")"
 assert_eq "$(tbjob "$CLEAN" select-exit)" 0 "bootentry --select passive"
 
 # 4. the passive entry: the old version, still unlocking the disks.
@@ -165,4 +172,7 @@ assert_eq "$VM_RC" 0 "boot 3 (serial: $(tail -c 800 s4.txt))"
 assert_eq "$VERSION" 1 "version of the passive entry"
 contains '(role passive)' "$CLEAN" || fail "boot 3 is not the passive entry: $(grep -a 'booted from' "$CLEAN")"
 pcr_of old-active.efi | contains -x "$PCR" || fail "PCR 11 $PCR is not the old UKI's"
+# The one-shot is spent and the blessed active entry stays the default.
+contains -E 'TB-JOB list: active\.conf +good' "$CLEAN" || fail "active is no longer blessed: $(grep -a 'TB-JOB list' "$CLEAN")"
+contains -aF '[next]' "$CLEAN" && fail "a one-shot is still pending: $(grep -a 'TB-JOB list' "$CLEAN")"
 echo "ok: upgraded inside the guest (other db key and other PCR key refused, ESP unchanged); the new version boots active and unlocks; the passive entry boots the old one and unlocks"

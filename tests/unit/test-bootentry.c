@@ -5,12 +5,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "bootentry.h"
+#include "efivar.h"
 #include "fileio.h"
 
 static void counter_is_parsed_from_the_last_plus(void **state) {
@@ -102,12 +105,79 @@ static void list_reads_states_and_finds_aliases(void **state) {
         tb_rm_rf(dir);
 }
 
+static void marked_names_drop_or_exhaust_the_counter(void **state) {
+        char *from = NULL, *to = NULL;
+        (void)state;
+
+        assert_int_equal(tb_bootentry_marked_name("\\loader\\entries\\active+2-1.conf", true, &from, &to), 0);
+        assert_string_equal(from, "active+2-1.conf");
+        assert_string_equal(to, "active.conf");
+        free(from), free(to);
+        assert_int_equal(tb_bootentry_marked_name("\\LOADER\\Entries\\active_x+0-3.conf", false, &from, &to), 0);
+        assert_string_equal(to, "active_x+0-3.conf");
+        free(from), free(to);
+        assert_int_equal(tb_bootentry_marked_name("\\loader\\entries\\passive+1-2.conf", false, &from, &to), 0);
+        assert_string_equal(to, "passive+0-2.conf");
+        free(from), free(to);
+        /* no counter: nothing to do */
+        assert_int_equal(tb_bootentry_marked_name("\\loader\\entries\\recovery.conf", true, &from, &to), 0);
+        assert_null(from);
+        assert_null(to);
+        /* not an entry file directly in \loader\entries\ */
+        assert_int_equal(tb_bootentry_marked_name("\\EFI\\Linux\\x+3.efi", true, &from, &to), -EINVAL);
+        assert_int_equal(tb_bootentry_marked_name("\\loader\\entries\\..\\x+3.conf", true, &from, &to), -EINVAL);
+        assert_int_equal(tb_bootentry_marked_name("\\loader\\entries\\sub/x+3.conf", true, &from, &to), -EINVAL);
+        assert_int_equal(tb_bootentry_marked_name("\\loader\\entries\\", true, &from, &to), -EINVAL);
+        assert_int_equal(tb_bootentry_marked_name("\\loader\\entries\\x+3.efi", true, &from, &to), -EINVAL);
+}
+
+static void mark_renames_the_counted_entry_once(void **state) {
+        char dir[] = "/tmp/test-bootentry.XXXXXX", path[512], vars[600];
+        char *from = NULL, *to = NULL;
+        struct stat st;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/loader", dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/loader/entries", dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(vars, sizeof(vars), "%s/vars", dir);
+        assert_int_equal(mkdir(vars, 0755), 0);
+        snprintf(path, sizeof(path), "%s/loader/entries/active+2-1.conf", dir);
+        assert_int_equal(tb_write_file_new(path, "title T\n", 8, 0644), 0);
+
+        /* not counted: no variable */
+        assert_int_equal(tb_bootentry_mark(dir, vars, true, &from, &to), 0);
+        assert_null(from);
+        assert_int_equal(stat(path, &st), 0);
+
+        assert_int_equal(tb_efivar_write_string(vars, "LoaderBootCountPath", &TB_GUID_LOADER,
+                                                "\\loader\\entries\\active+2-1.conf"), 0);
+        assert_int_equal(tb_bootentry_mark(dir, vars, true, &from, &to), 0);
+        assert_string_equal(to, "active.conf");
+        free(from), free(to);
+        assert_int_not_equal(stat(path, &st), 0);
+        snprintf(path, sizeof(path), "%s/loader/entries/active.conf", dir);
+        assert_int_equal(stat(path, &st), 0);
+        /* a second call finds it marked */
+        assert_int_equal(tb_bootentry_mark(dir, vars, true, &from, &to), 0);
+        assert_string_equal(to, "active.conf");
+        free(from), free(to);
+        /* an entry that is gone altogether is an error */
+        assert_int_equal(unlink(path), 0);
+        assert_true(tb_bootentry_mark(dir, vars, true, &from, &to) < 0);
+        tb_rm_rf(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(counter_is_parsed_from_the_last_plus),
                 cmocka_unit_test(names_without_a_valid_counter_keep_their_plus),
                 cmocka_unit_test(conf_for_a_role_sets_title_sort_key_and_efi_and_keeps_the_rest),
                 cmocka_unit_test(list_reads_states_and_finds_aliases),
+                cmocka_unit_test(marked_names_drop_or_exhaust_the_counter),
+                cmocka_unit_test(mark_renames_the_counted_entry_once),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
