@@ -40,12 +40,13 @@ for _ in $(seq 50); do
 done
 assert_no_survivors pids
 
-# Timeout, with a new sparse disk.
-vm esp --setup-mode --timeout 3 --expect NEVER --disk disk.img:2G
+# Timeout, with a new sparse disk and a second one.
+vm esp --setup-mode --timeout 3 --expect NEVER --disk disk.img:2G --disk disk2.img:64M
 assert_eq "$VM_RC" 1 "timeout exit status"
 echo "$VM_OUT" | contains '^trustboot vm: timeout after 3\.[0-9] s: no match within 3 s$' || fail "timeout report: $VM_OUT"
 assert_eq "$(stat -c %s disk.img)" $((2 << 30)) "--disk size"
 [ "$(stat -c %b disk.img)" -lt 100 ] || fail "--disk is not sparse"
+assert_eq "$(stat -c %s disk2.img)" $((64 << 20)) "second --disk size"
 
 # The console: serial output on stdout, Ctrl-] on stdin ends the session (once the firmware spoke).
 rm -f pids
@@ -72,6 +73,7 @@ echo "$VM_OUT" | contains '^trustboot vm: qemu failed after [0-9.]* s: qemu-syst
 expect_error "$TRUSTBOOT" vm
 expect_error "$TRUSTBOOT" vm esp --cdrom --usb
 expect_error "$TRUSTBOOT" vm esp --disk d.img:12Q --timeout 0
+expect_error "$TRUSTBOOT" vm esp --disk a --disk b --disk c --disk d --disk e
 expect_error "$TRUSTBOOT" vm esp --no-tpm --tpm-state x
 expect_error "$TRUSTBOOT" vm esp --expect '('
 assert_eq "$EXIT_STATUS" 2 "bad regex exit status"
