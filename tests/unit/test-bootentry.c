@@ -66,17 +66,24 @@ static void conf_for_a_role_sets_title_sort_key_and_efi_and_keeps_the_rest(void 
         tb_buf_free(&out);
 }
 
-static void list_reads_states_and_finds_aliases(void **state) {
-        char dir[] = "/tmp/test-bootentry.XXXXXX", path[512];
-        tb_bootentry_list l = { NULL, 0 };
-        const tb_bootentry *e;
-        (void)state;
+/* DIR (a mkdtemp template) as an empty ESP: DIR/loader/entries. */
+static void make_esp(char *dir) {
+        char path[512];
 
         assert_non_null(mkdtemp(dir));
         snprintf(path, sizeof(path), "%s/loader", dir);
         assert_int_equal(mkdir(path, 0755), 0);
         snprintf(path, sizeof(path), "%s/loader/entries", dir);
         assert_int_equal(mkdir(path, 0755), 0);
+}
+
+static void list_reads_states_and_finds_aliases(void **state) {
+        char dir[] = "/tmp/test-bootentry.XXXXXX", path[512];
+        tb_bootentry_list l = { NULL, 0 };
+        const tb_bootentry *e;
+        (void)state;
+
+        make_esp(dir);
 #define PUT(name, text)                                                                   \
         snprintf(path, sizeof(path), "%s/loader/entries/" name, dir);                     \
         assert_int_equal(tb_write_file_new(path, text, strlen(text), 0644), 0)
@@ -137,11 +144,7 @@ static void mark_renames_the_counted_entry_once(void **state) {
         struct stat st;
         (void)state;
 
-        assert_non_null(mkdtemp(dir));
-        snprintf(path, sizeof(path), "%s/loader", dir);
-        assert_int_equal(mkdir(path, 0755), 0);
-        snprintf(path, sizeof(path), "%s/loader/entries", dir);
-        assert_int_equal(mkdir(path, 0755), 0);
+        make_esp(dir);
         snprintf(vars, sizeof(vars), "%s/vars", dir);
         assert_int_equal(mkdir(vars, 0755), 0);
         snprintf(path, sizeof(path), "%s/loader/entries/active+2-1.conf", dir);
