@@ -103,9 +103,7 @@ static int conf_parse(tb_bootentry *e, const char *text, size_t len) {
                 size_t kl = (size_t)(v - k);
                 if (kl == 5 && memcmp(k, "title", 5) == 0)
                         slot = &e->title;
-                else if (kl == 3 && memcmp(k, "efi", 3) == 0)
-                        slot = &e->efi;
-                else if (kl == 3 && memcmp(k, "uki", 3) == 0)
+                else if (kl == 3 && (memcmp(k, "efi", 3) == 0 || memcmp(k, "uki", 3) == 0)) /* uki: sd-boot 259 */
                         slot = &e->efi;
                 else if (kl == 8 && memcmp(k, "sort-key", 8) == 0)
                         slot = &e->sort_key;
