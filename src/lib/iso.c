@@ -78,7 +78,6 @@ int tb_iso_write(const tb_iso_options *o, const char *out_path) {
         _cleanup_(freep) char *esp_abs = NULL;
         struct stat st;
         _cleanup_(freep) unsigned char *buf = NULL;
-        size_t used = 0;
         int r;
 
         r = iso_init();
@@ -139,22 +138,21 @@ int tb_iso_write(const tb_iso_options *o, const char *out_path) {
         buf = malloc(WRITE_CHUNK);
         if (!buf)
                 return -ENOMEM;
-        /* read_xt() is only reliable one 2 KiB block at a time (larger reads came back short at
-         * the end of the image); gather blocks and write in large chunks. */
-        for (;;) {
-                int n = src->read_xt(src, buf + used, ISO_BLOCK);
+        /* libisofs hands out exactly the bytes asked for, except that a read past the end returns
+         * EOF and drops the tail: ask for whole chunks up to the announced size, then the rest. */
+        off_t size = src->get_size(src);
+        if (size <= 0 || size % ISO_BLOCK)
+                return iso_error(ISO_ERROR, "unexpected image size");
+        for (off_t left = size; left > 0;) {
+                int want = left < (off_t)WRITE_CHUNK ? (int)left : (int)WRITE_CHUNK;
+                int n = src->read_xt(src, buf, want);
 
-                if (n < 0)
-                        return iso_error(ISO_ERROR, "writing failed");
-                used += (size_t)n;
-                if (used + ISO_BLOCK > WRITE_CHUNK || n == 0) {
-                        r = tb_write_all(af.fd, buf, used);
-                        if (r < 0)
-                                return tb_log_errno(r, "%s: cannot write", out_path);
-                        used = 0;
-                }
-                if (n == 0)
-                        break;
+                if (n != want)
+                        return iso_error(ISO_ERROR, n < 0 ? "writing failed" : "the image ended early");
+                r = tb_write_all(af.fd, buf, (size_t)n);
+                if (r < 0)
+                        return tb_log_errno(r, "%s: cannot write", out_path);
+                left -= n;
         }
         r = tb_atomic_commit(&af);
         if (r < 0)
