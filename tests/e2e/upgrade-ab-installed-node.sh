@@ -3,8 +3,9 @@
 # medium built from the same rootfs with a new VERSION_ID and the same keys. The test root
 # filesystem runs job.sh from a disk labelled TBJOB (tests/rootfs/init), so each boot's commands
 # come on their own job disk:
-#   boot 1: `trustboot upgrade` from a medium signed with another db key, then from one whose
-#           PCR policy is signed with another PCR key: both refused, the ESP partition and the
+#   boot 1: `trustboot upgrade` from a medium signed with another db key, from one whose PCR
+#           policy is signed with another PCR key, and, after the guest added its image hash to
+#           the firmware's dbx, from a revoked one: all refused, the ESP partition and the
 #           loader variables byte-for-byte unchanged; then the real upgrade with --reboot.
 #   boot 2: systemd-boot follows LoaderEntryOneShot to the new active entry: the new version
 #           runs (PCR 11 is the new UKI's), the data partitions unlock, the persistent data is
@@ -13,7 +14,7 @@
 #   boot 3: the passive entry, the old version, boots and unlocks.
 . "$(dirname "$0")/../interop/lib/common.sh"
 . "$(dirname "$0")/lib/e2e.sh"
-need openssl xorriso sfdisk
+need openssl xorriso sfdisk hash-to-efi-sig-list sign-efi-sig-list
 
 e2e_rootfs --trustboot
 cd "$WORK"
@@ -46,6 +47,14 @@ mkdir -p job1
 build job1/new uki new keys overlay overlay2
 build job1/otherdb uki otherdb otherdb overlay overlay2
 build job1/otherpcr uki otherpcr otherpcr overlay overlay2
+# A third version, signed and bound like the new one, but revoked: its image hash goes into the
+# firmware's dbx (an update signed by the KEK, written by the guest through efivarfs).
+mkdir -p overlay3/etc
+sed 's/^VERSION_ID=.*/VERSION_ID=98.0-revoked/' overlay2/etc/os-release > overlay3/etc/os-release
+build job1/revoked uki revoked keys overlay overlay3
+hash-to-efi-sig-list job1/revoked/EFI/trustboot/norole.efi dbx.esl >/dev/null || fail "hash-to-efi-sig-list"
+sign-efi-sig-list -k keys/KEK.key -c keys/KEK.pem dbx dbx.esl dbx.auth >/dev/null || fail "sign-efi-sig-list dbx"
+{ printf '\x27\x00\x00\x00'; cat dbx.auth; } > job1/dbx.var   # efivarfs: attributes NV|BS|RT|TIME_AUTH, then the data
 
 # job_disk ISO DIR SCRIPT: DIR (may be empty) + SCRIPT as job.sh on an ISO 9660 labelled TBJOB.
 job_disk() {
@@ -76,6 +85,14 @@ for bad in otherdb otherpcr; do
   fi
   say "$bad-esp=$(esp_state)"
 done
+dd if=/job/dbx.var of=/sys/firmware/efi/efivars/dbx-d719b2cb-3d3a-4596-a3bc-dad00e67656f bs=64k conv=notrunc 2>/tmp/dbx.err
+say "dbx-write=$?"
+if trustboot upgrade --source dir:/job/revoked >/tmp/revoked.out 2>&1; then
+  say "revoked=accepted"
+else
+  say "revoked=refused: $(tail -n 1 /tmp/revoked.out)"
+fi
+say "revoked-esp=$(esp_state)"
 trustboot upgrade --source dir:/job/new --reboot
 say "upgrade-exit=$?"
 SH
@@ -146,6 +163,9 @@ tbjob "$CLEAN" otherdb | contains "refused: .*not in the firmware's db" || fail 
 tbjob "$CLEAN" otherpcr | contains 'refused: .*disks would not unlock after reboot' || fail "other PCR key: $(tbjob "$CLEAN" otherpcr)"
 assert_eq "$(tbjob "$CLEAN" otherdb-esp)" "$before" "the ESP after the refused other-db upgrade"
 assert_eq "$(tbjob "$CLEAN" otherpcr-esp)" "$before" "the ESP after the refused other-PCR-key upgrade"
+assert_eq "$(tbjob "$CLEAN" dbx-write)" 0 "the guest's dbx update (serial: $(grep -a 'TB-JOB' "$CLEAN" | tail -n 3))"
+tbjob "$CLEAN" revoked | contains 'refused: .*in dbx' || fail "revoked UKI: $(tbjob "$CLEAN" revoked)"
+assert_eq "$(tbjob "$CLEAN" revoked-esp)" "$before" "the ESP after the refused revoked upgrade"
 contains -a '(next boot)' "$CLEAN" || fail "upgrade said no next boot: $(grep -a 'trustboot upgrade\|TB-JOB' "$CLEAN" | tail -n 5)"
 for f in active passive; do
   mcopy -n -i disk.img@@1M "::/EFI/trustboot/$f.efi" "new-$f.efi" || fail "cannot read $f.efi from the upgraded ESP"
@@ -175,4 +195,4 @@ pcr_of old-active.efi | contains -x "$PCR" || fail "PCR 11 $PCR is not the old U
 # The one-shot is spent and the blessed active entry stays the default.
 contains -E 'TB-JOB list: active\.conf +good' "$CLEAN" || fail "active is no longer blessed: $(grep -a 'TB-JOB list' "$CLEAN")"
 contains -aF '[next]' "$CLEAN" && fail "a one-shot is still pending: $(grep -a 'TB-JOB list' "$CLEAN")"
-echo "ok: upgraded inside the guest (other db key and other PCR key refused, ESP unchanged); the new version boots active and unlocks; the passive entry boots the old one and unlocks"
+echo "ok: upgraded inside the guest (other db key, other PCR key and a dbx-revoked UKI refused, ESP unchanged); the new version boots active and unlocks; the passive entry boots the old one and unlocks"
