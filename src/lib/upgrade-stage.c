@@ -64,7 +64,11 @@ static int stage_file(tb_rootfs *fs, const char *source, const char *path, const
         out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (out < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot create", dst);
-        r = tb_copy_fd(in, out);
+        /* A UKI is hundreds of MiB, and the source may be a slow stick or a network mount. */
+        tb_progress progress;
+        tb_progress_begin(&progress, path);
+        r = tb_copy_fd(in, out, &progress);
+        tb_progress_end(&progress);
         if (r < 0)
                 return tb_log_errno(r, "%s: %s: cannot copy to %s", source, path, dst);
         return 0;

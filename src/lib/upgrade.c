@@ -118,9 +118,12 @@ static int atomic_copy(const char *src, const char *dst, tb_atomic_file *af) {
         r = tb_atomic_open(dst, 0644, af);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot create a temporary file", dst);
-        r = tb_copy_fd(in, af->fd);
-        if (r >= 0 && fsync(af->fd) < 0)
+        tb_progress progress;
+        tb_progress_begin(&progress, dst);
+        r = tb_copy_fd(in, af->fd, &progress);
+        if (r >= 0 && fsync(af->fd) < 0) /* an ESP on a slow medium: the wait is in the fsync */
                 r = negative_errno();
+        tb_progress_end(&progress);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot write", af->tmp_path);
         return 0;

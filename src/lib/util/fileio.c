@@ -424,7 +424,7 @@ void tb_stage_abort(tb_stage *s) {
         *s = (tb_stage)TB_STAGE_INIT;
 }
 
-int tb_copy_fd(int in, int out) {
+int tb_copy_fd(int in, int out, tb_progress *progress) {
         uint8_t buf[65536];
 
         for (;;) {
@@ -436,5 +436,7 @@ int tb_copy_fd(int in, int out) {
                 int r = tb_write_all(out, buf, (size_t)n);
                 if (r < 0)
                         return r;
+                if (progress)
+                        tb_progress_add(progress, (uint64_t)n);
         }
 }

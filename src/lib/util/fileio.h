@@ -9,13 +9,15 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "progress.h"
 
 /* Reads all of PATH into OUT (appending). Fails with -EFBIG if it is larger than MAX bytes. */
 int tb_read_file(const char *path, size_t max, tb_buf *out);
 
 int tb_write_all(int fd, const void *data, size_t len);
-/* Copies IN from its position to its end into OUT. */
-int tb_copy_fd(int in, int out);
+/* Copies IN from its position to its end into OUT, counting the bytes into PROGRESS (may be
+ * NULL; see progress.h: a status line on a terminal only). */
+int tb_copy_fd(int in, int out, tb_progress *progress);
 int tb_read_full(int fd, void *data, size_t len); /* -EIO on short read (EOF) */
 int tb_pread_full(int fd, void *data, size_t len, off_t off);
 int tb_pwrite_all(int fd, const void *data, size_t len, off_t off);

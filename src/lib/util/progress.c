@@ -31,10 +31,11 @@ void tb_progress_add(tb_progress *p, uint64_t bytes) {
         p->last = t;
         fprintf(stderr, "\r\033[K%s: %.1f MiB, %.1f s", p->label, (double)p->bytes / (1 << 20), t - p->start);
         fflush(stderr);
+        p->drawn = true;
 }
 
 void tb_progress_end(tb_progress *p) {
-        if (p->active)
+        if (p->active && p->drawn)
                 fputs("\r\033[K", stderr);
         p->active = false;
 }
