@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "cmdline.h"
 #include "disk.h"
+#include "efivar.h"
 #include "exec.h"
 #include "fileio.h"
 #include "initrd-boot.h"
@@ -191,8 +192,9 @@ int cmd_init(int argc, char **argv) {
         extend("enter-initrd");
         copy_extra();
 
-        bool from_disk = tb_loader_var_read(NULL, "LoaderDevicePartUUID", &partuuid) == 0 && *partuuid;
-        (void)tb_loader_var_read(NULL, "LoaderEntrySelected", &entry);
+        bool from_disk = tb_efivar_read_string(NULL, "LoaderDevicePartUUID", &TB_GUID_LOADER, &partuuid) == 0 &&
+                         *partuuid;
+        (void)tb_efivar_read_string(NULL, "LoaderEntrySelected", &TB_GUID_LOADER, &entry);
         tb_role role = entry ? tb_role_from_entry(entry) : TB_ROLE_NONE;
         step("booted from %s, entry %s (role %s)", from_disk ? "disk" : "the medium", entry ? entry : "?",
              from_disk ? (tb_role_to_string(role) ?: "none") : "livecd");

@@ -420,19 +420,10 @@ int tb_bootentries_find(const char *root, tb_role role, char **ret) {
 
 /* ---- EFI variables ---- */
 
-/* Thin names for the loader's own vendor GUID over efivar.c, which does the efivarfs work. */
-int tb_loader_var_read(const char *efivarfs, const char *name, char **ret) {
-        return tb_efivar_read_string(efivarfs, name, &TB_GUID_LOADER, ret);
-}
-
-int tb_loader_var_write(const char *efivarfs, const char *name, const char *value) {
-        return tb_efivar_write_string(efivarfs, name, &TB_GUID_LOADER, value);
-}
-
 int tb_bootentries_select_oneshot(const char *root, const char *efivarfs, tb_role role) {
         _cleanup_(freep) char *name = NULL;
         int r = tb_bootentries_find(root, role, &name);
         if (r < 0)
                 return tb_log_errno(r, "%s/%s: no %s entry", root, TB_BOOT_ENTRIES_DIR, tb_role_to_string(role));
-        return tb_loader_var_write(efivarfs, "LoaderEntryOneShot", name);
+        return tb_efivar_write_string(efivarfs, "LoaderEntryOneShot", &TB_GUID_LOADER, name);
 }

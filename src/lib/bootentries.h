@@ -24,7 +24,6 @@
 
 /* systemd's loader vendor GUID 4a67b082-0a4c-41cf-b6c7-440b29bb8c4f */
 #define TB_LOADER_GUID_STR "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
-#define TB_EFIVARFS "/sys/firmware/efi/efivars"
 
 typedef enum tb_role {
         TB_ROLE_ACTIVE,
@@ -67,14 +66,8 @@ int tb_bootentries_list_ukis(const char *root, char ***ret);
  * (loader/entries/<role>[+N[-M]].conf). -ENOENT if absent. *RET malloc'ed. */
 int tb_bootentries_find(const char *root, tb_role role, char **ret);
 
-/* ---- EFI variables (efivarfs: 4 bytes of attributes, then the data) ---- */
+/* ---- the next boot ---- */
 
-/* Reads a systemd-boot string variable NAME-<loader GUID> (UTF-16LE, NUL-terminated) as UTF-8
- * (ASCII only; control characters stripped). EFIVARFS NULL = TB_EFIVARFS. -ENOENT if unset. */
-int tb_loader_var_read(const char *efivarfs, const char *name, char **ret);
-/* Writes NAME-<loader GUID> = VALUE as UTF-16LE with a NUL, attributes NV|BS|RT, clearing the
- * file's immutable flag first (efivarfs sets it on new and existing variables). */
-int tb_loader_var_write(const char *efivarfs, const char *name, const char *value);
 /* LoaderEntryOneShot = ROLE's entry as found on ROOT (with its counter, which systemd-boot
  * 256+ needs and 252 takes as part of the id too). */
 int tb_bootentries_select_oneshot(const char *root, const char *efivarfs, tb_role role);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bootentries.h"
+#include "efivar.h"
 #include "exec.h"
 #include "fileio.h"
 #include "log.h"
@@ -368,7 +369,7 @@ int tb_disk_boot_medium(char **ret) {
         DIR *d;
 
         *ret = NULL;
-        (void)tb_loader_var_read(NULL, "LoaderDevicePartUUID", &partuuid);
+        (void)tb_efivar_read_string(NULL, "LoaderDevicePartUUID", &TB_GUID_LOADER, &partuuid);
         if (!(d = opendir("/sys/block")))
                 return 0;
         while ((de = readdir(d)))
@@ -403,7 +404,7 @@ static char *whole_disk_name(const char *device) {
 bool tb_disk_is_boot_medium(const char *device) {
         _cleanup_(freep) char *partuuid = NULL, *disk = whole_disk_name(device);
 
-        (void)tb_loader_var_read(NULL, "LoaderDevicePartUUID", &partuuid);
+        (void)tb_efivar_read_string(NULL, "LoaderDevicePartUUID", &TB_GUID_LOADER, &partuuid);
         return disk && disk_is_medium(disk, partuuid);
 }
 

@@ -1,6 +1,5 @@
 /* efivar.c — EFI variables through efivarfs (see efivar.h). */
 #include "efivar.h"
-#include "strset.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -165,39 +164,4 @@ int tb_efivar_write_string(const char *dir, const char *name, const tb_guid *ven
         if (tb_buf_append_u16le(&b, 0) < 0)
                 return -ENOMEM;
         return tb_efivar_write(dir, name, vendor, TB_EFIVAR_ATTRS_NV_BS_RT, b.data, b.len);
-}
-
-int tb_efivar_read_string_list(const char *dir, const char *name, const tb_guid *vendor, char ***ret, size_t *ret_n) {
-        _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
-        char **v = NULL;
-        size_t n = 0, start = 0, units;
-        int r;
-
-        r = tb_efivar_read(dir, name, vendor, NULL, &b);
-        if (r < 0)
-                return r;
-        if (b.len % 2)
-                return -EBADMSG;
-        units = b.len / 2;
-        v = calloc(units / 2 + 2, sizeof(char *)); /* at most one string per two units */
-        if (!v)
-                return -ENOMEM;
-        for (size_t i = 0; i <= units; i++) {
-                bool end = i == units || (b.data[2 * i] == 0 && b.data[2 * i + 1] == 0);
-                if (!end)
-                        continue;
-                if (i > start) {
-                        r = utf16_to_ascii(b.data + 2 * start, i - start, &v[n]);
-                        if (r < 0) {
-                                tb_strv_free(v);
-                                return r;
-                        }
-                        n++;
-                }
-                start = i + 1;
-        }
-        *ret = v;
-        if (ret_n)
-                *ret_n = n;
-        return 0;
 }

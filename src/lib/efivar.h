@@ -30,7 +30,3 @@ int tb_efivar_write(const char *dir, const char *name, const tb_guid *vendor, ui
  * (entry ids are file names): -EBADMSG otherwise. *RET is malloc'ed. */
 int tb_efivar_read_string(const char *dir, const char *name, const tb_guid *vendor, char **ret);
 int tb_efivar_write_string(const char *dir, const char *name, const tb_guid *vendor, const char *value);
-
-/* LoaderEntries: a sequence of NUL-terminated UTF-16LE strings. *RET is a NULL-terminated
- * array (free with tb_strv_free, strset.h), *RET_N its length. */
-int tb_efivar_read_string_list(const char *dir, const char *name, const tb_guid *vendor, char ***ret, size_t *ret_n);

@@ -16,6 +16,7 @@
 
 #include "bootentries.h"
 #include "buf.h"
+#include "efivar.h"
 #include "exec.h"
 #include "fileio.h"
 #include "log.h"
@@ -57,16 +58,12 @@ int tb_install_efi_mib(const char *source_dir, uint64_t *ret) {
 /* ---- checks ---- */
 
 int tb_install_secure_boot(const char *efivarfs) {
-        _cleanup_(freep) char *path = NULL;
         _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
-        int r;
+        int r = tb_efivar_read(efivarfs, "SecureBoot", &TB_GUID_EFI_GLOBAL_VARIABLE, NULL, &b);
 
-        if (asprintf(&path, "%s/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c", efivarfs ? efivarfs : TB_EFIVARFS) < 0)
-                return -ENOMEM;
-        r = tb_read_file(path, 64, &b);
         if (r < 0)
                 return r;
-        return b.len >= 5 && b.data[4] == 1;
+        return b.len >= 1 && b.data[0] == 1;
 }
 
 /* Whether DEVICE or one of its partitions is mounted; *RET the first mount point. */
@@ -281,7 +278,7 @@ static int fill_esp(const tb_install_params *p, const char *node) {
         }
         if (r >= 0 && !(p->efivarfs && !*p->efivarfs)) {
                 /* Without efivarfs (a test host) there is nothing to select: the entries sort right anyway. */
-                const char *vars = p->efivarfs ? p->efivarfs : TB_EFIVARFS;
+                const char *vars = p->efivarfs ? p->efivarfs : TB_EFIVAR_DIR_DEFAULT;
                 if (access(vars, W_OK) == 0)
                         r = tb_bootentries_select_oneshot(stage, vars, TB_ROLE_ACTIVE);
                 else

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bootentries.h"
+#include "efivar.h"
 #include "fileio.h"
 #include "macro.h"
 #include "strset.h"
@@ -120,13 +121,13 @@ static void oneshot_is_utf16_with_attributes_and_reads_back(void **state) {
         assert_int_equal(b.len, sizeof(want));
         assert_memory_equal(b.data, want, sizeof(want));
         tb_buf_free(&b);
-        assert_int_equal(tb_loader_var_read(vars, "LoaderEntryOneShot", &back), 0);
+        assert_int_equal(tb_efivar_read_string(vars, "LoaderEntryOneShot", &TB_GUID_LOADER, &back), 0);
         assert_string_equal(back, "active+3.conf");
         /* a shorter value replaces, not overlays */
-        assert_int_equal(tb_loader_var_write(vars, "LoaderEntryOneShot", "x"), 0);
-        assert_int_equal(tb_loader_var_read(vars, "LoaderEntryOneShot", &raw), 0);
+        assert_int_equal(tb_efivar_write_string(vars, "LoaderEntryOneShot", &TB_GUID_LOADER, "x"), 0);
+        assert_int_equal(tb_efivar_read_string(vars, "LoaderEntryOneShot", &TB_GUID_LOADER, &raw), 0);
         assert_string_equal(raw, "x");
-        assert_int_equal(tb_loader_var_read(vars, "LoaderEntrySelected", &back), -ENOENT);
+        assert_int_equal(tb_efivar_read_string(vars, "LoaderEntrySelected", &TB_GUID_LOADER, &back), -ENOENT);
 }
 
 static void list_ukis_gives_the_visible_files_sorted(void **state) {

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "efivar.h"
-#include "strset.h"
 #include "fileio.h"
 
 static char dir[] = "/tmp/test-efivar.XXXXXX";
@@ -113,21 +112,6 @@ static void too_short_for_the_attribute_word_is_ebadmsg(void **state) {
         assert_int_equal(tb_efivar_read(dir, "Short", &TB_GUID_LOADER, NULL, &b), -EBADMSG);
 }
 
-static void entry_list_splits_on_nul_units(void **state) {
-        static const uint8_t v[] = { 'a', 0, 0, 0, 'b', 0, 'c', 0, 0, 0 };
-        char **l = NULL;
-        size_t n = 0;
-        (void)state;
-
-        assert_int_equal(tb_efivar_write(dir, "LoaderEntries", &TB_GUID_LOADER, 6, v, sizeof(v)), 0);
-        assert_int_equal(tb_efivar_read_string_list(dir, "LoaderEntries", &TB_GUID_LOADER, &l, &n), 0);
-        assert_int_equal(n, 2);
-        assert_string_equal(l[0], "a");
-        assert_string_equal(l[1], "bc");
-        assert_null(l[2]);
-        tb_strv_free(l);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(loader_guid_string_is_systemds),
@@ -137,7 +121,6 @@ int main(void) {
                 cmocka_unit_test(binary_variable_keeps_attributes_and_bytes),
                 cmocka_unit_test(non_ascii_and_odd_lengths_are_rejected),
                 cmocka_unit_test(too_short_for_the_attribute_word_is_ebadmsg),
-                cmocka_unit_test(entry_list_splits_on_nul_units),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
