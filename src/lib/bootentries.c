@@ -201,13 +201,13 @@ static int entry_title(const char *text, char **ret) {
 }
 
 static int copy_file(const char *src, const char *dst) {
-        _cleanup_(tb_buf_freep) tb_buf data = TB_BUF_INIT;
-        int r = tb_read_file(src, SIZE_MAX, &data);
+        _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
+        int r = tb_atomic_copy(src, dst, 0644, &af);
+
+        if (r >= 0)
+                r = tb_atomic_commit(&af);
         if (r < 0)
-                return tb_log_errno(r, "%s: cannot read", src);
-        r = tb_write_file_atomic(dst, data.data, data.len, 0644, true);
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot write", dst);
+                return tb_log_errno(r, "%s: cannot copy to %s", src, dst);
         return 0;
 }
 

@@ -109,26 +109,6 @@ static int check_space(const char *esp, uint64_t need) {
 
 /* ---- writing ---- */
 
-static int atomic_copy(const char *src, const char *dst, tb_atomic_file *af) {
-        _cleanup_(closep) int in = open(src, O_RDONLY | O_CLOEXEC);
-        int r;
-
-        if (in < 0)
-                return tb_log_errno(negative_errno(), "%s: cannot open", src);
-        r = tb_atomic_open(dst, 0644, af);
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot create a temporary file", dst);
-        tb_progress progress;
-        tb_progress_begin(&progress, dst);
-        r = tb_copy_fd(in, af->fd, &progress);
-        if (r >= 0 && fsync(af->fd) < 0) /* an ESP on a slow medium: the wait is in the fsync */
-                r = negative_errno();
-        tb_progress_end(&progress);
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot write", af->tmp_path);
-        return 0;
-}
-
 static int atomic_data(const char *dst, const tb_buf *b, tb_atomic_file *af) {
         int r = tb_atomic_open(dst, 0644, af);
 
@@ -257,9 +237,10 @@ static int entry_writes_add(entry_writes *ws, const char *esp, const char *name,
 }
 
 static int entry_write_prepare(entry_write *e) {
-        int r = atomic_copy(e->uki_src, e->efi_path, &e->efi_tmp);
-
-        return r < 0 ? r : atomic_data(e->conf_path, &e->conf, &e->conf_tmp);
+        int r = tb_atomic_copy(e->uki_src, e->efi_path, 0644, &e->efi_tmp);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot copy to %s", e->uki_src, e->efi_path);
+        return atomic_data(e->conf_path, &e->conf, &e->conf_tmp);
 }
 
 /* Removes the installed entry files of NAME (any counter) but KEEP; with KEEP NULL, its UKI too,
@@ -515,8 +496,10 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
         for (size_t i = 0; i < ws.n && r >= 0; i++)
                 r = entry_write_prepare(&ws.w[i]);
         if (r >= 0 && update_sdboot) {
-                r = atomic_copy(s.sdboot, sd_path, &sd_efi);
-                if (r >= 0 && s.loader_conf.len > 0)
+                r = tb_atomic_copy(s.sdboot, sd_path, 0644, &sd_efi);
+                if (r < 0)
+                        return tb_log_errno(r, "%s: cannot copy to %s", s.sdboot, sd_path);
+                if (s.loader_conf.len > 0)
                         r = atomic_data(loader_path, &s.loader_conf, &sd_conf);
         }
         if (r < 0)

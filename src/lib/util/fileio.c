@@ -241,6 +241,24 @@ int tb_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
         return replace ? tb_atomic_commit(&af) : tb_atomic_commit_noreplace(&af);
 }
 
+int tb_atomic_copy(const char *src, const char *dst, mode_t mode, tb_atomic_file *af) {
+        _cleanup_(closep) int in = open(src, O_RDONLY | O_CLOEXEC);
+        tb_progress progress;
+        int r;
+
+        if (in < 0)
+                return negative_errno();
+        r = tb_atomic_open(dst, mode, af);
+        if (r < 0)
+                return r;
+        tb_progress_begin(&progress, dst);
+        r = tb_copy_fd(in, af->fd, &progress);
+        if (r >= 0 && fsync(af->fd) < 0) /* on a slow medium the wait is in the fsync */
+                r = negative_errno();
+        tb_progress_end(&progress);
+        return r < 0 ? r : 0;
+}
+
 int tb_write_file_new(const char *path, const void *data, size_t len, mode_t mode) {
         int fd, r;
 

@@ -44,6 +44,9 @@ static inline void tb_atomic_abortp(tb_atomic_file *af) {
         tb_atomic_abort(af);
 }
 
+/* Copies SRC into a new temp file for DST with MODE, streaming (a UKI is hundreds of MiB), with a
+ * progress line on a terminal, and fsyncs it; tb_atomic_commit() puts it in place. */
+int tb_atomic_copy(const char *src, const char *dst, mode_t mode, tb_atomic_file *af);
 /* Writes DATA to PATH atomically with MODE. */
 int tb_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, bool replace);
 
