@@ -1,6 +1,7 @@
 /* bootentries.c — Kairos' role layout of the installed ESP, and systemd-boot's EFI variables. */
 #include "bootentries.h"
 
+#include "bootentry.h"
 #include "efivar.h"
 
 #include <dirent.h>
@@ -11,7 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bootentry.h"
 #include "buf.h"
+#include "efivar.h"
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
@@ -83,36 +86,23 @@ static char *base_title(const char *title) {
         return strdup(title);
 }
 
-/* "active+2-1.conf" → "active.conf": the counter is the last '+' followed by digits[-digits]
- * directly before the suffix. */
+/* "active+2-1.conf" → "active.conf" (the counter as bootentry.h parses it); other names as
+ * they are. */
 static char *strip_counter(const char *name) {
-        const char *dot = strrchr(name, '.');
-        const char *plus = strrchr(name, '+');
+        _cleanup_(freep) char *base = NULL;
+        int left;
         char *s;
 
-        if (!dot || !plus || plus > dot)
+        if (tb_bootentry_parse_name(name, &base, &left, NULL) < 0 || left == TB_BOOTENTRY_COUNTER_NONE)
                 return strdup(name);
-        const char *p = plus + 1;
-        size_t n = strspn(p, "0123456789");
-        if (n == 0)
-                return strdup(name);
-        p += n;
-        if (*p == '-') {
-                n = strspn(p + 1, "0123456789");
-                if (n == 0)
-                        return strdup(name);
-                p += 1 + n;
-        }
-        if (p != dot)
-                return strdup(name);
-        if (asprintf(&s, "%.*s%s", (int)(plus - name), name, dot) < 0)
+        if (asprintf(&s, "%s.conf", base) < 0)
                 return NULL;
         return s;
 }
 
 static bool has_counter(const char *name) {
-        _cleanup_(freep) char *s = strip_counter(name);
-        return s && strcmp(s, name) != 0;
+        int left;
+        return tb_bootentry_parse_name(name, NULL, &left, NULL) == 0 && left != TB_BOOTENTRY_COUNTER_NONE;
 }
 
 static char *replace_prefix(const char *name, const char *from, const char *to) {
