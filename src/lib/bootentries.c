@@ -1,8 +1,6 @@
-/* bootentries.c — Kairos' role layout of the installed ESP, and systemd-boot's EFI variables. */
+/* bootentries.c — Kairos' role layout of the installed ESP, and the next boot (LoaderEntryOneShot). */
 #include "bootentries.h"
 
-#include "bootentry.h"
-#include "efivar.h"
 
 #include <dirent.h>
 #include <errno.h>
