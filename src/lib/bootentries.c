@@ -1,7 +1,6 @@
 /* bootentries.c — Kairos' role layout of the installed ESP, and the next boot (LoaderEntryOneShot). */
 #include "bootentries.h"
 
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
