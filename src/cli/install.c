@@ -72,7 +72,7 @@ static int parse(int argc, char **argv, struct options *o) {
                         cli_print_help(usage);
                         return -1;
                 case OPT_CONFIG:
-                        if (o->n_configs >= sizeof(o->configs) / sizeof(o->configs[0]))
+                        if (o->n_configs >= ARRAY_SIZE(o->configs))
                                 return cli_usage_error(argv[0], "too many --config files");
                         o->configs[o->n_configs++] = optarg;
                         break;

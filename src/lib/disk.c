@@ -204,7 +204,7 @@ static int tell_kernel(struct fdisk_context *cxt, const char *device, const tb_d
 
 int tb_disk_partition(const char *device, const tb_disk_layout *l) {
         _cleanup_(fdisk_unrefp) struct fdisk_context *cxt = fdisk_new_context();
-        uint64_t size, need = tb_disk_layout_min_bytes(l);
+        uint64_t size = 0, need = tb_disk_layout_min_bytes(l);
         int r;
 
         if (!cxt)
@@ -266,7 +266,7 @@ int tb_disk_wait_node(const char *node, unsigned timeout_ms) {
                         return 0;
                 if (waited >= timeout_ms)
                         return tb_log_errno(-ENOENT, "%s: did not appear", node);
-                nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
+                nanosleep(&(struct timespec){ 0, 50L * 1000 * 1000 }, NULL);
         }
 }
 

@@ -25,7 +25,7 @@
 #include "tpm2.h"
 
 #define MIB (UINT64_C(1) << 20)
-#define PUBKEY_MAX (64 * 1024)
+#define PUBKEY_MAX ((size_t)64 << 10)
 
 /* ---- ESP sizing ---- */
 
@@ -101,7 +101,7 @@ static int read_pubkey(const tb_install_params *p, tb_buf *pem) {
 
 int tb_install_check(const tb_install_params *p, tb_disk_layout *l) {
         _cleanup_(freep) char *mnt = NULL, *boot_entries = NULL;
-        uint64_t efi_mib, size;
+        uint64_t efi_mib = 0, size = 0;
         struct stat st;
         int r;
 
@@ -211,7 +211,7 @@ static int strip_default_active(const char *esp) {
 
         if (!path)
                 return -ENOMEM;
-        r = tb_read_file(path, 64 * 1024, &in);
+        r = tb_read_file(path, (size_t)64 << 10, &in);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
