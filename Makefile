@@ -57,4 +57,4 @@ clean:
 lint: build
 	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.c')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
-	  --suppress=memleak --suppress=resourceLeak -I src/lib -I src/lib/util $$(git ls-files 'src/*.c')
+	  --suppress=memleak --suppress=resourceLeak -I src/lib $$(git ls-files 'src/*.c')

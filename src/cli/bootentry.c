@@ -5,11 +5,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bootentry.h"
+#include "node/bootentry.h"
 #include "cli.h"
-#include "efivar.h"
-#include "json.h"
-#include "log.h"
+#include "sb/efivar.h"
+#include "util/json.h"
+#include "util/log.h"
 
 static const char usage[] =
         "Usage: trustboot bootentry [--list | --select NAME | --mark-good | --mark-bad] [OPTIONS]\n"

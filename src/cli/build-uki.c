@@ -7,10 +7,10 @@
 #include <time.h>
 
 #include "cli.h"
-#include "fileio.h"
-#include "log.h"
-#include "medium.h"
-#include "mhash.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "medium/medium.h"
+#include "measure/mhash.h"
 
 static const char usage[] =
         "Usage: trustboot build-uki SOURCE -t iso|uki|container -d OUTDIR\n"

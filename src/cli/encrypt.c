@@ -6,10 +6,10 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "fileio.h"
-#include "log.h"
-#include "luks.h"
-#include "tpm2.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "tpm/luks.h"
+#include "tpm/tpm2.h"
 
 #define PUBKEY_MAX ((size_t)64 * 1024)
 

@@ -7,8 +7,8 @@
 
 #include "cli.h"
 #include "config.h"
-#include "keyset.h"
-#include "log.h"
+#include "sb/keyset.h"
+#include "util/log.h"
 
 static const char usage[] =
         "Usage: trustboot genkey NAME [-o|--output DIR] [-e|--expiration-in-days N] [--key-size BITS]\n"

@@ -12,18 +12,18 @@
 
 #include <blkid.h>
 
-#include "bootentries.h"
+#include "node/bootentries.h"
 #include "cli.h"
-#include "cmdline.h"
-#include "disk.h"
-#include "efivar.h"
-#include "exec.h"
-#include "fileio.h"
-#include "initrd-boot.h"
-#include "install.h"
-#include "log.h"
-#include "luks.h"
-#include "tpm2.h"
+#include "node/cmdline.h"
+#include "node/disk.h"
+#include "sb/efivar.h"
+#include "util/exec.h"
+#include "util/fileio.h"
+#include "node/initrd-boot.h"
+#include "node/install.h"
+#include "util/log.h"
+#include "tpm/luks.h"
+#include "tpm/tpm2.h"
 
 static const char usage[] =
         "Usage: trustboot init\n"

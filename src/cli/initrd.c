@@ -5,12 +5,12 @@
 #include <string.h>
 
 #include "cli.h"
-#include "codec.h"
-#include "fileio.h"
-#include "initrd.h"
-#include "log.h"
-#include "mhash.h"
-#include "rootfs.h"
+#include "util/codec.h"
+#include "util/fileio.h"
+#include "rootfs/initrd.h"
+#include "util/log.h"
+#include "measure/mhash.h"
+#include "rootfs/rootfs.h"
 
 static const char usage[] =
         "Usage: trustboot initrd SOURCE -o FILE [OPTIONS]\n"

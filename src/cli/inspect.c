@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authenticode.h"
+#include "pe/authenticode.h"
 #include "cli.h"
-#include "log.h"
-#include "pcr.h"
-#include "pe.h"
+#include "util/log.h"
+#include "measure/pcr.h"
+#include "pe/pe.h"
 
 static const char usage[] =
         "Usage: trustboot inspect [--json] FILE\n"

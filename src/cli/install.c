@@ -8,11 +8,11 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "cmdline.h"
-#include "cloudconfig.h"
-#include "disk.h"
-#include "install.h"
-#include "log.h"
+#include "node/cmdline.h"
+#include "node/cloudconfig.h"
+#include "node/disk.h"
+#include "node/install.h"
+#include "util/log.h"
 
 static const char usage[] =
         "Usage: trustboot install [--config FILE]... [--device DEV] [OPTIONS]\n"

@@ -5,7 +5,7 @@
 
 #include "cli.h"
 #include "config.h"
-#include "log.h"
+#include "util/log.h"
 
 struct command {
         const char *name;

@@ -9,15 +9,15 @@
 
 #include "cli.h"
 #include "config.h"
-#include "fileio.h"
-#include "json.h"
-#include "log.h"
-#include "ossl.h"
-#include "pcr.h"
-#include "pe.h"
-#include "signer.h"
+#include "util/fileio.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "util/ossl.h"
+#include "measure/pcr.h"
+#include "pe/pe.h"
+#include "pe/signer.h"
 
-#include "codec.h"
+#include "util/codec.h"
 
 static const char usage[] =
         "Usage: trustboot measure calculate|sign [OPTIONS]\n"

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "macro.h"
+#include "util/macro.h"
 
 #define SECRET_MAX 256
 

@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "authenticode.h"
+#include "pe/authenticode.h"
 #include "cli.h"
-#include "fileio.h"
-#include "log.h"
-#include "pe.h"
-#include "signer.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "pe/pe.h"
+#include "pe/signer.h"
 
 static const char usage[] =
         "Usage: trustboot sign --key KEY --cert CERT [-o OUT] [--replace] FILE\n"

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "log.h"
-#include "luks.h"
+#include "util/log.h"
+#include "tpm/luks.h"
 
 static const char usage_unlock[] =
         "Usage: trustboot unlock DEVICE NAME [OPTIONS]\n"

@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "exec.h"
-#include "log.h"
-#include "macro.h"
-#include "upgrade.h"
+#include "util/exec.h"
+#include "util/log.h"
+#include "util/macro.h"
+#include "node/upgrade.h"
 
 static const char usage[] =
         "Usage: trustboot upgrade --source SOURCE [--recovery | --boot-entry NAME] [OPTIONS]\n"

@@ -2,12 +2,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "authenticode.h"
+#include "pe/authenticode.h"
 #include "cli.h"
-#include "log.h"
-#include "ossl.h"
-#include "pe.h"
-#include "signer.h"
+#include "util/log.h"
+#include "util/ossl.h"
+#include "pe/pe.h"
+#include "pe/signer.h"
 
 static const char usage[] =
         "Usage: trustboot verify --cert CERT FILE\n"

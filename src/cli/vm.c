@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "log.h"
-#include "strset.h"
-#include "vm.h"
+#include "util/log.h"
+#include "util/strset.h"
+#include "vm/vm.h"
 
 static const char usage[] =
         "Usage: trustboot vm MEDIUM [OPTIONS]\n"

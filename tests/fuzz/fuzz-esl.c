@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "efisig.h"
+#include "sb/efisig.h"
 
 static int count(const tb_esl_entry *e, void *userdata) {
         size_t *n = userdata;

@@ -9,9 +9,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "layer.h"
-#include "oci.h"
-#include "safefs.h"
+#include "rootfs/layer.h"
+#include "rootfs/oci.h"
+#include "util/safefs.h"
 
 static int scratch = -1;
 

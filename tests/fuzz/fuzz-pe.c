@@ -3,9 +3,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authenticode.h"
-#include "log.h"
-#include "pe.h"
+#include "pe/authenticode.h"
+#include "util/log.h"
+#include "pe/pe.h"
 
 static int sink(const uint8_t *data, size_t len, void *userdata) {
         /* Touch the bytes so that ASan sees any out-of-bounds view. */

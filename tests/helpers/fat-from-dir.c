@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fatimg.h"
-#include "fileio.h"
+#include "medium/fatimg.h"
+#include "util/fileio.h"
 
 static int add_tree(tb_fat *fat, const char *src, const char *rel) {
         DIR *d = opendir(src);

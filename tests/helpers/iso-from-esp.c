@@ -1,7 +1,7 @@
 /* iso-from-esp ESP_IMAGE OUT.iso EPOCH [OVERLAY_DIR] — test helper for iso.c. */
 #include <stdlib.h>
 
-#include "iso.h"
+#include "medium/iso.h"
 
 int main(int argc, char **argv) {
         tb_iso_options o = { .volume_id = "UKI_ISO_INSTALL" };

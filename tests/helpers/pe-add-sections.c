@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "authenticode.h"
-#include "pe.h"
+#include "pe/authenticode.h"
+#include "pe/pe.h"
 
 static int parse_spec(char *spec, const char **name, tb_pe_source *src) {
         char *eq = strchr(spec, '=');

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "buf.h"
+#include "util/buf.h"
 
 #define IMG_PE_OFF 0x40u
 #define IMG_COFF_OFF (IMG_PE_OFF + 4)

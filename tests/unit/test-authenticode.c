@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "authenticode.h"
-#include "fileio.h"
-#include "ossl.h"
+#include "pe/authenticode.h"
+#include "util/fileio.h"
+#include "util/ossl.h"
 #include "pe-image.h"
 
 typedef struct keys {

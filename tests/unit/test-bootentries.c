@@ -11,11 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bootentries.h"
-#include "efivar.h"
-#include "fileio.h"
-#include "macro.h"
-#include "strset.h"
+#include "node/bootentries.h"
+#include "sb/efivar.h"
+#include "util/fileio.h"
+#include "util/macro.h"
+#include "util/strset.h"
 
 static char root[64];
 

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bootentry.h"
-#include "efivar.h"
-#include "fileio.h"
+#include "node/bootentry.h"
+#include "sb/efivar.h"
+#include "util/fileio.h"
 
 static void counter_is_parsed_from_the_last_plus(void **state) {
         char *base = NULL;

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "buf.h"
+#include "util/buf.h"
 
 static void appends_grow_and_keep_little_endian_order(void **state) {
         _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cloudconfig.h"
-#include "log.h"
+#include "node/cloudconfig.h"
+#include "util/log.h"
 
 /* The seed's full example (research/kairos.md §4.3). */
 static const char seed[] = "#cloud-config\n"

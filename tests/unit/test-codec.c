@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "codec.h"
+#include "util/codec.h"
 
 static void base64_round_trips_every_padding_length(void **state) {
         const uint8_t data[] = { 0xfb, 0xff, 0x00, 0x10, 0x7f };

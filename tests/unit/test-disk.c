@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cloudconfig.h"
-#include "disk.h"
+#include "node/cloudconfig.h"
+#include "node/disk.h"
 
 static void uuid5_of_labels_matches_kairos(void **state) {
         char u[TB_DISK_UUID_STRING_SIZE];

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "efisig.h"
+#include "sb/efisig.h"
 
 static void guid_string_round_trips_in_mixed_endian_layout(void **state) {
         static const uint8_t want[16] = { 0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11,

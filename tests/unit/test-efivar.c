@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "efivar.h"
-#include "fileio.h"
+#include "sb/efivar.h"
+#include "util/fileio.h"
 
 static char dir[] = "/tmp/test-efivar.XXXXXX";
 

@@ -7,8 +7,8 @@
 
 #include <string.h>
 
-#include "esp.h"
-#include "medium.h"
+#include "medium/esp.h"
+#include "medium/medium.h"
 
 static void loader_conf_is_the_kairos_four_lines(void **state) {
         _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fileio.h"
+#include "util/fileio.h"
 
 static char dir[] = "/tmp/tb-test-fileio.XXXXXX";
 

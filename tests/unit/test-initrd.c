@@ -17,9 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "initrd.h"
-#include "rootfs.h"
-#include "safefs.h"
+#include "rootfs/initrd.h"
+#include "rootfs/rootfs.h"
+#include "util/safefs.h"
 
 static char root[64];
 

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "json.h"
+#include "util/json.h"
 
 static struct json_object *sample(const char *phase) {
         struct json_object *root = json_object_new_object(), *arr = json_object_new_array(),

@@ -10,11 +10,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "efisig.h"
-#include "fileio.h"
-#include "keyset.h"
-#include "ossl.h"
-#include "signer.h"
+#include "sb/efisig.h"
+#include "util/fileio.h"
+#include "sb/keyset.h"
+#include "util/ossl.h"
+#include "pe/signer.h"
 
 static char dir[] = "/tmp/tb-test-keyset.XXXXXX";
 

@@ -17,9 +17,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "layer.h"
-#include "oci.h"
-#include "safefs.h"
+#include "rootfs/layer.h"
+#include "rootfs/oci.h"
+#include "util/safefs.h"
 
 /* A layer under construction: a tar written by libarchive into a memfd. */
 struct tar {

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec.h"
-#include "luks-token.h"
+#include "util/codec.h"
+#include "tpm/luks-token.h"
 #include "tpm2-vectors.h"
 
 static void parse(const char *json, tb_tpm2_sealed *s, int *slot) {

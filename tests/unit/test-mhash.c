@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mhash.h"
+#include "measure/mhash.h"
 
 static void bank_names_accept_openssl_spellings_and_refuse_others(void **state) {
         (void)state;

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec.h"
-#include "json.h"
-#include "ossl.h"
-#include "pcr.h"
+#include "util/codec.h"
+#include "util/json.h"
+#include "util/ossl.h"
+#include "measure/pcr.h"
 #include "pcr-test-key.h"
 
 static void assert_hex(const uint8_t *data, size_t len, const char *want) {

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "util/log.h"
 #include "pe-image.h"
-#include "pe.h"
+#include "pe/pe.h"
 
 static int to_buf(const uint8_t *data, size_t len, void *userdata) {
         return tb_buf_append(userdata, data, len);

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "rootfs.h"
-#include "safefs.h"
+#include "rootfs/rootfs.h"
+#include "util/safefs.h"
 
 static char base[64], overlay[64];
 

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "safefs.h"
+#include "util/safefs.h"
 
 static void normalize_cleans_harmless_forms(void **state) {
         static const char *const cases[][2] = {

@@ -8,8 +8,8 @@
 
 #include <string.h>
 
-#include "efisig.h"
-#include "sbdb.h"
+#include "sb/efisig.h"
+#include "sb/sbdb.h"
 
 static void malformed_lists_are_ebadmsg(void **state) {
         static const uint8_t junk[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20 };

@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "strset.h"
+#include "util/strset.h"
 
 static void adding_twice_reports_the_duplicate(void **state) {
         _cleanup_(tb_strset_freep) tb_strset *s = NULL;

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <tss2/tss2_mu.h>
 
-#include "codec.h"
-#include "ossl.h"
-#include "pcr.h"
-#include "tpm2-policy.h"
+#include "util/codec.h"
+#include "util/ossl.h"
+#include "measure/pcr.h"
+#include "measure/tpm2-policy.h"
 #include "tpm2-vectors.h"
 
 static void assert_hex(const uint8_t *got, size_t len, const char *want) {

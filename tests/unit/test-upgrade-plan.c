@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "upgrade-plan.h"
+#include "node/upgrade-plan.h"
 
 #define X "_install-mode_debug"
 

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "vm.h"
+#include "vm/vm.h"
 
 static void sizes_take_binary_suffixes(void **state) {
         uint64_t v;

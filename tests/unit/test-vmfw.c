@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "fileio.h"
+#include "util/fileio.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmfw.h"
+#include "vm/vmfw.h"
 
 static char root[] = "/tmp/test-vmfw.XXXXXX";
 

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vmserial.h"
+#include "vm/vmserial.h"
 
 static tb_vmserial_event feed(tb_vmserial *s, const char *text, char *line, size_t size) {
         return tb_vmserial_feed(s, text, strlen(text), line, size);

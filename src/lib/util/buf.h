@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "macro.h"
+#include "util/macro.h"
 
 typedef struct tb_buf {
         uint8_t *data;

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "util/buf.h"
 
 /* Lowercase hex of DATA, NUL-terminated; OUT must hold 2*LEN+1 bytes. */
 void tb_hex_encode(const uint8_t *data, size_t len, char *out);

@@ -1,4 +1,4 @@
-#include "exec.h"
+#include "util/exec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "util/log.h"
 
 extern char **environ;
 

@@ -1,7 +1,7 @@
 /* exec.h — the one way trustboot runs another program: argv (no shell), status and stderr checked. */
 #pragma once
 
-#include "buf.h"
+#include "util/buf.h"
 
 /* Runs ARGV[0] (looked up in PATH) with ARGV. If OUT is given, stdout is captured into it;
  * otherwise it goes to our stderr. Stderr is captured into ERR_OUT (NUL-terminated, may be NULL).

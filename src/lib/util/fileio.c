@@ -1,4 +1,4 @@
-#include "fileio.h"
+#include "util/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "macro.h"
+#include "util/macro.h"
 
 int tb_read_file(const char *path, size_t max, tb_buf *out) {
         _cleanup_(closep) int fd = -1;

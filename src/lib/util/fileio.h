@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "buf.h"
-#include "progress.h"
+#include "util/buf.h"
+#include "util/progress.h"
 
 /* Reads all of PATH into OUT (appending). Fails with -EFBIG if it is larger than MAX bytes. */
 int tb_read_file(const char *path, size_t max, tb_buf *out);

@@ -3,7 +3,7 @@
 
 #include <json-c/json.h>
 
-#include "buf.h"
+#include "util/buf.h"
 
 enum tb_json_style {
         TB_JSON_SHORT,  /* no whitespace at all */

@@ -1,7 +1,7 @@
 /* log.h — the only place the library prints: one line per message, on stderr. */
 #pragma once
 
-#include "macro.h"
+#include "util/macro.h"
 
 enum tb_log_level {
         TB_LOG_ERR = 0,

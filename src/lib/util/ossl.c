@@ -1,8 +1,8 @@
-#include "ossl.h"
+#include "util/ossl.h"
 
 #include <openssl/err.h>
 
-#include "log.h"
+#include "util/log.h"
 
 void tb_ossl_drain_errors(const char *context) {
         unsigned long e;

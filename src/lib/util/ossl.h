@@ -7,7 +7,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "macro.h"
+#include "util/macro.h"
 
 #define TB_OSSL_CLEANUP(type, func)                     \
         static inline void func##p(type **p) {          \

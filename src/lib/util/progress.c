@@ -1,10 +1,10 @@
-#include "progress.h"
+#include "util/progress.h"
 
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "util/log.h"
 
 static double now(void) {
         struct timespec ts;

@@ -1,4 +1,4 @@
-#include "safefs.h"
+#include "util/safefs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "macro.h"
+#include "util/macro.h"
 
 int tb_path_normalize(const char *name, char **ret) {
         size_t len = strlen(name);

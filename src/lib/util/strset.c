@@ -1,4 +1,4 @@
-#include "strset.h"
+#include "util/strset.h"
 
 #include <errno.h>
 #include <stdint.h>

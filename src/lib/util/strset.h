@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "macro.h"
+#include "util/macro.h"
 
 typedef struct tb_strset tb_strset;
 

@@ -1,0 +1,65 @@
+/* esp.h — the EFI System Partition as a manifest (ESP path → file or bytes), and the systemd-boot
+ * configuration that goes into it (loader.conf, Type #1 entries; research/formats.md §8).
+ * The output writers (-t uki directory, FAT image for -t iso, container layer) all read it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+typedef struct tb_esp tb_esp;
+
+typedef struct tb_esp_entry {
+        char *path;         /* relative, '/'-separated: "EFI/BOOT/BOOTX64.EFI" */
+        bool is_dir;
+        char *src_path;     /* file to copy, or NULL */
+        tb_buf data;        /* the bytes, when src_path is NULL */
+} tb_esp_entry;
+
+int tb_esp_new(tb_esp **ret);
+void tb_esp_free(tb_esp *esp);
+static inline void tb_esp_freep(tb_esp **p) {
+        if (*p)
+                tb_esp_free(*p);
+}
+
+int tb_esp_add_dir(tb_esp *esp, const char *path);
+int tb_esp_add_file(tb_esp *esp, const char *path, const char *src_path);
+int tb_esp_add_data(tb_esp *esp, const char *path, const void *data, size_t len);
+
+/* Entries sorted by path, directories included (parents before children). */
+size_t tb_esp_count(const tb_esp *esp);
+const tb_esp_entry *tb_esp_get(const tb_esp *esp, size_t i);
+/* Size of an entry's content in bytes (stat for files). */
+int tb_esp_entry_size(const tb_esp_entry *e, uint64_t *ret);
+
+/* Materializes the tree under DIR: all of it or nothing; existing entries are never replaced. */
+int tb_esp_write_tree(const tb_esp *esp, const char *dir);
+
+/* ---- systemd-boot configuration ---- */
+
+typedef enum tb_enroll {
+        TB_ENROLL_OFF,
+        TB_ENROLL_MANUAL,
+        TB_ENROLL_IF_SAFE, /* systemd-boot >= 253 */
+        TB_ENROLL_FORCE,
+} tb_enroll;
+
+int tb_enroll_from_string(const char *s, tb_enroll *ret);
+const char *tb_enroll_to_string(tb_enroll e);
+
+/* "timeout 5\nconsole-mode max\neditor no\nsecure-boot-enroll MODE\n" */
+int tb_esp_loader_conf(tb_enroll enroll, tb_buf *out);
+
+typedef struct tb_esp_boot_entry {
+        const char *title;
+        const char *efi;      /* "/EFI/trustboot/norole.efi" */
+        const char *sort_key; /* or NULL */
+        const char *version;  /* or NULL */
+        const char *cmdline;  /* informational "cmdline" key as Kairos writes it, or NULL */
+} tb_esp_boot_entry;
+
+/* A Type #1 entry file (loader/entries/NAME.conf). Values must be single lines. */
+int tb_esp_entry_conf(const tb_esp_boot_entry *e, tb_buf *out);

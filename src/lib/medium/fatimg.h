@@ -1,0 +1,43 @@
+/* fatimg.h — a FAT32 file system image (an ESP) written in one pass from a list of files.
+ *
+ * Why not mkfs.vfat + mcopy: those copy every byte twice and stamp the current time and a random
+ * volume id, so two builds differ. Here the layout is computed from the sizes first, every file
+ * lands in one contiguous cluster run (written with copy_file_range), and all timestamps and the
+ * volume id come from the caller, so the image is reproducible. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/buf.h"
+
+typedef struct tb_fat tb_fat;
+
+int tb_fat_new(tb_fat **ret);
+void tb_fat_free(tb_fat *fat);
+static inline void tb_fat_freep(tb_fat **p) {
+        if (*p)
+                tb_fat_free(*p);
+}
+
+/* Paths are inside the image, '/'-separated, with or without a leading '/'. Parent directories
+ * are created as needed. Names keep their case (stored as long names when not plain 8.3). */
+int tb_fat_add_dir(tb_fat *fat, const char *path);
+/* Copies the file SRC_PATH (its size is taken now; it must not change before tb_fat_write). */
+int tb_fat_add_file(tb_fat *fat, const char *path, const char *src_path);
+/* Copies LEN bytes from DATA, which must stay valid until tb_fat_write(). */
+int tb_fat_add_data(tb_fat *fat, const char *path, const void *data, size_t len);
+
+typedef struct tb_fat_options {
+        const char *label;    /* up to 11 characters, stored upper case; NULL: "EFI" */
+        uint32_t volume_id;   /* the serial number; derive it from the content for reproducibility */
+        int64_t epoch;        /* every timestamp (clamped to FAT's 1980..2107) */
+        uint64_t free_bytes;  /* free space to leave, in addition to a 2% margin */
+} tb_fat_options;
+
+/* Writes the image to FD (a regular file, truncated to the image size) starting at offset 0.
+ * Returns the image size in bytes or a negative errno. Logs the source file on read errors. */
+int64_t tb_fat_write(tb_fat *fat, int fd, const tb_fat_options *o);
+
+/* Valid FAT long-name characters, and at most 255 of them (checked by the add functions). */
+int tb_fat_name_valid(const char *name);

@@ -1,0 +1,769 @@
+#include "medium/medium.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pe/authenticode.h"
+#include "config.h"
+#include "medium/container.h"
+#include "medium/fatimg.h"
+#include "util/fileio.h"
+#include "medium/iso.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "measure/mhash.h"
+#include "util/ossl.h"
+#include "measure/pcr.h"
+#include "pe/pe.h"
+#include "util/progress.h"
+#include "rootfs/rootfs.h"
+#include "pe/signer.h"
+#include "medium/uki.h"
+
+#define DEFAULT_CMDLINE "console=tty1 console=ttyS0 panic=5"
+#define INSTALL_MODE "install-mode"
+#define ENTRY_BASE "norole"
+#define UKI_DIR "EFI/trustboot"
+#define OSREL_MAX ((size_t)64 * 1024)
+
+/* systemd-measure's phases as systemd-stub and systemd-pcrphase extend them, cumulative. */
+static char *const policy_phases[] = {
+        (char *)"enter-initrd",
+        (char *)"enter-initrd:leave-initrd",
+        (char *)"enter-initrd:leave-initrd:sysinit",
+        (char *)"enter-initrd:leave-initrd:sysinit:ready",
+};
+
+int tb_medium_type_from_string(const char *s, tb_medium_type *ret) {
+        static const char *const names[] = { [TB_MEDIUM_UKI] = "uki", [TB_MEDIUM_ISO] = "iso",
+                                             [TB_MEDIUM_CONTAINER] = "container" };
+
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+                if (strcmp(s, names[i]) == 0) {
+                        *ret = (tb_medium_type)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+void tb_medium_options_init(tb_medium_options *o) {
+        *o = (tb_medium_options){
+                .type = TB_MEDIUM_UKI,
+                .output_dir = ".",
+                .branding = "trustboot",
+                .cmdline = DEFAULT_CMDLINE,
+                .enroll = TB_ENROLL_IF_SAFE,
+                .banks = TB_BANK_BIT(TB_BANK_SHA256),
+                .compression = TB_INITRD_ZSTD,
+                .compression_level = -1,
+        };
+}
+
+int tb_medium_entry_name(const char *base, const char *args, char **ret) {
+        size_t bl = strlen(base), n = bl;
+        char *s;
+        bool in_run = false;
+
+        while (*args == ' ')
+                args++;
+        s = malloc(bl + 1 + strlen(args) + 1);
+        if (!s)
+                return -ENOMEM;
+        memcpy(s, base, bl);
+        if (*args)
+                s[n++] = '_';
+        for (const char *p = args; *p; p++) {
+                bool ok = isalnum((unsigned char)*p) || strchr("._-", *p);
+
+                if (ok)
+                        s[n++] = (char)tolower((unsigned char)*p);
+                else if (!in_run)
+                        s[n++] = '_';
+                in_run = !ok;
+        }
+        while (n > bl && s[n - 1] == '_')
+                n--;
+        s[n] = '\0';
+        *ret = s;
+        return 0;
+}
+
+/* ---- entries ---- */
+
+typedef struct entry {
+        char *name;    /* file name without .efi/.conf */
+        char *title;
+        char *cmdline; /* the whole command line */
+        char *extra;   /* only what this entry adds to the base, for the "cmdline" key */
+} entry;
+
+typedef struct build {
+        const tb_medium_options *o;
+        tb_signer sb;
+        EVP_PKEY *pcr_key;
+        tb_buf pcrpkey;
+        tb_rootfs *fs;
+        int kernel_fd;
+        char kernel_path[64];
+        tb_buf osrel;
+        char uname[128];
+        char version[128]; /* VERSION_ID, for entries */
+        char *base_name;   /* output name */
+        char *work;        /* private work directory inside the output directory */
+        bool created_outdir;
+        char *initrd_path;
+        char stub_path[PATH_MAX], sdboot_path[PATH_MAX];
+        int stub_fd, sdboot_fd;
+        int sdboot_major;
+        tb_pcr11 *pcr;
+        entry entries[1 + 2 * TB_MEDIUM_MAX_EXTRA];
+        size_t n_entries;
+        tb_esp *esp;
+        tb_enroll enroll;
+} build;
+
+static void build_done(build *b) {
+        for (size_t i = 0; i < b->n_entries; i++) {
+                free(b->entries[i].name);
+                free(b->entries[i].title);
+                free(b->entries[i].cmdline);
+                free(b->entries[i].extra);
+        }
+        tb_signer_done(&b->sb);
+        EVP_PKEY_free(b->pcr_key);
+        tb_buf_free(&b->pcrpkey);
+        tb_buf_free(&b->osrel);
+        if (b->kernel_fd >= 0)
+                close(b->kernel_fd);
+        if (b->stub_fd >= 0)
+                close(b->stub_fd);
+        if (b->sdboot_fd >= 0)
+                close(b->sdboot_fd);
+        if (b->fs)
+                tb_rootfs_free(b->fs);
+        if (b->pcr)
+                tb_pcr11_free(b->pcr);
+        if (b->esp)
+                tb_esp_free(b->esp);
+        if (b->work) {
+                tb_rm_rf(b->work); /* holds only what we made */
+                free(b->work);
+        }
+        if (b->created_outdir)
+                (void)rmdir(b->o->output_dir); /* only if we made it and it stayed empty */
+        free(b->initrd_path);
+        free(b->base_name);
+}
+
+static int add_entry(build *b, const char *name_base, const char *name_args, const char *title,
+                     const char *extra) {
+        entry *e = &b->entries[b->n_entries];
+        const char *sep = *extra ? " " : "";
+        int r;
+
+        r = tb_medium_entry_name(name_base, name_args, &e->name);
+        if (r < 0)
+                return r;
+        e->title = strdup(title);
+        e->extra = strdup(extra);
+        if (!e->title || !e->extra || asprintf(&e->cmdline, "%s %s%s%s", b->o->cmdline, INSTALL_MODE, sep, extra) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < b->n_entries; i++)
+                if (strcmp(b->entries[i].name, e->name) == 0) {
+                        tb_err("two entries would both be named '%s'", e->name);
+                        b->n_entries++; /* so that it is freed */
+                        return -EEXIST;
+                }
+        b->n_entries++;
+        return 0;
+}
+
+/* The Kairos entry set: the default entry, one per -c, one per -s (research/kairos.md §2.4). */
+static int plan_entries(build *b) {
+        const tb_medium_options *o = b->o;
+        int r;
+
+        r = add_entry(b, ENTRY_BASE, "", o->branding, o->extend_cmdline ? o->extend_cmdline : "");
+        for (size_t i = 0; r >= 0 && i < o->n_extra; i++) {
+                _cleanup_(freep) char *args = NULL;
+
+                if (asprintf(&args, "%s %s", INSTALL_MODE, o->extra_cmdlines[i]) < 0)
+                        return -ENOMEM;
+                r = add_entry(b, ENTRY_BASE, args, o->branding, o->extra_cmdlines[i]);
+        }
+        for (size_t i = 0; r >= 0 && i < o->n_single; i++) {
+                const char *s = o->single_cmdlines[i], *colon = strchr(s, ':');
+
+                if (colon) {
+                        _cleanup_(freep) char *t = strndup(s, (size_t)(colon - s)), *title = NULL, *name = NULL;
+
+                        if (!t)
+                                return -ENOMEM;
+                        for (char *p = t; *p; p++)
+                                *p = *p == ' ' ? '_' : (char)tolower((unsigned char)*p);
+                        if (asprintf(&title, "%s (%.*s)", o->branding, (int)(colon - s), s) < 0)
+                                return -ENOMEM;
+                        /* The title becomes the whole name (lower case, spaces as '_'). */
+                        r = tb_medium_entry_name(t, "", &name);
+                        if (r >= 0)
+                                r = add_entry(b, name, "", title, colon + 1 + strspn(colon + 1, " "));
+                } else
+                        r = add_entry(b, "single_entry", s, o->branding, s);
+        }
+        return r;
+}
+
+/* ---- inputs ---- */
+
+static int load_keys(build *b) {
+        const tb_medium_options *o = b->o;
+        _cleanup_(BIO_free_allp) BIO *bio = NULL;
+        char *p;
+        long n;
+        int r;
+
+        r = tb_signer_load(o->sb_key, o->sb_cert, &b->sb);
+        if (r < 0)
+                return r;
+        r = tb_key_load(o->pcr_key, &b->pcr_key);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot load the PCR policy key", o->pcr_key);
+        if (tb_pcr_check_key(b->pcr_key) < 0) {
+                tb_err("%s: not an RSA key; systemd verifies PCR policy signatures with RSA only", o->pcr_key);
+                return -EKEYREJECTED;
+        }
+        /* .pcrpkey: the public half as a PEM "PUBLIC KEY", as systemd-measure/ukify embed it. */
+        bio = BIO_new(BIO_s_mem());
+        if (!bio || PEM_write_bio_PUBKEY(bio, b->pcr_key) != 1)
+                return -EIO;
+        n = BIO_get_mem_data(bio, &p);
+        r = tb_buf_append(&b->pcrpkey, p, (size_t)n);
+        if (r < 0)
+                return r;
+        if (o->public_keys)
+                for (const char *const *k = (const char *const[]){ "PK.auth", "KEK.auth", "db.auth", NULL }; *k; k++) {
+                        _cleanup_(freep) char *path = tb_path_join(o->public_keys, *k);
+
+                        if (!path)
+                                return -ENOMEM;
+                        if (access(path, R_OK) < 0)
+                                return tb_log_errno(negative_errno(), "%s: cannot read the enrollment key", path);
+                }
+        return 0;
+}
+
+/* An EFI binary from a file, or with --sdboot-in-source from the root file system. */
+static int open_efi(build *b, const char *given, const char *installed_name, char path[PATH_MAX], int *fd) {
+        if (given) {
+                snprintf(path, PATH_MAX, "%s", given);
+                return 0;
+        }
+        if (b->o->sdboot_in_source) {
+                _cleanup_(freep) char *rel = NULL;
+                int r;
+
+                if (asprintf(&rel, "usr/lib/systemd/boot/efi/%s", installed_name) < 0)
+                        return -ENOMEM;
+                r = tb_rootfs_open_file(b->fs, rel, fd);
+                if (r < 0)
+                        return tb_log_errno(r, "%s: not found in the root file system (--sdboot-in-source)", rel);
+                snprintf(path, PATH_MAX, "/proc/self/fd/%d", *fd);
+                return 0;
+        }
+        snprintf(path, PATH_MAX, "%s/%s", getenv("TRUSTBOOT_EFI_DIR") ?: TB_SDBOOT_EFI_DIR, installed_name);
+        return 0;
+}
+
+static int check_efi_binaries(build *b) {
+        _cleanup_(tb_pe_freep) tb_pe *stub = NULL, *sdboot = NULL;
+        int gen, r;
+
+        r = open_efi(b, b->o->stub, "linuxx64.efi.stub", b->stub_path, &b->stub_fd);
+        if (r >= 0)
+                r = open_efi(b, b->o->sdboot, "systemd-bootx64.efi", b->sdboot_path, &b->sdboot_fd);
+        if (r < 0)
+                return r;
+        r = tb_pe_open(b->stub_path, &stub);
+        if (r < 0)
+                return r;
+        gen = tb_stub_gen_from_pe(stub);
+        if (gen < 0 || tb_uki_sdmagic_major(stub, "systemd-stub") < 0 ||
+            tb_pe_get_info(stub)->machine != TB_PE_MACHINE_AMD64) {
+                tb_err("%s: not a supported systemd-stub (x86-64, systemd 252 or later)", b->stub_path);
+                return -EBADMSG;
+        }
+        r = tb_pcr11_new(b->o->banks, (enum tb_stub_gen)gen, &b->pcr);
+        if (r < 0)
+                return r;
+        /* The stub's own .sbat is measured by 254+ stubs: take the stub's sections first. */
+        r = tb_pcr11_set_from_pe(b->pcr, stub);
+        if (r < 0)
+                return r;
+
+        r = tb_pe_open(b->sdboot_path, &sdboot);
+        if (r < 0)
+                return r;
+        b->sdboot_major = tb_uki_sdmagic_major(sdboot, "systemd-boot");
+        if (b->sdboot_major < 252 || tb_pe_get_info(sdboot)->machine != TB_PE_MACHINE_AMD64) {
+                tb_err("%s: not a supported systemd-boot (x86-64, systemd 252 or later)", b->sdboot_path);
+                return -EBADMSG;
+        }
+        b->enroll = b->o->enroll;
+        if (b->enroll == TB_ENROLL_IF_SAFE && b->sdboot_major < 253) {
+                if (b->o->enroll_given)
+                        tb_warn("systemd-boot %d does not know 'secure-boot-enroll if-safe'; using 'manual'",
+                                b->sdboot_major);
+                else
+                        tb_debug("systemd-boot %d: secure-boot-enroll defaults to 'manual' (if-safe needs 253)",
+                                b->sdboot_major);
+                b->enroll = TB_ENROLL_MANUAL;
+        }
+        return 0;
+}
+
+/* KEY=value from os-release, unquoted; "" when absent. */
+static void osrel_value(const tb_buf *osrel, const char *key, char *out, size_t size) {
+        size_t kl = strlen(key);
+        const char *p = (const char *)osrel->data, *end = p + osrel->len;
+
+        out[0] = '\0';
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+                if (len > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+                        const char *v = p + kl + 1;
+                        size_t vl = len - kl - 1;
+
+                        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+                                v++;
+                                vl -= 2;
+                        }
+                        snprintf(out, size, "%.*s", (int)vl, v);
+                        return;
+                }
+                p += len + 1;
+        }
+}
+
+static int read_rootfs_inputs(build *b) {
+        _cleanup_(freep) char *kernel = NULL;
+        _cleanup_(closep) int fd = -1;
+        tb_rootfs_options ro = { .overlays = b->o->overlays, .n_overlays = b->o->n_overlays };
+        char id[64], ver[64];
+        int r;
+
+        r = tb_rootfs_open(b->o->source, &ro, &b->fs);
+        if (r < 0)
+                return r;
+        r = tb_rootfs_open_file(b->fs, "etc/os-release", &fd);
+        if (r < 0)
+                r = tb_rootfs_open_file(b->fs, "usr/lib/os-release", &fd);
+        if (r < 0)
+                return tb_log_errno(r, "%s: no /etc/os-release or /usr/lib/os-release", b->o->source);
+        {
+                char proc[64];
+
+                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+                r = tb_read_file(proc, OSREL_MAX, &b->osrel);
+                if (r < 0)
+                        return tb_log_errno(r, "%s: cannot read os-release", b->o->source);
+        }
+        r = tb_rootfs_find_kernel(b->fs, &kernel, &b->kernel_fd);
+        if (r < 0)
+                return r;
+        snprintf(b->kernel_path, sizeof(b->kernel_path), "/proc/self/fd/%d", b->kernel_fd);
+        r = tb_uki_kernel_release(b->kernel_fd, b->uname, sizeof(b->uname));
+        if (r == -ENODATA) {
+                /* Normal for non-x86 kernels; Kairos leaves .uname out then, too. */
+                tb_debug("%s: no kernel release in the image header, leaving out .uname", kernel);
+                b->uname[0] = '\0';
+        } else if (r < 0)
+                return tb_log_errno(r, "%s: cannot read the kernel", kernel);
+
+        osrel_value(&b->osrel, "VERSION_ID", b->version, sizeof(b->version));
+        if (b->o->name)
+                b->base_name = strdup(b->o->name);
+        else {
+                osrel_value(&b->osrel, "ID", id, sizeof(id));
+                osrel_value(&b->osrel, "VERSION_ID", ver, sizeof(ver));
+                if (asprintf(&b->base_name, "%s%s%s-uki", *id ? id : "linux", *ver ? "-" : "", ver) < 0)
+                        b->base_name = NULL;
+        }
+        return b->base_name ? 0 : -ENOMEM;
+}
+
+/* ---- the work ---- */
+
+typedef struct initrd_sink {
+        tb_mhash *h;
+        tb_progress progress;
+} initrd_sink;
+
+static int initrd_sink_fn(const void *data, size_t len, void *userdata) {
+        initrd_sink *s = userdata;
+
+        tb_progress_add(&s->progress, len);
+        return tb_mhash_update(s->h, data, len);
+}
+
+static int make_initrd(build *b) {
+        _cleanup_(tb_mhash_freep) tb_mhash *h = NULL;
+        _cleanup_(closep) int fd = -1;
+        tb_initrd_options io;
+        tb_initrd_stats stats = {};
+        initrd_sink sink;
+        tb_digests d;
+        struct timespec t0, t1;
+        int r;
+
+        r = tb_initrd_options_init(&io);
+        if (r < 0)
+                return r;
+        io.compression = b->o->compression;
+        io.level = b->o->compression_level;
+        io.mtime = (uint64_t)b->o->epoch;
+        io.init = b->o->init;
+        /* Every PCR bank's digest of the initrd is computed while it is written. */
+        r = tb_mhash_new(tb_pcr11_banks(b->pcr), &h);
+        if (r < 0)
+                return r;
+        sink.h = h;
+        io.sink = initrd_sink_fn;
+        io.sink_userdata = &sink;
+        b->initrd_path = tb_path_join(b->work, "initrd");
+        if (!b->initrd_path)
+                return -ENOMEM;
+        fd = open(b->initrd_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot create", b->initrd_path);
+        tb_info("building the initrd from %s (%s)…", b->o->source, tb_initrd_compression_to_string(io.compression));
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        tb_progress_begin(&sink.progress, "initrd (compressed)");
+        r = tb_initrd_write(b->fs, fd, &io, &stats);
+        tb_progress_end(&sink.progress);
+        if (r < 0)
+                return r;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        tb_info("initrd: %llu entries, %.1f MiB → %.1f MiB in %.1f s", (unsigned long long)stats.entries,
+                (double)stats.bytes_in / (1 << 20), (double)stats.bytes_out / (1 << 20),
+                (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+        r = tb_mhash_final(h, &d, NULL);
+        if (r < 0)
+                return r;
+        return tb_pcr11_set_section(b->pcr, TB_UKI_INITRD, &d, stats.bytes_out);
+}
+
+static int measure_common_sections(build *b) {
+        int r;
+
+        if (lseek(b->kernel_fd, 0, SEEK_SET) < 0)
+                return negative_errno();
+        r = tb_pcr11_set_section_fd(b->pcr, TB_UKI_LINUX, b->kernel_fd);
+        if (r < 0)
+                return r;
+        r = tb_pcr11_set_section_data(b->pcr, TB_UKI_OSREL, b->osrel.data, b->osrel.len);
+        if (r >= 0 && b->uname[0])
+                r = tb_pcr11_set_section_data(b->pcr, TB_UKI_UNAME, b->uname, strlen(b->uname));
+        if (r >= 0)
+                r = tb_pcr11_set_section_data(b->pcr, TB_UKI_PCRPKEY, b->pcrpkey.data, b->pcrpkey.len);
+        if (r >= 0 && b->o->splash) {
+                _cleanup_(closep) int fd = open(b->o->splash, O_RDONLY | O_CLOEXEC);
+
+                if (fd < 0)
+                        return tb_log_errno(negative_errno(), "%s: cannot read the splash image", b->o->splash);
+                r = tb_pcr11_set_section_fd(b->pcr, TB_UKI_SPLASH, fd);
+        }
+        return r;
+}
+
+static int file_source(const char *path, tb_pe_source *ret) {
+        struct stat st;
+
+        if (stat(path, &st) < 0)
+                return negative_errno();
+        *ret = (tb_pe_source){ .path = path, .size = (uint64_t)st.st_size };
+        return 0;
+}
+
+static int build_uki(build *b, const entry *e, const char *out_path) {
+        _cleanup_(json_object_putp) struct json_object *sig = NULL;
+        _cleanup_(tb_buf_freep) tb_buf sig_json = TB_BUF_INIT;
+        _cleanup_(closep) int fd = -1;
+        tb_uki_parts parts = { .stub_path = b->stub_path };
+        int r;
+
+        r = tb_pcr11_set_section_data(b->pcr, TB_UKI_CMDLINE, e->cmdline, strlen(e->cmdline));
+        if (r < 0)
+                return r;
+        r = tb_pcr11_sign(b->pcr, policy_phases, ARRAY_SIZE(policy_phases), b->pcr_key, NULL, &sig);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot sign the PCR policy", b->o->pcr_key);
+        r = tb_json_format(sig, TB_JSON_SHORT, &sig_json);
+        if (r < 0)
+                return r;
+
+        parts.osrel = (tb_pe_source){ .data = b->osrel.data, .size = b->osrel.len };
+        parts.cmdline = (tb_pe_source){ .data = e->cmdline, .size = strlen(e->cmdline) };
+        parts.uname = (tb_pe_source){ .data = b->uname, .size = strlen(b->uname) };
+        parts.pcrpkey = (tb_pe_source){ .data = b->pcrpkey.data, .size = b->pcrpkey.len };
+        parts.pcrsig = (tb_pe_source){ .data = sig_json.data, .size = sig_json.len };
+        if ((r = file_source(b->initrd_path, &parts.initrd)) < 0 ||
+            (r = file_source(b->kernel_path, &parts.linux_image)) < 0)
+                return tb_log_errno(r, "cannot read the initrd or kernel");
+        if (b->o->splash && (r = file_source(b->o->splash, &parts.splash)) < 0)
+                return tb_log_errno(r, "%s: cannot read", b->o->splash);
+        /* A scratch file of the work directory: no fsync, the outputs made from it are durable. */
+        fd = open(out_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot create", out_path);
+        return tb_uki_write(&parts, &b->sb, fd, out_path);
+}
+
+static int sign_sdboot(build *b, const char *out_path) {
+        _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
+        _cleanup_(closep) int fd = -1;
+        int r;
+
+        r = tb_pe_open(b->sdboot_path, &pe);
+        if (r < 0)
+                return r;
+        fd = open(out_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot create", out_path);
+        return tb_authenticode_sign(pe, &b->sb, fd, out_path);
+}
+
+/* Every EFI binary must verify against the db certificate before we say we are done. */
+static int verify_efi(build *b, const char *path) {
+        _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
+        int r;
+
+        r = tb_pe_open(path, &pe);
+        if (r < 0)
+                return r;
+        r = tb_authenticode_verify(pe, b->sb.cert);
+        if (r <= 0) {
+                tb_err("%s: does not verify against %s after signing", path, b->o->sb_cert);
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+static int add_esp_file(build *b, const char *esp_path, const char *file) {
+        int r = tb_esp_add_file(b->esp, esp_path, file);
+
+        return r < 0 ? tb_log_errno(r, "ESP: cannot add %s", esp_path) : 0;
+}
+
+static int assemble_esp(build *b) {
+        _cleanup_(tb_buf_freep) tb_buf conf = TB_BUF_INIT;
+        _cleanup_(freep) char *sdboot = tb_path_join(b->work, "BOOTX64.EFI");
+        int r;
+
+        r = tb_esp_new(&b->esp);
+        if (r < 0 || !sdboot)
+                return -ENOMEM;
+        tb_info("signing systemd-boot %d…", b->sdboot_major);
+        r = sign_sdboot(b, sdboot);
+        if (r >= 0)
+                r = verify_efi(b, sdboot);
+        if (r >= 0)
+                r = add_esp_file(b, "EFI/BOOT/BOOTX64.EFI", sdboot);
+        if (r < 0)
+                return r;
+        if ((r = tb_esp_add_dir(b->esp, UKI_DIR)) < 0 || (r = tb_esp_add_dir(b->esp, "EFI/tools")) < 0)
+                return r;
+
+        for (size_t i = 0; i < b->n_entries; i++) {
+                const entry *e = &b->entries[i];
+                _cleanup_(freep) char *file = NULL, *esp_path = NULL, *efi = NULL, *conf_path = NULL;
+                _cleanup_(tb_buf_freep) tb_buf ec = TB_BUF_INIT;
+                tb_esp_boot_entry be = { .title = e->title, .sort_key = e->name };
+
+                if (asprintf(&file, "%s/%s.efi", b->work, e->name) < 0 ||
+                    asprintf(&esp_path, "%s/%s.efi", UKI_DIR, e->name) < 0 || asprintf(&efi, "/%s", esp_path) < 0 ||
+                    asprintf(&conf_path, "loader/entries/%s.conf", e->name) < 0)
+                        return -ENOMEM;
+                tb_info("building UKI %s: %s", esp_path, e->cmdline);
+                r = build_uki(b, e, file);
+                if (r >= 0)
+                        r = verify_efi(b, file);
+                if (r >= 0)
+                        r = add_esp_file(b, esp_path, file);
+                if (r < 0)
+                        return r;
+                be.efi = efi;
+                be.version = b->o->include_version && b->version[0] ? b->version : NULL;
+                be.cmdline = b->o->include_cmdline ? e->extra : NULL;
+                r = tb_esp_entry_conf(&be, &ec);
+                if (r >= 0)
+                        r = tb_esp_add_data(b->esp, conf_path, ec.data, ec.len);
+                if (r < 0)
+                        return tb_log_errno(r, "ESP: cannot add %s", conf_path);
+        }
+
+        r = tb_esp_loader_conf(b->enroll, &conf);
+        if (r >= 0)
+                r = tb_esp_add_data(b->esp, "loader/loader.conf", conf.data, conf.len);
+        if (r < 0)
+                return r;
+        if (b->o->public_keys) {
+                for (const char *const *k = (const char *const[]){ "PK.auth", "KEK.auth", "db.auth", NULL }; *k; k++) {
+                        _cleanup_(freep) char *src = tb_path_join(b->o->public_keys, *k), *dst = NULL;
+
+                        if (!src || asprintf(&dst, "loader/keys/auto/%s", *k) < 0)
+                                return -ENOMEM;
+                        r = add_esp_file(b, dst, src);
+                        if (r < 0)
+                                return r;
+                }
+        } else
+                tb_warn("no enrollment keys given (-k or --public-keys): loader/keys/auto stays empty");
+        return tb_esp_add_dir(b->esp, "loader/keys/auto");
+}
+
+/* The ESP as a FAT image in the work directory, then the ISO around it. */
+static int write_iso(build *b, const char *out) {
+        _cleanup_(freep) char *img = tb_path_join(b->work, "efiboot.img");
+        _cleanup_(tb_fat_freep) tb_fat *fat = NULL;
+        _cleanup_(closep) int fd = -1;
+        tb_fat_options fo = { .label = "EFIBOOT", .epoch = b->o->epoch };
+        tb_iso_options io = { .volume_id = "UKI_ISO_INSTALL", .overlay_dir = b->o->overlay_iso, .epoch = b->o->epoch };
+        int64_t size;
+        int r;
+
+        if (!img)
+                return -ENOMEM;
+        r = tb_fat_new(&fat);
+        for (size_t i = 0; r >= 0 && i < tb_esp_count(b->esp); i++) {
+                const tb_esp_entry *e = tb_esp_get(b->esp, i);
+
+                r = e->is_dir        ? tb_fat_add_dir(fat, e->path)
+                    : e->src_path    ? tb_fat_add_file(fat, e->path, e->src_path)
+                                     : tb_fat_add_data(fat, e->path, e->data.data, e->data.len);
+                if (r < 0)
+                        return tb_log_errno(r, "ESP image: cannot add %s", e->path);
+        }
+        /* A volume serial that is the same for every build of the same medium (never random). */
+        for (const char *p = b->base_name; *p; p++)
+                fo.volume_id = fo.volume_id * 31 + (uint8_t)*p;
+        fd = open(img, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot create", img);
+        size = tb_fat_write(fat, fd, &fo);
+        if (size < 0)
+                return tb_log_errno((int)size, "%s: cannot write the ESP image", img);
+        tb_info("ESP image: %.1f MiB", (double)size / (1 << 20));
+        io.esp_image = img;
+        return tb_iso_write(&io, out);
+}
+
+static int write_container(build *b, const char *out) {
+        _cleanup_(freep) char *tag = NULL;
+        tb_container_options co = { .arch = "amd64", .epoch = b->o->epoch };
+
+        if (asprintf(&tag, "%s:latest", b->base_name) < 0)
+                return -ENOMEM;
+        for (char *p = tag; *p && *p != ':'; p++) /* image names are lower case */
+                *p = (char)tolower((unsigned char)*p);
+        co.repo_tag = tag;
+        return tb_container_write(b->esp, &co, out);
+}
+
+static int write_output(build *b, char **ret_output) {
+        _cleanup_(freep) char *out = NULL;
+        int r;
+
+        switch (b->o->type) {
+        case TB_MEDIUM_UKI:
+                out = strdup(b->o->output_dir);
+                r = out ? tb_esp_write_tree(b->esp, b->o->output_dir) : -ENOMEM;
+                break;
+        case TB_MEDIUM_ISO:
+                r = asprintf(&out, "%s/%s.iso", b->o->output_dir, b->base_name) < 0 ? -ENOMEM : write_iso(b, out);
+                break;
+        case TB_MEDIUM_CONTAINER:
+                r = asprintf(&out, "%s/%s.tar", b->o->output_dir, b->base_name) < 0 ? -ENOMEM
+                                                                                   : write_container(b, out);
+                break;
+        default:
+                r = -EINVAL;
+        }
+        if (r < 0)
+                return r;
+        *ret_output = TAKE_PTR(out);
+        return 0;
+}
+
+static int make_work_dir(build *b) {
+        struct stat st;
+
+        if (stat(b->o->output_dir, &st) < 0) {
+                if (errno != ENOENT)
+                        return tb_log_errno(negative_errno(), "%s: cannot use as output directory", b->o->output_dir);
+                if (mkdir(b->o->output_dir, 0755) < 0)
+                        return tb_log_errno(negative_errno(), "%s: cannot create", b->o->output_dir);
+                b->created_outdir = true;
+        } else if (!S_ISDIR(st.st_mode))
+                return tb_log_errno(-ENOTDIR, "%s: cannot use as output directory", b->o->output_dir);
+        else if (b->o->type == TB_MEDIUM_UKI)
+                /* Fail before the work, not after: an ESP tree is never merged into another. */
+                for (const char *const *top = (const char *const[]){ "EFI", "loader", NULL }; *top; top++) {
+                        _cleanup_(freep) char *p = tb_path_join(b->o->output_dir, *top);
+
+                        if (!p)
+                                return -ENOMEM;
+                        if (tb_path_exists(p)) {
+                                tb_err("%s: already holds an ESP tree (%s/); choose an empty directory", b->o->output_dir,
+                                       *top);
+                                return -EEXIST;
+                        }
+                }
+        b->work = tb_path_join(b->o->output_dir, ".trustboot-build.XXXXXX");
+        if (!b->work)
+                return -ENOMEM;
+        if (!mkdtemp(b->work)) {
+                int r = tb_log_errno(negative_errno(), "%s: cannot write", b->o->output_dir);
+
+                free(b->work);
+                b->work = NULL;
+                return r;
+        }
+        return 0;
+}
+
+int tb_medium_build(const tb_medium_options *o, char **ret_output) {
+        build b = { .o = o, .kernel_fd = -1, .stub_fd = -1, .sdboot_fd = -1 };
+        int r;
+
+        r = load_keys(&b);
+        if (r >= 0)
+                r = plan_entries(&b);
+        if (r >= 0)
+                r = read_rootfs_inputs(&b);
+        if (r >= 0)
+                r = check_efi_binaries(&b);
+        if (r >= 0)
+                r = make_work_dir(&b);
+        if (r >= 0)
+                r = make_initrd(&b);
+        if (r >= 0)
+                r = measure_common_sections(&b);
+        if (r >= 0)
+                r = assemble_esp(&b);
+        if (r >= 0)
+                r = write_output(&b, ret_output);
+        if (r >= 0)
+                b.created_outdir = false; /* keep it: it holds the output now */
+        build_done(&b);
+        return r;
+}

@@ -1,0 +1,65 @@
+/* medium.h — `build-uki`: from a root file system to signed UKIs, a signed systemd-boot with its
+ * configuration and enrollment keys, and the output (ESP tree, ISO, or container). The pipeline
+ * and its rules follow Kairos (research/kairos.md §2); formats follow research/formats.md. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "medium/esp.h"
+#include "rootfs/initrd.h"
+#include "rootfs/rootfs.h"
+
+typedef enum tb_medium_type {
+        TB_MEDIUM_UKI,       /* the ESP tree in the output directory */
+        TB_MEDIUM_ISO,       /* an installable ISO */
+        TB_MEDIUM_CONTAINER, /* a docker-archive image of the ESP files (upgrade payload) */
+} tb_medium_type;
+
+int tb_medium_type_from_string(const char *s, tb_medium_type *ret);
+
+#define TB_MEDIUM_MAX_EXTRA 32
+
+typedef struct tb_medium_options {
+        const char *source;           /* dir:PATH, ocifile:FILE, oci-layout:PATH[:TAG] */
+        tb_medium_type type;
+        const char *output_dir;
+        const char *name;             /* output base name, or NULL: <ID>-<VERSION_ID>-uki */
+
+        const char *sb_key, *sb_cert; /* db key and certificate: sign every EFI binary */
+        const char *pcr_key;          /* signs the PCR 11 policies */
+        const char *public_keys;      /* dir with PK.auth KEK.auth db.auth, or NULL */
+
+        const char *overlays[TB_ROOTFS_MAX_OVERLAYS]; /* merged over the rootfs, later ones winning */
+        size_t n_overlays;
+        const char *overlay_iso;
+        const char *branding;         /* entry title, default "trustboot" */
+        const char *cmdline;          /* base command line */
+        const char *extend_cmdline;   /* appended to the default entry */
+        const char *extra_cmdlines[TB_MEDIUM_MAX_EXTRA];
+        size_t n_extra;
+        const char *single_cmdlines[TB_MEDIUM_MAX_EXTRA]; /* "Title: args" */
+        size_t n_single;
+        tb_enroll enroll;
+        bool enroll_given;            /* false: if-safe, or manual for systemd-boot < 253 */
+        const char *splash;
+        bool include_version;
+        bool include_cmdline;
+        const char *stub, *sdboot;    /* NULL: installed, or from the rootfs with sdboot_in_source */
+        bool sdboot_in_source;
+        unsigned banks;               /* PCR banks to sign policies for */
+        const char *init;             /* /init symlink target in the initrd, or NULL */
+        tb_initrd_compression compression;
+        int compression_level;
+        int64_t epoch;
+} tb_medium_options;
+
+void tb_medium_options_init(tb_medium_options *o);
+
+/* Builds everything; on failure nothing is left in the output directory. Logs what fails.
+ * On success *RET_OUTPUT (malloc'ed) names what was written. */
+int tb_medium_build(const tb_medium_options *o, char **ret_output);
+
+/* Kairos' entry naming: "norole" + "_" + the extra arguments with every run of characters
+ * outside [a-zA-Z0-9._-] replaced by "_", lower case (for -c), or the title (for -s). */
+int tb_medium_entry_name(const char *base, const char *args, char **ret);

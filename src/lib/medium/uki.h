@@ -1,0 +1,26 @@
+/* uki.h — a Unified Kernel Image: a systemd-stub with the UKI sections appended (.linux last),
+ * signed with Authenticode, written in one streaming pass (research/formats.md §1, §9). */
+#pragma once
+
+#include "pe/pe.h"
+#include "pe/signer.h"
+
+/* What goes into one UKI. Every source is either bytes or a file path (see tb_pe_source);
+ * an empty source (size 0, no path) leaves the section out. */
+typedef struct tb_uki_parts {
+        const char *stub_path;
+        tb_pe_source osrel, cmdline, uname, splash, initrd, pcrpkey, pcrsig, linux_image;
+} tb_uki_parts;
+
+/* Builds the UKI and writes it, signed by SIGNER, to FD (a new, empty file open for reading and writing; NAME for messages).
+ * Logs what fails. */
+int tb_uki_write(const tb_uki_parts *parts, const tb_signer *signer, int fd, const char *name);
+
+/* The kernel release from an x86 bzImage's setup header ("6.1.0-28-amd64"), as the .uname
+ * section holds it. -ENODATA when the image has no such header (other architectures). */
+int tb_uki_kernel_release(int kernel_fd, char *buf, size_t size);
+
+/* What a systemd EFI binary's .sdmagic says ("#### LoaderInfo: systemd-boot 252.39-1 ####"):
+ * returns the major version if the product is PRODUCT ("systemd-boot", "systemd-stub"),
+ * else -EBADMSG. */
+int tb_uki_sdmagic_major(const tb_pe *pe, const char *product);

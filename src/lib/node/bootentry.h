@@ -1,0 +1,67 @@
+/* bootentry.h — the Type #1 entries of an installed ESP (loader/entries/NAME.conf) with their boot
+ * counters (research/formats.md §8.3–§8.4): what `bootentry --list` shows and what an upgrade
+ * replaces. The layout itself (roles, titles, sort keys) is bootentries.h. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/buf.h"
+#include "util/macro.h"
+
+#define TB_BOOTENTRY_COUNTER_NONE (-1)
+
+/* "active+2-1.conf" → base "active", left 2, done 1. Without a valid counter (the last '+'
+ * followed by digits [-digits] right before ".conf") left and done are TB_BOOTENTRY_COUNTER_NONE
+ * and base is the name without ".conf". -EINVAL unless FILE ends in ".conf". */
+int tb_bootentry_parse_name(const char *file, char **ret_base, int *ret_left, int *ret_done);
+
+typedef enum tb_bootentry_state {
+        TB_BOOTENTRY_GOOD,          /* no counter: blessed, or never counted */
+        TB_BOOTENTRY_INDETERMINATE, /* tries left */
+        TB_BOOTENTRY_BAD,           /* +0-N: sorted last by systemd-boot */
+} tb_bootentry_state;
+
+const char *tb_bootentry_state_to_string(tb_bootentry_state s);
+
+typedef struct tb_bootentry {
+        char *file;     /* "active+3.conf" (the entry id, as LoaderEntryOneShot wants it) */
+        char *base;     /* "active" */
+        int left, done;
+        tb_bootentry_state state;
+        char *title, *efi, *sort_key, *version; /* NULL when the key is absent */
+} tb_bootentry;
+
+typedef struct tb_bootentry_list {
+        tb_bootentry *e;
+        size_t n;
+} tb_bootentry_list;
+
+/* Reads ESP/loader/entries, sorted by file name. Logs what fails. */
+int tb_bootentry_list_load(const char *esp, tb_bootentry_list *ret);
+void tb_bootentry_list_done(tb_bootentry_list *l);
+static inline void tb_bootentry_list_donep(tb_bootentry_list *l) {
+        tb_bootentry_list_done(l);
+}
+
+/* The entry for NAME: an entry id ("active+2-1.conf"), a base name ("active"), or Kairos'
+ * aliases: "cos" → active, "fallback" → passive. NULL if none. */
+const tb_bootentry *tb_bootentry_list_find(const tb_bootentry_list *l, const char *name);
+
+/* What systemd-bless-boot does, for systems without it: systemd-boot counted this boot's try by
+ * renaming the entry and told where in LoaderBootCountPath ("\loader\entries\active+2-1.conf").
+ * Marked good the entry loses its counter ("active.conf": blessed, no more counting); marked bad
+ * it becomes "+0-DONE" ("active+0-1.conf": sorted last, the fallback boots next).
+ * tb_bootentry_marked_name() works on the variable's value alone: *RET_FROM and *RET_TO are the
+ * file names in loader/entries; 0 with both NULL when the name has no counter (nothing to do);
+ * -EINVAL when the path is not a file directly in \loader\entries\ or not a .conf. */
+int tb_bootentry_marked_name(const char *count_path, bool good, char **ret_from, char **ret_to);
+
+/* Reads LoaderBootCountPath from EFIVARS (NULL: the default), renames the entry under ESP and
+ * syncs the directory. 0 with *RET_FROM and *RET_TO NULL when this boot was not counted (no
+ * variable, or an entry without a counter); already-renamed entries (a second call) are fine. */
+int tb_bootentry_mark(const char *esp, const char *efivars, bool good, char **ret_from, char **ret_to);
+
+/* A source entry CONF (norole.conf) rewritten as the entry NAME ("active", "my_entry"): title
+ * and sort-key as bootentries.h gives them for NAME's role, efi EFI_PATH; other keys kept. */
+int tb_bootentry_conf_for(const char *conf, size_t len, const char *name, const char *efi_path, tb_buf *out);

@@ -1,0 +1,52 @@
+/* cloudconfig.h — the cloud-config YAML keys trustboot honours when installing (research/kairos.md
+ * §4.3): install.{device,auto,reboot,poweroff,partitions,extra-partitions,encrypted_partitions},
+ * bind-pcrs, bind-public-pcrs. Several files can be merged over the defaults, later keys win. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/macro.h"
+
+#define TB_CLOUDCONFIG_OEM_LABEL "COS_OEM"
+#define TB_CLOUDCONFIG_PERSISTENT_LABEL "COS_PERSISTENT"
+#define TB_CLOUDCONFIG_EFI_LABEL "COS_GRUB"
+
+typedef struct tb_cloudconfig_partition {
+        char *name;        /* GPT partition name */
+        uint64_t size_mib; /* 0: the rest of the disk */
+        char *fs;          /* mkfs type, NULL: left unformatted ("-", "none", "noformat") */
+        char *label;       /* file system label */
+} tb_cloudconfig_partition;
+
+typedef struct tb_cloudconfig {
+        char *device;             /* "auto" (default): the largest disk that is not the boot medium */
+        bool auto_install;
+        bool reboot;
+        bool poweroff;
+        uint64_t efi_mib;         /* 0: sized from the medium's UKIs */
+        uint64_t oem_mib;         /* 64 */
+        uint64_t persistent_mib;  /* 0: the rest */
+        tb_cloudconfig_partition *extra;
+        size_t n_extra;
+        char **encrypted;         /* labels; default COS_OEM, COS_PERSISTENT; a list replaces it */
+        size_t n_encrypted;
+        uint32_t bind_pcrs;        /* PCRs bound literally (mask), default none */
+        uint32_t bind_public_pcrs; /* PCRs bound through the signed policy (mask), default 11 */
+} tb_cloudconfig;
+
+int tb_cloudconfig_new(tb_cloudconfig **ret); /* the defaults */
+void tb_cloudconfig_free(tb_cloudconfig *c);
+TB_DEFINE_CLEANUP(tb_cloudconfig *, tb_cloudconfig_free);
+
+/* Merges the YAML document TEXT (named NAME in messages) into C. YAML and type errors are
+ * logged once as "NAME:LINE:COLUMN: what" and return -EINVAL; unknown keys are warned about. */
+int tb_cloudconfig_merge(tb_cloudconfig *c, const char *name, const char *text, size_t len);
+/* tb_cloudconfig_merge() of the file PATH. */
+int tb_cloudconfig_merge_file(tb_cloudconfig *c, const char *path);
+
+/* Checks the merged result: one size-0 partition at most, labels unique, every encrypted label
+ * belongs to a partition. Logs the first problem. */
+int tb_cloudconfig_validate(const tb_cloudconfig *c);
+

@@ -1,0 +1,62 @@
+/* disk.h — the installed disk: GPT layout as Kairos makes it (research/kairos.md §4.2) written
+ * with libfdisk to a block device or an image file, partition device names, mkfs, and picking
+ * the target disk ("auto": the largest disk that is not the boot medium). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/cloudconfig.h"
+#include "util/macro.h"
+
+#define TB_DISK_GUID "2ceff841-4c1d-5a14-8e46-ed3aeb621093" /* uuid5(URL, "KAIROS_DISK") */
+#define TB_DISK_UUID_STRING_SIZE 37
+
+/* uuid5(NamespaceURL, NAME), lower-case: Kairos' partition GUIDs and LUKS UUIDs from labels. */
+void tb_disk_uuid5(const char *name, char out[TB_DISK_UUID_STRING_SIZE]);
+
+typedef struct tb_disk_part {
+        const char *name;  /* GPT partition name: efi, oem, persistent, extra names */
+        const char *label; /* file system (or LUKS) label: COS_GRUB, COS_OEM, … */
+        const char *fs;    /* vfat, ext4, ext2…; NULL: not formatted */
+        uint64_t size_mib; /* 0: the rest of the disk */
+        bool esp;
+        unsigned partno;   /* 1-based, in table order */
+} tb_disk_part;
+
+/* Install order: efi, oem, persistent, extra partitions; the one size-0 partition goes last.
+ * Points into C, which must outlive the layout. */
+typedef struct tb_disk_layout {
+        tb_disk_part parts[16];
+        size_t n;
+} tb_disk_layout;
+
+int tb_disk_layout_from_config(const tb_cloudconfig *c, uint64_t efi_mib, tb_disk_layout *ret);
+/* Smallest disk that holds the layout (the rest partition gets at least 64 MiB). */
+uint64_t tb_disk_layout_min_bytes(const tb_disk_layout *l);
+const tb_disk_part *tb_disk_layout_find(const tb_disk_layout *l, const char *label);
+
+/* Size in bytes of a block device or regular file. */
+int tb_disk_size(const char *device, uint64_t *ret);
+
+/* Writes a new GPT with the layout to DEVICE (whatever was there is replaced; old signatures at
+ * the start of the disk are wiped) and asks the kernel to re-read it. -ENOSPC if too small. */
+int tb_disk_partition(const char *device, const tb_disk_layout *l);
+
+/* /dev/vda + 2 → /dev/vda2; /dev/nvme0n1, /dev/loop0, /dev/mmcblk0 + 2 → …p2. Waits up to
+ * TIMEOUT_MS for the node to appear when WAIT. */
+int tb_disk_part_device(const char *device, unsigned partno, char **ret);
+int tb_disk_wait_node(const char *node, unsigned timeout_ms);
+
+/* mkfs.vfat -n LABEL, or mkfs.FS -q -F -L LABEL (ext*), on DEV. */
+int tb_disk_mkfs(const char *dev, const char *fs, const char *label);
+
+/* The disk (whole device, /dev/NAME) that holds the running boot medium: the one with a
+ * partition whose PARTUUID is LoaderDevicePartUUID, or with an ISO 9660 file system.
+ * SYSFS NULL = /sys. *RET NULL if none was found. */
+int tb_disk_boot_medium(char **ret);
+/* Whether DEVICE is (a partition of) the boot medium disk. */
+bool tb_disk_is_boot_medium(const char *device);
+/* "auto": the largest writable disk that is not dm-*, loop, ram, zram, a CD or the medium. */
+int tb_disk_pick_auto(char **ret);

@@ -1,0 +1,394 @@
+/* install.c — the installer's steps, in Kairos' order (research/kairos.md §4.4). */
+#include "node/install.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node/bootentries.h"
+#include "util/buf.h"
+#include "sb/efivar.h"
+#include "util/exec.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "tpm/luks.h"
+#include "measure/tpm2-policy.h"
+#include "tpm/tpm2.h"
+
+#define MIB (UINT64_C(1) << 20)
+#define PUBKEY_MAX ((size_t)64 << 10)
+
+/* ---- ESP sizing ---- */
+
+static uint64_t walk_uki_bytes, walk_other_bytes;
+
+static int size_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        if (type != FTW_F)
+                return 0;
+        if (strncmp(path + ftw->base, TB_BOOT_NOROLE, strlen(TB_BOOT_NOROLE)) == 0)
+                walk_uki_bytes += (uint64_t)st->st_size;
+        else
+                walk_other_bytes += (uint64_t)st->st_size;
+        return 0;
+}
+
+int tb_install_efi_mib(const char *source_dir, uint64_t *ret) {
+        walk_uki_bytes = walk_other_bytes = 0;
+        if (nftw(source_dir, size_one, 16, FTW_PHYS) < 0)
+                return tb_log_errno(-errno, "%s: cannot read the medium's ESP", source_dir);
+        if (walk_uki_bytes == 0) {
+                tb_err("%s: no %s* entries: not a trustboot medium", source_dir, TB_BOOT_NOROLE);
+                return -ENOENT;
+        }
+        uint64_t bytes = (5 * walk_uki_bytes + walk_other_bytes) / 10 * 11;
+        uint64_t mib = (bytes + MIB - 1) / MIB + 16;
+        *ret = mib < 64 ? 64 : mib;
+        return 0;
+}
+
+/* ---- checks ---- */
+
+int tb_install_secure_boot(const char *efivarfs) {
+        _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
+        int r = tb_efivar_read(efivarfs, "SecureBoot", &TB_GUID_EFI_GLOBAL_VARIABLE, NULL, &b);
+
+        if (r < 0)
+                return r;
+        return b.len >= 1 && b.data[0] == 1;
+}
+
+/* Whether DEVICE or one of its partitions is mounted; *RET the first mount point. */
+static bool in_use(const char *device, char **ret) {
+        FILE *f = fopen("/proc/self/mounts", "re");
+        char src[512], dst[512];
+        size_t n = strlen(device);
+        bool found = false;
+
+        if (!f)
+                return false;
+        while (!found && fscanf(f, "%511s %511s %*[^\n]", src, dst) == 2)
+                if (strncmp(src, device, n) == 0 && (src[n] == 0 || src[n] == 'p' || (src[n] >= '0' && src[n] <= '9'))) {
+                        found = true;
+                        *ret = strdup(dst);
+                }
+        fclose(f);
+        return found;
+}
+
+static int read_pubkey(const tb_install_params *p, tb_buf *pem) {
+        const char *path = p->pcr_public_key ? p->pcr_public_key : TB_INSTALL_PCR_PUBLIC_KEY;
+        EVP_PKEY *key = NULL;
+        int r = tb_read_file(path, PUBKEY_MAX, pem);
+
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot read the PCR public key", path);
+        if (tb_tpm2_pubkey_from_pem(pem->data, pem->len, &key) < 0) {
+                tb_err("%s: not an RSA public key in PEM format", path);
+                return -EINVAL;
+        }
+        EVP_PKEY_free(key);
+        return 0;
+}
+
+int tb_install_check(const tb_install_params *p, tb_disk_layout *l) {
+        _cleanup_(freep) char *mnt = NULL, *boot_entries = NULL;
+        uint64_t efi_mib = 0, size = 0;
+        struct stat st;
+        int r;
+
+        if (stat(p->device, &st) < 0)
+                return tb_log_errno(-errno, "%s: cannot use as install target", p->device);
+        if (!S_ISBLK(st.st_mode)) {
+                tb_err("%s: not a block device", p->device);
+                return -ENOTBLK;
+        }
+        if (tb_disk_is_boot_medium(p->device)) {
+                tb_err("%s: is the boot medium; refusing to install over it", p->device);
+                return -EBUSY;
+        }
+        if (in_use(p->device, &mnt)) {
+                tb_err("%s: in use (mounted at %s)", p->device, mnt ? mnt : "?");
+                return -EBUSY;
+        }
+        if ((r = tb_cloudconfig_validate(p->config)) < 0)
+                return r;
+        if (!(boot_entries = tb_path_join(p->source_dir, "EFI/BOOT/BOOTX64.EFI")))
+                return -ENOMEM;
+        if (!tb_path_exists(boot_entries)) {
+                tb_err("%s: no EFI/BOOT/BOOTX64.EFI: not the ESP of a medium", p->source_dir);
+                return -ENOENT;
+        }
+        if ((r = tb_install_efi_mib(p->source_dir, &efi_mib)) < 0)
+                return r;
+        if (p->config->efi_mib > efi_mib)
+                efi_mib = p->config->efi_mib;
+        if ((r = tb_disk_layout_from_config(p->config, efi_mib, l)) < 0)
+                return r;
+        if ((r = tb_disk_size(p->device, &size)) < 0)
+                return tb_log_errno(r, "%s: cannot get its size", p->device);
+        if (size < tb_disk_layout_min_bytes(l)) {
+                tb_err("%s: too small: %llu MiB, the layout needs %llu MiB (ESP %llu MiB)", p->device,
+                       (unsigned long long)(size / MIB), (unsigned long long)(tb_disk_layout_min_bytes(l) / MIB),
+                       (unsigned long long)efi_mib);
+                return -ENOSPC;
+        }
+        if (p->encrypt) {
+                _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
+                _cleanup_(tb_tpm2_freep) tb_tpm2 *tpm = NULL;
+                if ((r = read_pubkey(p, &pem)) < 0)
+                        return r;
+                if ((r = tb_tpm2_open(p->tpm2_device, &tpm)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* ---- copying ---- */
+
+static int copy_file(const char *src, const char *dst, mode_t mode) {
+        _cleanup_(closep) int in = open(src, O_RDONLY | O_CLOEXEC);
+        _cleanup_(closep) int out = -1;
+        static uint8_t buf[1 << 20];
+        ssize_t n;
+
+        if (in < 0)
+                return tb_log_errno(-errno, "%s: cannot open", src);
+        out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        if (out < 0)
+                return tb_log_errno(-errno, "%s: cannot create", dst);
+        while ((n = read(in, buf, sizeof(buf))) > 0)
+                if (tb_write_all(out, buf, (size_t)n) < 0)
+                        return tb_log_errno(-errno, "%s: cannot write", dst);
+        if (n < 0)
+                return tb_log_errno(-errno, "%s: cannot read", src);
+        if (fsync(out) < 0)
+                return tb_log_errno(-errno, "%s: cannot sync", dst);
+        return 0;
+}
+
+static int copy_tree(const char *src, const char *dst) {
+        _cleanup_(freep) struct dirent **list = NULL;
+        int n, r = 0;
+
+        if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+                return tb_log_errno(-errno, "%s: cannot create", dst);
+        n = scandir(src, &list, NULL, alphasort);
+        if (n < 0)
+                return tb_log_errno(-errno, "%s: cannot list", src);
+        for (int i = 0; i < n; i++) {
+                struct dirent *de = list[i];
+                if (r >= 0 && strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+                        _cleanup_(freep) char *s = tb_path_join(src, de->d_name), *d = tb_path_join(dst, de->d_name);
+                        struct stat st;
+                        if (!s || !d)
+                                r = -ENOMEM;
+                        else if (lstat(s, &st) < 0)
+                                r = tb_log_errno(-errno, "%s: cannot stat", s);
+                        else if (S_ISDIR(st.st_mode))
+                                r = copy_tree(s, d);
+                        else if (S_ISREG(st.st_mode))
+                                r = copy_file(s, d, 0644);
+                }
+                free(de);
+        }
+        return r;
+}
+
+/* loader.conf: a "default" pointing at the active entry defeats boot assessment (mono#3831). */
+static int strip_default_active(const char *esp) {
+        _cleanup_(freep) char *path = tb_path_join(esp, "loader/loader.conf");
+        _cleanup_(tb_buf_freep) tb_buf in = TB_BUF_INIT, out = TB_BUF_INIT;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = tb_read_file(path, (size_t)64 << 10, &in);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot read", path);
+        size_t i = 0;
+        bool changed = false;
+        while (i < in.len) {
+                const uint8_t *nl = memchr(in.data + i, '\n', in.len - i);
+                size_t len = nl ? (size_t)(nl - in.data) - i + 1 : in.len - i;
+                if (len > 8 && memcmp(in.data + i, "default", 7) == 0 && (in.data[i + 7] == ' ' || in.data[i + 7] == '\t') &&
+                    memmem(in.data + i, len, "active", 6))
+                        changed = true;
+                else if ((r = tb_buf_append(&out, in.data + i, len)) < 0)
+                        return r;
+                i += len;
+        }
+        if (!changed)
+                return 0;
+        r = tb_write_file_atomic(path, out.data, out.len, 0644, true);
+        return r < 0 ? tb_log_errno(r, "%s: cannot write", path) : 0;
+}
+
+static int mount_at(const char *node, const char *dir, const char *fs) {
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return tb_log_errno(-errno, "%s: cannot create", dir);
+        if (mount(node, dir, fs, 0, NULL) < 0)
+                return tb_log_errno(-errno, "%s: cannot mount %s (%s)", dir, node, fs);
+        return 0;
+}
+
+static int unmount(const char *dir) {
+        sync();
+        if (umount(dir) < 0)
+                return tb_log_errno(-errno, "%s: cannot unmount", dir);
+        (void)rmdir(dir);
+        return 0;
+}
+
+/* The ESP is laid out in a staging directory and copied in with mtools: installing needs no vfat
+ * driver (build hosts and containers often lack one) and the entries are complete before the
+ * FAT is written. */
+static int fill_esp(const tb_install_params *p, const char *node) {
+        _cleanup_(freep) char *stage = tb_path_join(p->work_dir ? p->work_dir : TB_INSTALL_RUN_DIR "/install", "esp");
+        int r;
+
+        if (!stage)
+                return -ENOMEM;
+        tb_rm_rf(stage);
+        r = copy_tree(p->source_dir, stage);
+        if (r >= 0)
+                r = tb_bootentries_fan_out(stage);
+        if (r >= 0)
+                r = tb_bootentries_remove(stage, TB_BOOT_NOROLE);
+        if (r >= 0)
+                r = tb_bootentries_finish_entries(stage);
+        if (r >= 0)
+                r = strip_default_active(stage);
+        if (r >= 0) {
+                _cleanup_(freep) char *efi = tb_path_join(stage, "EFI"), *loader = tb_path_join(stage, "loader");
+                const char *argv[] = { "mcopy", "-s", "-Q", "-i", node, efi, loader, "::/", NULL };
+                /* mtools refuses file systems whose geometry does not match a floppy's otherwise */
+                setenv("MTOOLS_SKIP_CHECK", "1", 1);
+                r = efi && loader ? tb_exec_checked(argv, NULL) : -ENOMEM;
+        }
+        if (r >= 0 && !(p->efivarfs && !*p->efivarfs)) {
+                /* Without efivarfs (a test host) there is nothing to select: the entries sort right anyway. */
+                const char *vars = p->efivarfs ? p->efivarfs : TB_EFIVAR_DIR_DEFAULT;
+                if (access(vars, W_OK) == 0)
+                        r = tb_bootentries_select_oneshot(stage, vars, TB_ROLE_ACTIVE);
+                else
+                        tb_warn("%s: not writable, LoaderEntryOneShot not set", vars);
+        }
+        tb_rm_rf(stage);
+        return r;
+}
+
+static int copy_configs(const char *node, void *userdata) {
+        const tb_install_params *p = userdata;
+        _cleanup_(freep) char *dir = tb_path_join(p->work_dir ? p->work_dir : TB_INSTALL_RUN_DIR "/install", "oem");
+        int r = 0, k;
+
+        if (!dir)
+                return -ENOMEM;
+        if (p->n_config_files == 0)
+                return 0;
+        if ((r = mount_at(node, dir, "ext4")) < 0)
+                return r;
+        for (size_t i = 0; r >= 0 && i < p->n_config_files; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "%zu_custom.yaml", 90 + i);
+                _cleanup_(freep) char *dst = tb_path_join(dir, name);
+                r = dst ? copy_file(p->config_files[i], dst, 0600) : -ENOMEM;
+        }
+        k = unmount(dir);
+        return r < 0 ? r : k;
+}
+
+static bool is_encrypted(const tb_cloudconfig *c, const char *label) {
+        for (size_t i = 0; i < c->n_encrypted; i++)
+                if (strcmp(c->encrypted[i], label) == 0)
+                        return true;
+        return false;
+}
+
+static int encrypt_part(const tb_install_params *p, tb_tpm2 *tpm, const tb_buf *pem, const tb_disk_part *part,
+                        const char *node) {
+        _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed sealed = TB_TPM2_SEALED_INIT;
+        uint8_t secret[TB_TPM2_SECRET_SIZE];
+        char uuid[TB_DISK_UUID_STRING_SIZE];
+        bool oem = strcmp(part->label, TB_CLOUDCONFIG_OEM_LABEL) == 0;
+        tb_tpm2_seal_params sp = {
+                .pcr_mask = p->config->bind_pcrs,
+                .pubkey_pcr_mask = p->config->bind_public_pcrs,
+                .pubkey_pem = pem->data,
+                .pubkey_pem_len = pem->len,
+        };
+        int r;
+
+        r = tb_tpm2_seal(tpm, &sp, secret, &sealed);
+        if (r < 0)
+                return r;
+        tb_disk_uuid5(part->label, uuid);
+        tb_luks_enroll e = {
+                .label = part->label,
+                .uuid = uuid,
+                .sealed = &sealed,
+                .secret = secret,
+                .mkfs = part->fs,
+                .populate = oem ? copy_configs : NULL,
+                .userdata = (void *)p,
+        };
+        r = tb_luks_format(node, &e);
+        OPENSSL_cleanse(secret, sizeof(secret));
+        return r;
+}
+
+int tb_install_run(const tb_install_params *p, const tb_disk_layout *l) {
+        _cleanup_(tb_tpm2_freep) tb_tpm2 *tpm = NULL;
+        _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
+        const char *work = p->work_dir ? p->work_dir : TB_INSTALL_RUN_DIR "/install";
+        int r;
+
+        if (p->encrypt && ((r = read_pubkey(p, &pem)) < 0 || (r = tb_tpm2_open(p->tpm2_device, &tpm)) < 0))
+                return r;
+        if (mkdir(TB_INSTALL_RUN_DIR, 0755) < 0 && errno != EEXIST && !p->work_dir)
+                return tb_log_errno(-errno, "%s: cannot create", TB_INSTALL_RUN_DIR);
+        if (mkdir(work, 0700) < 0 && errno != EEXIST)
+                return tb_log_errno(-errno, "%s: cannot create", work);
+
+        tb_info("%s: writing the partition table", p->device);
+        if ((r = tb_disk_partition(p->device, l)) < 0)
+                return r;
+        for (size_t i = 0; i < l->n; i++) {
+                const tb_disk_part *part = &l->parts[i];
+                _cleanup_(freep) char *node = NULL;
+                if ((r = tb_disk_part_device(p->device, part->partno, &node)) < 0)
+                        return r;
+                if ((r = tb_disk_wait_node(node, 10000)) < 0)
+                        return r;
+                bool oem = strcmp(part->label, TB_CLOUDCONFIG_OEM_LABEL) == 0;
+                if (part->esp) {
+                        tb_info("%s: ESP (%s), %llu MiB: systemd-boot and the boot entries", node, part->label,
+                                (unsigned long long)part->size_mib);
+                        if ((r = tb_disk_mkfs(node, "vfat", part->label)) < 0 || (r = fill_esp(p, node)) < 0)
+                                return r;
+                } else if (p->encrypt && is_encrypted(p->config, part->label)) {
+                        tb_info("%s: %s: LUKS2 sealed to the TPM, %s inside", node, part->label, part->fs ? part->fs : "nothing");
+                        if ((r = encrypt_part(p, tpm, &pem, part, node)) < 0)
+                                return r;
+                } else if (part->fs) {
+                        tb_info("%s: %s: %s", node, part->label, part->fs);
+                        if ((r = tb_disk_mkfs(node, part->fs, part->label)) < 0)
+                                return r;
+                        if (oem && (r = copy_configs(node, (void *)p)) < 0)
+                                return r;
+                }
+        }
+        sync();
+        return 0;
+}

@@ -1,0 +1,158 @@
+/* upgrade-pcrkey.c — the PCR key a new UKI must carry (see upgrade-pcrkey.h). */
+#include "node/upgrade-pcrkey.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <openssl/pem.h>
+#include <string.h>
+
+#include "util/codec.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "tpm/luks.h"
+#include "util/ossl.h"
+#include "measure/pcr.h"
+
+#define REFUSE(r, ...) (tb_err(__VA_ARGS__), (r))
+
+static int pe_pcrpkey(const tb_pe *pe, EVP_PKEY **ret) {
+        _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
+        const tb_pe_section *s = tb_pe_find_section(pe, ".pcrpkey");
+        int r;
+
+        if (!s)
+                return -ENOENT;
+        r = tb_pe_section_read(pe, s, 64 << 10, &b);
+        if (r < 0)
+                return r;
+        _cleanup_(BIO_free_allp) BIO *bio = BIO_new_mem_buf(b.data, (int)b.len);
+        if (!bio)
+                return -ENOMEM;
+        *ret = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+        if (!*ret) {
+                tb_ossl_drain_errors(".pcrpkey");
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+/* Every entry of .pcrsig names KEY (pkfp) and its signature over the policy verifies with KEY:
+ * what systemd-cryptsetup checks at unlock before it asks the TPM. */
+static int check_pcrsig(const tb_pe *pe, EVP_PKEY *key) {
+        _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
+        _cleanup_(json_object_putp) struct json_object *root = NULL;
+        const tb_pe_section *s = tb_pe_find_section(pe, ".pcrsig");
+        uint8_t fp[32];
+        size_t n_checked = 0;
+        int r;
+
+        if (!s)
+                return REFUSE(-EKEYREJECTED, "%s: no .pcrsig section: the disks would not unlock after reboot",
+                              tb_pe_name(pe));
+        r = tb_pe_section_read(pe, s, 1 << 20, &b);
+        if (r < 0 || tb_buf_append_zero(&b, 1) < 0)
+                return r < 0 ? r : -ENOMEM;
+        root = json_tokener_parse((const char *)b.data);
+        if (!root || !json_object_is_type(root, json_type_object))
+                return REFUSE(-EBADMSG, "%s: .pcrsig is not a JSON object", tb_pe_name(pe));
+        r = tb_pcr_pkfp(key, fp);
+        if (r < 0)
+                return r;
+        json_object_object_foreach(root, bank_name, arr) {
+                int bank = tb_bank_from_string(bank_name);
+                if (bank < 0 || !json_object_is_type(arr, json_type_array))
+                        return REFUSE(-EBADMSG, "%s: .pcrsig: unexpected member \"%s\"", tb_pe_name(pe), bank_name);
+                for (size_t i = 0; i < json_object_array_length(arr); i++) {
+                        struct json_object *e = json_object_array_get_idx(arr, i), *pkfp, *pol, *sig;
+                        _cleanup_(tb_buf_freep) tb_buf sigb = TB_BUF_INIT;
+                        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *c = EVP_MD_CTX_new();
+                        EVP_PKEY_CTX *pctx = NULL;
+                        uint8_t efp[32], epol[32];
+                        const char *sigs;
+
+                        if (!c)
+                                return -ENOMEM;
+                        if (!json_object_object_get_ex(e, "pkfp", &pkfp) || !json_object_object_get_ex(e, "pol", &pol) ||
+                            !json_object_object_get_ex(e, "sig", &sig) ||
+                            tb_hex_decode(json_object_get_string(pkfp), efp, 32) < 0 ||
+                            tb_hex_decode(json_object_get_string(pol), epol, 32) < 0 ||
+                            !(sigs = json_object_get_string(sig)) || tb_base64_decode(sigs, strlen(sigs), &sigb) < 0)
+                                return REFUSE(-EBADMSG, "%s: .pcrsig: %s entry %zu is malformed", tb_pe_name(pe),
+                                              bank_name, i);
+                        if (memcmp(efp, fp, 32) != 0)
+                                return REFUSE(-EKEYREJECTED,
+                                              "%s: its PCR policy is signed by another key than the one the disks "
+                                              "are bound to: the disks would not unlock after reboot",
+                                              tb_pe_name(pe));
+                        if (EVP_DigestVerifyInit(c, &pctx, tb_bank_md((enum tb_bank)bank), NULL, key) != 1 ||
+                            EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1 ||
+                            EVP_DigestVerify(c, sigb.data, sigb.len, epol, 32) != 1) {
+                                tb_ossl_drain_errors(".pcrsig");
+                                return REFUSE(-EKEYREJECTED,
+                                              "%s: .pcrsig %s entry %zu does not verify with the PCR key the disks "
+                                              "are bound to: the disks would not unlock after reboot",
+                                              tb_pe_name(pe), bank_name, i);
+                        }
+                        n_checked++;
+                }
+        }
+        if (n_checked == 0)
+                return REFUSE(-EKEYREJECTED, "%s: .pcrsig holds no signature: the disks would not unlock after reboot",
+                              tb_pe_name(pe));
+        return 0;
+}
+
+int tb_upgrade_pcrkey_check_installed(const char *installed_path, const tb_pe *new_pe) {
+        _cleanup_(tb_pe_freep) tb_pe *old = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *bound = NULL, *offered = NULL;
+        int r;
+
+        r = tb_pe_open(installed_path, &old);
+        if (r < 0)
+                return r;
+        r = pe_pcrpkey(old, &bound);
+        if (r == -ENOENT) {
+                /* Nothing bound to a signed policy (no .pcrpkey): nothing to keep unlocking. */
+                tb_info("%s: no .pcrpkey: only the encrypted volumes decide the PCR key", installed_path);
+                return 0;
+        }
+        if (r < 0)
+                return REFUSE(r, "%s: unreadable .pcrpkey", installed_path);
+        r = pe_pcrpkey(new_pe, &offered);
+        if (r < 0)
+                return REFUSE(-EKEYREJECTED, "%s: no readable .pcrpkey: the disks would not unlock after reboot",
+                              tb_pe_name(new_pe));
+        if (EVP_PKEY_eq(bound, offered) != 1)
+                return REFUSE(-EKEYREJECTED,
+                              "%s: its PCR public key differs from the installed %s's, to which the disks are "
+                              "bound: the disks would not unlock after reboot", tb_pe_name(new_pe), installed_path);
+        return check_pcrsig(new_pe, bound);
+}
+
+int tb_upgrade_pcrkey_check_luks(const char *device, const tb_pe *new_pe) {
+        _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *bound = NULL, *offered = NULL;
+        _cleanup_(BIO_free_allp) BIO *bio = NULL;
+        int r;
+
+        r = tb_luks_tpm2_pcr_pubkey(device, &pem);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                tb_debug("%s: no signed PCR policy: any UKI unlocks it as far as PCR 11 goes", device);
+                return 0;
+        }
+        bio = BIO_new_mem_buf(pem.data, (int)pem.len);
+        if (!bio)
+                return -ENOMEM;
+        bound = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+        if (!bound) {
+                tb_ossl_drain_errors("token public key");
+                return REFUSE(-EBADMSG, "%s: the systemd-tpm2 token's tpm2_pubkey is not a public key", device);
+        }
+        if (pe_pcrpkey(new_pe, &offered) < 0 || EVP_PKEY_eq(bound, offered) != 1)
+                return REFUSE(-EKEYREJECTED,
+                              "%s: its PCR public key is not the one %s is bound to: the disks would not unlock "
+                              "after reboot", tb_pe_name(new_pe), device);
+        return check_pcrsig(new_pe, bound);
+}

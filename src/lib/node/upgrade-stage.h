@@ -1,0 +1,43 @@
+/* upgrade-stage.h — a new medium's norole UKIs with their entries, systemd-boot and loader.conf
+ * copied into a private staging directory first, so that what trustboot upgrade checks is byte
+ * for byte what it installs. Sources: those of rootfs.h, or an installable ISO (its ESP image
+ * /efiboot.img). */
+#pragma once
+
+#include <stddef.h>
+
+#include "util/buf.h"
+#include "pe/pe.h"
+#include "rootfs/rootfs.h"
+
+/* A norole<suffix> UKI of the medium with its entry, open for the checks. */
+typedef struct tb_upgrade_staged_uki {
+        char *suffix;   /* "" for norole.efi */
+        char *path;     /* DIR/norole<suffix>.efi */
+        tb_buf conf;    /* loader/entries/norole<suffix>.conf */
+        int fd;         /* read by pe, so closed after it */
+        tb_pe *pe;
+} tb_upgrade_staged_uki;
+
+typedef struct tb_upgrade_staged {
+        const char *source;             /* as the user named it, for messages */
+        char *dir;                      /* the staging directory, removed by _done() */
+        tb_rootfs *fs;
+        char **efi_names, **conf_names; /* the medium's EFI/trustboot/norole*, loader/entries/norole* */
+        size_t n_efi_names, n_conf_names;
+        tb_upgrade_staged_uki *ukis;
+        size_t n_ukis;
+        char *sdboot;                   /* DIR/sdboot.efi, or NULL: the medium has none */
+        tb_buf loader_conf;             /* empty if the medium has none */
+} tb_upgrade_staged;
+
+/* Creates the staging directory under WORKDIR (NULL: $TMPDIR, else /var/tmp, else /tmp), opens
+ * SOURCE (kept, not copied, until _done()) and lists its norole* names. Logs its errors. */
+int tb_upgrade_stage_open(const char *source, const char *workdir, tb_upgrade_staged *s);
+/* Copies norole<suffix>.efi and reads norole<suffix>.conf for every suffix of the
+ * NULL-terminated SUFFIXES, opens each UKI as a PE, then copies systemd-boot and loader.conf
+ * when the medium has them. -ENOENT (logged, "not a trustboot medium") if a pair is missing. */
+int tb_upgrade_stage_ukis(tb_upgrade_staged *s, char *const *suffixes);
+/* The staged UKI with SUFFIX, or NULL. */
+const tb_upgrade_staged_uki *tb_upgrade_staged_find(const tb_upgrade_staged *s, const char *suffix);
+void tb_upgrade_staged_done(tb_upgrade_staged *s);

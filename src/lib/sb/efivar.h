@@ -1,0 +1,32 @@
+/* efivar.h — EFI variables through efivarfs: "NAME-GUID" files holding a 4-byte attribute word
+ * followed by the data. The directory is a parameter (NULL: /sys/firmware/efi/efivars) so that
+ * tests work on a plain directory of such files. Variables of systemd-boot's Boot Loader
+ * Interface and the Secure Boot signature databases. */
+#pragma once
+
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "sb/efisig.h"
+
+#define TB_EFIVAR_DIR_DEFAULT "/sys/firmware/efi/efivars"
+
+extern const tb_guid TB_GUID_LOADER; /* 4a67b082-0a4c-41cf-b6c7-440b29bb8c4f */
+
+/* What systemd writes for the Boot Loader Interface variables. */
+#define TB_EFIVAR_ATTRS_NV_BS_RT 0x07u
+
+/* Reads NAME-VENDOR from DIR: RET_ATTRS (may be NULL) and the data appended to OUT.
+ * -ENOENT if it is not set, -EBADMSG if the file is shorter than the attribute word. */
+int tb_efivar_read(const char *dir, const char *name, const tb_guid *vendor, uint32_t *ret_attrs, tb_buf *out);
+
+/* Writes NAME-VENDOR with ATTRS and DATA in one write(), as efivarfs requires; LEN 0 deletes it.
+ * The immutable flag efivarfs sets on variables it does not know to be harmless is cleared first
+ * and set again afterwards, as systemd does. Logs what fails. */
+int tb_efivar_write(const char *dir, const char *name, const tb_guid *vendor, uint32_t attrs, const void *data,
+                    size_t len);
+
+/* A Boot Loader Interface string: UTF-16LE with a terminating NUL. Only ASCII is accepted
+ * (entry ids are file names): -EBADMSG otherwise. *RET is malloc'ed. */
+int tb_efivar_read_string(const char *dir, const char *name, const tb_guid *vendor, char **ret);
+int tb_efivar_write_string(const char *dir, const char *name, const tb_guid *vendor, const char *value);

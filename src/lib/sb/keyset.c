@@ -1,0 +1,355 @@
+#include "sb/keyset.h"
+
+#include <errno.h>
+#include <openssl/bn.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <string.h>
+
+#include "sb/efisig.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/ossl.h"
+#include "pe/signer.h"
+
+const char *const tb_keyset_files[TB_KEYSET_N_FILES] = {
+        "PK.key",  "PK.pem",  "PK.der",  "PK.esl",  "PK.auth", "KEK.key", "KEK.pem", "KEK.der",
+        "KEK.esl", "KEK.auth", "db.key", "db.pem", "db.der", "db.esl", "db.auth", "tpm2-pcr-private.pem",
+};
+
+/* The 2011 CAs and their 2023 successors, as python3-virt-firmware ships them (see
+ * scripts/install-deps.sh). The "Option ROM UEFI CA 2023" is not among its files. */
+const char *const tb_keyset_ms_kek_certs[] = {
+        "MicrosoftCorporationKEKCA2011.pem",
+        "MicrosoftCorporationKEK2KCA2023.pem",
+        NULL,
+};
+const char *const tb_keyset_ms_db_certs[] = {
+        "MicrosoftWindowsProductionPCA2011.pem",
+        "MicrosoftCorporationUEFICA2011.pem",
+        "WindowsUEFICA2023.pem",
+        "MicrosoftUEFICA2023.pem",
+        NULL,
+};
+
+enum { KEY_PK, KEY_KEK, KEY_DB, N_KEYS };
+
+static const struct key_kind {
+        const char *name;       /* variable and file name */
+        const tb_guid *vendor;  /* the variable's vendor GUID */
+        int signer;             /* who signs the .auth: PK for PK and KEK, KEK for db */
+} kinds[N_KEYS] = {
+        [KEY_PK] = { "PK", &TB_GUID_EFI_GLOBAL_VARIABLE, KEY_PK },
+        [KEY_KEK] = { "KEK", &TB_GUID_EFI_GLOBAL_VARIABLE, KEY_PK },
+        [KEY_DB] = { "db", &TB_GUID_IMAGE_SECURITY_DATABASE, KEY_KEK },
+};
+
+/* Certificates from somewhere else that go into a variable (DER each). */
+typedef struct cert_list {
+        tb_buf der[64];
+        size_t n;
+} cert_list;
+
+static void cert_list_free(cert_list *l) {
+        for (size_t i = 0; i < l->n; i++)
+                tb_buf_free(&l->der[i]);
+        l->n = 0;
+}
+
+static int cert_list_add(cert_list *l, const uint8_t *der, size_t len) {
+        if (l->n >= ARRAY_SIZE(l->der))
+                return -E2BIG;
+        l->der[l->n] = (tb_buf)TB_BUF_INIT;
+        if (tb_buf_append(&l->der[l->n], der, len) < 0)
+                return -ENOMEM;
+        l->n++;
+        return 0;
+}
+
+static int load_ms_certs(const char *dir, const char *const *names, cert_list *out) {
+        for (const char *const *n = names; *n; n++) {
+                _cleanup_(freep) char *path = tb_path_join(dir, *n);
+                _cleanup_(X509_freep) X509 *cert = NULL;
+                _cleanup_(tb_buf_freep) tb_buf der = TB_BUF_INIT;
+                int r;
+
+                if (!path)
+                        return -ENOMEM;
+                r = tb_cert_load(path, &cert);
+                if (r < 0) {
+                        tb_log_errno(r, "%s: cannot load Microsoft UEFI CA certificate (install them with 'make deps', "
+                                        "or pass --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING)",
+                                     path);
+                        return r;
+                }
+                r = tb_cert_to_der(cert, &der);
+                if (r >= 0)
+                        r = cert_list_add(out, der.data, der.len);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+struct custom_ctx {
+        const char *path;
+        cert_list *out;
+        int error;
+};
+
+static int collect_custom_cert(const tb_esl_entry *e, void *userdata) {
+        struct custom_ctx *c = userdata;
+        _cleanup_(X509_freep) X509 *cert = NULL;
+        char type[TB_GUID_STRING_MAX];
+
+        if (memcmp(e->type.b, TB_GUID_CERT_X509.b, 16) != 0) {
+                tb_guid_to_string(&e->type, type);
+                tb_debug("%s: skipping a non-X.509 entry (type %s)", c->path, type);
+                return 0;
+        }
+        if (tb_cert_from_der(e->data, e->len, &cert) < 0) {
+                tb_err("%s: an X.509 entry is not a valid certificate", c->path);
+                return -EBADMSG;
+        }
+        return cert_list_add(c->out, e->data, e->len);
+}
+
+static int no_op_entry(const tb_esl_entry *e, void *userdata) {
+        (void)e;
+        (void)userdata;
+        return 0;
+}
+
+/* A firmware-exported signature database: plain EFI_SIGNATURE_LISTs (efi-readvar -o), or an
+ * efivarfs file, which starts with the variable's 4-byte attributes. */
+static int load_custom_db(const char *dir, const char *name, cert_list *out) {
+        _cleanup_(freep) char *path = tb_path_join(dir, name);
+        _cleanup_(tb_buf_freep) tb_buf data = TB_BUF_INIT;
+        struct custom_ctx ctx = { .out = out };
+        size_t skip = 0;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        ctx.path = path;
+        r = tb_read_file(path, 16u << 20, &data);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot read custom certificate database", path);
+        if (tb_esl_foreach(data.data, data.len, no_op_entry, NULL) < 0) {
+                if (data.len > 4 && tb_esl_foreach(data.data + 4, data.len - 4, no_op_entry, NULL) >= 0)
+                        skip = 4;
+                else {
+                        tb_err("%s: not an EFI signature database (malformed EFI_SIGNATURE_LIST)", path);
+                        return -EBADMSG;
+                }
+        }
+        r = tb_esl_foreach(data.data + skip, data.len - skip, collect_custom_cert, &ctx);
+        if (r == -E2BIG)
+                tb_err("%s: too many certificates", path);
+        return r;
+}
+
+static int generate_rsa(uint32_t bits, EVP_PKEY **ret) {
+        EVP_PKEY *key = EVP_RSA_gen(bits);
+
+        if (!key) {
+                tb_ossl_drain_errors("RSA key generation");
+                return -EIO;
+        }
+        *ret = key;
+        return 0;
+}
+
+static int add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value) {
+        _cleanup_(X509_EXTENSION_freep) X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
+
+        if (!ext || !X509_add_ext(cert, ext, -1))
+                return -EIO;
+        return 0;
+}
+
+/* A self-signed CA certificate like `openssl req -x509` makes with the stock v3_ca section. */
+static int make_cert(EVP_PKEY *key, const char *cn, int64_t epoch, uint32_t days, X509 **ret) {
+        _cleanup_(X509_freep) X509 *cert = X509_new();
+        _cleanup_(BN_freep) BIGNUM *serial_bn = BN_new();
+        time_t now = (time_t)epoch;
+        X509_NAME *name;
+        X509V3_CTX ctx;
+
+        if (!cert || !serial_bn)
+                return -ENOMEM;
+        /* A positive random 159-bit serial, as OpenSSL's req does. */
+        if (!BN_rand(serial_bn, 159, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) ||
+            !BN_to_ASN1_INTEGER(serial_bn, X509_get_serialNumber(cert)))
+                return -EIO;
+        if (!X509_set_version(cert, X509_VERSION_3) || !X509_time_adj_ex(X509_getm_notBefore(cert), 0, 0, &now) ||
+            !X509_time_adj_ex(X509_getm_notAfter(cert), (int)days, 0, &now) || !X509_set_pubkey(cert, key))
+                return -EIO;
+        name = X509_get_subject_name(cert);
+        if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) ||
+            !X509_set_issuer_name(cert, name))
+                return -EIO;
+        X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
+        if (add_ext(cert, &ctx, NID_subject_key_identifier, "hash") < 0 ||
+            add_ext(cert, &ctx, NID_authority_key_identifier, "keyid:always") < 0 ||
+            add_ext(cert, &ctx, NID_basic_constraints, "critical,CA:TRUE") < 0)
+                return -EIO;
+        if (X509_sign(cert, key, EVP_sha256()) <= 0)
+                return -EIO;
+        *ret = TAKE_PTR(cert);
+        return 0;
+}
+
+/* Everything a key set holds, in memory until it is written. */
+typedef struct keyset {
+        EVP_PKEY *key[N_KEYS];
+        X509 *cert[N_KEYS];
+        EVP_PKEY *pcr_key;
+        tb_buf file[TB_KEYSET_N_FILES];
+} keyset;
+
+static void keyset_free(keyset *ks) {
+        for (int i = 0; i < N_KEYS; i++) {
+                EVP_PKEY_free(ks->key[i]);
+                X509_free(ks->cert[i]);
+        }
+        EVP_PKEY_free(ks->pcr_key);
+        for (int i = 0; i < TB_KEYSET_N_FILES; i++)
+                tb_buf_wipe(&ks->file[i]);
+}
+
+static bool is_private(int file_index) {
+        const char *n = tb_keyset_files[file_index];
+        size_t l = strlen(n);
+
+        return (l > 4 && strcmp(n + l - 4, ".key") == 0) || strcmp(n, "tpm2-pcr-private.pem") == 0;
+}
+
+static int build_files(const tb_keyset_options *o, const cert_list extra[N_KEYS], const cert_list custom[N_KEYS],
+                       keyset *ks) {
+        tb_guid owner;
+        int r;
+
+        r = tb_guid_random(&owner); /* one owner GUID per run for our own three certificates */
+        if (r < 0)
+                return r;
+
+        for (int k = 0; k < N_KEYS; k++) {
+                _cleanup_(freep) char *cn = NULL;
+
+                if (asprintf(&cn, "%s-%s", o->name, kinds[k].name) < 0)
+                        return -ENOMEM;
+                r = generate_rsa(o->key_bits, &ks->key[k]);
+                if (r < 0)
+                        return r;
+                r = make_cert(ks->key[k], cn, o->epoch, o->days, &ks->cert[k]);
+                if (r < 0)
+                        return r;
+        }
+        r = generate_rsa(2048, &ks->pcr_key);
+        if (r < 0)
+                return r;
+
+        for (int k = 0; k < N_KEYS; k++) {
+                tb_buf *f = &ks->file[(size_t)k * 5];
+                tb_buf *key_pem = &f[0], *pem = &f[1], *der = &f[2], *esl = &f[3], *auth = &f[4];
+                const struct key_kind *signer = &kinds[kinds[k].signer];
+
+                if ((r = tb_key_to_pem(ks->key[k], key_pem)) < 0 || (r = tb_cert_to_pem(ks->cert[k], pem)) < 0 ||
+                    (r = tb_cert_to_der(ks->cert[k], der)) < 0)
+                        return r;
+                r = tb_esl_append_x509(esl, &owner, der->data, der->len);
+                for (size_t i = 0; r >= 0 && i < extra[k].n; i++)
+                        r = tb_esl_append_x509(esl, &TB_GUID_OWNER_MICROSOFT, extra[k].der[i].data, extra[k].der[i].len);
+                for (size_t i = 0; r >= 0 && i < custom[k].n; i++)
+                        r = tb_esl_append_x509(esl, &TB_GUID_OWNER_CUSTOM, custom[k].der[i].data, custom[k].der[i].len);
+                /* Kairos also concatenates the custom certificates' DER to KEK.der / db.der. */
+                for (size_t i = 0; r >= 0 && i < custom[k].n; i++)
+                        r = tb_buf_append(der, custom[k].der[i].data, custom[k].der[i].len);
+                if (r < 0)
+                        return r;
+                r = tb_auth_build(kinds[k].name, kinds[k].vendor, TB_EFI_AUTH_VAR_ATTRS, o->epoch, esl,
+                                  ks->key[signer - kinds], ks->cert[signer - kinds], auth);
+                if (r < 0)
+                        return r;
+        }
+        return tb_key_to_pem(ks->pcr_key, &ks->file[15]);
+}
+
+static int check_existing(const char *out_dir) {
+        for (int i = 0; i < TB_KEYSET_N_FILES; i++) {
+                _cleanup_(freep) char *p = tb_path_join(out_dir, tb_keyset_files[i]);
+
+                if (!p)
+                        return -ENOMEM;
+                if (tb_path_exists(p)) {
+                        tb_err("%s: a key set already exists there (%s); losing keys makes upgrades impossible, "
+                               "use --force to overwrite it",
+                               out_dir, tb_keyset_files[i]);
+                        return -EEXIST;
+                }
+        }
+        return 0;
+}
+
+int tb_keyset_generate(const tb_keyset_options *o, const char *out_dir, bool force) {
+        _cleanup_(tb_stage_abortp) tb_stage stage = TB_STAGE_INIT;
+        cert_list extra[N_KEYS] = {}, custom[N_KEYS] = {};
+        keyset ks = {};
+        int r;
+
+        if (!force) {
+                r = check_existing(out_dir);
+                if (r < 0)
+                        return r;
+        }
+        /* Read every input before generating anything, so bad input fails fast. */
+        if (!o->skip_microsoft) {
+                r = load_ms_certs(o->ms_cert_dir, tb_keyset_ms_kek_certs, &extra[KEY_KEK]);
+                if (r >= 0)
+                        r = load_ms_certs(o->ms_cert_dir, tb_keyset_ms_db_certs, &extra[KEY_DB]);
+                if (r < 0)
+                        goto finish;
+        }
+        if (o->custom_cert_dir) {
+                r = load_custom_db(o->custom_cert_dir, "KEK", &custom[KEY_KEK]);
+                if (r >= 0)
+                        r = load_custom_db(o->custom_cert_dir, "db", &custom[KEY_DB]);
+                if (r < 0)
+                        goto finish;
+        }
+
+        r = build_files(o, extra, custom, &ks);
+        if (r < 0) {
+                tb_log_errno(r, "cannot generate the key set");
+                goto finish;
+        }
+
+        r = tb_stage_begin(out_dir, 0700, &stage);
+        if (r < 0) {
+                tb_log_errno(r, "%s: cannot create output directory", out_dir);
+                goto finish;
+        }
+        for (int i = 0; i < TB_KEYSET_N_FILES; i++) {
+                _cleanup_(freep) char *p = tb_path_join(stage.dir, tb_keyset_files[i]);
+
+                r = p ? tb_write_file_new(p, ks.file[i].data, ks.file[i].len, is_private(i) ? 0600 : 0644) : -ENOMEM;
+                if (r < 0) {
+                        tb_log_errno(r, "%s/%s: cannot write", out_dir, tb_keyset_files[i]);
+                        goto finish;
+                }
+        }
+        r = tb_stage_commit(&stage, tb_keyset_files, TB_KEYSET_N_FILES, force);
+        if (r == -EEXIST)
+                check_existing(out_dir); /* someone else wrote one meanwhile: say which */
+        else if (r < 0)
+                tb_log_errno(r, "%s: cannot move the key set into place", out_dir);
+
+finish:
+        keyset_free(&ks);
+        for (int k = 0; k < N_KEYS; k++) {
+                cert_list_free(&extra[k]);
+                cert_list_free(&custom[k]);
+        }
+        return r;
+}

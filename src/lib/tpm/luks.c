@@ -1,0 +1,376 @@
+#include "tpm/luks.h"
+
+#include <blkid/blkid.h>
+#include <errno.h>
+#include <libcryptsetup.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/codec.h"
+#include "util/exec.h"
+#include "util/log.h"
+#include "tpm/luks-token.h"
+
+#define VOLUME_KEY_SIZE 64 /* aes-xts-plain64 with AES-256: two 256-bit keys */
+#define TOKENS_MAX 32
+
+static void crypt_freep(struct crypt_device **cd) {
+        if (*cd)
+                crypt_free(*cd);
+}
+
+static void wipe_freep(char **p) {
+        if (*p) {
+                OPENSSL_cleanse(*p, strlen(*p));
+                free(*p);
+        }
+}
+
+/* libcryptsetup's messages go to the debug log: we report each failure in one line. */
+static void crypt_log_cb(int level, const char *msg, void *userdata) {
+        size_t n = strlen(msg);
+
+        (void)level;
+        (void)userdata;
+        if (n > 0 && msg[n - 1] == '\n')
+                n--;
+        tb_debug("libcryptsetup: %.*s", (int)n, msg);
+}
+
+static int open_device(const char *device, bool load, struct crypt_device **ret) {
+        struct crypt_device *cd = NULL;
+        int r;
+
+        crypt_set_log_callback(NULL, crypt_log_cb, NULL);
+        r = crypt_init(&cd, device);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot open", device);
+        crypt_set_log_callback(cd, crypt_log_cb, NULL);
+        if (load) {
+                r = crypt_load(cd, CRYPT_LUKS2, NULL);
+                if (r < 0) {
+                        crypt_free(cd);
+                        if (r == -EINVAL)
+                                tb_err("%s: not a LUKS2 volume", device);
+                        else
+                                tb_log_errno(r, "%s: cannot read the LUKS2 header", device);
+                        return r;
+                }
+        }
+        *ret = cd;
+        return 0;
+}
+
+/* The keyslot passphrase systemd derives from the unsealed secret: its base64 text. */
+static int secret_passphrase(const uint8_t *secret, tb_buf *out) {
+        return tb_base64_encode(secret, TB_TPM2_SECRET_SIZE, out);
+}
+
+static int run_mkfs(struct crypt_device *cd, const char *device, const uint8_t *vk, const tb_luks_enroll *e) {
+        uint8_t b[4];
+        char name[64], node[96], prog[64], rnd[2 * sizeof(b) + 1];
+        const char *argv[] = { prog, "-q", "-L", e->label, node, NULL };
+        int r, k;
+
+        if (RAND_bytes(b, sizeof(b)) != 1)
+                return -EIO;
+        tb_hex_encode(b, sizeof(b), rnd);
+        snprintf(name, sizeof(name), "trustboot-mkfs-%s", rnd);
+        snprintf(node, sizeof(node), "/dev/mapper/%s", name);
+        snprintf(prog, sizeof(prog), "mkfs.%s", e->mkfs);
+        r = crypt_activate_by_volume_key(cd, name, (const char *)vk, VOLUME_KEY_SIZE, 0);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot activate for mkfs (device-mapper)", device);
+        r = tb_exec_checked(argv, NULL);
+        if (r >= 0 && e->populate)
+                r = e->populate(node, e->userdata);
+        k = crypt_deactivate(cd, name);
+        if (r < 0)
+                return r;
+        if (k < 0)
+                return tb_log_errno(k, "%s: cannot deactivate %s", device, name);
+        return 0;
+}
+
+static int add_recovery_slot(struct crypt_device *cd, const char *device, const uint8_t *vk, const char *key) {
+        const struct crypt_pbkdf_type *def = crypt_get_pbkdf_default(CRYPT_LUKS2);
+        struct crypt_pbkdf_type pbkdf;
+        int r;
+
+        /* A human-typed key: argon2id with libcryptsetup's benchmarked defaults. */
+        pbkdf = *def;
+        pbkdf.type = CRYPT_KDF_ARGON2ID;
+        r = crypt_set_pbkdf_type(cd, &pbkdf);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot set the recovery keyslot's PBKDF", device);
+        r = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, (const char *)vk, VOLUME_KEY_SIZE, key, strlen(key));
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot add the recovery keyslot", device);
+        tb_info("%s: recovery key enrolled in keyslot %d", device, r);
+        return 0;
+}
+
+int tb_luks_format(const char *device, const tb_luks_enroll *e) {
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+        _cleanup_(tb_buf_wipep) tb_buf pass = TB_BUF_INIT;
+        _cleanup_(freep) char *token = NULL;
+        struct crypt_params_luks2 params = { .label = e->label, .sector_size = 512 };
+        struct crypt_pbkdf_type minimal = {
+                .type = CRYPT_KDF_PBKDF2,
+                .hash = "sha512",
+                .iterations = 1000,
+                .flags = CRYPT_PBKDF_NO_BENCHMARK,
+        };
+        uint8_t vk[VOLUME_KEY_SIZE];
+        int r, slot;
+
+        r = open_device(device, false, &cd);
+        if (r < 0)
+                return r;
+        if (RAND_priv_bytes(vk, sizeof(vk)) != 1) {
+                tb_err("cannot generate a volume key");
+                return -EIO;
+        }
+        r = crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64", e->uuid, (const char *)vk, sizeof(vk), &params);
+        if (r < 0) {
+                tb_log_errno(r, "%s: cannot format as LUKS2", device);
+                goto out;
+        }
+        /* The passphrase is a 256-bit random secret: a slow KDF would add nothing but boot time. */
+        r = crypt_set_pbkdf_type(cd, &minimal);
+        if (r >= 0)
+                r = secret_passphrase(e->secret, &pass);
+        if (r < 0) {
+                tb_log_errno(r, "%s: cannot prepare the TPM keyslot", device);
+                goto out;
+        }
+        slot = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, (const char *)vk, sizeof(vk),
+                                               (const char *)pass.data, pass.len);
+        if (slot < 0) {
+                r = tb_log_errno(slot, "%s: cannot add the TPM keyslot", device);
+                goto out;
+        }
+        r = tb_luks_token_format(e->sealed, slot, &token);
+        if (r < 0) {
+                tb_log_errno(r, "%s: cannot build the systemd-tpm2 token", device);
+                goto out;
+        }
+        r = crypt_token_json_set(cd, CRYPT_ANY_TOKEN, token);
+        if (r < 0) {
+                tb_log_errno(r, "%s: cannot store the systemd-tpm2 token", device);
+                goto out;
+        }
+        tb_info("%s: TPM2 keyslot %d, systemd-tpm2 token %d", device, slot, r);
+        if (e->recovery_key) {
+                r = add_recovery_slot(cd, device, vk, e->recovery_key);
+                if (r < 0)
+                        goto out;
+        }
+        r = e->mkfs ? run_mkfs(cd, device, vk, e) : 0;
+out:
+        OPENSSL_cleanse(vk, sizeof(vk));
+        return r;
+}
+
+int tb_luks_recovery_key_generate(char out[TB_LUKS_RECOVERY_KEY_SIZE]) {
+        static const char modhex[] = "cbdefghijklnrtuv";
+        uint8_t k[32];
+        size_t n = 0;
+
+        if (RAND_priv_bytes(k, sizeof(k)) != 1)
+                return -EIO;
+        for (size_t i = 0; i < sizeof(k); i++) {
+                if (i > 0 && i % 4 == 0)
+                        out[n++] = '-';
+                out[n++] = modhex[k[i] >> 4];
+                out[n++] = modhex[k[i] & 15];
+        }
+        out[n] = 0;
+        OPENSSL_cleanse(k, sizeof(k));
+        return 0;
+}
+
+static int unlock_token(struct crypt_device *cd, const char *device, const char *name, int id, const char *json,
+                        tb_tpm2 **tpm, const tb_luks_unlock_params *p) {
+        _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
+        _cleanup_(tb_buf_wipep) tb_buf pass = TB_BUF_INIT;
+        _cleanup_(wipe_freep) char *pin = NULL;
+        uint8_t secret[TB_TPM2_SECRET_SIZE];
+        int r, slot;
+
+        r = tb_luks_token_parse(json, strlen(json), &s, &slot);
+        if (r == -EMEDIUMTYPE)
+                return -ENOKEY;
+        if (r == -EOPNOTSUPP) {
+                tb_warn("%s: token %d: needs an SRK or pcrlock policy, which trustboot does not support", device, id);
+                return -ENOKEY;
+        }
+        if (r < 0) {
+                tb_warn("%s: token %d: malformed systemd-tpm2 token", device, id);
+                return -ENOKEY;
+        }
+        if (!*tpm) {
+                r = tb_tpm2_open(p->tpm2_device, tpm);
+                if (r < 0)
+                        return r;
+        }
+        if (s.pin) {
+                if (!p->get_pin) {
+                        tb_err("%s: token %d needs a PIN", device, id);
+                        return -EACCES;
+                }
+                r = p->get_pin(&pin, p->userdata);
+                if (r < 0)
+                        return r;
+        }
+        r = tb_tpm2_unseal(*tpm, &s, pin, p->signature_path, secret);
+        if (r < 0)
+                return r;
+        r = secret_passphrase(secret, &pass);
+        OPENSSL_cleanse(secret, sizeof(secret));
+        if (r < 0)
+                return r;
+        r = crypt_activate_by_passphrase(cd, name, slot, (const char *)pass.data, pass.len, 0);
+        if (r == -EPERM) {
+                tb_err("%s: the key unsealed from token %d does not open keyslot %d", device, id, slot);
+                return -EKEYREJECTED;
+        }
+        if (r == -ENOTSUP)
+                return tb_log_errno(r, "%s: cannot activate as %s (no device-mapper?)", device, name);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot activate as %s", device, name ? name : "(test)");
+        return r;
+}
+
+int tb_luks_unlock(const char *device, const char *name, const tb_luks_unlock_params *p) {
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+        _cleanup_(tb_tpm2_freep) tb_tpm2 *tpm = NULL;
+        int r, result = -ENOKEY;
+
+        r = open_device(device, true, &cd);
+        if (r < 0)
+                return r;
+        for (int id = 0; id < TOKENS_MAX; id++) {
+                const char *json;
+
+                if (crypt_token_json_get(cd, id, &json) < 0)
+                        continue;
+                r = unlock_token(cd, device, name, id, json, &tpm, p);
+                if (r >= 0)
+                        return r;
+                if (r != -ENOKEY)
+                        result = r;
+                /* A wrong PIN counts towards the TPM's lockout: do not try it on other tokens. */
+                if (r == -EACCES || r == -ENODEV)
+                        break;
+        }
+        if (result == -ENOKEY)
+                tb_err("%s: no systemd-tpm2 token", device);
+        return result;
+}
+
+bool tb_luks_has_tpm2_token(const char *device, char **ret_label) {
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+
+        crypt_set_log_callback(NULL, crypt_log_cb, NULL);
+        if (crypt_init(&cd, device) < 0 || crypt_load(cd, CRYPT_LUKS2, NULL) < 0)
+                return false;
+        for (int id = 0; id < TOKENS_MAX; id++) {
+                const char *type;
+
+                if (crypt_token_status(cd, id, &type) == CRYPT_TOKEN_INACTIVE || !type ||
+                    strcmp(type, TB_LUKS_TOKEN_TYPE) != 0)
+                        continue;
+                if (ret_label) {
+                        const char *label = crypt_get_label(cd);
+
+                        *ret_label = label && *label ? strdup(label) : NULL;
+                }
+                return true;
+        }
+        return false;
+}
+
+int tb_luks_tpm2_pcr_pubkey(const char *device, tb_buf *ret_pem) {
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+        bool any = false, found = false;
+        int r;
+
+        r = open_device(device, true, &cd);
+        if (r < 0)
+                return r;
+        for (int id = 0; id < TOKENS_MAX; id++) {
+                _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
+                const char *json;
+
+                if (crypt_token_json_get(cd, id, &json) < 0)
+                        continue;
+                r = tb_luks_token_parse(json, strlen(json), &s, NULL);
+                if (r == -EMEDIUMTYPE)
+                        continue;
+                if (r < 0)
+                        return tb_log_errno(r, "%s: token %d: cannot parse", device, id);
+                any = true;
+                if (s.pubkey_pem.len == 0)
+                        continue;
+                if (found) {
+                        if (ret_pem->len != s.pubkey_pem.len || memcmp(ret_pem->data, s.pubkey_pem.data, s.pubkey_pem.len) != 0) {
+                                tb_err("%s: tokens bound to different PCR keys", device);
+                                return -EKEYREJECTED;
+                        }
+                        continue;
+                }
+                r = tb_buf_append(ret_pem, s.pubkey_pem.data, s.pubkey_pem.len);
+                if (r < 0)
+                        return r;
+                found = true;
+        }
+        if (!any) {
+                tb_err("%s: no systemd-tpm2 token", device);
+                return -ENOKEY;
+        }
+        return found ? 1 : 0;
+}
+
+bool tb_luks_is_active(const char *name) {
+        crypt_status_info st = crypt_status(NULL, name);
+
+        return st == CRYPT_ACTIVE || st == CRYPT_BUSY;
+}
+
+int tb_luks_foreach_tpm2_volume(tb_luks_volume_fn fn, void *userdata) {
+        blkid_cache cache = NULL;
+        blkid_dev_iterate it;
+        blkid_dev dev;
+        int r = 0;
+
+        /* A private cache (no /run/blkid file): always probe what is there now. */
+        if (blkid_get_cache(&cache, "/dev/null") < 0)
+                return -ENOMEM;
+        blkid_probe_all(cache);
+        it = blkid_dev_iterate_begin(cache);
+        if (!it) {
+                blkid_put_cache(cache);
+                return -ENOMEM;
+        }
+        blkid_dev_set_search(it, (char *)"TYPE", (char *)"crypto_LUKS");
+        while (r >= 0 && blkid_dev_next(it, &dev) == 0) {
+                const char *node = blkid_dev_devname(dev);
+                _cleanup_(freep) char *partlabel = NULL, *label = NULL;
+
+                if (!tb_luks_has_tpm2_token(node, &label))
+                        continue;
+                partlabel = blkid_get_tag_value(cache, "PARTLABEL", node);
+                if ((!partlabel || !*partlabel) && !label) {
+                        tb_warn("%s: neither a partition name nor a LUKS2 label to map it under, skipped", node);
+                        continue;
+                }
+                r = fn(node, partlabel && *partlabel ? partlabel : label, userdata);
+        }
+        blkid_dev_iterate_end(it);
+        blkid_put_cache(cache);
+        return r < 0 ? r : 0;
+}

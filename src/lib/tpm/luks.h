@@ -1,0 +1,66 @@
+/* luks.h — LUKS2 volumes whose key is sealed in the TPM (libcryptsetup): format with a TPM
+ * keyslot and a systemd-tpm2 token, an optional recovery key, and unlock through the token. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/buf.h"
+#include "tpm/tpm2.h"
+
+#define TB_LUKS_RECOVERY_KEY_SIZE 72 /* 8 groups of 8 modhex digits, dashes, NUL */
+
+typedef struct tb_luks_enroll {
+        const char *label;
+        const char *uuid;             /* NULL: a random one */
+        const tb_tpm2_sealed *sealed; /* the token to write */
+        const uint8_t *secret;        /* TB_TPM2_SECRET_SIZE bytes sealed in SEALED */
+        const char *recovery_key;     /* NULL: no recovery keyslot */
+        const char *mkfs;             /* NULL, or a file system type to create inside */
+        /* Called with the opened volume's node after mkfs (the new file system is empty and
+         * the volume key is still at hand, no TPM unseal needed): install fills OEM here. */
+        int (*populate)(const char *node, void *userdata);
+        void *userdata;
+} tb_luks_enroll;
+
+/* Formats DEVICE (block device or image file) as LUKS2 aes-xts-plain64 with a 512-bit volume
+ * key, adds the TPM keyslot directly from the volume key (passphrase = base64 of the secret,
+ * PBKDF2-SHA512 1000 iterations, like systemd-cryptenroll), the systemd-tpm2 token, and an
+ * argon2id recovery keyslot. Logs what failed. */
+int tb_luks_format(const char *device, const tb_luks_enroll *e);
+
+/* A fresh 256-bit recovery key in systemd's modhex format (xxxxxxxx-…, 71 characters). */
+int tb_luks_recovery_key_generate(char out[TB_LUKS_RECOVERY_KEY_SIZE]);
+
+/* Asks for the PIN when a token needs one; *RET is wiped and freed by the caller. */
+typedef int (*tb_luks_pin_fn)(char **ret, void *userdata);
+
+typedef struct tb_luks_unlock_params {
+        const char *tpm2_device;      /* NULL: auto */
+        const char *signature_path;   /* NULL: the default search */
+        tb_luks_pin_fn get_pin;
+        void *userdata;
+} tb_luks_unlock_params;
+
+/* Unseals DEVICE's systemd-tpm2 token and activates it as NAME, or with NAME == NULL only
+ * checks that the unsealed key opens its keyslot (no device-mapper needed). Returns the
+ * keyslot. -ENOKEY if DEVICE has no usable systemd-tpm2 token. */
+int tb_luks_unlock(const char *device, const char *name, const tb_luks_unlock_params *p);
+
+/* Whether DEVICE is LUKS2 with a systemd-tpm2 token, and its label (may be NULL; free()). */
+bool tb_luks_has_tpm2_token(const char *device, char **ret_label);
+
+/* The PCR signing public key (PEM, appended to RET_PEM) that DEVICE's systemd-tpm2 tokens are
+ * bound to through a signed policy: what a new UKI's .pcrpkey must be for DEVICE to unlock.
+ * Returns 1 when found, 0 when the tokens have no signed policy; -ENOKEY (logged) without a
+ * systemd-tpm2 token; -EKEYREJECTED (logged) if two tokens name different keys. */
+int tb_luks_tpm2_pcr_pubkey(const char *device, tb_buf *ret_pem);
+
+/* Whether a device-mapper volume NAME is active (false without device-mapper). */
+bool tb_luks_is_active(const char *name);
+
+/* Calls FN for every block device that is LUKS2 with a systemd-tpm2 token, with the name to
+ * map it under: its GPT partition name, else its LUKS2 label (devices with neither are
+ * skipped with a warning). Stops at and returns FN's first negative return. */
+typedef int (*tb_luks_volume_fn)(const char *device, const char *name, void *userdata);
+int tb_luks_foreach_tpm2_volume(tb_luks_volume_fn fn, void *userdata);

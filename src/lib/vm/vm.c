@@ -1,0 +1,1000 @@
+#include "vm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "vm/vmfw.h"
+#include "vm/vmserial.h"
+
+#define STDERR_KEEP ((size_t)64 * 1024)
+#define PARTIAL_QUIET_MS 200 /* console silence after which an unterminated line is matched */
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+typedef struct strv {
+        char **v;
+        size_t n, cap;
+} strv;
+
+static void strv_done(strv *s) {
+        for (size_t i = 0; i < s->n; i++)
+                free(s->v[i]);
+        free(s->v);
+        s->v = NULL;
+        s->n = s->cap = 0;
+}
+
+_printf_(2, 3) static int strv_addf(strv *s, const char *fmt, ...) {
+        va_list ap;
+        char *str;
+        int r;
+
+        if (s->n + 2 > s->cap) {
+                size_t cap = s->cap ? s->cap * 2 : 32;
+                char **v = realloc(s->v, cap * sizeof(char *));
+
+                if (!v)
+                        return -ENOMEM;
+                s->v = v;
+                s->cap = cap;
+        }
+        va_start(ap, fmt);
+        r = vasprintf(&str, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        s->v[s->n++] = str;
+        s->v[s->n] = NULL;
+        return 0;
+}
+
+/* QEMU option values are comma separated; a comma inside a path is written twice. */
+static char *qemu_escape(const char *path) {
+        size_t n = strlen(path), extra = 0;
+        char *out, *p;
+
+        for (const char *q = path; *q; q++)
+                extra += *q == ',';
+        out = malloc(n + extra + 1);
+        if (!out)
+                return NULL;
+        p = out;
+        for (const char *q = path; *q; q++) {
+                *p++ = *q;
+                if (*q == ',')
+                        *p++ = ',';
+        }
+        *p = '\0';
+        return out;
+}
+
+static double now_s(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int tb_vm_parse_size(const char *s, uint64_t *ret) {
+        unsigned long long v;
+        unsigned shift = 0;
+        char *end;
+
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0)
+                return -EINVAL;
+        switch (*end) {
+        case '\0':
+                break;
+        case 'K': case 'k': shift = 10; break;
+        case 'M': case 'm': shift = 20; break;
+        case 'G': case 'g': shift = 30; break;
+        case 'T': case 't': shift = 40; break;
+        default:
+                return -EINVAL;
+        }
+        if (*end && end[1] != '\0' && !((end[1] == 'B' || end[1] == 'b') && end[2] == '\0'))
+                return -EINVAL;
+        if (v == 0 || (shift && v > (UINT64_MAX >> shift)))
+                return -ERANGE;
+        *ret = (uint64_t)v << shift;
+        return 0;
+}
+
+int tb_vm_parse_disk(const char *arg, char **ret_path, uint64_t *ret_size) {
+        const char *colon = strrchr(arg, ':');
+        uint64_t size = 0;
+        char *path;
+
+        if (colon && tb_vm_parse_size(colon + 1, &size) == 0)
+                path = strndup(arg, (size_t)(colon - arg));
+        else {
+                size = 0;
+                path = strdup(arg);
+        }
+        if (!path)
+                return -ENOMEM;
+        if (!*path) {
+                free(path);
+                return -EINVAL;
+        }
+        *ret_path = path;
+        *ret_size = size;
+        return 0;
+}
+
+const char *tb_vm_end_to_string(tb_vm_end e) {
+        switch (e) {
+        case TB_VM_END_EXPECT_MATCHED: return "expect matched";
+        case TB_VM_END_POWEROFF: return "guest powered off";
+        case TB_VM_END_RESET: return "guest reset (firmware or guest rebooted)";
+        case TB_VM_END_TIMEOUT: return "timeout";
+        case TB_VM_END_REFUSED: return "refused by firmware";
+        case TB_VM_END_QEMU_FAILED: return "qemu failed";
+        case TB_VM_END_SIGNAL: return "interrupted";
+        case TB_VM_END_CONSOLE_QUIT: return "console closed";
+        }
+        return "?";
+}
+
+/* ---- processes ---------------------------------------------------------------------------- */
+
+/* fork + exec with the given stdio and one extra descriptor as fd 3. The child gets its own
+ * process group (a Ctrl-C on the terminal is ours to handle, not qemu's), dies with us
+ * (PDEATHSIG), and starts with the signal state we changed restored. An exec failure is
+ * reported back through a close-on-exec pipe, so the caller can tell "not installed" apart. */
+static int spawn(char *const argv[], int fd_in, int fd_out, int fd_err, int fd3, const sigset_t *mask,
+                 pid_t *ret) {
+        int ep[2], err = 0;
+        pid_t parent = getpid(), pid;
+        ssize_t n;
+
+        if (pipe2(ep, O_CLOEXEC) < 0)
+                return negative_errno();
+        pid = fork();
+        if (pid < 0) {
+                err = negative_errno();
+                close(ep[0]);
+                close(ep[1]);
+                return err;
+        }
+        if (pid == 0) {
+                int fds[4] = { fd_in, fd_out, fd_err, fd3 };
+
+                setpgid(0, 0);
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(127);
+                signal(SIGPIPE, SIG_DFL);
+                sigprocmask(SIG_SETMASK, mask, NULL);
+                /* Move the sources above 3 first so that dup2 cannot clobber one with another. */
+                for (int i = 0; i < 4; i++)
+                        if (fds[i] >= 0 && fds[i] <= 3)
+                                fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
+                for (int i = 0; i < 4; i++)
+                        if (fds[i] >= 0 && dup2(fds[i], i) < 0)
+                                goto fail;
+                execvp(argv[0], argv);
+        fail:
+                err = errno;
+                (void)!write(ep[1], &err, sizeof(err));
+                _exit(127);
+        }
+        close(ep[1]);
+        do
+                n = read(ep[0], &err, sizeof(err));
+        while (n < 0 && errno == EINTR);
+        close(ep[0]);
+        if (n == (ssize_t)sizeof(err)) {
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                return -err;
+        }
+        *ret = pid;
+        return 0;
+}
+
+/* Waits up to TIMEOUT seconds for PID; returns true when it was reaped (status in *STATUS). */
+static bool wait_for(pid_t pid, double timeout, int *status) {
+        double end = now_s() + timeout;
+
+        for (;;) {
+                pid_t r = waitpid(pid, status, WNOHANG);
+
+                if (r == pid || (r < 0 && errno == ECHILD))
+                        return true;
+                if (now_s() >= end)
+                        return false;
+                poll(NULL, 0, 20);
+        }
+}
+
+/* SIGTERM first: qemu then exits cleanly, flushing its disks and the variable store; SIGKILL if
+ * it does not listen. */
+static void stop_process(pid_t *pid, double grace, int *status) {
+        int st = 0;
+
+        if (*pid <= 0)
+                return;
+        if (!wait_for(*pid, 0, &st)) {
+                kill(*pid, SIGTERM);
+                if (!wait_for(*pid, grace, &st)) {
+                        kill(*pid, SIGKILL);
+                        while (waitpid(*pid, &st, 0) < 0 && errno == EINTR)
+                                ;
+                }
+        }
+        if (status)
+                *status = st;
+        *pid = 0;
+}
+
+static int listen_unix(const char *path, int *ret) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return negative_errno();
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 2) < 0) {
+                int r = negative_errno();
+                close(fd);
+                return r;
+        }
+        *ret = fd;
+        return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void)st;
+        (void)ftw;
+        if (flag == FTW_DP)
+                rmdir(path);
+        else
+                unlink(path);
+        return 0;
+}
+
+/* ---- the run ------------------------------------------------------------------------------ */
+
+typedef struct vm_run {
+        const tb_vm_config *c;
+        tb_vm_result *res;
+        char *rundir;
+        char *vars_path;
+        char *tpm_dir;
+        tb_vmfw fw;
+        const char *accel;
+        int sigfd, serial_rd, err_rd, in_wr, qmp_listen, qmp_fd, tpm_listen, serial_file;
+        pid_t qemu, swtpm;
+        sigset_t old_mask;
+        struct sigaction old_pipe;
+        bool signals_set;
+        tb_buf err;   /* qemu's stderr, first STDERR_KEEP bytes */
+        tb_buf qmp;   /* partial QMP line */
+        char shutdown_reason[64];
+        tb_vmserial *scan;
+} vm_run;
+
+static void close_fd(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+        *fd = -1;
+}
+
+static int copy_file(const char *from, const char *to, mode_t mode) {
+        _cleanup_(tb_buf_freep) tb_buf data = TB_BUF_INIT;
+        int r;
+
+        r = tb_read_file(from, 64u << 20, &data);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot read", from);
+        r = tb_write_file_atomic(to, data.data, data.len, mode, true);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot write", to);
+        return 0;
+}
+
+static int setup_firmware(vm_run *v) {
+        const tb_vm_config *c = v->c;
+        const char *tmpl;
+        int r;
+
+        if (c->firmware_code) {
+                if (access(c->firmware_code, R_OK) < 0)
+                        return tb_log_errno(negative_errno(), "%s: cannot read firmware", c->firmware_code);
+                v->fw.code = strdup(c->firmware_code);
+                if (!v->fw.code)
+                        return -ENOMEM;
+                if (!c->vars_template && tb_vmfw_vars_for_code(c->firmware_code, &v->fw.vars) < 0) {
+                        tb_err("%s: no empty variable store known beside it; give --vars-template", c->firmware_code);
+                        return -ENOENT;
+                }
+        } else {
+                r = tb_vmfw_find(NULL, &v->fw);
+                if (r == -ENOENT) {
+                        tb_err("no OVMF Secure Boot firmware found (looked in /usr/share/OVMF, /usr/share/edk2/ovmf, "
+                               "/usr/share/edk2/x64, /usr/share/edk2-ovmf/x64); install ovmf or edk2-ovmf");
+                        return r;
+                }
+                if (r < 0)
+                        return r;
+        }
+        tmpl = c->vars_template ? c->vars_template : v->fw.vars;
+
+        if (c->vars) {
+                v->vars_path = strdup(c->vars);
+                if (!v->vars_path)
+                        return -ENOMEM;
+                if (c->reset_vars || !tb_path_exists(c->vars))
+                        return copy_file(tmpl, c->vars, 0600);
+                return 0;
+        }
+        v->vars_path = tb_path_join(v->rundir, "vars.fd");
+        if (!v->vars_path)
+                return -ENOMEM;
+        return copy_file(tmpl, v->vars_path, 0600);
+}
+
+static int setup_disk(const tb_vm_disk *d) {
+        _cleanup_(closep) int fd = -1;
+
+        if (tb_path_exists(d->path))
+                return 0;
+        if (d->size == 0) {
+                tb_err("%s: does not exist; give a size to create it (--disk %s:8G)", d->path, d->path);
+                return -ENOENT;
+        }
+        fd = open(d->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot create disk", d->path);
+        if (ftruncate(fd, (off_t)d->size) < 0) {
+                int r = negative_errno();
+                unlink(d->path);
+                return tb_log_errno(r, "%s: cannot set size", d->path);
+        }
+        return 0;
+}
+
+static int medium_args(vm_run *v, strv *a) {
+        const tb_vm_config *c = v->c;
+        _cleanup_(freep) char *esc = qemu_escape(c->medium);
+        tb_vm_media media = c->media;
+        struct stat st;
+        int r = 0;
+
+        if (!esc)
+                return -ENOMEM;
+        if (stat(c->medium, &st) < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot use as boot medium", c->medium);
+
+        if (S_ISDIR(st.st_mode)) {
+                /* vvfat; writes (systemd-boot's random seed) go to a throw-away overlay, never
+                 * into the directory. */
+                r = strv_addf(a, "-drive") ?: strv_addf(a, "if=none,id=medium,format=raw,snapshot=on,file=fat:%s", esc);
+                if (r < 0)
+                        return r;
+                if (media == TB_VM_MEDIA_USB)
+                        return strv_addf(a, "-device") ?: strv_addf(a, "qemu-xhci,id=xhci") ?: strv_addf(a, "-device") ?:
+                               strv_addf(a, "usb-storage,bus=xhci.0,drive=medium,removable=on,bootindex=1");
+                return strv_addf(a, "-device") ?: strv_addf(a, "ide-hd,drive=medium,bootindex=1");
+        }
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+                tb_err("%s: not an image file, block device or directory", c->medium);
+                return -EINVAL;
+        }
+        if (media == TB_VM_MEDIA_AUTO) {
+                _cleanup_(closep) int fd = open(c->medium, O_RDONLY | O_CLOEXEC);
+                char magic[5] = { 0 };
+
+                if (fd < 0)
+                        return tb_log_errno(negative_errno(), "%s: cannot open", c->medium);
+                media = tb_pread_full(fd, magic, 5, 0x8001) == 0 && memcmp(magic, "CD001", 5) == 0
+                                ? TB_VM_MEDIA_CDROM
+                                : TB_VM_MEDIA_USB;
+        }
+        if (media == TB_VM_MEDIA_CDROM)
+                return strv_addf(a, "-drive") ?:
+                       strv_addf(a, "if=none,id=medium,media=cdrom,readonly=on,format=raw,file=%s", esc) ?:
+                       strv_addf(a, "-device") ?: strv_addf(a, "ide-cd,drive=medium,bootindex=1");
+        /* A USB stick that the guest may write to without touching the image. */
+        return strv_addf(a, "-drive") ?: strv_addf(a, "if=none,id=medium,format=raw,snapshot=on,file=%s", esc) ?:
+               strv_addf(a, "-device") ?: strv_addf(a, "qemu-xhci,id=xhci") ?: strv_addf(a, "-device") ?:
+               strv_addf(a, "usb-storage,bus=xhci.0,drive=medium,removable=on,bootindex=1");
+}
+
+static int qemu_args(vm_run *v, strv *a) {
+        const tb_vm_config *c = v->c;
+        _cleanup_(freep) char *code = qemu_escape(v->fw.code);
+        _cleanup_(freep) char *vars = qemu_escape(v->vars_path);
+        _cleanup_(freep) char *run = qemu_escape(v->rundir);
+        int r;
+
+        if (!code || !vars || !run)
+                return -ENOMEM;
+        r = strv_addf(a, "qemu-system-x86_64") ?: strv_addf(a, "-name") ?: strv_addf(a, "trustboot-vm") ?:
+            strv_addf(a, "-nodefaults") ?: strv_addf(a, "-no-user-config") ?: strv_addf(a, "-display") ?:
+            strv_addf(a, "none") ?: strv_addf(a, "-no-reboot") ?: strv_addf(a, "-machine") ?:
+            strv_addf(a, "q35,smm=on") ?: strv_addf(a, "-accel") ?: strv_addf(a, "%s", v->accel) ?:
+            strv_addf(a, "-m") ?: strv_addf(a, "%" PRIu64, c->memory_mib) ?: strv_addf(a, "-smp") ?:
+            strv_addf(a, "%u", c->cpus ? c->cpus : strcmp(v->accel, "kvm") == 0 ? 2 : 1) ?:
+            /* The Secure Boot code requires SMM, and the variable flash must be SMM-only. */
+            strv_addf(a, "-global") ?: strv_addf(a, "driver=cfi.pflash01,property=secure,value=on") ?:
+            strv_addf(a, "-global") ?: strv_addf(a, "ICH9-LPC.disable_s3=1") ?: strv_addf(a, "-drive") ?:
+            strv_addf(a, "if=pflash,format=raw,unit=0,readonly=on,file=%s", code) ?: strv_addf(a, "-drive") ?:
+            strv_addf(a, "if=pflash,format=raw,unit=1,file=%s", vars) ?:
+            /* Serial on qemu's stdio (our pipes), QMP on a socket we listen on. */
+            strv_addf(a, "-chardev") ?: strv_addf(a, "stdio,id=serial0,signal=off") ?: strv_addf(a, "-serial") ?:
+            strv_addf(a, "chardev:serial0") ?: strv_addf(a, "-chardev") ?:
+            strv_addf(a, "socket,id=qmp,path=%s/qmp.sock", run) ?: strv_addf(a, "-mon") ?:
+            strv_addf(a, "chardev=qmp,mode=control");
+        if (r < 0)
+                return r;
+        if (!c->no_tpm) {
+                r = strv_addf(a, "-chardev") ?: strv_addf(a, "socket,id=chrtpm,path=%s/swtpm.sock", run) ?:
+                    strv_addf(a, "-tpmdev") ?: strv_addf(a, "emulator,id=tpm0,chardev=chrtpm") ?:
+                    /* CRB: about 2 s faster than TIS under TCG, and both OVMF and Linux drive it. */
+                    strv_addf(a, "-device") ?: strv_addf(a, "tpm-crb,tpmdev=tpm0");
+                if (r < 0)
+                        return r;
+        }
+        r = medium_args(v, a);
+        if (r < 0)
+                return r;
+        /* Boot order: the medium (bootindex 1), then the disks in the order given. */
+        for (size_t i = 0; i < c->n_disks && r >= 0; i++) {
+                _cleanup_(freep) char *disk = qemu_escape(c->disks[i].path);
+
+                if (!disk)
+                        return -ENOMEM;
+                r = strv_addf(a, "-drive") ?:
+                    strv_addf(a, "if=none,id=disk%zu,format=raw,discard=unmap,file=%s", i, disk) ?:
+                    strv_addf(a, "-device") ?: strv_addf(a, "virtio-blk-pci,drive=disk%zu,bootindex=%zu", i, i + 2);
+        }
+        return r;
+}
+
+static int start_swtpm(vm_run *v) {
+        const tb_vm_config *c = v->c;
+        _cleanup_(freep) char *sock = tb_path_join(v->rundir, "swtpm.sock");
+        _cleanup_(freep) char *log = tb_path_join(v->rundir, "swtpm.log");
+        _cleanup_(closep) int err_fd = -1, null_fd = -1;
+        _cleanup_(strv_done) strv a = { 0 };
+        int r;
+
+        if (!sock || !log)
+                return -ENOMEM;
+        if (c->tpm_state) {
+                struct stat st;
+
+                if (mkdir(c->tpm_state, 0700) < 0 && errno != EEXIST)
+                        return tb_log_errno(negative_errno(), "%s: cannot create TPM state directory", c->tpm_state);
+                if (stat(c->tpm_state, &st) < 0 || !S_ISDIR(st.st_mode))
+                        return tb_log_errno(-ENOTDIR, "%s: cannot use as TPM state directory", c->tpm_state);
+                v->tpm_dir = strdup(c->tpm_state);
+        } else {
+                v->tpm_dir = tb_path_join(v->rundir, "tpm");
+                if (v->tpm_dir && mkdir(v->tpm_dir, 0700) < 0)
+                        return tb_log_errno(negative_errno(), "%s: cannot create", v->tpm_dir);
+        }
+        if (!v->tpm_dir)
+                return -ENOMEM;
+        /* We bind the socket and hand it over: it exists before qemu starts, no polling. */
+        r = listen_unix(sock, &v->tpm_listen);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot listen", sock);
+        err_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (err_fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot create", log);
+        _cleanup_(freep) char *state = qemu_escape(v->tpm_dir);
+        if (!state)
+                return -ENOMEM;
+        r = strv_addf(&a, "swtpm") ?: strv_addf(&a, "socket") ?: strv_addf(&a, "--tpm2") ?:
+            strv_addf(&a, "--tpmstate") ?: strv_addf(&a, "dir=%s", state) ?: strv_addf(&a, "--ctrl") ?:
+            strv_addf(&a, "type=unixio,fd=3") ?: strv_addf(&a, "--terminate");
+        if (r < 0)
+                return r;
+        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0)
+                return negative_errno();
+        r = spawn(a.v, null_fd, err_fd, err_fd, v->tpm_listen, &v->old_mask, &v->swtpm);
+        if (r < 0)
+                return tb_log_errno(r, "cannot run swtpm");
+        v->res->swtpm_pid = v->swtpm;
+        tb_debug("started swtpm (pid %d), state %s", (int)v->swtpm, v->tpm_dir);
+        close_fd(&v->tpm_listen);
+        return 0;
+}
+
+static int start_qemu(vm_run *v) {
+        _cleanup_(strv_done) strv a = { 0 };
+        _cleanup_(freep) char *qmp = tb_path_join(v->rundir, "qmp.sock");
+        int in[2] = { -1, -1 }, out[2], err[2], r;
+
+        if (!qmp)
+                return -ENOMEM;
+        r = listen_unix(qmp, &v->qmp_listen);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot listen", qmp);
+        r = qemu_args(v, &a);
+        if (r < 0)
+                return r;
+        if (v->c->console_in >= 0) {
+                if (pipe2(in, O_CLOEXEC) < 0)
+                        return negative_errno();
+        } else {
+                in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (in[0] < 0)
+                        return negative_errno();
+        }
+        if (pipe2(out, O_CLOEXEC) < 0) {
+                r = negative_errno();
+                close(in[0]);
+                if (in[1] >= 0)
+                        close(in[1]);
+                return r;
+        }
+        if (pipe2(err, O_CLOEXEC) < 0) {
+                r = negative_errno();
+                close(in[0]);
+                if (in[1] >= 0)
+                        close(in[1]);
+                close(out[0]);
+                close(out[1]);
+                return r;
+        }
+        if (tb_log_get_level() >= TB_LOG_DEBUG) {
+                _cleanup_(tb_buf_freep) tb_buf line = TB_BUF_INIT;
+                for (size_t i = 0; i < a.n; i++)
+                        if (tb_buf_append(&line, " ", i > 0) < 0 || tb_buf_append(&line, a.v[i], strlen(a.v[i])) < 0)
+                                return -ENOMEM;
+                if (tb_buf_append_zero(&line, 1) < 0)
+                        return -ENOMEM;
+                tb_debug("%s", (const char *)line.data);
+        }
+        r = spawn(a.v, in[0], out[1], err[1], -1, &v->old_mask, &v->qemu);
+        close(in[0]);
+        close(out[1]);
+        close(err[1]);
+        v->in_wr = in[1];
+        v->serial_rd = out[0];
+        v->err_rd = err[0];
+        if (r < 0)
+                return tb_log_errno(r, "cannot run qemu-system-x86_64");
+        v->res->qemu_pid = v->qemu;
+        tb_debug("started qemu (pid %d, %s)", (int)v->qemu, v->accel);
+        fcntl(v->serial_rd, F_SETFL, O_NONBLOCK);
+        fcntl(v->err_rd, F_SETFL, O_NONBLOCK);
+        return 0;
+}
+
+static int write_pid_file(vm_run *v) {
+        char text[64];
+        int n, r;
+
+        if (!v->c->pid_file)
+                return 0;
+        n = snprintf(text, sizeof(text), "qemu %d\nswtpm %d\n", (int)v->qemu, (int)v->swtpm);
+        r = tb_write_file_atomic(v->c->pid_file, text, (size_t)n, 0644, true);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot write", v->c->pid_file);
+        return 0;
+}
+
+static void set_end(vm_run *v, tb_vm_end end, const char *detail) {
+        v->res->end = end;
+        snprintf(v->res->detail, sizeof(v->res->detail), "%s", detail ? detail : "");
+}
+
+/* Serial bytes: copy them out, then look for the marker or a refusal. True when the VM ends. */
+static bool on_serial(vm_run *v, const char *buf, size_t n) {
+        char line[sizeof(v->res->detail)];
+        tb_vmserial_event ev;
+
+        if (v->serial_file >= 0 && tb_write_all(v->serial_file, buf, n) < 0) {
+                tb_warn("%s: cannot write serial output: %m", v->c->serial_path);
+                close_fd(&v->serial_file);
+        }
+        if (v->c->console_out >= 0)
+                (void)tb_write_all(v->c->console_out, buf, n);
+        ev = tb_vmserial_feed(v->scan, buf, n, line, sizeof(line));
+        if (ev == TB_VMSERIAL_MATCHED)
+                set_end(v, TB_VM_END_EXPECT_MATCHED, line);
+        else if (ev == TB_VMSERIAL_REFUSED)
+                set_end(v, TB_VM_END_REFUSED, line);
+        return ev != TB_VMSERIAL_NONE;
+}
+
+/* Returns >0 at the end of the stream (EOF or a read error), 0 when drained for now. */
+static int read_serial(vm_run *v, bool *ended) {
+        char buf[4096];
+
+        for (;;) {
+                ssize_t n = read(v->serial_rd, buf, sizeof(buf));
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return 0;
+                if (n <= 0)
+                        return 1;
+                if (on_serial(v, buf, (size_t)n)) {
+                        *ended = true;
+                        return 0;
+                }
+        }
+}
+
+static void read_stderr(vm_run *v) {
+        char buf[4096];
+        ssize_t n;
+
+        while ((n = read(v->err_rd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+                if (n > 0 && v->err.len < STDERR_KEEP)
+                        (void)tb_buf_append(&v->err, buf, MIN((size_t)n, STDERR_KEEP - v->err.len));
+                if (n > 0 && tb_log_get_level() >= TB_LOG_DEBUG)
+                        (void)!write(STDERR_FILENO, buf, (size_t)n);
+        }
+        if (n == 0)
+                close_fd(&v->err_rd);
+}
+
+/* QMP: the greeting, our capabilities negotiation, then one JSON object per line. We only care
+ * about SHUTDOWN's reason, which is what tells a guest poweroff from a reset. */
+static void read_qmp(vm_run *v) {
+        char buf[2048];
+
+        for (;;) {
+                ssize_t n = read(v->qmp_fd, buf, sizeof(buf));
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        break;
+                if (n <= 0) {
+                        close_fd(&v->qmp_fd);
+                        break;
+                }
+                if (tb_buf_append(&v->qmp, buf, (size_t)n) < 0)
+                        return;
+        }
+        for (;;) {
+                uint8_t *nl = v->qmp.len ? memchr(v->qmp.data, '\n', v->qmp.len) : NULL;
+                size_t len;
+
+                if (!nl)
+                        break;
+                len = (size_t)(nl - v->qmp.data);
+                *nl = '\0';
+                json_object *o = json_tokener_parse((const char *)v->qmp.data), *ev, *data, *reason;
+                if (o) {
+                        if (json_object_object_get_ex(o, "QMP", NULL) && v->qmp_fd >= 0) {
+                                static const char caps[] = "{\"execute\":\"qmp_capabilities\"}\n";
+                                (void)!send(v->qmp_fd, caps, sizeof(caps) - 1, MSG_NOSIGNAL);
+                        } else if (json_object_object_get_ex(o, "event", &ev) &&
+                                   strcmp(json_object_get_string(ev), "SHUTDOWN") == 0 &&
+                                   json_object_object_get_ex(o, "data", &data) &&
+                                   json_object_object_get_ex(data, "reason", &reason)) {
+                                snprintf(v->shutdown_reason, sizeof(v->shutdown_reason), "%s",
+                                         json_object_get_string(reason));
+                        }
+                        json_object_put(o);
+                }
+                memmove(v->qmp.data, nl + 1, v->qmp.len - len - 1);
+                v->qmp.len -= len + 1;
+        }
+}
+
+/* Console keystrokes go to the guest; the escape byte ends the session. */
+static bool read_console(vm_run *v) {
+        char buf[256];
+        ssize_t n = read(v->c->console_in, buf, sizeof(buf));
+
+        if (n < 0 && errno == EINTR)
+                return false;
+        if (n <= 0) {
+                close_fd(&v->in_wr); /* the guest sees no more input; keep running */
+                return false;
+        }
+        if (v->c->console_escape >= 0 && memchr(buf, v->c->console_escape, (size_t)n)) {
+                set_end(v, TB_VM_END_CONSOLE_QUIT, "");
+                return true;
+        }
+        if (v->in_wr >= 0 && tb_write_all(v->in_wr, buf, (size_t)n) < 0)
+                close_fd(&v->in_wr);
+        return false;
+}
+
+static void first_line(const tb_buf *b, char *out, size_t size) {
+        const char *s = (const char *)b->data;
+        size_t len = b->len, n;
+
+        /* qemu prefixes its messages with "qemu-system-x86_64: "; keep the message. */
+        while (len > 0 && (*s == '\n' || *s == '\r'))
+                s++, len--;
+        n = 0;
+        while (n < len && s[n] != '\n')
+                n++;
+        snprintf(out, size, "%.*s", (int)n, s ? s : "");
+}
+
+/* qemu is gone: tell why from the serial tail, the QMP event and its exit status. */
+static void qemu_exited(vm_run *v, int status) {
+        char line[sizeof(v->res->detail)];
+        bool ended = false;
+
+        if (v->serial_rd >= 0)
+                (void)read_serial(v, &ended);
+        if (ended)
+                return;
+        if (tb_vmserial_flush(v->scan, line, sizeof(line)) == TB_VMSERIAL_MATCHED) {
+                set_end(v, TB_VM_END_EXPECT_MATCHED, line);
+                return;
+        }
+        if (v->qmp_fd >= 0)
+                read_qmp(v);
+        if (v->err_rd >= 0)
+                read_stderr(v);
+        if (strcmp(v->shutdown_reason, "guest-reset") == 0)
+                set_end(v, TB_VM_END_RESET, "");
+        else if (strcmp(v->shutdown_reason, "guest-panic") == 0)
+                set_end(v, TB_VM_END_RESET, "guest panic");
+        else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                set_end(v, TB_VM_END_POWEROFF, "");
+        else {
+                char msg[sizeof(v->res->detail)], why[sizeof(v->res->detail)] = "";
+
+                first_line(&v->err, msg, sizeof(msg));
+                if (strstr(msg, "tpm-emulator")) {
+                        /* qemu only says that the TPM failed; swtpm's own words say why. */
+                        _cleanup_(tb_buf_freep) tb_buf log = TB_BUF_INIT;
+                        _cleanup_(freep) char *path = tb_path_join(v->rundir, "swtpm.log");
+
+                        if (path && tb_read_file(path, 4096, &log) >= 0)
+                                first_line(&log, why, sizeof(why));
+                }
+                if (!msg[0])
+                        snprintf(msg, sizeof(msg), WIFEXITED(status) ? "exit status %d" : "killed by signal %d",
+                                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+                v->res->end = TB_VM_END_QEMU_FAILED;
+                snprintf(v->res->detail, sizeof(v->res->detail), "%.300s%s%.150s%s", msg, why[0] ? " (swtpm: " : "",
+                         why, why[0] ? ")" : "");
+        }
+}
+
+static void supervise(vm_run *v) {
+        const tb_vm_config *c = v->c;
+        double start = now_s(), deadline = c->timeout_s ? start + c->timeout_s : 0;
+
+        for (;;) {
+                struct pollfd p[6] = {
+                        { v->sigfd, POLLIN, 0 },
+                        { v->serial_rd, POLLIN, 0 },
+                        { v->err_rd, POLLIN, 0 },
+                        { v->qmp_fd >= 0 ? v->qmp_fd : v->qmp_listen, POLLIN, 0 },
+                        { v->in_wr >= 0 ? c->console_in : -1, POLLIN, 0 },
+                };
+                bool partial = tb_vmserial_pending(v->scan);
+                int timeout = partial ? PARTIAL_QUIET_MS : -1, status, n;
+
+                if (deadline) {
+                        double left = deadline - now_s();
+                        if (left <= 0) {
+                                char d[64];
+                                snprintf(d, sizeof(d), "no match within %u s", c->timeout_s);
+                                set_end(v, TB_VM_END_TIMEOUT, c->expect ? d : "");
+                                break;
+                        }
+                        if (timeout < 0 || left * 1000 < timeout)
+                                timeout = (int)(left * 1000) + 1;
+                }
+                n = poll(p, 5, timeout);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        set_end(v, TB_VM_END_QEMU_FAILED, "poll failed");
+                        break;
+                }
+                if (n == 0 && partial) {
+                        char line[sizeof(v->res->detail)];
+                        if (tb_vmserial_check_partial(v->scan, line, sizeof(line)) == TB_VMSERIAL_MATCHED) {
+                                set_end(v, TB_VM_END_EXPECT_MATCHED, line);
+                                break;
+                        }
+                }
+                if (p[0].revents) {
+                        struct signalfd_siginfo si;
+                        bool stop = false;
+
+                        while (read(v->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                                if (si.ssi_signo == SIGCHLD)
+                                        continue;
+                                char d[32];
+                                snprintf(d, sizeof(d), "received SIG%s", sigabbrev_np((int)si.ssi_signo) ?: "?");
+                                set_end(v, TB_VM_END_SIGNAL, d);
+                                stop = true;
+                        }
+                        if (stop)
+                                break;
+                        if (waitpid(v->qemu, &status, WNOHANG) == v->qemu) {
+                                v->qemu = 0;
+                                qemu_exited(v, status);
+                                break;
+                        }
+                }
+                if (p[1].revents) {
+                        bool ended = false;
+                        if (read_serial(v, &ended) > 0)
+                                close_fd(&v->serial_rd);
+                        if (ended)
+                                break;
+                }
+                if (p[2].revents)
+                        read_stderr(v);
+                if (p[3].revents) {
+                        if (v->qmp_fd >= 0)
+                                read_qmp(v);
+                        else {
+                                v->qmp_fd = accept4(v->qmp_listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                                close_fd(&v->qmp_listen);
+                        }
+                }
+                if (p[4].revents && read_console(v))
+                        break;
+        }
+        v->res->seconds = now_s() - start;
+}
+
+static void vm_run_done(vm_run *v) {
+        if (v->qemu > 0)
+                stop_process(&v->qemu, 5, NULL);
+        /* swtpm leaves by itself once qemu has closed the control channel. */
+        if (v->swtpm > 0) {
+                int st;
+                if (!wait_for(v->swtpm, 2, &st))
+                        stop_process(&v->swtpm, 2, NULL);
+                v->swtpm = 0;
+        }
+        close_fd(&v->sigfd);
+        close_fd(&v->serial_rd);
+        close_fd(&v->err_rd);
+        close_fd(&v->in_wr);
+        close_fd(&v->qmp_listen);
+        close_fd(&v->qmp_fd);
+        close_fd(&v->tpm_listen);
+        close_fd(&v->serial_file);
+        if (v->signals_set) {
+                sigprocmask(SIG_SETMASK, &v->old_mask, NULL);
+                sigaction(SIGPIPE, &v->old_pipe, NULL);
+        }
+        if (v->rundir)
+                nftw(v->rundir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        if (v->scan)
+                tb_vmserial_free(v->scan);
+        tb_buf_free(&v->err);
+        tb_buf_free(&v->qmp);
+        tb_vmfw_done(&v->fw);
+        free(v->rundir);
+        free(v->vars_path);
+        free(v->tpm_dir);
+}
+
+static int make_rundir(char **ret) {
+        const char *tmp = getenv("TMPDIR");
+        char *dir;
+
+        /* Socket paths must fit sockaddr_un (108 bytes): fall back to /tmp for a deep TMPDIR. */
+        if (!tmp || !*tmp || strlen(tmp) > 60)
+                tmp = "/tmp";
+        if (asprintf(&dir, "%s/trustboot-vm.XXXXXX", tmp) < 0)
+                return -ENOMEM;
+        if (!mkdtemp(dir)) {
+                int r = negative_errno();
+                tb_log_errno(r, "%s: cannot create", dir);
+                free(dir);
+                return r;
+        }
+        *ret = dir;
+        return 0;
+}
+
+int tb_vm_run(const tb_vm_config *c, tb_vm_result *ret) {
+        vm_run v = {
+                .c = c, .res = ret, .sigfd = -1, .serial_rd = -1, .err_rd = -1, .in_wr = -1,
+                .qmp_listen = -1, .qmp_fd = -1, .tpm_listen = -1, .serial_file = -1,
+                .err = TB_BUF_INIT, .qmp = TB_BUF_INIT,
+        };
+        struct sigaction ign = { .sa_handler = SIG_IGN };
+        sigset_t mask;
+        int r;
+
+        *ret = (tb_vm_result){ 0 };
+        r = tb_vmserial_new(c->expect, &v.scan);
+        if (r == -EINVAL) {
+                tb_err("--expect: '%s' is not a valid extended regular expression", c->expect);
+                goto out;
+        }
+        if (r < 0)
+                goto out;
+        switch (c->accel) {
+        case TB_VM_ACCEL_TCG: v.accel = "tcg"; break;
+        case TB_VM_ACCEL_KVM: v.accel = "kvm"; break;
+        case TB_VM_ACCEL_AUTO: v.accel = tb_vmfw_kvm_usable() ? "kvm" : "tcg"; break;
+        }
+        ret->accel = v.accel;
+        r = make_rundir(&v.rundir);
+        if (r < 0)
+                goto out;
+        r = setup_firmware(&v);
+        if (r < 0)
+                goto out;
+        for (size_t i = 0; i < c->n_disks && r >= 0; i++)
+                r = setup_disk(&c->disks[i]);
+        if (r < 0)
+                goto out;
+        if (c->serial_path) {
+                v.serial_file = open(c->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (v.serial_file < 0) {
+                        r = tb_log_errno(negative_errno(), "%s: cannot create", c->serial_path);
+                        goto out;
+                }
+        }
+
+        /* From here on signals are events in the poll loop; children get the old mask back. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &mask, &v.old_mask);
+        sigaction(SIGPIPE, &ign, &v.old_pipe);
+        v.signals_set = true;
+        v.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (v.sigfd < 0) {
+                r = tb_log_errno(negative_errno(), "signalfd");
+                goto out;
+        }
+
+        if (!c->no_tpm) {
+                r = start_swtpm(&v);
+                if (r < 0)
+                        goto out;
+        }
+        r = start_qemu(&v);
+        if (r < 0)
+                goto out;
+        r = write_pid_file(&v);
+        if (r < 0)
+                goto out;
+        supervise(&v);
+out:
+        vm_run_done(&v);
+        return r < 0 ? r : 0;
+}
