@@ -2,9 +2,10 @@
 BUILD ?= build
 SAN_BUILD ?= build-sanitize
 FUZZ_BUILD ?= build-fuzz
+DEB_BUILD ?= build-deb
 MESON_TEST_ARGS ?= --print-errorlogs
 
-.PHONY: all build deps check check-unit check-e2e check-sanitize check-fuzz demo clean lint rootfs
+.PHONY: all build deps check check-unit check-e2e check-sanitize check-fuzz deb demo clean lint rootfs
 
 all: build
 
@@ -46,12 +47,17 @@ check-sanitize:
 	ninja -C $(SAN_BUILD)
 	meson test -C $(SAN_BUILD) --suite unit $(MESON_TEST_ARGS)
 
+# The Debian package (debian/), lintian clean: $(DEB_BUILD)/trustboot_VERSION_amd64.deb.
+# RELEASE=trixie builds it in a chroot of that release (for an image of that release).
+deb: deps
+	bash scripts/build-deb.sh --lintian $(if $(RELEASE),--release $(RELEASE)) $(DEB_BUILD)
+
 demo: deps
 	$(MAKE) build
 	bash scripts/demo.sh $(BUILD)/src/cli/trustboot
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) $(DEB_BUILD)
 
 # Static analysis of the sources (not part of check: advisory, run before committing).
 lint: build
