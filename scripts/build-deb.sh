@@ -10,8 +10,8 @@
 # Build-Depends), on the mirror of the system's apt sources, so ${shlibs:Depends} names that
 # release's libraries. --lintian checks the result and fails on any warning or error.
 #
-# A second run on an unchanged tree (same tracked and untracked-not-ignored files, same SUITE)
-# prints the path again without building: OUTDIR/.stamp-SUITE holds the hash of the sources.
+# A second run on unchanged sources (meson files, src/, docs/, debian/; same SUITE) prints the
+# path again without building: OUTDIR/.stamp-SUITE holds the hash of those files.
 set -euo pipefail
 top="$(cd "$(dirname "$0")/.." && pwd)"
 release="" lintian=no
@@ -37,13 +37,15 @@ dver="$(sed -n '1s/^trustboot (\([^)]*\)).*/\1/p' "$top/debian/changelog")"
 arch="$(dpkg --print-architecture)"
 deb="$out/trustboot_${dver}_${arch}.deb"
 
-# The source files: git's view (tracked + new, not ignored) when there is one, else the tree
-# without build directories.
+# What the package is built from (the program, its man pages, debian/; not the tests, which the
+# package build leaves out): git's view (tracked + new, not ignored) when there is one.
+parts=(meson.build meson_options.txt src 'docs/*.1' debian)
 files() {
   if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
-    git -C "$top" ls-files -co --exclude-standard -z | while IFS= read -r -d '' f; do [ -e "$top/$f" ] && printf '%s\0' "$f"; done
+    git -C "$top" ls-files -co --exclude-standard -z -- "${parts[@]}" |
+      while IFS= read -r -d '' f; do [ -e "$top/$f" ] && printf '%s\0' "$f"; done
   else
-    (cd "$top" && find . -path './build*' -prune -o -path './demo' -prune -o -path './.git' -prune -o -type f -printf '%P\0')
+    (cd "$top" && find meson.build meson_options.txt src debian -type f -print0 && find docs -maxdepth 1 -name '*.1' -print0)
   fi
 }
 srchash="$( { echo "$release"; cd "$top" && files | LC_ALL=C sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-64)"
