@@ -7,6 +7,10 @@
 #include <time.h>
 
 #include "cli.h"
+#include "registry-opts.h"
+#include "rootfs/imageref.h"
+#include "rootfs/registry.h"
+#include "util/json.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "medium/medium.h"
@@ -18,7 +22,8 @@ static const char usage[] =
         "                           [options]\n"
         "\n"
         "Build signed Unified Kernel Images from a root file system (dir:PATH, ocifile:FILE,\n"
-        "oci-layout:PATH[:TAG]) — the whole rootfs becomes the initrd — plus a signed systemd-boot,\n"
+        "oci-layout:PATH[:TAG], or a registry image REGISTRY/REPO:TAG) — the whole rootfs becomes the\n"
+        "initrd — plus a signed systemd-boot,\n"
         "its configuration and auto-enrollment keys, as an ESP tree (uki), an installable ISO (iso)\n"
         "or an upgrade image (container).\n"
         "\n"
@@ -45,7 +50,12 @@ static const char usage[] =
         "      --pcr-banks LIST          banks to sign PCR policies for, comma-separated (default sha256)\n"
         "      --compression zstd|xz|gzip|none  --compression-level N\n"
         "      --init PATH               make /init in the initrd a symlink to PATH\n"
+        "      --push REF                -t container: push the image to REF (REGISTRY/REPO:TAG) and print\n"
+        "                                REGISTRY/REPO@sha256:… (auth, TLS and cache options as for pulls)\n"
+        "      --json                    print a JSON summary (output, pulled image, pushed digest)\n"
         "  -h, --help                    show this help\n"
+        "\n"
+        CLI_REGISTRY_USAGE
         "\n"
         "SOURCE_DATE_EPOCH makes the output reproducible (default: now).\n";
 
@@ -75,7 +85,7 @@ int cmd_build_uki(int argc, char **argv) {
         enum {
                 OPT_SB_KEY = 0x100, OPT_SB_CERT, OPT_PCR_KEY, OPT_PUBLIC_KEYS, OPT_BRANDING, OPT_CMDLINE,
                 OPT_ENROLL, OPT_SPLASH, OPT_INCL_VERSION, OPT_INCL_CMDLINE, OPT_STUB, OPT_SDBOOT,
-                OPT_SDBOOT_IN_SOURCE, OPT_BANKS, OPT_COMPRESSION, OPT_LEVEL, OPT_INIT,
+                OPT_SDBOOT_IN_SOURCE, OPT_BANKS, OPT_COMPRESSION, OPT_LEVEL, OPT_INIT, OPT_PUSH, OPT_JSON,
         };
         static const struct option options[] = {
                 { "output-type", required_argument, NULL, 't' },
@@ -104,11 +114,19 @@ int cmd_build_uki(int argc, char **argv) {
                 { "compression", required_argument, NULL, OPT_COMPRESSION },
                 { "compression-level", required_argument, NULL, OPT_LEVEL },
                 { "init", required_argument, NULL, OPT_INIT },
+                { "push", required_argument, NULL, OPT_PUSH },
+                { "json", no_argument, NULL, OPT_JSON },
+                CLI_REGISTRY_LONG_OPTIONS,
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         _cleanup_(freep) char *k_sb_key = NULL, *k_sb_cert = NULL, *k_pcr = NULL, *output = NULL;
         const char *keys = NULL, *epoch = getenv("SOURCE_DATE_EPOCH");
+        _cleanup_(tb_imageref_freep) tb_imageref *push_ref = NULL;
+        _cleanup_(freep) char *pinned = NULL;
+        _cleanup_(tb_registry_summary_done) tb_registry_summary pulled = { 0 };
+        const char *push = NULL;
+        bool json = false;
         tb_medium_options o;
         uint64_t v;
         int opt, r;
@@ -212,14 +230,23 @@ int cmd_build_uki(int argc, char **argv) {
                 case OPT_INIT:
                         o.init = optarg;
                         break;
+                case OPT_PUSH:
+                        push = optarg;
+                        break;
+                case OPT_JSON:
+                        json = true;
+                        break;
                 case 'h':
                         return cli_print_help(usage);
                 default:
-                        return cli_bad_option(CMD, argv);
+                        r = cli_registry_option(CMD, opt, optarg, &o.registry, &o.max_image_size);
+                        if (r == 1)
+                                break;
+                        return r ? r : cli_bad_option(CMD, argv);
                 }
         }
         if (optind >= argc)
-                return cli_usage_error(CMD, "missing SOURCE (dir:PATH, ocifile:FILE or oci-layout:PATH)");
+                return cli_usage_error(CMD, "missing SOURCE (dir:PATH, ocifile:FILE, oci-layout:PATH or REGISTRY/REPO:TAG)");
         if (optind + 1 < argc)
                 return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
         o.source = argv[optind];
@@ -243,6 +270,12 @@ int cmd_build_uki(int argc, char **argv) {
                 if (!o.public_keys)
                         o.public_keys = keys;
         }
+        if (push) {
+                if (o.type != TB_MEDIUM_CONTAINER)
+                        return cli_usage_error(CMD, "--push only applies to -t container");
+                if (tb_imageref_from_source(push, &push_ref) <= 0)
+                        return cli_usage_error(CMD, "--push: '%s' is not an image reference (REGISTRY/REPO:TAG)", push);
+        }
         if (!o.sb_key || !o.sb_cert || !o.pcr_key)
                 return cli_usage_error(CMD, "keys missing: give -k KEYDIR, or --sb-key, --sb-cert and --tpm-pcr-private-key");
         if (epoch && *epoch) {
@@ -254,8 +287,27 @@ int cmd_build_uki(int argc, char **argv) {
         } else
                 o.epoch = (int64_t)time(NULL);
 
+        o.pull_summary = &pulled;
         if (tb_medium_build(&o, &output) < 0)
                 return TB_EXIT_FAILURE;
+        /* The pushed image is the tarball just written, so what was pushed is what is on disk. */
+        if (push_ref && tb_registry_push_archive(output, push_ref, NULL, &o.registry, &pinned) < 0)
+                return TB_EXIT_FAILURE;
+        if (json) {
+                _cleanup_(json_object_putp) json_object *j = json_object_new_object();
+
+                if (!j)
+                        return TB_EXIT_FAILURE;
+                json_object_object_add(j, "output", json_object_new_string(output));
+                if (pulled.reference)
+                        json_object_object_add(j, "pulled", tb_registry_summary_json(&pulled));
+                if (pinned)
+                        json_object_object_add(j, "pushed", json_object_new_string(pinned));
+                printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                return TB_EXIT_OK;
+        }
         printf("%s\n", output); /* data, not chatter: printed even with -q */
+        if (pinned)
+                printf("%s\n", pinned);
         return TB_EXIT_OK;
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "registry-opts.h"
 #include "util/exec.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -22,7 +23,8 @@ static const char usage[] =
         "its PCR policy is signed by the key the disks are bound to, and the ESP has room.\n"
         "\n"
         "SOURCE: dir:ESP_TREE (build-uki -t uki), ocifile:TARBALL[:TAG] (build-uki -t container),\n"
-        "        oci-layout:DIR[:TAG], or an ISO file (build-uki -t iso).\n"
+        "        oci-layout:DIR[:TAG], an ISO file (build-uki -t iso), or the -t container image in a\n"
+        "        registry: oci:REGISTRY/REPO:TAG, docker://REF or REF (build-uki --push).\n"
         "\n"
         "Options:\n"
         "      --source SOURCE     the new medium (required)\n"
@@ -33,7 +35,9 @@ static const char usage[] =
         "                          default: every such LUKS2 volume found; 'none': no volume)\n"
         "      --esp DIR           the mounted ESP (default /efi)\n"
         "      --efivars DIR       EFI variables directory (default /sys/firmware/efi/efivars)\n"
-        "  -h, --help              show this help\n";
+        "  -h, --help              show this help\n"
+        "\n"
+        CLI_REGISTRY_USAGE;
 
 /* Under systemd the service manager stops everything in order; without it (a minimal init, an
  * initrd shell) there is nobody to ask, so the file systems are synced and the kernel reboots. */
@@ -60,10 +64,13 @@ int cmd_upgrade(int argc, char **argv) {
                 { "esp", required_argument, NULL, OPT_ESP },
                 { "efivars", required_argument, NULL, OPT_EFIVARS },
                 { "luks-device", required_argument, NULL, OPT_LUKS },
+                CLI_REGISTRY_LONG_OPTIONS,
                 {},
         };
         _cleanup_(tb_upgrade_result_done) tb_upgrade_result res = { 0 };
-        tb_upgrade_options o = { .esp = "/efi" };
+        tb_registry_options reg = { 0 };
+        uint64_t max_image_size = 0;
+        tb_upgrade_options o = { .esp = "/efi", .registry = &reg };
         const char *luks[16];
         bool recovery = false, reboot = false, luks_none = false;
         int opt, r;
@@ -101,7 +108,10 @@ int cmd_upgrade(int argc, char **argv) {
                         luks[o.n_luks_devices++] = optarg;
                         break;
                 default:
-                        return cli_bad_option(argv[0], argv);
+                        r = cli_registry_option(argv[0], opt, optarg, &reg, &max_image_size);
+                        if (r == 1)
+                                break;
+                        return r ? r : cli_bad_option(argv[0], argv);
                 }
         }
         if (optind < argc)
