@@ -689,6 +689,7 @@ static int client_connect(client *c, const tb_imageref *ref, const tb_registry_o
         _cleanup_(freep) char *url = NULL;
         request q = { .up_fd = -1, .follow = true };
         const char *host = tb_imageref_api_host(ref);
+        unsigned tries = 1;
         CURLcode cc;
         int r;
 
@@ -711,31 +712,34 @@ static int client_connect(client *c, const tb_imageref *ref, const tb_registry_o
         if (asprintf(&c->base, "https://%s", host) < 0 || asprintf(&url, "%s/v2/", c->base) < 0)
                 return -ENOMEM;
         q.url = url;
-        for (unsigned i = 0;; i++) {
+        if (o->allow_insecure) {
+                /* One short TLS try; anything but a TLS answer means plain HTTP. */
+                unsigned t = c->timeout;
+
+                c->timeout = MIN(t, 5u);
                 cc = perform(c, &q, &resp);
-                if (!transient(cc) || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING || i >= c->retries)
-                        break;
-                backoff(c, i, 0);
-        }
-        if (cc != CURLE_OK && o->allow_insecure && cc != CURLE_OPERATION_TIMEDOUT && cc != CURLE_COULDNT_RESOLVE_HOST) {
-                free(c->base);
-                free(url);
-                url = NULL;
-                if (asprintf(&c->base, "http://%s", host) < 0 || asprintf(&url, "%s/v2/", c->base) < 0)
-                        return -ENOMEM;
-                q.url = url;
-                for (unsigned i = 0;; i++) {
-                        cc = perform(c, &q, &resp);
-                        if (!transient(cc) || i >= c->retries)
-                                break;
-                        backoff(c, i, 0);
-                }
+                c->timeout = t;
                 if (cc == CURLE_OK)
+                        tb_warn("%s: insecure registry: TLS certificate not verified (--allow-insecure-registries)", ref->domain);
+                else if (cc != CURLE_COULDNT_RESOLVE_HOST) {
+                        free(c->base);
+                        free(url);
+                        url = NULL;
+                        if (asprintf(&c->base, "http://%s", host) < 0 || asprintf(&url, "%s/v2/", c->base) < 0)
+                                return -ENOMEM;
+                        q.url = url;
                         tb_warn("%s: insecure registry: plain HTTP (--allow-insecure-registries)", ref->domain);
-        } else if (cc == CURLE_OK && o->allow_insecure)
-                tb_warn("%s: insecure registry: TLS certificate not verified (--allow-insecure-registries)", ref->domain);
+                }
+        }
+        if (!o->allow_insecure || strncmp(c->base, "http://", 7) == 0)
+                for (tries = 1;; tries++) {
+                        cc = perform(c, &q, &resp);
+                        if (!transient(cc) || tries > c->retries)
+                                break;
+                        backoff(c, tries - 1, 0);
+                }
         if (cc != CURLE_OK)
-                return transport_error(c, "cannot reach the registry", cc, 1);
+                return transport_error(c, "cannot reach the registry", cc, tries);
         if (resp.status != 200 && resp.status != 401) {
                 char detail[256];
 

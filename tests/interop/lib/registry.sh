@@ -45,7 +45,7 @@ http:
   addr: 127.0.0.1:$port
   secret: trustboot-test-secret
 CFG
-  if [ "$mode" != plain ]; then
+  if [ "$mode" = tls ] || [ "$mode" = basic ]; then
     make_test_ca
     printf '  tls:\n    certificate: %s\n    key: %s\n' "$WORK/ca/server.crt" "$WORK/ca/server.key" >> "$cfg"
   fi
