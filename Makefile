@@ -4,7 +4,7 @@ SAN_BUILD ?= build-sanitize
 FUZZ_BUILD ?= build-fuzz
 MESON_TEST_ARGS ?= --print-errorlogs
 
-.PHONY: all build deps check check-unit check-e2e check-sanitize check-fuzz demo clean lint rootfs
+.PHONY: all build deps check check-unit check-e2e check-sanitize check-fuzz fuzz-long demo clean lint rootfs
 
 all: build
 
@@ -28,6 +28,14 @@ check-fuzz:
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true
 	ninja -C $(FUZZ_BUILD)
 	meson test -C $(FUZZ_BUILD) --suite fuzz $(MESON_TEST_ARGS)
+
+# Depth outside CI: each target to FUZZ_RUNS executions (default 1 M), new coverage merged into
+# tests/fuzz/corpus/; prints runs per target. Hours on a small machine: run it by hand.
+FUZZ_RUNS ?= 1000000
+fuzz-long:
+	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true
+	ninja -C $(FUZZ_BUILD)
+	bash scripts/fuzz-long.sh $(FUZZ_BUILD) $(FUZZ_RUNS)
 
 check-unit: build
 	meson test -C $(BUILD) --suite unit $(MESON_TEST_ARGS)

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const enum tb_stub_gen gens[] = { TB_STUB_252, TB_STUB_257 };
         _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
 
-        tb_log_set_level(TB_LOG_ERR);
+        tb_log_set_level(TB_LOG_QUIET);
         (void)tb_stub_gen_from_sdmagic(data, size);
         (void)tb_stub_gen_from_sbat(data, size);
         if (tb_pe_from_memory(data, size, &pe) < 0)
