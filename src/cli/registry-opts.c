@@ -28,45 +28,30 @@ int cli_parse_size(const char *s, uint64_t *ret) {
         return 0;
 }
 
-int cli_registry_option(const char *cmd, int opt, const char *arg, tb_registry_options *o, uint64_t *max_image_size) {
+int cli_parse_platform(const char *command, const char *arg, void *target) {
         tb_oci_platform p;
         char buf[64];
+
+        if (tb_registry_parse_platform(arg, buf, sizeof(buf), &p) < 0)
+                return cli_usage_error(command, "--platform: '%s' is not OS/ARCH[/VARIANT]", arg);
+        *(const char **)target = arg;
+        return 0;
+}
+
+int cli_parse_size_option(const char *command, const char *arg, void *target) {
         uint64_t v;
 
-        switch (opt) {
-        case CLI_REG_PLATFORM:
-                if (tb_registry_parse_platform(arg, buf, sizeof(buf), &p) < 0)
-                        return cli_usage_error(cmd, "--platform: '%s' is not OS/ARCH[/VARIANT]", arg);
-                o->platform = arg;
-                return 1;
-        case CLI_REG_INSECURE:
-                o->allow_insecure = true;
-                return 1;
-        case CLI_REG_CERT_DIR:
-                o->cert_dir = arg;
-                return 1;
-        case CLI_REG_CACHE:
-                o->cache_dir = arg;
-                return 1;
-        case CLI_REG_NO_CACHE:
-                o->no_cache = true;
-                return 1;
-        case CLI_REG_CACHE_MAX:
-                if (cli_parse_size(arg, &v) < 0 || v == 0)
-                        return cli_usage_error(cmd, "--cache-max: '%s' is not a size (e.g. 20G)", arg);
-                o->cache_max = v;
-                return 1;
-        case CLI_REG_MAX_IMAGE_SIZE:
-                if (cli_parse_size(arg, &v) < 0 || v == 0)
-                        return cli_usage_error(cmd, "--max-image-size: '%s' is not a size (e.g. 8G)", arg);
-                *max_image_size = v;
-                return 1;
-        case CLI_REG_TIMEOUT:
-                if (cli_parse_u64(arg, 1, 3600, &v) < 0)
-                        return cli_usage_error(cmd, "--registry-timeout: '%s' is not a number of seconds (1-3600)", arg);
-                o->timeout = (unsigned)v;
-                return 1;
-        default:
-                return 0;
-        }
+        if (cli_parse_size(arg, &v) < 0 || v == 0)
+                return cli_usage_error(command, "'%s' is not a size (e.g. 512M, 20G)", arg);
+        *(uint64_t *)target = v;
+        return 0;
+}
+
+int cli_parse_registry_timeout(const char *command, const char *arg, void *target) {
+        uint64_t v;
+
+        if (cli_parse_u64(arg, 1, 3600, &v) < 0)
+                return cli_usage_error(command, "--registry-timeout: '%s' is not a number of seconds (1-3600)", arg);
+        *(unsigned *)target = (unsigned)v;
+        return 0;
 }
