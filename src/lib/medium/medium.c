@@ -357,7 +357,9 @@ static void osrel_value(const tb_buf *osrel, const char *key, char *out, size_t 
 static int read_rootfs_inputs(build *b) {
         _cleanup_(freep) char *kernel = NULL;
         _cleanup_(closep) int fd = -1;
-        tb_rootfs_options ro = { .overlays = b->o->overlays, .n_overlays = b->o->n_overlays };
+        tb_rootfs_options ro = { .overlays = b->o->overlays, .n_overlays = b->o->n_overlays,
+                                 .registry = &b->o->registry, .max_image_size = b->o->max_image_size,
+                                 .summary = b->o->pull_summary };
         char id[64], ver[64];
         int r;
 
