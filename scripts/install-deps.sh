@@ -11,6 +11,7 @@ BUILD_PKGS=(
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libssl-dev libcmocka-dev libarchive-dev libjson-c-dev libcryptsetup-dev
   libtss2-dev libfdisk-dev libblkid-dev libyaml-dev libisofs-dev libzstd-dev
+  libp11-dev libp11-kit-dev
 )
 TEST_PKGS=(
   openssl sbsigntool efitools osslsigncode binutils
@@ -19,6 +20,7 @@ TEST_PKGS=(
   qemu-system-x86 ovmf xorriso mtools dosfstools e2fsprogs
   busybox-static cpio libarchive-tools zstd xz-utils
   cryptsetup-bin umoci skopeo python3 time bc fdisk jq
+  p11-kit-modules softhsm2
 )
 
 all_installed() {

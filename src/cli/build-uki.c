@@ -11,6 +11,7 @@
 #include "util/log.h"
 #include "medium/medium.h"
 #include "measure/mhash.h"
+#include "sb/keyset.h"
 
 static const char usage[] =
         "Usage: trustboot build-uki SOURCE -t iso|uki|container -d OUTDIR\n"
@@ -232,9 +233,10 @@ int cmd_build_uki(int argc, char **argv) {
         if (keys) {
                 if (o.sb_key || o.sb_cert || o.pcr_key)
                         return cli_usage_error(CMD, "-k excludes --sb-key, --sb-cert and --tpm-pcr-private-key");
-                k_sb_key = tb_path_join(keys, "db.key");
+                if (tb_keyset_private_ref(keys, "db", &k_sb_key) < 0 ||
+                    tb_keyset_private_ref(keys, "tpm2-pcr", &k_pcr) < 0)
+                        return TB_EXIT_FAILURE;
                 k_sb_cert = tb_path_join(keys, "db.pem");
-                k_pcr = tb_path_join(keys, "tpm2-pcr-private.pem");
                 if (!k_sb_key || !k_sb_cert || !k_pcr)
                         return TB_EXIT_FAILURE;
                 o.sb_key = k_sb_key;

@@ -3,6 +3,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum {
@@ -27,6 +28,9 @@ int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
  * that is not a terminal. -ENODATA if empty. Free with cli_secret_freep (wipes). */
 int cli_read_secret(const char *prompt, char **ret);
 void cli_secret_freep(char **p);
+
+/* The PKCS#11 PIN prompt (pe/pkcs11.h): asks on the terminal, -ENOKEY when stdin is none. */
+int cli_pkcs11_pin_prompt(const char *token_label, char *buf, size_t size);
 
 /* Set by main from -v/-q, for commands that decide how much to print themselves. */
 extern int cli_verbosity;

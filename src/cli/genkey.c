@@ -7,12 +7,14 @@
 
 #include "cli.h"
 #include "config.h"
+#include "pe/pkcs11.h"
 #include "sb/keyset.h"
 #include "util/log.h"
 
 static const char usage[] =
         "Usage: trustboot genkey NAME [-o|--output DIR] [-e|--expiration-in-days N] [--key-size BITS]\n"
         "                        [--skip-microsoft-certs-I-KNOW-WHAT-IM-DOING] [--custom-cert-dir DIR] [--force]\n"
+        "                        [--pkcs11 URI]\n"
         "\n"
         "Generate a Secure Boot key set (PK, KEK, db as .key .pem .der .esl .auth) and the PCR policy\n"
         "signing key tpm2-pcr-private.pem. Keep these keys safe: without them no upgrade can be signed.\n"
@@ -26,6 +28,9 @@ static const char usage[] =
         "      --custom-cert-dir DIR      add the certificates of the firmware-exported databases DIR/KEK and\n"
         "                                 DIR/db (vendor keys) to KEK and db\n"
         "      --force                    overwrite an existing key set\n"
+        "      --pkcs11 URI               generate the four keys inside the PKCS#11 token URI names\n"
+        "                                 (pkcs11:token=LABEL?pin-source=FILE); only certificates, public\n"
+        "                                 keys and NAME.pkcs11 files holding each key's URI are written\n"
         "  -h, --help                     show this help\n"
         "\n"
         "SOURCE_DATE_EPOCH, if set, is used as the current time. Microsoft's certificates are read from\n"
@@ -49,7 +54,7 @@ static int parse_epoch(int64_t *ret) {
 }
 
 int cmd_genkey(int argc, char **argv) {
-        enum { OPT_SKIP_MS = 0x100, OPT_CUSTOM, OPT_KEY_SIZE, OPT_FORCE };
+        enum { OPT_SKIP_MS = 0x100, OPT_CUSTOM, OPT_KEY_SIZE, OPT_FORCE, OPT_PKCS11 };
         static const struct option options[] = {
                 { "output", required_argument, NULL, 'o' },
                 { "expiration-in-days", required_argument, NULL, 'e' },
@@ -57,6 +62,7 @@ int cmd_genkey(int argc, char **argv) {
                 { "custom-cert-dir", required_argument, NULL, OPT_CUSTOM },
                 { "key-size", required_argument, NULL, OPT_KEY_SIZE },
                 { "force", no_argument, NULL, OPT_FORCE },
+                { "pkcs11", required_argument, NULL, OPT_PKCS11 },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -99,6 +105,11 @@ int cmd_genkey(int argc, char **argv) {
                 case OPT_FORCE:
                         force = true;
                         break;
+                case OPT_PKCS11:
+                        if (!tb_pkcs11_is_uri(optarg))
+                                return cli_usage_error("genkey", "--pkcs11 needs a pkcs11: URI naming a token");
+                        o.pkcs11_uri = optarg;
+                        break;
                 case 'h':
                         return cli_print_help(usage);
                 default:
@@ -125,9 +136,10 @@ int cmd_genkey(int argc, char **argv) {
 
         if (cli_verbosity >= 0)
                 printf("Wrote Secure Boot key set '%s' to %s: PK, KEK, db (RSA-%u, valid %u days)%s%s, "
-                       "and tpm2-pcr-private.pem.\n",
+                       "and %s.\n",
                        o.name, out_dir, o.key_bits, o.days,
                        o.skip_microsoft ? "" : ", Microsoft UEFI CAs in KEK and db",
-                       o.custom_cert_dir ? ", custom certificates added" : "");
+                       o.custom_cert_dir ? ", custom certificates added" : "",
+                       o.pkcs11_uri ? "the PCR policy key; the private keys stay in the token" : "tpm2-pcr-private.pem");
         return TB_EXIT_OK;
 }

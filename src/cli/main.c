@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "pe/pkcs11.h"
 #include "util/log.h"
 
 struct command {
@@ -78,6 +79,7 @@ int main(int argc, char **argv) {
                 tb_log_set_prefix("trustboot init");
                 return cmd_init(argc, argv);
         }
+        tb_pkcs11_set_pin_prompt(cli_pkcs11_pin_prompt);
         opterr = 0;
         /* '+': stop at the first non-option, which is the subcommand. */
         while ((opt = getopt_long(argc, argv, "+hVvq", options, NULL)) >= 0) {
