@@ -2,7 +2,7 @@
 # Authenticode signatures made by osslsigncode over SHA-256, SHA-384 and SHA-512 image hashes
 # verify with `trustboot verify`; the same signer over an MD5 or SHA-1 image hash does not (UEFI
 # firmware does not accept those either), and the refusal names the digest.
-. "$(dirname "$0")/pe-lib.sh"
+. "$(dirname "$0")/lib/pe.sh"
 need osslsigncode
 img=${TB_SDBOOT_EFI_DIR:-/usr/lib/systemd/boot/efi}/systemd-bootx64.efi
 
