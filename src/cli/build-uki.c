@@ -109,6 +109,7 @@ int cmd_build_uki(int argc, char **argv) {
                 CLI_OPT_COMPRESSION(&o.compression),
                 CLI_OPT_COMPRESSION_LEVEL(&o.compression_level),
                 CLI_OPT_STRING("init", 0, "PATH", &o.init, "make /init in the initrd a symlink to PATH"),
+                CLI_OPT_EXPIRY_WARN_DAYS,
                 {},
         };
         const cli_command cmd = { CMD, synopsis, options, epilog };

@@ -89,6 +89,7 @@ int cmd_genkey(int argc, char **argv) {
                              "generate the four keys inside the PKCS#11 token URI names\n"
                              "(pkcs11:token=LABEL?pin-source=FILE); only certificates, public keys\n"
                              "and NAME.pkcs11 files holding each key's URI are written"),
+                CLI_OPT_EXPIRY_WARN_DAYS,
                 {},
         };
         const cli_command cmd = { "genkey", synopsis, options, epilog };

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,43 @@ int tb_cert_load(const char *path, X509 **ret) {
         return 0;
 }
 
+static unsigned expiry_warn_days = 30;
+
+void tb_cert_set_expiry_warn_days(unsigned days) {
+        expiry_warn_days = days;
+}
+
+int tb_cert_warn_expiry(X509 *cert, const char *name) {
+        char subject[256], date[64] = "?";
+        const ASN1_TIME *not_after = X509_get0_notAfter(cert);
+        _cleanup_(BIO_free_allp) BIO *bio = BIO_new(BIO_s_mem());
+        int days = 0, secs = 0;
+
+        /* Firmware ignores certificate times; operators must still know before the tooling
+         * (and anything that does check, like a CA) refuses them. Real time, not SOURCE_DATE_EPOCH. */
+        if (!not_after || ASN1_TIME_diff(&days, &secs, NULL, not_after) != 1) {
+                ERR_clear_error();
+                return 0;
+        }
+        X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+        if (bio && ASN1_TIME_print(bio, not_after) == 1) {
+                int n = BIO_read(bio, date, sizeof(date) - 1);
+                date[n > 0 ? n : 0] = 0;
+        }
+        if (days < 0 || (days == 0 && secs < 0)) {
+                tb_warn("%s: certificate %s EXPIRED on %s (%d day%s ago); firmware still accepts it, but rotate "
+                        "the key (trustboot genkey --rotate, docs/guide-keys.md)", name, subject, date, -days,
+                        days == -1 ? "" : "s");
+                return 2;
+        }
+        if ((unsigned)days < expiry_warn_days) {
+                tb_warn("%s: certificate %s expires on %s (in %d day%s)", name, subject, date, days,
+                        days == 1 ? "" : "s");
+                return 1;
+        }
+        return 0;
+}
+
 int tb_signer_load(const char *key_path, const char *cert_path, tb_signer *ret) {
         EVP_PKEY *key = NULL;
         X509 *cert = NULL;
@@ -122,6 +160,7 @@ int tb_signer_load(const char *key_path, const char *cert_path, tb_signer *ret) 
                 tb_err("%s: private key does not match the certificate %s", shown, cert_path);
                 return -EKEYREJECTED;
         }
+        tb_cert_warn_expiry(cert, cert_path);
         ret->key = key;
         ret->cert = cert;
         return 0;

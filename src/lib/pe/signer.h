@@ -30,9 +30,15 @@ typedef struct tb_signer {
 } tb_signer;
 
 /* Loads both (the key from a PEM file or a pkcs11: URI) and checks that the key belongs to the
- * certificate (-EKEYREJECTED if not). Logs the file and the problem. */
+ * certificate (-EKEYREJECTED if not). Logs the file and the problem; warns about expiry. */
 int tb_signer_load(const char *key_path, const char *cert_path, tb_signer *ret);
 void tb_signer_done(tb_signer *s);
+
+/* Warns (NAME: certificate SUBJECT expires on DATE) when CERT expires within the warning
+ * period, loudly when it has expired. 0 if neither, 1 if soon, 2 if expired. tb_signer_load()
+ * does this for every certificate it loads. */
+int tb_cert_warn_expiry(X509 *cert, const char *name);
+void tb_cert_set_expiry_warn_days(unsigned days); /* default 30 */
 
 /* PKCS#8 PEM of KEY into OUT; the caller wipes OUT (tb_buf_wipe). */
 int tb_key_to_pem(EVP_PKEY *key, tb_buf *out);

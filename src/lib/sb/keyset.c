@@ -271,6 +271,7 @@ static int build_files(const tb_keyset_options *o, const cert_list extra[N_KEYS]
                 r = make_cert(ks->key[k], cn, o->epoch, o->days, &ks->cert[k]);
                 if (r < 0)
                         return r;
+                tb_cert_warn_expiry(ks->cert[k], cn);
         }
         {
                 _cleanup_(freep) char *cn = NULL;
