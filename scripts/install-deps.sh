@@ -12,6 +12,7 @@ BUILD_PKGS=(
   libssl-dev libcmocka-dev libarchive-dev libjson-c-dev libcryptsetup-dev
   libtss2-dev libfdisk-dev libblkid-dev libyaml-dev libisofs-dev libzstd-dev
   libcurl4-openssl-dev
+  libp11-dev libp11-kit-dev
 )
 TEST_PKGS=(
   openssl sbsigntool efitools osslsigncode binutils
@@ -21,6 +22,7 @@ TEST_PKGS=(
   busybox-static cpio libarchive-tools zstd xz-utils
   cryptsetup-bin umoci skopeo python3 time bc fdisk jq
   docker-registry apache2-utils python3-cryptography
+  p11-kit-modules softhsm2
 )
 # `make deb` and the real-image tests (tests/images: a Debian 12 image built with mmdebstrap,
 # trustboot installed into it from its own .deb).

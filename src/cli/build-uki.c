@@ -15,6 +15,7 @@
 #include "util/log.h"
 #include "medium/medium.h"
 #include "measure/mhash.h"
+#include "sb/keyset.h"
 
 static const char synopsis[] =
         "Usage: trustboot build-uki SOURCE -t iso|uki|container -d OUTDIR\n"
@@ -122,6 +123,7 @@ int cmd_build_uki(int argc, char **argv) {
                                "REGISTRY/REPO@sha256:... (auth, TLS as for pulls)"),
                 CLI_OPT_JSON(&json, "print a JSON summary (output, pulled image, pushed digest)"),
                 CLI_OPTS_REGISTRY(&o.registry, &o.max_image_size),
+                CLI_OPT_EXPIRY_WARN_DAYS,
                 {},
         };
         const cli_command cmd = { CMD, synopsis, options, epilog };
@@ -146,9 +148,10 @@ int cmd_build_uki(int argc, char **argv) {
         if (keys) {
                 if (o.sb_key || o.sb_cert || o.pcr_key)
                         return cli_usage_error(CMD, "-k excludes --sb-key, --sb-cert and --tpm-pcr-private-key");
-                k_sb_key = tb_path_join(keys, "db.key");
+                if (tb_keyset_private_ref(keys, "db", &k_sb_key) < 0 ||
+                    tb_keyset_private_ref(keys, "tpm2-pcr", &k_pcr) < 0)
+                        return TB_EXIT_FAILURE;
                 k_sb_cert = tb_path_join(keys, "db.pem");
-                k_pcr = tb_path_join(keys, "tpm2-pcr-private.pem");
                 if (!k_sb_key || !k_sb_cert || !k_pcr)
                         return TB_EXIT_FAILURE;
                 o.sb_key = k_sb_key;
