@@ -45,6 +45,10 @@ static const char usage[] =
         "      --pcr-banks LIST          banks to sign PCR policies for, comma-separated (default sha256)\n"
         "      --compression zstd|xz|gzip|none  --compression-level N\n"
         "      --init PATH               make /init in the initrd a symlink to PATH\n"
+        "      --exclude PATTERN         leave PATTERN out of the initrd (gitignore-style, repeatable)\n"
+        "      --slim                    leave out docs, man/info pages, other locales, static libraries,\n"
+        "                                headers and package-manager caches (see trustboot initrd --report)\n"
+        "      --efi-size-warn MIB       warn about UKIs larger than MIB (default 1024; above 2048 always)\n"
         "  -h, --help                    show this help\n"
         "\n"
         "SOURCE_DATE_EPOCH makes the output reproducible (default: now).\n";
@@ -75,7 +79,8 @@ int cmd_build_uki(int argc, char **argv) {
         enum {
                 OPT_SB_KEY = 0x100, OPT_SB_CERT, OPT_PCR_KEY, OPT_PUBLIC_KEYS, OPT_BRANDING, OPT_CMDLINE,
                 OPT_ENROLL, OPT_SPLASH, OPT_INCL_VERSION, OPT_INCL_CMDLINE, OPT_STUB, OPT_SDBOOT,
-                OPT_SDBOOT_IN_SOURCE, OPT_BANKS, OPT_COMPRESSION, OPT_LEVEL, OPT_INIT,
+                OPT_SDBOOT_IN_SOURCE, OPT_BANKS, OPT_COMPRESSION, OPT_LEVEL, OPT_INIT, OPT_EXCLUDE, OPT_SLIM,
+                OPT_EFI_SIZE_WARN,
         };
         static const struct option options[] = {
                 { "output-type", required_argument, NULL, 't' },
@@ -104,6 +109,9 @@ int cmd_build_uki(int argc, char **argv) {
                 { "compression", required_argument, NULL, OPT_COMPRESSION },
                 { "compression-level", required_argument, NULL, OPT_LEVEL },
                 { "init", required_argument, NULL, OPT_INIT },
+                { "exclude", required_argument, NULL, OPT_EXCLUDE },
+                { "slim", no_argument, NULL, OPT_SLIM },
+                { "efi-size-warn", required_argument, NULL, OPT_EFI_SIZE_WARN },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -211,6 +219,22 @@ int cmd_build_uki(int argc, char **argv) {
                         break;
                 case OPT_INIT:
                         o.init = optarg;
+                        break;
+                case OPT_EXCLUDE:
+                        r = cli_check_exclude(CMD, optarg);
+                        if (r != 0)
+                                return r;
+                        if (o.n_excludes >= TB_MEDIUM_MAX_EXCLUDE)
+                                return cli_usage_error(CMD, "at most %d --exclude", TB_MEDIUM_MAX_EXCLUDE);
+                        o.excludes[o.n_excludes++] = optarg;
+                        break;
+                case OPT_SLIM:
+                        o.slim = true;
+                        break;
+                case OPT_EFI_SIZE_WARN:
+                        if (cli_parse_u64(optarg, 1, 1u << 20, &v) < 0)
+                                return cli_usage_error(CMD, "--efi-size-warn: '%s' is not a size in MiB", optarg);
+                        o.efi_size_warn = v << 20;
                         break;
                 case 'h':
                         return cli_print_help(usage);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rootfs/exclude.h"
+
 int cli_verbosity = 0;
 
 __attribute__((format(printf, 2, 3))) int cli_usage_error(const char *cmd, const char *fmt, ...) {
@@ -46,4 +48,17 @@ int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
                 return -ERANGE;
         *ret = v;
         return 0;
+}
+
+int cli_check_exclude(const char *cmd, const char *pattern) {
+        _cleanup_(tb_exclude_freep) tb_exclude *x = NULL;
+        const char *why = NULL;
+        int r;
+
+        if (tb_exclude_new(&x) < 0)
+                return TB_EXIT_FAILURE;
+        r = tb_exclude_add(x, pattern, &why);
+        if (r == -EINVAL)
+                return cli_usage_error(cmd, "--exclude '%s': %s", pattern, why);
+        return r < 0 ? TB_EXIT_FAILURE : 0;
 }

@@ -64,6 +64,7 @@ void tb_medium_options_init(tb_medium_options *o) {
                 .banks = TB_BANK_BIT(TB_BANK_SHA256),
                 .compression = TB_INITRD_ZSTD,
                 .compression_level = -1,
+                .efi_size_warn = (uint64_t)1024 << 20,
         };
 }
 
@@ -442,6 +443,7 @@ static int initrd_sink_fn(const void *data, size_t len, void *userdata) {
 
 static int make_initrd(build *b) {
         _cleanup_(tb_mhash_freep) tb_mhash *h = NULL;
+        _cleanup_(tb_exclude_freep) tb_exclude *exclude = NULL;
         _cleanup_(closep) int fd = -1;
         tb_initrd_options io;
         tb_initrd_stats stats = {};
@@ -457,6 +459,10 @@ static int make_initrd(build *b) {
         io.level = b->o->compression_level;
         io.mtime = (uint64_t)b->o->epoch;
         io.init = b->o->init;
+        r = tb_exclude_from_options(b->fs, b->o->excludes, b->o->n_excludes, b->o->slim, &exclude);
+        if (r < 0)
+                return r;
+        io.exclude = exclude;
         /* Every PCR bank's digest of the initrd is computed while it is written. */
         r = tb_mhash_new(tb_pcr11_banks(b->pcr), &h);
         if (r < 0)
@@ -478,6 +484,8 @@ static int make_initrd(build *b) {
         if (r < 0)
                 return r;
         clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (exclude)
+                tb_info("initrd: %llu entries excluded", (unsigned long long)stats.excluded);
         tb_info("initrd: %llu entries, %.1f MiB → %.1f MiB in %.1f s", (unsigned long long)stats.entries,
                 (double)stats.bytes_in / (1 << 20), (double)stats.bytes_out / (1 << 20),
                 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
@@ -554,6 +562,20 @@ static int prepare_uki(build *b, const entry *e, uki_job *job) {
         job->e = e;
         job->fd = -1;
         return 0;
+}
+
+/* AuroraBoot's --efi-size-warn, and a hard limit: systemd-boot fails to load UKIs above 2 GiB
+ * (systemd#31452), whatever the user's threshold. */
+static void warn_size(const build *b, const uki_job *job) {
+        double mib = (double)job->size / (1 << 20);
+
+        if (job->size > ((uint64_t)2 << 30))
+                tb_warn("%s: %.0f MiB: systemd-boot cannot load a UKI above 2 GiB (systemd#31452); "
+                        "make the initrd smaller (--slim, --exclude; see trustboot initrd --report)", job->esp_path, mib);
+        else if (b->o->efi_size_warn && job->size > b->o->efi_size_warn)
+                tb_warn("%s: %.0f MiB, more than --efi-size-warn %llu MiB: every boot loads and unpacks all of it "
+                        "(see trustboot initrd --report)", job->esp_path, mib,
+                        (unsigned long long)(b->o->efi_size_warn >> 20));
 }
 
 static int sign_sdboot(build *b, const char *out_path) {
@@ -668,6 +690,7 @@ static int assemble_esp(build *b) {
                 job->esp_path = strdup(esp_path);
                 if (!job->esp_path)
                         return -ENOMEM;
+                warn_size(b, job);
                 r = tb_esp_add_producer(b->esp, esp_path, job->size, write_uki, job);
                 if (r < 0)
                         return tb_log_errno(r, "ESP: cannot add %s", esp_path);
