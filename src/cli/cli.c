@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rootfs/exclude.h"
+#include "rootfs/initrd.h"
 
 int cli_verbosity = 0;
 
@@ -50,15 +51,37 @@ int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
         return 0;
 }
 
-int cli_check_exclude(const char *cmd, const char *pattern) {
+int cli_parse_compression(const char *cmd, const char *arg, void *target) {
+        if (tb_initrd_compression_from_string(arg, target) < 0)
+                return cli_usage_error(cmd, "--compression: '%s' is not zstd, xz, gzip or none", arg);
+        return 0;
+}
+
+int cli_parse_compression_level(const char *cmd, const char *arg, void *target) {
+        uint64_t v;
+
+        if (cli_parse_u64(arg, 0, 22, &v) < 0)
+                return cli_usage_error(cmd, "--compression-level: '%s' is not a level from 0 to 22", arg);
+        *(int *)target = (int)v;
+        return 0;
+}
+
+int cli_parse_exclude(const char *cmd, const char *arg, void *target) {
         _cleanup_(tb_exclude_freep) tb_exclude *x = NULL;
+        cli_list *l = target;
         const char *why = NULL;
         int r;
 
+        /* Checked here, so that a typo fails before any work, with the reason. */
         if (tb_exclude_new(&x) < 0)
                 return TB_EXIT_FAILURE;
-        r = tb_exclude_add(x, pattern, &why);
+        r = tb_exclude_add(x, arg, &why);
         if (r == -EINVAL)
-                return cli_usage_error(cmd, "--exclude '%s': %s", pattern, why);
-        return r < 0 ? TB_EXIT_FAILURE : 0;
+                return cli_usage_error(cmd, "--exclude '%s': %s", arg, why);
+        if (r < 0)
+                return TB_EXIT_FAILURE;
+        if (*l->n >= l->max)
+                return cli_usage_error(cmd, "at most %zu --exclude", l->max);
+        l->v[(*l->n)++] = arg;
+        return 0;
 }
