@@ -65,7 +65,7 @@ measure() {
   shift 2
   for ((i = 0; i < runs; i++)); do
     rm -rf "$w/out"; sync
-    /usr/bin/time -f "%e %U %S %M" -o t bash -c '"$@"; s=$?; grep -E "^(write_bytes|cancelled_write_bytes)" /proc/$$/io > io; exit $s' _ "$@"
+    /usr/bin/time -f "%e %U %S %M" -o t bash -c '"$@" >/dev/null; s=$?; grep -E "^(write_bytes|cancelled_write_bytes)" /proc/$$/io > io; exit $s' _ "$@"
     read -r e u s m < t
     local c; c=$(echo "$u + $s" | bc)
     if [ -z "$best" ] || [ "$(echo "$e < ${wall[$name]}" | bc)" = 1 ]; then

@@ -160,7 +160,11 @@ static int configure(IsoWriteOpts *opts, const tb_iso_options *o) {
             (r = iso_write_opts_set_replace_mode(opts, 1, 1, 1, 1)) < 0 ||
             (r = iso_write_opts_set_default_dir_mode(opts, 0555)) < 0 ||
             (r = iso_write_opts_set_default_file_mode(opts, 0444)) < 0 ||
-            (r = iso_write_opts_set_gpt_guid(opts, NULL, 2)) < 0)
+            (r = iso_write_opts_set_gpt_guid(opts, NULL, 2)) < 0 ||
+            /* RRIP 1.10: PX entries without file serial numbers. libisofs hands out serial numbers
+             * to directories in an order that varies from run to run (1 in 6 builds with a
+             * subdirectory in --overlay-iso swapped two), and nothing reads them. */
+            (r = iso_write_opts_set_rrip_version_1_10(opts, 1)) < 0)
                 return iso_error(r, "reproducibility options");
 
         /* The boot image also gets a GPT entry (isohybrid style, as xorriso -isohybrid-gpt-basdat)
