@@ -44,7 +44,8 @@ static const char usage[] =
         "      --sdboot-in-source        take both from the root file system\n"
         "      --pcr-banks LIST          banks to sign PCR policies for, comma-separated (default sha256)\n"
         "      --compression zstd|xz|gzip|none  --compression-level N\n"
-        "      --init PATH               make /init in the initrd a symlink to PATH\n"
+        "      --init PATH               make /init in the initrd a symlink to PATH (default\n"
+        "                                /usr/bin/trustboot when the image carries it)\n"
         "  -h, --help                    show this help\n"
         "\n"
         "SOURCE_DATE_EPOCH makes the output reproducible (default: now).\n";

@@ -33,7 +33,8 @@ static const char usage[] =
         "      --pcr-public-key PEM   key whose signed policies unlock (default " TB_INSTALL_PCR_PUBLIC_KEY ")\n"
         "      --tpm2-device DEVICE   auto (default), a device node, or DRIVER:PARAMS\n"
         "      --efivarfs DIR         where to set LoaderEntryOneShot (default the efivarfs; \"\" none)\n"
-        "      --insecure             install although Secure Boot is off (tests)\n"
+        "      --insecure             install although Secure Boot is off; the medium's images are then\n"
+        "                             not checked against db/dbx and the PCR key (tests)\n"
         "      --no-encrypt           encrypt nothing, no TPM needed (tests)\n"
         "      --no-lifecycle         ignore install.reboot/poweroff\n"
         "      --dry-run              run every check, print the layout, write nothing\n"
@@ -172,7 +173,8 @@ int cmd_install(int argc, char **argv) {
         if (!c)
                 goto fail;
 
-        if (!o.insecure && !tb_cmdline_has("trustboot.insecure")) {
+        bool insecure = o.insecure || tb_cmdline_has("trustboot.insecure");
+        if (!insecure) {
                 r = tb_install_secure_boot(o.efivarfs && *o.efivarfs ? o.efivarfs : NULL);
                 if (r != 1) {
                         tb_err("Secure Boot is %s: refusing to install a system whose keys it could not protect "
@@ -184,7 +186,7 @@ int cmd_install(int argc, char **argv) {
         if (o.device)
                 device = strdup(o.device);
         else if (strcmp(c->device, "auto") == 0) {
-                if (tb_disk_pick_auto(&device) < 0)
+                if (tb_disk_pick_auto(c->force, &device) < 0)
                         goto fail;
                 tb_info("install.device auto: %s", device);
         } else
@@ -201,6 +203,7 @@ int cmd_install(int argc, char **argv) {
                 .pcr_public_key = o.pubkey,
                 .tpm2_device = o.tpm2_device,
                 .encrypt = !o.no_encrypt,
+                .check_images = !insecure,
                 .efivarfs = o.efivarfs,
         };
         if (tb_install_check(&p, &l) < 0)

@@ -48,7 +48,8 @@ typedef struct tb_medium_options {
         const char *stub, *sdboot;    /* NULL: installed, or from the rootfs with sdboot_in_source */
         bool sdboot_in_source;
         unsigned banks;               /* PCR banks to sign policies for */
-        const char *init;             /* /init symlink target in the initrd, or NULL */
+        const char *init;             /* /init symlink target in the initrd; NULL: /usr/bin/trustboot when
+                                       * the image carries it, else the image's own /init */
         tb_initrd_compression compression;
         int compression_level;
         int64_t epoch;
