@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rootfs/initrd.h"
+
 int cli_verbosity = 0;
 
 __attribute__((format(printf, 2, 3))) int cli_usage_error(const char *cmd, const char *fmt, ...) {
@@ -45,5 +47,20 @@ int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
         if (v < min || v > max)
                 return -ERANGE;
         *ret = v;
+        return 0;
+}
+
+int cli_parse_compression(const char *cmd, const char *arg, void *target) {
+        if (tb_initrd_compression_from_string(arg, target) < 0)
+                return cli_usage_error(cmd, "--compression: '%s' is not zstd, xz, gzip or none", arg);
+        return 0;
+}
+
+int cli_parse_compression_level(const char *cmd, const char *arg, void *target) {
+        uint64_t v;
+
+        if (cli_parse_u64(arg, 0, 22, &v) < 0)
+                return cli_usage_error(cmd, "--compression-level: '%s' is not a level from 0 to 22", arg);
+        *(int *)target = (int)v;
         return 0;
 }

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "options.h"
+
 enum {
         TB_EXIT_OK = 0,
         TB_EXIT_FAILURE = 1, /* the command ran and failed */

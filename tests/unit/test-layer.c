@@ -212,6 +212,23 @@ static void hostile_names_are_refused(void **state) {
         assert_int_equal(apply(tar_end(&t), NULL, NULL), -EBADMSG);
 }
 
+/* umoci insert ROOTFS / names the root directory "/": it is the root, not an absolute path. */
+static void root_directory_entry_is_the_root(void **state) {
+        struct tar t;
+        (void)state;
+
+        tb_rm_children_at(root_fd);
+        tar_begin(&t, "gzip");
+        DIR_(&t, "/");
+        DIR_(&t, "etc");
+        FILE_(&t, "etc/x", "x");
+        assert_int_equal(apply(tar_end(&t), NULL, NULL), 0);
+        assert_true(exists("etc/x"));
+        tar_begin(&t, NULL);
+        FILE_(&t, "/", "x"); /* a file cannot be the root */
+        assert_int_equal(apply(tar_end(&t), NULL, NULL), -EBADMSG);
+}
+
 static void sha256_of_fd(int fd, char out[TB_OCI_DIGEST_MAX]) {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         uint8_t md[32], buf[65536];
@@ -255,6 +272,7 @@ int main(void) {
                 cmocka_unit_test(layers_stack_with_whiteouts_and_opaque_dirs),
                 cmocka_unit_test(hardlinks_devices_and_special_modes_are_made),
                 cmocka_unit_test(hostile_names_are_refused),
+                cmocka_unit_test(root_directory_entry_is_the_root),
                 cmocka_unit_test(digests_cover_blob_and_uncompressed_tar),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -18,7 +18,7 @@ static int load_pem_key(const char *path, EVP_PKEY *(*reader)(BIO *, EVP_PKEY **
         EVP_PKEY *key;
         int r;
 
-        r = tb_read_file(path, KEY_FILE_MAX, &pem);
+        r = tb_read_secret_file(path, KEY_FILE_MAX, &pem);
         if (r < 0)
                 return r;
         bio = BIO_new_mem_buf(pem.data, (int)pem.len);

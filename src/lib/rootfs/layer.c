@@ -294,6 +294,10 @@ static int apply_entry(struct apply *ap, struct archive_entry *e) {
 
         if (!member)
                 return fail(ap, NULL, -EBADMSG, "member without a name");
+        /* A directory named "/" is the root itself (umoci insert writes it; Docker and containerd
+         * clean it to the extraction root): like "./", nothing to make. "/x" stays refused. */
+        if (type == AE_IFDIR && member[0] == '/' && member[strspn(member, "/")] == '\0')
+                return 0;
         r = tb_path_normalize(member, &path);
         if (r == -ENOMEM)
                 return r;

@@ -103,6 +103,10 @@ static int kvm_probe_child(void) {
         kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
         if (kvm < 0 || ioctl(kvm, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
                 return 1;
+        /* The Secure Boot firmware needs SMM (q35,smm=on): a nested KVM without it makes QEMU
+         * exit at once ("System Management Mode not supported by this hypervisor"). */
+        if (ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_X86_SMM) <= 0)
+                return 1;
         vm = ioctl(kvm, KVM_CREATE_VM, 0);
         if (vm < 0)
                 return 1;

@@ -3,7 +3,7 @@
 # built from the Debian 252 stub (header area grown past its 7 free slots, .sbat replaced in
 # place) and that trustboot signed while writing it: the stub starts the Debian kernel, whose
 # initrd prints a marker. About 15 s under TCG.
-. "$(dirname "$0")/pe-lib.sh"
+. "$(dirname "$0")/lib/pe.sh"
 need qemu-system-x86_64 cpio gzip openssl objdump
 : "${TB_PE_ADD_SECTIONS:?the pe-add-sections helper is not built}"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Images signed by sbsign pass `trustboot verify --cert`, and only with the signer's certificate;
 # the Debian kernel's own signature verifies against the Debian signer certificate it embeds.
-. "$(dirname "$0")/pe-lib.sh"
+. "$(dirname "$0")/lib/pe.sh"
 need sbsign sbattach objcopy openssl
 images_under_test
 

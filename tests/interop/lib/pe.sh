@@ -1,7 +1,7 @@
 # Shared by the PE/Authenticode interop scripts (sourced, not a test itself), on top of
 # lib/common.sh ($WORK, fail, need): $key/$cert (a test db key), $other_key/$other_cert,
 # images_under_test (fills $WORK/img/*.efi), flip_byte FILE OFFSET, section_offset FILE NAME.
-. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 SDBOOT_DIR=${TB_SDBOOT_EFI_DIR:-/usr/lib/systemd/boot/efi}
 CACHE=${TB_BUILDDIR:-/tmp}/interop-cache

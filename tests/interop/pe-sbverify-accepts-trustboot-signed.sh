@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Images signed by `trustboot sign` pass sbverify and osslsigncode; signing is deterministic,
 # the signed hash is the one sbsign computes, and the PE checksum is the one sbsign writes.
-. "$(dirname "$0")/pe-lib.sh"
+. "$(dirname "$0")/lib/pe.sh"
 need sbsign sbverify osslsigncode objcopy openssl
 images_under_test
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One flipped byte in a section, in the headers or in the signature of a signed image makes
 # `trustboot verify`, sbverify and osslsigncode all fail; the untouched image passes all three.
-. "$(dirname "$0")/pe-lib.sh"
+. "$(dirname "$0")/lib/pe.sh"
 need sbverify osslsigncode objcopy openssl
 
 cp "$SDBOOT_DIR/linuxx64.efi.stub" "$WORK/stub.efi"

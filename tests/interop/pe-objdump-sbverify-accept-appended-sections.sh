@@ -4,7 +4,7 @@
 # valid PE for binutils: objdump lists every section and objcopy dumps each one back byte for
 # byte. Signed in the same pass, it passes sbverify and osslsigncode, and sbsign signs the
 # same digest for the unsigned build.
-. "$(dirname "$0")/pe-lib.sh"
+. "$(dirname "$0")/lib/pe.sh"
 need objdump objcopy sbverify sbsign osslsigncode openssl
 : "${TB_PE_ADD_SECTIONS:?the pe-add-sections helper is not built}"
 
