@@ -43,7 +43,7 @@ typedef struct tb_install_params {
  *     minimum = (5 U + 2 O) × 1.1 + 16 MiB           (no growth: refused below this)
  *     default = (5 × 2 U + 2 O) × 1.1 + 16 MiB, at least 64 MiB
  * Kairos instead takes max(15 GiB, 3 × the source image); trustboot knows the UKI sizes exactly, so
- * the default follows them (a 190 MiB UKI gives 2.1 GiB, the busybox test medium ~100 MiB).
+ * the default follows them (a 190 MiB UKI gives 2.1 GiB, the 30 MiB busybox test medium 343 MiB).
  * install.partitions.efi.size overrides the default; an override below the minimum is refused. */
 #define TB_INSTALL_ESP_GENERATIONS 5
 #define TB_INSTALL_ESP_GROWTH 2
