@@ -126,7 +126,9 @@ int cmd_build_uki(int argc, char **argv) {
                              "banks to sign PCR policies for, comma-separated (default sha256)"),
                 CLI_OPT_COMPRESSION(&o.compression),
                 CLI_OPT_COMPRESSION_LEVEL(&o.compression_level),
-                CLI_OPT_STRING("init", 0, "PATH", &o.init, "make /init in the initrd a symlink to PATH"),
+                CLI_OPT_STRING("init", 0, "PATH", &o.init,
+                               "make /init in the initrd a symlink to PATH (default\n"
+                               "/usr/bin/trustboot when the image carries it)"),
                 CLI_OPT_STRING("push", 0, "REF", &push,
                                "-t container: push the image to REF (REGISTRY/REPO:TAG) and print\n"
                                "REGISTRY/REPO@sha256:... (auth, TLS as for pulls)"),

@@ -138,6 +138,8 @@ typedef struct build {
         int stub_fd, sdboot_fd;
         int sdboot_major;
         tb_pcr11 *pcr;
+        const char *init;  /* the /init symlink's target, or NULL: the image's own /init */
+        bool no_init;      /* neither trustboot nor an /init in the image */
         entry entries[1 + 2 * TB_MEDIUM_MAX_EXTRA];
         size_t n_entries;
         tb_esp *esp;
@@ -431,6 +433,45 @@ static int read_rootfs_inputs(build *b) {
         return b->base_name ? 0 : -ENOMEM;
 }
 
+/* Whether PATH (absolute or not) is an executable file of the tree, symlinks resolved inside it. */
+static int rootfs_executable(build *b, const char *path) {
+        _cleanup_(closep) int fd = -1;
+        struct stat st;
+        int r;
+
+        while (*path == '/')
+                path++;
+        r = tb_rootfs_open_file(b->fs, path, &fd);
+        if (r < 0)
+                return r;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        return (st.st_mode & 0111) ? 0 : -EACCES;
+}
+
+/* The seed builds with no init flag: an image that carries trustboot (the package installs
+ * /usr/bin/trustboot) gets it as /init, which installs and unlocks; --init PATH overrides and
+ * must name an executable of the image. Checked before anything is built. */
+static int choose_init(build *b) {
+        static const char trustboot[] = "/usr/bin/trustboot";
+        int r;
+
+        if (b->o->init) {
+                r = rootfs_executable(b, b->o->init);
+                if (r < 0) {
+                        tb_err("%s: --init %s: %s in the image", b->o->source, b->o->init,
+                               r == -EACCES ? "not executable" : r == -EISDIR ? "not a file" : "no such file");
+                        return -ENOENT;
+                }
+                b->init = b->o->init;
+        } else if (rootfs_executable(b, trustboot) == 0) {
+                tb_info("/init: %s (the image carries trustboot; --init PATH overrides)", trustboot);
+                b->init = trustboot;
+        } else
+                b->no_init = rootfs_executable(b, "init") < 0; /* warned once the medium is built */
+        return 0;
+}
+
 /* ---- the work ---- */
 
 typedef struct initrd_sink {
@@ -462,7 +503,7 @@ static int make_initrd(build *b) {
         io.compression = b->o->compression;
         io.level = b->o->compression_level;
         io.mtime = (uint64_t)b->o->epoch;
-        io.init = b->o->init;
+        io.init = b->init;
         r = tb_exclude_from_options(b->fs, b->o->excludes, b->o->n_excludes, b->o->slim, &exclude);
         if (r < 0)
                 return r;
@@ -861,6 +902,8 @@ int tb_medium_build(const tb_medium_options *o, char **ret_output) {
         if (r >= 0)
                 r = read_rootfs_inputs(&b);
         if (r >= 0)
+                r = choose_init(&b);
+        if (r >= 0)
                 r = check_efi_binaries(&b);
         if (r >= 0)
                 r = make_work_dir(&b);
@@ -874,6 +917,11 @@ int tb_medium_build(const tb_medium_options *o, char **ret_output) {
                 r = write_output(&b, ret_output);
         if (r >= 0)
                 b.created_outdir = false; /* keep it: it holds the output now */
+        /* After the build, so that it is the last thing said (and a refusal stays one line). */
+        if (r >= 0 && b.no_init)
+                tb_warn("%s: neither /usr/bin/trustboot nor /init in the image: the medium boots a kernel with no "
+                        "init, it cannot install or unlock (install trustboot in the image, or give --init PATH)",
+                        o->source);
         build_done(&b);
         return r;
 }

@@ -49,7 +49,8 @@ typedef struct tb_medium_options {
         const char *stub, *sdboot;    /* NULL: installed, or from the rootfs with sdboot_in_source */
         bool sdboot_in_source;
         unsigned banks;               /* PCR banks to sign policies for */
-        const char *init;             /* /init symlink target in the initrd, or NULL */
+        const char *init;             /* /init symlink target in the initrd; NULL: /usr/bin/trustboot when
+                                       * the image carries it, else the image's own /init */
         const char *excludes[TB_MEDIUM_MAX_EXCLUDE]; /* gitignore-style, left out of the initrd */
         size_t n_excludes;
         bool slim;                    /* the --slim preset (rootfs/exclude.h) */
