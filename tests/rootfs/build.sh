@@ -72,12 +72,12 @@ ln -s usr/lib64 "$r/lib64"
 # Only the kernel image, its config, its module lists and the driver trees a QEMU machine needs,
 # kept per kernel version: unpacking the 70 MB package is most of a rebuild, and the trustboot
 # binary changes far more often.
-kx="$cache/kernel4-$kver"
+kx="$cache/kernel5-$kver"
 if [ ! -f "$kx/.complete" ]; then
   rm -rf "$kx" && mkdir -p "$kx"
   dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$kx" --wildcards './boot/vmlinuz-*' './boot/config-*' \
     './lib/modules/*/modules.order' './lib/modules/*/modules.builtin' './lib/modules/*/modules.builtin.modinfo' \
-    './lib/modules/*/kernel/fs/efivarfs/*' './lib/modules/*/kernel/drivers/char/tpm/*' \
+    './lib/modules/*/kernel/fs/efivarfs/*' './lib/modules/*/kernel/drivers/char/tpm/*' './lib/modules/*/kernel/block/*' \
     './lib/modules/*/kernel/drivers/block/*' './lib/modules/*/kernel/drivers/virtio/*' \
     './lib/modules/*/kernel/drivers/ata/*' './lib/modules/*/kernel/drivers/scsi/*' './lib/modules/*/kernel/drivers/cdrom/*' \
     './lib/modules/*/kernel/drivers/md/*' './lib/modules/*/kernel/fs/ext4/*' './lib/modules/*/kernel/fs/jbd2/*' \

@@ -1,6 +1,7 @@
 /* boot.c — PID 1 of the UKI's initrd: the policy (see boot.h). */
 #include "node/boot.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -10,6 +11,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <blkid.h>
@@ -43,10 +45,19 @@ struct boot {
         bool insecure;       /* Secure Boot off, going on because of trustboot.insecure */
         bool unlocked;       /* a sealed volume was opened */
         bool modules_reported;
+        uint64_t start_usec;
         const char *mounts[4];
         size_t n_mounts;
         const char *why;     /* set by a failing step */
 };
+
+/* CLOCK_MONOTONIC counts from the kernel's start: "total" is the time until the image's init. */
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static int fail(struct boot *b, const char *why) {
         b->why = why;
@@ -225,8 +236,10 @@ static int from_disk(struct boot *b) {
                 return 0;
         }
         load_crypt(b);
+        uint64_t t0 = now_usec();
         r = tb_luks_foreach_tpm2_volume(unlock_one, &u);
         oem = u.oem, persistent = u.persistent;
+        tb_info("unlock: %d volumes in %.0f ms", u.unlocked, (double)(now_usec() - t0) / 1000.0);
         if (r < 0 || u.failed)
                 return fail(b, "unlocking the encrypted partitions failed");
         b->unlocked = u.unlocked > 0;
@@ -385,7 +398,7 @@ static void report_modules(struct boot *b) {
         b->modules_reported = true;
         if (b->modules)
                 tb_modules_get_stats(b->modules, &st);
-        tb_info("kernel modules: %u loaded, %u failed, %.0f ms (%u coldplug passes, %.0f ms of them reading sysfs)",
+        tb_info("kernel modules: %u loaded, %u failed, in %.0f ms (%u coldplug passes, %.0f ms of them reading sysfs)",
                 st.loaded, st.failed, (double)st.usec / 1000.0, st.passes, (double)st.walk_usec / 1000.0);
 }
 
@@ -409,8 +422,12 @@ static int boot(struct boot *b) {
 
         /* Wait for the ESP the loader names (the from-disk path needs its disk), then decide. */
         _cleanup_(freep) char *partuuid = NULL;
-        if (tb_efivar_read_string(NULL, "LoaderDevicePartUUID", &TB_GUID_LOADER, &partuuid) == 0 && *partuuid)
+        if (tb_efivar_read_string(NULL, "LoaderDevicePartUUID", &TB_GUID_LOADER, &partuuid) == 0 && *partuuid) {
+                /* systemd-boot writes it upper case, libblkid's PARTUUID is lower case */
+                for (char *p = partuuid; *p; p++)
+                        *p = (char)tolower((unsigned char)*p);
                 settle(b, esp_present, partuuid);
+        }
         (void)tb_boot_origin_probe(NULL, &b->origin);
         if (b->origin.source == TB_BOOT_SOURCE_DISK) {
                 tb_info("booted from disk: %s", b->origin.why);
@@ -447,15 +464,17 @@ static int boot(struct boot *b) {
         int n = tb_handover_apply_xattrs(TB_INITRD_XATTR_MANIFEST);
         if (n > 0)
                 tb_info("%d extended attributes (file capabilities) restored", n);
-        uint64_t image = tb_handover_root_bytes(), before = tb_handover_mem_used();
+        uint64_t image = tb_handover_root_bytes(), before = tb_handover_mem_used(), t0 = now_usec();
         if (tb_handover_switch_root(b->mounts) < 0)
                 return fail(b, "cannot switch root");
-        tb_info("hand-over in place: image %.1f MiB, memory in use %.1f MiB before, %.1f MiB after", (double)image / MiB,
-                (double)before / MiB, (double)tb_handover_mem_used() / MiB);
+        tb_info("hand-over in place in %.0f ms: image %.1f MiB, memory in use %.1f MiB before, %.1f MiB after",
+                (double)(now_usec() - t0) / 1000.0, (double)image / MiB, (double)before / MiB,
+                (double)tb_handover_mem_used() / MiB);
         extend("leave-initrd");
         tb_modules_free(b->modules);
         b->modules = NULL;
-        tb_info("exec %s", init);
+        tb_info("total in %.0f ms since the kernel started, %.0f ms of them in init; exec %s",
+                (double)now_usec() / 1000.0, (double)(now_usec() - b->start_usec) / 1000.0, init);
         char *argv[] = { init, NULL };
         execv(init, argv);
         tb_log_errno(-errno, "%s: cannot execute", init);
@@ -463,7 +482,7 @@ static int boot(struct boot *b) {
 }
 
 int tb_boot_run(const char **ret_why) {
-        struct boot b = { .origin.role = TB_ROLE_NONE };
+        struct boot b = { .origin.role = TB_ROLE_NONE, .start_usec = now_usec() };
 
         setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
         tb_log_set_prefix("trustboot init");
