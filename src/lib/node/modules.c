@@ -94,7 +94,11 @@ static int insert_lookup(tb_modules *m, const char *lookup, bool required, bool 
                 int before = kmod_module_get_initstate(mod);
 
                 r = kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL, NULL, NULL);
-                if (r < 0 && r != -EEXIST) {
+                if ((r == -ENODEV || r == -ENXIO) && quiet_absent) {
+                        /* coldplug: a driver whose init finds no hardware it handles (CPU
+                         * frequency or EDAC drivers on a virtual CPU) — udev says nothing either */
+                        tb_debug("module %s (for %s): no device for it", kmod_module_get_name(mod), lookup);
+                } else if (r < 0 && r != -EEXIST) {
                         m->stats.failed++;
                         tb_log(required ? TB_LOG_ERR : TB_LOG_WARN, "module %s (for %s): cannot load: %s",
                                kmod_module_get_name(mod), lookup, strerror(-r));
