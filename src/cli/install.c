@@ -125,7 +125,7 @@ int cmd_install(int argc, char **argv) {
         if (!c)
                 goto fail;
 
-        bool insecure = o.insecure || tb_cmdline_has("trustboot.insecure");
+        bool insecure = o.insecure || tb_cmdline_flag("trustboot.insecure");
         if (!insecure) {
                 r = tb_install_secure_boot(o.efivarfs && *o.efivarfs ? o.efivarfs : NULL);
                 if (r != 1) {
