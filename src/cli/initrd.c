@@ -12,26 +12,16 @@
 #include "measure/mhash.h"
 #include "rootfs/rootfs.h"
 
-static const char usage[] =
+static const char synopsis[] =
         "Usage: trustboot initrd SOURCE -o FILE [OPTIONS]\n"
         "       trustboot initrd SOURCE --print-kernel\n"
         "\n"
         "Write the whole root file system SOURCE as a newc cpio initrd, compressed, reproducible.\n"
         "\n"
         "SOURCE is dir:PATH, ocifile:FILE[:TAG] (docker save or OCI archive) or oci-layout:PATH[:TAG].\n"
-        "\n"
-        "  -o, --output FILE            where to write the initrd\n"
-        "      --overlay-rootfs DIR     merge DIR over the source (its entries win; repeatable)\n"
-        "      --compression ALG        zstd (default), xz, gzip or none\n"
-        "      --compression-level N    compression level (default 6)\n"
-        "      --threads N              zstd worker threads (default: all CPUs; output is the same)\n"
-        "      --init PATH              make /init a symlink to PATH\n"
-        "      --workdir DIR            unpack images under DIR (default $TMPDIR or /var/tmp)\n"
-        "      --print-kernel           print the path of the kernel found in SOURCE\n"
-        "      --print-digest           print the SHA-256 of the written initrd\n"
-        "  -h, --help                   show this help\n"
-        "\n"
-        "Timestamps are SOURCE_DATE_EPOCH (default 0).\n";
+        "\n";
+
+static const char epilog[] = "Timestamps are SOURCE_DATE_EPOCH (default 0).\n";
 
 /* The bytes are hashed as they are written, the way build-uki feeds every PCR bank. */
 static int hash_sink(const void *data, size_t len, void *userdata) {
@@ -50,22 +40,14 @@ static int print_kernel(tb_rootfs *fs) {
         return 0;
 }
 
+static int parse_init(const char *cmd, const char *arg, void *target) {
+        if (arg[0] == '\0')
+                return cli_usage_error(cmd, "--init: empty path");
+        *(const char **)target = arg;
+        return 0;
+}
+
 int cmd_initrd(int argc, char **argv) {
-        enum { OPT_OVERLAY = 0x100, OPT_COMPRESSION, OPT_LEVEL, OPT_THREADS, OPT_INIT, OPT_WORKDIR,
-               OPT_PRINT_KERNEL, OPT_PRINT_DIGEST };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "output", required_argument, NULL, 'o' },
-                { "overlay-rootfs", required_argument, NULL, OPT_OVERLAY },
-                { "compression", required_argument, NULL, OPT_COMPRESSION },
-                { "compression-level", required_argument, NULL, OPT_LEVEL },
-                { "threads", required_argument, NULL, OPT_THREADS },
-                { "init", required_argument, NULL, OPT_INIT },
-                { "workdir", required_argument, NULL, OPT_WORKDIR },
-                { "print-kernel", no_argument, NULL, OPT_PRINT_KERNEL },
-                { "print-digest", no_argument, NULL, OPT_PRINT_DIGEST },
-                {},
-        };
         _cleanup_(tb_rootfs_freep) tb_rootfs *fs = NULL;
         _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
         const char *overlays[TB_ROOTFS_MAX_OVERLAYS];
@@ -75,62 +57,34 @@ int cmd_initrd(int argc, char **argv) {
         _cleanup_(tb_mhash_freep) tb_mhash *h = NULL;
         const char *output = NULL;
         bool want_kernel = false, want_digest = false;
-        uint64_t v;
-        int opt, r;
+        int r;
+        const cli_option options[] = {
+                CLI_OPT_STRING("output", 'o', "FILE", &output, "where to write the initrd"),
+                CLI_OPT_APPEND("overlay-rootfs", 0, "DIR", overlays, ropts.n_overlays,
+                               "merge DIR over the source (its entries win; repeatable)"),
+                CLI_OPT_COMPRESSION(&iopts.compression),
+                CLI_OPT_COMPRESSION_LEVEL(&iopts.level),
+                CLI_OPT_UINT("threads", 0, "N", &iopts.threads, 1, 256,
+                             "zstd worker threads (default: all CPUs; output is the same)"),
+                CLI_OPT_CALL("init", 0, "PATH", parse_init, &iopts.init, "make /init a symlink to PATH"),
+                CLI_OPT_STRING("workdir", 0, "DIR", &ropts.workdir, "unpack images under DIR (default $TMPDIR or /var/tmp)"),
+                CLI_OPT_FLAG("print-kernel", 0, &want_kernel, "print the path of the kernel found in SOURCE"),
+                CLI_OPT_FLAG("print-digest", 0, &want_digest, "print the SHA-256 of the written initrd"),
+                {},
+        };
+        const cli_command cmd = { "initrd", synopsis, options, epilog };
 
         if (tb_initrd_options_init(&iopts) < 0)
                 return TB_EXIT_FAILURE;
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "ho:", options, NULL)) >= 0) {
-                switch (opt) {
-                case 'h':
-                        return cli_print_help(usage);
-                case 'o':
-                        output = optarg;
-                        break;
-                case OPT_OVERLAY:
-                        if (ropts.n_overlays >= TB_ROOTFS_MAX_OVERLAYS)
-                                return cli_usage_error(argv[0], "--overlay-rootfs: at most %d", TB_ROOTFS_MAX_OVERLAYS);
-                        overlays[ropts.n_overlays++] = optarg;
-                        break;
-                case OPT_COMPRESSION:
-                        if (tb_initrd_compression_from_string(optarg, &iopts.compression) < 0)
-                                return cli_usage_error(argv[0], "--compression: '%s' is not zstd, xz, gzip or none", optarg);
-                        break;
-                case OPT_LEVEL:
-                        if (cli_parse_u64(optarg, 0, 22, &v) < 0)
-                                return cli_usage_error(argv[0], "--compression-level: '%s' is not a number 0..22", optarg);
-                        iopts.level = (int)v;
-                        break;
-                case OPT_THREADS:
-                        if (cli_parse_u64(optarg, 1, 256, &v) < 0)
-                                return cli_usage_error(argv[0], "--threads: '%s' is not a number 1..256", optarg);
-                        iopts.threads = (unsigned)v;
-                        break;
-                case OPT_INIT:
-                        if (optarg[0] == '\0')
-                                return cli_usage_error(argv[0], "--init: empty path");
-                        iopts.init = optarg;
-                        break;
-                case OPT_WORKDIR:
-                        ropts.workdir = optarg;
-                        break;
-                case OPT_PRINT_KERNEL:
-                        want_kernel = true;
-                        break;
-                case OPT_PRINT_DIGEST:
-                        want_digest = true;
-                        break;
-                default:
-                        return cli_bad_option(argv[0], argv);
-                }
-        }
+        r = cli_parse(&cmd, argc, argv);
+        if (r != CLI_CONTINUE)
+                return r;
         if (optind + 1 != argc)
-                return cli_usage_error(argv[0], optind >= argc ? "missing SOURCE" : "more than one SOURCE");
+                return cli_usage_error(cmd.name, optind >= argc ? "missing SOURCE" : "more than one SOURCE");
         if (!output && !want_kernel)
-                return cli_usage_error(argv[0], "missing -o FILE");
+                return cli_usage_error(cmd.name, "missing -o FILE");
         if (want_digest && !output)
-                return cli_usage_error(argv[0], "--print-digest needs -o FILE");
+                return cli_usage_error(cmd.name, "--print-digest needs -o FILE");
 
         if (tb_rootfs_open(argv[optind], &ropts, &fs) < 0)
                 return TB_EXIT_FAILURE;

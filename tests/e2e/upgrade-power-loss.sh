@@ -78,6 +78,7 @@ SH
 job_disk verify.iso verify.sh
 tbjob() { sed -n "s/^.*TB-JOB $2=//p" "$1" | sed -n 1p; }
 
+mkdir -p empty
 matrix="step | about to | booted | entry | unlocked | upgrade again"
 for n in $(seq 1 "$n_steps"); do
   what=$(sed -n "${n}p" steps.list)
@@ -106,7 +107,6 @@ for n in $(seq 1 "$n_steps"); do
   assert_eq "${what%% *}" "$(sed -n "${n}p" steps.list | cut -d' ' -f1)" "step $n's kind in the guest"
 
   # 3. power on: the old or the new version boots and unlocks; the upgrade completes there.
-  mkdir -p empty
   vm empty --vars node/vars.fd --tpm-state node/tpm --disk node/disk.img --disk verify.iso --memory 1536 \
     --serial node/boot.txt --timeout 900 --expect "^$MARKER\$"
   clean=node/boot.clean; tr -d '\r' <node/boot.txt >"$clean"

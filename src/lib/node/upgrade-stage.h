@@ -40,7 +40,8 @@ typedef struct tb_upgrade_staged {
  * SOURCE (kept, not copied, until _done()) and lists its norole* names (at most
  * TB_UPGRADE_STAGE_MAX_NAMES: -E2BIG). Logs its errors. */
 #define TB_UPGRADE_STAGE_MAX_NAMES 256
-int tb_upgrade_stage_open(const char *source, const char *workdir, tb_upgrade_staged *s);
+int tb_upgrade_stage_open(const char *source, const char *workdir, const tb_registry_options *registry,
+                          tb_upgrade_staged *s);
 /* Copies norole<suffix>.efi and reads norole<suffix>.conf for every suffix of the
  * NULL-terminated SUFFIXES, opens each UKI as a PE, then copies systemd-boot and loader.conf
  * when the medium has them. -ENOENT (logged, "not a trustboot medium") if a pair is missing;

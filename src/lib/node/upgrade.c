@@ -400,7 +400,7 @@ static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l,
                         return REFUSE(-ENOENT, "%s: no entry \"%s\" installed", o->esp, name);
                 if (!uki || !tb_path_exists(uki))
                         return REFUSE(-ENOENT, "%s: %s names no UKI on the ESP: not an installed node", o->esp, e->file);
-                r = tb_upgrade_stage_open(o->source, o->workdir, s);
+                r = tb_upgrade_stage_open(o->source, o->workdir, o->registry, s);
                 return r < 0 ? r : tb_upgrade_stage_ukis(s, main_only);
         }
 
@@ -409,7 +409,7 @@ static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l,
                 return -ENOMEM;
         for (size_t i = 0; i < l->n; i++)
                 installed_entries[i] = l->e[i].file;
-        r = tb_upgrade_stage_open(o->source, o->workdir, s);
+        r = tb_upgrade_stage_open(o->source, o->workdir, o->registry, s);
         if (r < 0)
                 return r;
         r = tb_upgrade_plan_make(&(tb_upgrade_plan_input){ .medium = o->source,
