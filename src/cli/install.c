@@ -123,7 +123,7 @@ int cmd_install(int argc, char **argv) {
         if (!c)
                 goto fail;
 
-        if (!o.insecure && !tb_cmdline_has("trustboot.insecure")) {
+        if (!o.insecure && !tb_cmdline_flag("trustboot.insecure")) {
                 r = tb_install_secure_boot(o.efivarfs && *o.efivarfs ? o.efivarfs : NULL);
                 if (r != 1) {
                         tb_err("Secure Boot is %s: refusing to install a system whose keys it could not protect "
