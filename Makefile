@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 DEB_BUILD ?= build-deb
 MESON_TEST_ARGS ?= --print-errorlogs
 
-.PHONY: all build deps check check-unit check-e2e check-sanitize check-fuzz check-real-image deb demo clean lint rootfs
+.PHONY: all build deps check check-unit check-e2e check-power-loss check-sanitize check-fuzz fuzz-long check-real-image deb demo clean lint rootfs
 
 all: build
 
@@ -21,7 +21,7 @@ build: $(BUILD)/build.ninja
 # Every suite but the real image: unit, interop, fuzz, e2e (busybox scenarios).
 check: deps
 	$(MAKE) build
-	meson test -C $(BUILD) --no-suite real-image $(MESON_TEST_ARGS)
+	meson test -C $(BUILD) --no-suite real-image --no-suite power-loss $(MESON_TEST_ARGS)
 	$(MAKE) check-fuzz
 
 # libFuzzer targets for every parser of untrusted bytes, each for a bounded time (clang build).
@@ -29,6 +29,14 @@ check-fuzz:
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true
 	ninja -C $(FUZZ_BUILD)
 	meson test -C $(FUZZ_BUILD) --suite fuzz $(MESON_TEST_ARGS)
+
+# Depth outside CI: each target to FUZZ_RUNS executions (default 1 M), new coverage merged into
+# tests/fuzz/corpus/; prints runs per target. Hours on a small machine: run it by hand.
+FUZZ_RUNS ?= 1000000
+fuzz-long:
+	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true
+	ninja -C $(FUZZ_BUILD)
+	bash scripts/fuzz-long.sh $(FUZZ_BUILD) $(FUZZ_RUNS)
 
 check-unit: build
 	meson test -C $(BUILD) --suite unit $(MESON_TEST_ARGS)
@@ -41,6 +49,10 @@ check-real-image: build
 # QEMU + OVMF + swtpm scenarios only (a few minutes under TCG).
 check-e2e: build
 	meson test -C $(BUILD) --suite e2e $(MESON_TEST_ARGS)
+
+# Power cut (QEMU SIGKILL) before each write step of an upgrade, then a boot: about 20 minutes.
+check-power-loss: build
+	meson test -C $(BUILD) --suite power-loss $(MESON_TEST_ARGS)
 
 # The small test/demo root filesystem (Debian kernel, busybox, trustboot); prints its directory.
 rootfs: build

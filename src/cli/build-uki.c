@@ -7,6 +7,10 @@
 #include <time.h>
 
 #include "cli.h"
+#include "registry-opts.h"
+#include "rootfs/imageref.h"
+#include "rootfs/registry.h"
+#include "util/json.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "medium/medium.h"
@@ -19,12 +23,13 @@ static const char synopsis[] =
         "                           [options]\n"
         "\n"
         "Build signed Unified Kernel Images from a root file system (dir:PATH, ocifile:FILE,\n"
-        "oci-layout:PATH[:TAG]) — the whole rootfs becomes the initrd — plus a signed systemd-boot,\n"
+        "oci-layout:PATH[:TAG], or a registry image REGISTRY/REPO:TAG) — the whole rootfs becomes\n"
+        "the initrd — plus a signed systemd-boot,\n"
         "its configuration and auto-enrollment keys, as an ESP tree (uki), an installable ISO (iso)\n"
         "or an upgrade image (container).\n"
         "\n";
 
-static const char epilog[] = "SOURCE_DATE_EPOCH makes the output reproducible (default: now).\n";
+static const char epilog[] = "SOURCE_DATE_EPOCH makes the output reproducible (default: now).\n" CLI_REGISTRY_EPILOG;
 
 #define CMD "build-uki"
 
@@ -70,8 +75,21 @@ static int parse_enroll(const char *cmd, const char *arg, void *target) {
         return 0;
 }
 
+static int parse_size_warn(const char *cmd, const char *arg, void *target) {
+        uint64_t v;
+
+        if (cli_parse_u64(arg, 1, 1u << 20, &v) < 0)
+                return cli_usage_error(cmd, "--efi-size-warn: '%s' is not a size in MiB", arg);
+        *(uint64_t *)target = v << 20;
+        return 0;
+}
+
 int cmd_build_uki(int argc, char **argv) {
-        _cleanup_(freep) char *k_sb_key = NULL, *k_sb_cert = NULL, *k_pcr = NULL, *output = NULL;
+        _cleanup_(freep) char *k_sb_key = NULL, *k_sb_cert = NULL, *k_pcr = NULL, *output = NULL, *pinned = NULL;
+        _cleanup_(tb_imageref_freep) tb_imageref *push_ref = NULL;
+        _cleanup_(tb_registry_summary_done) tb_registry_summary pulled = { 0 };
+        const char *push = NULL;
+        bool json = false;
         const char *keys = NULL, *epoch = getenv("SOURCE_DATE_EPOCH");
         tb_medium_options o;
         const cli_option options[] = {
@@ -108,8 +126,19 @@ int cmd_build_uki(int argc, char **argv) {
                              "banks to sign PCR policies for, comma-separated (default sha256)"),
                 CLI_OPT_COMPRESSION(&o.compression),
                 CLI_OPT_COMPRESSION_LEVEL(&o.compression_level),
-                CLI_OPT_STRING("init", 0, "PATH", &o.init, "make /init in the initrd a symlink to PATH"),
+                CLI_OPT_STRING("init", 0, "PATH", &o.init,
+                               "make /init in the initrd a symlink to PATH (default\n"
+                               "/usr/bin/trustboot when the image carries it)"),
+                CLI_OPT_STRING("push", 0, "REF", &push,
+                               "-t container: push the image to REF (REGISTRY/REPO:TAG) and print\n"
+                               "REGISTRY/REPO@sha256:... (auth, TLS as for pulls)"),
+                CLI_OPT_JSON(&json, "print a JSON summary (output, pulled image, pushed digest)"),
+                CLI_OPTS_REGISTRY(&o.registry, &o.max_image_size),
                 CLI_OPT_EXPIRY_WARN_DAYS,
+                CLI_OPT_EXCLUDE(o.excludes, o.n_excludes),
+                CLI_OPT_SLIM(&o.slim),
+                CLI_OPT_CALL("efi-size-warn", 0, "MIB", parse_size_warn, &o.efi_size_warn,
+                             "warn about UKIs larger than MIB (default 1024; above 2048 always)"),
                 {},
         };
         const cli_command cmd = { CMD, synopsis, options, epilog };
@@ -121,7 +150,7 @@ int cmd_build_uki(int argc, char **argv) {
         if (r != CLI_CONTINUE)
                 return r;
         if (optind >= argc)
-                return cli_usage_error(CMD, "missing SOURCE (dir:PATH, ocifile:FILE or oci-layout:PATH)");
+                return cli_usage_error(CMD, "missing SOURCE (dir:PATH, ocifile:FILE, oci-layout:PATH or REGISTRY/REPO:TAG)");
         if (optind + 1 < argc)
                 return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
         o.source = argv[optind];
@@ -146,6 +175,12 @@ int cmd_build_uki(int argc, char **argv) {
                 if (!o.public_keys)
                         o.public_keys = keys;
         }
+        if (push) {
+                if (o.type != TB_MEDIUM_CONTAINER)
+                        return cli_usage_error(CMD, "--push only applies to -t container");
+                if (tb_imageref_from_source(push, &push_ref) <= 0)
+                        return cli_usage_error(CMD, "--push: '%s' is not an image reference (REGISTRY/REPO:TAG)", push);
+        }
         if (!o.sb_key || !o.sb_cert || !o.pcr_key)
                 return cli_usage_error(CMD, "keys missing: give -k KEYDIR, or --sb-key, --sb-cert and --tpm-pcr-private-key");
         if (epoch && *epoch) {
@@ -157,8 +192,27 @@ int cmd_build_uki(int argc, char **argv) {
         } else
                 o.epoch = (int64_t)time(NULL);
 
+        o.pull_summary = &pulled;
         if (tb_medium_build(&o, &output) < 0)
                 return TB_EXIT_FAILURE;
+        /* The pushed image is the tarball just written, so what was pushed is what is on disk. */
+        if (push_ref && tb_registry_push_archive(output, push_ref, NULL, &o.registry, &pinned) < 0)
+                return TB_EXIT_FAILURE;
+        if (json) {
+                _cleanup_(json_object_putp) json_object *j = json_object_new_object();
+
+                if (!j)
+                        return TB_EXIT_FAILURE;
+                json_object_object_add(j, "output", json_object_new_string(output));
+                if (pulled.reference)
+                        json_object_object_add(j, "pulled", tb_registry_summary_json(&pulled));
+                if (pinned)
+                        json_object_object_add(j, "pushed", json_object_new_string(pinned));
+                printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                return TB_EXIT_OK;
+        }
         printf("%s\n", output); /* data, not chatter: printed even with -q */
+        if (pinned)
+                printf("%s\n", pinned);
         return TB_EXIT_OK;
 }
