@@ -565,7 +565,10 @@ static int busy_swap(dev_t whole, char **why) {
 
         if (!f)
                 return 0; /* no swap support */
-        (void)fscanf(f, "%*[^\n]\n");
+        if (fscanf(f, "%*[^\n]\n") == EOF) { /* the header line; nothing after it: no swap */
+                fclose(f);
+                return 0;
+        }
         while (r == 0 && fscanf(f, "%4095s %*[^\n]\n", path) == 1)
                 if (whole_of_path(path) == whole)
                         r = asprintf(why, "used as swap (%s)", path) < 0 ? -ENOMEM : 1;
