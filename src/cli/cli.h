@@ -26,6 +26,9 @@ int cli_print_help(const char *usage);
 /* Strict number parsing: the whole string, no sign surprises, within [MIN, MAX]. */
 int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 
+/* Checks an --exclude PATTERN (rootfs/exclude.h): 0 if well-formed, else the usage error (2). */
+int cli_check_exclude(const char *cmd, const char *pattern);
+
 /* Reads a secret (PIN) from the terminal with echo off after PROMPT, or one line from stdin if
  * that is not a terminal. -ENODATA if empty. Free with cli_secret_freep (wipes). */
 int cli_read_secret(const char *prompt, char **ret);
