@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 DEB_BUILD ?= build-deb
 MESON_TEST_ARGS ?= --print-errorlogs
 
-.PHONY: all build deps check check-unit check-e2e check-sanitize check-fuzz check-real-image deb demo clean lint rootfs
+.PHONY: all build deps check check-unit check-e2e check-sanitize check-fuzz fuzz-long check-real-image deb demo clean lint rootfs
 
 all: build
 
@@ -29,6 +29,14 @@ check-fuzz:
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true
 	ninja -C $(FUZZ_BUILD)
 	meson test -C $(FUZZ_BUILD) --suite fuzz $(MESON_TEST_ARGS)
+
+# Depth outside CI: each target to FUZZ_RUNS executions (default 1 M), new coverage merged into
+# tests/fuzz/corpus/; prints runs per target. Hours on a small machine: run it by hand.
+FUZZ_RUNS ?= 1000000
+fuzz-long:
+	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true
+	ninja -C $(FUZZ_BUILD)
+	bash scripts/fuzz-long.sh $(FUZZ_BUILD) $(FUZZ_RUNS)
 
 check-unit: build
 	meson test -C $(BUILD) --suite unit $(MESON_TEST_ARGS)

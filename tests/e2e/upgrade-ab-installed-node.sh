@@ -26,14 +26,7 @@ cp -r keys otherdb && cp other/db.key other/db.pem otherdb/
 cp -r keys otherpcr && cp other/tpm2-pcr-private.pem otherpcr/
 
 mkdir -p overlay/etc/trustboot overlay2/etc
-cat >overlay/etc/trustboot/config.yaml <<'YAML'
-#cloud-config
-install:
-  device: auto
-  auto: true
-  poweroff: true
-  encrypted_partitions: [COS_OEM, COS_PERSISTENT]
-YAML
+cp "$TB_SRCDIR/tests/e2e/fixtures/seed-install-config.yaml" overlay/etc/trustboot/config.yaml   # the seed's example
 { grep -v '^VERSION_ID=' "$ROOTFS/rootfs/etc/os-release" 2>/dev/null || true; echo 'VERSION_ID=99.0-upgrade'; } > overlay2/etc/os-release
 build() { # OUTDIR TYPE NAME KEYS OVERLAY...
   local d="$1" t="$2" n="$3" k="$4"; shift 4

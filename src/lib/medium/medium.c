@@ -138,6 +138,8 @@ typedef struct build {
         int stub_fd, sdboot_fd;
         int sdboot_major;
         tb_pcr11 *pcr;
+        const char *init;  /* the /init symlink's target, or NULL: the image's own /init */
+        bool no_init;      /* neither trustboot nor an /init in the image */
         entry entries[1 + 2 * TB_MEDIUM_MAX_EXTRA];
         size_t n_entries;
         tb_esp *esp;
@@ -259,11 +261,13 @@ static int load_keys(build *b) {
         r = tb_signer_load(o->sb_key, o->sb_cert, &b->sb);
         if (r < 0)
                 return r;
-        r = tb_key_load(o->pcr_key, &b->pcr_key);
+        r = tb_private_key_load(o->pcr_key, &b->pcr_key);
         if (r < 0)
-                return tb_log_errno(r, "%s: cannot load the PCR policy key", o->pcr_key);
+                return r;
         if (tb_pcr_check_key(b->pcr_key) < 0) {
-                tb_err("%s: not an RSA key; systemd verifies PCR policy signatures with RSA only", o->pcr_key);
+                _cleanup_(freep) char *shown = tb_key_display_name(o->pcr_key);
+                tb_err("%s: not an RSA key; systemd verifies PCR policy signatures with RSA only",
+                       shown ? shown : "PCR key");
                 return -EKEYREJECTED;
         }
         /* .pcrpkey: the public half as a PEM "PUBLIC KEY", as systemd-measure/ukify embed it. */
@@ -383,7 +387,9 @@ static void osrel_value(const tb_buf *osrel, const char *key, char *out, size_t 
 static int read_rootfs_inputs(build *b) {
         _cleanup_(freep) char *kernel = NULL;
         _cleanup_(closep) int fd = -1;
-        tb_rootfs_options ro = { .overlays = b->o->overlays, .n_overlays = b->o->n_overlays };
+        tb_rootfs_options ro = { .overlays = b->o->overlays, .n_overlays = b->o->n_overlays,
+                                 .registry = &b->o->registry, .max_image_size = b->o->max_image_size,
+                                 .summary = b->o->pull_summary };
         char id[64], ver[64];
         int r;
 
@@ -427,6 +433,45 @@ static int read_rootfs_inputs(build *b) {
         return b->base_name ? 0 : -ENOMEM;
 }
 
+/* Whether PATH (absolute or not) is an executable file of the tree, symlinks resolved inside it. */
+static int rootfs_executable(build *b, const char *path) {
+        _cleanup_(closep) int fd = -1;
+        struct stat st;
+        int r;
+
+        while (*path == '/')
+                path++;
+        r = tb_rootfs_open_file(b->fs, path, &fd);
+        if (r < 0)
+                return r;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        return (st.st_mode & 0111) ? 0 : -EACCES;
+}
+
+/* The seed builds with no init flag: an image that carries trustboot (the package installs
+ * /usr/bin/trustboot) gets it as /init, which installs and unlocks; --init PATH overrides and
+ * must name an executable of the image. Checked before anything is built. */
+static int choose_init(build *b) {
+        static const char trustboot[] = "/usr/bin/trustboot";
+        int r;
+
+        if (b->o->init) {
+                r = rootfs_executable(b, b->o->init);
+                if (r < 0) {
+                        tb_err("%s: --init %s: %s in the image", b->o->source, b->o->init,
+                               r == -EACCES ? "not executable" : r == -EISDIR ? "not a file" : "no such file");
+                        return -ENOENT;
+                }
+                b->init = b->o->init;
+        } else if (rootfs_executable(b, trustboot) == 0) {
+                tb_info("/init: %s (the image carries trustboot; --init PATH overrides)", trustboot);
+                b->init = trustboot;
+        } else
+                b->no_init = rootfs_executable(b, "init") < 0; /* warned once the medium is built */
+        return 0;
+}
+
 /* ---- the work ---- */
 
 typedef struct initrd_sink {
@@ -458,7 +503,7 @@ static int make_initrd(build *b) {
         io.compression = b->o->compression;
         io.level = b->o->compression_level;
         io.mtime = (uint64_t)b->o->epoch;
-        io.init = b->o->init;
+        io.init = b->init;
         r = tb_exclude_from_options(b->fs, b->o->excludes, b->o->n_excludes, b->o->slim, &exclude);
         if (r < 0)
                 return r;
@@ -537,7 +582,7 @@ static int prepare_uki(build *b, const entry *e, uki_job *job) {
                 return r;
         r = tb_pcr11_sign(b->pcr, policy_phases, ARRAY_SIZE(policy_phases), b->pcr_key, NULL, &sig);
         if (r < 0)
-                return tb_log_errno(r, "%s: cannot sign the PCR policy", b->o->pcr_key);
+                return tb_log_errno(r, "cannot sign the PCR policy with the PCR key");
         r = tb_json_format(sig, TB_JSON_SHORT, &job->sig_json);
         if (r < 0)
                 return r;
@@ -857,6 +902,8 @@ int tb_medium_build(const tb_medium_options *o, char **ret_output) {
         if (r >= 0)
                 r = read_rootfs_inputs(&b);
         if (r >= 0)
+                r = choose_init(&b);
+        if (r >= 0)
                 r = check_efi_binaries(&b);
         if (r >= 0)
                 r = make_work_dir(&b);
@@ -870,6 +917,11 @@ int tb_medium_build(const tb_medium_options *o, char **ret_output) {
                 r = write_output(&b, ret_output);
         if (r >= 0)
                 b.created_outdir = false; /* keep it: it holds the output now */
+        /* After the build, so that it is the last thing said (and a refusal stays one line). */
+        if (r >= 0 && b.no_init)
+                tb_warn("%s: neither /usr/bin/trustboot nor /init in the image: the medium boots a kernel with no "
+                        "init, it cannot install or unlock (install trustboot in the image, or give --init PATH)",
+                        o->source);
         build_done(&b);
         return r;
 }

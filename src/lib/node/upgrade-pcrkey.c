@@ -156,3 +156,21 @@ int tb_upgrade_pcrkey_check_luks(const char *device, const tb_pe *new_pe) {
                               "after reboot", tb_pe_name(new_pe), device);
         return check_pcrsig(new_pe, bound);
 }
+
+int tb_upgrade_pcrkey_check_pem(const uint8_t *pem, size_t len, const char *what, const tb_pe *new_pe) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *bound = NULL, *offered = NULL;
+        _cleanup_(BIO_free_allp) BIO *bio = BIO_new_mem_buf(pem, (int)len);
+
+        if (!bio)
+                return -ENOMEM;
+        bound = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+        if (!bound) {
+                tb_ossl_drain_errors(what);
+                return REFUSE(-EBADMSG, "%s: not a public key", what);
+        }
+        if (pe_pcrpkey(new_pe, &offered) < 0 || EVP_PKEY_eq(bound, offered) != 1)
+                return REFUSE(-EKEYREJECTED,
+                              "%s: its PCR public key is not %s, to which the disks are bound: the disks would not "
+                              "unlock after reboot", tb_pe_name(new_pe), what);
+        return check_pcrsig(new_pe, bound);
+}

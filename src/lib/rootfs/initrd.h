@@ -9,6 +9,14 @@
 #pragma once
 
 #include <stdbool.h>
+/* Extended attributes newc cannot carry: every security.* attribute but security.selinux of the
+ * regular files and directories (file capabilities: Debian's ping), as a text file at the end
+ * of the archive, which `trustboot init` applies and removes before the image's init runs.
+ * First line TB_INITRD_XATTR_MANIFEST_HEADER, then one line per attribute:
+ * "HEX(path) NAME HEX(value)", path relative to the root. */
+#define TB_INITRD_XATTR_MANIFEST "/.trustboot-xattrs"
+#define TB_INITRD_XATTR_MANIFEST_HEADER "trustboot-xattrs 1"
+
 #include <stddef.h>
 #include <stdint.h>
 
