@@ -690,7 +690,7 @@ static int client_connect(client *c, const tb_imageref *ref, const tb_registry_o
         request q = { .up_fd = -1, .follow = true };
         const char *host = tb_imageref_api_host(ref);
         unsigned tries = 1;
-        CURLcode cc;
+        CURLcode cc = CURLE_OK;
         int r;
 
         *c = (client){ .ref = ref, .o = o, .actions = actions };
