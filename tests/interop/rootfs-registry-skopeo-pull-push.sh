@@ -170,6 +170,11 @@ blob="pulled/blobs/sha256/${pl#sha256:}"
 # A second push of the same image uploads no blob.
 REGISTRY_AUTH_FILE=$WORK/auth.json "$TRUSTBOOT" build-uki dir:root -t container -k keys -d c2 --push $Bh/upgrade:v1 "${CD[@]}" 2>push2.err >/dev/null
 contains "already there" push2.err || fail "second push uploaded again: $(cat push2.err)"
+# To another repository of the same registry: the layer is mounted, not uploaded again.
+REGISTRY_AUTH_FILE=$WORK/auth.json "$TRUSTBOOT" build-uki dir:root -t container -k keys -d c3 --push $Bh/fleet/uki:v1 \
+  --push-mount-from $Bh/upgrade "${CD[@]}" 2>push3.err >/dev/null || fail "push with --push-mount-from: $(cat push3.err)"
+contains "mounted" push3.err || fail "--push-mount-from did not mount: $(cat push3.err)"
+skopeo inspect --cert-dir "$WORK/ca/certdir" --creds tb:secret docker://$Bh/fleet/uki:v1 >/dev/null || fail "skopeo inspect after a mounted push"
 
 # ---- (c) token auth ----
 start_registry C token

@@ -1160,8 +1160,20 @@ static int apply_layer(client *c, int rootfd, const tb_oci_layer *l, size_t idx,
         src.read = stream_read;
         src.read_userdata = &d;
         r = tb_layer_apply(rootfd, -1, &src);
-        if (r >= 0)
+        if (r >= 0) {
                 sum->downloaded += d.got;
+                if (d.progress.active) {
+                        /* On a terminal the self-rewriting line becomes one line per layer. */
+                        struct timespec ts;
+                        double secs;
+
+                        clock_gettime(CLOCK_MONOTONIC, &ts);
+                        secs = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - d.progress.start;
+                        tb_progress_end(&d.progress);
+                        tb_info("%s: %.1f MiB in %.1f s (%.1f MiB/s)", label, (double)d.got / (1 << 20), secs,
+                                secs > 0 ? (double)d.got / (1 << 20) / secs : 0.0);
+                }
+        }
         return r;
 }
 
@@ -1430,14 +1442,16 @@ static int upload_url(client *c, const char *location, const char *extra, char *
         return asprintf(ret, "%s%s%s", location, extra ? sep : "", extra ?: "") < 0 ? -ENOMEM : 0;
 }
 
-static int push_blob(client *c, const member_file *m, const char *mount_from, bool *ret_uploaded) {
+typedef enum push_result { PUSH_PRESENT, PUSH_MOUNTED, PUSH_UPLOADED } push_result;
+
+static int push_blob(client *c, const member_file *m, const char *mount_from, push_result *ret) {
         _cleanup_(response_reset) response resp = { 0 };
         _cleanup_(freep) char *url = NULL, *loc = NULL, *extra = NULL;
         request q = { .up_fd = -1 };
         char detail[256];
         int r;
 
-        *ret_uploaded = false;
+        *ret = PUSH_PRESENT;
         r = url_for(c, "blobs", m->digest, &url);
         if (r < 0)
                 return r;
@@ -1457,8 +1471,10 @@ static int push_blob(client *c, const member_file *m, const char *mount_from, bo
         r = send_request(c, &q, &resp, "blob upload");
         if (r < 0)
                 return r;
-        if (resp.status == 201)
-                return 0; /* mounted from MOUNT_FROM */
+        if (resp.status == 201) {
+                *ret = PUSH_MOUNTED;
+                return 0;
+        }
         if (resp.status != 202 || !resp.location) {
                 error_detail(&resp, detail, sizeof(detail));
                 tb_err("%s: cannot start a blob upload: %s answered %ld%s", c->name, tb_imageref_api_host(c->ref), resp.status, detail);
@@ -1519,7 +1535,7 @@ static int push_blob(client *c, const member_file *m, const char *mount_from, bo
                        detail);
                 return -EPROTO;
         }
-        *ret_uploaded = true;
+        *ret = PUSH_UPLOADED;
         return 0;
 }
 
@@ -1546,8 +1562,9 @@ int tb_registry_push_archive(const char *archive, const tb_imageref *ref, const 
         member_file *cfg;
         const char *text;
         char digest[TB_OCI_DIGEST_MAX], detail[256];
+        static const char *const what[] = { "already there", "mounted", "uploaded" };
         request q;
-        bool up;
+        push_result up;
         int r;
 
         if (!img)
@@ -1588,7 +1605,7 @@ int tb_registry_push_archive(const char *archive, const tb_imageref *ref, const 
                 r = push_blob(&c, m, mount_from, &up);
                 if (r < 0)
                         return r;
-                tb_info("layer %s: %s", m->digest, up ? "uploaded" : "already there");
+                tb_info("layer %s: %s", m->digest, what[up]);
                 json_object_array_add(layers, descriptor_json(MT_OCI_LAYER_TAR, m));
         }
         r = push_blob(&c, cfg, mount_from, &up);
