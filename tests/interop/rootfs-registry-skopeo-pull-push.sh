@@ -76,6 +76,14 @@ same_iso a4 "multi-arch index, linux/amd64"
 "$TRUSTBOOT" -q build-uki $A/darchive:v1 "${B[@]}" -d a5 "${INS[@]}" --no-cache >/dev/null
 same_iso a5 "image copied from a docker-archive"
 ls cache/blobs/sha256 | grep -q '^\.' && fail "temp files left in the cache: $(ls -a cache/blobs/sha256)"
+# A cached blob damaged on disk (same size): noticed before use, fetched again, entry replaced.
+cl=$(jq -r '.pulled.layers[0].digest' a1.json); cl=${cl#sha256:}
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[100]^=1; open(p,"wb").write(b)' cache/blobs/sha256/$cl
+"$TRUSTBOOT" -q build-uki $A/syn:v1 "${B[@]}" -d a6 "${INS[@]}" --cache cache --json >a6.json 2>a6.err || fail "build with a damaged cache entry: $(cat a6.err)"
+contains "is damaged; fetching it again" a6.err || fail "damaged cache entry not reported: $(cat a6.err)"
+same_iso a6 "build with a damaged cache entry"
+[ "$(jq .pulled.downloaded_bytes a6.json)" -gt 0 ] || fail "the damaged layer was not fetched again"
+[ "$(sha256sum < cache/blobs/sha256/$cl | cut -d' ' -f1)" = "$cl" ] || fail "the cache entry was not replaced"
 
 # ---- bad input: one line, exit 1, no work area, no output, no cache entry for the bad blob ----
 bad() { # WHAT EXPECTED-SUBSTRING ARGS...
