@@ -15,6 +15,7 @@
 #include "util/log.h"
 #include "medium/medium.h"
 #include "measure/mhash.h"
+#include "sb/keyset.h"
 
 static const char synopsis[] =
         "Usage: trustboot build-uki SOURCE -t iso|uki|container -d OUTDIR\n"
@@ -74,6 +75,15 @@ static int parse_enroll(const char *cmd, const char *arg, void *target) {
         return 0;
 }
 
+static int parse_size_warn(const char *cmd, const char *arg, void *target) {
+        uint64_t v;
+
+        if (cli_parse_u64(arg, 1, 1u << 20, &v) < 0)
+                return cli_usage_error(cmd, "--efi-size-warn: '%s' is not a size in MiB", arg);
+        *(uint64_t *)target = v << 20;
+        return 0;
+}
+
 int cmd_build_uki(int argc, char **argv) {
         _cleanup_(freep) char *k_sb_key = NULL, *k_sb_cert = NULL, *k_pcr = NULL, *output = NULL, *pinned = NULL;
         _cleanup_(tb_imageref_freep) tb_imageref *push_ref = NULL;
@@ -117,7 +127,9 @@ int cmd_build_uki(int argc, char **argv) {
                              "banks to sign PCR policies for, comma-separated (default sha256)"),
                 CLI_OPT_COMPRESSION(&o.compression),
                 CLI_OPT_COMPRESSION_LEVEL(&o.compression_level),
-                CLI_OPT_STRING("init", 0, "PATH", &o.init, "make /init in the initrd a symlink to PATH"),
+                CLI_OPT_STRING("init", 0, "PATH", &o.init,
+                               "make /init in the initrd a symlink to PATH (default\n"
+                               "/usr/bin/trustboot when the image carries it)"),
                 CLI_OPT_STRING("push", 0, "REF", &push,
                                "-t container: push the image to REF (REGISTRY/REPO:TAG) and print\n"
                                "REGISTRY/REPO@sha256:... (auth, TLS as for pulls)"),
@@ -126,6 +138,11 @@ int cmd_build_uki(int argc, char **argv) {
                                "(REGISTRY/REPO, the same registry) instead of uploading them"),
                 CLI_OPT_JSON(&json, "print a JSON summary (output, pulled image, pushed digest)"),
                 CLI_OPTS_REGISTRY(&o.registry, &o.max_image_size),
+                CLI_OPT_EXPIRY_WARN_DAYS,
+                CLI_OPT_EXCLUDE(o.excludes, o.n_excludes),
+                CLI_OPT_SLIM(&o.slim),
+                CLI_OPT_CALL("efi-size-warn", 0, "MIB", parse_size_warn, &o.efi_size_warn,
+                             "warn about UKIs larger than MIB (default 1024; above 2048 always)"),
                 {},
         };
         const cli_command cmd = { CMD, synopsis, options, epilog };
@@ -150,9 +167,10 @@ int cmd_build_uki(int argc, char **argv) {
         if (keys) {
                 if (o.sb_key || o.sb_cert || o.pcr_key)
                         return cli_usage_error(CMD, "-k excludes --sb-key, --sb-cert and --tpm-pcr-private-key");
-                k_sb_key = tb_path_join(keys, "db.key");
+                if (tb_keyset_private_ref(keys, "db", &k_sb_key) < 0 ||
+                    tb_keyset_private_ref(keys, "tpm2-pcr", &k_pcr) < 0)
+                        return TB_EXIT_FAILURE;
                 k_sb_cert = tb_path_join(keys, "db.pem");
-                k_pcr = tb_path_join(keys, "tpm2-pcr-private.pem");
                 if (!k_sb_key || !k_sb_cert || !k_pcr)
                         return TB_EXIT_FAILURE;
                 o.sb_key = k_sb_key;
