@@ -11,7 +11,7 @@
 #include "util/json.h"
 #include "util/log.h"
 
-static const char usage[] =
+static const char synopsis[] =
         "Usage: trustboot bootentry [--list | --select NAME | --mark-good | --mark-bad] [OPTIONS]\n"
         "\n"
         "List the ESP's boot entries with their boot-counter state (good: no counter; indeterminate:\n"
@@ -21,16 +21,7 @@ static const char usage[] =
         "--mark-good and --mark-bad do what systemd-bless-boot does, for systems without it: the\n"
         "entry this boot was counted on (LoaderBootCountPath) loses its counter (good: no more\n"
         "counting) or gets +0-N (bad: tried last, the fallback boots next).\n"
-        "\n"
-        "Options:\n"
-        "      --list          list the entries (the default)\n"
-        "      --select NAME   boot NAME next, once\n"
-        "      --mark-good     bless the entry this boot started from\n"
-        "      --mark-bad      mark the entry this boot started from as failed\n"
-        "      --json          list as JSON\n"
-        "      --esp DIR       the mounted ESP (default /efi)\n"
-        "      --efivars DIR   EFI variables directory (default /sys/firmware/efi/efivars)\n"
-        "  -h, --help          show this help\n";
+        "\n";
 
 /* LoaderEntrySelected names the entry as systemd-boot found it, before it counted the try
  * ("active+3.conf", now "active+2-1.conf", or "active.conf" once blessed): same base name. */
@@ -116,62 +107,39 @@ static int mark_booted(const char *esp, const char *efivars, bool good) {
 }
 
 int cmd_bootentry(int argc, char **argv) {
-        enum { OPT_LIST = 0x100, OPT_SELECT, OPT_JSON, OPT_ESP, OPT_EFIVARS, OPT_GOOD, OPT_BAD };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "list", no_argument, NULL, OPT_LIST },
-                { "select", required_argument, NULL, OPT_SELECT },
-                { "mark-good", no_argument, NULL, OPT_GOOD },
-                { "mark-bad", no_argument, NULL, OPT_BAD },
-                { "json", no_argument, NULL, OPT_JSON },
-                { "esp", required_argument, NULL, OPT_ESP },
-                { "efivars", required_argument, NULL, OPT_EFIVARS },
-                {},
-        };
         _cleanup_(tb_bootentry_list_donep) tb_bootentry_list l = { NULL, 0 };
         const char *esp = "/efi", *efivars = NULL, *select = NULL;
-        bool json = false, do_list = false;
+        bool json = false, do_list = false, good = false, bad = false;
+        const cli_option options[] = {
+                CLI_OPT_GROUP("Options:"),
+                CLI_OPT_FLAG("list", 0, &do_list, "list the entries (the default)"),
+                CLI_OPT_STRING("select", 0, "NAME", &select, "boot NAME next, once"),
+                CLI_OPT_FLAG("mark-good", 0, &good, "bless the entry this boot started from"),
+                CLI_OPT_FLAG("mark-bad", 0, &bad, "mark the entry this boot started from as failed"),
+                CLI_OPT_JSON(&json, "list as JSON"),
+                CLI_OPT_ESP(&esp),
+                CLI_OPT_EFIVARS(&efivars),
+                {},
+        };
+        const cli_command cmd = { "bootentry", synopsis, options, NULL };
         int mark = -1; /* 1: good, 0: bad */
-        int opt, r;
+        int r;
 
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                switch (opt) {
-                case 'h':
-                        return cli_print_help(usage);
-                case OPT_LIST:
-                        do_list = true;
-                        break;
-                case OPT_SELECT:
-                        select = optarg;
-                        break;
-                case OPT_GOOD:
-                case OPT_BAD:
-                        if (mark >= 0)
-                                return cli_usage_error(argv[0], "--mark-good and --mark-bad exclude each other");
-                        mark = opt == OPT_GOOD;
-                        break;
-                case OPT_JSON:
-                        json = true;
-                        break;
-                case OPT_ESP:
-                        esp = optarg;
-                        break;
-                case OPT_EFIVARS:
-                        efivars = optarg;
-                        break;
-                default:
-                        return cli_bad_option(argv[0], argv);
-                }
-        }
+        r = cli_parse(&cmd, argc, argv);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (good && bad)
+                return cli_usage_error(cmd.name, "--mark-good and --mark-bad exclude each other");
+        if (good || bad)
+                mark = good;
         if (optind < argc)
-                return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+                return cli_usage_error(cmd.name, "unexpected argument '%s'", argv[optind]);
         if (do_list && select)
-                return cli_usage_error(argv[0], "--list and --select exclude each other");
+                return cli_usage_error(cmd.name, "--list and --select exclude each other");
         if ((do_list || select) && mark >= 0)
-                return cli_usage_error(argv[0], "--mark-%s excludes --list and --select", mark ? "good" : "bad");
+                return cli_usage_error(cmd.name, "--mark-%s excludes --list and --select", mark ? "good" : "bad");
         if ((select || mark >= 0) && json)
-                return cli_usage_error(argv[0], "--json goes with --list");
+                return cli_usage_error(cmd.name, "--json goes with --list");
         if (mark >= 0)
                 return mark_booted(esp, efivars, mark);
 

@@ -7,219 +7,148 @@
 #include <time.h>
 
 #include "cli.h"
+#include "registry-opts.h"
+#include "rootfs/imageref.h"
+#include "rootfs/registry.h"
+#include "util/json.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "medium/medium.h"
 #include "measure/mhash.h"
+#include "sb/keyset.h"
 
-static const char usage[] =
+static const char synopsis[] =
         "Usage: trustboot build-uki SOURCE -t iso|uki|container -d OUTDIR\n"
         "                           (-k KEYDIR | --sb-key KEY --sb-cert CERT --tpm-pcr-private-key KEY [--public-keys DIR])\n"
         "                           [options]\n"
         "\n"
         "Build signed Unified Kernel Images from a root file system (dir:PATH, ocifile:FILE,\n"
-        "oci-layout:PATH[:TAG]) — the whole rootfs becomes the initrd — plus a signed systemd-boot,\n"
+        "oci-layout:PATH[:TAG], or a registry image REGISTRY/REPO:TAG) — the whole rootfs becomes\n"
+        "the initrd — plus a signed systemd-boot,\n"
         "its configuration and auto-enrollment keys, as an ESP tree (uki), an installable ISO (iso)\n"
         "or an upgrade image (container).\n"
-        "\n"
-        "  -t, --output-type TYPE        uki (default), iso or container\n"
-        "  -d, --output-dir DIR          where to write (default .)\n"
-        "  -n, --name NAME               output base name (default <ID>-<VERSION_ID>-uki from os-release)\n"
-        "  -k, --keys DIR                a genkey output: db.key/db.pem, tpm2-pcr-private.pem, *.auth\n"
-        "      --sb-key KEY --sb-cert CERT   the db key and certificate that sign every EFI binary\n"
-        "      --tpm-pcr-private-key KEY the key that signs the PCR 11 policies\n"
-        "      --public-keys DIR         PK.auth KEK.auth db.auth for loader/keys/auto/\n"
-        "  -o, --overlay-rootfs DIR      files merged over the root file system (repeatable, later wins)\n"
-        "  -i, --overlay-iso DIR         files placed at the ISO root (-t iso)\n"
-        "      --boot-branding TITLE     boot menu title (default trustboot)\n"
-        "      --cmdline ARGS            base kernel command line (default \"console=tty1 console=ttyS0 panic=5\")\n"
-        "  -x, --extend-cmdline ARGS     append ARGS to the default entry\n"
-        "  -c, --extra-cmdline ARGS      one more entry with ARGS appended (repeatable)\n"
-        "  -s, --single-efi-cmdline \"TITLE: ARGS\"  one more entry titled TITLE (repeatable)\n"
-        "      --secure-boot-enroll MODE off, manual, if-safe (default; manual before systemd-boot 253), force\n"
-        "      --splash BMP              boot splash image\n"
-        "      --include-version-in-config  add 'version VERSION_ID' to the entries\n"
-        "      --include-cmdline-in-config  add the entry's extra arguments as 'cmdline' to the entries\n"
-        "      --stub EFI --sdboot EFI   systemd-stub and systemd-boot to use (default: installed ones)\n"
-        "      --sdboot-in-source        take both from the root file system\n"
-        "      --pcr-banks LIST          banks to sign PCR policies for, comma-separated (default sha256)\n"
-        "      --compression zstd|xz|gzip|none  --compression-level N\n"
-        "      --init PATH               make /init in the initrd a symlink to PATH\n"
-        "  -h, --help                    show this help\n"
-        "\n"
-        "SOURCE_DATE_EPOCH makes the output reproducible (default: now).\n";
+        "\n";
+
+static const char epilog[] = "SOURCE_DATE_EPOCH makes the output reproducible (default: now).\n" CLI_REGISTRY_EPILOG;
 
 #define CMD "build-uki"
 
-static int parse_banks(const char *list, unsigned *ret) {
+static int parse_banks(const char *cmd, const char *list, void *target) {
         _cleanup_(freep) char *copy = strdup(list);
         char *save = NULL;
         unsigned banks = 0;
 
         if (!copy)
-                return -ENOMEM;
+                return tb_log_errno(-ENOMEM, "--pcr-banks"), TB_EXIT_FAILURE;
         for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
                 int b = tb_bank_from_string(w);
 
                 if (b < 0)
-                        return cli_usage_error(CMD, "--pcr-banks: unknown bank '%s'", w);
+                        return cli_usage_error(cmd, "--pcr-banks: unknown bank '%s'", w);
                 banks |= TB_BANK_BIT(b);
         }
         if (!banks)
-                return cli_usage_error(CMD, "--pcr-banks: no bank given");
-        *ret = banks;
+                return cli_usage_error(cmd, "--pcr-banks: no bank given");
+        *(unsigned *)target = banks;
+        return 0;
+}
+
+static int parse_type(const char *cmd, const char *arg, void *target) {
+        if (tb_medium_type_from_string(arg, target) < 0)
+                return cli_usage_error(cmd, "--output-type: '%s' is not iso, uki or container", arg);
+        return 0;
+}
+
+static int parse_name(const char *cmd, const char *arg, void *target) {
+        if (!*arg || strchr(arg, '/'))
+                return cli_usage_error(cmd, "--name: '%s' is not a file name", arg);
+        *(const char **)target = arg;
+        return 0;
+}
+
+static int parse_enroll(const char *cmd, const char *arg, void *target) {
+        tb_medium_options *o = target;
+
+        if (tb_enroll_from_string(arg, &o->enroll) < 0)
+                return cli_usage_error(cmd, "--secure-boot-enroll: '%s' is not off, manual, if-safe or force", arg);
+        o->enroll_given = true;
+        return 0;
+}
+
+static int parse_size_warn(const char *cmd, const char *arg, void *target) {
+        uint64_t v;
+
+        if (cli_parse_u64(arg, 1, 1u << 20, &v) < 0)
+                return cli_usage_error(cmd, "--efi-size-warn: '%s' is not a size in MiB", arg);
+        *(uint64_t *)target = v << 20;
         return 0;
 }
 
 int cmd_build_uki(int argc, char **argv) {
-        enum {
-                OPT_SB_KEY = 0x100, OPT_SB_CERT, OPT_PCR_KEY, OPT_PUBLIC_KEYS, OPT_BRANDING, OPT_CMDLINE,
-                OPT_ENROLL, OPT_SPLASH, OPT_INCL_VERSION, OPT_INCL_CMDLINE, OPT_STUB, OPT_SDBOOT,
-                OPT_SDBOOT_IN_SOURCE, OPT_BANKS, OPT_COMPRESSION, OPT_LEVEL, OPT_INIT,
-        };
-        static const struct option options[] = {
-                { "output-type", required_argument, NULL, 't' },
-                { "output-dir", required_argument, NULL, 'd' },
-                { "name", required_argument, NULL, 'n' },
-                { "keys", required_argument, NULL, 'k' },
-                { "sb-key", required_argument, NULL, OPT_SB_KEY },
-                { "sb-cert", required_argument, NULL, OPT_SB_CERT },
-                { "tpm-pcr-private-key", required_argument, NULL, OPT_PCR_KEY },
-                { "public-keys", required_argument, NULL, OPT_PUBLIC_KEYS },
-                { "overlay-rootfs", required_argument, NULL, 'o' },
-                { "overlay-iso", required_argument, NULL, 'i' },
-                { "boot-branding", required_argument, NULL, OPT_BRANDING },
-                { "cmdline", required_argument, NULL, OPT_CMDLINE },
-                { "extend-cmdline", required_argument, NULL, 'x' },
-                { "extra-cmdline", required_argument, NULL, 'c' },
-                { "single-efi-cmdline", required_argument, NULL, 's' },
-                { "secure-boot-enroll", required_argument, NULL, OPT_ENROLL },
-                { "splash", required_argument, NULL, OPT_SPLASH },
-                { "include-version-in-config", no_argument, NULL, OPT_INCL_VERSION },
-                { "include-cmdline-in-config", no_argument, NULL, OPT_INCL_CMDLINE },
-                { "stub", required_argument, NULL, OPT_STUB },
-                { "sdboot", required_argument, NULL, OPT_SDBOOT },
-                { "sdboot-in-source", no_argument, NULL, OPT_SDBOOT_IN_SOURCE },
-                { "pcr-banks", required_argument, NULL, OPT_BANKS },
-                { "compression", required_argument, NULL, OPT_COMPRESSION },
-                { "compression-level", required_argument, NULL, OPT_LEVEL },
-                { "init", required_argument, NULL, OPT_INIT },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        _cleanup_(freep) char *k_sb_key = NULL, *k_sb_cert = NULL, *k_pcr = NULL, *output = NULL;
+        _cleanup_(freep) char *k_sb_key = NULL, *k_sb_cert = NULL, *k_pcr = NULL, *output = NULL, *pinned = NULL;
+        _cleanup_(tb_imageref_freep) tb_imageref *push_ref = NULL;
+        _cleanup_(tb_registry_summary_done) tb_registry_summary pulled = { 0 };
+        const char *push = NULL;
+        bool json = false;
         const char *keys = NULL, *epoch = getenv("SOURCE_DATE_EPOCH");
         tb_medium_options o;
+        const cli_option options[] = {
+                CLI_OPT_CALL("output-type", 't', "TYPE", parse_type, &o.type, "uki (default), iso or container"),
+                CLI_OPT_STRING("output-dir", 'd', "DIR", &o.output_dir, "where to write (default .)"),
+                CLI_OPT_CALL("name", 'n', "NAME", parse_name, &o.name,
+                             "output base name (default <ID>-<VERSION_ID>-uki from os-release)"),
+                CLI_OPT_STRING("keys", 'k', "DIR", &keys, "a genkey output: db.key/db.pem, tpm2-pcr-private.pem, *.auth"),
+                CLI_OPT_STRING("sb-key", 0, "KEY", &o.sb_key, "the db key that signs every EFI binary"),
+                CLI_OPT_STRING("sb-cert", 0, "CERT", &o.sb_cert, "the db key's certificate"),
+                CLI_OPT_STRING("tpm-pcr-private-key", 0, "KEY", &o.pcr_key, "the key that signs the PCR 11 policies"),
+                CLI_OPT_STRING("public-keys", 0, "DIR", &o.public_keys, "PK.auth KEK.auth db.auth for loader/keys/auto/"),
+                CLI_OPT_APPEND("overlay-rootfs", 'o', "DIR", o.overlays, o.n_overlays,
+                               "files merged over the root file system (repeatable, later wins)"),
+                CLI_OPT_STRING("overlay-iso", 'i', "DIR", &o.overlay_iso, "files placed at the ISO root (-t iso)"),
+                CLI_OPT_STRING("boot-branding", 0, "TITLE", &o.branding, "boot menu title (default trustboot)"),
+                CLI_OPT_STRING("cmdline", 0, "ARGS", &o.cmdline,
+                               "base kernel command line (default \"console=tty1 console=ttyS0 panic=5\")"),
+                CLI_OPT_STRING("extend-cmdline", 'x', "ARGS", &o.extend_cmdline, "append ARGS to the default entry"),
+                CLI_OPT_APPEND("extra-cmdline", 'c', "ARGS", o.extra_cmdlines, o.n_extra,
+                               "one more entry with ARGS appended (repeatable)"),
+                CLI_OPT_APPEND("single-efi-cmdline", 's', "\"TITLE: ARGS\"", o.single_cmdlines, o.n_single,
+                               "one more entry titled TITLE (repeatable)"),
+                CLI_OPT_CALL("secure-boot-enroll", 0, "MODE", parse_enroll, &o,
+                             "off, manual, if-safe (default; manual before systemd-boot 253), force"),
+                CLI_OPT_STRING("splash", 0, "BMP", &o.splash, "boot splash image"),
+                CLI_OPT_FLAG("include-version-in-config", 0, &o.include_version, "add 'version VERSION_ID' to the entries"),
+                CLI_OPT_FLAG("include-cmdline-in-config", 0, &o.include_cmdline,
+                             "add the entry's extra arguments as 'cmdline' to the entries"),
+                CLI_OPT_STRING("stub", 0, "EFI", &o.stub, "systemd-stub to use (default: the installed one)"),
+                CLI_OPT_STRING("sdboot", 0, "EFI", &o.sdboot, "systemd-boot to use (default: the installed one)"),
+                CLI_OPT_FLAG("sdboot-in-source", 0, &o.sdboot_in_source, "take both from the root file system"),
+                CLI_OPT_CALL("pcr-banks", 0, "LIST", parse_banks, &o.banks,
+                             "banks to sign PCR policies for, comma-separated (default sha256)"),
+                CLI_OPT_COMPRESSION(&o.compression),
+                CLI_OPT_COMPRESSION_LEVEL(&o.compression_level),
+                CLI_OPT_STRING("init", 0, "PATH", &o.init, "make /init in the initrd a symlink to PATH"),
+                CLI_OPT_STRING("push", 0, "REF", &push,
+                               "-t container: push the image to REF (REGISTRY/REPO:TAG) and print\n"
+                               "REGISTRY/REPO@sha256:... (auth, TLS as for pulls)"),
+                CLI_OPT_JSON(&json, "print a JSON summary (output, pulled image, pushed digest)"),
+                CLI_OPTS_REGISTRY(&o.registry, &o.max_image_size),
+                CLI_OPT_EXPIRY_WARN_DAYS,
+                CLI_OPT_EXCLUDE(o.excludes, o.n_excludes),
+                CLI_OPT_SLIM(&o.slim),
+                CLI_OPT_CALL("efi-size-warn", 0, "MIB", parse_size_warn, &o.efi_size_warn,
+                             "warn about UKIs larger than MIB (default 1024; above 2048 always)"),
+                {},
+        };
+        const cli_command cmd = { CMD, synopsis, options, epilog };
         uint64_t v;
-        int opt, r;
+        int r;
 
         tb_medium_options_init(&o);
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "t:d:n:k:o:i:x:c:s:h", options, NULL)) >= 0) {
-                switch (opt) {
-                case 't':
-                        if (tb_medium_type_from_string(optarg, &o.type) < 0)
-                                return cli_usage_error(CMD, "--output-type: '%s' is not iso, uki or container", optarg);
-                        break;
-                case 'd':
-                        o.output_dir = optarg;
-                        break;
-                case 'n':
-                        if (!*optarg || strchr(optarg, '/'))
-                                return cli_usage_error(CMD, "--name: '%s' is not a file name", optarg);
-                        o.name = optarg;
-                        break;
-                case 'k':
-                        keys = optarg;
-                        break;
-                case OPT_SB_KEY:
-                        o.sb_key = optarg;
-                        break;
-                case OPT_SB_CERT:
-                        o.sb_cert = optarg;
-                        break;
-                case OPT_PCR_KEY:
-                        o.pcr_key = optarg;
-                        break;
-                case OPT_PUBLIC_KEYS:
-                        o.public_keys = optarg;
-                        break;
-                case 'o':
-                        if (o.n_overlays >= TB_ROOTFS_MAX_OVERLAYS)
-                                return cli_usage_error(CMD, "at most %d --overlay-rootfs", TB_ROOTFS_MAX_OVERLAYS);
-                        o.overlays[o.n_overlays++] = optarg;
-                        break;
-                case 'i':
-                        o.overlay_iso = optarg;
-                        break;
-                case OPT_BRANDING:
-                        o.branding = optarg;
-                        break;
-                case OPT_CMDLINE:
-                        o.cmdline = optarg;
-                        break;
-                case 'x':
-                        o.extend_cmdline = optarg;
-                        break;
-                case 'c':
-                        if (o.n_extra >= TB_MEDIUM_MAX_EXTRA)
-                                return cli_usage_error(CMD, "at most %d --extra-cmdline", TB_MEDIUM_MAX_EXTRA);
-                        o.extra_cmdlines[o.n_extra++] = optarg;
-                        break;
-                case 's':
-                        if (o.n_single >= TB_MEDIUM_MAX_EXTRA)
-                                return cli_usage_error(CMD, "at most %d --single-efi-cmdline", TB_MEDIUM_MAX_EXTRA);
-                        o.single_cmdlines[o.n_single++] = optarg;
-                        break;
-                case OPT_ENROLL:
-                        if (tb_enroll_from_string(optarg, &o.enroll) < 0)
-                                return cli_usage_error(CMD, "--secure-boot-enroll: '%s' is not off, manual, if-safe or force",
-                                                       optarg);
-                        o.enroll_given = true;
-                        break;
-                case OPT_SPLASH:
-                        o.splash = optarg;
-                        break;
-                case OPT_INCL_VERSION:
-                        o.include_version = true;
-                        break;
-                case OPT_INCL_CMDLINE:
-                        o.include_cmdline = true;
-                        break;
-                case OPT_STUB:
-                        o.stub = optarg;
-                        break;
-                case OPT_SDBOOT:
-                        o.sdboot = optarg;
-                        break;
-                case OPT_SDBOOT_IN_SOURCE:
-                        o.sdboot_in_source = true;
-                        break;
-                case OPT_BANKS:
-                        r = parse_banks(optarg, &o.banks);
-                        if (r != 0)
-                                return r < 0 ? TB_EXIT_FAILURE : r;
-                        break;
-                case OPT_COMPRESSION:
-                        if (tb_initrd_compression_from_string(optarg, &o.compression) < 0)
-                                return cli_usage_error(CMD, "--compression: '%s' is not zstd, xz, gzip or none", optarg);
-                        break;
-                case OPT_LEVEL:
-                        if (cli_parse_u64(optarg, 0, 22, &v) < 0)
-                                return cli_usage_error(CMD, "--compression-level: '%s' is not a level from 0 to 22", optarg);
-                        o.compression_level = (int)v;
-                        break;
-                case OPT_INIT:
-                        o.init = optarg;
-                        break;
-                case 'h':
-                        return cli_print_help(usage);
-                default:
-                        return cli_bad_option(CMD, argv);
-                }
-        }
+        r = cli_parse(&cmd, argc, argv);
+        if (r != CLI_CONTINUE)
+                return r;
         if (optind >= argc)
-                return cli_usage_error(CMD, "missing SOURCE (dir:PATH, ocifile:FILE or oci-layout:PATH)");
+                return cli_usage_error(CMD, "missing SOURCE (dir:PATH, ocifile:FILE, oci-layout:PATH or REGISTRY/REPO:TAG)");
         if (optind + 1 < argc)
                 return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
         o.source = argv[optind];
@@ -232,9 +161,10 @@ int cmd_build_uki(int argc, char **argv) {
         if (keys) {
                 if (o.sb_key || o.sb_cert || o.pcr_key)
                         return cli_usage_error(CMD, "-k excludes --sb-key, --sb-cert and --tpm-pcr-private-key");
-                k_sb_key = tb_path_join(keys, "db.key");
+                if (tb_keyset_private_ref(keys, "db", &k_sb_key) < 0 ||
+                    tb_keyset_private_ref(keys, "tpm2-pcr", &k_pcr) < 0)
+                        return TB_EXIT_FAILURE;
                 k_sb_cert = tb_path_join(keys, "db.pem");
-                k_pcr = tb_path_join(keys, "tpm2-pcr-private.pem");
                 if (!k_sb_key || !k_sb_cert || !k_pcr)
                         return TB_EXIT_FAILURE;
                 o.sb_key = k_sb_key;
@@ -242,6 +172,12 @@ int cmd_build_uki(int argc, char **argv) {
                 o.pcr_key = k_pcr;
                 if (!o.public_keys)
                         o.public_keys = keys;
+        }
+        if (push) {
+                if (o.type != TB_MEDIUM_CONTAINER)
+                        return cli_usage_error(CMD, "--push only applies to -t container");
+                if (tb_imageref_from_source(push, &push_ref) <= 0)
+                        return cli_usage_error(CMD, "--push: '%s' is not an image reference (REGISTRY/REPO:TAG)", push);
         }
         if (!o.sb_key || !o.sb_cert || !o.pcr_key)
                 return cli_usage_error(CMD, "keys missing: give -k KEYDIR, or --sb-key, --sb-cert and --tpm-pcr-private-key");
@@ -254,8 +190,27 @@ int cmd_build_uki(int argc, char **argv) {
         } else
                 o.epoch = (int64_t)time(NULL);
 
+        o.pull_summary = &pulled;
         if (tb_medium_build(&o, &output) < 0)
                 return TB_EXIT_FAILURE;
+        /* The pushed image is the tarball just written, so what was pushed is what is on disk. */
+        if (push_ref && tb_registry_push_archive(output, push_ref, NULL, &o.registry, &pinned) < 0)
+                return TB_EXIT_FAILURE;
+        if (json) {
+                _cleanup_(json_object_putp) json_object *j = json_object_new_object();
+
+                if (!j)
+                        return TB_EXIT_FAILURE;
+                json_object_object_add(j, "output", json_object_new_string(output));
+                if (pulled.reference)
+                        json_object_object_add(j, "pulled", tb_registry_summary_json(&pulled));
+                if (pinned)
+                        json_object_object_add(j, "pushed", json_object_new_string(pinned));
+                printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                return TB_EXIT_OK;
+        }
         printf("%s\n", output); /* data, not chatter: printed even with -q */
+        if (pinned)
+                printf("%s\n", pinned);
         return TB_EXIT_OK;
 }

@@ -5,6 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "pe/signer.h"
+#include "rootfs/exclude.h"
+#include "rootfs/initrd.h"
+#include "util/log.h"
 
 int cli_verbosity = 0;
 
@@ -45,5 +51,66 @@ int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
         if (v < min || v > max)
                 return -ERANGE;
         *ret = v;
+        return 0;
+}
+
+int cli_parse_compression(const char *cmd, const char *arg, void *target) {
+        if (tb_initrd_compression_from_string(arg, target) < 0)
+                return cli_usage_error(cmd, "--compression: '%s' is not zstd, xz, gzip or none", arg);
+        return 0;
+}
+
+int cli_parse_compression_level(const char *cmd, const char *arg, void *target) {
+        uint64_t v;
+
+        if (cli_parse_u64(arg, 0, 22, &v) < 0)
+                return cli_usage_error(cmd, "--compression-level: '%s' is not a level from 0 to 22", arg);
+        *(int *)target = (int)v;
+        return 0;
+}
+
+int cli_parse_expiry_warn_days(const char *command, const char *arg, void *target) {
+        uint64_t v;
+
+        (void)target;
+        if (cli_parse_u64(arg, 0, 36500, &v) < 0)
+                return cli_usage_error(command, "--expiry-warn-days: '%s' is not a number of days", arg);
+        tb_cert_set_expiry_warn_days((unsigned)v);
+        return 0;
+}
+
+int cli_epoch(int64_t *ret) {
+        const char *s = getenv("SOURCE_DATE_EPOCH");
+        uint64_t v;
+
+        if (!s || !*s) {
+                *ret = (int64_t)time(NULL);
+                return 0;
+        }
+        if (cli_parse_u64(s, 0, 253402300799ull /* 9999-12-31 */, &v) < 0) {
+                tb_err("SOURCE_DATE_EPOCH: '%s' is not a number of seconds since 1970", s);
+                return -EINVAL;
+        }
+        *ret = (int64_t)v;
+        return 0;
+}
+
+int cli_parse_exclude(const char *cmd, const char *arg, void *target) {
+        _cleanup_(tb_exclude_freep) tb_exclude *x = NULL;
+        cli_list *l = target;
+        const char *why = NULL;
+        int r;
+
+        /* Checked here, so that a typo fails before any work, with the reason. */
+        if (tb_exclude_new(&x) < 0)
+                return TB_EXIT_FAILURE;
+        r = tb_exclude_add(x, arg, &why);
+        if (r == -EINVAL)
+                return cli_usage_error(cmd, "--exclude '%s': %s", arg, why);
+        if (r < 0)
+                return TB_EXIT_FAILURE;
+        if (*l->n >= l->max)
+                return cli_usage_error(cmd, "at most %zu --exclude", l->max);
+        l->v[(*l->n)++] = arg;
         return 0;
 }

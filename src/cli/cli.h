@@ -3,7 +3,10 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "options.h"
 
 enum {
         TB_EXIT_OK = 0,
@@ -23,10 +26,19 @@ int cli_print_help(const char *usage);
 /* Strict number parsing: the whole string, no sign surprises, within [MIN, MAX]. */
 int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 
+/* Checks an --exclude PATTERN (rootfs/exclude.h): 0 if well-formed, else the usage error (2). */
+int cli_check_exclude(const char *cmd, const char *pattern);
+
 /* Reads a secret (PIN) from the terminal with echo off after PROMPT, or one line from stdin if
  * that is not a terminal. -ENODATA if empty. Free with cli_secret_freep (wipes). */
 int cli_read_secret(const char *prompt, char **ret);
 void cli_secret_freep(char **p);
+
+/* The PKCS#11 PIN prompt (pe/pkcs11.h): asks on the terminal, -ENOKEY when stdin is none. */
+int cli_pkcs11_pin_prompt(const char *token_label, char *buf, size_t size);
+
+/* SOURCE_DATE_EPOCH, else now; logs a bad value. */
+int cli_epoch(int64_t *ret);
 
 /* Set by main from -v/-q, for commands that decide how much to print themselves. */
 extern int cli_verbosity;
@@ -38,6 +50,8 @@ int cmd_bootentry(int argc, char **argv);
 int cmd_build_uki(int argc, char **argv);
 int cmd_encrypt(int argc, char **argv);
 int cmd_genkey(int argc, char **argv);
+int cmd_dbx(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_initrd(int argc, char **argv);

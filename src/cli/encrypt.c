@@ -13,25 +13,13 @@
 
 #define PUBKEY_MAX ((size_t)64 * 1024)
 
-static const char usage[] =
+static const char synopsis[] =
         "Usage: trustboot encrypt DEVICE|IMAGE --label LABEL --pcr-public-key PEM [OPTIONS]\n"
         "\n"
         "Format DEVICE (or an existing image file) as LUKS2 and seal its key in the TPM, unlockable\n"
         "by systemd-cryptsetup (tpm2-device=auto) and 'trustboot unlock' on any boot whose PCR 11\n"
         "the PCR key signed. All data on DEVICE is lost.\n"
-        "\n"
-        "Options:\n"
-        "      --label LABEL            LUKS2 label (required)\n"
-        "      --pcr-public-key PEM     RSA public key that signs PCR 11 policies (.pcrpkey)\n"
-        "      --tpm2-public-key-pcrs PCRS  PCRs bound through the signed policy (default 11)\n"
-        "      --tpm2-pcrs PCRS         PCRs also bound to their current values, e.g. 7 or 0+7\n"
-        "      --tpm2-pin               also require a PIN (read from the terminal or stdin)\n"
-        "      --tpm2-device DEVICE     auto (default), a device node, or DRIVER:PARAMS\n"
-        "      --recovery-key FILE      add a recovery keyslot; write its key to FILE (0600,\n"
-        "                               must not exist), or print it once if FILE is '-'\n"
-        "      --uuid UUID              LUKS2 UUID (default: random)\n"
-        "      --mkfs TYPE              create a file system inside (needs device-mapper)\n"
-        "  -h, --help                   show this help\n";
+        "\n";
 
 struct options {
         const char *device, *label, *pubkey, *tpm2_device, *recovery, *uuid, *mkfs;
@@ -39,75 +27,51 @@ struct options {
         bool pin;
 };
 
+static int parse_pcrs(const char *cmd, const char *arg, void *target) {
+        if (tb_tpm2_pcr_mask_parse(arg, target) < 0)
+                return cli_usage_error(cmd, "invalid PCR list '%s' (expected e.g. 7 or 0+7)", arg);
+        return 0;
+}
+
+/* Returns CLI_CONTINUE, or the exit status to return at once. */
 static int parse(int argc, char **argv, struct options *o) {
-        enum { OPT_LABEL = 0x100, OPT_PUBKEY, OPT_PUBKEY_PCRS, OPT_PCRS, OPT_PIN, OPT_DEVICE, OPT_RECOVERY, OPT_UUID,
-               OPT_MKFS };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "label", required_argument, NULL, OPT_LABEL },
-                { "pcr-public-key", required_argument, NULL, OPT_PUBKEY },
-                { "tpm2-public-key-pcrs", required_argument, NULL, OPT_PUBKEY_PCRS },
-                { "tpm2-pcrs", required_argument, NULL, OPT_PCRS },
-                { "tpm2-pin", no_argument, NULL, OPT_PIN },
-                { "tpm2-device", required_argument, NULL, OPT_DEVICE },
-                { "recovery-key", required_argument, NULL, OPT_RECOVERY },
-                { "uuid", required_argument, NULL, OPT_UUID },
-                { "mkfs", required_argument, NULL, OPT_MKFS },
+        const cli_option options[] = {
+                CLI_OPT_GROUP("Options:"),
+                CLI_OPT_STRING("label", 0, "LABEL", &o->label, "LUKS2 label (required)"),
+                CLI_OPT_PCR_PUBLIC_KEY(&o->pubkey, "RSA public key that signs PCR 11 policies (.pcrpkey)"),
+                CLI_OPT_CALL("tpm2-public-key-pcrs", 0, "PCRS", parse_pcrs, &o->pubkey_pcr_mask,
+                             "PCRs bound through the signed policy (default 11)"),
+                CLI_OPT_CALL("tpm2-pcrs", 0, "PCRS", parse_pcrs, &o->pcr_mask,
+                             "PCRs also bound to their current values, e.g. 7 or 0+7"),
+                CLI_OPT_FLAG("tpm2-pin", 0, &o->pin, "also require a PIN (read from the terminal or stdin)"),
+                CLI_OPT_TPM2_DEVICE(&o->tpm2_device),
+                CLI_OPT_STRING("recovery-key", 0, "FILE", &o->recovery,
+                               "add a recovery keyslot; write its key to FILE (0600,\n"
+                               "must not exist), or print it once if FILE is '-'"),
+                CLI_OPT_STRING("uuid", 0, "UUID", &o->uuid, "LUKS2 UUID (default: random)"),
+                CLI_OPT_STRING("mkfs", 0, "TYPE", &o->mkfs, "create a file system inside (needs device-mapper)"),
                 {},
         };
-        int opt;
+        const cli_command cmd = { "encrypt", synopsis, options, NULL };
+        int r;
 
         o->pubkey_pcr_mask = UINT32_C(1) << 11;
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                switch (opt) {
-                case 'h':
-                        cli_print_help(usage);
-                        return -1;
-                case OPT_LABEL:
-                        o->label = optarg;
-                        break;
-                case OPT_PUBKEY:
-                        o->pubkey = optarg;
-                        break;
-                case OPT_PUBKEY_PCRS:
-                case OPT_PCRS:
-                        if (tb_tpm2_pcr_mask_parse(optarg, opt == OPT_PCRS ? &o->pcr_mask : &o->pubkey_pcr_mask) < 0)
-                                return cli_usage_error(argv[0], "invalid PCR list '%s' (expected e.g. 7 or 0+7)",
-                                                       optarg);
-                        break;
-                case OPT_PIN:
-                        o->pin = true;
-                        break;
-                case OPT_DEVICE:
-                        o->tpm2_device = optarg;
-                        break;
-                case OPT_RECOVERY:
-                        o->recovery = optarg;
-                        break;
-                case OPT_UUID:
-                        o->uuid = optarg;
-                        break;
-                case OPT_MKFS:
-                        o->mkfs = optarg;
-                        break;
-                default:
-                        return cli_bad_option(argv[0], argv);
-                }
-        }
+        r = cli_parse(&cmd, argc, argv);
+        if (r != CLI_CONTINUE)
+                return r;
         if (optind + 1 != argc)
-                return cli_usage_error(argv[0], "expected one DEVICE or IMAGE");
+                return cli_usage_error(cmd.name, "expected one DEVICE or IMAGE");
         o->device = argv[optind];
         if (!o->label)
-                return cli_usage_error(argv[0], "--label is required");
+                return cli_usage_error(cmd.name, "--label is required");
         if (!o->pubkey && !o->pcr_mask)
-                return cli_usage_error(argv[0], "give --pcr-public-key and/or --tpm2-pcrs: the key would not be "
+                return cli_usage_error(cmd.name, "give --pcr-public-key and/or --tpm2-pcrs: the key would not be "
                                                 "bound to any boot state");
         if (o->pubkey && !o->pubkey_pcr_mask)
-                return cli_usage_error(argv[0], "--tpm2-public-key-pcrs must name at least one PCR");
+                return cli_usage_error(cmd.name, "--tpm2-public-key-pcrs must name at least one PCR");
         if (o->mkfs && (!*o->mkfs || strchr(o->mkfs, '/')))
-                return cli_usage_error(argv[0], "invalid file system type '%s'", o->mkfs);
-        return 0;
+                return cli_usage_error(cmd.name, "invalid file system type '%s'", o->mkfs);
+        return CLI_CONTINUE;
 }
 
 static bool pubkey_ok(const tb_buf *pem) {
@@ -155,8 +119,8 @@ int cmd_encrypt(int argc, char **argv) {
         int r;
 
         r = parse(argc, argv, &o);
-        if (r != 0)
-                return r < 0 ? TB_EXIT_OK : r;
+        if (r != CLI_CONTINUE)
+                return r;
 
         /* Before the TPM is touched: an image must exist (we do not pick its size). */
         if (!tb_path_exists(o.device)) {

@@ -7,27 +7,20 @@
 
 #include "cli.h"
 #include "config.h"
+#include "pe/pkcs11.h"
 #include "sb/keyset.h"
 #include "util/log.h"
 
-static const char usage[] =
+static const char synopsis[] =
         "Usage: trustboot genkey NAME [-o|--output DIR] [-e|--expiration-in-days N] [--key-size BITS]\n"
         "                        [--skip-microsoft-certs-I-KNOW-WHAT-IM-DOING] [--custom-cert-dir DIR] [--force]\n"
+        "                        [--pkcs11 URI]\n"
         "\n"
         "Generate a Secure Boot key set (PK, KEK, db as .key .pem .der .esl .auth) and the PCR policy\n"
         "signing key tpm2-pcr-private.pem. Keep these keys safe: without them no upgrade can be signed.\n"
-        "\n"
-        "  -o, --output DIR               output directory (default keys/, created with mode 0700)\n"
-        "  -e, --expiration-in-days N     certificate validity in days (default 365)\n"
-        "      --key-size BITS            RSA key size of PK, KEK and db: 2048 (default), 3072 or 4096\n"
-        "      --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING\n"
-        "                                 do not add Microsoft's UEFI CAs to KEK and db (firmware option\n"
-        "                                 ROMs and Windows will then fail to boot under these keys)\n"
-        "      --custom-cert-dir DIR      add the certificates of the firmware-exported databases DIR/KEK and\n"
-        "                                 DIR/db (vendor keys) to KEK and db\n"
-        "      --force                    overwrite an existing key set\n"
-        "  -h, --help                     show this help\n"
-        "\n"
+        "\n";
+
+static const char epilog[] =
         "SOURCE_DATE_EPOCH, if set, is used as the current time. Microsoft's certificates are read from\n"
         "$TRUSTBOOT_MS_CERT_DIR or " TB_MS_CERT_DIR ".\n";
 
@@ -48,18 +41,30 @@ static int parse_epoch(int64_t *ret) {
         return 0;
 }
 
+static int parse_key_size(const char *cmd, const char *arg, void *target) {
+        uint64_t v;
+
+        if (cli_parse_u64(arg, 2048, 4096, &v) < 0 || (v != 2048 && v != 3072 && v != 4096))
+                return cli_usage_error(cmd, "--key-size: '%s' is not 2048, 3072 or 4096", arg);
+        *(uint32_t *)target = (uint32_t)v;
+        return 0;
+}
+
+static int parse_pkcs11(const char *cmd, const char *arg, void *target) {
+        if (!tb_pkcs11_is_uri(arg))
+                return cli_usage_error(cmd, "--pkcs11 needs a pkcs11: URI naming a token");
+        *(const char **)target = arg;
+        return 0;
+}
+
+static int parse_output(const char *cmd, const char *arg, void *target) {
+        if (!*arg)
+                return cli_usage_error(cmd, "--output needs a directory");
+        *(const char **)target = arg;
+        return 0;
+}
+
 int cmd_genkey(int argc, char **argv) {
-        enum { OPT_SKIP_MS = 0x100, OPT_CUSTOM, OPT_KEY_SIZE, OPT_FORCE };
-        static const struct option options[] = {
-                { "output", required_argument, NULL, 'o' },
-                { "expiration-in-days", required_argument, NULL, 'e' },
-                { "skip-microsoft-certs-I-KNOW-WHAT-IM-DOING", no_argument, NULL, OPT_SKIP_MS },
-                { "custom-cert-dir", required_argument, NULL, OPT_CUSTOM },
-                { "key-size", required_argument, NULL, OPT_KEY_SIZE },
-                { "force", no_argument, NULL, OPT_FORCE },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
         tb_keyset_options o = {
                 .days = 365,
                 .key_bits = 2048,
@@ -67,44 +72,32 @@ int cmd_genkey(int argc, char **argv) {
         };
         const char *out_dir = "keys/";
         bool force = false;
-        uint64_t v;
-        int opt;
+        const cli_option options[] = {
+                CLI_OPT_CALL("output", 'o', "DIR", parse_output, &out_dir,
+                             "output directory (default keys/, created with mode 0700)"),
+                CLI_OPT_UINT("expiration-in-days", 'e', "N", &o.days, 1, 36500, "certificate validity in days (default 365)"),
+                CLI_OPT_CALL("key-size", 0, "BITS", parse_key_size, &o.key_bits,
+                             "RSA key size of PK, KEK and db: 2048 (default), 3072 or 4096"),
+                CLI_OPT_FLAG("skip-microsoft-certs-I-KNOW-WHAT-IM-DOING", 0, &o.skip_microsoft,
+                             "do not add Microsoft's UEFI CAs to KEK and db (firmware option\n"
+                             "ROMs and Windows will then fail to boot under these keys)"),
+                CLI_OPT_STRING("custom-cert-dir", 0, "DIR", &o.custom_cert_dir,
+                               "add the certificates of the firmware-exported databases DIR/KEK and\n"
+                               "DIR/db (vendor keys) to KEK and db"),
+                CLI_OPT_FLAG("force", 0, &force, "overwrite an existing key set"),
+                CLI_OPT_CALL("pkcs11", 0, "URI", parse_pkcs11, &o.pkcs11_uri,
+                             "generate the four keys inside the PKCS#11 token URI names\n"
+                             "(pkcs11:token=LABEL?pin-source=FILE); only certificates, public keys\n"
+                             "and NAME.pkcs11 files holding each key's URI are written"),
+                CLI_OPT_EXPIRY_WARN_DAYS,
+                {},
+        };
+        const cli_command cmd = { "genkey", synopsis, options, epilog };
+        int r;
 
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "o:e:h", options, NULL)) >= 0) {
-                switch (opt) {
-                case 'o':
-                        if (!*optarg)
-                                return cli_usage_error("genkey", "--output needs a directory");
-                        out_dir = optarg;
-                        break;
-                case 'e':
-                        if (cli_parse_u64(optarg, 1, 36500, &v) < 0)
-                                return cli_usage_error("genkey",
-                                                       "--expiration-in-days: '%s' is not a number of days from 1 to 36500",
-                                                       optarg);
-                        o.days = (uint32_t)v;
-                        break;
-                case OPT_SKIP_MS:
-                        o.skip_microsoft = true;
-                        break;
-                case OPT_CUSTOM:
-                        o.custom_cert_dir = optarg;
-                        break;
-                case OPT_KEY_SIZE:
-                        if (cli_parse_u64(optarg, 2048, 4096, &v) < 0 || (v != 2048 && v != 3072 && v != 4096))
-                                return cli_usage_error("genkey", "--key-size: '%s' is not 2048, 3072 or 4096", optarg);
-                        o.key_bits = (uint32_t)v;
-                        break;
-                case OPT_FORCE:
-                        force = true;
-                        break;
-                case 'h':
-                        return cli_print_help(usage);
-                default:
-                        return cli_bad_option("genkey", argv);
-                }
-        }
+        r = cli_parse(&cmd, argc, argv);
+        if (r != CLI_CONTINUE)
+                return r;
         if (optind >= argc)
                 return cli_usage_error("genkey", "missing NAME (used in the certificates' common names)");
         if (optind + 1 < argc)
@@ -125,9 +118,10 @@ int cmd_genkey(int argc, char **argv) {
 
         if (cli_verbosity >= 0)
                 printf("Wrote Secure Boot key set '%s' to %s: PK, KEK, db (RSA-%u, valid %u days)%s%s, "
-                       "and tpm2-pcr-private.pem.\n",
+                       "and %s.\n",
                        o.name, out_dir, o.key_bits, o.days,
                        o.skip_microsoft ? "" : ", Microsoft UEFI CAs in KEK and db",
-                       o.custom_cert_dir ? ", custom certificates added" : "");
+                       o.custom_cert_dir ? ", custom certificates added" : "",
+                       o.pkcs11_uri ? "the PCR policy key; the private keys stay in the token" : "tpm2-pcr-private.pem");
         return TB_EXIT_OK;
 }

@@ -12,15 +12,13 @@
 #include "measure/pcr.h"
 #include "pe/pe.h"
 
-static const char usage[] =
+static const char synopsis[] =
         "Usage: trustboot inspect [--json] FILE\n"
         "\n"
         "Show a PE/EFI image: its sections (name, address, sizes, flags), the systemd-stub version\n"
         "(.sdmagic), the Authenticode SHA-256 image hash, embedded signatures (signer, signed hash,\n"
         "whether it matches the image) and, for a UKI, the sections systemd-stub measures into PCR 11.\n"
-        "\n"
-        "      --json          print one JSON object\n"
-        "  -h, --help          show this help\n";
+        "\n";
 
 static const char *machine_name(uint16_t m) {
         switch (m) {
@@ -285,29 +283,20 @@ static void print_text(json_object *o) {
 }
 
 int cmd_inspect(int argc, char **argv) {
-        enum { OPT_JSON = 0x100 };
-        static const struct option options[] = {
-                { "json", no_argument, NULL, OPT_JSON },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
         _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
         json_object *o = NULL;
         bool json = false;
-        int opt, r;
+        int r;
 
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                switch (opt) {
-                case OPT_JSON:
-                        json = true;
-                        break;
-                case 'h':
-                        return cli_print_help(usage);
-                default:
-                        return cli_bad_option("inspect", argv);
-                }
-        }
+        const cli_option options[] = {
+                CLI_OPT_JSON(&json, "print one JSON object"),
+                {},
+        };
+        const cli_command cmd = { "inspect", synopsis, options, NULL };
+
+        r = cli_parse(&cmd, argc, argv);
+        if (r != CLI_CONTINUE)
+                return r;
         if (optind + 1 != argc)
                 return cli_usage_error("inspect", "expected exactly one FILE");
 

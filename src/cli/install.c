@@ -14,7 +14,7 @@
 #include "node/install.h"
 #include "util/log.h"
 
-static const char usage[] =
+static const char synopsis[] =
         "Usage: trustboot install [--config FILE]... [--device DEV] [OPTIONS]\n"
         "\n"
         "Install the running medium to a disk as Kairos does: GPT with efi (COS_GRUB), oem (COS_OEM),\n"
@@ -24,20 +24,7 @@ static const char usage[] =
         "\n"
         "Without --config, the configuration comes from trustboot.config= on the kernel command\n"
         "line, else /oem/*.yaml, else /etc/trustboot/config.yaml; it is merged over the defaults.\n"
-        "\n"
-        "Options:\n"
-        "      --config FILE          cloud-config (repeatable, merged in order)\n"
-        "      --device DEV           target disk, overriding install.device (auto: the largest\n"
-        "                             disk that is not the boot medium)\n"
-        "      --source DIR           the medium's ESP tree (default " TB_INSTALL_RUN_DIR "/medium)\n"
-        "      --pcr-public-key PEM   key whose signed policies unlock (default " TB_INSTALL_PCR_PUBLIC_KEY ")\n"
-        "      --tpm2-device DEVICE   auto (default), a device node, or DRIVER:PARAMS\n"
-        "      --efivarfs DIR         where to set LoaderEntryOneShot (default the efivarfs; \"\" none)\n"
-        "      --insecure             install although Secure Boot is off (tests)\n"
-        "      --no-encrypt           encrypt nothing, no TPM needed (tests)\n"
-        "      --no-lifecycle         ignore install.reboot/poweroff\n"
-        "      --dry-run              run every check, print the layout, write nothing\n"
-        "  -h, --help                 show this help\n";
+        "\n";
 
 struct options {
         const char *configs[16];
@@ -46,70 +33,34 @@ struct options {
         bool insecure, no_encrypt, no_lifecycle, dry_run;
 };
 
+/* Returns CLI_CONTINUE, or the exit status to return at once. */
 static int parse(int argc, char **argv, struct options *o) {
-        enum { OPT_CONFIG = 0x100, OPT_DEVICE, OPT_SOURCE, OPT_PUBKEY, OPT_TPM2, OPT_EFIVARFS, OPT_INSECURE,
-               OPT_NO_ENCRYPT, OPT_NO_LIFECYCLE, OPT_DRY_RUN };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "config", required_argument, NULL, OPT_CONFIG },
-                { "device", required_argument, NULL, OPT_DEVICE },
-                { "source", required_argument, NULL, OPT_SOURCE },
-                { "pcr-public-key", required_argument, NULL, OPT_PUBKEY },
-                { "tpm2-device", required_argument, NULL, OPT_TPM2 },
-                { "efivarfs", required_argument, NULL, OPT_EFIVARFS },
-                { "insecure", no_argument, NULL, OPT_INSECURE },
-                { "no-encrypt", no_argument, NULL, OPT_NO_ENCRYPT },
-                { "no-lifecycle", no_argument, NULL, OPT_NO_LIFECYCLE },
-                { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+        const cli_option options[] = {
+                CLI_OPT_GROUP("Options:"),
+                CLI_OPT_APPEND("config", 0, "FILE", o->configs, o->n_configs, "cloud-config (repeatable, merged in order)"),
+                CLI_OPT_STRING("device", 0, "DEV", &o->device,
+                               "target disk, overriding install.device (auto: the largest\n"
+                               "disk that is not the boot medium)"),
+                CLI_OPT_STRING("source", 0, "DIR", &o->source, "the medium's ESP tree (default " TB_INSTALL_RUN_DIR "/medium)"),
+                CLI_OPT_PCR_PUBLIC_KEY(&o->pubkey, "key whose signed policies unlock (default " TB_INSTALL_PCR_PUBLIC_KEY ")"),
+                CLI_OPT_TPM2_DEVICE(&o->tpm2_device),
+                CLI_OPT_STRING("efivarfs", 0, "DIR", &o->efivarfs,
+                               "where to set LoaderEntryOneShot (default the efivarfs; \"\" none)"),
+                CLI_OPT_FLAG("insecure", 0, &o->insecure, "install although Secure Boot is off (tests)"),
+                CLI_OPT_FLAG("no-encrypt", 0, &o->no_encrypt, "encrypt nothing, no TPM needed (tests)"),
+                CLI_OPT_FLAG("no-lifecycle", 0, &o->no_lifecycle, "ignore install.reboot/poweroff"),
+                CLI_OPT_FLAG("dry-run", 0, &o->dry_run, "run every check, print the layout, write nothing"),
                 {},
         };
-        int opt;
+        const cli_command cmd = { "install", synopsis, options, NULL };
+        int r;
 
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                switch (opt) {
-                case 'h':
-                        cli_print_help(usage);
-                        return -1;
-                case OPT_CONFIG:
-                        if (o->n_configs >= ARRAY_SIZE(o->configs))
-                                return cli_usage_error(argv[0], "too many --config files");
-                        o->configs[o->n_configs++] = optarg;
-                        break;
-                case OPT_DEVICE:
-                        o->device = optarg;
-                        break;
-                case OPT_SOURCE:
-                        o->source = optarg;
-                        break;
-                case OPT_PUBKEY:
-                        o->pubkey = optarg;
-                        break;
-                case OPT_TPM2:
-                        o->tpm2_device = optarg;
-                        break;
-                case OPT_EFIVARFS:
-                        o->efivarfs = optarg;
-                        break;
-                case OPT_INSECURE:
-                        o->insecure = true;
-                        break;
-                case OPT_NO_ENCRYPT:
-                        o->no_encrypt = true;
-                        break;
-                case OPT_NO_LIFECYCLE:
-                        o->no_lifecycle = true;
-                        break;
-                case OPT_DRY_RUN:
-                        o->dry_run = true;
-                        break;
-                default:
-                        return cli_bad_option(argv[0], argv);
-                }
-        }
+        r = cli_parse(&cmd, argc, argv);
+        if (r != CLI_CONTINUE)
+                return r;
         if (optind != argc)
-                return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
-        return 0;
+                return cli_usage_error(cmd.name, "unexpected argument '%s'", argv[optind]);
+        return CLI_CONTINUE;
 }
 
 /* The configuration files in effect when none is given (see the usage text). */
@@ -166,8 +117,8 @@ int cmd_install(int argc, char **argv) {
         int r;
 
         r = parse(argc, argv, &o);
-        if (r != 0)
-                return r < 0 ? TB_EXIT_OK : r;
+        if (r != CLI_CONTINUE)
+                return r;
         c = load_config(&o, &cmdline_config, &g);
         if (!c)
                 goto fail;

@@ -1,11 +1,12 @@
 /* main.c — global flags and the table of subcommands; nothing here knows what a command does. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "config.h"
+#include "pe/pkcs11.h"
 #include "util/log.h"
+#include "util/macro.h"
 
 struct command {
         const char *name;
@@ -16,7 +17,9 @@ struct command {
 static const struct command commands[] = {
         { "bootentry", cmd_bootentry, "list boot entries with their boot counters, choose the next boot" },
         { "build-uki", cmd_build_uki, "build signed UKIs, systemd-boot and an ISO, ESP tree or upgrade image" },
+        { "dbx", cmd_dbx, "revoke images or keys: a KEK-signed dbx append update (dbx add)" },
         { "encrypt", cmd_encrypt, "format a LUKS2 volume whose key is sealed in the TPM to a signed PCR policy" },
+        { "enroll", cmd_enroll, "apply a signed PK/KEK/db/dbx update, checked against the enrolled keys" },
         { "genkey", cmd_genkey, "generate a Secure Boot key set (PK, KEK, db) and the PCR policy key" },
         { "inspect", cmd_inspect, "show the sections, stub version and signatures of a PE image or UKI" },
         { "init", cmd_init, "PID 1 of the UKI's initrd: unlock, mount or install, then the real init" },
@@ -31,19 +34,39 @@ static const struct command commands[] = {
         { "vm", cmd_vm, "boot a medium in QEMU with Secure Boot firmware and a software TPM" },
 };
 
-static const char usage_head[] =
+static const char synopsis[] =
         "Usage: trustboot [-v|--verbose] [-q|--quiet] COMMAND [ARGS...]\n"
         "       trustboot --version | --help | help COMMAND\n"
         "\n"
         "Build and run Trusted Boot systems: Secure Boot, Measured Boot, TPM2-bound disk encryption.\n"
-        "\n"
-        "Commands:\n";
+        "\n";
 
-static void print_usage(FILE *f) {
-        fputs(usage_head, f);
-        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-                fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
-        fputs("\nRun 'trustboot help COMMAND' or 'trustboot COMMAND --help' for a command's options.\n", f);
+/* The epilog of --help: the commands and their summaries. */
+static const char *commands_text(void) {
+        static char text[4096];
+        size_t n = 0;
+
+        if (text[0])
+                return text;
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "Commands:\n");
+        for (size_t i = 0; i < ARRAY_SIZE(commands) && n < sizeof(text); i++)
+                n += (size_t)snprintf(text + n, sizeof(text) - n, "  %-12s %s\n", commands[i].name, commands[i].summary);
+        if (n < sizeof(text))
+                snprintf(text + n, sizeof(text) - n,
+                         "\nRun 'trustboot help COMMAND' or 'trustboot COMMAND --help' for a command's options.\n");
+        return text;
+}
+
+static int count_verbose(const char *cmd, const char *arg, void *target) {
+        (void)cmd, (void)arg, (void)target;
+        cli_verbosity++;
+        return 0;
+}
+
+static int set_quiet(const char *cmd, const char *arg, void *target) {
+        (void)cmd, (void)arg, (void)target;
+        cli_verbosity = -1;
+        return 0;
 }
 
 static const struct command *find_command(const char *name) {
@@ -63,52 +86,39 @@ static int run_command(const struct command *c, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
-                { "verbose", no_argument, NULL, 'v' },
-                { "quiet", no_argument, NULL, 'q' },
+        bool version = false;
+        const cli_option options[] = {
+                CLI_OPT_FLAG("version", 'V', &version, "show the version"),
+                CLI_OPT_CALL("verbose", 'v', NULL, count_verbose, NULL, "say more (debug messages)"),
+                CLI_OPT_CALL("quiet", 'q', NULL, set_quiet, NULL, "only warnings and errors"),
                 {},
         };
+        const cli_command cmd = { NULL, synopsis, options, commands_text(), .in_order = true };
         const struct command *c;
-        int opt;
+        int r;
 
         /* The kernel runs /init (a link to us) with the unknown command line words as arguments. */
         if (strcmp(argv[0], "/init") == 0 || strcmp(argv[0], "init") == 0) {
                 tb_log_set_prefix("trustboot init");
                 return cmd_init(argc, argv);
         }
-        opterr = 0;
-        /* '+': stop at the first non-option, which is the subcommand. */
-        while ((opt = getopt_long(argc, argv, "+hVvq", options, NULL)) >= 0) {
-                switch (opt) {
-                case 'h':
-                        print_usage(stdout);
-                        return TB_EXIT_OK;
-                case 'V':
-                        printf("trustboot %s\n", TB_VERSION);
-                        return TB_EXIT_OK;
-                case 'v':
-                        cli_verbosity++;
-                        break;
-                case 'q':
-                        cli_verbosity = -1;
-                        break;
-                default:
-                        return cli_bad_option(NULL, argv);
-                }
+        tb_pkcs11_set_pin_prompt(cli_pkcs11_pin_prompt);
+        r = cli_parse(&cmd, argc, argv);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (version) {
+                printf("trustboot %s\n", TB_VERSION);
+                return TB_EXIT_OK;
         }
         tb_log_set_level(cli_verbosity < 0 ? TB_LOG_WARN : cli_verbosity > 0 ? TB_LOG_DEBUG : TB_LOG_INFO);
 
         if (optind >= argc) {
-                print_usage(stderr);
+                cli_help_print(&cmd, stderr);
                 return TB_EXIT_USAGE;
         }
         if (strcmp(argv[optind], "help") == 0) {
-                if (optind + 1 >= argc) {
-                        print_usage(stdout);
-                        return TB_EXIT_OK;
-                }
+                if (optind + 1 >= argc)
+                        return cli_help(&cmd);
                 c = find_command(argv[optind + 1]);
                 if (!c)
                         return cli_usage_error(NULL, "unknown command '%s'", argv[optind + 1]);

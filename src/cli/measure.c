@@ -19,38 +19,13 @@
 
 #include "util/codec.h"
 
-static const char usage[] =
+static const char synopsis[] =
         "Usage: trustboot measure calculate|sign [OPTIONS]\n"
         "\n"
         "Predict the PCR 11 values systemd-stub and systemd-pcrphase produce for a unified kernel\n"
         "image (calculate), or sign the TPM2 PCR policies for them (sign), computed in software.\n"
         "Output is the same as systemd-measure's.\n"
-        "\n"
-        "Section contents (each FILE holds the exact bytes of the section):\n"
-        "      --linux=FILE         .linux (required unless --uki is given)\n"
-        "      --osrel=FILE         .osrel\n"
-        "      --cmdline=FILE       .cmdline\n"
-        "      --initrd=FILE        .initrd\n"
-        "      --ucode=FILE         .ucode   (measured by stub 256+)\n"
-        "      --splash=FILE        .splash\n"
-        "      --dtb=FILE           .dtb\n"
-        "      --uname=FILE         .uname   (measured by stub 254+)\n"
-        "      --sbat=FILE          .sbat    (measured by stub 254+)\n"
-        "      --pcrpkey=FILE       .pcrpkey\n"
-        "      --uki=FILE.efi       take the sections from a built UKI (the options above override)\n"
-        "\n"
-        "Options:\n"
-        "      --bank=DIGEST        sha1, sha256, sha384, sha512 (repeatable; default: all four)\n"
-        "      --phase=PHASE        colon-separated boot phase words (repeatable; '' = sections only;\n"
-        "                           default: enter-initrd … enter-initrd:leave-initrd:sysinit:ready)\n"
-        "      --stub-version=V     the stub's systemd version (252, 254, 256, 257, 258, …) or auto\n"
-        "                           (default: read from the UKI's stub, else the installed stub,\n"
-        "                           else 252)\n"
-        "      --private-key=FILE   PEM RSA private key to sign with (sign)\n"
-        "      --public-key=FILE    PEM public key for the fingerprint (default: from the private key)\n"
-        "      --json=MODE          off, short, pretty, auto (auto: pretty on a terminal)\n"
-        "  -j                       same as --json=auto\n"
-        "  -h, --help               show this help\n";
+        "\n";
 
 /* JSON_DEFAULT: text for calculate, auto for sign. */
 enum json_mode { JSON_OFF, JSON_AUTO, JSON_SHORT, JSON_PRETTY, JSON_DEFAULT };
@@ -68,17 +43,6 @@ struct options {
         enum json_mode json;
 };
 
-enum {
-        ARG_SECTION_FIRST = 0x100, /* + enum tb_uki_section */
-        ARG_UKI = 0x200,
-        ARG_BANK,
-        ARG_PHASE,
-        ARG_STUB_VERSION,
-        ARG_PRIVATE_KEY,
-        ARG_PUBLIC_KEY,
-        ARG_JSON,
-};
-
 static int parse_json_mode(const char *s, enum json_mode *ret) {
         static const char *const names[] = {
                 [JSON_OFF] = "off", [JSON_AUTO] = "auto", [JSON_SHORT] = "short", [JSON_PRETTY] = "pretty"
@@ -92,132 +56,127 @@ static int parse_json_mode(const char *s, enum json_mode *ret) {
         return -EINVAL;
 }
 
-/* Value errors are one line on stderr (no usage hint), exit 2. */
+/* Value errors are one line on stderr (no usage hint), exit 2, as systemd-measure's. */
+static int parse_bank(const char *cmd, const char *arg, void *target) {
+        int r = tb_bank_from_string(arg);
+
+        (void)cmd;
+        if (r < 0) {
+                tb_err("unknown PCR bank '%s' (known: sha1, sha256, sha384, sha512)", arg);
+                return TB_EXIT_USAGE;
+        }
+        *(unsigned *)target |= TB_BANK_BIT(r);
+        return 0;
+}
+
+static int parse_phase(const char *cmd, const char *arg, void *target) {
+        struct options *o = target;
+        _cleanup_(freep) char *norm = NULL;
+        const char *bad = NULL;
+        char **l;
+        int r;
+
+        (void)cmd;
+        r = tb_pcr_phase_normalize(arg, &norm, &bad);
+        if (r == -EINVAL) {
+                tb_err("--phase=%s: unknown boot phase word '%.*s'", arg, (int)strcspn(bad, ":"), bad);
+                return TB_EXIT_USAGE;
+        }
+        if (r < 0)
+                return tb_log_errno(r, "--phase"), TB_EXIT_FAILURE;
+        l = realloc(o->phases, (o->n_phases + 1) * sizeof(char *));
+        if (!l)
+                return tb_log_errno(-ENOMEM, "--phase"), TB_EXIT_FAILURE;
+        o->phases = l;
+        o->phases[o->n_phases++] = (char *)arg;
+        return 0;
+}
+
+static int parse_stub_version(const char *cmd, const char *arg, void *target) {
+        uint64_t v;
+
+        (void)cmd;
+        if (strcmp(arg, "auto") == 0) {
+                *(int *)target = 0;
+                return 0;
+        }
+        if (cli_parse_u64(arg, 252, 9999, &v) < 0) {
+                tb_err("--stub-version=%s: expected 252, 254, 256, 257, 258 or auto", arg);
+                return TB_EXIT_USAGE;
+        }
+        *(int *)target = tb_stub_gen_from_version(v);
+        return 0;
+}
+
+static int parse_json(const char *cmd, const char *arg, void *target) {
+        (void)cmd;
+        if (!arg) { /* -j */
+                *(enum json_mode *)target = JSON_AUTO;
+                return 0;
+        }
+        if (parse_json_mode(arg, target) < 0) {
+                tb_err("--json=%s: expected off, short, pretty or auto", arg);
+                return TB_EXIT_USAGE;
+        }
+        return 0;
+}
+
+/* Returns CLI_CONTINUE, or the exit status to return at once. */
 static int parse_args(int argc, char **argv, struct options *o) {
-        static const struct option options[] = {
-                { "linux", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_LINUX },
-                { "osrel", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_OSREL },
-                { "cmdline", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_CMDLINE },
-                { "initrd", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_INITRD },
-                { "ucode", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_UCODE },
-                { "splash", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_SPLASH },
-                { "dtb", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_DTB },
-                { "uname", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_UNAME },
-                { "sbat", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_SBAT },
-                { "pcrpkey", required_argument, NULL, ARG_SECTION_FIRST + TB_UKI_PCRPKEY },
-                { "uki", required_argument, NULL, ARG_UKI },
-                { "bank", required_argument, NULL, ARG_BANK },
-                { "phase", required_argument, NULL, ARG_PHASE },
-                { "stub-version", required_argument, NULL, ARG_STUB_VERSION },
-                { "private-key", required_argument, NULL, ARG_PRIVATE_KEY },
-                { "public-key", required_argument, NULL, ARG_PUBLIC_KEY },
-                { "json", required_argument, NULL, ARG_JSON },
-                { "help", no_argument, NULL, 'h' },
+        const cli_option options[] = {
+                CLI_OPT_GROUP("Section contents (each FILE holds the exact bytes of the section):"),
+                CLI_OPT_STRING("linux", 0, "FILE", &o->sections[TB_UKI_LINUX], ".linux (required unless --uki is given)"),
+                CLI_OPT_STRING("osrel", 0, "FILE", &o->sections[TB_UKI_OSREL], ".osrel"),
+                CLI_OPT_STRING("cmdline", 0, "FILE", &o->sections[TB_UKI_CMDLINE], ".cmdline"),
+                CLI_OPT_STRING("initrd", 0, "FILE", &o->sections[TB_UKI_INITRD], ".initrd"),
+                CLI_OPT_STRING("ucode", 0, "FILE", &o->sections[TB_UKI_UCODE], ".ucode   (measured by stub 256+)"),
+                CLI_OPT_STRING("splash", 0, "FILE", &o->sections[TB_UKI_SPLASH], ".splash"),
+                CLI_OPT_STRING("dtb", 0, "FILE", &o->sections[TB_UKI_DTB], ".dtb"),
+                CLI_OPT_STRING("uname", 0, "FILE", &o->sections[TB_UKI_UNAME], ".uname   (measured by stub 254+)"),
+                CLI_OPT_STRING("sbat", 0, "FILE", &o->sections[TB_UKI_SBAT], ".sbat    (measured by stub 254+)"),
+                CLI_OPT_STRING("pcrpkey", 0, "FILE", &o->sections[TB_UKI_PCRPKEY], ".pcrpkey"),
+                CLI_OPT_STRING("uki", 0, "FILE.efi", &o->uki, "take the sections from a built UKI (the options above override)"),
+                CLI_OPT_GROUP("Options:"),
+                CLI_OPT_CALL("bank", 0, "DIGEST", parse_bank, &o->banks,
+                             "sha1, sha256, sha384, sha512 (repeatable; default: all four)"),
+                CLI_OPT_CALL("phase", 0, "PHASE", parse_phase, o,
+                             "colon-separated boot phase words (repeatable; '' = sections only;\n"
+                             "default: enter-initrd … enter-initrd:leave-initrd:sysinit:ready)"),
+                CLI_OPT_CALL("stub-version", 0, "V", parse_stub_version, &o->stub_gen,
+                             "the stub's systemd version (252, 254, 256, 257, 258, …) or auto\n"
+                             "(default: read from the UKI's stub, else the installed stub,\n"
+                             "else 252)"),
+                CLI_OPT_STRING("private-key", 0, "FILE", &o->private_key, "PEM RSA private key to sign with (sign)"),
+                CLI_OPT_STRING("public-key", 0, "FILE", &o->public_key,
+                               "PEM public key for the fingerprint (default: from the private key)"),
+                CLI_OPT_CALL("json", 0, "MODE", parse_json, &o->json, "off, short, pretty, auto (auto: pretty on a terminal)"),
+                CLI_OPT_CALL(NULL, 'j', NULL, parse_json, &o->json, "same as --json=auto"),
                 {},
         };
-        int opt, r;
+        const cli_command cmd = { "measure", synopsis, options, NULL };
+        int r;
 
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "hj", options, NULL)) >= 0) {
-                switch (opt) {
-                case 'h':
-                        cli_print_help(usage);
-                        return 1;
-                case 'j':
-                        o->json = JSON_AUTO;
-                        break;
-                case ARG_UKI:
-                        o->uki = optarg;
-                        break;
-                case ARG_BANK:
-                        r = tb_bank_from_string(optarg);
-                        if (r < 0) {
-                                tb_err("unknown PCR bank '%s' (known: sha1, sha256, sha384, sha512)", optarg);
-                                return -TB_EXIT_USAGE;
-                        }
-                        o->banks |= TB_BANK_BIT(r);
-                        break;
-                case ARG_PHASE: {
-                        _cleanup_(freep) char *norm = NULL;
-                        const char *bad = NULL;
-                        char **l;
-
-                        r = tb_pcr_phase_normalize(optarg, &norm, &bad);
-                        if (r == -EINVAL) {
-                                tb_err("--phase=%s: unknown boot phase word '%.*s'", optarg,
-                                       (int)strcspn(bad, ":"), bad);
-                                return -TB_EXIT_USAGE;
-                        }
-                        if (r < 0)
-                                return tb_log_errno(r, "--phase"), -TB_EXIT_FAILURE;
-                        l = realloc(o->phases, (o->n_phases + 1) * sizeof(char *));
-                        if (!l)
-                                return tb_log_errno(-ENOMEM, "--phase"), -TB_EXIT_FAILURE;
-                        o->phases = l;
-                        o->phases[o->n_phases++] = optarg;
-                        break;
-                }
-                case ARG_STUB_VERSION: {
-                        uint64_t v;
-
-                        if (strcmp(optarg, "auto") == 0) {
-                                o->stub_gen = 0;
-                                break;
-                        }
-                        if (cli_parse_u64(optarg, 252, 9999, &v) < 0) {
-                                tb_err("--stub-version=%s: expected 252, 254, 256, 257, 258 or auto", optarg);
-                                return -TB_EXIT_USAGE;
-                        }
-                        o->stub_gen = tb_stub_gen_from_version(v);
-                        break;
-                }
-                case ARG_PRIVATE_KEY:
-                        o->private_key = optarg;
-                        break;
-                case ARG_PUBLIC_KEY:
-                        o->public_key = optarg;
-                        break;
-                case ARG_JSON:
-                        if (parse_json_mode(optarg, &o->json) < 0) {
-                                tb_err("--json=%s: expected off, short, pretty or auto", optarg);
-                                return -TB_EXIT_USAGE;
-                        }
-                        break;
-                case '?':
-                        cli_bad_option("measure", argv);
-                        return -TB_EXIT_USAGE;
-                default:
-                        if (opt >= ARG_SECTION_FIRST && opt < ARG_SECTION_FIRST + _TB_UKI_SECTION_MAX) {
-                                o->sections[opt - ARG_SECTION_FIRST] = optarg;
-                                break;
-                        }
-                        return -TB_EXIT_USAGE;
-                }
-        }
-        if (optind >= argc) {
-                cli_usage_error("measure", "expected a verb: calculate or sign");
-                return -TB_EXIT_USAGE;
-        }
+        r = cli_parse(&cmd, argc, argv);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (optind >= argc)
+                return cli_usage_error(cmd.name, "expected a verb: calculate or sign");
         o->verb = argv[optind];
-        if (strcmp(o->verb, "calculate") != 0 && strcmp(o->verb, "sign") != 0) {
-                cli_usage_error("measure", "unknown verb '%s' (calculate or sign)", o->verb);
-                return -TB_EXIT_USAGE;
-        }
-        if (optind + 1 < argc) {
-                cli_usage_error("measure", "unexpected argument '%s'", argv[optind + 1]);
-                return -TB_EXIT_USAGE;
-        }
+        if (strcmp(o->verb, "calculate") != 0 && strcmp(o->verb, "sign") != 0)
+                return cli_usage_error(cmd.name, "unknown verb '%s' (calculate or sign)", o->verb);
+        if (optind + 1 < argc)
+                return cli_usage_error(cmd.name, "unexpected argument '%s'", argv[optind + 1]);
         if (!o->sections[TB_UKI_LINUX] && !o->uki) {
                 tb_err("--linux= or --uki= is required");
-                return -TB_EXIT_USAGE;
+                return TB_EXIT_USAGE;
         }
         if (strcmp(o->verb, "sign") == 0 && !o->private_key) {
                 tb_err("sign needs --private-key=");
-                return -TB_EXIT_USAGE;
+                return TB_EXIT_USAGE;
         }
         if (o->banks == 0)
                 o->banks = TB_BANKS_ALL;
-        return 0;
+        return CLI_CONTINUE;
 }
 
 /* The stub generation to predict for: forced, else the UKI's stub, else the installed stub, else
@@ -384,7 +343,11 @@ static int calculate(const struct options *o, const tb_pcr11 *p, char *const *ph
 }
 
 static int load_key(const char *path, bool private, EVP_PKEY **ret) {
-        int r = private ? tb_key_load(path, ret) : tb_pubkey_load(path, ret);
+        int r;
+
+        if (private)
+                return tb_private_key_load(path, ret); /* a PEM file or a pkcs11: URI; logs */
+        r = tb_pubkey_load(path, ret);
 
         if (r == -EBADMSG)
                 tb_err("%s: not a PEM %s key", path, private ? "private" : "public");
@@ -398,11 +361,15 @@ static int sign(const struct options *o, const tb_pcr11 *p, char *const *phases,
         _cleanup_(json_object_putp) struct json_object *root = NULL;
         int r;
 
+        _cleanup_(freep) char *shown = tb_key_display_name(o->private_key);
+
+        if (!shown)
+                return -ENOMEM;
         r = load_key(o->private_key, true, &key);
         if (r < 0)
                 return r;
         if (tb_pcr_check_key(key) < 0) {
-                tb_err("%s: not an RSA key; systemd verifies PCR policy signatures with RSA only", o->private_key);
+                tb_err("%s: not an RSA key; systemd verifies PCR policy signatures with RSA only", shown);
                 return -EKEYREJECTED;
         }
         if (o->public_key) {
@@ -410,13 +377,13 @@ static int sign(const struct options *o, const tb_pcr11 *p, char *const *phases,
                 if (r < 0)
                         return r;
                 if (EVP_PKEY_eq(pub, key) != 1) {
-                        tb_err("%s: not the public key of %s", o->public_key, o->private_key);
+                        tb_err("%s: not the public key of %s", o->public_key, shown);
                         return -EINVAL;
                 }
         }
         r = tb_pcr11_sign(p, phases, n_phases, key, pub, &root);
         if (r < 0)
-                return tb_log_errno(r, "%s: cannot sign the PCR policies", o->private_key);
+                return tb_log_errno(r, "%s: cannot sign the PCR policies", shown);
         /* sign always prints JSON; given --json=off, systemd-measure 252 prints it short, without newline. */
         if (o->json == JSON_OFF)
                 return print_json(root, JSON_SHORT, false);
@@ -431,9 +398,9 @@ int cmd_measure(int argc, char **argv) {
         int r;
 
         r = parse_args(argc, argv, &o);
-        if (r != 0) {
+        if (r != CLI_CONTINUE) {
                 free(o.phases);
-                return r > 0 ? TB_EXIT_OK : -r;
+                return r;
         }
         r = tb_pcr_phase_list(o.phases, o.n_phases, &phases, &n_phases);
         free(o.phases);

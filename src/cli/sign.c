@@ -12,61 +12,39 @@
 #include "pe/pe.h"
 #include "pe/signer.h"
 
-static const char usage[] =
+static const char synopsis[] =
         "Usage: trustboot sign --key KEY --cert CERT [-o OUT] [--replace] FILE\n"
         "\n"
         "Sign the PE/EFI image FILE with Authenticode (SHA-256, PKCS#7), as sbsign does.\n"
         "The output is deterministic: the same image and key give the same bytes.\n"
-        "\n"
-        "  -k, --key KEY       private key (PEM)\n"
-        "  -c, --cert CERT     certificate of KEY (PEM or DER)\n"
-        "  -o, --output OUT    write the signed image to OUT (default: replace FILE)\n"
-        "      --replace       replace existing signatures (default: refuse a signed image)\n"
-        "  -h, --help          show this help\n";
+        "\n";
 
 static void signer_donep(tb_signer *s) {
         tb_signer_done(s);
 }
 
 int cmd_sign(int argc, char **argv) {
-        enum { OPT_REPLACE = 0x100 };
-        static const struct option options[] = {
-                { "key", required_argument, NULL, 'k' },
-                { "cert", required_argument, NULL, 'c' },
-                { "output", required_argument, NULL, 'o' },
-                { "replace", no_argument, NULL, OPT_REPLACE },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
         _cleanup_(signer_donep) tb_signer signer = {};
         _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
         _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
         const char *key = NULL, *cert = NULL, *out = NULL, *in;
         bool replace = false;
         struct stat st;
-        int opt, r;
+        int r;
 
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "k:c:o:h", options, NULL)) >= 0) {
-                switch (opt) {
-                case 'k':
-                        key = optarg;
-                        break;
-                case 'c':
-                        cert = optarg;
-                        break;
-                case 'o':
-                        out = optarg;
-                        break;
-                case OPT_REPLACE:
-                        replace = true;
-                        break;
-                case 'h':
-                        return cli_print_help(usage);
-                default:
-                        return cli_bad_option("sign", argv);
-                }
-        }
+        const cli_option options[] = {
+                CLI_OPT_STRING("key", 'k', "KEY", &key, "private key (PEM)"),
+                CLI_OPT_STRING("cert", 'c', "CERT", &cert, "certificate of KEY (PEM or DER)"),
+                CLI_OPT_STRING("output", 'o', "OUT", &out, "write the signed image to OUT (default: replace FILE)"),
+                CLI_OPT_FLAG("replace", 0, &replace, "replace existing signatures (default: refuse a signed image)"),
+                CLI_OPT_EXPIRY_WARN_DAYS,
+                {},
+        };
+        const cli_command cmd = { "sign", synopsis, options, NULL };
+
+        r = cli_parse(&cmd, argc, argv);
+        if (r != CLI_CONTINUE)
+                return r;
         if (!key || !cert)
                 return cli_usage_error("sign", "--key and --cert are required");
         if (optind + 1 != argc)

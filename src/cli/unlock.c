@@ -8,70 +8,43 @@
 #include "util/log.h"
 #include "tpm/luks.h"
 
-static const char usage_unlock[] =
+static const char synopsis_unlock[] =
         "Usage: trustboot unlock DEVICE NAME [OPTIONS]\n"
         "       trustboot unlock DEVICE --test [OPTIONS]\n"
         "\n"
         "Unseal the key of DEVICE's systemd-tpm2 token and open it as /dev/mapper/NAME. With --test,\n"
         "only check that the unsealed key opens its keyslot (nothing is activated).\n"
         "A PIN, if the token needs one, is read from the terminal or stdin.\n"
-        "\n"
-        "Options:\n"
-        "      --pcr-signature JSON  signed PCR policies (default /run/systemd/tpm2-pcr-signature.json,\n"
-        "                            then /.extra/tpm2-pcr-signature.json)\n"
-        "      --tpm2-device DEVICE  auto (default), a device node, or DRIVER:PARAMS\n"
-        "      --test                verify the key only\n"
-        "  -h, --help                show this help\n";
+        "\n";
 
-static const char usage_unlock_all[] =
+static const char synopsis_unlock_all[] =
         "Usage: trustboot unlock-all [OPTIONS]\n"
         "\n"
         "Open every LUKS2 partition with a systemd-tpm2 token that is not open yet, as\n"
         "/dev/mapper/PARTITION-NAME (or its LUKS2 label). Prints one line per volume.\n"
-        "\n"
-        "Options:\n"
-        "      --pcr-signature JSON  signed PCR policies (default as for 'trustboot unlock')\n"
-        "      --tpm2-device DEVICE  auto (default), a device node, or DRIVER:PARAMS\n"
-        "      --test                verify the keys only\n"
-        "  -h, --help                show this help\n";
+        "\n";
 
 struct options {
         const char *signature, *tpm2_device;
         bool test;
 };
 
-/* Parses the options both commands share; returns 0, an exit code, or -1 after --help. */
-static int parse(int argc, char **argv, const char *usage, struct options *o) {
-        enum { OPT_SIGNATURE = 0x100, OPT_DEVICE, OPT_TEST };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "pcr-signature", required_argument, NULL, OPT_SIGNATURE },
-                { "tpm2-device", required_argument, NULL, OPT_DEVICE },
-                { "test", no_argument, NULL, OPT_TEST },
+/* Parses the options both commands share; returns CLI_CONTINUE, or the exit status to return. */
+static int parse(int argc, char **argv, bool all, struct options *o) {
+        const cli_option options[] = {
+                CLI_OPT_GROUP("Options:"),
+                CLI_OPT_STRING("pcr-signature", 0, "JSON", &o->signature,
+                               all ? "signed PCR policies (default as for 'trustboot unlock')"
+                                   : "signed PCR policies (default /run/systemd/tpm2-pcr-signature.json,\n"
+                                     "then /.extra/tpm2-pcr-signature.json)"),
+                CLI_OPT_TPM2_DEVICE(&o->tpm2_device),
+                CLI_OPT_FLAG("test", 0, &o->test, all ? "verify the keys only" : "verify the key only"),
                 {},
         };
-        int opt;
+        const cli_command cmd = { all ? "unlock-all" : "unlock", all ? synopsis_unlock_all : synopsis_unlock, options,
+                                  NULL };
 
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                switch (opt) {
-                case 'h':
-                        cli_print_help(usage);
-                        return -1;
-                case OPT_SIGNATURE:
-                        o->signature = optarg;
-                        break;
-                case OPT_DEVICE:
-                        o->tpm2_device = optarg;
-                        break;
-                case OPT_TEST:
-                        o->test = true;
-                        break;
-                default:
-                        return cli_bad_option(argv[0], argv);
-                }
-        }
-        return 0;
+        return cli_parse(&cmd, argc, argv);
 }
 
 static int get_pin(char **ret, void *userdata) {
@@ -102,9 +75,9 @@ int cmd_unlock(int argc, char **argv) {
         const char *device, *name;
         int r;
 
-        r = parse(argc, argv, usage_unlock, &o);
-        if (r != 0)
-                return r < 0 ? TB_EXIT_OK : r;
+        r = parse(argc, argv, false, &o);
+        if (r != CLI_CONTINUE)
+                return r;
         if (!(argc - optind == 2 || (o.test && argc - optind == 1)))
                 return cli_usage_error(argv[0], "expected DEVICE NAME (or DEVICE with --test)");
         device = argv[optind];
@@ -148,9 +121,9 @@ int cmd_unlock_all(int argc, char **argv) {
         struct all_state st = { .o = &o };
         int r;
 
-        r = parse(argc, argv, usage_unlock_all, &o);
-        if (r != 0)
-                return r < 0 ? TB_EXIT_OK : r;
+        r = parse(argc, argv, true, &o);
+        if (r != CLI_CONTINUE)
+                return r;
         if (optind != argc)
                 return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
         r = tb_luks_foreach_tpm2_volume(unlock_one, &st);

@@ -6,12 +6,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "registry-opts.h"
 #include "util/exec.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "node/upgrade.h"
 
-static const char usage[] =
+static const char synopsis[] =
         "Usage: trustboot upgrade --source SOURCE [--recovery | --boot-entry NAME] [OPTIONS]\n"
         "\n"
         "Install the UKIs of a new medium on this node's ESP. By default every active* entry\n"
@@ -22,18 +23,9 @@ static const char usage[] =
         "its PCR policy is signed by the key the disks are bound to, and the ESP has room.\n"
         "\n"
         "SOURCE: dir:ESP_TREE (build-uki -t uki), ocifile:TARBALL[:TAG] (build-uki -t container),\n"
-        "        oci-layout:DIR[:TAG], or an ISO file (build-uki -t iso).\n"
-        "\n"
-        "Options:\n"
-        "      --source SOURCE     the new medium (required)\n"
-        "      --recovery          replace only the recovery entry\n"
-        "      --boot-entry NAME   replace only the entry NAME (e.g. statereset)\n"
-        "      --reboot            reboot when done\n"
-        "      --luks-device DEV   check the PCR key against DEV's systemd-tpm2 token (repeatable;\n"
-        "                          default: every such LUKS2 volume found; 'none': no volume)\n"
-        "      --esp DIR           the mounted ESP (default /efi)\n"
-        "      --efivars DIR       EFI variables directory (default /sys/firmware/efi/efivars)\n"
-        "  -h, --help              show this help\n";
+        "        oci-layout:DIR[:TAG], an ISO file (build-uki -t iso), or the -t container image in a\n"
+        "        registry: oci:REGISTRY/REPO:TAG, docker://REF or REF (build-uki --push).\n"
+        "\n";
 
 /* Under systemd the service manager stops everything in order; without it (a minimal init, an
  * initrd shell) there is nobody to ask, so the file systems are synced and the kernel reboots. */
@@ -49,75 +41,68 @@ static int reboot_now(void) {
         return 0;
 }
 
+/* --luks-device values: devices, or "none". */
+struct luks_args {
+        const char *v[16];
+        size_t n;
+        bool none;
+};
+
+static int parse_luks_device(const char *cmd, const char *arg, void *target) {
+        struct luks_args *l = target;
+
+        if (strcmp(arg, "none") == 0) {
+                l->none = true;
+                return 0;
+        }
+        if (l->n == ARRAY_SIZE(l->v))
+                return cli_usage_error(cmd, "at most %zu --luks-device", ARRAY_SIZE(l->v));
+        l->v[l->n++] = arg;
+        return 0;
+}
+
 int cmd_upgrade(int argc, char **argv) {
-        enum { OPT_SOURCE = 0x100, OPT_RECOVERY, OPT_ENTRY, OPT_REBOOT, OPT_ESP, OPT_EFIVARS, OPT_LUKS };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "source", required_argument, NULL, OPT_SOURCE },
-                { "recovery", no_argument, NULL, OPT_RECOVERY },
-                { "boot-entry", required_argument, NULL, OPT_ENTRY },
-                { "reboot", no_argument, NULL, OPT_REBOOT },
-                { "esp", required_argument, NULL, OPT_ESP },
-                { "efivars", required_argument, NULL, OPT_EFIVARS },
-                { "luks-device", required_argument, NULL, OPT_LUKS },
+        _cleanup_(tb_upgrade_result_done) tb_upgrade_result res = { 0 };
+        tb_registry_options reg = { 0 };
+        uint64_t max_image_size = 0; /* parsed for symmetry with build-uki; staging uses the default */
+        tb_upgrade_options o = { .esp = "/efi", .registry = &reg };
+        struct luks_args luks = {};
+        bool recovery = false, reboot = false;
+        const cli_option options[] = {
+                CLI_OPT_GROUP("Options:"),
+                CLI_OPT_STRING("source", 0, "SOURCE", &o.source, "the new medium (required)"),
+                CLI_OPT_FLAG("recovery", 0, &recovery, "replace only the recovery entry"),
+                CLI_OPT_STRING("boot-entry", 0, "NAME", &o.entry, "replace only the entry NAME (e.g. statereset)"),
+                CLI_OPT_FLAG("reboot", 0, &reboot, "reboot when done"),
+                CLI_OPT_CALL("luks-device", 0, "DEV", parse_luks_device, &luks,
+                             "check the PCR key against DEV's systemd-tpm2 token (repeatable;\n"
+                             "default: every such LUKS2 volume found; 'none': no volume)"),
+                CLI_OPT_ESP(&o.esp),
+                CLI_OPT_EFIVARS(&o.efivar_dir),
+                CLI_OPTS_REGISTRY(&reg, &max_image_size),
                 {},
         };
-        _cleanup_(tb_upgrade_result_done) tb_upgrade_result res = { 0 };
-        tb_upgrade_options o = { .esp = "/efi" };
-        const char *luks[16];
-        bool recovery = false, reboot = false, luks_none = false;
-        int opt, r;
+        const cli_command cmd = { "upgrade", synopsis, options, CLI_REGISTRY_EPILOG };
+        int r;
 
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                switch (opt) {
-                case 'h':
-                        return cli_print_help(usage);
-                case OPT_SOURCE:
-                        o.source = optarg;
-                        break;
-                case OPT_RECOVERY:
-                        recovery = true;
-                        break;
-                case OPT_ENTRY:
-                        o.entry = optarg;
-                        break;
-                case OPT_REBOOT:
-                        reboot = true;
-                        break;
-                case OPT_ESP:
-                        o.esp = optarg;
-                        break;
-                case OPT_EFIVARS:
-                        o.efivar_dir = optarg;
-                        break;
-                case OPT_LUKS:
-                        if (strcmp(optarg, "none") == 0) {
-                                luks_none = true;
-                                break;
-                        }
-                        if (o.n_luks_devices == ARRAY_SIZE(luks))
-                                return cli_usage_error(argv[0], "at most %zu --luks-device", ARRAY_SIZE(luks));
-                        luks[o.n_luks_devices++] = optarg;
-                        break;
-                default:
-                        return cli_bad_option(argv[0], argv);
-                }
-        }
+        r = cli_parse(&cmd, argc, argv);
+        if (r != CLI_CONTINUE)
+                return r;
         if (optind < argc)
-                return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+                return cli_usage_error(cmd.name, "unexpected argument '%s'", argv[optind]);
         if (!o.source || !*o.source)
-                return cli_usage_error(argv[0], "--source is required");
+                return cli_usage_error(cmd.name, "--source is required");
         if (recovery && o.entry)
-                return cli_usage_error(argv[0], "--recovery and --boot-entry exclude each other");
+                return cli_usage_error(cmd.name, "--recovery and --boot-entry exclude each other");
         if (o.entry && !tb_upgrade_entry_name_valid(o.entry))
-                return cli_usage_error(argv[0], "--boot-entry: '%s' is not an entry name", o.entry);
-        if (luks_none && o.n_luks_devices > 0)
-                return cli_usage_error(argv[0], "--luks-device none excludes naming devices");
+                return cli_usage_error(cmd.name, "--boot-entry: '%s' is not an entry name", o.entry);
+        if (luks.none && luks.n > 0)
+                return cli_usage_error(cmd.name, "--luks-device none excludes naming devices");
         if (recovery)
                 o.entry = "recovery";
-        o.luks_devices = luks;
-        o.luks_scan = !luks_none && o.n_luks_devices == 0;
+        o.luks_devices = luks.v;
+        o.n_luks_devices = luks.n;
+        o.luks_scan = !luks.none && luks.n == 0;
 
         r = tb_upgrade_run(&o, &res);
         if (r < 0)

@@ -9,41 +9,31 @@
 #include "pe/pe.h"
 #include "pe/signer.h"
 
-static const char usage[] =
+static const char synopsis[] =
         "Usage: trustboot verify --cert CERT FILE\n"
         "\n"
         "Check that the PE/EFI image FILE carries an Authenticode signature made by CERT (or by a\n"
         "certificate that CERT issued) whose signed image hash matches the image.\n"
         "Exit status 0 only then.\n"
-        "\n"
-        "  -c, --cert CERT     trusted certificate (PEM or DER)\n"
-        "  -h, --help          show this help\n";
+        "\n";
 
 int cmd_verify(int argc, char **argv) {
-        static const struct option options[] = {
-                { "cert", required_argument, NULL, 'c' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
         _cleanup_(tb_authenticode_sigs_donep) tb_authenticode_sigs sigs = TB_AUTHENTICODE_SIGS_INIT;
         _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
         _cleanup_(X509_freep) X509 *cert = NULL;
         char why[512] = "";
         const char *cert_path = NULL, *path;
-        int opt, r;
+        int r;
 
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
-                switch (opt) {
-                case 'c':
-                        cert_path = optarg;
-                        break;
-                case 'h':
-                        return cli_print_help(usage);
-                default:
-                        return cli_bad_option("verify", argv);
-                }
-        }
+        const cli_option options[] = {
+                CLI_OPT_STRING("cert", 'c', "CERT", &cert_path, "trusted certificate (PEM or DER)"),
+                {},
+        };
+        const cli_command cmd = { "verify", synopsis, options, NULL };
+
+        r = cli_parse(&cmd, argc, argv);
+        if (r != CLI_CONTINUE)
+                return r;
         if (!cert_path)
                 return cli_usage_error("verify", "--cert is required");
         if (optind + 1 != argc)

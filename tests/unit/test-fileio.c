@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/fileio.h"
 
@@ -50,6 +51,52 @@ static void noreplace_commit_refuses_existing_file_and_cleans_up(void **state) {
         assert_int_equal(tb_write_file_atomic(p, "other", 5, 0644, false), -EEXIST);
         assert_int_equal(count_entries(dir), 1);
         assert_int_equal(tb_write_file_atomic(p, "other", 5, 0644, true), 0);
+}
+
+/* A secret is read into one allocation of the file's size (+1 to see growth), never a grown one. */
+static void secret_is_read_into_one_buffer_of_its_size(void **state) {
+        _cleanup_(freep) char *p = tb_path_join(dir, "s.key");
+        tb_buf secret = TB_BUF_INIT, used = TB_BUF_INIT;
+        static char big[100000];
+        (void)state;
+
+        memset(big, 'k', sizeof(big));
+        assert_int_equal(tb_write_file_atomic(p, big, sizeof(big), 0600, true), 0);
+        assert_int_equal(tb_read_secret_file(p, sizeof(big), &secret), 0);
+        assert_int_equal(secret.len, sizeof(big));
+        assert_int_equal(secret.cap, sizeof(big) + 1);
+        assert_memory_equal(secret.data, big, sizeof(big));
+        tb_buf_wipe(&secret);
+        assert_int_equal(tb_read_secret_file(p, sizeof(big) - 1, &secret), -EFBIG);
+        tb_buf_wipe(&secret);
+        assert_int_equal(tb_buf_append(&used, "x", 1), 0);
+        assert_int_equal(tb_read_secret_file(p, sizeof(big), &used), -EINVAL);
+        tb_buf_free(&used);
+        assert_int_equal(unlink(p), 0);
+}
+
+static void secret_from_a_pipe_is_bounded(void **state) {
+        tb_buf secret = TB_BUF_INIT;
+        char path[64];
+        int fds[2];
+        (void)state;
+
+        assert_int_equal(pipe(fds), 0);
+        assert_int_equal(write(fds[1], "1234\n", 5), 5);
+        close(fds[1]);
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[0]);
+        assert_int_equal(tb_read_secret_file(path, 64, &secret), 0);
+        assert_int_equal(secret.len, 5);
+        assert_int_equal(secret.cap, 65);
+        tb_buf_wipe(&secret);
+        close(fds[0]);
+        assert_int_equal(pipe(fds), 0);
+        assert_int_equal(write(fds[1], "123456789", 9), 9);
+        close(fds[1]);
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[0]);
+        assert_int_equal(tb_read_secret_file(path, 8, &secret), -EFBIG);
+        tb_buf_wipe(&secret);
+        close(fds[0]);
 }
 
 static void aborted_file_disappears(void **state) {
@@ -152,6 +199,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(atomic_write_sets_mode_and_leaves_no_temp_file),
                 cmocka_unit_test(noreplace_commit_refuses_existing_file_and_cleans_up),
+                cmocka_unit_test(secret_is_read_into_one_buffer_of_its_size),
+                cmocka_unit_test(secret_from_a_pipe_is_bounded),
                 cmocka_unit_test(aborted_file_disappears),
                 cmocka_unit_test(read_file_enforces_its_limit),
                 cmocka_unit_test(path_join_collapses_trailing_slashes),

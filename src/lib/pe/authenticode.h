@@ -17,6 +17,9 @@
  * table. An unsigned image is hashed as if zero-padded to 8 bytes, as the signer writes it. */
 int tb_authenticode_digest(const tb_pe *pe, const EVP_MD *md, uint8_t out[EVP_MAX_MD_SIZE], unsigned *ret_len);
 
+/* true for SHA-256, SHA-384 and SHA-512: the image hashes UEFI firmware (EDK2) accepts. */
+bool tb_authenticode_digest_allowed(const EVP_MD *md);
+
 /* The DER SpcIndirectDataContent sbsign emits for a SHA-256 image digest (106 bytes). */
 #define TB_AUTHENTICODE_IDC_SIZE 106
 void tb_authenticode_idc(const uint8_t digest[32], uint8_t out[TB_AUTHENTICODE_IDC_SIZE]);
@@ -33,6 +36,13 @@ int tb_authenticode_pkcs7(const uint8_t digest[32], const tb_signer *signer, tb_
  * This is how a UKI is made: tb_pe_open(stub), tb_pe_strip_symbols(), tb_pe_add_section()
  * per section (data or file), then this, into a tb_atomic_open() file. */
 int tb_authenticode_sign(tb_pe *pe, const tb_signer *signer, int fd, const char *out_name);
+/* The same at offset BASE of FD (pwrite only; the file offset is not used): an image written
+ * straight into its place inside a file system image. RET_SIZE (may be NULL): bytes written. */
+int tb_authenticode_sign_at(tb_pe *pe, const tb_signer *signer, int fd, uint64_t base, const char *out_name,
+                            uint64_t *ret_size);
+/* The size tb_authenticode_sign_at() will write for PE (image, padding and certificate table),
+ * so that space can be laid out before the image is written. */
+int tb_authenticode_signed_size(const tb_pe *pe, const tb_signer *signer, uint64_t *ret);
 
 /* One embedded signature. */
 typedef struct tb_authenticode_sig {
@@ -42,7 +52,8 @@ typedef struct tb_authenticode_sig {
         uint8_t digest[EVP_MAX_MD_SIZE];      /* the image hash it signs */
         unsigned digest_len;
         uint8_t image_digest[EVP_MAX_MD_SIZE]; /* the image hash recomputed with md */
-        bool digest_matches;
+        bool digest_matches;                  /* never true for a weak digest */
+        bool weak_digest;                     /* MD5, SHA-1, …: not SHA-256/384/512, never trusted */
         uint8_t *content; /* SpcIndirectDataContent without its outer tag and length: what */
         size_t content_len; /* messageDigest covers */
 } tb_authenticode_sig;

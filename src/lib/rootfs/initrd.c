@@ -22,6 +22,8 @@
 /* Mount points at boot: their contents on the build host mean nothing to the booted system. */
 static const char *const empty_dirs[] = { "boot", "dev", "proc", "run", "sys", "tmp" };
 
+static bool is_empty_dir(const char *name);
+
 struct link_slot {
         dev_t dev;
         ino_t ino;
@@ -202,6 +204,10 @@ static int copy_file(struct writer *w, const tb_rootfs_entry *e) {
         return 0;
 }
 
+bool tb_initrd_empties(const char *name) {
+        return is_empty_dir(name);
+}
+
 static bool is_empty_dir(const char *name) {
         for (size_t i = 0; i < ARRAY_SIZE(empty_dirs); i++)
                 if (strcmp(name, empty_dirs[i]) == 0)
@@ -284,6 +290,12 @@ static int visit(const tb_rootfs_entry *e, void *userdata) {
                 }
                 if (c == 0)
                         return TB_ROOTFS_SKIP; /* replaced, with whatever was below it */
+        }
+
+        /* Before anything is opened: an excluded directory is not even listed. */
+        if (tb_exclude_match(w->o->exclude, e->path, type == S_IFDIR, NULL) == TB_EXCLUDE_DROP) {
+                w->stats.excluded++;
+                return type == S_IFDIR ? TB_ROOTFS_SKIP : 0;
         }
 
         archive_entry_clear(w->e);

@@ -16,9 +16,11 @@
 #define TB_INITRD_XATTR_MANIFEST "/.trustboot-xattrs"
 #define TB_INITRD_XATTR_MANIFEST_HEADER "trustboot-xattrs 1"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rootfs/exclude.h"
 #include "rootfs/rootfs.h"
 
 typedef enum tb_initrd_compression {
@@ -37,6 +39,7 @@ typedef struct tb_initrd_options {
         unsigned threads;       /* 0: every online CPU (zstd only; xz stays single-threaded) */
         uint64_t mtime;         /* SOURCE_DATE_EPOCH */
         const char *init;       /* if set, /init is a symlink to this, replacing the tree's */
+        const tb_exclude *exclude; /* paths left out (never read), or NULL */
         tb_initrd_sink_fn sink; /* may be NULL */
         void *sink_userdata;
 } tb_initrd_options;
@@ -44,6 +47,7 @@ typedef struct tb_initrd_options {
 typedef struct tb_initrd_stats {
         uint64_t entries;
         uint64_t hardlinks; /* entries written as a further name of an earlier inode */
+        uint64_t excluded;  /* entries left out by the exclude patterns (an excluded directory counts once) */
         uint64_t bytes_in;  /* uncompressed cpio size */
         uint64_t bytes_out; /* file size */
 } tb_initrd_stats;
@@ -54,6 +58,9 @@ int tb_initrd_options_init(tb_initrd_options *o);
 
 int tb_initrd_compression_from_string(const char *s, tb_initrd_compression *ret);
 const char *tb_initrd_compression_to_string(tb_initrd_compression c);
+
+/* Whether the top-level directory NAME goes into the initrd empty (boot, dev, proc, run, sys, tmp). */
+bool tb_initrd_empties(const char *name);
 
 /* Writes the initrd of FS to FD (from its current offset). STATS may be NULL. Logs its errors. */
 int tb_initrd_write(tb_rootfs *fs, int fd, const tb_initrd_options *o, tb_initrd_stats *stats);
