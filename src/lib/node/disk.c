@@ -565,7 +565,9 @@ static int busy_swap(dev_t whole, char **why) {
 
         if (!f)
                 return 0; /* no swap support */
-        if (fscanf(f, "%*[^\n]\n") == EOF) { /* the header line; nothing after it: no swap */
+        /* The header line; glibc's warn_unused_result (Debian builds with _FORTIFY_SOURCE) wants
+         * the result looked at, and a (void) cast does not count for GCC. */
+        if (fscanf(f, "%*[^\n]\n") == EOF) {
                 fclose(f);
                 return 0;
         }
