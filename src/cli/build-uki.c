@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "sb/keyset.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "medium/medium.h"
@@ -25,15 +26,13 @@ static const char synopsis[] =
 
 static const char epilog[] = "SOURCE_DATE_EPOCH makes the output reproducible (default: now).\n";
 
-#define CMD "build-uki"
-
 static int parse_banks(const char *cmd, const char *list, void *target) {
         _cleanup_(freep) char *copy = strdup(list);
         char *save = NULL;
         unsigned banks = 0;
 
         if (!copy)
-                return tb_log_errno(-ENOMEM, "--pcr-banks"), TB_EXIT_FAILURE;
+                return tb_log_oom(), TB_EXIT_FAILURE;
         for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
                 int b = tb_bank_from_string(w);
 
@@ -71,7 +70,7 @@ static int parse_enroll(const char *cmd, const char *arg, void *target) {
 
 int cmd_build_uki(int argc, char **argv) {
         _cleanup_(freep) char *k_sb_key = NULL, *k_sb_cert = NULL, *k_pcr = NULL, *output = NULL;
-        const char *keys = NULL, *epoch = getenv("SOURCE_DATE_EPOCH");
+        const char *keys = NULL;
         tb_medium_options o;
         const cli_option options[] = {
                 CLI_OPT_CALL("output-type", 't', "TYPE", parse_type, &o.type, "uki (default), iso or container"),
@@ -110,8 +109,7 @@ int cmd_build_uki(int argc, char **argv) {
                 CLI_OPT_STRING("init", 0, "PATH", &o.init, "make /init in the initrd a symlink to PATH"),
                 {},
         };
-        const cli_command cmd = { CMD, synopsis, options, epilog };
-        uint64_t v;
+        const cli_command cmd = { "build-uki", synopsis, options, epilog };
         int r;
 
         tb_medium_options_init(&o);
@@ -119,22 +117,22 @@ int cmd_build_uki(int argc, char **argv) {
         if (r != CLI_CONTINUE)
                 return r;
         if (optind >= argc)
-                return cli_usage_error(CMD, "missing SOURCE (dir:PATH, ocifile:FILE or oci-layout:PATH)");
+                return cli_usage_error(cmd.name, "missing SOURCE (dir:PATH, ocifile:FILE or oci-layout:PATH)");
         if (optind + 1 < argc)
-                return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
+                return cli_usage_error(cmd.name, "unexpected argument '%s'", argv[optind + 1]);
         o.source = argv[optind];
         if (o.extend_cmdline && o.n_extra > 0)
-                return cli_usage_error(CMD, "--extend-cmdline and --extra-cmdline exclude each other");
+                return cli_usage_error(cmd.name, "--extend-cmdline and --extra-cmdline exclude each other");
         if (o.overlay_iso && o.type != TB_MEDIUM_ISO)
-                return cli_usage_error(CMD, "--overlay-iso only applies to -t iso");
+                return cli_usage_error(cmd.name, "--overlay-iso only applies to -t iso");
         if ((o.stub || o.sdboot) && o.sdboot_in_source)
-                return cli_usage_error(CMD, "--sdboot-in-source excludes --stub and --sdboot");
+                return cli_usage_error(cmd.name, "--sdboot-in-source excludes --stub and --sdboot");
         if (keys) {
                 if (o.sb_key || o.sb_cert || o.pcr_key)
-                        return cli_usage_error(CMD, "-k excludes --sb-key, --sb-cert and --tpm-pcr-private-key");
-                k_sb_key = tb_path_join(keys, "db.key");
-                k_sb_cert = tb_path_join(keys, "db.pem");
-                k_pcr = tb_path_join(keys, "tpm2-pcr-private.pem");
+                        return cli_usage_error(cmd.name, "-k excludes --sb-key, --sb-cert and --tpm-pcr-private-key");
+                k_sb_key = tb_path_join(keys, TB_KEYSET_DB_KEY);
+                k_sb_cert = tb_path_join(keys, TB_KEYSET_DB_CERT);
+                k_pcr = tb_path_join(keys, TB_KEYSET_PCR_KEY);
                 if (!k_sb_key || !k_sb_cert || !k_pcr)
                         return TB_EXIT_FAILURE;
                 o.sb_key = k_sb_key;
@@ -144,15 +142,11 @@ int cmd_build_uki(int argc, char **argv) {
                         o.public_keys = keys;
         }
         if (!o.sb_key || !o.sb_cert || !o.pcr_key)
-                return cli_usage_error(CMD, "keys missing: give -k KEYDIR, or --sb-key, --sb-cert and --tpm-pcr-private-key");
-        if (epoch && *epoch) {
-                if (cli_parse_u64(epoch, 0, 253402300799ull, &v) < 0) {
-                        tb_err("SOURCE_DATE_EPOCH: '%s' is not a number of seconds since 1970", epoch);
-                        return TB_EXIT_FAILURE;
-                }
-                o.epoch = (int64_t)v;
-        } else
-                o.epoch = (int64_t)time(NULL);
+                return cli_usage_error(cmd.name, "keys missing: give -k KEYDIR, or --sb-key, --sb-cert and --tpm-pcr-private-key");
+        o.epoch = (int64_t)time(NULL);
+        r = cli_source_date_epoch(CLI_EPOCH_MAX, &o.epoch);
+        if (r != 0)
+                return r;
 
         if (tb_medium_build(&o, &output) < 0)
                 return TB_EXIT_FAILURE;

@@ -1,12 +1,14 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rootfs/initrd.h"
+#include "util/log.h"
 
 int cli_verbosity = 0;
 
@@ -62,5 +64,19 @@ int cli_parse_compression_level(const char *cmd, const char *arg, void *target) 
         if (cli_parse_u64(arg, 0, 22, &v) < 0)
                 return cli_usage_error(cmd, "--compression-level: '%s' is not a level from 0 to 22", arg);
         *(int *)target = (int)v;
+        return 0;
+}
+
+int cli_source_date_epoch(uint64_t max, int64_t *ret) {
+        const char *s = getenv("SOURCE_DATE_EPOCH");
+        uint64_t v;
+
+        if (!s || !*s)
+                return 0;
+        if (cli_parse_u64(s, 0, max, &v) < 0) {
+                tb_err("SOURCE_DATE_EPOCH=%s: not a number of seconds since 1970 up to %" PRIu64, s, max);
+                return TB_EXIT_FAILURE;
+        }
+        *ret = (int64_t)v;
         return 0;
 }

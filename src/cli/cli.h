@@ -25,6 +25,12 @@ int cli_print_help(const char *usage);
 /* Strict number parsing: the whole string, no sign surprises, within [MIN, MAX]. */
 int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 
+/* The one reader of SOURCE_DATE_EPOCH (reproducible builds' "now"): sets *RET if it is set, leaves
+ * it alone if not; returns 0, or TB_EXIT_FAILURE after logging a value that is not a number of
+ * seconds from 0 to MAX. */
+#define CLI_EPOCH_MAX UINT64_C(253402300799) /* 9999-12-31T23:59:59Z, what X.509 can carry */
+int cli_source_date_epoch(uint64_t max, int64_t *ret);
+
 /* Reads a secret (PIN) from the terminal with echo off after PROMPT, or one line from stdin if
  * that is not a terminal. -ENODATA if empty. Free with cli_secret_freep (wipes). */
 int cli_read_secret(const char *prompt, char **ret);

@@ -8,6 +8,7 @@
 #include "util/buf.h"
 #include "util/fileio.h"
 #include "util/macro.h"
+#include "util/log.h"
 
 static const char *cmdline_path = "/proc/cmdline";
 
@@ -45,7 +46,7 @@ static int lookup(const char *key, char **ret) {
                         if (ret) {
                                 free(*ret);
                                 if (!(*ret = strdup(word[klen] ? word + klen + 1 : "")))
-                                        return -ENOMEM;
+                                        return tb_log_oom();
                         }
                 }
         }

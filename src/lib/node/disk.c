@@ -114,11 +114,11 @@ int tb_disk_size(const char *device, uint64_t *ret) {
         struct stat st;
 
         if (fd < 0 || fstat(fd, &st) < 0)
-                return -errno;
+                return negative_errno();
         if (S_ISBLK(st.st_mode)) {
                 uint64_t size;
                 if (ioctl(fd, BLKGETSIZE64, &size) < 0)
-                        return -errno;
+                        return negative_errno();
                 *ret = size;
         } else if (S_ISREG(st.st_mode))
                 *ret = (uint64_t)st.st_size;
@@ -127,26 +127,19 @@ int tb_disk_size(const char *device, uint64_t *ret) {
         return 0;
 }
 
-static void fdisk_unrefp(struct fdisk_context **c) {
-        if (*c)
-                fdisk_unref_context(*c);
-}
-
-static void fdisk_partition_unrefp(struct fdisk_partition **p) {
-        if (*p)
-                fdisk_unref_partition(*p);
-}
+TB_DEFINE_CLEANUP(struct fdisk_context *, fdisk_unref_context)
+TB_DEFINE_CLEANUP(struct fdisk_partition *, fdisk_unref_partition)
 
 static int add_part(struct fdisk_context *cxt, const char *device, const tb_disk_part *p, uint64_t start,
                     uint64_t size, bool rest) {
-        _cleanup_(fdisk_partition_unrefp) struct fdisk_partition *pa = fdisk_new_partition();
+        _cleanup_(fdisk_unref_partitionp) struct fdisk_partition *pa = fdisk_new_partition();
         struct fdisk_parttype *t;
         char uuid[TB_DISK_UUID_STRING_SIZE];
         size_t partno;
         int r;
 
         if (!pa)
-                return -ENOMEM;
+                return tb_log_oom();
         t = fdisk_label_get_parttype_from_string(fdisk_get_label(cxt, NULL), p->esp ? ESP_TYPE : LINUX_TYPE);
         if (!t)
                 return tb_log_errno(-EINVAL, "%s: no GPT partition type %s", device, p->esp ? ESP_TYPE : LINUX_TYPE);
@@ -196,19 +189,19 @@ static int tell_kernel(struct fdisk_context *cxt, const char *device, const tb_d
                 struct blkpg_ioctl_arg a = { .op = BLKPG_ADD_PARTITION, .datalen = sizeof(bp), .data = &bp };
                 fdisk_unref_partition(pa);
                 if (ioctl(fd, BLKPG, &a) < 0)
-                        return tb_log_errno(-errno, "%s: cannot tell the kernel about partition %u", device,
+                        return tb_log_errno(negative_errno(), "%s: cannot tell the kernel about partition %u", device,
                                             l->parts[i].partno);
         }
         return 0;
 }
 
 int tb_disk_partition(const char *device, const tb_disk_layout *l) {
-        _cleanup_(fdisk_unrefp) struct fdisk_context *cxt = fdisk_new_context();
+        _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = fdisk_new_context();
         uint64_t size = 0, need = tb_disk_layout_min_bytes(l);
         int r;
 
         if (!cxt)
-                return -ENOMEM;
+                return tb_log_oom();
         r = tb_disk_size(device, &size);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot get its size", device);
@@ -256,7 +249,7 @@ int tb_disk_part_device(const char *device, unsigned partno, char **ret) {
         bool digit = n > 0 && isdigit((unsigned char)device[n - 1]);
 
         if (asprintf(ret, "%s%s%u", device, digit ? "p" : "", partno) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         return 0;
 }
 
@@ -369,7 +362,7 @@ int tb_disk_boot_medium(char **ret) {
         DIR *d;
 
         *ret = NULL;
-        (void)tb_efivar_read_string(NULL, "LoaderDevicePartUUID", &TB_GUID_LOADER, &partuuid);
+        (void)tb_efivar_read_string(NULL, TB_LOADER_DEVICE_PART_UUID, &TB_GUID_LOADER, &partuuid);
         if (!(d = opendir("/sys/block")))
                 return 0;
         while ((de = readdir(d)))
@@ -377,7 +370,7 @@ int tb_disk_boot_medium(char **ret) {
                     disk_is_medium(de->d_name, partuuid)) {
                         if (asprintf(ret, "/dev/%s", de->d_name) < 0) {
                                 closedir(d);
-                                return -ENOMEM;
+                                return tb_log_oom();
                         }
                         break;
                 }
@@ -404,7 +397,7 @@ static char *whole_disk_name(const char *device) {
 bool tb_disk_is_boot_medium(const char *device) {
         _cleanup_(freep) char *partuuid = NULL, *disk = whole_disk_name(device);
 
-        (void)tb_efivar_read_string(NULL, "LoaderDevicePartUUID", &TB_GUID_LOADER, &partuuid);
+        (void)tb_efivar_read_string(NULL, TB_LOADER_DEVICE_PART_UUID, &TB_GUID_LOADER, &partuuid);
         return disk && disk_is_medium(disk, partuuid);
 }
 
@@ -416,7 +409,7 @@ int tb_disk_pick_auto(char **ret) {
 
         (void)tb_disk_boot_medium(&medium);
         if (!(d = opendir("/sys/block")))
-                return tb_log_errno(-errno, "/sys/block: cannot list disks");
+                return tb_log_errno(negative_errno(), "/sys/block: cannot list disks");
         while ((de = readdir(d))) {
                 char dev[300];
                 if (de->d_name[0] == '.' || skip_disk(de->d_name) || sys_u64(de->d_name, "ro"))
@@ -429,7 +422,7 @@ int tb_disk_pick_auto(char **ret) {
                         free(best);
                         if (!(best = strdup(dev))) {
                                 closedir(d);
-                                return -ENOMEM;
+                                return tb_log_oom();
                         }
                         best_size = size;
                 }

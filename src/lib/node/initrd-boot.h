@@ -1,5 +1,5 @@
 /* initrd-boot.h — what PID 1 in the UKI's initrd does with the kernel: API file systems, module
- * loading, and moving the root into a tmpfs before exec'ing the real init (research/kairos.md
+ * loading, and moving the root into a tmpfs before exec'ing the real init (shared/research/kairos.md
  * §3.1: immucore builds /sysroot in tmpfs, moves the mounts and chroots). */
 #pragma once
 

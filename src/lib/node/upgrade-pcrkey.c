@@ -27,7 +27,7 @@ static int pe_pcrpkey(const tb_pe *pe, EVP_PKEY **ret) {
                 return r;
         _cleanup_(BIO_free_allp) BIO *bio = BIO_new_mem_buf(b.data, (int)b.len);
         if (!bio)
-                return -ENOMEM;
+                return tb_log_oom();
         *ret = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
         if (!*ret) {
                 tb_ossl_drain_errors(".pcrpkey");
@@ -51,7 +51,7 @@ static int check_pcrsig(const tb_pe *pe, EVP_PKEY *key) {
                               tb_pe_name(pe));
         r = tb_pe_section_read(pe, s, 1 << 20, &b);
         if (r < 0 || tb_buf_append_zero(&b, 1) < 0)
-                return r < 0 ? r : -ENOMEM;
+                return r < 0 ? r : tb_log_oom();
         root = json_tokener_parse((const char *)b.data);
         if (!root || !json_object_is_type(root, json_type_object))
                 return REFUSE(-EBADMSG, "%s: .pcrsig is not a JSON object", tb_pe_name(pe));
@@ -71,7 +71,7 @@ static int check_pcrsig(const tb_pe *pe, EVP_PKEY *key) {
                         const char *sigs;
 
                         if (!c)
-                                return -ENOMEM;
+                                return tb_log_oom();
                         if (!json_object_object_get_ex(e, "pkfp", &pkfp) || !json_object_object_get_ex(e, "pol", &pol) ||
                             !json_object_object_get_ex(e, "sig", &sig) ||
                             tb_hex_decode(json_object_get_string(pkfp), efp, 32) < 0 ||
@@ -144,7 +144,7 @@ int tb_upgrade_pcrkey_check_luks(const char *device, const tb_pe *new_pe) {
         }
         bio = BIO_new_mem_buf(pem.data, (int)pem.len);
         if (!bio)
-                return -ENOMEM;
+                return tb_log_oom();
         bound = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
         if (!bound) {
                 tb_ossl_drain_errors("token public key");

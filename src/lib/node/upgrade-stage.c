@@ -104,29 +104,19 @@ static int list_norole(const tb_rootfs_entry *e, void *userdata) {
 /* Opens the source (an ISO's ESP image extracted first) and lists its norole* files. */
 int tb_upgrade_stage_open(const char *source, const char *workdir, tb_upgrade_staged *s) {
         _cleanup_(freep) char *dir_source = NULL;
-        const char *tmp = workdir ? workdir : getenv("TMPDIR");
         tb_rootfs_options ro = { .workdir = workdir };
         int r;
 
         s->source = source;
-        /* /var/tmp: the UKIs can be large for a tmpfs /tmp; a minimal system may have no /var. */
-        if (!tmp || !*tmp)
-                tmp = access("/var/tmp", W_OK) == 0 ? "/var/tmp" : "/tmp";
-        if (asprintf(&s->dir, "%s/trustboot-upgrade.XXXXXX", tmp) < 0)
-                return -ENOMEM;
-        if (!mkdtemp(s->dir)) {
-                r = negative_errno();
-                tb_log_errno(r, "%s: cannot create the staging directory", s->dir);
-                free(s->dir);
-                s->dir = NULL;
+        r = tb_workdir_create(workdir, "trustboot-upgrade", &s->dir);
+        if (r < 0)
                 return r;
-        }
 
         /* An installable ISO: its ESP is the El Torito image /efiboot.img. */
         if (!strchr(source, ':') && is_iso(source)) {
                 _cleanup_(freep) char *img = tb_path_join(s->dir, "efiboot.img"), *tree = tb_path_join(s->dir, "esp");
                 if (!img || !tree)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 r = tb_isoread_extract(source, "/efiboot.img", img);
                 if (r < 0)
                         return r;
@@ -134,7 +124,7 @@ int tb_upgrade_stage_open(const char *source, const char *workdir, tb_upgrade_st
                 if (r < 0)
                         return r;
                 if (asprintf(&dir_source, "dir:%s", tree) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 source = dir_source;
         }
 
@@ -154,7 +144,7 @@ int tb_upgrade_stage_ukis(tb_upgrade_staged *s, char *const *suffixes) {
                 tb_upgrade_staged_uki *grown = realloc(s->ukis, (s->n_ukis + 1) * sizeof(*grown)), *u;
 
                 if (!grown)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 s->ukis = grown;
                 u = &s->ukis[s->n_ukis++];
                 *u = (tb_upgrade_staged_uki){ .fd = -1, .conf = TB_BUF_INIT };
@@ -163,7 +153,7 @@ int tb_upgrade_stage_ukis(tb_upgrade_staged *s, char *const *suffixes) {
                     asprintf(&conf, "%s/%s%s.conf", TB_BOOT_ENTRIES_DIR, TB_BOOT_NOROLE, *suffixes) < 0 ||
                     asprintf(&u->path, "%s/%s%s.efi", s->dir, TB_BOOT_NOROLE, *suffixes) < 0 ||
                     asprintf(&pe_name, "%s:%s", s->source, efi) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 r = stage_file(s->fs, s->source, efi, u->path, NULL);
                 if (r >= 0)
                         r = stage_file(s->fs, s->source, conf, NULL, &u->conf);
@@ -181,7 +171,7 @@ int tb_upgrade_stage_ukis(tb_upgrade_staged *s, char *const *suffixes) {
 
         s->sdboot = tb_path_join(s->dir, "sdboot.efi");
         if (!s->sdboot)
-                return -ENOMEM;
+                return tb_log_oom();
         r = stage_file(s->fs, s->source, "EFI/BOOT/BOOTX64.EFI", s->sdboot, NULL);
         if (r == -ENOENT) {
                 free(s->sdboot);

@@ -25,6 +25,7 @@
 #include "node/upgrade-pcrkey.h"
 #include "node/upgrade-plan.h"
 #include "node/upgrade-stage.h"
+#include "pe/sdmagic.h"
 
 #define REFUSE(r, ...) (tb_err(__VA_ARGS__), (r))
 #define CONF_MAX ((size_t)64 << 10)
@@ -217,7 +218,7 @@ static int entry_writes_add(entry_writes *ws, const char *esp, const char *name,
         int r;
 
         if (!grown)
-                return -ENOMEM;
+                return tb_log_oom();
         ws->w = grown;
         e = &ws->w[ws->n++];
         *e = (entry_write){ .conf = TB_BUF_INIT, .efi_tmp = TB_ATOMIC_FILE_INIT, .conf_tmp = TB_ATOMIC_FILE_INIT };
@@ -225,8 +226,8 @@ static int entry_writes_add(entry_writes *ws, const char *esp, const char *name,
             asprintf(&efi_key, "/%s/%s.efi", TB_BOOT_EFI_DIR, name) < 0 || !(e->efi_path = tb_path_join(esp, efi_key + 1)) ||
             asprintf(&e->conf_file, "%s+%d.conf", name, TB_BOOT_TRIES) < 0 ||
             asprintf(&e->conf_path, "%s/%s/%s", esp, TB_BOOT_ENTRIES_DIR, e->conf_file) < 0)
-                return -ENOMEM;
-        r = tb_bootentry_conf_for((const char *)conf->data, conf->len, name, efi_key, &e->conf);
+                return tb_log_oom();
+        r = tb_bootentries_conf_for((const char *)conf->data, conf->len, name, efi_key, &e->conf);
         if (r < 0)
                 return r;
         r = file_size(uki_src, &sz);
@@ -253,7 +254,7 @@ static int remove_entry(const char *esp, const tb_bootentry_list *l, const char 
                 if (strcmp(l->e[i].base, name) != 0 || (keep && strcmp(l->e[i].file, keep) == 0))
                         continue;
                 if (asprintf(&path, "%s/%s/%s", esp, TB_BOOT_ENTRIES_DIR, l->e[i].file) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 if (unlink(path) < 0 && errno != ENOENT)
                         return tb_log_errno(negative_errno(), "%s: cannot remove", path);
                 tb_fsync_parent(path);
@@ -261,7 +262,7 @@ static int remove_entry(const char *esp, const tb_bootentry_list *l, const char 
         if (keep)
                 return 0;
         if (asprintf(&efi, "%s/%s/%s.efi", esp, TB_BOOT_EFI_DIR, name) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         if (unlink(efi) < 0 && errno != ENOENT)
                 return tb_log_errno(negative_errno(), "%s: cannot remove", efi);
         tb_fsync_parent(efi);
@@ -297,7 +298,7 @@ static int plan_passive_writes(const tb_upgrade_options *o, const tb_bootentry_l
 
                 if (!active || !passive || asprintf(&active_uki, "%s/%s/%s.efi", o->esp, TB_BOOT_EFI_DIR, active) < 0 ||
                     asprintf(&passive_uki, "%s/%s/%s.efi", o->esp, TB_BOOT_EFI_DIR, passive) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 ae = tb_bootentry_list_find(l, active);
                 pe = tb_bootentry_list_find(l, passive);
                 /* An active UKI that already is the new one was put there by an earlier run of this
@@ -310,7 +311,7 @@ static int plan_passive_writes(const tb_upgrade_options *o, const tb_bootentry_l
                 if (!ae)
                         return -ENOENT; /* the plan rotates only installed entries */
                 if (asprintf(&conf_path, "%s/%s/%s", o->esp, TB_BOOT_ENTRIES_DIR, ae->file) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 r = tb_read_file(conf_path, CONF_MAX, &conf);
                 if (r < 0)
                         return tb_log_errno(r, "%s: cannot read", conf_path);
@@ -332,7 +333,7 @@ static int plan_active_writes(const tb_upgrade_options *o, const tb_upgrade_stag
                 int r;
 
                 if (!active)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 r = entry_writes_add(ws, o->esp, active, u->path, &u->conf, need);
                 if (r < 0)
                         return r;
@@ -353,15 +354,15 @@ static int check_sdboot(const tb_upgrade_options *o, const tb_sbdb *db, const tb
         if (!s->sdboot || !tb_path_exists(sd_path))
                 return 0;
         if (asprintf(&sd_name, "%s:EFI/BOOT/BOOTX64.EFI", o->source) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         sd_fd = open(s->sdboot, O_RDONLY | O_CLOEXEC);
         if (sd_fd < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot open", s->sdboot);
         r = tb_pe_open_fd(sd_fd, sd_name, &nsd);
         if (r < 0)
                 return r;
-        int nv = tb_uki_sdmagic_major(nsd, "systemd-boot");
-        int ov = tb_pe_open(sd_path, &osd) < 0 ? -1 : tb_uki_sdmagic_major(osd, "systemd-boot");
+        int nv = tb_pe_sdmagic_major(nsd, "systemd-boot");
+        int ov = tb_pe_open(sd_path, &osd) < 0 ? -1 : tb_pe_sdmagic_major(osd, "systemd-boot");
         if (nv <= ov)
                 return 0;
         r = tb_sbdb_check(db, nsd);
@@ -385,7 +386,7 @@ static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l,
                 if (!tb_bootentry_list_find(l, name))
                         return REFUSE(-ENOENT, "%s: no entry \"%s\" installed", o->esp, name);
                 if (asprintf(&uki, "%s/%s/%s.efi", o->esp, TB_BOOT_EFI_DIR, name) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 if (!tb_path_exists(uki))
                         return REFUSE(-ENOENT, "%s: no %s entry with /%s/%s.efi: not an installed node", o->esp, name,
                                       TB_BOOT_EFI_DIR, name);
@@ -398,7 +399,7 @@ static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l,
                 return r;
         installed_entries = calloc(l->n + 1, sizeof(char *));
         if (!installed_entries)
-                return -ENOMEM;
+                return tb_log_oom();
         for (size_t i = 0; i < l->n; i++)
                 installed_entries[i] = l->e[i].file;
         r = tb_upgrade_stage_open(o->source, o->workdir, s);
@@ -417,7 +418,7 @@ static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l,
 static int remove_dropped(const char *esp, const tb_bootentry_list *l, tb_role role, char *const *suffixes) {
         for (; suffixes && *suffixes; suffixes++) {
                 _cleanup_(freep) char *name = role_name(role, *suffixes);
-                int r = name ? remove_entry(esp, l, name, NULL) : -ENOMEM;
+                int r = name ? remove_entry(esp, l, name, NULL) : tb_log_oom();
                 if (r < 0)
                         return r;
                 tb_info("%s: removed", name);
@@ -457,11 +458,11 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
 
         /* 2. Everything the firmware and the TPM will check, before the ESP is touched. */
         if (asprintf(&bound_uki, "%s/%s/%s.efi", o->esp, TB_BOOT_EFI_DIR, tb_role_to_string(TB_ROLE_ACTIVE)) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         if (!tb_path_exists(bound_uki)) {
                 free(bound_uki);
                 if (asprintf(&bound_uki, "%s/%s/%s.efi", o->esp, TB_BOOT_EFI_DIR, name) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
         }
         r = tb_sbdb_load(o->efivar_dir, &db);
         if (r < 0)
@@ -472,7 +473,7 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
         sd_path = tb_path_join(o->esp, "EFI/BOOT/BOOTX64.EFI");
         loader_path = tb_path_join(o->esp, "loader/loader.conf");
         if (!sd_path || !loader_path)
-                return -ENOMEM;
+                return tb_log_oom();
         r = check_sdboot(o, db, &s, sd_path, &update_sdboot);
         if (r < 0)
                 return r;
@@ -533,9 +534,9 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
 
         ret->entry_file = strdup(ws.w[ws.n - 1].conf_file);
         if (!ret->entry_file)
-                return -ENOMEM;
+                return tb_log_oom();
         if (family) {
-                r = tb_efivar_write_string(o->efivar_dir, "LoaderEntryOneShot", &TB_GUID_LOADER, ret->entry_file);
+                r = tb_efivar_write_string(o->efivar_dir, TB_LOADER_ENTRY_ONESHOT, &TB_GUID_LOADER, ret->entry_file);
                 if (r < 0)
                         return r;
                 ret->oneshot = true;

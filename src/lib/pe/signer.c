@@ -23,7 +23,7 @@ static int load_pem_key(const char *path, EVP_PKEY *(*reader)(BIO *, EVP_PKEY **
                 return r;
         bio = BIO_new_mem_buf(pem.data, (int)pem.len);
         if (!bio)
-                return -ENOMEM;
+                return tb_log_oom();
         key = reader(bio, NULL, NULL, NULL);
         if (!key) {
                 tb_ossl_drain_errors(path);
@@ -68,7 +68,7 @@ int tb_cert_load(const char *path, X509 **ret) {
                 return tb_cert_from_der(data.data, data.len, ret);
         bio = BIO_new_mem_buf(data.data, (int)data.len);
         if (!bio)
-                return -ENOMEM;
+                return tb_log_oom();
         cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
         if (!cert) {
                 tb_ossl_drain_errors(path);
@@ -126,7 +126,7 @@ int tb_key_to_pem(EVP_PKEY *key, tb_buf *out) {
         int r;
 
         if (!bio)
-                return -ENOMEM;
+                return tb_log_oom();
         if (PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1) {
                 BIO_free(bio);
                 return -EIO;
@@ -141,7 +141,7 @@ int tb_cert_to_pem(X509 *cert, tb_buf *out) {
         _cleanup_(BIO_free_allp) BIO *bio = BIO_new(BIO_s_mem());
 
         if (!bio)
-                return -ENOMEM;
+                return tb_log_oom();
         if (PEM_write_bio_X509(bio, cert) != 1)
                 return -EIO;
         return bio_to_buf(bio, out);

@@ -14,8 +14,10 @@
 
 const char *const tb_keyset_files[TB_KEYSET_N_FILES] = {
         "PK.key",  "PK.pem",  "PK.der",  "PK.esl",  "PK.auth", "KEK.key", "KEK.pem", "KEK.der",
-        "KEK.esl", "KEK.auth", "db.key", "db.pem", "db.der", "db.esl", "db.auth", "tpm2-pcr-private.pem",
+        "KEK.esl", "KEK.auth", TB_KEYSET_DB_KEY, TB_KEYSET_DB_CERT, "db.der", "db.esl", "db.auth", TB_KEYSET_PCR_KEY,
 };
+
+const char *const tb_keyset_auth_files[] = { "PK.auth", "KEK.auth", "db.auth", NULL };
 
 /* The 2011 CAs and their 2023 successors, as python3-virt-firmware ships them (see
  * scripts/install-deps.sh). The "Option ROM UEFI CA 2023" is not among its files. */
@@ -61,7 +63,7 @@ static int cert_list_add(cert_list *l, const uint8_t *der, size_t len) {
                 return -E2BIG;
         l->der[l->n] = (tb_buf)TB_BUF_INIT;
         if (tb_buf_append(&l->der[l->n], der, len) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         l->n++;
         return 0;
 }
@@ -74,7 +76,7 @@ static int load_ms_certs(const char *dir, const char *const *names, cert_list *o
                 int r;
 
                 if (!path)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 r = tb_cert_load(path, &cert);
                 if (r < 0) {
                         tb_log_errno(r, "%s: cannot load Microsoft UEFI CA certificate (install them with 'make deps', "
@@ -130,7 +132,7 @@ static int load_custom_db(const char *dir, const char *name, cert_list *out) {
         int r;
 
         if (!path)
-                return -ENOMEM;
+                return tb_log_oom();
         ctx.path = path;
         r = tb_read_file(path, 16u << 20, &data);
         if (r < 0)
@@ -177,7 +179,7 @@ static int make_cert(EVP_PKEY *key, const char *cn, int64_t epoch, uint32_t days
         X509V3_CTX ctx;
 
         if (!cert || !serial_bn)
-                return -ENOMEM;
+                return tb_log_oom();
         /* A positive random 159-bit serial, as OpenSSL's req does. */
         if (!BN_rand(serial_bn, 159, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) ||
             !BN_to_ASN1_INTEGER(serial_bn, X509_get_serialNumber(cert)))
@@ -222,7 +224,7 @@ static bool is_private(int file_index) {
         const char *n = tb_keyset_files[file_index];
         size_t l = strlen(n);
 
-        return (l > 4 && strcmp(n + l - 4, ".key") == 0) || strcmp(n, "tpm2-pcr-private.pem") == 0;
+        return (l > 4 && strcmp(n + l - 4, ".key") == 0) || strcmp(n, TB_KEYSET_PCR_KEY) == 0;
 }
 
 static int build_files(const tb_keyset_options *o, const cert_list extra[N_KEYS], const cert_list custom[N_KEYS],
@@ -238,7 +240,7 @@ static int build_files(const tb_keyset_options *o, const cert_list extra[N_KEYS]
                 _cleanup_(freep) char *cn = NULL;
 
                 if (asprintf(&cn, "%s-%s", o->name, kinds[k].name) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 r = generate_rsa(o->key_bits, &ks->key[k]);
                 if (r < 0)
                         return r;
@@ -281,7 +283,7 @@ static int check_existing(const char *out_dir) {
                 _cleanup_(freep) char *p = tb_path_join(out_dir, tb_keyset_files[i]);
 
                 if (!p)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 if (tb_path_exists(p)) {
                         tb_err("%s: a key set already exists there (%s); losing keys makes upgrades impossible, "
                                "use --force to overwrite it",
@@ -333,7 +335,7 @@ int tb_keyset_generate(const tb_keyset_options *o, const char *out_dir, bool for
         for (int i = 0; i < TB_KEYSET_N_FILES; i++) {
                 _cleanup_(freep) char *p = tb_path_join(stage.dir, tb_keyset_files[i]);
 
-                r = p ? tb_write_file_new(p, ks.file[i].data, ks.file[i].len, is_private(i) ? 0600 : 0644) : -ENOMEM;
+                r = p ? tb_write_file_new(p, ks.file[i].data, ks.file[i].len, is_private(i) ? 0600 : 0644) : tb_log_oom();
                 if (r < 0) {
                         tb_log_errno(r, "%s/%s: cannot write", out_dir, tb_keyset_files[i]);
                         goto finish;

@@ -54,14 +54,14 @@ static int add_entry(const tb_esl_entry *e, void *userdata) {
                 n = realloc(s->certs, (s->n_certs + 1) * sizeof(*n));
                 if (!n) {
                         X509_free(c);
-                        return -ENOMEM;
+                        return tb_log_oom();
                 }
                 s->certs = n;
                 s->certs[s->n_certs++] = c;
         } else if (memcmp(&e->type, &TB_GUID_CERT_SHA256, sizeof(tb_guid)) == 0 && e->len == 32) {
                 uint8_t(*n)[32] = realloc(s->hashes, (s->n_hashes + 1) * 32);
                 if (!n)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 s->hashes = n;
                 memcpy(s->hashes[s->n_hashes++], e->data, 32);
         }
@@ -74,7 +74,7 @@ int tb_sbdb_from_esl(const uint8_t *db, size_t db_len, const uint8_t *dbx, size_
         int r;
 
         if (!s)
-                return -ENOMEM;
+                return tb_log_oom();
         r = tb_esl_foreach(db, db_len, add_entry, &s->db);
         if (r >= 0 && dbx)
                 r = tb_esl_foreach(dbx, dbx_len, add_entry, &s->dbx);
