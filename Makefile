@@ -2,9 +2,10 @@
 BUILD ?= build
 SAN_BUILD ?= build-sanitize
 FUZZ_BUILD ?= build-fuzz
+DEB_BUILD ?= build-deb
 MESON_TEST_ARGS ?= --print-errorlogs
 
-.PHONY: all build deps check check-unit check-e2e check-sanitize check-fuzz demo clean lint rootfs
+.PHONY: all build deps check check-unit check-e2e check-sanitize check-fuzz fuzz-long check-real-image deb demo clean lint rootfs
 
 all: build
 
@@ -17,10 +18,10 @@ $(BUILD)/build.ninja:
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
-# Every suite: unit, interop, fuzz, e2e.
+# Every suite but the real image: unit, interop, fuzz, e2e (busybox scenarios).
 check: deps
 	$(MAKE) build
-	meson test -C $(BUILD) $(MESON_TEST_ARGS)
+	meson test -C $(BUILD) --no-suite real-image $(MESON_TEST_ARGS)
 	$(MAKE) check-fuzz
 
 # libFuzzer targets for every parser of untrusted bytes, each for a bounded time (clang build).
@@ -29,8 +30,21 @@ check-fuzz:
 	ninja -C $(FUZZ_BUILD)
 	meson test -C $(FUZZ_BUILD) --suite fuzz $(MESON_TEST_ARGS)
 
+# Depth outside CI: each target to FUZZ_RUNS executions (default 1 M), new coverage merged into
+# tests/fuzz/corpus/; prints runs per target. Hours on a small machine: run it by hand.
+FUZZ_RUNS ?= 1000000
+fuzz-long:
+	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true
+	ninja -C $(FUZZ_BUILD)
+	bash scripts/fuzz-long.sh $(FUZZ_BUILD) $(FUZZ_RUNS)
+
 check-unit: build
 	meson test -C $(BUILD) --suite unit $(MESON_TEST_ARGS)
+
+# The real Debian 12 image through the seed's journey (tests/e2e/real-image-lifecycle.sh, ~15 min
+# under TCG; the image is cached in $${TRUSTBOOT_TEST_CACHE:-/var/cache/trustboot-test}).
+check-real-image: build
+	meson test -C $(BUILD) --suite real-image $(MESON_TEST_ARGS)
 
 # QEMU + OVMF + swtpm scenarios only (a few minutes under TCG).
 check-e2e: build
@@ -46,12 +60,17 @@ check-sanitize:
 	ninja -C $(SAN_BUILD)
 	meson test -C $(SAN_BUILD) --suite unit $(MESON_TEST_ARGS)
 
+# The Debian package (debian/), lintian clean: $(DEB_BUILD)/trustboot_VERSION_amd64.deb.
+# RELEASE=trixie builds it in a chroot of that release (for an image of that release).
+deb: deps
+	bash scripts/build-deb.sh --lintian $(if $(RELEASE),--release $(RELEASE)) $(DEB_BUILD)
+
 demo: deps
 	$(MAKE) build
 	bash scripts/demo.sh $(BUILD)/src/cli/trustboot
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) $(DEB_BUILD)
 
 # Static analysis of the sources (not part of check: advisory, run before committing).
 lint: build

@@ -11,6 +11,8 @@ BUILD_PKGS=(
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libssl-dev libcmocka-dev libarchive-dev libjson-c-dev libcryptsetup-dev
   libtss2-dev libfdisk-dev libblkid-dev libyaml-dev libisofs-dev libzstd-dev
+  libcurl4-openssl-dev
+  libp11-dev libp11-kit-dev
 )
 TEST_PKGS=(
   openssl sbsigntool efitools osslsigncode binutils
@@ -19,6 +21,13 @@ TEST_PKGS=(
   qemu-system-x86 ovmf xorriso mtools dosfstools e2fsprogs
   busybox-static cpio libarchive-tools zstd xz-utils
   cryptsetup-bin umoci skopeo python3 time bc fdisk jq
+  docker-registry apache2-utils python3-cryptography
+  p11-kit-modules softhsm2
+)
+# `make deb` and the real-image tests (tests/images: a Debian 12 image built with mmdebstrap,
+# trustboot installed into it from its own .deb).
+PKG_PKGS=(
+  debhelper dpkg-dev fakeroot lintian mmdebstrap
 )
 
 all_installed() {
@@ -26,14 +35,16 @@ all_installed() {
   st="$(dpkg-query -W -f='${db:Status-Abbrev}\n' "$@" 2>/dev/null)" || return 1
   ! printf '%s\n' "$st" | grep -qv '^ii'
 }
-if ! all_installed "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; then
+if ! all_installed "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${PKG_PKGS[@]}"; then
   $SUDO apt-get update -q
-  $SUDO apt-get install -y -q --no-install-recommends "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
+  $SUDO apt-get install -y -q --no-install-recommends "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${PKG_PKGS[@]}"
 fi
 
 # Microsoft's UEFI CA certificates (2011 set and 2023 successors) are shipped as PEM files by
 # python3-virt-firmware, which bookworm has only in bookworm-backports. Fetch that one package
-# with a private apt source list (the system's /etc/apt stays untouched) and unpack it under
+# with a private apt source list (the system's /etc/apt stays untouched) on the mirror the
+# system's own apt sources use (scripts/apt-mirror.sh: a local mirror or proxy keeps working) and
+# unpack it under
 # /usr/local/share/trustboot/ms-certs, where `trustboot genkey` looks for them.
 MS_DIR=/usr/local/share/trustboot/ms-certs
 if [ ! -f "$MS_DIR/MicrosoftUEFICA2023.pem" ]; then
@@ -41,7 +52,7 @@ if [ ! -f "$MS_DIR/MicrosoftUEFICA2023.pem" ]; then
   chmod 755 "$work"   # apt downloads as the _apt user
   trap 'rm -rf "$work"' EXIT
   mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
-  echo "deb http://deb.debian.org/debian bookworm-backports main" > "$work/bp.list"
+  bash "$(dirname "$0")/apt-mirror.sh" --line bookworm-backports > "$work/bp.list"
   O=(-o "Dir::Etc::SourceList=$work/bp.list" -o Dir::Etc::SourceParts=/dev/null
      -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache")
   $SUDO apt-get "${O[@]}" update -q

@@ -7,11 +7,16 @@
 #include <time.h>
 
 #include "cli.h"
+#include "registry-opts.h"
+#include "rootfs/imageref.h"
+#include "rootfs/registry.h"
 #include "sb/keyset.h"
+#include "util/json.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "medium/medium.h"
 #include "measure/mhash.h"
+#include "sb/keyset.h"
 
 static const char synopsis[] =
         "Usage: trustboot build-uki SOURCE -t iso|uki|container -d OUTDIR\n"
@@ -19,12 +24,13 @@ static const char synopsis[] =
         "                           [options]\n"
         "\n"
         "Build signed Unified Kernel Images from a root file system (dir:PATH, ocifile:FILE,\n"
-        "oci-layout:PATH[:TAG]) — the whole rootfs becomes the initrd — plus a signed systemd-boot,\n"
+        "oci-layout:PATH[:TAG], or a registry image REGISTRY/REPO:TAG) — the whole rootfs becomes\n"
+        "the initrd — plus a signed systemd-boot,\n"
         "its configuration and auto-enrollment keys, as an ESP tree (uki), an installable ISO (iso)\n"
         "or an upgrade image (container).\n"
         "\n";
 
-static const char epilog[] = "SOURCE_DATE_EPOCH makes the output reproducible (default: now).\n";
+static const char epilog[] = "SOURCE_DATE_EPOCH makes the output reproducible (default: now).\n" CLI_REGISTRY_EPILOG;
 
 static int parse_banks(const char *cmd, const char *list, void *target) {
         _cleanup_(freep) char *copy = strdup(list);
@@ -69,7 +75,11 @@ static int parse_enroll(const char *cmd, const char *arg, void *target) {
 }
 
 int cmd_build_uki(int argc, char **argv) {
-        _cleanup_(freep) char *k_sb_key = NULL, *k_sb_cert = NULL, *k_pcr = NULL, *output = NULL;
+        _cleanup_(freep) char *k_sb_key = NULL, *k_sb_cert = NULL, *k_pcr = NULL, *output = NULL, *pinned = NULL;
+        _cleanup_(tb_imageref_freep) tb_imageref *push_ref = NULL;
+        _cleanup_(tb_registry_summary_done) tb_registry_summary pulled = { 0 };
+        const char *push = NULL;
+        bool json = false;
         const char *keys = NULL;
         tb_medium_options o;
         const cli_option options[] = {
@@ -107,6 +117,12 @@ int cmd_build_uki(int argc, char **argv) {
                 CLI_OPT_COMPRESSION(&o.compression),
                 CLI_OPT_COMPRESSION_LEVEL(&o.compression_level),
                 CLI_OPT_STRING("init", 0, "PATH", &o.init, "make /init in the initrd a symlink to PATH"),
+                CLI_OPT_STRING("push", 0, "REF", &push,
+                               "-t container: push the image to REF (REGISTRY/REPO:TAG) and print\n"
+                               "REGISTRY/REPO@sha256:... (auth, TLS as for pulls)"),
+                CLI_OPT_JSON(&json, "print a JSON summary (output, pulled image, pushed digest)"),
+                CLI_OPTS_REGISTRY(&o.registry, &o.max_image_size),
+                CLI_OPT_EXPIRY_WARN_DAYS,
                 {},
         };
         const cli_command cmd = { "build-uki", synopsis, options, epilog };
@@ -117,7 +133,7 @@ int cmd_build_uki(int argc, char **argv) {
         if (r != CLI_CONTINUE)
                 return r;
         if (optind >= argc)
-                return cli_usage_error(cmd.name, "missing SOURCE (dir:PATH, ocifile:FILE or oci-layout:PATH)");
+                return cli_usage_error(cmd.name, "missing SOURCE (dir:PATH, ocifile:FILE, oci-layout:PATH or REGISTRY/REPO:TAG)");
         if (optind + 1 < argc)
                 return cli_usage_error(cmd.name, "unexpected argument '%s'", argv[optind + 1]);
         o.source = argv[optind];
@@ -130,9 +146,10 @@ int cmd_build_uki(int argc, char **argv) {
         if (keys) {
                 if (o.sb_key || o.sb_cert || o.pcr_key)
                         return cli_usage_error(cmd.name, "-k excludes --sb-key, --sb-cert and --tpm-pcr-private-key");
-                k_sb_key = tb_path_join(keys, TB_KEYSET_DB_KEY);
+                if (tb_keyset_private_ref(keys, "db", &k_sb_key) < 0 ||
+                    tb_keyset_private_ref(keys, "tpm2-pcr", &k_pcr) < 0)
+                        return TB_EXIT_FAILURE;
                 k_sb_cert = tb_path_join(keys, TB_KEYSET_DB_CERT);
-                k_pcr = tb_path_join(keys, TB_KEYSET_PCR_KEY);
                 if (!k_sb_key || !k_sb_cert || !k_pcr)
                         return TB_EXIT_FAILURE;
                 o.sb_key = k_sb_key;
@@ -141,6 +158,12 @@ int cmd_build_uki(int argc, char **argv) {
                 if (!o.public_keys)
                         o.public_keys = keys;
         }
+        if (push) {
+                if (o.type != TB_MEDIUM_CONTAINER)
+                        return cli_usage_error(cmd.name, "--push only applies to -t container");
+                if (tb_imageref_from_source(push, &push_ref) <= 0)
+                        return cli_usage_error(cmd.name, "--push: '%s' is not an image reference (REGISTRY/REPO:TAG)", push);
+        }
         if (!o.sb_key || !o.sb_cert || !o.pcr_key)
                 return cli_usage_error(cmd.name, "keys missing: give -k KEYDIR, or --sb-key, --sb-cert and --tpm-pcr-private-key");
         o.epoch = (int64_t)time(NULL);
@@ -148,8 +171,27 @@ int cmd_build_uki(int argc, char **argv) {
         if (r != 0)
                 return r;
 
+        o.pull_summary = &pulled;
         if (tb_medium_build(&o, &output) < 0)
                 return TB_EXIT_FAILURE;
+        /* The pushed image is the tarball just written, so what was pushed is what is on disk. */
+        if (push_ref && tb_registry_push_archive(output, push_ref, NULL, &o.registry, &pinned) < 0)
+                return TB_EXIT_FAILURE;
+        if (json) {
+                _cleanup_(json_object_putp) json_object *j = json_object_new_object();
+
+                if (!j)
+                        return TB_EXIT_FAILURE;
+                json_object_object_add(j, "output", json_object_new_string(output));
+                if (pulled.reference)
+                        json_object_object_add(j, "pulled", tb_registry_summary_json(&pulled));
+                if (pinned)
+                        json_object_object_add(j, "pushed", json_object_new_string(pinned));
+                printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                return TB_EXIT_OK;
+        }
         printf("%s\n", output); /* data, not chatter: printed even with -q */
+        if (pinned)
+                printf("%s\n", pinned);
         return TB_EXIT_OK;
 }

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "pe/signer.h"
 #include "rootfs/initrd.h"
 #include "util/log.h"
 
@@ -64,6 +66,16 @@ int cli_parse_compression_level(const char *cmd, const char *arg, void *target) 
         if (cli_parse_u64(arg, 0, 22, &v) < 0)
                 return cli_usage_error(cmd, "--compression-level: '%s' is not a level from 0 to 22", arg);
         *(int *)target = (int)v;
+        return 0;
+}
+
+int cli_parse_expiry_warn_days(const char *command, const char *arg, void *target) {
+        uint64_t v;
+
+        (void)target;
+        if (cli_parse_u64(arg, 0, 36500, &v) < 0)
+                return cli_usage_error(command, "--expiry-warn-days: '%s' is not a number of days", arg);
+        tb_cert_set_expiry_warn_days((unsigned)v);
         return 0;
 }
 

@@ -3,6 +3,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "options.h"
@@ -36,6 +37,10 @@ int cli_source_date_epoch(uint64_t max, int64_t *ret);
 int cli_read_secret(const char *prompt, char **ret);
 void cli_secret_freep(char **p);
 
+/* The PKCS#11 PIN prompt (pe/pkcs11.h): asks on the terminal, -ENOKEY when stdin is none. */
+int cli_pkcs11_pin_prompt(const char *token_label, char *buf, size_t size);
+
+
 /* Set by main from -v/-q, for commands that decide how much to print themselves. */
 extern int cli_verbosity;
 
@@ -46,6 +51,8 @@ int cmd_bootentry(int argc, char **argv);
 int cmd_build_uki(int argc, char **argv);
 int cmd_encrypt(int argc, char **argv);
 int cmd_genkey(int argc, char **argv);
+int cmd_dbx(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_initrd(int argc, char **argv);

@@ -7,12 +7,14 @@
 
 #include "cli.h"
 #include "config.h"
+#include "pe/pkcs11.h"
 #include "sb/keyset.h"
 #include "util/log.h"
 
 static const char synopsis[] =
         "Usage: trustboot genkey NAME [-o|--output DIR] [-e|--expiration-in-days N] [--key-size BITS]\n"
         "                        [--skip-microsoft-certs-I-KNOW-WHAT-IM-DOING] [--custom-cert-dir DIR] [--force]\n"
+        "                        [--pkcs11 URI]\n"
         "\n"
         "Generate a Secure Boot key set (PK, KEK, db as .key .pem .der .esl .auth) and the PCR policy\n"
         "signing key tpm2-pcr-private.pem. Keep these keys safe: without them no upgrade can be signed.\n"
@@ -31,6 +33,13 @@ static int parse_key_size(const char *cmd, const char *arg, void *target) {
         if (cli_parse_u64(arg, 2048, 4096, &v) < 0 || (v != 2048 && v != 3072 && v != 4096))
                 return cli_usage_error(cmd, "--key-size: '%s' is not 2048, 3072 or 4096", arg);
         *(uint32_t *)target = (uint32_t)v;
+        return 0;
+}
+
+static int parse_pkcs11(const char *cmd, const char *arg, void *target) {
+        if (!tb_pkcs11_is_uri(arg))
+                return cli_usage_error(cmd, "--pkcs11 needs a pkcs11: URI naming a token");
+        *(const char **)target = arg;
         return 0;
 }
 
@@ -62,6 +71,11 @@ int cmd_genkey(int argc, char **argv) {
                                "add the certificates of the firmware-exported databases DIR/KEK and\n"
                                "DIR/db (vendor keys) to KEK and db"),
                 CLI_OPT_FLAG("force", 0, &force, "overwrite an existing key set"),
+                CLI_OPT_CALL("pkcs11", 0, "URI", parse_pkcs11, &o.pkcs11_uri,
+                             "generate the four keys inside the PKCS#11 token URI names\n"
+                             "(pkcs11:token=LABEL?pin-source=FILE); only certificates, public keys\n"
+                             "and NAME.pkcs11 files holding each key's URI are written"),
+                CLI_OPT_EXPIRY_WARN_DAYS,
                 {},
         };
         const cli_command cmd = { "genkey", synopsis, options, epilog };
@@ -90,9 +104,10 @@ int cmd_genkey(int argc, char **argv) {
 
         if (cli_verbosity >= 0)
                 printf("Wrote Secure Boot key set '%s' to %s: PK, KEK, db (RSA-%u, valid %u days)%s%s, "
-                       "and tpm2-pcr-private.pem.\n",
+                       "and %s.\n",
                        o.name, out_dir, o.key_bits, o.days,
                        o.skip_microsoft ? "" : ", Microsoft UEFI CAs in KEK and db",
-                       o.custom_cert_dir ? ", custom certificates added" : "");
+                       o.custom_cert_dir ? ", custom certificates added" : "",
+                       o.pkcs11_uri ? "the PCR policy key; the private keys stay in the token" : "tpm2-pcr-private.pem");
         return TB_EXIT_OK;
 }

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "pe/pkcs11.h"
 #include "util/log.h"
 #include "util/macro.h"
 
@@ -16,7 +17,9 @@ struct command {
 static const struct command commands[] = {
         { "bootentry", cmd_bootentry, "list boot entries with their boot counters, choose the next boot" },
         { "build-uki", cmd_build_uki, "build signed UKIs, systemd-boot and an ISO, ESP tree or upgrade image" },
+        { "dbx", cmd_dbx, "revoke images or keys: a KEK-signed dbx append update (dbx add)" },
         { "encrypt", cmd_encrypt, "format a LUKS2 volume whose key is sealed in the TPM to a signed PCR policy" },
+        { "enroll", cmd_enroll, "apply a signed PK/KEK/db/dbx update, checked against the enrolled keys" },
         { "genkey", cmd_genkey, "generate a Secure Boot key set (PK, KEK, db) and the PCR policy key" },
         { "inspect", cmd_inspect, "show the sections, stub version and signatures of a PE image or UKI" },
         { "init", cmd_init, "PID 1 of the UKI's initrd: unlock, mount or install, then the real init" },
@@ -106,6 +109,7 @@ int main(int argc, char **argv) {
                 tb_log_set_prefix("trustboot init");
                 return cmd_init(argc, argv);
         }
+        tb_pkcs11_set_pin_prompt(cli_pkcs11_pin_prompt);
         r = cli_parse(&cmd, argc, argv);
         if (r != CLI_CONTINUE)
                 return r;

@@ -343,7 +343,11 @@ static int calculate(const struct options *o, const tb_pcr11 *p, char *const *ph
 }
 
 static int load_key(const char *path, bool private, EVP_PKEY **ret) {
-        int r = private ? tb_key_load(path, ret) : tb_pubkey_load(path, ret);
+        int r;
+
+        if (private)
+                return tb_private_key_load(path, ret); /* a PEM file or a pkcs11: URI; logs */
+        r = tb_pubkey_load(path, ret);
 
         if (r == -EBADMSG)
                 tb_err("%s: not a PEM %s key", path, private ? "private" : "public");
@@ -357,11 +361,15 @@ static int sign(const struct options *o, const tb_pcr11 *p, char *const *phases,
         _cleanup_(json_object_putp) struct json_object *root = NULL;
         int r;
 
+        _cleanup_(freep) char *shown = tb_key_display_name(o->private_key);
+
+        if (!shown)
+                return tb_log_oom();
         r = load_key(o->private_key, true, &key);
         if (r < 0)
                 return r;
         if (tb_pcr_check_key(key) < 0) {
-                tb_err("%s: not an RSA key; systemd verifies PCR policy signatures with RSA only", o->private_key);
+                tb_err("%s: not an RSA key; systemd verifies PCR policy signatures with RSA only", shown);
                 return -EKEYREJECTED;
         }
         if (o->public_key) {
@@ -369,13 +377,13 @@ static int sign(const struct options *o, const tb_pcr11 *p, char *const *phases,
                 if (r < 0)
                         return r;
                 if (EVP_PKEY_eq(pub, key) != 1) {
-                        tb_err("%s: not the public key of %s", o->public_key, o->private_key);
+                        tb_err("%s: not the public key of %s", o->public_key, shown);
                         return -EINVAL;
                 }
         }
         r = tb_pcr11_sign(p, phases, n_phases, key, pub, &root);
         if (r < 0)
-                return tb_log_errno(r, "%s: cannot sign the PCR policies", o->private_key);
+                return tb_log_errno(r, "%s: cannot sign the PCR policies", shown);
         /* sign always prints JSON; given --json=off, systemd-measure 252 prints it short, without newline. */
         if (o->json == JSON_OFF)
                 return print_json(root, JSON_SHORT, false);

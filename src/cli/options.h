@@ -68,6 +68,11 @@ typedef struct cli_list {
         CLI_OPT_CALL("compression", 0, "ALG", cli_parse_compression, target, "zstd (default), xz, gzip or none")
 #define CLI_OPT_COMPRESSION_LEVEL(target) \
         CLI_OPT_CALL("compression-level", 0, "N", cli_parse_compression_level, target, "compression level 0..22 (default 6)")
+/* --expiry-warn-days N: warn when a certificate in use expires within N days (pe/signer.h). */
+#define CLI_OPT_EXPIRY_WARN_DAYS                                                                          \
+        CLI_OPT_CALL("expiry-warn-days", 0, "N", cli_parse_expiry_warn_days, NULL,                        \
+                     "warn when a certificate in use expires within N days (default 30)")
+int cli_parse_expiry_warn_days(const char *command, const char *arg, void *target);
 int cli_parse_compression(const char *command, const char *arg, void *target);
 int cli_parse_compression_level(const char *command, const char *arg, void *target);
 

@@ -78,3 +78,22 @@ void cli_secret_freep(char **p) {
                 free(*p);
         }
 }
+
+int cli_pkcs11_pin_prompt(const char *token_label, char *buf, size_t size) {
+        _cleanup_(cli_secret_freep) char *pin = NULL;
+        _cleanup_(freep) char *prompt = NULL;
+        int r;
+
+        /* Only a person at a terminal is asked; a pipe on stdin is not a PIN source here. */
+        if (!isatty(STDIN_FILENO))
+                return -ENOKEY;
+        if (asprintf(&prompt, "PIN for token '%s': ", token_label) < 0)
+                return -ENOMEM;
+        r = cli_read_secret(prompt, &pin);
+        if (r < 0)
+                return r;
+        if (strlen(pin) >= size)
+                return -E2BIG;
+        strcpy(buf, pin);
+        return 0;
+}

@@ -37,6 +37,7 @@ int cmd_sign(int argc, char **argv) {
                 CLI_OPT_STRING("cert", 'c', "CERT", &cert, "certificate of KEY (PEM or DER)"),
                 CLI_OPT_STRING("output", 'o', "OUT", &out, "write the signed image to OUT (default: replace FILE)"),
                 CLI_OPT_FLAG("replace", 0, &replace, "replace existing signatures (default: refuse a signed image)"),
+                CLI_OPT_EXPIRY_WARN_DAYS,
                 {},
         };
         const cli_command cmd = { "sign", synopsis, options, NULL };

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "registry-opts.h"
 #include "util/exec.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -22,7 +23,8 @@ static const char synopsis[] =
         "its PCR policy is signed by the key the disks are bound to, and the ESP has room.\n"
         "\n"
         "SOURCE: dir:ESP_TREE (build-uki -t uki), ocifile:TARBALL[:TAG] (build-uki -t container),\n"
-        "        oci-layout:DIR[:TAG], or an ISO file (build-uki -t iso).\n"
+        "        oci-layout:DIR[:TAG], an ISO file (build-uki -t iso), or the -t container image in a\n"
+        "        registry: oci:REGISTRY/REPO:TAG, docker://REF or REF (build-uki --push).\n"
         "\n";
 
 /* Under systemd the service manager stops everything in order; without it (a minimal init, an
@@ -61,7 +63,9 @@ static int parse_luks_device(const char *cmd, const char *arg, void *target) {
 
 int cmd_upgrade(int argc, char **argv) {
         _cleanup_(tb_upgrade_result_done) tb_upgrade_result res = { 0 };
-        tb_upgrade_options o = { .esp = "/efi" };
+        tb_registry_options reg = { 0 };
+        uint64_t max_image_size = 0; /* parsed for symmetry with build-uki; staging uses the default */
+        tb_upgrade_options o = { .esp = "/efi", .registry = &reg };
         struct luks_args luks = {};
         bool recovery = false, reboot = false;
         const cli_option options[] = {
@@ -75,9 +79,10 @@ int cmd_upgrade(int argc, char **argv) {
                              "default: every such LUKS2 volume found; 'none': no volume)"),
                 CLI_OPT_ESP(&o.esp),
                 CLI_OPT_EFIVARS(&o.efivar_dir),
+                CLI_OPTS_REGISTRY(&reg, &max_image_size),
                 {},
         };
-        const cli_command cmd = { "upgrade", synopsis, options, NULL };
+        const cli_command cmd = { "upgrade", synopsis, options, CLI_REGISTRY_EPILOG };
         int r;
 
         r = cli_parse(&cmd, argc, argv);

@@ -9,8 +9,14 @@
 #include "boot/loader-entry.h"
 #include "node/bootentries.h"
 #include "node/bootentry.h"
+#include "util/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* The library logs every input it refuses; only sanitizer reports belong on stderr. */
+__attribute__((constructor)) static void quiet_log(void) {
+        tb_log_set_level(TB_LOG_QUIET);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const uint8_t *nl = memchr(data, '\n', size);
         size_t name_len = nl ? (size_t)(nl - data) : size;

@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "sb/efisig.h"
+#include "util/log.h"
 
 static int count(const tb_esl_entry *e, void *userdata) {
         size_t *n = userdata;
@@ -15,6 +16,11 @@ static int count(const tb_esl_entry *e, void *userdata) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* The library logs every input it refuses; only sanitizer reports belong on stderr. */
+__attribute__((constructor)) static void quiet_log(void) {
+        tb_log_set_level(TB_LOG_QUIET);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t n = 0;
 

@@ -12,6 +12,7 @@
 #include "rootfs/layer.h"
 #include "rootfs/oci.h"
 #include "util/safefs.h"
+#include "util/log.h"
 
 static int scratch = -1;
 
@@ -47,6 +48,11 @@ static void apply_layer(const uint8_t *data, size_t size) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* The library logs every input it refuses; only sanitizer reports belong on stderr. */
+__attribute__((constructor)) static void quiet_log(void) {
+        tb_log_set_level(TB_LOG_QUIET);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         tb_oci_image img = { 0 };
         tb_oci_descriptor d;

@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         unsigned md_len;
         tb_pe_source src = { .data = "fuzz", .size = 4 };
 
-        tb_log_set_level(TB_LOG_ERR);
+        tb_log_set_level(TB_LOG_QUIET);
         if (tb_pe_from_memory(data, size, &pe) < 0)
                 return 0;
         for (size_t i = 0; i < tb_pe_n_sections(pe); i++) {

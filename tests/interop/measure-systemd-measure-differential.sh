@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# trustboot measure against systemd-measure 252 on generated inputs: `calculate` (text and
-# JSON) and `sign` (JSON) must be byte-identical, and `calculate --uki` on a UKI assembled with
-# objcopy from the same files must print what systemd-measure prints for the files.
-# systemd-measure 252 `sign` needs a TPM: a throwaway swtpm on a private unix socket.
-# TB_MEASURE_CASES (default 40) and TB_MEASURE_SEED (default: random, printed) replay a run.
+# trustboot measure against the host's systemd-measure 252 (lib/measure-differential.sh): calculate
+# text/JSON and sign JSON byte-identical on seeded random inputs; every fourth case also through a
+# UKI assembled with objcopy on the Debian 252 stub. systemd-measure 252 `sign` needs a TPM: a
+# throwaway swtpm on a private unix socket.
 set -euo pipefail
 
 SDM=/lib/systemd/systemd-measure
@@ -13,136 +12,34 @@ for tool in "$SDM" swtpm openssl objcopy; do
 done
 ls /usr/lib/*/libtss2-tcti-swtpm.so.0 >/dev/null 2>&1 || { echo "SKIP: libtss2-tcti-swtpm0 missing"; exit 77; }
 : "${TRUSTBOOT:?}"
+here="$(cd "$(dirname "$0")" && pwd)"
 
 tmp="$(mktemp -d)"
-swtpm_pid=""
-cleanup() {
-  if [ -n "$swtpm_pid" ]; then kill "$swtpm_pid" 2>/dev/null || true; wait "$swtpm_pid" 2>/dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$here/lib/swtpm.sh"
+trap 'swtpm_stop; rm -rf "$tmp"' EXIT
+swtpm_start "$tmp/tpm"
 
-mkdir "$tmp/tpm"
-swtpm socket --tpm2 --tpmstate dir="$tmp/tpm" \
-  --server type=unixio,path="$tmp/tpm/sock" --ctrl type=unixio,path="$tmp/tpm/sock.ctrl" \
-  --flags not-need-init,startup-clear >"$tmp/tpm/log" 2>&1 &
-swtpm_pid=$!
-for _ in $(seq 50); do [ -S "$tmp/tpm/sock" ] && [ -S "$tmp/tpm/sock.ctrl" ] && break; sleep 0.1; done
-[ -S "$tmp/tpm/sock" ] || { echo "FAIL: swtpm did not start"; cat "$tmp/tpm/log"; exit 1; }
+oracle="systemd-measure 252"
+sdm() { "$SDM" "$@"; }
+SECTIONS=(osrel cmdline initrd splash dtb pcrpkey)
+TB_ARGS=()
 TPM=(--tpm2-device="swtpm:path=$tmp/tpm/sock")
 
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/k2048.pem" 2>/dev/null
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$tmp/k3072.pem" 2>/dev/null
-openssl pkey -in "$tmp/k2048.pem" -pubout -out "$tmp/k2048.pub" 2>/dev/null
-openssl pkey -in "$tmp/k3072.pem" -pubout -out "$tmp/k3072.pub" 2>/dev/null
-
-seed="${TB_MEASURE_SEED:-$(( $(date +%s) % 100000 ))}"
-cases="${TB_MEASURE_CASES:-40}"
-echo "seed $seed, $cases cases (TB_MEASURE_SEED=$seed replays the choices)"
-RANDOM=$seed
-openssl rand -out "$tmp/pool" $((8 * 1024 * 1024))
-
-# R = 0 .. $1-1 (up to 2^30). No subshells: they would not advance the seeded sequence.
-rnd() { R=$(( (RANDOM * 32768 + RANDOM) % $1 )); }
-
-# A section file of a size class: empty, tiny, KiB, MiB (several MiB only where realistic).
-make_section() { # $1 = path, $2 = max class (0..3)
-  local size
-  rnd $(( $2 + 1 ))
-  case $R in
-    0) size=0 ;;
-    1) rnd 100; size=$(( 1 + R )) ;;
-    2) rnd 65536; size=$(( 100 + R )) ;;
-    3) rnd $((5 * 1048576)); size=$(( 1048576 + R )) ;;
-  esac
-  rnd 1048576
-  dd if="$tmp/pool" of="$1" bs=1M skip="$R" count="$size" iflag=skip_bytes,count_bytes status=none
+# The 252 stub measures the sections it knows; objcopy places them 1 MiB apart after the stub.
+make_uki() { # $1 = case dir
+  local oc=() va=$((0x1000000)) a name file
+  [ -f "$STUB" ] || return 0
+  for a in "${args[@]}"; do
+    case $a in
+      --linux=*|--osrel=*|--cmdline=*|--initrd=*|--splash=*|--dtb=*|--pcrpkey=*)
+        name="${a%%=*}"; name=".${name#--}"; file="${a#*=}"
+        [ -s "$file" ] || continue # objcopy cannot add empty sections; the stub skips them anyway
+        oc+=(--add-section "$name=$file" --change-section-vma "$name=$(printf '0x%x' $va)")
+        va=$(( (va + $(stat -c %s "$file") + 0xfffff) / 0x100000 * 0x100000 )) ;;
+    esac
+  done
+  objcopy "${oc[@]}" "$STUB" "$1/uki.efi"
+  UKI_OK=1
 }
 
-words=(enter-initrd leave-initrd sysinit ready shutdown final)
-random_phase() { # sets PHASE
-  local n i
-  PHASE=""
-  rnd 5; n=$R
-  for ((i = 0; i < n; i++)); do
-    rnd ${#words[@]}; PHASE+="${words[$R]}"
-    rnd 4; if [ "$R" = 0 ]; then PHASE+="::"; else PHASE+=":"; fi
-  done
-  rnd 3; if [ "$R" = 0 ]; then PHASE=":$PHASE"; fi
-}
-
-fail=0
-compare() { # $1 = what, $2 $3 = files
-  if ! cmp -s "$2" "$3"; then
-    echo "FAIL case $case: $1 differs (systemd-measure vs trustboot):"
-    diff <(od -c "$2" | head -20) <(od -c "$3" | head -20) | head -20 || true
-    echo "  args: ${args[*]}"
-    fail=1
-  fi
-}
-
-bank_names=(sha1 SHA256 sha256 sha384 SHA512 sha512 SHA1)
-start=$SECONDS
-for ((case = 1; case <= cases; case++)); do
-  d="$tmp/c$case"
-  mkdir "$d"
-  args=()
-  make_section "$d/linux" 3
-  [ -s "$d/linux" ] || printf 'k' >"$d/linux" # objcopy below needs a non-empty .linux
-  args+=(--linux="$d/linux")
-  for s in osrel cmdline initrd splash dtb pcrpkey; do
-    rnd 4; if [ "$R" = 0 ]; then continue; fi # section absent
-    case $s in initrd|splash) max=3 ;; *) max=2 ;; esac
-    make_section "$d/$s" $max
-    args+=(--$s="$d/$s")
-  done
-  rnd 3
-  for ((i = R; i > 0; i--)); do rnd ${#bank_names[@]}; args+=(--bank="${bank_names[$R]}"); done
-  rnd 3
-  if [ "$R" != 0 ]; then
-    rnd 3
-    for ((i = 1 + R; i > 0; i--)); do random_phase; args+=(--phase="$PHASE"); done
-  fi
-
-  "$SDM" calculate "${args[@]}" >"$d/s.out" 2>"$d/s.err"
-  "$TRUSTBOOT" measure calculate "${args[@]}" >"$d/t.out" 2>"$d/t.err"
-  compare "calculate stdout" "$d/s.out" "$d/t.out"
-  compare "calculate stderr" "$d/s.err" "$d/t.err"
-  for j in short pretty; do
-    "$SDM" calculate "${args[@]}" --json=$j >"$d/s.$j"
-    "$TRUSTBOOT" measure calculate "${args[@]}" --json=$j >"$d/t.$j"
-    compare "calculate --json=$j" "$d/s.$j" "$d/t.$j"
-  done
-
-  key=k2048
-  rnd 4; if [ "$R" = 0 ]; then key=k3072; fi
-  sargs=(--private-key="$tmp/$key.pem")
-  rnd 2; if [ "$R" = 0 ]; then sargs+=(--public-key="$tmp/$key.pub"); fi
-  "$SDM" sign "${args[@]}" "${sargs[@]}" "${TPM[@]}" >"$d/s.sig"
-  "$TRUSTBOOT" measure sign "${args[@]}" "${sargs[@]}" >"$d/t.sig"
-  compare "sign" "$d/s.sig" "$d/t.sig"
-  [ -s "$d/t.sig" ] || { echo "FAIL case $case: empty sign output"; fail=1; }
-
-  # Every fourth case: the same sections inside a UKI built on the Debian 252 stub.
-  if [ $((case % 4)) = 0 ] && [ -f "$STUB" ]; then
-    oc=() va=$((0x1000000))
-    for a in "${args[@]}"; do
-      case $a in
-        --linux=*|--osrel=*|--cmdline=*|--initrd=*|--splash=*|--dtb=*|--pcrpkey=*)
-          name="${a%%=*}"; name=".${name#--}"; file="${a#*=}"
-          [ -s "$file" ] || continue # objcopy cannot add empty sections; the stub skips them anyway
-          oc+=(--add-section "$name=$file" --change-section-vma "$name=$(printf '0x%x' $va)")
-          va=$(( (va + $(stat -c %s "$file") + 0xfffff) / 0x100000 * 0x100000 )) ;;
-      esac
-    done
-    objcopy "${oc[@]}" "$STUB" "$d/uki.efi"
-    uargs=(--uki="$d/uki.efi")
-    for a in "${args[@]}"; do case $a in --bank=*|--phase=*) uargs+=("$a") ;; esac; done
-    "$TRUSTBOOT" measure calculate "${uargs[@]}" --json=short >"$d/u.short"
-    compare "calculate --uki (vs files)" "$d/s.short" "$d/u.short"
-  fi
-  rm -rf "$d"
-done
-echo "$cases cases in $((SECONDS - start)) s"
-[ "$fail" = 0 ] && echo "PASS: calculate (text, short, pretty), sign and --uki identical to systemd-measure 252"
-exit "$fail"
+. "$here/lib/measure-differential.sh"

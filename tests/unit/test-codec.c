@@ -49,6 +49,17 @@ static void base64_decode_rejects_whitespace_bad_padding_and_bad_chars(void **st
         }
 }
 
+/* An empty string into a buffer that has no storage yet: UBSan (the sanitize build) caught
+ * "NULL + 0" here when .pcrsig or a LUKS token held an empty base64 field. */
+static void base64_decode_of_nothing_into_an_empty_buffer_is_empty(void **state) {
+        tb_buf out = TB_BUF_INIT;
+        (void)state;
+
+        assert_int_equal(tb_base64_decode("", 0, &out), 0);
+        assert_int_equal(out.len, 0);
+        tb_buf_free(&out);
+}
+
 static void hex_decode_is_exact_length_and_case_insensitive(void **state) {
         uint8_t b[2];
         char s[5];
@@ -69,6 +80,7 @@ int main(void) {
                 cmocka_unit_test(base64_round_trips_every_padding_length),
                 cmocka_unit_test(base64_of_32_bytes_is_the_44_char_keyslot_passphrase),
                 cmocka_unit_test(base64_decode_rejects_whitespace_bad_padding_and_bad_chars),
+                cmocka_unit_test(base64_decode_of_nothing_into_an_empty_buffer_is_empty),
                 cmocka_unit_test(hex_decode_is_exact_length_and_case_insensitive),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

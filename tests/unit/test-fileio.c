@@ -6,10 +6,12 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/fileio.h"
 
@@ -50,6 +52,52 @@ static void noreplace_commit_refuses_existing_file_and_cleans_up(void **state) {
         assert_int_equal(tb_write_file_atomic(p, "other", 5, 0644, false), -EEXIST);
         assert_int_equal(count_entries(dir), 1);
         assert_int_equal(tb_write_file_atomic(p, "other", 5, 0644, true), 0);
+}
+
+/* A secret is read into one allocation of the file's size (+1 to see growth), never a grown one. */
+static void secret_is_read_into_one_buffer_of_its_size(void **state) {
+        _cleanup_(freep) char *p = tb_path_join(dir, "s.key");
+        tb_buf secret = TB_BUF_INIT, used = TB_BUF_INIT;
+        static char big[100000];
+        (void)state;
+
+        memset(big, 'k', sizeof(big));
+        assert_int_equal(tb_write_file_atomic(p, big, sizeof(big), 0600, true), 0);
+        assert_int_equal(tb_read_secret_file(p, sizeof(big), &secret), 0);
+        assert_int_equal(secret.len, sizeof(big));
+        assert_int_equal(secret.cap, sizeof(big) + 1);
+        assert_memory_equal(secret.data, big, sizeof(big));
+        tb_buf_wipe(&secret);
+        assert_int_equal(tb_read_secret_file(p, sizeof(big) - 1, &secret), -EFBIG);
+        tb_buf_wipe(&secret);
+        assert_int_equal(tb_buf_append(&used, "x", 1), 0);
+        assert_int_equal(tb_read_secret_file(p, sizeof(big), &used), -EINVAL);
+        tb_buf_free(&used);
+        assert_int_equal(unlink(p), 0);
+}
+
+static void secret_from_a_pipe_is_bounded(void **state) {
+        tb_buf secret = TB_BUF_INIT;
+        char path[64];
+        int fds[2];
+        (void)state;
+
+        assert_int_equal(pipe(fds), 0);
+        assert_int_equal(write(fds[1], "1234\n", 5), 5);
+        close(fds[1]);
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[0]);
+        assert_int_equal(tb_read_secret_file(path, 64, &secret), 0);
+        assert_int_equal(secret.len, 5);
+        assert_int_equal(secret.cap, 65);
+        tb_buf_wipe(&secret);
+        close(fds[0]);
+        assert_int_equal(pipe(fds), 0);
+        assert_int_equal(write(fds[1], "123456789", 9), 9);
+        close(fds[1]);
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[0]);
+        assert_int_equal(tb_read_secret_file(path, 8, &secret), -EFBIG);
+        tb_buf_wipe(&secret);
+        close(fds[0]);
 }
 
 static void aborted_file_disappears(void **state) {
@@ -148,15 +196,65 @@ static int teardown(void **state) {
         return tb_path_exists(dir) ? -1 : 0;
 }
 
+static void copy_file_copies_with_mode_and_refuses_to_replace_unless_asked(void **state) {
+        char src[256], dst[256];
+        tb_buf b = TB_BUF_INIT;
+        struct stat st;
+        (void)state;
+
+        snprintf(src, sizeof(src), "%s/copy-src", dir);
+        snprintf(dst, sizeof(dst), "%s/copy-dst", dir);
+        assert_int_equal(tb_write_file_atomic(src, "one", 3, 0644, true), 0);
+        assert_int_equal(tb_copy_file(src, dst, 0600, false), 0);
+        assert_int_equal(stat(dst, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(tb_read_file(dst, 64, &b), 0);
+        assert_int_equal(b.len, 3);
+        assert_memory_equal(b.data, "one", 3);
+        tb_buf_free(&b);
+        assert_int_equal(tb_write_file_atomic(src, "two!", 4, 0644, true), 0);
+        assert_int_equal(tb_copy_file(src, dst, 0600, false), -EEXIST);
+        assert_int_equal(tb_copy_file(src, dst, 0600, true), 0);
+        assert_int_equal(tb_read_file(dst, 64, &b), 0);
+        assert_int_equal(b.len, 4);
+        tb_buf_free(&b);
+        assert_int_equal(tb_copy_file("/nonexistent/src", dst, 0600, true), -ENOENT);
+        unlink(src);
+        unlink(dst);
+}
+
+static void workdir_is_new_private_and_under_its_parent(void **state) {
+        char *a = NULL, *b = NULL;
+        struct stat st;
+        (void)state;
+
+        assert_int_equal(tb_workdir_create(dir, "trustboot-test", &a), 0);
+        assert_int_equal(tb_workdir_create(dir, "trustboot-test", &b), 0);
+        assert_string_not_equal(a, b);
+        assert_int_equal(strncmp(a, dir, strlen(dir)), 0);
+        assert_int_equal(stat(a, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(st.st_mode & 0777, 0700);
+        tb_rm_rf(a);
+        tb_rm_rf(b);
+        free(a);
+        free(b);
+        assert_int_not_equal(tb_workdir_create("/nonexistent/parent", "x", &a), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(atomic_write_sets_mode_and_leaves_no_temp_file),
                 cmocka_unit_test(noreplace_commit_refuses_existing_file_and_cleans_up),
+                cmocka_unit_test(secret_is_read_into_one_buffer_of_its_size),
+                cmocka_unit_test(secret_from_a_pipe_is_bounded),
                 cmocka_unit_test(aborted_file_disappears),
                 cmocka_unit_test(read_file_enforces_its_limit),
                 cmocka_unit_test(path_join_collapses_trailing_slashes),
                 cmocka_unit_test(stage_into_missing_dir_creates_it_whole_and_abort_removes_parents),
                 cmocka_unit_test(stage_into_existing_dir_rolls_back_on_conflict),
+                cmocka_unit_test(copy_file_copies_with_mode_and_refuses_to_replace_unless_asked),
+                cmocka_unit_test(workdir_is_new_private_and_under_its_parent),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -212,6 +212,23 @@ static void hostile_names_are_refused(void **state) {
         assert_int_equal(apply(tar_end(&t), NULL, NULL), -EBADMSG);
 }
 
+/* umoci insert ROOTFS / names the root directory "/": it is the root, not an absolute path. */
+static void root_directory_entry_is_the_root(void **state) {
+        struct tar t;
+        (void)state;
+
+        tb_rm_children_at(root_fd);
+        tar_begin(&t, "gzip");
+        DIR_(&t, "/");
+        DIR_(&t, "etc");
+        FILE_(&t, "etc/x", "x");
+        assert_int_equal(apply(tar_end(&t), NULL, NULL), 0);
+        assert_true(exists("etc/x"));
+        tar_begin(&t, NULL);
+        FILE_(&t, "/", "x"); /* a file cannot be the root */
+        assert_int_equal(apply(tar_end(&t), NULL, NULL), -EBADMSG);
+}
+
 static void sha256_of_fd(int fd, char out[TB_OCI_DIGEST_MAX]) {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         uint8_t md[32], buf[65536];
@@ -250,12 +267,52 @@ static void digests_cover_blob_and_uncompressed_tar(void **state) {
         assert_int_equal(apply(fd2, tar_digest, NULL), -EIO); /* the blob is gzip: another digest */
 }
 
+/* A gzip bomb in miniature: 1 MiB of zeros compresses to about 1 KiB; the budget is over the
+ * uncompressed bytes, shared by all layers of an image, and counts entries too. */
+static void budget_stops_bombs_and_entry_floods(void **state) {
+        static char zeros[1 << 20];
+        tb_layer_budget b;
+        tb_layer_source src = { .name = "bomb", .size = UINT64_MAX, .budget = &b };
+        struct tar t;
+        int fd;
+        (void)state;
+
+        tar_begin(&t, "gzip");
+        memset(zeros, '0', sizeof(zeros) - 1);
+        FILE_(&t, "big", zeros);
+        fd = tar_end(&t);
+        tb_rm_children_at(root_fd);
+        tb_layer_budget_init(&b, 512 * 1024, 0);
+        assert_int_equal(tb_layer_apply(root_fd, fd, &src), -EFBIG);
+        lseek(fd, 0, SEEK_SET);
+        tb_rm_children_at(root_fd);
+        tb_layer_budget_init(&b, 2 << 20, 0);
+        assert_int_equal(tb_layer_apply(root_fd, fd, &src), 0);
+        assert_true(b.bytes < (1u << 20)); /* what the layer used is gone for the next one */
+        close(fd);
+
+        tar_begin(&t, NULL);
+        for (int i = 0; i < 10; i++) {
+                char name[16];
+
+                snprintf(name, sizeof(name), "f%d", i);
+                FILE_(&t, name, "x");
+        }
+        fd = tar_end(&t);
+        tb_rm_children_at(root_fd);
+        tb_layer_budget_init(&b, 0, 5);
+        assert_int_equal(tb_layer_apply(root_fd, fd, &src), -EFBIG);
+        close(fd);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(layers_stack_with_whiteouts_and_opaque_dirs),
                 cmocka_unit_test(hardlinks_devices_and_special_modes_are_made),
                 cmocka_unit_test(hostile_names_are_refused),
+                cmocka_unit_test(root_directory_entry_is_the_root),
                 cmocka_unit_test(digests_cover_blob_and_uncompressed_tar),
+                cmocka_unit_test(budget_stops_bombs_and_entry_floods),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -228,11 +228,13 @@ static int load_keys(build *b) {
         r = tb_signer_load(o->sb_key, o->sb_cert, &b->sb);
         if (r < 0)
                 return r;
-        r = tb_key_load(o->pcr_key, &b->pcr_key);
+        r = tb_private_key_load(o->pcr_key, &b->pcr_key);
         if (r < 0)
-                return tb_log_errno(r, "%s: cannot load the PCR policy key", o->pcr_key);
+                return r;
         if (tb_pcr_check_key(b->pcr_key) < 0) {
-                tb_err("%s: not an RSA key; systemd verifies PCR policy signatures with RSA only", o->pcr_key);
+                _cleanup_(freep) char *shown = tb_key_display_name(o->pcr_key);
+                tb_err("%s: not an RSA key; systemd verifies PCR policy signatures with RSA only",
+                       shown ? shown : "PCR key");
                 return -EKEYREJECTED;
         }
         /* .pcrpkey: the public half as a PEM "PUBLIC KEY", as systemd-measure/ukify embed it. */
@@ -352,7 +354,9 @@ static void osrel_value(const tb_buf *osrel, const char *key, char *out, size_t 
 static int read_rootfs_inputs(build *b) {
         _cleanup_(freep) char *kernel = NULL;
         _cleanup_(closep) int fd = -1;
-        tb_rootfs_options ro = { .overlays = b->o->overlays, .n_overlays = b->o->n_overlays };
+        tb_rootfs_options ro = { .overlays = b->o->overlays, .n_overlays = b->o->n_overlays,
+                                 .registry = &b->o->registry, .max_image_size = b->o->max_image_size,
+                                 .summary = b->o->pull_summary };
         char id[64], ver[64];
         int r;
 
@@ -510,7 +514,7 @@ static int build_uki(build *b, const entry *e, const char *out_path) {
                 return r;
         r = tb_pcr11_sign(b->pcr, phases, n_phases, b->pcr_key, NULL, &sig);
         if (r < 0)
-                return tb_log_errno(r, "%s: cannot sign the PCR policy", b->o->pcr_key);
+                return tb_log_errno(r, "cannot sign the PCR policy with the PCR key");
         r = tb_json_format(sig, TB_JSON_SHORT, &sig_json);
         if (r < 0)
                 return r;

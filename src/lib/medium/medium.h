@@ -21,7 +21,7 @@ int tb_medium_type_from_string(const char *s, tb_medium_type *ret);
 #define TB_MEDIUM_MAX_EXTRA 32
 
 typedef struct tb_medium_options {
-        const char *source;           /* dir:PATH, ocifile:FILE, oci-layout:PATH[:TAG] */
+        const char *source;           /* dir:PATH, ocifile:FILE, oci-layout:PATH[:TAG], an image reference */
         tb_medium_type type;
         const char *output_dir;
         const char *name;             /* output base name, or NULL: <ID>-<VERSION_ID>-uki */
@@ -52,6 +52,9 @@ typedef struct tb_medium_options {
         tb_initrd_compression compression;
         int compression_level;
         int64_t epoch;
+        tb_registry_options registry; /* registry sources: platform, TLS, cache */
+        uint64_t max_image_size;      /* image sources: unpacked size limit (0: default) */
+        tb_registry_summary *pull_summary; /* filled when the source is a registry image, or NULL */
 } tb_medium_options;
 
 void tb_medium_options_init(tb_medium_options *o);

@@ -102,9 +102,10 @@ static int list_norole(const tb_rootfs_entry *e, void *userdata) {
 }
 
 /* Opens the source (an ISO's ESP image extracted first) and lists its norole* files. */
-int tb_upgrade_stage_open(const char *source, const char *workdir, tb_upgrade_staged *s) {
+int tb_upgrade_stage_open(const char *source, const char *workdir, const tb_registry_options *registry,
+                          tb_upgrade_staged *s) {
         _cleanup_(freep) char *dir_source = NULL;
-        tb_rootfs_options ro = { .workdir = workdir };
+        tb_rootfs_options ro = { .workdir = workdir, .registry = registry }; /* registry: oci:REF, docker://REF, REF */
         int r;
 
         s->source = source;

@@ -33,7 +33,8 @@ typedef struct tb_upgrade_staged {
 
 /* Creates the staging directory under WORKDIR (NULL: $TMPDIR, else /var/tmp, else /tmp), opens
  * SOURCE (kept, not copied, until _done()) and lists its norole* names. Logs its errors. */
-int tb_upgrade_stage_open(const char *source, const char *workdir, tb_upgrade_staged *s);
+int tb_upgrade_stage_open(const char *source, const char *workdir, const tb_registry_options *registry,
+                          tb_upgrade_staged *s);
 /* Copies norole<suffix>.efi and reads norole<suffix>.conf for every suffix of the
  * NULL-terminated SUFFIXES, opens each UKI as a PE, then copies systemd-boot and loader.conf
  * when the medium has them. -ENOENT (logged, "not a trustboot medium") if a pair is missing. */

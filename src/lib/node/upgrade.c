@@ -390,7 +390,7 @@ static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l,
                 if (!tb_path_exists(uki))
                         return REFUSE(-ENOENT, "%s: no %s entry with /%s/%s.efi: not an installed node", o->esp, name,
                                       TB_BOOT_EFI_DIR, name);
-                r = tb_upgrade_stage_open(o->source, o->workdir, s);
+                r = tb_upgrade_stage_open(o->source, o->workdir, o->registry, s);
                 return r < 0 ? r : tb_upgrade_stage_ukis(s, main_only);
         }
 
@@ -402,7 +402,7 @@ static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l,
                 return tb_log_oom();
         for (size_t i = 0; i < l->n; i++)
                 installed_entries[i] = l->e[i].file;
-        r = tb_upgrade_stage_open(o->source, o->workdir, s);
+        r = tb_upgrade_stage_open(o->source, o->workdir, o->registry, s);
         if (r < 0)
                 return r;
         r = tb_upgrade_plan_make(&(tb_upgrade_plan_input){ .medium = o->source,

@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "rootfs/registry.h"
+
 #define TB_UPGRADE_ENTRY_NAME_MAX 128
 
 /* An entry name --boot-entry accepts: 1 to TB_UPGRADE_ENTRY_NAME_MAX characters, no '/' (a
@@ -26,12 +28,14 @@
 bool tb_upgrade_entry_name_valid(const char *name);
 
 typedef struct tb_upgrade_options {
-        const char *source;     /* dir:ESP_TREE, ocifile:TAR[:TAG], oci-layout:DIR[:TAG], or an ISO file */
+        const char *source;     /* dir:ESP_TREE, ocifile:TAR[:TAG], oci-layout:DIR[:TAG], an ISO file, or a
+                                 * registry image (oci:REF, docker://REF, REF) */
         const char *esp;        /* the mounted ESP */
         const char *efivar_dir; /* NULL: /sys/firmware/efi/efivars */
         const char *entry;      /* NULL: active, with rotation; else the one entry to replace
                                  * ("recovery", "statereset", "my_entry"), nothing else moves */
         const char *workdir;    /* staging area; NULL: $TMPDIR, else /var/tmp */
+        const tb_registry_options *registry; /* for a registry SOURCE; NULL: defaults */
         /* The encrypted volumes whose PCR key the new UKI must carry (besides the installed
          * active UKI's .pcrpkey): these devices, and with luks_scan every LUKS2 volume with a
          * systemd-tpm2 token on this machine. */

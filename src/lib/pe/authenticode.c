@@ -20,7 +20,6 @@
 TB_DEFINE_CLEANUP(ASN1_TYPE *, ASN1_TYPE_free)
 TB_DEFINE_CLEANUP(ASN1_OBJECT *, ASN1_OBJECT_free)
 TB_DEFINE_CLEANUP(X509_SIG *, X509_SIG_free)
-TB_DEFINE_CLEANUP(X509_STORE *, X509_STORE_free)
 
 /* A hashed byte range of the image. */
 typedef struct region {
@@ -386,7 +385,19 @@ static int parse_idc(const tb_pe *pe, tb_authenticode_sig *sig) {
                 return -EBADMSG;
         sig->digest_len = (unsigned)ASN1_STRING_length(dig);
         memcpy(sig->digest, ASN1_STRING_get0_data(dig), sig->digest_len);
+        if (!tb_authenticode_digest_allowed(sig->md)) {
+                /* EDK2 hashes images with SHA-256/384/512 only (SHA-1 is compiled out of current
+                 * builds); an MD5 or SHA-1 image hash must never count as a match here either. */
+                sig->weak_digest = true;
+                return 0;
+        }
         return tb_authenticode_digest(pe, sig->md, sig->image_digest, &(unsigned){ 0 });
+}
+
+bool tb_authenticode_digest_allowed(const EVP_MD *md) {
+        int nid = md ? EVP_MD_get_type(md) : NID_undef;
+
+        return nid == NID_sha256 || nid == NID_sha384 || nid == NID_sha512;
 }
 
 static int parse_one(const tb_pe *pe, const uint8_t *der, size_t len, tb_authenticode_sig *sig) {
@@ -400,7 +411,11 @@ static int parse_one(const tb_pe *pe, const uint8_t *der, size_t len, tb_authent
         r = parse_idc(pe, sig);
         if (r < 0)
                 return r;
-        sig->digest_matches = memcmp(sig->digest, sig->image_digest, sig->digest_len) == 0;
+        if (sig->weak_digest)
+                tb_log(tb_pe_log_level(pe) == TB_LOG_ERR ? TB_LOG_WARN : TB_LOG_DEBUG,
+                       "%s: ignoring a signature over a %s image hash: only SHA-256, SHA-384 and SHA-512 count",
+                       tb_pe_name(pe), EVP_MD_get0_name(sig->md));
+        sig->digest_matches = !sig->weak_digest && memcmp(sig->digest, sig->image_digest, sig->digest_len) == 0;
         signers = PKCS7_get0_signers(sig->p7, NULL, 0);
         if (signers && sk_X509_num(signers) > 0)
                 sig->signer = sk_X509_value(signers, 0); /* owned by p7's certificate list */

@@ -17,6 +17,9 @@
  * table. An unsigned image is hashed as if zero-padded to 8 bytes, as the signer writes it. */
 int tb_authenticode_digest(const tb_pe *pe, const EVP_MD *md, uint8_t out[EVP_MAX_MD_SIZE], unsigned *ret_len);
 
+/* true for SHA-256, SHA-384 and SHA-512: the image hashes UEFI firmware (EDK2) accepts. */
+bool tb_authenticode_digest_allowed(const EVP_MD *md);
+
 /* The DER SpcIndirectDataContent sbsign emits for a SHA-256 image digest (106 bytes). */
 #define TB_AUTHENTICODE_IDC_SIZE 106
 void tb_authenticode_idc(const uint8_t digest[32], uint8_t out[TB_AUTHENTICODE_IDC_SIZE]);
@@ -42,7 +45,8 @@ typedef struct tb_authenticode_sig {
         uint8_t digest[EVP_MAX_MD_SIZE];      /* the image hash it signs */
         unsigned digest_len;
         uint8_t image_digest[EVP_MAX_MD_SIZE]; /* the image hash recomputed with md */
-        bool digest_matches;
+        bool digest_matches;                  /* never true for a weak digest */
+        bool weak_digest;                     /* MD5, SHA-1, …: not SHA-256/384/512, never trusted */
         uint8_t *content; /* SpcIndirectDataContent without its outer tag and length: what */
         size_t content_len; /* messageDigest covers */
 } tb_authenticode_sig;

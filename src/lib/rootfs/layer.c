@@ -34,6 +34,9 @@ struct apply {
         struct archive *inner; /* tar parsing of what outer yields */
         uint8_t *rbuf, *tbuf, *dbuf;
 
+        bool source_failed; /* the read callback failed and said why: say nothing more */
+        bool over_budget;
+
         tb_strset *made;  /* members of this layer, for opaque whiteouts and duplicates */
         char *cached_dir; /* the last parent directory opened, and its fd */
         int cached_fd;
@@ -43,9 +46,17 @@ static ssize_t outer_read(struct archive *a, void *userdata, const void **buf) {
         struct apply *ap = userdata;
         ssize_t n;
 
-        do
-                n = read(ap->fd, ap->rbuf, IOBUF);
-        while (n < 0 && errno == EINTR);
+        if (ap->src->read) {
+                n = ap->src->read(ap->src->read_userdata, ap->rbuf, IOBUF);
+                if (n < 0) {
+                        ap->source_failed = true;
+                        archive_set_error(a, (int)-n, "read error");
+                        return -1;
+                }
+        } else
+                do
+                        n = read(ap->fd, ap->rbuf, IOBUF);
+                while (n < 0 && errno == EINTR);
         if (n < 0) {
                 archive_set_error(a, errno, "read error");
                 return -1;
@@ -64,12 +75,27 @@ static ssize_t inner_read(struct archive *a, void *userdata, const void **buf) {
                 archive_set_error(a, archive_errno(ap->outer) ?: EIO, "%s", archive_error_string(ap->outer) ?: "decompression error");
                 return -1;
         }
+        if (ap->src->budget) {
+                tb_layer_budget *b = ap->src->budget;
+
+                if ((uint64_t)n > b->bytes) {
+                        ap->over_budget = true;
+                        archive_set_error(a, EFBIG, "image larger than %llu bytes uncompressed (--max-image-size)",
+                                          (unsigned long long)b->max_bytes);
+                        return -1;
+                }
+                b->bytes -= (uint64_t)n;
+        }
         EVP_DigestUpdate(ap->tar_md, ap->tbuf, (size_t)n);
         *buf = ap->tbuf;
         return n;
 }
 
 static int fail(struct apply *ap, const char *member, int r, const char *what) {
+        if (ap->source_failed)
+                return r;
+        if (ap->over_budget)
+                r = -EFBIG;
         if (member)
                 tb_err("%s: %s: %s", ap->src->name, member, what);
         else
@@ -78,6 +104,8 @@ static int fail(struct apply *ap, const char *member, int r, const char *what) {
 }
 
 static int fail_errno(struct apply *ap, const char *member, int r, const char *what) {
+        if (ap->source_failed)
+                return r;
         return tb_log_errno(r, "%s: %s: %s", ap->src->name, member, what);
 }
 
@@ -294,6 +322,10 @@ static int apply_entry(struct apply *ap, struct archive_entry *e) {
 
         if (!member)
                 return fail(ap, NULL, -EBADMSG, "member without a name");
+        /* A directory named "/" is the root itself (umoci insert writes it; Docker and containerd
+         * clean it to the extraction root): like "./", nothing to make. "/x" stays refused. */
+        if (type == AE_IFDIR && member[0] == '/' && member[strspn(member, "/")] == '\0')
+                return 0;
         r = tb_path_normalize(member, &path);
         if (r == -ENOMEM)
                 return r;
@@ -390,6 +422,13 @@ static int drain(struct apply *ap) {
                         return fail(ap, NULL, -EBADMSG, archive_error_string(ap->outer) ?: "decompression error");
                 if (n == 0)
                         break;
+                if (ap->src->budget) {
+                        if ((uint64_t)n > ap->src->budget->bytes) {
+                                ap->over_budget = true;
+                                return fail(ap, NULL, -EFBIG, "image larger than the uncompressed size limit (--max-image-size)");
+                        }
+                        ap->src->budget->bytes -= (uint64_t)n;
+                }
                 EVP_DigestUpdate(ap->tar_md, ap->tbuf, (size_t)n);
         }
         for (;;) {
@@ -401,6 +440,11 @@ static int drain(struct apply *ap) {
                 if (n == 0)
                         return 0;
         }
+}
+
+void tb_layer_budget_init(tb_layer_budget *b, uint64_t max_bytes, uint64_t max_entries) {
+        b->bytes = b->max_bytes = max_bytes ?: TB_LAYER_DEFAULT_MAX_BYTES;
+        b->entries = b->max_entries = max_entries ?: TB_LAYER_DEFAULT_MAX_ENTRIES;
 }
 
 static void apply_done(struct apply *ap) {
@@ -459,6 +503,14 @@ int tb_layer_apply(int rootfd, int fd, const tb_layer_source *src) {
                         break;
                 if (r < ARCHIVE_WARN)
                         return fail(&ap, NULL, -EBADMSG, archive_error_string(ap.inner) ?: "bad tar header");
+                if (src->budget) {
+                        if (src->budget->entries == 0) {
+                                tb_err("%s: image has more than %llu entries", src->name,
+                                       (unsigned long long)src->budget->max_entries);
+                                return -EFBIG;
+                        }
+                        src->budget->entries--;
+                }
                 r = apply_entry(&ap, e);
                 if (r < 0)
                         return r;

@@ -480,3 +480,54 @@ int tb_oci_load(tb_oci_open_fn open_fn, void *userdata, const char *tag, tb_oci_
         *ret = TAKE_PTR(img);
         return 0;
 }
+
+int tb_oci_select_platform(const char *name, const char *json, size_t len, const tb_oci_platform *want,
+                           tb_oci_descriptor *ret) {
+        _cleanup_(json_object_putp) json_object *j = NULL;
+        _cleanup_(tb_buf_freep) tb_buf have = TB_BUF_INIT;
+        json_object *ms, *pick = NULL;
+        size_t n;
+        int r;
+
+        r = parse_json(name, json, len, json_type_object, &j);
+        if (r < 0)
+                return r;
+        ms = get_typed(j, "manifests", json_type_array);
+        if (!ms || (n = json_object_array_length(ms)) == 0) {
+                tb_err("%s: no manifests", name);
+                return -EBADMSG;
+        }
+        for (size_t i = 0; i < n && !pick; i++) {
+                json_object *m = json_object_array_get_idx(ms, i);
+                json_object *p = get_typed(m, "platform", json_type_object);
+                const char *arch = get_string(p, "architecture"), *os = get_string(p, "os");
+                const char *variant = get_string(p, "variant");
+
+                if (!arch || !os)
+                        continue;
+                /* Attestation manifests (buildx) carry "unknown/unknown": not an image. */
+                if (strcmp(os, want->os) == 0 && strcmp(arch, want->arch) == 0 &&
+                    (!want->variant || (variant && strcmp(variant, want->variant) == 0)))
+                        pick = m;
+                else if (have.len < 400 && strcmp(os, "unknown") != 0) {
+                        char one[160];
+
+                        snprintf(one, sizeof(one), "%s%.40s/%.40s%s%.20s", have.len ? ", " : "", os, arch,
+                                 variant ? "/" : "", variant ?: "");
+                        r = tb_buf_append(&have, one, strlen(one));
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (!pick) {
+                (void)tb_buf_append_zero(&have, 1);
+                tb_err("%s: no image for %s/%s%s%s in the index (it has %s)", name, want->os, want->arch,
+                       want->variant ? "/" : "", want->variant ?: "", have.data ? (const char *)have.data : "none");
+                return -ENOENT;
+        }
+        return parse_descriptor(name, pick, ret);
+}
+
+const char *tb_oci_host_arch(void) {
+        return host_arch();
+}

@@ -58,3 +58,18 @@ int tb_oci_parse_config(const char *name, const char *json, size_t len, tb_oci_i
 /* docker manifest.json: the entry for TAG; returns its config path and fills IMG's layer paths. */
 int tb_oci_parse_docker_manifest(const char *name, const char *json, size_t len, const char *tag,
                                  char **ret_config, tb_oci_image *img);
+
+/* An image platform, as in an index's "platform": os "linux", arch "amd64", variant "v8" or NULL. */
+typedef struct tb_oci_platform {
+        const char *os;
+        const char *arch;
+        const char *variant;
+} tb_oci_platform;
+
+/* Picks the manifest for platform WANT from an index (a variant is matched only when WANT
+ * names one). -ENOENT (logged, with the platforms the index has) when there is none. */
+int tb_oci_select_platform(const char *name, const char *json, size_t len, const tb_oci_platform *want,
+                           tb_oci_descriptor *ret);
+
+/* This machine's architecture in OCI spelling ("amd64", "arm64"), "" if unknown. */
+const char *tb_oci_host_arch(void);

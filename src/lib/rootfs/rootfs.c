@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/fileio.h"
+#include "rootfs/imageref.h"
 #include "rootfs/layer.h"
 #include "util/log.h"
 #include "rootfs/oci.h"
@@ -258,7 +259,8 @@ static int layout_open(void *userdata, const char *path, int *ret_fd) {
         return 0;
 }
 
-static int apply_image(int rootfd, tb_oci_open_fn open_fn, void *userdata, const char *source, const char *tag) {
+static int apply_image(int rootfd, tb_oci_open_fn open_fn, void *userdata, const char *source, const char *tag,
+                       tb_layer_budget *budget) {
         _cleanup_(tb_oci_image_freep) tb_oci_image *img = NULL;
         int r;
 
@@ -268,7 +270,8 @@ static int apply_image(int rootfd, tb_oci_open_fn open_fn, void *userdata, const
         for (size_t i = 0; i < img->n_layers; i++) {
                 _cleanup_(closep) int fd = -1;
                 const tb_oci_layer *l = &img->layers[i];
-                tb_layer_source src = { .name = l->path, .digest = l->digest, .diff_id = l->diff_id, .size = l->size };
+                tb_layer_source src = { .name = l->path, .digest = l->digest, .diff_id = l->diff_id, .size = l->size,
+                                        .budget = budget };
 
                 tb_debug("%s: layer %zu/%zu: %s", source, i + 1, img->n_layers, l->path);
                 r = open_fn(userdata, l->path, &fd);
@@ -306,8 +309,10 @@ static int open_image(tb_rootfs *fs, const char *source, const char *arg, bool a
                       const tb_rootfs_options *opts) {
         _cleanup_(freep) char *path = NULL, *tag = NULL;
         _cleanup_(closep) int wfd = -1;
+        tb_layer_budget budget;
         int r;
 
+        tb_layer_budget_init(&budget, opts ? opts->max_image_size : 0, 0);
         r = split_tag(arg, &path, &tag);
         if (r < 0)
                 return r;
@@ -330,7 +335,7 @@ static int open_image(tb_rootfs *fs, const char *source, const char *arg, bool a
                 r = store_fill(&store, path);
                 if (r < 0)
                         return r;
-                r = apply_image(fs->fds[0], store_open, &store, source, tag);
+                r = apply_image(fs->fds[0], store_open, &store, source, tag, &budget);
                 (void)tb_rm_rf_at(wfd, "archive"); /* the blobs are no longer needed */
                 return r;
         }
@@ -338,11 +343,33 @@ static int open_image(tb_rootfs *fs, const char *source, const char *arg, bool a
         _cleanup_(closep) int lfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (lfd < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot open OCI layout", path);
-        return apply_image(fs->fds[0], layout_open, &lfd, source, tag);
+        return apply_image(fs->fds[0], layout_open, &lfd, source, tag, &budget);
+}
+
+/* A registry image: pulled layer by layer straight into the work area's tree. */
+static int open_registry(tb_rootfs *fs, const tb_imageref *ref, const tb_rootfs_options *opts) {
+        static const tb_registry_options defaults = { 0 };
+        _cleanup_(closep) int wfd = -1;
+        tb_layer_budget budget;
+        int r;
+
+        tb_layer_budget_init(&budget, opts ? opts->max_image_size : 0, 0);
+        r = make_workarea(opts, &fs->workarea);
+        if (r < 0)
+                return r;
+        wfd = open(fs->workarea, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (wfd < 0 || mkdirat(wfd, "rootfs", 0755) < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot prepare work area", fs->workarea);
+        fs->fds[0] = openat(wfd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fs->fds[0] < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot prepare work area", fs->workarea);
+        return tb_registry_pull(ref, opts && opts->registry ? opts->registry : &defaults, fs->fds[0], &budget,
+                                opts ? opts->summary : NULL);
 }
 
 int tb_rootfs_open(const char *source, const tb_rootfs_options *opts, tb_rootfs **ret) {
         _cleanup_(tb_rootfs_freep) tb_rootfs *fs = NULL;
+        _cleanup_(tb_imageref_freep) tb_imageref *ref = NULL;
         int r = 0;
 
         fs = calloc(1, sizeof(*fs));
@@ -359,8 +386,11 @@ int tb_rootfs_open(const char *source, const tb_rootfs_options *opts, tb_rootfs 
                 r = open_image(fs, source, source + 8, true, opts);
         else if (strncmp(source, "oci-layout:", 11) == 0)
                 r = open_image(fs, source, source + 11, false, opts);
-        else {
-                tb_err("%s: unknown source; use dir:PATH, ocifile:FILE[:TAG] or oci-layout:PATH[:TAG]", source);
+        else if ((r = tb_imageref_from_source(source, &ref)) > 0)
+                r = open_registry(fs, ref, opts);
+        else if (r == 0) {
+                tb_err("%s: unknown source; use dir:PATH, ocifile:FILE[:TAG], oci-layout:PATH[:TAG] or an image "
+                       "reference (REGISTRY/REPO:TAG, docker://REF, oci:REF)", source);
                 return -EINVAL;
         }
         if (r < 0)

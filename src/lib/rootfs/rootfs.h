@@ -1,7 +1,8 @@
 /* rootfs.h — a root file system source, seen as one sorted stream of entries.
  *
  * Sources: "dir:PATH" (read in place, never copied), "ocifile:FILE[:TAG]" (a docker save
- * tarball or an OCI archive, told apart by their contents) and "oci-layout:PATH[:TAG]".
+ * tarball or an OCI archive, told apart by their contents), "oci-layout:PATH[:TAG]", and registry
+ * images: "docker://REF", "oci:REF" or a bare REF that parses as an image reference (imageref.h).
  * Images are unpacked layer by layer into a private work area (removed by tb_rootfs_free());
  * overlay directories are merged while walking, their entries winning: a non-directory hides
  * what lies below it, directories of the same name are merged. */
@@ -11,6 +12,8 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
+#include "rootfs/layer.h"
+#include "rootfs/registry.h"
 #include "util/macro.h"
 
 typedef struct tb_rootfs tb_rootfs;
@@ -21,6 +24,9 @@ typedef struct tb_rootfs_options {
         const char *const *overlays; /* directories merged on top, each winning over the previous */
         size_t n_overlays;
         const char *workdir; /* where images are unpacked; NULL: $TMPDIR, else /var/tmp */
+        uint64_t max_image_size;  /* uncompressed bytes of all layers; 0: TB_LAYER_DEFAULT_MAX_BYTES */
+        const tb_registry_options *registry; /* for registry sources; NULL: defaults */
+        tb_registry_summary *summary;        /* filled by a registry pull, or NULL */
 } tb_rootfs_options;
 
 /* Opens SOURCE; for images this unpacks every layer (verifying digests). Logs its errors. */

@@ -21,6 +21,11 @@ const tb_guid TB_GUID_IMAGE_SECURITY_DATABASE =
         G(0xd719b2cb, 0x3d3a, 0x4596, 0xa3, 0xbc, 0xda, 0xd0, 0x0e, 0x67, 0x65, 0x6f);
 const tb_guid TB_GUID_CERT_X509 = G(0xa5c059a1, 0x94e4, 0x4aa7, 0x87, 0xb5, 0xab, 0x15, 0x5c, 0x2b, 0xf0, 0x72);
 const tb_guid TB_GUID_CERT_SHA256 = G(0xc1c41626, 0x504c, 0x4092, 0xac, 0xa9, 0x41, 0xf9, 0x36, 0x93, 0x43, 0x28);
+const tb_guid TB_GUID_CERT_SHA384 = G(0xff3e5307, 0x9fd0, 0x48c9, 0x85, 0xf1, 0x8a, 0xd5, 0x6c, 0x70, 0x1e, 0x01);
+const tb_guid TB_GUID_CERT_SHA512 = G(0x093e0fae, 0xa6c4, 0x4f50, 0x9f, 0x1b, 0xd4, 0x1e, 0x2b, 0x89, 0xc1, 0x9a);
+const tb_guid TB_GUID_CERT_X509_SHA256 = G(0x3bd2a492, 0x96c0, 0x4079, 0xb4, 0x20, 0xfc, 0xf9, 0x8e, 0xf1, 0x03, 0xed);
+const tb_guid TB_GUID_CERT_X509_SHA384 = G(0x7076876e, 0x80c2, 0x4ee6, 0xaa, 0xd2, 0x28, 0xb3, 0x49, 0xa6, 0x86, 0x5b);
+const tb_guid TB_GUID_CERT_X509_SHA512 = G(0x446dbf63, 0x2502, 0x4cda, 0xbc, 0xfa, 0x24, 0x65, 0xd2, 0xb0, 0xfe, 0x9d);
 const tb_guid TB_GUID_CERT_TYPE_PKCS7 = G(0x4aafd29d, 0x68df, 0x49ee, 0x8a, 0xa9, 0x34, 0x7d, 0x37, 0x56, 0x65, 0xa7);
 const tb_guid TB_GUID_OWNER_MICROSOFT = G(0x77fa9abd, 0x0359, 0x4d32, 0xbd, 0x60, 0x28, 0xf4, 0xe7, 0x8f, 0x78, 0x4b);
 const tb_guid TB_GUID_OWNER_CUSTOM = G(0x88a69775, 0x5ad7, 0x45d9, 0x9f, 0x34, 0xce, 0xc4, 0x3e, 0x1f, 0x19, 0x89);
@@ -63,23 +68,27 @@ int tb_guid_random(tb_guid *ret) {
         return 0;
 }
 
-int tb_esl_append_x509(tb_buf *esl, const tb_guid *owner, const uint8_t *der, size_t der_len) {
-        uint64_t sig_size = sizeof(tb_guid) + (uint64_t)der_len;
+int tb_esl_append(tb_buf *esl, const tb_guid *type, const tb_guid *owner, const uint8_t *data, size_t len) {
+        uint64_t sig_size = sizeof(tb_guid) + (uint64_t)len;
         uint64_t list_size = ESL_HEADER_SIZE + sig_size;
         int r;
 
-        if (der_len == 0 || list_size > UINT32_MAX)
+        if (len == 0 || list_size > UINT32_MAX)
                 return -EINVAL;
         r = tb_buf_reserve(esl, (size_t)list_size);
         if (r < 0)
                 return r;
-        tb_buf_append(esl, TB_GUID_CERT_X509.b, 16);
+        tb_buf_append(esl, type->b, 16);
         tb_buf_append_u32le(esl, (uint32_t)list_size);
         tb_buf_append_u32le(esl, 0); /* SignatureHeaderSize */
         tb_buf_append_u32le(esl, (uint32_t)sig_size);
         tb_buf_append(esl, owner->b, 16);
-        tb_buf_append(esl, der, der_len);
+        tb_buf_append(esl, data, len);
         return 0;
+}
+
+int tb_esl_append_x509(tb_buf *esl, const tb_guid *owner, const uint8_t *der, size_t der_len) {
+        return tb_esl_append(esl, &TB_GUID_CERT_X509, owner, der, der_len);
 }
 
 int tb_esl_foreach(const uint8_t *data, size_t len, int (*fn)(const tb_esl_entry *e, void *userdata),

@@ -19,7 +19,12 @@ typedef struct tb_guid {
 extern const tb_guid TB_GUID_EFI_GLOBAL_VARIABLE;    /* PK, KEK */
 extern const tb_guid TB_GUID_IMAGE_SECURITY_DATABASE; /* db, dbx */
 extern const tb_guid TB_GUID_CERT_X509;
-extern const tb_guid TB_GUID_CERT_SHA256;
+extern const tb_guid TB_GUID_CERT_SHA256;          /* an image hash (Authenticode, SHA-256) */
+extern const tb_guid TB_GUID_CERT_SHA384;
+extern const tb_guid TB_GUID_CERT_SHA512;
+extern const tb_guid TB_GUID_CERT_X509_SHA256;     /* hash of a certificate's TBSCertificate + EFI_TIME */
+extern const tb_guid TB_GUID_CERT_X509_SHA384;
+extern const tb_guid TB_GUID_CERT_X509_SHA512;
 extern const tb_guid TB_GUID_CERT_TYPE_PKCS7;
 extern const tb_guid TB_GUID_OWNER_MICROSOFT; /* 77fa9abd-0359-4d32-bd60-28f4e78f784b */
 extern const tb_guid TB_GUID_OWNER_CUSTOM;    /* 88a69775-5ad7-45d9-9f34-cec43e1f1989 */
@@ -27,6 +32,9 @@ extern const tb_guid TB_GUID_OWNER_CUSTOM;    /* 88a69775-5ad7-45d9-9f34-cec43e1
 int tb_guid_from_string(const char *s, tb_guid *ret);
 void tb_guid_to_string(const tb_guid *g, char out[TB_GUID_STRING_MAX]);
 int tb_guid_random(tb_guid *ret); /* RFC 4122 version 4 */
+
+/* Appends one EFI_SIGNATURE_LIST of TYPE holding one signature (DATA, after the owner GUID). */
+int tb_esl_append(tb_buf *esl, const tb_guid *type, const tb_guid *owner, const uint8_t *data, size_t len);
 
 /* Appends one EFI_SIGNATURE_LIST holding one X.509 certificate (DER) owned by OWNER. */
 int tb_esl_append_x509(tb_buf *esl, const tb_guid *owner, const uint8_t *der, size_t der_len);

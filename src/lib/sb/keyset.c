@@ -10,6 +10,7 @@
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/ossl.h"
+#include "pe/pkcs11.h"
 #include "pe/signer.h"
 
 const char *const tb_keyset_files[TB_KEYSET_N_FILES] = {
@@ -18,6 +19,15 @@ const char *const tb_keyset_files[TB_KEYSET_N_FILES] = {
 };
 
 const char *const tb_keyset_auth_files[] = { "PK.auth", "KEK.auth", "db.auth", NULL };
+
+/* A key set whose private keys stay in a PKCS#11 token: the .key files become .pkcs11 files
+ * holding the key's URI (no PIN: at most the pin-source path genkey was given), and the PCR
+ * key's public half is written out for `encrypt` and `upgrade`, which never sign. */
+static const char *const keyset_files_pkcs11[TB_KEYSET_N_FILES + 1] = {
+        "PK.pkcs11",  "PK.pem",  "PK.der",  "PK.esl",  "PK.auth", "KEK.pkcs11", "KEK.pem", "KEK.der",
+        "KEK.esl", "KEK.auth", "db.pkcs11", "db.pem", "db.der", "db.esl", "db.auth", "tpm2-pcr-private.pkcs11",
+        "tpm2-pcr-public.pem",
+};
 
 /* The 2011 CAs and their 2023 successors, as python3-virt-firmware ships them (see
  * scripts/install-deps.sh). The "Option ROM UEFI CA 2023" is not among its files. */
@@ -151,6 +161,23 @@ static int load_custom_db(const char *dir, const char *name, cert_list *out) {
         return r;
 }
 
+static int generate_rsa(uint32_t bits, EVP_PKEY **ret);
+
+/* In memory, or inside the token (then RET_URI names it). */
+static int generate_key(const tb_keyset_options *o, uint32_t bits, const char *label, EVP_PKEY **ret,
+                        tb_buf *ret_uri) {
+        _cleanup_(freep) char *uri = NULL;
+        int r;
+
+        if (!o->pkcs11_uri)
+                return generate_rsa(bits, ret);
+        r = tb_pkcs11_generate_rsa(o->pkcs11_uri, bits, label, ret, &uri);
+        if (r < 0)
+                return -ECANCELED; /* logged, with the token's view of what failed */
+        r = tb_buf_append(ret_uri, uri, strlen(uri));
+        return r < 0 ? r : tb_buf_append(ret_uri, "\n", 1);
+}
+
 static int generate_rsa(uint32_t bits, EVP_PKEY **ret) {
         EVP_PKEY *key = EVP_RSA_gen(bits);
 
@@ -207,7 +234,7 @@ typedef struct keyset {
         EVP_PKEY *key[N_KEYS];
         X509 *cert[N_KEYS];
         EVP_PKEY *pcr_key;
-        tb_buf file[TB_KEYSET_N_FILES];
+        tb_buf file[TB_KEYSET_N_FILES + 1];
 } keyset;
 
 static void keyset_free(keyset *ks) {
@@ -216,12 +243,11 @@ static void keyset_free(keyset *ks) {
                 X509_free(ks->cert[i]);
         }
         EVP_PKEY_free(ks->pcr_key);
-        for (int i = 0; i < TB_KEYSET_N_FILES; i++)
+        for (int i = 0; i < TB_KEYSET_N_FILES + 1; i++)
                 tb_buf_wipe(&ks->file[i]);
 }
 
-static bool is_private(int file_index) {
-        const char *n = tb_keyset_files[file_index];
+static bool is_private(const char *n) {
         size_t l = strlen(n);
 
         return (l > 4 && strcmp(n + l - 4, ".key") == 0) || strcmp(n, TB_KEYSET_PCR_KEY) == 0;
@@ -241,23 +267,31 @@ static int build_files(const tb_keyset_options *o, const cert_list extra[N_KEYS]
 
                 if (asprintf(&cn, "%s-%s", o->name, kinds[k].name) < 0)
                         return tb_log_oom();
-                r = generate_rsa(o->key_bits, &ks->key[k]);
+                r = generate_key(o, o->key_bits, cn, &ks->key[k], &ks->file[(size_t)k * 5]);
                 if (r < 0)
                         return r;
                 r = make_cert(ks->key[k], cn, o->epoch, o->days, &ks->cert[k]);
                 if (r < 0)
                         return r;
+                tb_cert_warn_expiry(ks->cert[k], cn);
         }
-        r = generate_rsa(2048, &ks->pcr_key);
-        if (r < 0)
-                return r;
+        {
+                _cleanup_(freep) char *cn = NULL;
+
+                if (asprintf(&cn, "%s-tpm2-pcr", o->name) < 0)
+                        return tb_log_oom();
+                r = generate_key(o, 2048, cn, &ks->pcr_key, &ks->file[15]);
+                if (r < 0)
+                        return r;
+        }
 
         for (int k = 0; k < N_KEYS; k++) {
                 tb_buf *f = &ks->file[(size_t)k * 5];
                 tb_buf *key_pem = &f[0], *pem = &f[1], *der = &f[2], *esl = &f[3], *auth = &f[4];
                 const struct key_kind *signer = &kinds[kinds[k].signer];
 
-                if ((r = tb_key_to_pem(ks->key[k], key_pem)) < 0 || (r = tb_cert_to_pem(ks->cert[k], pem)) < 0 ||
+                if ((!o->pkcs11_uri && (r = tb_key_to_pem(ks->key[k], key_pem)) < 0) ||
+                    (r = tb_cert_to_pem(ks->cert[k], pem)) < 0 ||
                     (r = tb_cert_to_der(ks->cert[k], der)) < 0)
                         return r;
                 r = tb_esl_append_x509(esl, &owner, der->data, der->len);
@@ -275,19 +309,23 @@ static int build_files(const tb_keyset_options *o, const cert_list extra[N_KEYS]
                 if (r < 0)
                         return r;
         }
+        if (o->pkcs11_uri)
+                return tb_pubkey_to_pem(ks->pcr_key, &ks->file[16]);
         return tb_key_to_pem(ks->pcr_key, &ks->file[15]);
 }
 
 static int check_existing(const char *out_dir) {
-        for (int i = 0; i < TB_KEYSET_N_FILES; i++) {
-                _cleanup_(freep) char *p = tb_path_join(out_dir, tb_keyset_files[i]);
+        /* Either kind of key set counts: a PEM set must not be shadowed by a token set. */
+        for (int i = 0; i < 2 * TB_KEYSET_N_FILES + 1; i++) {
+                const char *name = i < TB_KEYSET_N_FILES ? tb_keyset_files[i] : keyset_files_pkcs11[i - TB_KEYSET_N_FILES];
+                _cleanup_(freep) char *p = tb_path_join(out_dir, name);
 
                 if (!p)
                         return tb_log_oom();
                 if (tb_path_exists(p)) {
                         tb_err("%s: a key set already exists there (%s); losing keys makes upgrades impossible, "
                                "use --force to overwrite it",
-                               out_dir, tb_keyset_files[i]);
+                               out_dir, name);
                         return -EEXIST;
                 }
         }
@@ -297,6 +335,8 @@ static int check_existing(const char *out_dir) {
 int tb_keyset_generate(const tb_keyset_options *o, const char *out_dir, bool force) {
         _cleanup_(tb_stage_abortp) tb_stage stage = TB_STAGE_INIT;
         cert_list extra[N_KEYS] = {}, custom[N_KEYS] = {};
+        const char *const *names = o->pkcs11_uri ? keyset_files_pkcs11 : tb_keyset_files;
+        size_t n_files = o->pkcs11_uri ? TB_KEYSET_N_FILES + 1 : TB_KEYSET_N_FILES;
         keyset ks = {};
         int r;
 
@@ -323,7 +363,8 @@ int tb_keyset_generate(const tb_keyset_options *o, const char *out_dir, bool for
 
         r = build_files(o, extra, custom, &ks);
         if (r < 0) {
-                tb_log_errno(r, "cannot generate the key set");
+                if (r != -ECANCELED)
+                        tb_log_errno(r, "cannot generate the key set");
                 goto finish;
         }
 
@@ -332,16 +373,17 @@ int tb_keyset_generate(const tb_keyset_options *o, const char *out_dir, bool for
                 tb_log_errno(r, "%s: cannot create output directory", out_dir);
                 goto finish;
         }
-        for (int i = 0; i < TB_KEYSET_N_FILES; i++) {
-                _cleanup_(freep) char *p = tb_path_join(stage.dir, tb_keyset_files[i]);
+        for (size_t i = 0; i < n_files; i++) {
+                _cleanup_(freep) char *p = tb_path_join(stage.dir, names[i]);
 
-                r = p ? tb_write_file_new(p, ks.file[i].data, ks.file[i].len, is_private(i) ? 0600 : 0644) : tb_log_oom();
+                r = p ? tb_write_file_new(p, ks.file[i].data, ks.file[i].len, is_private(names[i]) ? 0600 : 0644)
+                      : tb_log_oom();
                 if (r < 0) {
-                        tb_log_errno(r, "%s/%s: cannot write", out_dir, tb_keyset_files[i]);
+                        tb_log_errno(r, "%s/%s: cannot write", out_dir, names[i]);
                         goto finish;
                 }
         }
-        r = tb_stage_commit(&stage, tb_keyset_files, TB_KEYSET_N_FILES, force);
+        r = tb_stage_commit(&stage, names, n_files, force);
         if (r == -EEXIST)
                 check_existing(out_dir); /* someone else wrote one meanwhile: say which */
         else if (r < 0)
@@ -354,4 +396,35 @@ finish:
                 cert_list_free(&custom[k]);
         }
         return r;
+}
+
+int tb_keyset_private_ref(const char *dir, const char *name, char **ret) {
+        _cleanup_(freep) char *pem = NULL, *uri_path = NULL;
+        _cleanup_(tb_buf_freep) tb_buf uri = TB_BUF_INIT;
+        const char *file = strcmp(name, "tpm2-pcr") == 0 ? "tpm2-pcr-private" : name;
+        char *p;
+        int r;
+
+        if (asprintf(&pem, "%s/%s%s", dir, file, strcmp(name, "tpm2-pcr") == 0 ? ".pem" : ".key") < 0 ||
+            asprintf(&uri_path, "%s/%s.pkcs11", dir, file) < 0)
+                return tb_log_oom();
+        if (tb_path_exists(pem) || !tb_path_exists(uri_path)) {
+                *ret = TAKE_PTR(pem);
+                return 0;
+        }
+        r = tb_read_file(uri_path, 4096, &uri);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot read", uri_path);
+        while (uri.len > 0 && (uri.data[uri.len - 1] == '\n' || uri.data[uri.len - 1] == '\r'))
+                uri.len--;
+        p = strndup((const char *)uri.data, uri.len);
+        if (!p)
+                return tb_log_oom();
+        if (!tb_pkcs11_is_uri(p) || strlen(p) != uri.len) {
+                free(p);
+                tb_err("%s: not a pkcs11: URI", uri_path);
+                return -EBADMSG;
+        }
+        *ret = p;
+        return 0;
 }

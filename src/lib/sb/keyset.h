@@ -13,6 +13,7 @@ typedef struct tb_keyset_options {
         bool skip_microsoft;          /* do not append Microsoft's UEFI CAs to KEK/db */
         const char *ms_cert_dir;      /* where Microsoft's CA certificates (PEM) are */
         const char *custom_cert_dir;  /* firmware-exported `db` and `KEK` signature databases, or NULL */
+        const char *pkcs11_uri;       /* generate the keys inside this token (pe/pkcs11.h), or NULL */
 } tb_keyset_options;
 
 /* The files of a key set that other modules open, by role: the key and certificate that sign
@@ -30,6 +31,11 @@ extern const char *const tb_keyset_files[16];
 /* Generates a key set into OUT_DIR (created 0700 if missing). Refuses (-EEXIST) when any of the
  * 16 files exists unless FORCE. Writes all files or none. Logs the file and the problem. */
 int tb_keyset_generate(const tb_keyset_options *o, const char *out_dir, bool force);
+
+/* Where key set DIR keeps the private key NAME ("PK", "KEK", "db", "tpm2-pcr"): the PEM file
+ * (NAME.key, tpm2-pcr-private.pem), else the URI a token key set's NAME.pkcs11 holds, else the
+ * PEM path (so that its absence is reported by whoever opens it). *RET is malloc'ed. */
+int tb_keyset_private_ref(const char *dir, const char *name, char **ret);
 
 /* Microsoft's certificates appended to KEK and db, by file name in ms_cert_dir (PEM). */
 extern const char *const tb_keyset_ms_kek_certs[];

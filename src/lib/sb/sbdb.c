@@ -9,15 +9,24 @@
 #include "sb/efisig.h"
 #include "sb/efivar.h"
 #include "util/log.h"
+#include "util/macro.h"
 #include "util/ossl.h"
 
 /* A refusal is an answer, not a system error: no strerror suffix. */
 #define REFUSE(r, ...) (tb_err(__VA_ARGS__), (r))
 
+/* A hash entry: an image hash (EFI_CERT_SHA256/384/512) or, in dbx, the hash of a certificate's
+ * TBSCertificate (EFI_CERT_X509_SHA256/384/512). */
+typedef struct sbdb_hash {
+        int nid;            /* NID_sha256, NID_sha384 or NID_sha512 */
+        bool of_cert;       /* X509_SHA*: a certificate's to-be-signed part, not an image */
+        uint8_t h[64];
+} sbdb_hash;
+
 typedef struct sbdb_set {
         X509 **certs;
         size_t n_certs;
-        uint8_t (*hashes)[32];
+        sbdb_hash *hashes;
         size_t n_hashes;
 } sbdb_set;
 
@@ -40,6 +49,22 @@ void tb_sbdb_free(tb_sbdb *s) {
         free(s);
 }
 
+/* The hash entry types EDK2's DxeImageVerificationLib knows, with their digest and size. SHA-1
+ * image hashes are left out on purpose: they prove nothing any more. */
+static const struct hash_type {
+        const tb_guid *guid;
+        int nid;
+        size_t len;  /* the hash; X509_SHA* entries are followed by a 16-byte EFI_TIME */
+        bool of_cert;
+} hash_types[] = {
+        { &TB_GUID_CERT_SHA256, NID_sha256, 32, false },
+        { &TB_GUID_CERT_SHA384, NID_sha384, 48, false },
+        { &TB_GUID_CERT_SHA512, NID_sha512, 64, false },
+        { &TB_GUID_CERT_X509_SHA256, NID_sha256, 32, true },
+        { &TB_GUID_CERT_X509_SHA384, NID_sha384, 48, true },
+        { &TB_GUID_CERT_X509_SHA512, NID_sha512, 64, true },
+};
+
 static int add_entry(const tb_esl_entry *e, void *userdata) {
         sbdb_set *s = userdata;
 
@@ -58,14 +83,28 @@ static int add_entry(const tb_esl_entry *e, void *userdata) {
                 }
                 s->certs = n;
                 s->certs[s->n_certs++] = c;
-        } else if (memcmp(&e->type, &TB_GUID_CERT_SHA256, sizeof(tb_guid)) == 0 && e->len == 32) {
-                uint8_t(*n)[32] = realloc(s->hashes, (s->n_hashes + 1) * 32);
+                return 0;
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(hash_types); i++) {
+                const struct hash_type *t = &hash_types[i];
+                sbdb_hash *n;
+
+                if (memcmp(&e->type, t->guid, sizeof(tb_guid)) != 0)
+                        continue;
+                if (e->len != t->len + (t->of_cert ? 16 : 0))
+                        return -EBADMSG; /* the type fixes the size: anything else is damage */
+                n = realloc(s->hashes, (s->n_hashes + 1) * sizeof(*n));
                 if (!n)
                         return tb_log_oom();
                 s->hashes = n;
-                memcpy(s->hashes[s->n_hashes++], e->data, 32);
+                n = &s->hashes[s->n_hashes++];
+                *n = (sbdb_hash){ .nid = t->nid, .of_cert = t->of_cert };
+                /* TimeOfRevocation is ignored: without a timestamped signature (we never make
+                 * one) EDK2 treats the certificate as revoked at any time. */
+                memcpy(n->h, e->data, t->len);
+                return 0;
         }
-        /* Other types (X.509 TBS hashes, SHA-1/384/512) are not produced by our tools. */
+        /* Other types (SHA-1, RSA2048 keys) are ignored, as EDK2 ignores them for images. */
         return 0;
 }
 
@@ -110,29 +149,111 @@ size_t tb_sbdb_n_db_certs(const tb_sbdb *s) {
         return s->db.n_certs;
 }
 
-static bool has_hash(const sbdb_set *s, const uint8_t h[32]) {
-        for (size_t i = 0; i < s->n_hashes; i++)
-                if (memcmp(s->hashes[i], h, 32) == 0)
-                        return true;
-        return false;
+static size_t nid_len(int nid) {
+        return nid == NID_sha256 ? 32 : nid == NID_sha384 ? 48 : 64;
+}
+
+/* Is PE's image hash, with any algorithm SET holds image hashes of, in SET? */
+static int has_image_hash(const sbdb_set *s, const tb_pe *pe, bool *ret) {
+        static const int nids[] = { NID_sha256, NID_sha384, NID_sha512 };
+
+        *ret = false;
+        for (size_t a = 0; a < ARRAY_SIZE(nids); a++) {
+                uint8_t hash[EVP_MAX_MD_SIZE];
+                bool computed = false;
+
+                for (size_t i = 0; i < s->n_hashes; i++) {
+                        int r;
+
+                        if (s->hashes[i].of_cert || s->hashes[i].nid != nids[a])
+                                continue;
+                        if (!computed) {
+                                r = tb_authenticode_digest(pe, EVP_get_digestbynid(nids[a]), hash, &(unsigned){ 0 });
+                                if (r < 0)
+                                        return r;
+                                computed = true;
+                        }
+                        if (memcmp(s->hashes[i].h, hash, nid_len(nids[a])) == 0) {
+                                *ret = true;
+                                return 0;
+                        }
+                }
+        }
+        return 0;
+}
+
+int tb_sbdb_cert_tbs_hash(X509 *cert, int nid, uint8_t out[64]) {
+        _cleanup_(OPENSSL_freep) unsigned char *der = NULL;
+        const unsigned char *p, *tbs;
+        long len;
+        int n, tag, cls;
+
+        /* The TBSCertificate exactly as encoded in the certificate (the first element of its
+         * outer SEQUENCE), not a re-encoding. */
+        n = i2d_X509(cert, &der);
+        if (n <= 0)
+                return -EIO;
+        p = der;
+        if (ASN1_get_object(&p, &len, &tag, &cls, n) & 0x80 || tag != V_ASN1_SEQUENCE)
+                return -EBADMSG;
+        tbs = p;
+        if (ASN1_get_object(&p, &len, &tag, &cls, der + n - p) & 0x80 || tag != V_ASN1_SEQUENCE)
+                return -EBADMSG;
+        if (EVP_Digest(tbs, (size_t)(p - tbs) + (size_t)len, out, NULL, EVP_get_digestbynid(nid), NULL) != 1)
+                return -EIO;
+        return 0;
+}
+
+/* Is any certificate SIG carries (signer and chain) revoked by a TBS hash in SET? */
+static int cert_hash_revoked(const sbdb_set *s, const tb_authenticode_sig *sig, X509 **ret) {
+        STACK_OF(X509) *certs = sig->p7->d.sign ? sig->p7->d.sign->cert : NULL;
+
+        for (int c = 0; c < sk_X509_num(certs); c++)
+                for (size_t i = 0; i < s->n_hashes; i++) {
+                        uint8_t h[64];
+                        int r;
+
+                        if (!s->hashes[i].of_cert)
+                                continue;
+                        r = tb_sbdb_cert_tbs_hash(sk_X509_value(certs, c), s->hashes[i].nid, h);
+                        if (r < 0)
+                                return r;
+                        if (memcmp(h, s->hashes[i].h, nid_len(s->hashes[i].nid)) == 0) {
+                                *ret = sk_X509_value(certs, c);
+                                return 1;
+                        }
+                }
+        return 0;
 }
 
 int tb_sbdb_check(const tb_sbdb *s, const tb_pe *pe) {
         _cleanup_(tb_authenticode_sigs_donep) tb_authenticode_sigs sigs = TB_AUTHENTICODE_SIGS_INIT;
-        uint8_t hash[EVP_MAX_MD_SIZE];
-        unsigned hash_len;
-        bool allowed;
+        bool allowed, revoked;
         int r;
 
-        r = tb_authenticode_digest(pe, EVP_sha256(), hash, &hash_len);
+        r = has_image_hash(&s->dbx, pe, &revoked);
         if (r < 0)
                 return r;
-        if (has_hash(&s->dbx, hash))
+        if (revoked)
                 return REFUSE(-EKEYREVOKED, "%s: its image hash is in dbx: the firmware would refuse it",
                                     tb_pe_name(pe));
         r = tb_authenticode_read(pe, &sigs);
         if (r < 0)
                 return r;
+        for (size_t i = 0; i < sigs.n; i++) {
+                X509 *bad = NULL;
+
+                r = cert_hash_revoked(&s->dbx, &sigs.sig[i], &bad);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        char name[256];
+
+                        X509_NAME_oneline(X509_get_subject_name(bad), name, sizeof(name));
+                        return REFUSE(-EKEYREVOKED, "%s: its signature carries the certificate %s, whose hash is "
+                                                    "in dbx: the firmware would refuse it", tb_pe_name(pe), name);
+                }
+        }
         /* Any revoked certificate in any signature's chain is fatal, as in EDK2's DxeImageVerificationLib. */
         for (size_t i = 0; i < sigs.n; i++)
                 for (size_t j = 0; j < s->dbx.n_certs; j++)
@@ -142,7 +263,9 @@ int tb_sbdb_check(const tb_sbdb *s, const tb_pe *pe) {
                                                     "%s: signed by %s, whose certificate is in dbx: the firmware "
                                                     "would refuse it", tb_pe_name(pe), who ? who : "a signer");
                         }
-        allowed = has_hash(&s->db, hash);
+        r = has_image_hash(&s->db, pe, &allowed);
+        if (r < 0)
+                return r;
         for (size_t i = 0; !allowed && i < sigs.n; i++) {
                 if (!sigs.sig[i].digest_matches)
                         continue;

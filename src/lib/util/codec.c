@@ -58,6 +58,10 @@ int tb_base64_decode(const char *s, size_t len, tb_buf *out) {
         size_t pad = 0, n;
         int r, k;
 
+        /* Nothing to decode; an empty buffer may have no storage yet (NULL + 0 is undefined). */
+        if (len == 0)
+                return 0;
+
         /* EVP_DecodeBlock accepts whitespace and returns padding as zero bytes: check the
          * shape ourselves and trim. */
         if (len % 4 != 0 || len > (size_t)INT32_MAX)

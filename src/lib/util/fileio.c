@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "util/macro.h"
 #include "util/log.h"
 
@@ -46,6 +48,47 @@ int tb_read_file(const char *path, size_t max, tb_buf *out) {
                 if (out->len > max)
                         return -EFBIG;
         }
+        return 0;
+}
+
+int tb_read_secret_file(const char *path, size_t max, tb_buf *out) {
+        _cleanup_(closep) int fd = -1;
+        struct stat st;
+        size_t size;
+
+        if (out->data || max == SIZE_MAX)
+                return -EINVAL; /* a fresh buffer: appending would realloc over a secret */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
+                return -EFBIG;
+        /* One allocation, never grown, so no realloc leaves copies of the secret in freed heap:
+         * the file's size (plus one byte to notice growth), or MAX for a pipe, whose size is
+         * unknown. The caller wipes it with tb_buf_wipe(). */
+        size = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : max + 1;
+        out->data = malloc(size);
+        if (!out->data)
+                return -ENOMEM;
+        out->cap = size;
+        while (out->len < out->cap) {
+                ssize_t n = read(fd, out->data + out->len, out->cap - out->len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                out->len += (size_t)n;
+        }
+        if (out->len == out->cap)
+                return S_ISREG(st.st_mode) ? -ESTALE /* it grew while being read */ : -EFBIG;
         return 0;
 }
 

@@ -14,6 +14,11 @@
 /* Reads all of PATH into OUT (appending). Fails with -EFBIG if it is larger than MAX bytes. */
 int tb_read_file(const char *path, size_t max, tb_buf *out);
 
+/* Reads a secret (a private key, a PIN file) into the empty buffer OUT, allocated once with the
+ * size fstat() reports (MAX for a pipe): no growing buffer leaves copies behind. -EFBIG over
+ * MAX, -ESTALE if a file grows while read. Wipe OUT with tb_buf_wipe() on every path. */
+int tb_read_secret_file(const char *path, size_t max, tb_buf *out);
+
 int tb_write_all(int fd, const void *data, size_t len);
 /* Copies IN from its position to its end into OUT, counting the bytes into PROGRESS (may be
  * NULL; see progress.h: a status line on a terminal only). */

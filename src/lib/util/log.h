@@ -4,6 +4,7 @@
 #include "util/macro.h"
 
 enum tb_log_level {
+        TB_LOG_QUIET = -1, /* nothing at all: fuzz targets, whose stderr must carry only sanitizer reports */
         TB_LOG_ERR = 0,
         TB_LOG_WARN = 1,
         TB_LOG_INFO = 2,
