@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 DEB_BUILD ?= build-deb
 MESON_TEST_ARGS ?= --print-errorlogs
 
-.PHONY: all build deps check check-unit check-e2e check-sanitize check-fuzz fuzz-long check-real-image deb demo clean lint rootfs
+.PHONY: all build deps check check-unit check-e2e check-power-loss check-sanitize check-fuzz fuzz-long check-real-image deb demo clean lint rootfs
 
 all: build
 
@@ -21,7 +21,7 @@ build: $(BUILD)/build.ninja
 # Every suite but the real image: unit, interop, fuzz, e2e (busybox scenarios).
 check: deps
 	$(MAKE) build
-	meson test -C $(BUILD) --no-suite real-image $(MESON_TEST_ARGS)
+	meson test -C $(BUILD) --no-suite real-image --no-suite power-loss $(MESON_TEST_ARGS)
 	$(MAKE) check-fuzz
 
 # libFuzzer targets for every parser of untrusted bytes, each for a bounded time (clang build).
@@ -49,6 +49,10 @@ check-real-image: build
 # QEMU + OVMF + swtpm scenarios only (a few minutes under TCG).
 check-e2e: build
 	meson test -C $(BUILD) --suite e2e $(MESON_TEST_ARGS)
+
+# Power cut (QEMU SIGKILL) before each write step of an upgrade, then a boot: about 20 minutes.
+check-power-loss: build
+	meson test -C $(BUILD) --suite power-loss $(MESON_TEST_ARGS)
 
 # The small test/demo root filesystem (Debian kernel, busybox, trustboot); prints its directory.
 rootfs: build

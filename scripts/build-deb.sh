@@ -67,13 +67,14 @@ else
   command -v mmdebstrap >/dev/null || { echo "build-deb: mmdebstrap is not installed (make deps)" >&2; exit 1; }
   # Build-Depends as package names (first of each alternative, versions dropped); debhelper-compat
   # is provided by debhelper.
-  bdeps="$(sed -n '/^Build-Depends:/,/^[A-Z]/p' "$top/debian/control" | sed '1s/^Build-Depends://; $d' |
-    tr ',\n' '  ' | tr -s ' ' '\n' | sed -n '/^[a-z0-9]/p' | sed 's/|.*//' | grep -v '^debhelper-compat$' | paste -sd, -)"
+  bdeps="$(awk '/^Build-Depends:/ {on = 1; sub(/^Build-Depends:/, "")} on && /^[A-Za-z-]+:/ && !/^Build-Depends/ {on = 0}
+      on {printf "%s ", $0}' "$top/debian/control" | tr ',' '\n' |
+    sed 's/|.*//; s/(.*)//; s/\[.*\]//; s/ //g' | grep -v -e '^$' -e '^debhelper-compat$' | paste -sd, -)"
   bdeps="$bdeps,debhelper"
   mirror="$(bash "$top/scripts/apt-mirror.sh" --line "$release")"
   log "dpkg-buildpackage in a $release chroot (mmdebstrap buildd + $bdeps)"
   mmdebstrap --quiet --variant=buildd --include="$bdeps" \
-    --customize-hook="copy-in '$src' /build" \
+    --customize-hook='mkdir -p "$1/build"' --customize-hook="copy-in '$src' /build" \
     --customize-hook="chroot \"\$1\" sh -c 'cd /build/trustboot-$dver && DEB_BUILD_OPTIONS=parallel=$(nproc) dpkg-buildpackage -b -us -uc' >'$work/build.log' 2>&1" \
     --customize-hook="sync-out /build '$work/chroot-out'" \
     "$release" /dev/null "$mirror" >"$work/mmdebstrap.log" 2>&1 ||

@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 BUILD_PKGS=(
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libssl-dev libcmocka-dev libarchive-dev libjson-c-dev libcryptsetup-dev
-  libtss2-dev libfdisk-dev libblkid-dev libyaml-dev libisofs-dev libzstd-dev
+  libtss2-dev libfdisk-dev libblkid-dev libyaml-dev libisofs-dev libzstd-dev libkmod-dev
   libcurl4-openssl-dev
   libp11-dev libp11-kit-dev
 )
@@ -20,7 +20,7 @@ TEST_PKGS=(
   swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
   qemu-system-x86 ovmf xorriso mtools dosfstools e2fsprogs
   busybox-static cpio libarchive-tools zstd xz-utils
-  cryptsetup-bin umoci skopeo python3 time bc fdisk jq
+  cryptsetup-bin umoci skopeo python3 time bc fdisk jq kmod
   docker-registry apache2-utils python3-cryptography
   p11-kit-modules softhsm2
 )

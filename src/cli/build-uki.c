@@ -74,6 +74,15 @@ static int parse_enroll(const char *cmd, const char *arg, void *target) {
         return 0;
 }
 
+static int parse_size_warn(const char *cmd, const char *arg, void *target) {
+        uint64_t v;
+
+        if (cli_parse_u64(arg, 1, 1u << 20, &v) < 0)
+                return cli_usage_error(cmd, "--efi-size-warn: '%s' is not a size in MiB", arg);
+        *(uint64_t *)target = v << 20;
+        return 0;
+}
+
 int cmd_build_uki(int argc, char **argv) {
         _cleanup_(freep) char *k_sb_key = NULL, *k_sb_cert = NULL, *k_pcr = NULL, *output = NULL, *pinned = NULL;
         _cleanup_(tb_imageref_freep) tb_imageref *push_ref = NULL;
@@ -116,13 +125,19 @@ int cmd_build_uki(int argc, char **argv) {
                              "banks to sign PCR policies for, comma-separated (default sha256)"),
                 CLI_OPT_COMPRESSION(&o.compression),
                 CLI_OPT_COMPRESSION_LEVEL(&o.compression_level),
-                CLI_OPT_STRING("init", 0, "PATH", &o.init, "make /init in the initrd a symlink to PATH"),
+                CLI_OPT_STRING("init", 0, "PATH", &o.init,
+                               "make /init in the initrd a symlink to PATH (default\n"
+                               "/usr/bin/trustboot when the image carries it)"),
                 CLI_OPT_STRING("push", 0, "REF", &push,
                                "-t container: push the image to REF (REGISTRY/REPO:TAG) and print\n"
                                "REGISTRY/REPO@sha256:... (auth, TLS as for pulls)"),
                 CLI_OPT_JSON(&json, "print a JSON summary (output, pulled image, pushed digest)"),
                 CLI_OPTS_REGISTRY(&o.registry, &o.max_image_size),
                 CLI_OPT_EXPIRY_WARN_DAYS,
+                CLI_OPT_EXCLUDE(o.excludes, o.n_excludes),
+                CLI_OPT_SLIM(&o.slim),
+                CLI_OPT_CALL("efi-size-warn", 0, "MIB", parse_size_warn, &o.efi_size_warn,
+                             "warn about UKIs larger than MIB (default 1024; above 2048 always)"),
                 {},
         };
         const cli_command cmd = { "build-uki", synopsis, options, epilog };

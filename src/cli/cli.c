@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "pe/signer.h"
+#include "rootfs/exclude.h"
 #include "rootfs/initrd.h"
 #include "util/log.h"
 
@@ -90,5 +91,25 @@ int cli_source_date_epoch(uint64_t max, int64_t *ret) {
                 return TB_EXIT_FAILURE;
         }
         *ret = (int64_t)v;
+        return 0;
+}
+
+int cli_parse_exclude(const char *cmd, const char *arg, void *target) {
+        _cleanup_(tb_exclude_freep) tb_exclude *x = NULL;
+        cli_list *l = target;
+        const char *why = NULL;
+        int r;
+
+        /* Checked here, so that a typo fails before any work, with the reason. */
+        if (tb_exclude_new(&x) < 0)
+                return TB_EXIT_FAILURE;
+        r = tb_exclude_add(x, arg, &why);
+        if (r == -EINVAL)
+                return cli_usage_error(cmd, "--exclude '%s': %s", arg, why);
+        if (r < 0)
+                return TB_EXIT_FAILURE;
+        if (*l->n >= l->max)
+                return cli_usage_error(cmd, "at most %zu --exclude", l->max);
+        l->v[(*l->n)++] = arg;
         return 0;
 }

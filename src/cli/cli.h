@@ -31,6 +31,8 @@ int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
  * seconds from 0 to MAX. */
 #define CLI_EPOCH_MAX UINT64_C(253402300799) /* 9999-12-31T23:59:59Z, what X.509 can carry */
 int cli_source_date_epoch(uint64_t max, int64_t *ret);
+/* Checks an --exclude PATTERN (rootfs/exclude.h): 0 if well-formed, else the usage error (2). */
+int cli_check_exclude(const char *cmd, const char *pattern);
 
 /* Reads a secret (PIN) from the terminal with echo off after PROMPT, or one line from stdin if
  * that is not a terminal. -ENODATA if empty. Free with cli_secret_freep (wipes). */

@@ -10,11 +10,15 @@
 #include "rootfs/initrd.h"
 #include "util/log.h"
 #include "measure/mhash.h"
+#include "rootfs/exclude.h"
+#include "rootfs/report.h"
 #include "rootfs/rootfs.h"
+#include "util/json.h"
 
 static const char synopsis[] =
         "Usage: trustboot initrd SOURCE -o FILE [OPTIONS]\n"
         "       trustboot initrd SOURCE --print-kernel\n"
+        "       trustboot initrd --report [--depth N] [--json] [--slim] [--exclude PATTERN]... SOURCE\n"
         "\n"
         "Write the whole root file system SOURCE as a newc cpio initrd, compressed, reproducible.\n"
         "\n"
@@ -40,6 +44,87 @@ static int print_kernel(tb_rootfs *fs) {
         return 0;
 }
 
+static void mib(char *buf, size_t size, uint64_t bytes) {
+        snprintf(buf, size, "%.1f", (double)bytes / (1 << 20));
+}
+
+static int print_report_json(const tb_report *rep) {
+        _cleanup_(json_object_putp) struct json_object *root = json_object_new_object();
+        _cleanup_(tb_buf_freep) tb_buf out = TB_BUF_INIT;
+        struct json_object *dirs = json_object_new_array(), *drop = json_object_new_object();
+        int r;
+
+        if (!root || !dirs || !drop) {
+                json_object_put(dirs);
+                json_object_put(drop);
+                return -ENOMEM;
+        }
+        json_object_object_add(root, "files", json_object_new_int64((int64_t)rep->files));
+        json_object_object_add(root, "raw", json_object_new_int64((int64_t)rep->raw));
+        json_object_object_add(root, "estimate", json_object_new_int64((int64_t)rep->estimate));
+        json_object_object_add(drop, "raw", json_object_new_int64((int64_t)rep->dropped));
+        json_object_object_add(drop, "estimate", json_object_new_int64((int64_t)rep->dropped_estimate));
+        for (size_t i = 0; i < rep->n_groups; i++)
+                json_object_object_add(drop, rep->groups[i].name, json_object_new_int64((int64_t)rep->groups[i].raw));
+        json_object_object_add(root, "excluded", drop);
+        for (size_t i = 0; i < rep->n; i++) {
+                struct json_object *d = json_object_new_object();
+
+                if (!d)
+                        return -ENOMEM;
+                json_object_object_add(d, "path", json_object_new_string(rep->rows[i].path));
+                json_object_object_add(d, "files", json_object_new_int64((int64_t)rep->rows[i].files));
+                json_object_object_add(d, "raw", json_object_new_int64((int64_t)rep->rows[i].raw));
+                json_object_object_add(d, "estimate", json_object_new_int64((int64_t)rep->rows[i].estimate));
+                json_object_object_add(d, "excluded", json_object_new_int64((int64_t)rep->rows[i].dropped));
+                json_object_array_add(dirs, d);
+        }
+        json_object_object_add(root, "directories", dirs);
+        r = tb_json_format(root, TB_JSON_PRETTY, &out);
+        if (r < 0)
+                return r;
+        fwrite(out.data, 1, out.len, stdout);
+        return 0;
+}
+
+/* Largest directories first; what --slim/--exclude would leave out, per group, at the end. */
+static int print_report(tb_rootfs *fs, const tb_exclude *exclude, unsigned depth, int level, bool json) {
+        _cleanup_(tb_report_donep) tb_report rep = {};
+        char a[32], b[32], c[32];
+        int r;
+
+        r = tb_report_build(fs, exclude, depth, level >= 0 ? level : 6, &rep);
+        if (r < 0)
+                return r;
+        if (json)
+                return print_report_json(&rep);
+        printf("%10s %10s %10s %8s  %s\n", "raw MiB", "est. MiB", "excl. MiB", "files", "directory");
+        for (size_t i = 0; i < rep.n; i++) {
+                const tb_report_row *row = &rep.rows[i];
+
+                mib(a, sizeof(a), row->raw);
+                mib(b, sizeof(b), row->estimate);
+                mib(c, sizeof(c), row->dropped);
+                printf("%10s %10s %10s %8" PRIu64 "  /%s\n", a, b, row->dropped ? c : "-", row->files, row->path);
+        }
+        mib(a, sizeof(a), rep.raw);
+        mib(b, sizeof(b), rep.estimate);
+        printf("%10s %10s %10s %8" PRIu64 "  total\n", a, b, "", rep.files);
+        if (!exclude) {
+                printf("(--slim or --exclude with --report show what they would leave out)\n");
+                return 0;
+        }
+        mib(a, sizeof(a), rep.dropped);
+        mib(b, sizeof(b), rep.dropped_estimate);
+        printf("left out: %s MiB raw, ~%s MiB compressed", a, b);
+        for (size_t i = 0; i < rep.n_groups; i++) {
+                mib(a, sizeof(a), rep.groups[i].raw);
+                printf("%s %s %s MiB", i ? "," : ":", rep.groups[i].name, a);
+        }
+        printf("\n");
+        return 0;
+}
+
 static int parse_init(const char *cmd, const char *arg, void *target) {
         if (arg[0] == '\0')
                 return cli_usage_error(cmd, "--init: empty path");
@@ -56,7 +141,11 @@ int cmd_initrd(int argc, char **argv) {
         tb_initrd_stats stats;
         _cleanup_(tb_mhash_freep) tb_mhash *h = NULL;
         const char *output = NULL;
-        bool want_kernel = false, want_digest = false;
+        bool want_kernel = false, want_digest = false, slim = false, report = false, json = false;
+        const char *excludes[1024];
+        size_t n_excludes = 0;
+        _cleanup_(tb_exclude_freep) tb_exclude *exclude = NULL;
+        unsigned depth = 0;
         int r;
         const cli_option options[] = {
                 CLI_OPT_STRING("output", 'o', "FILE", &output, "where to write the initrd"),
@@ -70,6 +159,12 @@ int cmd_initrd(int argc, char **argv) {
                 CLI_OPT_STRING("workdir", 0, "DIR", &ropts.workdir, "unpack images under DIR (default $TMPDIR or /var/tmp)"),
                 CLI_OPT_FLAG("print-kernel", 0, &want_kernel, "print the path of the kernel found in SOURCE"),
                 CLI_OPT_FLAG("print-digest", 0, &want_digest, "print the SHA-256 of the written initrd"),
+                CLI_OPT_EXCLUDE(excludes, n_excludes),
+                CLI_OPT_SLIM(&slim),
+                CLI_OPT_FLAG("report", 0, &report, "print the size per directory (raw and estimated compressed) and\n"
+                                                   "what --slim/--exclude would leave out; writes nothing"),
+                CLI_OPT_UINT("depth", 0, "N", &depth, 1, 64, "directory depth of the report (default 3)"),
+                CLI_OPT_JSON(&json, "the report as JSON"),
                 {},
         };
         const cli_command cmd = { "initrd", synopsis, options, epilog };
@@ -87,13 +182,22 @@ int cmd_initrd(int argc, char **argv) {
         iopts.mtime = (uint64_t)epoch;
         if (optind + 1 != argc)
                 return cli_usage_error(cmd.name, optind >= argc ? "missing SOURCE" : "more than one SOURCE");
-        if (!output && !want_kernel)
+        if (report && (output || want_kernel || want_digest))
+                return cli_usage_error(cmd.name, "--report writes nothing: it excludes -o, --print-kernel and --print-digest");
+        if ((json || depth) && !report)
+                return cli_usage_error(cmd.name, "--json and --depth go with --report");
+        if (!output && !want_kernel && !report)
                 return cli_usage_error(cmd.name, "missing -o FILE");
         if (want_digest && !output)
                 return cli_usage_error(cmd.name, "--print-digest needs -o FILE");
 
         if (tb_rootfs_open(argv[optind], &ropts, &fs) < 0)
                 return TB_EXIT_FAILURE;
+        if (tb_exclude_from_options(fs, excludes, n_excludes, slim, &exclude) < 0)
+                return TB_EXIT_FAILURE;
+        if (report)
+                return print_report(fs, exclude, depth ? depth : 3, iopts.level, json) < 0 ? TB_EXIT_FAILURE : TB_EXIT_OK;
+        iopts.exclude = exclude;
         if (want_kernel && print_kernel(fs) < 0)
                 return TB_EXIT_FAILURE;
         if (!output)
@@ -127,8 +231,9 @@ int cmd_initrd(int argc, char **argv) {
                         return TB_EXIT_FAILURE;
                 printf("%s  %s\n", hex, output);
         }
-        tb_info("%s: %" PRIu64 " entries (%" PRIu64 " hardlinks), %" PRIu64 " bytes of cpio, %" PRIu64 " bytes written (%s)",
-                output, stats.entries, stats.hardlinks, stats.bytes_in, stats.bytes_out,
+        tb_info("%s: %" PRIu64 " entries (%" PRIu64 " hardlinks, %" PRIu64 " excluded), %" PRIu64
+                " bytes of cpio, %" PRIu64 " bytes written (%s)",
+                output, stats.entries, stats.hardlinks, stats.excluded, stats.bytes_in, stats.bytes_out,
                 tb_initrd_compression_to_string(iopts.compression));
         return TB_EXIT_OK;
 }

@@ -39,14 +39,16 @@ static int parse(int argc, char **argv, struct options *o) {
                 CLI_OPT_GROUP("Options:"),
                 CLI_OPT_APPEND("config", 0, "FILE", o->configs, o->n_configs, "cloud-config (repeatable, merged in order)"),
                 CLI_OPT_STRING("device", 0, "DEV", &o->device,
-                               "target disk, overriding install.device (auto: the largest\n"
-                               "disk that is not the boot medium)"),
+                               "target disk, overriding install.device (auto: the largest blank,\n"
+                               "fixed disk that is not the boot medium)"),
                 CLI_OPT_STRING("source", 0, "DIR", &o->source, "the medium's ESP tree (default " TB_INSTALL_RUN_DIR "/medium)"),
                 CLI_OPT_PCR_PUBLIC_KEY(&o->pubkey, "key whose signed policies unlock (default " TB_INSTALL_PCR_PUBLIC_KEY ")"),
                 CLI_OPT_TPM2_DEVICE(&o->tpm2_device),
                 CLI_OPT_STRING("efivarfs", 0, "DIR", &o->efivarfs,
                                "where to set LoaderEntryOneShot (default the efivarfs; \"\" none)"),
-                CLI_OPT_FLAG("insecure", 0, &o->insecure, "install although Secure Boot is off (tests)"),
+                CLI_OPT_FLAG("insecure", 0, &o->insecure,
+                             "install although Secure Boot is off; the medium's images are then\n"
+                             "not checked against db/dbx and the PCR key (tests)"),
                 CLI_OPT_FLAG("no-encrypt", 0, &o->no_encrypt, "encrypt nothing, no TPM needed (tests)"),
                 CLI_OPT_FLAG("no-lifecycle", 0, &o->no_lifecycle, "ignore install.reboot/poweroff"),
                 CLI_OPT_FLAG("dry-run", 0, &o->dry_run, "run every check, print the layout, write nothing"),
@@ -123,7 +125,8 @@ int cmd_install(int argc, char **argv) {
         if (!c)
                 goto fail;
 
-        if (!o.insecure && !tb_cmdline_has("trustboot.insecure")) {
+        bool insecure = o.insecure || tb_cmdline_flag("trustboot.insecure");
+        if (!insecure) {
                 r = tb_install_secure_boot(o.efivarfs && *o.efivarfs ? o.efivarfs : NULL);
                 if (r != 1) {
                         tb_err("Secure Boot is %s: refusing to install a system whose keys it could not protect "
@@ -135,7 +138,7 @@ int cmd_install(int argc, char **argv) {
         if (o.device)
                 device = strdup(o.device);
         else if (strcmp(c->device, "auto") == 0) {
-                if (tb_disk_pick_auto(&device) < 0)
+                if (tb_disk_pick_auto(c->force, &device) < 0)
                         goto fail;
                 tb_info("install.device auto: %s", device);
         } else
@@ -152,6 +155,7 @@ int cmd_install(int argc, char **argv) {
                 .pcr_public_key = o.pubkey,
                 .tpm2_device = o.tpm2_device,
                 .encrypt = !o.no_encrypt,
+                .check_images = !insecure,
                 .efivarfs = o.efivarfs,
         };
         if (tb_install_check(&p, &l) < 0)

@@ -73,6 +73,16 @@ typedef struct cli_list {
         CLI_OPT_CALL("expiry-warn-days", 0, "N", cli_parse_expiry_warn_days, NULL,                        \
                      "warn when a certificate in use expires within N days (default 30)")
 int cli_parse_expiry_warn_days(const char *command, const char *arg, void *target);
+/* What the initrd leaves out (rootfs/exclude.h): VALUES an array of patterns, N its count. */
+#define CLI_OPT_EXCLUDE(values, n_)                                                                        \
+        { .kind = CLI_CALL, .name = "exclude", .arg = "PATTERN", .fn = cli_parse_exclude,                  \
+          .target = &(cli_list){ (values), &(n_), sizeof(values) / sizeof((values)[0]) },                 \
+          .help = "leave PATTERN out of the initrd (gitignore-style: 'name', '/anchored',\n"                \
+                  "'dir/', '*.a', 'usr/**/x', '!taken-back'; repeatable; nothing excluded is read)" }
+#define CLI_OPT_SLIM(target)                                                                          \
+        CLI_OPT_FLAG("slim", 0, target, "leave out docs, man/info pages, locales other than the configured\n" \
+                                        "ones, static libraries and headers, package-manager caches")
+int cli_parse_exclude(const char *command, const char *arg, void *target);
 int cli_parse_compression(const char *command, const char *arg, void *target);
 int cli_parse_compression_level(const char *command, const char *arg, void *target);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "node/boot.h"
 #include "util/log.h"
 #include "tpm/luks.h"
 
@@ -135,5 +136,11 @@ int cmd_unlock_all(int argc, char **argv) {
                 tb_log_errno(r, "cannot list block devices");
                 return TB_EXIT_FAILURE;
         }
-        return st.failed ? TB_EXIT_FAILURE : TB_EXIT_OK;
+        if (st.failed) {
+                _cleanup_(freep) char *why = NULL;
+                if (tb_boot_state_explain(&why) > 0)
+                        tb_err("%s", why);
+                return TB_EXIT_FAILURE;
+        }
+        return TB_EXIT_OK;
 }

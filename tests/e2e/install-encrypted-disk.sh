@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The issue's scenario: a medium built with demo keys and the seed's cloud-config (persistent
-# 500 MiB, an extra PARTITION_TWO ext2 100 MiB, encrypted) boots in setup mode on a blank virtio
-# disk → systemd-boot enrolls the keys → Secure Boot → trustboot init runs the installer → power
-# off. Booted from the disk: blkid shows crypto_LUKS for oem, persistent and PARTITION_TWO, the
+# The issue's scenario: a medium built with demo keys and the seed's example cloud-config,
+# verbatim (persistent 500 MiB, an extra PARTITION_TWO ext2 100 MiB listed in encrypted_partitions;
+# OEM and persistent encrypted all the same) boots in setup mode on a blank virtio disk →
+# systemd-boot enrolls the keys → Secure Boot → trustboot init runs the installer → the config
+# asks for no power-off, so the live system boots on and the test root's report powers off. Booted from the disk: blkid shows crypto_LUKS for oem, persistent and PARTITION_TWO, the
 # TPM unlocks all three, OEM and persistent are mounted, a file written to /usr/local survives a
 # reboot. The same disk with a UKI signed by the same db key but another PCR key unlocks nothing.
 . "$(dirname "$0")/../interop/lib/common.sh"
@@ -14,13 +15,14 @@ cd "$WORK"
 "$TRUSTBOOT" -q genkey demo -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null || fail "genkey"
 mkdir -p overlay/etc/trustboot
 cp "$TB_SRCDIR/tests/e2e/fixtures/seed-install-config.yaml" overlay/etc/trustboot/config.yaml
+# The seed's command: no init flag; the image carries trustboot, which becomes /init.
 "$TRUSTBOOT" -q build-uki "dir:$ROOTFS/rootfs" -o overlay -t iso -d out -k keys --secure-boot-enroll force \
-  --init /usr/bin/trustboot -n medium >/dev/null || fail "build-uki"
+  -n medium >/dev/null || fail "build-uki"
 iso=out/medium.iso
 [ -f "$iso" ] || iso=$(ls out/*.iso | head -n1)
 
 # 1. setup mode: systemd-boot enrolls the keys and resets (that ends the VM); then the medium
-# boots under Secure Boot, installs and powers off.
+# boots under Secure Boot, installs, boots on as the live system and powers off.
 vm "$iso" --setup-mode --vars vars.fd --tpm-state tpm --serial s0.txt --timeout 120
 assert_eq "$VM_RC" 0 "enroll run (serial: $(tail -c 600 s0.txt))"
 vm "$iso" --vars vars.fd --tpm-state tpm --disk disk.img:1200M --memory 1536 --serial s1.txt --timeout 600

@@ -232,8 +232,11 @@ tbjob s2 unlock-all | contains 'oem' || fail "unlock-all did not open oem: $(tbj
 tbjob s2 guide-upgrade | contains '^0' || fail "upgrade to v2: $(grep 'TB-JOB guide-upgrade\|TB-JOB df' s2 | tail -n 6)"
 tbjob s2 upgrade3 | contains '^0' || fail "upgrade to v3 (second upgrade on the default ESP): $(tbjob s2 upgrade3); $(grep 'TB-JOB df' s2)"
 contains 'guest reset' host-boot.out || fail "systemctl reboot did not reset the guest: $(cat host-boot.out)"
-mcopy -n -i disk.img@@1M ::/EFI/trustboot/active.efi v3.efi || fail "cannot read the upgraded active UKI"
-cmp -s v3.efi job1/v3/EFI/trustboot/norole.efi || fail "active.efi is not version 3's UKI"
+# upgrade writes each new UKI under a fresh name that only its counted entry names.
+v3efi=$(mtype -i disk.img@@1M ::/loader/entries/active+3.conf | tr -d '\r' | sed -n 's/^efi //p')
+[ -n "$v3efi" ] || fail "no active+3.conf with an efi line after the upgrades: $(mdir -b -i disk.img@@1M ::/loader/entries)"
+mcopy -n -i disk.img@@1M "::$v3efi" v3.efi || fail "cannot read the upgraded active UKI $v3efi"
+cmp -s v3.efi job1/v3/EFI/trustboot/norole.efi || fail "the active entry does not name version 3's UKI"
 
 # 3. version 3 runs and is blessed by systemd-bless-boot; select passive.
 boot_disk 3 job2.iso

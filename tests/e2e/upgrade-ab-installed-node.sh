@@ -26,14 +26,7 @@ cp -r keys otherdb && cp other/db.key other/db.pem otherdb/
 cp -r keys otherpcr && cp other/tpm2-pcr-private.pem otherpcr/
 
 mkdir -p overlay/etc/trustboot overlay2/etc
-cat >overlay/etc/trustboot/config.yaml <<'YAML'
-#cloud-config
-install:
-  device: auto
-  auto: true
-  poweroff: true
-  encrypted_partitions: [COS_OEM, COS_PERSISTENT]
-YAML
+cp "$TB_SRCDIR/tests/e2e/fixtures/seed-install-config.yaml" overlay/etc/trustboot/config.yaml   # the seed's example
 { grep -v '^VERSION_ID=' "$ROOTFS/rootfs/etc/os-release" 2>/dev/null || true; echo 'VERSION_ID=99.0-upgrade'; } > overlay2/etc/os-release
 build() { # OUTDIR TYPE NAME KEYS OVERLAY...
   local d="$1" t="$2" n="$3" k="$4"; shift 4
@@ -133,7 +126,7 @@ boot_disk() {
   local serial="$1" jobiso="$2"; shift 2
   local disks=(--disk disk.img --disk "$jobiso")
   mkdir -p empty
-  vm empty --vars vars.fd --tpm-state tpm "${disks[@]}" --memory 1536 --serial "$serial" --timeout 400 "$@"
+  vm empty --vars vars.fd --tpm-state tpm "${disks[@]}" --memory 1536 --serial "$serial" --timeout 900 "$@"
   CLEAN="$serial.clean"
   tr -d '\r' <"$serial" >"$CLEAN"
   for v in oem persistent; do
@@ -167,11 +160,17 @@ assert_eq "$(tbjob "$CLEAN" dbx-write)" 0 "the guest's dbx update (serial: $(gre
 tbjob "$CLEAN" revoked | contains 'refused: .*in dbx' || fail "revoked UKI: $(tbjob "$CLEAN" revoked)"
 assert_eq "$(tbjob "$CLEAN" revoked-esp)" "$before" "the ESP after the refused revoked upgrade"
 contains -a '(next boot)' "$CLEAN" || fail "upgrade said no next boot: $(grep -a 'trustboot upgrade\|TB-JOB' "$CLEAN" | tail -n 5)"
+# Each entry names its UKI: the new one a fresh file only the counted active entry names, the
+# passive one the old active file, unchanged.
 for f in active passive; do
-  mcopy -n -i disk.img@@1M "::/EFI/trustboot/$f.efi" "new-$f.efi" || fail "cannot read $f.efi from the upgraded ESP"
+  efi=$(mtype -i disk.img@@1M "::/loader/entries/$f+3.conf" | tr -d '\r' | sed -n 's/^efi //p')
+  [ -n "$efi" ] || fail "no $f+3.conf with an efi line on the upgraded ESP: $(mdir -b -i disk.img@@1M ::/loader/entries)"
+  mcopy -n -i disk.img@@1M "::$efi" "new-$f.efi" || fail "cannot read $efi ($f) from the upgraded ESP"
+  echo "$efi" >"new-$f.path"
 done
-cmp -s new-active.efi job1/new/EFI/trustboot/norole.efi || fail "active.efi is not the new UKI"
-cmp -s new-passive.efi old-active.efi || fail "passive.efi is not the old active UKI"
+cmp -s new-active.efi job1/new/EFI/trustboot/norole.efi || fail "the active entry does not name the new UKI"
+cmp -s new-passive.efi old-active.efi || fail "the passive entry does not name the old active UKI"
+contains -x '/EFI/trustboot/active.efi' new-passive.path || fail "passive names $(cat new-passive.path), not the old active file"
 
 # 3. the new version is active (chosen by the one-shot variable the guest set); select passive.
 boot_disk s3.txt job2.iso --expect "^$MARKER\$"

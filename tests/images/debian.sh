@@ -79,6 +79,9 @@ key="$( { echo "$base_key $deb_hash $oci"; cat "$0" "$here/tb-job.service" "$her
 out="$cache/debian-$key-v$version"
 if [ -f "$out/.complete" ]; then touch "$out/.complete"; echo "$out"; exit 0; fi
 
+# One build of a key at a time (tests and people may run this concurrently): the second waits.
+exec 8>"$base.lock"
+flock 8
 # --- base ---
 if [ ! -f "$base/.complete" ]; then
   log "bootstrapping $release (mmdebstrap minbase, $mirror; a few minutes)"
@@ -86,7 +89,7 @@ if [ ! -f "$base/.complete" ]; then
   t0=$SECONDS
   # A fixed machine-id: with "uninitialized" every boot of the (RAM) root is a first boot, and
   # systemd-firstboot would ask for a locale on the console. A real image would set its own.
-  mmdebstrap --quiet --variant=minbase --include="$(IFS=,; echo "${pkgs[*]},${tbdeps[*]}")" \
+  mmdebstrap --variant=minbase --include="$(IFS=,; echo "${pkgs[*]},${tbdeps[*]}")" \
     --customize-hook='echo 5f7a1c2e9b3d4a6f8e0c1b2a3d4e5f60 > "$1/etc/machine-id"' \
     --customize-hook='rm -f "$1"/boot/initrd.img-*' \
     "$release" "$base/rootfs" "$mirror" >"$base.log" 2>&1 ||
@@ -97,6 +100,10 @@ if [ ! -f "$base/.complete" ]; then
 fi
 # --- end base ---
 
+flock -u 8
+exec 7>"$out.lock"
+flock 7
+if [ -f "$out/.complete" ]; then touch "$out/.complete"; echo "$out"; exit 0; fi
 tmp="$(mktemp -d "$cache/.image.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 r="$tmp/out/rootfs"
@@ -150,7 +157,7 @@ rm -rf "$out"
 mv -T "$tmp/out" "$out"
 
 # Keep the six most recently used images and the two newest bootstraps.
-ls -1dt "$cache"/debian-base-*/ 2>/dev/null | tail -n +3 | while read -r d; do rm -rf "$d" "${d%/}.log"; done
-ls -1dt "$cache"/debian-*-v*/.complete 2>/dev/null | tail -n +7 | while read -r f; do rm -rf "$(dirname "$f")"; done
+ls -1dt "$cache"/debian-base-*/ 2>/dev/null | tail -n +3 | while read -r d; do rm -rf "$d" "${d%/}.log" "${d%/}.lock"; done
+ls -1dt "$cache"/debian-*-v*/.complete 2>/dev/null | tail -n +7 | while read -r f; do rm -rf "$(dirname "$f")" "$(dirname "$f").lock"; done
 log "built $out ($(du -sh "$out/rootfs" | cut -f1))"
 echo "$out"

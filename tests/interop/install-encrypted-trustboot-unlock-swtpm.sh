@@ -3,7 +3,9 @@
 # LUKS2 with Kairos' label and uuid5 UUID (blkid), its systemd-tpm2 token is bound to the PCR
 # public key given, and trustboot unlock opens it with a PCR 11 signature by that key only.
 # (Partitions with a file system inside need device-mapper, which this host lacks: the guest
-# scenario covers those; here the encrypted partition is left unformatted, fs: none.)
+# scenario covers those; here the encrypted partition is left unformatted, fs: none, and OEM and
+# persistent stay plain through the explicit install.encrypt-system-partitions: false — which
+# the installer must warn about.)
 source "$TB_SRCDIR/tests/interop/lib/common.sh"
 source "$TB_SRCDIR/tests/interop/lib/tpm2.sh"
 need losetup blkid mkfs.vfat mkfs.ext4 mcopy swtpm tpm2_pcrextend cryptsetup openssl
@@ -21,6 +23,7 @@ echo uki >"$esp/EFI/trustboot/norole.efi"
 printf 'title T\nefi /EFI/trustboot/norole.efi\n' >"$esp/loader/entries/norole.conf"
 cat >"$WORK/config.yaml" <<'YAML'
 install:
+  encrypt-system-partitions: false
   extra-partitions:
     - {name: vault, size: 40, fs: none, label: VAULT}
   encrypted_partitions: [VAULT]
@@ -33,13 +36,16 @@ on_exit "losetup -d $dev"
   --device "$dev" --tpm2-device "$TCTI" --pcr-public-key "$WORK/pcr.pub.pem" >/dev/null 2>"$WORK/log" \
   || { cat "$WORK/log" >&2; fail "install failed"; }
 assert_no_handles "trustboot install"
+for l in COS_OEM COS_PERSISTENT; do
+  contains "$l: NOT encrypted (install.encrypt-system-partitions: false)" "$WORK/log" || fail "no warning for plain $l: $(cat "$WORK/log")"
+done
 
 vault=${dev}p3   # persistent takes the rest, so it goes last
 probe() { blkid -p -o export "$vault" | sed -n "s/^$1=//p"; }
 assert_eq "$(probe TYPE)" crypto_LUKS "vault type"
 assert_eq "$(probe LABEL)" VAULT "LUKS label"
 assert_eq "$(probe UUID)" "$(python3 -c 'import uuid; print(uuid.uuid5(uuid.NAMESPACE_URL, "VAULT"))')" "LUKS UUID (uuid5 of the label)"
-assert_eq "$(blkid -p -o export "${dev}p2" | sed -n 's/^TYPE=//p')" ext4 "OEM not encrypted when the list omits it"
+assert_eq "$(blkid -p -o export "${dev}p2" | sed -n 's/^TYPE=//p')" ext4 "OEM plain with encrypt-system-partitions: false"
 cryptsetup luksDump "$vault" | contains systemd-tpm2 || fail "no systemd-tpm2 token"
 
 pcr11_boot enter-initrd

@@ -2,8 +2,11 @@
 # trustboot install --no-encrypt onto a loop device: sfdisk and blkid see Kairos' GPT (names,
 # uuid5 GUIDs, types, ESP attribute), the file systems and labels; the ESP holds the medium
 # fanned out to the four roles with +3 counters, LoaderEntryOneShot names the active entry,
-# OEM holds the config; refusals (too small, unknown encrypted label, Secure Boot off, the boot
-# medium itself) leave the disk untouched.
+# OEM holds the config; the ESP is sized by the documented formula (install(1)) and a too-small
+# install.partitions.efi.size is refused with the numbers; refusals (too small, unknown encrypted
+# label, Secure Boot off) leave the disk untouched (the boot medium and disks in use:
+# install-refuses-attacks-losetup). The configuration is
+# the seed's example, verbatim (tests/e2e/fixtures/seed-install-config.yaml).
 source "$TB_SRCDIR/tests/interop/lib/common.sh"
 need losetup sfdisk blkid mkfs.vfat mkfs.ext4 mkfs.ext2 xorriso jq mcopy mdir
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (loop devices, mount)" >&2; exit 77; }
@@ -12,38 +15,23 @@ losetup -f >/dev/null 2>&1 || { echo "SKIP: no free loop device" >&2; exit 77; }
 esp="$WORK/esp"
 mkdir -p "$esp/EFI/BOOT" "$esp/EFI/trustboot" "$esp/loader/entries" "$esp/loader/keys/auto" "$WORK/vars" "$WORK/mnt"
 echo bootloader >"$esp/EFI/BOOT/BOOTX64.EFI"
-head -c 3000000 /dev/urandom >"$esp/EFI/trustboot/norole.efi"
+head -c 8000000 /dev/urandom >"$esp/EFI/trustboot/norole.efi"
 printf 'timeout 5\nconsole-mode max\neditor no\nsecure-boot-enroll force\n' >"$esp/loader/loader.conf"
 printf 'title Trustboot\nsort-key norole\nefi /EFI/trustboot/norole.efi\n' >"$esp/loader/entries/norole.conf"
 for k in PK KEK db; do echo "$k" >"$esp/loader/keys/auto/$k.auth"; done
 
-cat >"$WORK/config.yaml" <<'YAML'
-#cloud-config
-install:
-  device: auto
-  auto: true
-  partitions:
-    persistent:
-      size: 200
-  extra-partitions:
-    - name: second_partition
-      size: 50
-      fs: ext2
-      label: PARTITION_TWO
-  encrypted_partitions: [COS_OEM, COS_PERSISTENT, PARTITION_TWO]
-YAML
+cp "$TB_SRCDIR/tests/e2e/fixtures/seed-install-config.yaml" "$WORK/config.yaml"
 
-attach() { # SIZE_MIB -> loop device with partition scanning
-  local img="$WORK/disk$1.img" dev
+attach() { # SIZE_MIB: LOOP = a loop device with partition scanning (not in $(…): on_exit must run
+  local img="$WORK/disk$1.img"   # in this shell to detach it)
   truncate -s "$1M" "$img"
-  dev=$(losetup -f --show -P "$img")
-  on_exit "losetup -d $dev"
-  echo "$dev"
+  LOOP=$(losetup -f --show -P "$img")
+  on_exit "losetup -d $LOOP"
 }
 run() { "$TRUSTBOOT" install --source "$esp" --efivarfs "$WORK/vars" --no-lifecycle "$@"; }
 
 # --- refusals, before anything is written
-small=$(attach 150)
+attach 150; small=$LOOP
 expect_error run --insecure --no-encrypt --config "$WORK/config.yaml" --device "$small"
 echo "$ERR" | contains "too small: 150 MiB" || fail "too small: $ERR"
 printf 'install:\n  encrypted_partitions: [COS_OEM, NOPE]\n' >"$WORK/bad.yaml"
@@ -52,17 +40,25 @@ echo "$ERR" | contains "NOPE: no partition has this label" || fail "unknown labe
 printf '\x06\x00\x00\x00\x00' >"$WORK/vars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 expect_error run --no-encrypt --config "$WORK/config.yaml" --device "$small"
 echo "$ERR" | contains "Secure Boot is off" || fail "secure boot off: $ERR"
-xorriso -as mkisofs -quiet -o "$WORK/medium.iso" "$esp" 2>/dev/null
-iso=$(losetup -f --show "$WORK/medium.iso")
-on_exit "losetup -d $iso"
-expect_error run --insecure --no-encrypt --config "$WORK/config.yaml" --device "$iso"
-echo "$ERR" | contains "is the boot medium" || fail "boot medium: $ERR"
+# ESP: U = the norole UKIs, O = the other files; minimum (5 U + 2 O) x 1.1 + 16 MiB, default with
+# room for every generation to double, (10 U + 2 O) x 1.1 + 16 MiB.
+u=$(du -b --apparent-size -c "$esp"/EFI/trustboot/norole* | tail -n1 | cut -f1)
+o=$(( $(find "$esp" -type f -printf '%s\n' | paste -sd+ | bc) - u ))
+esp_min=$(( ( (5 * u + 2 * o) / 10 * 11 + 1048575 ) / 1048576 + 16 ))
+esp_default=$(( ( (10 * u + 2 * o) / 10 * 11 + 1048575 ) / 1048576 + 16 ))
+printf 'install:\n  partitions:\n    efi:\n      size: %d\n' $((esp_min - 1)) >"$WORK/small-esp.yaml"
+attach 2000; big=$LOOP
+expect_error run --insecure --no-encrypt --config "$WORK/config.yaml" --config "$WORK/small-esp.yaml" --device "$big"
+echo "$ERR" | contains "install.partitions.efi.size: $((esp_min - 1)) MiB is too small" || fail "small ESP: $ERR"
+echo "$ERR" | contains "at least $esp_min MiB (default $esp_default MiB" || fail "small ESP numbers: $ERR"
+[ -z "$(blkid -p "$big" 2>/dev/null || true)" ] || fail "a refused install wrote to $big"
 [ -z "$(blkid -p "$small" 2>/dev/null || true)" ] || fail "a refused install wrote to $small"
 
-# --- the install
-dev=$(attach 600)
+# --- the install (the medium here is made of stand-in files: --insecure skips the db/dbx and PCR
+# key checks of its images, which install-refuses-attacks-losetup covers)
+attach 900; dev=$LOOP
 printf '\x06\x00\x00\x00\x01' >"$WORK/vars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
-run --no-encrypt --config "$WORK/config.yaml" --device "$dev" >"$WORK/layout" 2>"$WORK/log" || { cat "$WORK/log" >&2; fail "install failed"; }
+run --insecure --no-encrypt --config "$WORK/config.yaml" --device "$dev" >"$WORK/layout" 2>"$WORK/log" || { cat "$WORK/log" >&2; fail "install failed"; }
 
 sfdisk --json "$dev" >"$WORK/pt.json"
 assert_eq "$(jq -r .partitiontable.label "$WORK/pt.json")" gpt "label type"
@@ -79,7 +75,8 @@ assert_eq "$(jq -r '.partitiontable.partitions[1].start' "$WORK/pt.json")" \
   "$(( $(jq -r '.partitiontable.partitions[0].start' "$WORK/pt.json") + $(jq -r '.partitiontable.partitions[0].size' "$WORK/pt.json") ))" \
   "partitions contiguous"
 assert_eq "$(jq -r '.partitiontable.partitions[0].start' "$WORK/pt.json")" 2048 "first partition at 1 MiB"
-assert_eq "$(jq -r '.partitiontable.partitions[2].size' "$WORK/pt.json")" $((200 * 2048)) "persistent size"
+assert_eq "$(jq -r '.partitiontable.partitions[2].size' "$WORK/pt.json")" $((500 * 2048)) "persistent size"
+assert_eq "$(jq -r '.partitiontable.partitions[0].size' "$WORK/pt.json")" $((esp_default * 2048)) "ESP size (default formula)"
 
 probe() { blkid -p -o export "$1" | sed -n "s/^$2=//p"; }
 assert_eq "$(probe "${dev}p1" TYPE) $(probe "${dev}p1" LABEL)" "vfat COS_GRUB" "ESP file system"
@@ -120,6 +117,6 @@ assert_eq "$(stat -c %a "$WORK/mnt/90_custom.yaml")" 600 "OEM config mode"
 umount "$WORK/mnt"
 
 # A second run over the installed disk starts from scratch and gives the same table.
-run --no-encrypt --config "$WORK/config.yaml" --device "$dev" >/dev/null 2>"$WORK/log" || { cat "$WORK/log" >&2; fail "re-install failed"; }
+run --insecure --no-encrypt --config "$WORK/config.yaml" --device "$dev" >/dev/null 2>"$WORK/log" || { cat "$WORK/log" >&2; fail "re-install failed"; }
 sfdisk --json "$dev" | cmp - "$WORK/pt.json" || fail "re-install gave another partition table"
 echo "ok: layout, ESP roles, OEM config, refusals"

@@ -18,7 +18,7 @@ unset REGISTRY_AUTH_FILE XDG_RUNTIME_DIR
 synthetic_rootfs root
 umoci init --layout img >/dev/null && umoci new --image img:v1 >/dev/null
 umoci unpack --image img:v1 bundle >/dev/null && cp -a root/. bundle/rootfs/ && umoci repack --image img:v1 bundle >/dev/null
-"$TRUSTBOOT" genkey Test -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
+env -u SOURCE_DATE_EPOCH "$TRUSTBOOT" genkey Test -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
 B=(-t iso -k keys)
 "$TRUSTBOOT" -q build-uki oci-layout:img:v1 "${B[@]}" -d ref >/dev/null
 REF_ISO=$(ls ref/*.iso)

@@ -45,19 +45,21 @@ install_esp() { # the node as install lays it out: m1's UKI in all four roles, a
 }
 snapshot() { ( cd esp && find . -printf '%y %p %s\n' | sort && find . -type f | sort | xargs sha256sum ) > "$1"; ls -A vars >> "$1"; }
 upgrade() { "$TRUSTBOOT" upgrade --esp esp --efivars vars --luks-device none "$@"; }
+# uki_of ENTRY-FILE: the ESP path of the UKI the entry names (upgrade writes fresh UKI names).
+uki_of() { echo "esp$(sed -n 's/^efi //p' "esp/loader/entries/$1")"; }
 
 # ---- the upgrade from the registry rotates as from a local medium ----
 install_esp
 out=$(upgrade --source "oci:$A/trustboot/upgrade:2.0" "${INS[@]}" 2>upgrade.err)
 assert_eq "$out" "active+3.conf (next boot)" "upgrade output"
-cmp -s esp/EFI/trustboot/active.efi m2/EFI/trustboot/norole.efi || fail "active.efi is not the 2.0 UKI"
-cmp -s esp/EFI/trustboot/passive.efi m1/EFI/trustboot/norole.efi || fail "passive.efi is not the old active UKI"
-sbverify --cert keys/db.pem esp/EFI/trustboot/active.efi >/dev/null 2>&1 || fail "sbverify rejects the installed UKI"
+cmp -s "$(uki_of active+3.conf)" m2/EFI/trustboot/norole.efi || fail "the active entry does not name the 2.0 UKI"
+cmp -s "$(uki_of passive+3.conf)" m1/EFI/trustboot/norole.efi || fail "the passive entry does not name the old active UKI"
+sbverify --cert keys/db.pem "$(uki_of active+3.conf)" >/dev/null 2>&1 || fail "sbverify rejects the installed UKI"
 [ -z "$(ls -A "$TMPDIR")" ] || fail "staging left behind: $(ls -A "$TMPDIR")"
 # The same by digest (docker:// spelling), from the cache this time.
 install_esp
 upgrade --source "docker://$pushed" "${INS[@]}" >/dev/null 2>&1 || fail "upgrade by digest failed"
-cmp -s esp/EFI/trustboot/active.efi m2/EFI/trustboot/norole.efi || fail "by digest: active.efi is not the 2.0 UKI"
+cmp -s "$(uki_of active+3.conf)" m2/EFI/trustboot/norole.efi || fail "by digest: the active entry does not name the 2.0 UKI"
 
 # ---- refusals leave the ESP as it was ----
 refused() { # WANT ARGS...

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the small test/demo root filesystem from Debian packages and prints the directory
 # that holds it:
-#   DIR/rootfs/      the tree (/init, busybox, the TPM/efivarfs modules the kernel lacks, trustboot
+#   DIR/rootfs/      the tree (/init, busybox, the kernel modules of a QEMU machine, trustboot
 #                    with its shared libraries, and the kernel as /boot/vmlinuz-VERSION, where
 #                    `trustboot build-uki dir:DIR/rootfs` finds it)
 #   DIR/vmlinuz      the stock Debian-signed kernel of linux-image-amd64
@@ -69,13 +69,15 @@ mkdir -p "$x" "$r/usr/lib/modules" "$r/usr/lib64" "$r/usr/bin" "$r/bin" "$r/sbin
 ln -s usr/lib "$r/lib"      # merged /usr, as on the host: ldd's /lib paths land in usr/lib
 ln -s usr/lib64 "$r/lib64"
 
-# Only the kernel image, its config and the few modules we may need, kept per kernel version:
-# unpacking the 70 MB package is most of a rebuild, and the trustboot binary changes far more often.
-kx="$cache/kernel3-$kver"
+# Only the kernel image, its config, its module lists and the driver trees a QEMU machine needs,
+# kept per kernel version: unpacking the 70 MB package is most of a rebuild, and the trustboot
+# binary changes far more often.
+kx="$cache/kernel5-$kver"
 if [ ! -f "$kx/.complete" ]; then
   rm -rf "$kx" && mkdir -p "$kx"
   dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$kx" --wildcards './boot/vmlinuz-*' './boot/config-*' \
-    './lib/modules/*/kernel/fs/efivarfs/*' './lib/modules/*/kernel/drivers/char/tpm/*' \
+    './lib/modules/*/modules.order' './lib/modules/*/modules.builtin' './lib/modules/*/modules.builtin.modinfo' \
+    './lib/modules/*/kernel/fs/efivarfs/*' './lib/modules/*/kernel/drivers/char/tpm/*' './lib/modules/*/kernel/block/*' \
     './lib/modules/*/kernel/drivers/block/*' './lib/modules/*/kernel/drivers/virtio/*' \
     './lib/modules/*/kernel/drivers/ata/*' './lib/modules/*/kernel/drivers/scsi/*' './lib/modules/*/kernel/drivers/cdrom/*' \
     './lib/modules/*/kernel/drivers/md/*' './lib/modules/*/kernel/fs/ext4/*' './lib/modules/*/kernel/fs/jbd2/*' \
@@ -85,71 +87,28 @@ if [ ! -f "$kx/.complete" ]; then
 fi
 cp -a "$kx/boot" "$kx/lib" "$x/"
 kfile="$(ls "$x"/boot/vmlinuz-*)"
-kconfig="$(ls "$x"/boot/config-*)"
 krel="${kfile##*/vmlinuz-}"
 cp "$kfile" "$tmp/out/vmlinuz"
 # Also where `trustboot build-uki dir:` looks for it; /boot stays out of the initrd.
 mkdir -p "$r/boot"
 ln "$tmp/out/vmlinuz" "$r/boot/vmlinuz-$krel"
 
-# A driver the kernel has built in (=y) needs nothing; a module (=m) goes into the tree, listed in
-# load order for the init.
-: >"$r/usr/lib/modules/load.order"
-add_module() { # CONFIG_SYMBOL relative/path.ko
-  case "$(grep "^$1=" "$kconfig" | cut -d= -f2)" in
-    y) ;;
-    m) mkdir -p "$r/lib/modules/$krel/$(dirname "$2")"
-       cp "$x/lib/modules/$krel/$2" "$r/lib/modules/$krel/$2"
-       echo "/lib/modules/$krel/$2" >>"$r/usr/lib/modules/load.order" ;;
-    *) echo "rootfs: $kpkg has no $1" >&2; exit 1 ;;
-  esac
-}
-add_module CONFIG_TCG_TPM kernel/drivers/char/tpm/tpm.ko
-add_module CONFIG_TCG_TIS_CORE kernel/drivers/char/tpm/tpm_tis_core.ko
-add_module CONFIG_TCG_TIS kernel/drivers/char/tpm/tpm_tis.ko
-add_module CONFIG_TCG_CRB kernel/drivers/char/tpm/tpm_crb.ko
-add_module CONFIG_EFIVAR_FS kernel/fs/efivarfs/efivarfs.ko
-
-# What installing and booting from disk need (trustboot init loads them in this order): the
-# virtio disk, the CD-ROM behind AHCI, ISO 9660, ext4 (+ crc32c, which it asks for by name),
-# dm-crypt with xts(aes). The .deb has no modules.dep (depmod makes it): dependencies come from
-# each module's .modinfo "depends=", loaded before their users.
-kmods="$x/lib/modules/$krel"
-find "$kmods/kernel" -name '*.ko' | while read -r f; do b="$(basename "$f" .ko)"; echo "${b//-/_} ${f#$kmods/}"; done >"$tmp/modindex"
-load_module() { # relative/path.ko, after its dependencies
-  local dep p
-  grep -qxF "/lib/modules/$krel/$1" "$r/usr/lib/modules/load.order" && return
-  for dep in $(objcopy -O binary -j .modinfo "$kmods/$1" /dev/stdout | tr '\0' '\n' | sed -n 's/^depends=//p' | tr ',' ' '); do
-    p="$(awk -v n="${dep//-/_}" '$1 == n {print $2; exit}' "$tmp/modindex")"
-    [ -n "$p" ] || { echo "rootfs: $1 needs $dep, not unpacked" >&2; exit 1; }
-    load_module "$p"
-  done
-  mkdir -p "$r/lib/modules/$krel/$(dirname "$1")"
-  cp "$kmods/$1" "$r/lib/modules/$krel/$1"
-  echo "/lib/modules/$krel/$1" >>"$r/usr/lib/modules/load.order"
-}
-add_with_deps() { # CONFIG_SYMBOL relative/path.ko
-  case "$(grep "^$1=" "$kconfig" | cut -d= -f2)" in
-    y) ;;
-    m) load_module "$2" ;;
-    *) echo "rootfs: $kpkg has no $1" >&2; exit 1 ;;
-  esac
-}
-add_with_deps CONFIG_VIRTIO_PCI kernel/drivers/virtio/virtio_pci.ko
-add_with_deps CONFIG_VIRTIO_BLK kernel/drivers/block/virtio_blk.ko
-add_with_deps CONFIG_SATA_AHCI kernel/drivers/ata/ahci.ko
-add_with_deps CONFIG_BLK_DEV_SR kernel/drivers/scsi/sr_mod.ko
-add_with_deps CONFIG_ISO9660_FS kernel/fs/isofs/isofs.ko
-add_with_deps CONFIG_CRYPTO_CRC32C kernel/crypto/crc32c_generic.ko
-add_with_deps CONFIG_EXT4_FS kernel/fs/ext4/ext4.ko
-add_with_deps CONFIG_CRYPTO_ECB kernel/crypto/ecb.ko
-add_with_deps CONFIG_CRYPTO_XTS kernel/crypto/xts.ko
-add_with_deps CONFIG_DM_CRYPT kernel/drivers/md/dm-crypt.ko
-# The installed ESP at /efi (trustboot init mounts it for upgrade and bootentry): vfat with the
-# default code page and I/O charset of Debian's kernel (437, ascii).
-add_with_deps CONFIG_VFAT_FS kernel/fs/fat/vfat.ko
-add_with_deps CONFIG_NLS_CODEPAGE_437 kernel/fs/nls/nls_cp437.ko
-add_with_deps CONFIG_NLS_ASCII kernel/fs/nls/nls_ascii.ko
+# Kernel modules as a distribution ships them, with depmod's indexes: nothing says which to load.
+# `trustboot init` loads what the machine's devices ask for (their modalias) and what its job
+# needs, through libkmod; the plain variant's /init does the same with busybox modprobe. The
+# driver trees are a QEMU machine's (virtio, AHCI/SCSI disks and CD-ROMs, device-mapper, TPM,
+# the file systems), not the 3000 modules of the package; SCSI host adapters' subdirectories stay
+# out. In the trustboot variant the modules are xz-compressed as Debian 13 ships them (the
+# Debian signature inside), so a boot under Secure Boot proves that libkmod hands the kernel
+# the decompressed, signed module.
+km="lib/modules/$krel"
+mkdir -p "$r/$km"
+(cd "$x/$km" && find kernel -name '*.ko' ! -path 'kernel/drivers/scsi/*/*' -print0 | cpio -0 -pdm --quiet "$r/$km")
+cp "$x/$km/modules.order" "$x/$km/modules.builtin" "$x/$km/modules.builtin.modinfo" "$r/$km/"
+if [ -n "$trustboot" ]; then
+  find "$r/$km/kernel" -name '*.ko' -print0 | xargs -0 -P2 -n 16 xz -q --check=crc32 --lzma2=dict=1MiB
+fi
+depmod -b "$r" "$krel" || { echo "rootfs: depmod failed" >&2; exit 1; }
 
 dpkg-deb --fsys-tarfile "$bdeb" | tar -x -C "$x" ./bin/busybox
 cp "$x/bin/busybox" "$r/bin/busybox"

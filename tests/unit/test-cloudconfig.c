@@ -75,9 +75,12 @@ static void defaults_are_kairos_uki_defaults(void **state) {
         assert_false(c->auto_install);
         assert_int_equal(c->oem_mib, 64);
         assert_int_equal(c->persistent_mib, 0);
-        assert_int_equal(c->n_encrypted, 2);
-        assert_string_equal(c->encrypted[0], "COS_OEM");
-        assert_string_equal(c->encrypted[1], "COS_PERSISTENT");
+        assert_int_equal(c->n_encrypted, 0);
+        assert_true(c->encrypt_system);
+        assert_false(c->force);
+        assert_true(tb_cloudconfig_encrypts(c, "COS_OEM"));
+        assert_true(tb_cloudconfig_encrypts(c, "COS_PERSISTENT"));
+        assert_false(tb_cloudconfig_encrypts(c, "COS_GRUB"));
         assert_int_equal(c->bind_pcrs, 0);
         assert_int_equal(c->bind_public_pcrs, 1u << 11);
         assert_int_equal(tb_cloudconfig_validate(c), 0);
@@ -103,6 +106,67 @@ static void seed_example_gives_sizes_extra_partition_and_encrypted_list(void **s
         assert_string_equal(c->encrypted[2], "PARTITION_TWO");
         assert_int_equal(c->bind_pcrs, 1u << 7);
         assert_int_equal(tb_cloudconfig_validate(c), 0);
+}
+
+/* tests/e2e/fixtures/seed-install-config.yaml is the seed's "full example", byte for byte: its
+ * encrypted_partitions lists only PARTITION_TWO, and OEM and persistent are encrypted all the same. */
+static void seed_fixture_encrypts_oem_persistent_and_the_listed_partition(void **state) {
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
+        _cleanup_(freep) char *path = NULL;
+        const char *src = getenv("TB_SRCDIR");
+        (void)state;
+
+        if (!src)
+                skip();
+        assert_true(asprintf(&path, "%s/tests/e2e/fixtures/seed-install-config.yaml", src) > 0);
+        assert_int_equal(tb_cloudconfig_new(&c), 0);
+        assert_int_equal(tb_cloudconfig_merge_file(c, path), 0);
+        assert_int_equal(c->n_encrypted, 1);
+        assert_string_equal(c->encrypted[0], "PARTITION_TWO");
+        assert_true(tb_cloudconfig_encrypts(c, "COS_OEM"));
+        assert_true(tb_cloudconfig_encrypts(c, "COS_PERSISTENT"));
+        assert_true(tb_cloudconfig_encrypts(c, "PARTITION_TWO"));
+        assert_false(tb_cloudconfig_encrypts(c, "COS_GRUB"));
+        assert_false(c->poweroff);
+        assert_int_equal(c->persistent_mib, 500);
+        assert_int_equal(tb_cloudconfig_validate(c), 0);
+}
+
+static void system_partitions_plain_only_with_the_explicit_key(void **state) {
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL, *d = NULL;
+        (void)state;
+
+        assert_int_equal(tb_cloudconfig_new(&c), 0);
+        assert_int_equal(merge(c, "install:\n  encrypted_partitions: []\n"), 0);
+        assert_true(tb_cloudconfig_encrypts(c, "COS_OEM"));
+        assert_true(tb_cloudconfig_encrypts(c, "COS_PERSISTENT"));
+        assert_int_equal(merge(c, "install:\n  encrypt-system-partitions: false\n"), 0);
+        assert_false(tb_cloudconfig_encrypts(c, "COS_OEM"));
+        assert_false(tb_cloudconfig_encrypts(c, "COS_PERSISTENT"));
+        /* the key leaves the pair out; a label listed explicitly is still encrypted */
+        assert_int_equal(tb_cloudconfig_new(&d), 0);
+        assert_int_equal(merge(d, "install:\n  encrypt-system-partitions: no\n  encrypted_partitions: [COS_OEM]\n"), 0);
+        assert_true(tb_cloudconfig_encrypts(d, "COS_OEM"));
+        assert_false(tb_cloudconfig_encrypts(d, "COS_PERSISTENT"));
+        assert_int_equal(merge(d, "install:\n  encrypt-system-partitions: maybe\n"), -EINVAL);
+}
+
+static void validate_refuses_fs_names_that_are_not_mkfs_types(void **state) {
+        static const char *const bad[] = { "../../bin/sh", "ext4/../x", "EXT4", "ext 4", "fat;rm", "" };
+        (void)state;
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                assert_false(tb_cloudconfig_fs_name_ok(bad[i]));
+        assert_true(tb_cloudconfig_fs_name_ok("ext4"));
+        assert_true(tb_cloudconfig_fs_name_ok("vfat"));
+
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
+        assert_int_equal(tb_cloudconfig_new(&c), 0);
+        assert_int_equal(merge(c, "install:\n  extra-partitions:\n    - {name: x, size: 8, fs: ../../tmp/evil}\n"), 0);
+        capture_log();
+        assert_int_equal(tb_cloudconfig_validate(c), -EINVAL);
+        end_capture();
+        assert_non_null(strstr(logbuf, "../../tmp/evil"));
 }
 
 static void later_document_overrides_only_the_keys_it_sets(void **state) {
@@ -182,6 +246,9 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(defaults_are_kairos_uki_defaults),
                 cmocka_unit_test(seed_example_gives_sizes_extra_partition_and_encrypted_list),
+                cmocka_unit_test(seed_fixture_encrypts_oem_persistent_and_the_listed_partition),
+                cmocka_unit_test(system_partitions_plain_only_with_the_explicit_key),
+                cmocka_unit_test(validate_refuses_fs_names_that_are_not_mkfs_types),
                 cmocka_unit_test(later_document_overrides_only_the_keys_it_sets),
                 cmocka_unit_test(yaml_error_reports_line_and_column),
                 cmocka_unit_test(unknown_keys_are_warned_about_and_ignored),

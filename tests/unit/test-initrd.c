@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "rootfs/initrd.h"
@@ -199,6 +200,49 @@ static void headers_keep_order_links_modes_and_leave_mount_contents_out(void **s
         close(fd);
 }
 
+/* security.capability (Debian's ping: cap_net_raw+ep) does not fit in newc: it travels in the
+ * manifest at the end; other attributes and security.selinux do not. */
+static void security_xattrs_travel_in_the_manifest(void **state) {
+        static const uint8_t cap[20] = { 0x01, 0x00, 0x00, 0x02, 0x00, 0x20 }; /* v2, cap_net_raw effective */
+        char p[256], text[4096];
+        struct archive_entry *e;
+        struct archive *a;
+        tb_initrd_options o;
+        bool found = false;
+        int fd;
+        (void)state;
+
+        snprintf(p, sizeof(p), "%s/bin/sh", root);
+        if (setxattr(p, "security.capability", cap, sizeof(cap), 0) < 0) {
+                skip(); /* no CAP_SETFCAP or no xattrs on this file system */
+                return;
+        }
+        (void)setxattr(p, "user.comment", "x", 1, 0);
+        assert_int_equal(tb_initrd_options_init(&o), 0);
+        o.compression = TB_INITRD_NONE;
+        fd = write_initrd(&o, NULL);
+        a = archive_read_new();
+        archive_read_support_format_cpio(a);
+        assert_int_equal(archive_read_open_fd(a, fd, 4096), ARCHIVE_OK);
+        while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+                if (strcmp(archive_entry_pathname(e), TB_INITRD_XATTR_MANIFEST + 1) != 0) {
+                        assert_false(found); /* the manifest comes last */
+                        continue;
+                }
+                found = true;
+                assert_int_equal(archive_entry_perm(e), 0600);
+                la_ssize_t n = archive_read_data(a, text, sizeof(text) - 1);
+                assert_true(n > 0);
+                text[n] = 0;
+        }
+        assert_true(found);
+        /* "bin/sh" in hex, the name, the value in hex; the hardlink bin/sh-again needs no line */
+        assert_string_equal(text, TB_INITRD_XATTR_MANIFEST_HEADER "\n"
+                                  "62696e2f7368 security.capability 0100000200200000000000000000000000000000\n");
+        archive_read_free(a);
+        close(fd);
+}
+
 static void options_default_to_zstd_and_epoch_zero(void **state) {
         tb_initrd_options o;
         (void)state;
@@ -218,6 +262,7 @@ int main(void) {
                 cmocka_unit_test(same_tree_gives_same_bytes_whatever_the_mtimes_and_inodes),
                 cmocka_unit_test(headers_keep_order_links_modes_and_leave_mount_contents_out),
                 cmocka_unit_test(options_default_to_zstd_and_epoch_zero),
+                cmocka_unit_test(security_xattrs_travel_in_the_manifest),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -18,15 +18,17 @@ static char *const medium_conf[] = { "norole.conf", "norole" X ".conf", NULL };
 static char *const main_efi[] = { "norole.efi", NULL };
 static char *const main_conf[] = { "norole.conf", NULL };
 
-/* An ESP as install leaves it from a medium with the extra entry, counters in all states. */
-static char *const installed_efi[] = { "active.efi", "active" X ".efi", "passive.efi", "passive" X ".efi",
-                                       "recovery.efi", "recovery" X ".efi", NULL };
+/* An ESP as install leaves it from a medium with the extra entry, counters in all states; the
+ * entries whose UKI is there ("complete"). */
 static char *const installed_conf[] = { "active.conf", "active" X "+2-1.conf", "passive+0-3.conf",
                                         "passive" X "+3.conf", "recovery+3.conf", "recovery" X "+3.conf", NULL };
+static char *const installed_complete[] = { "active.conf", "active" X "+2-1.conf", "passive+0-3.conf",
+                                            "passive" X "+3.conf", "recovery+3.conf", "recovery" X "+3.conf", NULL };
 
-static int make(char *const *m_efi, char *const *m_conf, char *const *i_efi, char *const *i_conf, tb_upgrade_plan *p) {
+static int make(char *const *m_efi, char *const *m_conf, char *const *i_complete, char *const *i_conf,
+                tb_upgrade_plan *p) {
         tb_upgrade_plan_input in = { .medium = "dir:m", .medium_efi = m_efi, .medium_conf = m_conf, .esp = "esp",
-                                     .installed_efi = i_efi, .installed_conf = i_conf };
+                                     .installed_conf = i_conf, .installed_complete = i_complete };
         return tb_upgrade_plan_make(&in, p);
 }
 
@@ -45,7 +47,7 @@ static void every_norole_entry_installs_and_every_active_rotates(void **state) {
         tb_upgrade_plan p;
 
         (void)state;
-        assert_int_equal(make(medium_efi, medium_conf, installed_efi, installed_conf, &p), 0);
+        assert_int_equal(make(medium_efi, medium_conf, installed_complete, installed_conf, &p), 0);
         assert_list(p.install, "[][" X "]");
         assert_list(p.rotate, "[][" X "]");
         assert_list(p.drop_active, "");
@@ -57,7 +59,7 @@ static void an_entry_the_medium_drops_loses_its_active_and_keeps_its_passive(voi
         tb_upgrade_plan p;
 
         (void)state;
-        assert_int_equal(make(main_efi, main_conf, installed_efi, installed_conf, &p), 0);
+        assert_int_equal(make(main_efi, main_conf, installed_complete, installed_conf, &p), 0);
         assert_list(p.install, "[]");
         assert_list(p.rotate, "[][" X "]");
         assert_list(p.drop_active, "[" X "]");
@@ -66,8 +68,8 @@ static void an_entry_the_medium_drops_loses_its_active_and_keeps_its_passive(voi
 }
 
 static void a_passive_without_its_active_is_dropped(void **state) {
-        static char *const i_efi[] = { "active.efi", "passive.efi", "passive" X ".efi", NULL };
         static char *const i_conf[] = { "active+3.conf", "passive+3.conf", "passive" X "+3.conf", NULL };
+        static char *const *i_efi = i_conf;
         tb_upgrade_plan p;
 
         (void)state;
@@ -77,11 +79,10 @@ static void a_passive_without_its_active_is_dropped(void **state) {
         tb_upgrade_plan_done(&p);
 }
 
-/* What an interrupted removal leaves (the entry gone, its UKI not yet) is not rotated, only
- * removed or replaced. */
+/* An entry whose UKI is gone (an interrupted removal) is not rotated, only removed or replaced. */
 static void a_half_installed_active_is_not_rotated(void **state) {
-        static char *const i_efi[] = { "active.efi", "active_y.efi", NULL };
-        static char *const i_conf[] = { "active.conf", NULL };
+        static char *const i_efi[] = { "active.conf", NULL };
+        static char *const i_conf[] = { "active.conf", "active_y+3.conf", NULL };
         tb_upgrade_plan p;
 
         (void)state;
@@ -97,18 +98,32 @@ static void a_norole_uki_without_its_entry_is_refused(void **state) {
         tb_upgrade_plan p;
 
         (void)state;
-        assert_int_equal(make(medium_efi, m_conf, installed_efi, installed_conf, &p), -ENOENT);
-        assert_int_equal(make(m_efi, medium_conf, installed_efi, installed_conf, &p), -ENOENT);
-        assert_int_equal(make(medium_conf, medium_conf, installed_efi, installed_conf, &p), -ENOENT);
+        assert_int_equal(make(medium_efi, m_conf, installed_complete, installed_conf, &p), -ENOENT);
+        assert_int_equal(make(m_efi, medium_conf, installed_complete, installed_conf, &p), -ENOENT);
+        assert_int_equal(make(medium_conf, medium_conf, installed_complete, installed_conf, &p), -ENOENT);
 }
 
-static void without_an_active_entry_and_uki_it_is_no_installed_node(void **state) {
-        static char *const i_efi[] = { "recovery.efi", "active.efi", NULL };
-        static char *const i_conf[] = { "recovery.conf", NULL };
+static void without_an_active_or_passive_entry_and_uki_it_is_no_installed_node(void **state) {
+        static char *const i_efi[] = { "recovery.conf", NULL };
+        static char *const i_conf[] = { "recovery.conf", "active.conf", "passive+3.conf", NULL };
         tb_upgrade_plan p;
 
         (void)state;
         assert_int_equal(make(medium_efi, medium_conf, i_efi, i_conf, &p), -ENOENT);
+}
+
+/* Killed between removing the old active entry and writing the new one: the passive entry is
+ * the node's only boot entry and stays; the new active one is written. */
+static void an_interrupted_upgrade_without_active_keeps_its_passive(void **state) {
+        static char *const i_conf[] = { "passive+3.conf", "recovery+3.conf", NULL };
+        tb_upgrade_plan p;
+
+        (void)state;
+        assert_int_equal(make(main_efi, main_conf, i_conf, i_conf, &p), 0);
+        assert_list(p.install, "[]");
+        assert_list(p.rotate, "");
+        assert_list(p.drop_passive, "");
+        tb_upgrade_plan_done(&p);
 }
 
 static void suffixes_are_names_without_slash_plus_or_leading_dot(void **state) {
@@ -129,7 +144,7 @@ static void suffixes_are_names_without_slash_plus_or_leading_dot(void **state) {
         assert_false(tb_upgrade_suffix_valid(long_suffix));
         long_suffix[TB_UPGRADE_SUFFIX_MAX] = '\0';
         assert_true(tb_upgrade_suffix_valid(long_suffix));
-        assert_int_equal(make(m_efi, m_conf, installed_efi, installed_conf, &p), -EINVAL);
+        assert_int_equal(make(m_efi, m_conf, installed_complete, installed_conf, &p), -EINVAL);
 }
 
 static void more_than_the_maximum_of_entries_is_refused(void **state) {
@@ -144,9 +159,9 @@ static void more_than_the_maximum_of_entries_is_refused(void **state) {
                 m_efi[i] = names[i][0];
                 m_conf[i] = names[i][1];
         }
-        assert_int_equal(make(m_efi, m_conf, installed_efi, installed_conf, &p), -E2BIG);
+        assert_int_equal(make(m_efi, m_conf, installed_complete, installed_conf, &p), -E2BIG);
         m_efi[TB_UPGRADE_MAX_ENTRIES] = m_conf[TB_UPGRADE_MAX_ENTRIES] = NULL;
-        assert_int_equal(make(m_efi, m_conf, installed_efi, installed_conf, &p), 0);
+        assert_int_equal(make(m_efi, m_conf, installed_complete, installed_conf, &p), 0);
         assert_non_null(p.install[TB_UPGRADE_MAX_ENTRIES - 1]);
         tb_upgrade_plan_done(&p);
 }
@@ -158,7 +173,8 @@ int main(void) {
                 cmocka_unit_test(a_passive_without_its_active_is_dropped),
                 cmocka_unit_test(a_half_installed_active_is_not_rotated),
                 cmocka_unit_test(a_norole_uki_without_its_entry_is_refused),
-                cmocka_unit_test(without_an_active_entry_and_uki_it_is_no_installed_node),
+                cmocka_unit_test(without_an_active_or_passive_entry_and_uki_it_is_no_installed_node),
+                cmocka_unit_test(an_interrupted_upgrade_without_active_keeps_its_passive),
                 cmocka_unit_test(suffixes_are_names_without_slash_plus_or_leading_dot),
                 cmocka_unit_test(more_than_the_maximum_of_entries_is_refused),
         };

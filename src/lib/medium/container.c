@@ -107,7 +107,8 @@ static int copy_fd_into(struct archive *a, int fd, uint64_t size) {
         return 0;
 }
 
-static int write_layer(const tb_esp *esp, int64_t epoch, int fd, char digest_hex[65], uint64_t *ret_size) {
+static int write_layer(const tb_esp *esp, int64_t epoch, const char *tmpdir, int fd, char digest_hex[65],
+                       uint64_t *ret_size) {
         _cleanup_(archive_write_freep) struct archive *a = new_tar_writer();
         _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
         hashing_sink sink = { .fd = fd };
@@ -131,7 +132,16 @@ static int write_layer(const tb_esp *esp, int64_t epoch, int fd, char digest_hex
                 r = add_entry(a, e->path, 0644, (int64_t)size, epoch);
                 if (r < 0)
                         return r;
-                if (e->src_path) {
+                if (e->write) {
+                        /* The layer is hashed as a stream: a producer writes into a scratch file first. */
+                        _cleanup_(closep) int tmp = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+                        if (tmp < 0)
+                                return tb_log_errno(negative_errno(), "%s: cannot create a scratch file", tmpdir);
+                        r = e->write(tmp, 0, e->write_userdata);
+                        if (r >= 0)
+                                r = lseek(tmp, 0, SEEK_SET) < 0 ? negative_errno() : copy_fd_into(a, tmp, size);
+                } else if (e->src_path) {
                         _cleanup_(closep) int in = open(e->src_path, O_RDONLY | O_CLOEXEC);
 
                         if (in < 0)
@@ -230,8 +240,8 @@ int tb_container_write(const tb_esp *esp, const tb_container_options *o, const c
         _cleanup_(tb_atomic_abortp) tb_atomic_file layer = TB_ATOMIC_FILE_INIT, out = TB_ATOMIC_FILE_INIT;
         _cleanup_(archive_write_freep) struct archive *a = NULL;
         _cleanup_(tb_buf_freep) tb_buf config = TB_BUF_INIT, manifest = TB_BUF_INIT;
-        _cleanup_(freep) char *layer_tmp = NULL;
-        char layer_hex[65], config_hex[65], config_name[80], layer_name[80];
+        _cleanup_(freep) char *layer_tmp = NULL, *tmpdir = NULL;
+        char *slash, layer_hex[65], config_hex[65], config_name[80], layer_name[80];
         uint64_t layer_size = 0;
         int r;
 
@@ -241,7 +251,13 @@ int tb_container_write(const tb_esp *esp, const tb_container_options *o, const c
         r = tb_atomic_open(layer_tmp, 0600, &layer);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot create", out_path);
-        r = write_layer(esp, o->epoch, layer.fd, layer_hex, &layer_size);
+        tmpdir = strdup(out_path);
+        if (!tmpdir)
+                return -ENOMEM;
+        slash = strrchr(tmpdir, '/');
+        if (slash)
+                *slash = '\0';
+        r = write_layer(esp, o->epoch, slash ? tmpdir : ".", layer.fd, layer_hex, &layer_size);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot write the image layer", out_path);
         if (lseek(layer.fd, 0, SEEK_SET) < 0) /* read back through the same (read-write) fd */

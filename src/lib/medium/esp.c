@@ -134,6 +134,19 @@ int tb_esp_add_data(tb_esp *esp, const char *path, const void *data, size_t len)
         return tb_buf_append(&e->data, data, len);
 }
 
+int tb_esp_add_producer(tb_esp *esp, const char *path, uint64_t size, tb_esp_write_fn fn, void *userdata) {
+        tb_esp_entry *e;
+        int r;
+
+        r = append(esp, path, false, &e);
+        if (r < 0)
+                return r;
+        e->write = fn;
+        e->write_userdata = userdata;
+        e->size = size;
+        return 0;
+}
+
 static int cmp_entries(const void *a, const void *b) {
         return strcmp(((const tb_esp_entry *)a)->path, ((const tb_esp_entry *)b)->path);
 }
@@ -161,6 +174,10 @@ int tb_esp_entry_size(const tb_esp_entry *e, uint64_t *ret) {
                 *ret = 0;
                 return 0;
         }
+        if (e->write) {
+                *ret = e->size;
+                return 0;
+        }
         if (!e->src_path) {
                 *ret = e->data.len;
                 return 0;
@@ -168,6 +185,20 @@ int tb_esp_entry_size(const tb_esp_entry *e, uint64_t *ret) {
         if (stat(e->src_path, &st) < 0)
                 return negative_errno();
         *ret = (uint64_t)st.st_size;
+        return 0;
+}
+
+static int produce_file(const tb_esp_entry *e, const char *dst) {
+        _cleanup_(closep) int out = open(dst, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        int r;
+
+        if (out < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot create", dst);
+        r = e->write(out, 0, e->write_userdata);
+        if (r < 0)
+                return r;
+        if (fsync(out) < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot write", dst);
         return 0;
 }
 
@@ -194,6 +225,8 @@ int tb_esp_write_tree(const tb_esp *esp, const char *dir) {
                 }
                 if (e->is_dir)
                         r = mkdir(p, 0755) < 0 ? tb_log_errno(negative_errno(), "%s: cannot create", p) : 0;
+                else if (e->write)
+                        r = produce_file(e, p);
                 else if (e->src_path)
                         r = tb_copy_file(e->src_path, p, 0644, false);
                 else {

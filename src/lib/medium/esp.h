@@ -11,11 +11,18 @@
 
 typedef struct tb_esp tb_esp;
 
+/* Writes an entry's SIZE bytes at offset OFF of FD itself (a UKI signed straight into its
+ * place in the output, never staged in a scratch file). */
+typedef int (*tb_esp_write_fn)(int fd, uint64_t off, void *userdata);
+
 typedef struct tb_esp_entry {
         char *path;         /* relative, '/'-separated: "EFI/BOOT/BOOTX64.EFI" */
         bool is_dir;
         char *src_path;     /* file to copy, or NULL */
-        tb_buf data;        /* the bytes, when src_path is NULL */
+        tb_esp_write_fn write; /* or a producer of SIZE bytes, or NULL */
+        void *write_userdata;
+        uint64_t size;
+        tb_buf data;        /* the bytes, when src_path and write are NULL */
 } tb_esp_entry;
 
 int tb_esp_new(tb_esp **ret);
@@ -25,6 +32,7 @@ TB_DEFINE_CLEANUP(tb_esp *, tb_esp_free)
 int tb_esp_add_dir(tb_esp *esp, const char *path);
 int tb_esp_add_file(tb_esp *esp, const char *path, const char *src_path);
 int tb_esp_add_data(tb_esp *esp, const char *path, const void *data, size_t len);
+int tb_esp_add_producer(tb_esp *esp, const char *path, uint64_t size, tb_esp_write_fn fn, void *userdata);
 
 /* Entries sorted by path, directories included (parents before children). */
 size_t tb_esp_count(const tb_esp *esp);

@@ -34,6 +34,8 @@ struct node {
         /* files: where the bytes come from */
         char *src_path;
         const void *data;
+        tb_fat_write_fn write_fn; /* or a producer that writes them in place */
+        void *write_userdata;
         uint64_t size;
         /* directories: children in name order */
         node **children;
@@ -44,8 +46,20 @@ struct node {
         uint32_t n_clusters;
 };
 
+typedef struct layout {
+        uint32_t spc;            /* sectors per cluster */
+        uint32_t cluster_bytes;
+        uint32_t n_clusters;
+        uint32_t fat_sectors;
+        uint64_t total_sectors;
+        uint32_t next_cluster;   /* allocation cursor */
+        uint32_t *fat;
+} layout;
+
 struct tb_fat {
         node root;
+        layout L;       /* from tb_fat_plan() */
+        bool planned;
 };
 
 static void node_free(node *n) {
@@ -70,6 +84,7 @@ int tb_fat_new(tb_fat **ret) {
 
 void tb_fat_free(tb_fat *fat) {
         node_free(&fat->root);
+        free(fat->L.fat);
         free(fat);
 }
 
@@ -190,6 +205,21 @@ int tb_fat_add_file(tb_fat *fat, const char *path, const char *src_path) {
         if (!n->src_path)
                 return tb_log_oom();
         n->size = (uint64_t)st.st_size;
+        return 0;
+}
+
+int tb_fat_add_producer(tb_fat *fat, const char *path, uint64_t size, tb_fat_write_fn fn, void *userdata) {
+        node *n;
+        int r;
+
+        if (size > UINT32_MAX)
+                return -EFBIG;
+        r = lookup(fat, path, false, &n);
+        if (r < 0)
+                return r;
+        n->write_fn = fn;
+        n->write_userdata = userdata;
+        n->size = size;
         return 0;
 }
 
@@ -328,16 +358,6 @@ static uint64_t dir_bytes(const node *dir) {
 
 /* ---- layout ---- */
 
-typedef struct layout {
-        uint32_t spc;            /* sectors per cluster */
-        uint32_t cluster_bytes;
-        uint32_t n_clusters;
-        uint32_t fat_sectors;
-        uint64_t total_sectors;
-        uint32_t next_cluster;   /* allocation cursor */
-        uint32_t *fat;
-} layout;
-
 static uint64_t clusters_for(uint64_t bytes, uint32_t cluster_bytes) {
         return (bytes + cluster_bytes - 1) / cluster_bytes;
 }
@@ -456,7 +476,7 @@ static uint8_t *put_lfn_entries(uint8_t *e, const node *n) {
         return e;
 }
 
-static int write_dir(int fd, const layout *L, const node *dir, const tb_fat_options *o) {
+static int write_dir(int fd, uint64_t base, const layout *L, const node *dir, const tb_fat_options *o) {
         uint64_t bytes = (uint64_t)dir->n_clusters * L->cluster_bytes;
         uint8_t *buf = calloc(1, bytes), *e = buf;
         uint16_t date, tim;
@@ -490,7 +510,7 @@ static int write_dir(int fd, const layout *L, const node *dir, const tb_fat_opti
                                 c->is_dir ? 0 : (uint32_t)c->size, date, tim);
                 e += DIRENT;
         }
-        r = tb_pwrite_all(fd, buf, bytes, (off_t)cluster_offset(L, dir->first_cluster));
+        r = tb_pwrite_all(fd, buf, bytes, (off_t)(base + cluster_offset(L, dir->first_cluster)));
         free(buf);
         return r;
 }
@@ -532,20 +552,24 @@ static int copy_into(int fd, const node *n, uint64_t off) {
         return r;
 }
 
-static int write_nodes(int fd, const layout *L, const node *n, const tb_fat_options *o) {
+static int write_nodes(int fd, uint64_t base, const layout *L, const node *n, const tb_fat_options *o) {
+        uint64_t off;
         int r;
 
         if (n->is_dir) {
-                r = write_dir(fd, L, n, o);
+                r = write_dir(fd, base, L, n, o);
                 for (size_t i = 0; r >= 0 && i < n->n_children; i++)
-                        r = write_nodes(fd, L, n->children[i], o);
+                        r = write_nodes(fd, base, L, n->children[i], o);
                 return r;
         }
         if (n->size == 0)
                 return 0;
+        off = base + cluster_offset(L, n->first_cluster);
+        if (n->write_fn)
+                return n->write_fn(fd, off, n->write_userdata);
         if (n->src_path)
-                return copy_into(fd, n, cluster_offset(L, n->first_cluster));
-        return tb_pwrite_all(fd, n->data, n->size, (off_t)cluster_offset(L, n->first_cluster));
+                return copy_into(fd, n, off);
+        return tb_pwrite_all(fd, n->data, n->size, (off_t)off);
 }
 
 static void boot_sector(uint8_t *s, const layout *L, const tb_fat_options *o) {
@@ -585,38 +609,64 @@ static void fsinfo_sector(uint8_t *s, const layout *L) {
         tb_put_u32le(s + 508, 0xAA550000);
 }
 
-int64_t tb_fat_write(tb_fat *fat, int fd, const tb_fat_options *o) {
-        layout L = {};
-        uint8_t sec[SECTOR];
+int64_t tb_fat_plan(tb_fat *fat, const tb_fat_options *o) {
         int r;
 
+        if (fat->planned) {
+                free(fat->L.fat);
+                fat->L = (layout){};
+                fat->planned = false;
+        }
         r = prepare(&fat->root);
         if (r < 0)
                 return r;
-        r = compute_layout(fat, o, &L);
+        r = compute_layout(fat, o, &fat->L);
         if (r < 0)
                 return r;
-        /* Sparse: the free clusters are never written. */
-        if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)(L.total_sectors * SECTOR)) < 0) {
-                r = negative_errno();
-                goto finish;
-        }
-        boot_sector(sec, &L, o);
-        if ((r = tb_pwrite_all(fd, sec, SECTOR, 0)) < 0 || (r = tb_pwrite_all(fd, sec, SECTOR, (off_t)6 * SECTOR)) < 0)
-                goto finish;
-        fsinfo_sector(sec, &L);
-        if ((r = tb_pwrite_all(fd, sec, SECTOR, SECTOR)) < 0 || (r = tb_pwrite_all(fd, sec, SECTOR, (off_t)7 * SECTOR)) < 0)
-                goto finish;
-        for (uint32_t i = 0; i < L.n_clusters + 2; i++)
-                tb_put_u32le((uint8_t *)&L.fat[i], L.fat[i]); /* to disk byte order, in place */
+        fat->planned = true;
+        return (int64_t)(fat->L.total_sectors * SECTOR);
+}
+
+int tb_fat_write_at(tb_fat *fat, int fd, uint64_t base, const tb_fat_options *o) {
+        const layout *L = &fat->L;
+        _cleanup_(freep) uint32_t *table = NULL;
+        uint8_t sec[SECTOR];
+        int r;
+
+        if (!fat->planned)
+                return -EINVAL;
+        boot_sector(sec, L, o);
+        if ((r = tb_pwrite_all(fd, sec, SECTOR, (off_t)base)) < 0 ||
+            (r = tb_pwrite_all(fd, sec, SECTOR, (off_t)(base + 6 * SECTOR))) < 0)
+                return r;
+        fsinfo_sector(sec, L);
+        if ((r = tb_pwrite_all(fd, sec, SECTOR, (off_t)(base + SECTOR))) < 0 ||
+            (r = tb_pwrite_all(fd, sec, SECTOR, (off_t)(base + 7 * SECTOR))) < 0)
+                return r;
+        table = malloc(((size_t)L->n_clusters + 2) * 4);
+        if (!table)
+                return -ENOMEM;
+        for (uint32_t i = 0; i < L->n_clusters + 2; i++)
+                tb_put_u32le((uint8_t *)&table[i], L->fat[i]); /* disk byte order */
         for (uint32_t f = 0; f < N_FATS; f++) {
-                r = tb_pwrite_all(fd, L.fat, ((size_t)L.n_clusters + 2) * 4,
-                                  (off_t)(RESERVED_SECTORS + (uint64_t)f * L.fat_sectors) * SECTOR);
+                r = tb_pwrite_all(fd, table, ((size_t)L->n_clusters + 2) * 4,
+                                  (off_t)(base + (RESERVED_SECTORS + (uint64_t)f * L->fat_sectors) * SECTOR));
                 if (r < 0)
-                        goto finish;
+                        return r;
         }
-        r = write_nodes(fd, &L, &fat->root, o);
-finish:
-        free(L.fat);
-        return r < 0 ? r : (int64_t)(L.total_sectors * SECTOR);
+        return write_nodes(fd, base, L, &fat->root, o);
+}
+
+int64_t tb_fat_write(tb_fat *fat, int fd, const tb_fat_options *o) {
+        int64_t size;
+        int r;
+
+        size = tb_fat_plan(fat, o);
+        if (size < 0)
+                return size;
+        /* Sparse: the free clusters are never written. */
+        if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)size) < 0)
+                return negative_errno();
+        r = tb_fat_write_at(fat, fd, 0, o);
+        return r < 0 ? r : size;
 }

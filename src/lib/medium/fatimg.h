@@ -24,6 +24,10 @@ int tb_fat_add_dir(tb_fat *fat, const char *path);
 int tb_fat_add_file(tb_fat *fat, const char *path, const char *src_path);
 /* Copies LEN bytes from DATA, which must stay valid until tb_fat_write(). */
 int tb_fat_add_data(tb_fat *fat, const char *path, const void *data, size_t len);
+/* A file of SIZE bytes that FN writes itself, at offset OFF of FD (its clusters are contiguous):
+ * a UKI is signed straight into its place. FN must write exactly SIZE bytes there. */
+typedef int (*tb_fat_write_fn)(int fd, uint64_t off, void *userdata);
+int tb_fat_add_producer(tb_fat *fat, const char *path, uint64_t size, tb_fat_write_fn fn, void *userdata);
 
 typedef struct tb_fat_options {
         const char *label;    /* up to 11 characters, stored upper case; NULL: "EFI" */
@@ -35,6 +39,12 @@ typedef struct tb_fat_options {
 /* Writes the image to FD (a regular file, truncated to the image size) starting at offset 0.
  * Returns the image size in bytes or a negative errno. Logs the source file on read errors. */
 int64_t tb_fat_write(tb_fat *fat, int fd, const tb_fat_options *o);
+
+/* The two halves of tb_fat_write(): the layout (returns the image size; nothing is written, no
+ * file is read) and the writing at offset BASE of FD, whose range [BASE, BASE + size) must read
+ * as zeros beforehand (new space or a hole): free clusters are never written. */
+int64_t tb_fat_plan(tb_fat *fat, const tb_fat_options *o);
+int tb_fat_write_at(tb_fat *fat, int fd, uint64_t base, const tb_fat_options *o);
 
 /* Valid FAT long-name characters, and at most 255 of them (checked by the add functions). */
 int tb_fat_name_valid(const char *name);

@@ -59,6 +59,7 @@ void tb_medium_options_init(tb_medium_options *o) {
                 .banks = TB_BANK_BIT(TB_BANK_SHA256),
                 .compression = TB_INITRD_ZSTD,
                 .compression_level = -1,
+                .efi_size_warn = (uint64_t)1024 << 20,
         };
 }
 
@@ -100,6 +101,19 @@ typedef struct entry {
         char *extra;   /* only what this entry adds to the base, for the "cmdline" key */
 } entry;
 
+/* One UKI, assembled (headers laid out, sources named) but not written: its size is known, so
+ * the output can be laid out before the UKI is signed straight into its place. */
+typedef struct uki_job {
+        struct build *b;
+        const entry *e;
+        char *esp_path;
+        tb_pe *pe;
+        tb_buf sig_json; /* .pcrsig: the pe refers to it */
+        uint64_t size;   /* predicted, checked when written */
+        uint64_t off;    /* where it was written, in the fd given to the producer */
+        int fd;
+} uki_job;
+
 typedef struct build {
         const tb_medium_options *o;
         tb_signer sb;
@@ -119,13 +133,27 @@ typedef struct build {
         int stub_fd, sdboot_fd;
         int sdboot_major;
         tb_pcr11 *pcr;
+        const char *init;  /* the /init symlink's target, or NULL: the image's own /init */
+        bool no_init;      /* neither trustboot nor an /init in the image */
         entry entries[1 + 2 * TB_MEDIUM_MAX_EXTRA];
         size_t n_entries;
         tb_esp *esp;
         tb_enroll enroll;
+        uki_job jobs[1 + 2 * TB_MEDIUM_MAX_EXTRA];
+        size_t n_jobs;
+        bool defer_verify; /* -t iso: verify when everything around the UKIs is written too */
+        tb_fat *fat;
+        tb_fat_options fat_options;
 } build;
 
 static void build_done(build *b) {
+        for (size_t i = 0; i < b->n_jobs; i++) {
+                tb_pe_free(b->jobs[i].pe);
+                tb_buf_free(&b->jobs[i].sig_json);
+                free(b->jobs[i].esp_path);
+        }
+        if (b->fat)
+                tb_fat_free(b->fat);
         for (size_t i = 0; i < b->n_entries; i++) {
                 free(b->entries[i].name);
                 free(b->entries[i].title);
@@ -400,6 +428,45 @@ static int read_rootfs_inputs(build *b) {
         return b->base_name ? 0 : tb_log_oom();
 }
 
+/* Whether PATH (absolute or not) is an executable file of the tree, symlinks resolved inside it. */
+static int rootfs_executable(build *b, const char *path) {
+        _cleanup_(closep) int fd = -1;
+        struct stat st;
+        int r;
+
+        while (*path == '/')
+                path++;
+        r = tb_rootfs_open_file(b->fs, path, &fd);
+        if (r < 0)
+                return r;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        return (st.st_mode & 0111) ? 0 : -EACCES;
+}
+
+/* The seed builds with no init flag: an image that carries trustboot (the package installs
+ * /usr/bin/trustboot) gets it as /init, which installs and unlocks; --init PATH overrides and
+ * must name an executable of the image. Checked before anything is built. */
+static int choose_init(build *b) {
+        static const char trustboot[] = "/usr/bin/trustboot";
+        int r;
+
+        if (b->o->init) {
+                r = rootfs_executable(b, b->o->init);
+                if (r < 0) {
+                        tb_err("%s: --init %s: %s in the image", b->o->source, b->o->init,
+                               r == -EACCES ? "not executable" : r == -EISDIR ? "not a file" : "no such file");
+                        return -ENOENT;
+                }
+                b->init = b->o->init;
+        } else if (rootfs_executable(b, trustboot) == 0) {
+                tb_info("/init: %s (the image carries trustboot; --init PATH overrides)", trustboot);
+                b->init = trustboot;
+        } else
+                b->no_init = rootfs_executable(b, "init") < 0; /* warned once the medium is built */
+        return 0;
+}
+
 /* ---- the work ---- */
 
 typedef struct initrd_sink {
@@ -416,6 +483,7 @@ static int initrd_sink_fn(const void *data, size_t len, void *userdata) {
 
 static int make_initrd(build *b) {
         _cleanup_(tb_mhash_freep) tb_mhash *h = NULL;
+        _cleanup_(tb_exclude_freep) tb_exclude *exclude = NULL;
         _cleanup_(closep) int fd = -1;
         tb_initrd_options io;
         tb_initrd_stats stats = {};
@@ -433,7 +501,11 @@ static int make_initrd(build *b) {
                 return tb_fail(-ERANGE, "SOURCE_DATE_EPOCH=%" PRId64 ": beyond the initrd's 32-bit timestamps",
                                b->o->epoch);
         io.mtime = (uint64_t)b->o->epoch;
-        io.init = b->o->init;
+        io.init = b->init;
+        r = tb_exclude_from_options(b->fs, b->o->excludes, b->o->n_excludes, b->o->slim, &exclude);
+        if (r < 0)
+                return r;
+        io.exclude = exclude;
         /* Every PCR bank's digest of the initrd is computed while it is written. */
         r = tb_mhash_new(tb_pcr11_banks(b->pcr), &h);
         if (r < 0)
@@ -455,6 +527,8 @@ static int make_initrd(build *b) {
         if (r < 0)
                 return r;
         clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (exclude)
+                tb_info("initrd: %llu entries excluded", (unsigned long long)stats.excluded);
         tb_info("initrd: %llu entries, %.1f MiB → %.1f MiB in %.1f s", (unsigned long long)stats.entries,
                 (double)stats.bytes_in / (1 << 20), (double)stats.bytes_out / (1 << 20),
                 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
@@ -496,11 +570,9 @@ static int file_source(const char *path, tb_pe_source *ret) {
         return 0;
 }
 
-static int build_uki(build *b, const entry *e, const char *out_path) {
+static int prepare_uki(build *b, const entry *e, uki_job *job) {
         _cleanup_(json_object_putp) struct json_object *sig = NULL;
-        _cleanup_(tb_buf_freep) tb_buf sig_json = TB_BUF_INIT;
         _cleanup_(tb_strv_freep) char **phases = NULL;
-        _cleanup_(closep) int fd = -1;
         tb_uki_parts parts = { .stub_path = b->stub_path };
         size_t n_phases;
         int r;
@@ -515,7 +587,7 @@ static int build_uki(build *b, const entry *e, const char *out_path) {
         r = tb_pcr11_sign(b->pcr, phases, n_phases, b->pcr_key, NULL, &sig);
         if (r < 0)
                 return tb_log_errno(r, "cannot sign the PCR policy with the PCR key");
-        r = tb_json_format(sig, TB_JSON_SHORT, &sig_json);
+        r = tb_json_format(sig, TB_JSON_SHORT, &job->sig_json);
         if (r < 0)
                 return r;
 
@@ -523,17 +595,36 @@ static int build_uki(build *b, const entry *e, const char *out_path) {
         parts.cmdline = (tb_pe_source){ .data = e->cmdline, .size = strlen(e->cmdline) };
         parts.uname = (tb_pe_source){ .data = b->uname, .size = strlen(b->uname) };
         parts.pcrpkey = (tb_pe_source){ .data = b->pcrpkey.data, .size = b->pcrpkey.len };
-        parts.pcrsig = (tb_pe_source){ .data = sig_json.data, .size = sig_json.len };
+        parts.pcrsig = (tb_pe_source){ .data = job->sig_json.data, .size = job->sig_json.len };
         if ((r = file_source(b->initrd_path, &parts.initrd)) < 0 ||
             (r = file_source(b->kernel_path, &parts.linux_image)) < 0)
                 return tb_log_errno(r, "cannot read the initrd or kernel");
         if (b->o->splash && (r = file_source(b->o->splash, &parts.splash)) < 0)
                 return tb_log_errno(r, "%s: cannot read", b->o->splash);
-        /* A scratch file of the work directory: no fsync, the outputs made from it are durable. */
-        fd = open(out_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return tb_log_errno(negative_errno(), "%s: cannot create", out_path);
-        return tb_uki_write(&parts, &b->sb, fd, out_path);
+        r = tb_uki_assemble(&parts, &job->pe);
+        if (r < 0)
+                return r;
+        r = tb_authenticode_signed_size(job->pe, &b->sb, &job->size);
+        if (r < 0)
+                return r;
+        job->b = b;
+        job->e = e;
+        job->fd = -1;
+        return 0;
+}
+
+/* AuroraBoot's --efi-size-warn, and a hard limit: systemd-boot fails to load UKIs above 2 GiB
+ * (systemd#31452), whatever the user's threshold. */
+static void warn_size(const build *b, const uki_job *job) {
+        double mib = (double)job->size / (1 << 20);
+
+        if (job->size > ((uint64_t)2 << 30))
+                tb_warn("%s: %.0f MiB: systemd-boot cannot load a UKI above 2 GiB (systemd#31452); "
+                        "make the initrd smaller (--slim, --exclude; see trustboot initrd --report)", job->esp_path, mib);
+        else if (b->o->efi_size_warn && job->size > b->o->efi_size_warn)
+                tb_warn("%s: %.0f MiB, more than --efi-size-warn %llu MiB: every boot loads and unpacks all of it "
+                        "(see trustboot initrd --report)", job->esp_path, mib,
+                        (unsigned long long)(b->o->efi_size_warn >> 20));
 }
 
 static int sign_sdboot(build *b, const char *out_path) {
@@ -566,6 +657,45 @@ static int verify_efi(build *b, const char *path) {
         return 0;
 }
 
+/* The same for a UKI where it was written in the output: its bytes are read back from the page
+ * cache (they were just written) through the strict PE parser, the image hash is computed again
+ * from those bytes, and the signature checked against the certificate. So a UKI damaged by any
+ * later write around it (FAT tables, directories, ISO metadata), a misplaced or short write, or
+ * a key that does not match the certificate fails here, before the output is renamed into place. */
+static int verify_uki(const uki_job *job) {
+        _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
+        int r;
+
+        r = tb_pe_open_fd_range(job->fd, job->off, job->size, job->esp_path, &pe);
+        if (r >= 0)
+                r = tb_authenticode_verify(pe, job->b->sb.cert);
+        if (r <= 0) {
+                tb_err("%s: does not verify against %s after signing", job->esp_path, job->b->o->sb_cert);
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+/* tb_esp_write_fn: signs the UKI straight into its place (a FAT cluster run inside the ISO, or
+ * the file of the ESP tree), hashing and checksumming while it is written. */
+static int write_uki(int fd, uint64_t off, void *userdata) {
+        uki_job *job = userdata;
+        uint64_t size;
+        int r;
+
+        r = tb_authenticode_sign_at(job->pe, &job->b->sb, fd, off, job->esp_path, &size);
+        if (r < 0)
+                return r;
+        if (size != job->size) {
+                tb_err("%s: the signature's size differs from the one laid out (%llu, not %llu bytes)", job->esp_path,
+                       (unsigned long long)size, (unsigned long long)job->size);
+                return -EMSGSIZE;
+        }
+        job->fd = fd;
+        job->off = off;
+        return job->b->defer_verify ? 0 : verify_uki(job);
+}
+
 static int add_esp_file(build *b, const char *esp_path, const char *file) {
         int r = tb_esp_add_file(b->esp, esp_path, file);
 
@@ -593,22 +723,26 @@ static int assemble_esp(build *b) {
 
         for (size_t i = 0; i < b->n_entries; i++) {
                 const entry *e = &b->entries[i];
-                _cleanup_(freep) char *file = NULL, *esp_path = NULL, *efi = NULL, *conf_path = NULL;
+                _cleanup_(freep) char *esp_path = NULL, *efi = NULL, *conf_path = NULL;
                 _cleanup_(tb_buf_freep) tb_buf ec = TB_BUF_INIT;
                 tb_esp_boot_entry be = { .title = e->title, .sort_key = e->name };
 
-                if (asprintf(&file, "%s/%s.efi", b->work, e->name) < 0 ||
-                    asprintf(&esp_path, "%s/%s.efi", UKI_DIR, e->name) < 0 || asprintf(&efi, "/%s", esp_path) < 0 ||
+                if (asprintf(&esp_path, "%s/%s.efi", UKI_DIR, e->name) < 0 || asprintf(&efi, "/%s", esp_path) < 0 ||
                     asprintf(&conf_path, "loader/entries/%s.conf", e->name) < 0)
                         return tb_log_oom();
+                uki_job *job = &b->jobs[b->n_jobs++];
+
                 tb_info("building UKI %s: %s", esp_path, e->cmdline);
-                r = build_uki(b, e, file);
-                if (r >= 0)
-                        r = verify_efi(b, file);
-                if (r >= 0)
-                        r = add_esp_file(b, esp_path, file);
+                r = prepare_uki(b, e, job);
                 if (r < 0)
                         return r;
+                job->esp_path = strdup(esp_path);
+                if (!job->esp_path)
+                        return -ENOMEM;
+                warn_size(b, job);
+                r = tb_esp_add_producer(b->esp, esp_path, job->size, write_uki, job);
+                if (r < 0)
+                        return tb_log_errno(r, "ESP: cannot add %s", esp_path);
                 be.efi = efi;
                 be.version = b->o->include_version && b->version[0] ? b->version : NULL;
                 be.cmdline = b->o->include_cmdline ? e->extra : NULL;
@@ -639,39 +773,52 @@ static int assemble_esp(build *b) {
         return tb_esp_add_dir(b->esp, "loader/keys/auto");
 }
 
-/* The ESP as a FAT image in the work directory, then the ISO around it. */
+/* tb_iso_esp_write_fn: the FAT image straight into its place in the ISO, the UKIs straight into
+ * their clusters; then every UKI is verified where it now lies, with all around it written. */
+static int write_esp_into_iso(int fd, uint64_t off, void *userdata) {
+        build *b = userdata;
+        int r;
+
+        r = tb_fat_write_at(b->fat, fd, off, &b->fat_options);
+        if (r < 0)
+                return r == -EMSGSIZE || r == -EBADMSG ? r : tb_log_errno(r, "cannot write the ESP image");
+        for (size_t i = 0; i < b->n_jobs; i++) {
+                r = verify_uki(&b->jobs[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The ESP as a FAT image laid out from the sizes, written inside the ISO (nothing is staged). */
 static int write_iso(build *b, const char *out) {
-        _cleanup_(freep) char *img = tb_path_join(b->work, "efiboot.img");
-        _cleanup_(tb_fat_freep) tb_fat *fat = NULL;
-        _cleanup_(closep) int fd = -1;
-        tb_fat_options fo = { .label = "EFIBOOT", .epoch = b->o->epoch };
         tb_iso_options io = { .volume_id = "UKI_ISO_INSTALL", .overlay_dir = b->o->overlay_iso, .epoch = b->o->epoch };
         int64_t size;
         int r;
 
-        if (!img)
-                return tb_log_oom();
-        r = tb_fat_new(&fat);
+        b->fat_options = (tb_fat_options){ .label = "EFIBOOT", .epoch = b->o->epoch };
+        r = tb_fat_new(&b->fat);
         for (size_t i = 0; r >= 0 && i < tb_esp_count(b->esp); i++) {
                 const tb_esp_entry *e = tb_esp_get(b->esp, i);
 
-                r = e->is_dir        ? tb_fat_add_dir(fat, e->path)
-                    : e->src_path    ? tb_fat_add_file(fat, e->path, e->src_path)
-                                     : tb_fat_add_data(fat, e->path, e->data.data, e->data.len);
+                r = e->is_dir        ? tb_fat_add_dir(b->fat, e->path)
+                    : e->write       ? tb_fat_add_producer(b->fat, e->path, e->size, e->write, e->write_userdata)
+                    : e->src_path    ? tb_fat_add_file(b->fat, e->path, e->src_path)
+                                     : tb_fat_add_data(b->fat, e->path, e->data.data, e->data.len);
                 if (r < 0)
                         return tb_log_errno(r, "ESP image: cannot add %s", e->path);
         }
         /* A volume serial that is the same for every build of the same medium (never random). */
         for (const char *p = b->base_name; *p; p++)
-                fo.volume_id = fo.volume_id * 31 + (uint8_t)*p;
-        fd = open(img, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return tb_log_errno(negative_errno(), "%s: cannot create", img);
-        size = tb_fat_write(fat, fd, &fo);
+                b->fat_options.volume_id = b->fat_options.volume_id * 31 + (uint8_t)*p;
+        size = tb_fat_plan(b->fat, &b->fat_options);
         if (size < 0)
-                return tb_log_errno((int)size, "%s: cannot write the ESP image", img);
+                return tb_log_errno((int)size, "ESP image: cannot lay out");
         tb_info("ESP image: %.1f MiB", (double)size / (1 << 20));
-        io.esp_image = img;
+        b->defer_verify = true;
+        io.esp_size = (uint64_t)size;
+        io.esp_write = write_esp_into_iso;
+        io.esp_userdata = b;
         return tb_iso_write(&io, out);
 }
 
@@ -749,6 +896,8 @@ int tb_medium_build(const tb_medium_options *o, char **ret_output) {
         if (r >= 0)
                 r = read_rootfs_inputs(&b);
         if (r >= 0)
+                r = choose_init(&b);
+        if (r >= 0)
                 r = check_efi_binaries(&b);
         if (r >= 0)
                 r = make_work_dir(&b);
@@ -762,6 +911,11 @@ int tb_medium_build(const tb_medium_options *o, char **ret_output) {
                 r = write_output(&b, ret_output);
         if (r >= 0)
                 b.created_outdir = false; /* keep it: it holds the output now */
+        /* After the build, so that it is the last thing said (and a refusal stays one line). */
+        if (r >= 0 && b.no_init)
+                tb_warn("%s: neither /usr/bin/trustboot nor /init in the image: the medium boots a kernel with no "
+                        "init, it cannot install or unlock (install trustboot in the image, or give --init PATH)",
+                        o->source);
         build_done(&b);
         return r;
 }

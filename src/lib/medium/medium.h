@@ -19,6 +19,7 @@ typedef enum tb_medium_type {
 int tb_medium_type_from_string(const char *s, tb_medium_type *ret);
 
 #define TB_MEDIUM_MAX_EXTRA 32
+#define TB_MEDIUM_MAX_EXCLUDE 256
 
 typedef struct tb_medium_options {
         const char *source;           /* dir:PATH, ocifile:FILE, oci-layout:PATH[:TAG], an image reference */
@@ -48,7 +49,12 @@ typedef struct tb_medium_options {
         const char *stub, *sdboot;    /* NULL: installed, or from the rootfs with sdboot_in_source */
         bool sdboot_in_source;
         unsigned banks;               /* PCR banks to sign policies for */
-        const char *init;             /* /init symlink target in the initrd, or NULL */
+        const char *init;             /* /init symlink target in the initrd; NULL: /usr/bin/trustboot when
+                                       * the image carries it, else the image's own /init */
+        const char *excludes[TB_MEDIUM_MAX_EXCLUDE]; /* gitignore-style, left out of the initrd */
+        size_t n_excludes;
+        bool slim;                    /* the --slim preset (rootfs/exclude.h) */
+        uint64_t efi_size_warn;       /* bytes: warn about a larger UKI (default 1 GiB) */
         tb_initrd_compression compression;
         int compression_level;
         int64_t epoch;

@@ -17,7 +17,7 @@ static bool present(const tb_pe_source *s) {
         return s->path || s->size > 0;
 }
 
-int tb_uki_write(const tb_uki_parts *parts, const tb_signer *signer, int fd, const char *name) {
+int tb_uki_assemble(const tb_uki_parts *parts, tb_pe **ret) {
         /* Section order as the issue and ukify: data sections, .linux last (the stub may
          * decompress the kernel in place past its end). */
         const struct {
@@ -55,6 +55,17 @@ int tb_uki_write(const tb_uki_parts *parts, const tb_signer *signer, int fd, con
                 if (r < 0)
                         return r;
         }
+        *ret = TAKE_PTR(pe);
+        return 0;
+}
+
+int tb_uki_write(const tb_uki_parts *parts, const tb_signer *signer, int fd, const char *name) {
+        _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
+        int r;
+
+        r = tb_uki_assemble(parts, &pe);
+        if (r < 0)
+                return r;
         return tb_authenticode_sign(pe, signer, fd, name);
 }
 

@@ -12,6 +12,10 @@ typedef struct tb_uki_parts {
         tb_pe_source osrel, cmdline, uname, splash, initrd, pcrpkey, pcrsig, linux_image;
 } tb_uki_parts;
 
+/* The UKI as an edited stub, not yet written (sign it with tb_authenticode_sign_at(); its size
+ * is tb_authenticode_signed_size()). Data sources must outlive *RET. Logs what fails. */
+int tb_uki_assemble(const tb_uki_parts *parts, tb_pe **ret);
+
 /* Builds the UKI and writes it, signed by SIGNER, to FD (a new, empty file open for reading and writing; NAME for messages).
  * Logs what fails. */
 int tb_uki_write(const tb_uki_parts *parts, const tb_signer *signer, int fd, const char *name);

@@ -228,7 +228,8 @@ static int encrypted(const ctx *x, yaml_node_t *n, tb_cloudconfig *c) {
                 }
                 count++;
         }
-        /* As Kairos: a list replaces the default one. */
+        /* A later file's list replaces an earlier one's; the system pair is not in it (see
+         * tb_cloudconfig_encrypts). */
         strv_free(c->encrypted, c->n_encrypted);
         c->encrypted = v;
         c->n_encrypted = count;
@@ -255,6 +256,10 @@ static int install(const ctx *x, const char *key, yaml_node_t *k, yaml_node_t *v
                 return extra_partitions(x, v, c);
         if (strcmp(key, "encrypted_partitions") == 0)
                 return encrypted(x, v, c);
+        if (strcmp(key, "encrypt-system-partitions") == 0)
+                return get_bool(x, v, "install.encrypt-system-partitions", &c->encrypt_system);
+        if (strcmp(key, "force") == 0)
+                return get_bool(x, v, "install.force", &c->force);
         for (size_t i = 0; i < ARRAY_SIZE(ignored); i++)
                 if (strcmp(key, ignored[i]) == 0) {
                         unsupported(x, k, key);
@@ -294,12 +299,9 @@ int tb_cloudconfig_new(tb_cloudconfig **ret) {
                 return tb_log_oom();
         c->device = strdup("auto");
         c->oem_mib = DEFAULT_OEM_MIB;
-        c->encrypted = calloc(3, sizeof(char *));
-        if (!c->device || !c->encrypted)
+        c->encrypt_system = true;
+        if (!c->device)
                 return tb_log_oom();
-        if (!(c->encrypted[0] = strdup(TB_CLOUDCONFIG_OEM_LABEL)) || !(c->encrypted[1] = strdup(TB_CLOUDCONFIG_PERSISTENT_LABEL)))
-                return tb_log_oom();
-        c->n_encrypted = 2;
         c->bind_public_pcrs = UINT32_C(1) << 11;
         *ret = TAKE_PTR(c);
         return 0;
@@ -352,8 +354,32 @@ int tb_cloudconfig_merge_file(tb_cloudconfig *c, const char *path) {
         return tb_cloudconfig_merge(c, path, (const char *)b.data, b.len);
 }
 
+bool tb_cloudconfig_fs_name_ok(const char *fs) {
+        size_t n = strlen(fs);
+
+        if (n == 0 || n > 16)
+                return false;
+        for (const char *p = fs; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+                        return false;
+        return true;
+}
+
+static bool is_system_label(const char *label) {
+        return strcmp(label, TB_CLOUDCONFIG_OEM_LABEL) == 0 || strcmp(label, TB_CLOUDCONFIG_PERSISTENT_LABEL) == 0;
+}
+
+bool tb_cloudconfig_encrypts(const tb_cloudconfig *c, const char *label) {
+        if (c->encrypt_system && is_system_label(label))
+                return true;
+        for (size_t i = 0; i < c->n_encrypted; i++)
+                if (strcmp(c->encrypted[i], label) == 0)
+                        return true;
+        return false;
+}
+
 static bool has_label(const tb_cloudconfig *c, const char *label) {
-        if (strcmp(label, TB_CLOUDCONFIG_OEM_LABEL) == 0 || strcmp(label, TB_CLOUDCONFIG_PERSISTENT_LABEL) == 0)
+        if (is_system_label(label))
                 return true;
         for (size_t i = 0; i < c->n_extra; i++)
                 if (strcmp(c->extra[i].label, label) == 0)
@@ -371,6 +397,11 @@ int tb_cloudconfig_validate(const tb_cloudconfig *c) {
         for (size_t i = 0; i < c->n_extra; i++) {
                 const tb_cloudconfig_partition *p = &c->extra[i];
                 rest += p->size_mib == 0;
+                if (p->fs && !tb_cloudconfig_fs_name_ok(p->fs)) {
+                        tb_err("install.extra-partitions: %s: fs '%s' is not a file system type (lower-case letters and "
+                               "digits, as in mkfs.ext4)", p->name, p->fs);
+                        return -EINVAL;
+                }
                 if (strcmp(p->label, TB_CLOUDCONFIG_EFI_LABEL) == 0 || strcmp(p->label, TB_CLOUDCONFIG_OEM_LABEL) == 0 ||
                     strcmp(p->label, TB_CLOUDCONFIG_PERSISTENT_LABEL) == 0 ||
                     strcmp(p->name, "efi") == 0 || strcmp(p->name, "oem") == 0 || strcmp(p->name, "persistent") == 0) {

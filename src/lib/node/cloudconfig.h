@@ -1,6 +1,12 @@
 /* cloudconfig.h — the cloud-config YAML keys trustboot honours when installing (shared/research/kairos.md
  * §4.3): install.{device,auto,reboot,poweroff,partitions,extra-partitions,encrypted_partitions},
- * bind-pcrs, bind-public-pcrs. Several files can be merged over the defaults, later keys win. */
+ * bind-pcrs, bind-public-pcrs, and trustboot's own install.encrypt-system-partitions and
+ * install.force. Several files can be merged over the defaults, later keys win.
+ *
+ * Encryption, as the seed promises: COS_OEM and COS_PERSISTENT are always encrypted, and
+ * install.encrypted_partitions adds labels to them (Kairos' agent lets a list replace the pair,
+ * which leaves both in plain text with the seed's own example). Only
+ * install.encrypt-system-partitions: false leaves the system pair out. */
 #pragma once
 
 #include <stdbool.h>
@@ -30,8 +36,10 @@ typedef struct tb_cloudconfig {
         uint64_t persistent_mib;  /* 0: the rest */
         tb_cloudconfig_partition *extra;
         size_t n_extra;
-        char **encrypted;         /* labels; default COS_OEM, COS_PERSISTENT; a list replaces it */
+        char **encrypted;         /* install.encrypted_partitions: labels encrypted besides the system pair */
         size_t n_encrypted;
+        bool encrypt_system;      /* install.encrypt-system-partitions (default true): COS_OEM, COS_PERSISTENT */
+        bool force;               /* install.force: "auto" may take a disk that carries data */
         uint32_t bind_pcrs;        /* PCRs bound literally (mask), default none */
         uint32_t bind_public_pcrs; /* PCRs bound through the signed policy (mask), default 11 */
 } tb_cloudconfig;
@@ -49,4 +57,12 @@ int tb_cloudconfig_merge_file(tb_cloudconfig *c, const char *path);
 /* Checks the merged result: one size-0 partition at most, labels unique, every encrypted label
  * belongs to a partition. Logs the first problem. */
 int tb_cloudconfig_validate(const tb_cloudconfig *c);
+
+/* Whether the partition labelled LABEL is encrypted: a system partition unless
+ * install.encrypt-system-partitions is false, or any label listed in encrypted_partitions. */
+bool tb_cloudconfig_encrypts(const tb_cloudconfig *c, const char *label);
+
+/* Whether a file system type from the configuration names a mkfs program we may run: lower-case
+ * letters and digits only (no '/', no "..", nothing a shell or a path could make more of). */
+bool tb_cloudconfig_fs_name_ok(const char *fs);
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/buf.h"
 #include "util/fileio.h"
@@ -60,4 +61,28 @@ bool tb_cmdline_has(const char *key) {
 int tb_cmdline_get(const char *key, char **ret) {
         *ret = NULL;
         return lookup(key, ret);
+}
+
+int tb_cmdline_parse_bool(const char *v) {
+        static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
+        static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
+
+        if (!*v)
+                return 1; /* a bare word */
+        for (size_t i = 0; i < ARRAY_SIZE(yes); i++)
+                if (strcasecmp(v, yes[i]) == 0)
+                        return 1;
+        for (size_t i = 0; i < ARRAY_SIZE(no); i++)
+                if (strcasecmp(v, no[i]) == 0)
+                        return 0;
+        return -EINVAL;
+}
+
+bool tb_cmdline_flag(const char *key) {
+        _cleanup_(freep) char *v = NULL;
+
+        if (lookup(key, &v) <= 0 || !v)
+                return false;
+        /* Only a clear yes counts: "trustboot.insecure=0" or a typo leaves the flag unset. */
+        return tb_cmdline_parse_bool(v) == 1;
 }

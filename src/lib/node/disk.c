@@ -14,14 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include "node/bootentries.h"
 #include "sb/efivar.h"
 #include "util/exec.h"
 #include "util/fileio.h"
+#include "util/buf.h"
 #include "util/log.h"
 
 #define MIB (UINT64_C(1) << 20)
@@ -196,8 +200,10 @@ static int tell_kernel(struct fdisk_context *cxt, const char *device, const tb_d
 }
 
 int tb_disk_partition(const char *device, const tb_disk_layout *l) {
+        _cleanup_(closep) int fd = -1;
         _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = fdisk_new_context();
         uint64_t size = 0, need = tb_disk_layout_min_bytes(l);
+        struct stat st;
         int r;
 
         if (!cxt)
@@ -210,7 +216,17 @@ int tb_disk_partition(const char *device, const tb_disk_layout *l) {
                        (unsigned long long)(size / MIB), (unsigned long long)(need / MIB));
                 return -ENOSPC;
         }
-        r = fdisk_assign_device(cxt, device, 0);
+        /* Exclusively, as sfdisk and systemd-repart do: the kernel refuses while a partition is
+         * mounted, swapped on or held by device-mapper/MD, whatever path named the disk. The BSD
+         * lock tells udev to leave the disk alone until the new table is complete. */
+        bool blk = stat(device, &st) == 0 && S_ISBLK(st.st_mode);
+        fd = open(device, O_RDWR | O_CLOEXEC | (blk ? O_EXCL : 0));
+        if (fd < 0)
+                return tb_log_errno(-errno, "%s: cannot open exclusively for partitioning%s", device,
+                                    errno == EBUSY ? " (in use)" : "");
+        if (blk && flock(fd, LOCK_EX) < 0)
+                return tb_log_errno(-errno, "%s: cannot lock", device);
+        r = fdisk_assign_device_by_fd(cxt, fd, device, 0);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot open for partitioning", device);
         fdisk_disable_dialogs(cxt, 1);
@@ -235,8 +251,7 @@ int tb_disk_partition(const char *device, const tb_disk_layout *l) {
         r = fdisk_write_disklabel(cxt);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot write the partition table", device);
-        struct stat st;
-        if (stat(device, &st) == 0 && S_ISBLK(st.st_mode) && (r = tell_kernel(cxt, device, l)) < 0)
+        if (blk && (r = tell_kernel(cxt, device, l)) < 0)
                 return r;
         r = fdisk_deassign_device(cxt, 0);
         if (r < 0)
@@ -270,8 +285,10 @@ int tb_disk_mkfs(const char *dev, const char *fs, const char *label) {
                 const char *argv[] = { "mkfs.vfat", "-n", label, dev, NULL };
                 return tb_exec_checked(argv, NULL);
         }
-        if (strchr(fs, '/') || strlen(fs) > 16)
-                return tb_log_errno(-EINVAL, "%s: bad file system type", fs);
+        if (!tb_cloudconfig_fs_name_ok(fs)) {
+                tb_err("%s: '%s' is not a file system type (lower-case letters and digits, as in mkfs.ext4)", dev, fs);
+                return -EINVAL;
+        }
         snprintf(prog, sizeof(prog), "mkfs.%s", fs);
         if (strncmp(fs, "ext", 3) == 0) {
                 const char *argv[] = { prog, "-q", "-F", "-L", label, dev, NULL };
@@ -283,19 +300,27 @@ int tb_disk_mkfs(const char *dev, const char *fs, const char *label) {
 
 /* ---- finding disks ---- */
 
+static const char *env_sysfs(const tb_disk_env *env) {
+        return env && env->sysfs ? env->sysfs : "/sys";
+}
+
+static const char *env_dev(const tb_disk_env *env) {
+        return env && env->dev ? env->dev : "/dev";
+}
+
 static bool skip_disk(const char *name) {
-        static const char *const prefixes[] = { "dm-", "loop", "ram", "zram", "sr", "fd", "md" };
+        static const char *const prefixes[] = { "dm-", "loop", "ram", "zram", "sr", "fd", "md", "nbd" };
         for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++)
                 if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
                         return true;
         return false;
 }
 
-static uint64_t sys_u64(const char *disk, const char *attr) {
-        char path[256], buf[32] = "";
+static uint64_t sys_u64(const tb_disk_env *env, const char *disk, const char *attr) {
+        char path[PATH_MAX], buf[32] = "";
         FILE *f;
 
-        snprintf(path, sizeof(path), "/sys/block/%s/%s", disk, attr);
+        snprintf(path, sizeof(path), "%s/block/%s/%s", env_sysfs(env), disk, attr);
         if (!(f = fopen(path, "re")))
                 return 0;
         if (!fgets(buf, sizeof(buf), f))
@@ -304,134 +329,363 @@ static uint64_t sys_u64(const char *disk, const char *attr) {
         return strtoull(buf, NULL, 10);
 }
 
-static bool probe_value(const char *dev, const char *tag, const char *want, bool partitions) {
-        blkid_probe pr = blkid_new_probe_from_filename(dev);
+/* Removable media (the RMB bit) and anything on USB: sticks and card readers that happen to be
+ * plugged in are never "the biggest disk" to wipe. */
+static const char *removable_why(const tb_disk_env *env, const char *disk) {
+        char path[PATH_MAX], real[PATH_MAX];
+
+        if (sys_u64(env, disk, "removable"))
+                return "removable";
+        snprintf(path, sizeof(path), "%s/block/%s", env_sysfs(env), disk);
+        if (realpath(path, real) && strstr(real, "/usb"))
+                return "on USB";
+        return NULL;
+}
+
+/* The first signature on NODE, as "a gpt partition table", "a crypto_LUKS volume", …, or NULL
+ * for a blank disk. Probed with libblkid: partition tables and superblocks, the whole device. */
+static int signature(const char *node, char *what, size_t size) {
+        blkid_probe pr = blkid_new_probe_from_filename(node);
+        const char *v = NULL;
+        int r;
+
+        if (!pr)
+                return tb_log_errno(errno ? -errno : -EIO, "%s: cannot probe", node);
+        blkid_probe_enable_superblocks(pr, 1);
+        blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
+        blkid_probe_enable_partitions(pr, 1);
+        r = blkid_do_safeprobe(pr);
+        if (r == 1)
+                what[0] = 0;
+        else if (r == -2)
+                snprintf(what, size, "several signatures");
+        else if (r == 0 && blkid_probe_lookup_value(pr, "PTTYPE", &v, NULL) == 0)
+                snprintf(what, size, "a %s partition table", v);
+        else if (r == 0 && blkid_probe_lookup_value(pr, "TYPE", &v, NULL) == 0)
+                snprintf(what, size, "a %s signature", v);
+        else if (r == 0)
+                snprintf(what, size, "a signature");
+        blkid_free_probe(pr);
+        return r < 0 && r != -2 ? tb_log_errno(-EIO, "%s: cannot probe", node) : 0;
+}
+
+/* Whether the disk NODE has a GPT partition whose unique GUID is PARTUUID (libblkid's partition
+ * list: works on an image file as on a disk, no partition nodes needed). */
+static bool has_partuuid(const char *node, const char *partuuid) {
+        blkid_probe pr = blkid_new_probe_from_filename(node);
+        blkid_partlist pl;
+        bool found = false;
+
+        if (!pr)
+                return false;
+        blkid_probe_enable_superblocks(pr, 0);
+        blkid_probe_enable_partitions(pr, 1);
+        if (blkid_do_fullprobe(pr) >= 0 && (pl = blkid_probe_get_partitions(pr)))
+                for (int i = 0; !found && i < blkid_partlist_numof_partitions(pl); i++) {
+                        const char *u = blkid_partition_get_uuid(blkid_partlist_get_partition(pl, i));
+                        found = u && strcasecmp(u, partuuid) == 0;
+                }
+        blkid_free_probe(pr);
+        return found;
+}
+
+static bool is_iso9660(const char *node) {
+        blkid_probe pr = blkid_new_probe_from_filename(node);
         const char *v;
         bool found = false;
 
         if (!pr)
                 return false;
         blkid_probe_enable_superblocks(pr, 1);
-        blkid_probe_enable_partitions(pr, partitions);
-        if (blkid_do_safeprobe(pr) == 0 && blkid_probe_lookup_value(pr, tag, &v, NULL) == 0)
-                found = strcasecmp(v, want) == 0;
+        blkid_probe_enable_partitions(pr, 0);
+        if (blkid_do_safeprobe(pr) == 0 && blkid_probe_lookup_value(pr, "TYPE", &v, NULL) == 0)
+                found = strcmp(v, "iso9660") == 0;
         blkid_free_probe(pr);
         return found;
 }
 
-static bool disk_has_partuuid(const char *disk, const char *partuuid) {
-        char path[300];
-        struct dirent *de;
-        DIR *d;
-        bool found = false;
-
-        snprintf(path, sizeof(path), "/sys/block/%s", disk);
-        if (!(d = opendir(path)))
-                return false;
-        while (!found && (de = readdir(d))) {
-                char dev[300];
-                if (strncmp(de->d_name, disk, strlen(disk)) != 0)
-                        continue;
-                snprintf(dev, sizeof(dev), "/dev/%s", de->d_name);
-                blkid_probe pr = blkid_new_probe_from_filename(dev);
-                if (!pr)
-                        continue;
-                blkid_probe_enable_partitions(pr, 1);
-                blkid_probe_set_partitions_flags(pr, BLKID_PARTS_ENTRY_DETAILS);
-                const char *v;
-                if (blkid_do_safeprobe(pr) == 0 && blkid_probe_lookup_value(pr, "PART_ENTRY_UUID", &v, NULL) == 0)
-                        found = strcasecmp(v, partuuid) == 0;
-                blkid_free_probe(pr);
-        }
-        closedir(d);
-        return found;
+static int add_name(char ***v, size_t *n, const char *name) {
+        char **a = reallocarray(*v, *n + 2, sizeof(char *));
+        if (!a)
+                return -ENOMEM;
+        *v = a;
+        if (!(a[*n] = strdup(name)))
+                return -ENOMEM;
+        a[++*n] = NULL;
+        return 0;
 }
 
-/* DISK (a /sys/block name) holds the medium: a partition is the ESP systemd-boot started from,
- * or the whole disk is an ISO 9660 image (CD-ROM or an ISO written to a USB stick). */
-static bool disk_is_medium(const char *disk, const char *partuuid) {
-        char dev[300];
+static void names_free(char **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
 
-        snprintf(dev, sizeof(dev), "/dev/%s", disk);
-        return (partuuid && *partuuid && disk_has_partuuid(disk, partuuid)) || probe_value(dev, "TYPE", "iso9660", false);
+int tb_disk_boot_medium_env(const tb_disk_env *env, char **ret) {
+        _cleanup_(freep) char *partuuid = NULL, *dir = NULL;
+        char **cands = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        *ret = NULL;
+        (void)tb_efivar_read_string(env ? env->efivarfs : NULL, "LoaderDevicePartUUID", &TB_GUID_LOADER, &partuuid);
+        if (asprintf(&dir, "%s/block", env_sysfs(env)) < 0)
+                return -ENOMEM;
+        if (!(d = opendir(dir)))
+                return 0;
+        while (r >= 0 && (de = readdir(d))) {
+                _cleanup_(freep) char *node = NULL;
+                if (de->d_name[0] == '.' || strncmp(de->d_name, "dm-", 3) == 0 || strncmp(de->d_name, "ram", 3) == 0 ||
+                    strncmp(de->d_name, "zram", 4) == 0)
+                        continue;
+                if (asprintf(&node, "%s/%s", env_dev(env), de->d_name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                /* systemd-boot names the partition it was loaded from in LoaderDevicePartUUID (a
+                 * GPT disk, or an ISO written to a stick: its hybrid GPT). Booted from a CD by El
+                 * Torito there is no GPT node in the device path and no variable: the medium is
+                 * then the optical drive holding an ISO 9660 — never any other disk that does. */
+                if (partuuid && *partuuid ? has_partuuid(node, partuuid)
+                                          : strncmp(de->d_name, "sr", 2) == 0 && is_iso9660(node))
+                        r = add_name(&cands, &n, node);
+        }
+        closedir(d);
+        if (r >= 0 && n > 1) {
+                tb_err("boot medium: %s and %s both qualify (%s); cannot tell which one the firmware booted", cands[0],
+                       cands[1], partuuid && *partuuid ? "the same LoaderDevicePartUUID" : "optical drives with ISO 9660");
+                r = -ENOTUNIQ;
+        } else if (r >= 0 && n == 1)
+                *ret = TAKE_PTR(cands[0]);
+        names_free(cands, n);
+        return r;
 }
 
 int tb_disk_boot_medium(char **ret) {
-        _cleanup_(freep) char *partuuid = NULL;
+        return tb_disk_boot_medium_env(NULL, ret);
+}
+
+int tb_disk_devnums(const char *path, dev_t *ret_dev, dev_t *ret_whole) {
+        char sys[64], buf[32];
+        struct stat st;
+        FILE *f;
+        unsigned ma, mi;
+
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (!S_ISBLK(st.st_mode))
+                return -ENOTBLK;
+        *ret_dev = *ret_whole = st.st_rdev;
+        /* A partition's sysfs directory has a "partition" file; its parent is the whole disk. */
+        snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u/partition", major(st.st_rdev), minor(st.st_rdev));
+        if (access(sys, F_OK) != 0)
+                return 0;
+        snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u/../dev", major(st.st_rdev), minor(st.st_rdev));
+        if (!(f = fopen(sys, "re")))
+                return -errno;
+        bool ok = fgets(buf, sizeof(buf), f) && sscanf(buf, "%u:%u", &ma, &mi) == 2;
+        fclose(f);
+        if (!ok)
+                return -EIO;
+        *ret_whole = makedev(ma, mi);
+        return 0;
+}
+
+/* The whole disk's device number of the block device PATH, or 0. */
+static dev_t whole_of_path(const char *path) {
+        dev_t dev, whole;
+        return tb_disk_devnums(path, &dev, &whole) == 0 ? whole : 0;
+}
+
+static dev_t whole_of_devno(dev_t d) {
+        char node[64];
+        /* /dev/block/MAJ:MIN links exist with udev only; sysfs always knows. */
+        snprintf(node, sizeof(node), "/sys/dev/block/%u:%u/partition", major(d), minor(d));
+        if (access(node, F_OK) != 0)
+                return d;
+        char sys[64], buf[32];
+        unsigned ma, mi;
+        FILE *f;
+        snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u/../dev", major(d), minor(d));
+        if (!(f = fopen(sys, "re")))
+                return d;
+        bool ok = fgets(buf, sizeof(buf), f) && sscanf(buf, "%u:%u", &ma, &mi) == 2;
+        fclose(f);
+        return ok ? makedev(ma, mi) : d;
+}
+
+bool tb_disk_is_boot_medium(const tb_disk_env *env, const char *device) {
+        _cleanup_(freep) char *medium = NULL;
+        dev_t target = whole_of_path(device);
+
+        if (tb_disk_boot_medium_env(env, &medium) < 0)
+                return true; /* cannot tell: do not risk it */
+        return medium && target && whole_of_path(medium) == target;
+}
+
+/* Mounted: mountinfo's MAJ:MIN (field 3) and the mount source, when it names a block device. */
+static int busy_mounted(dev_t whole, char **why) {
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        char *line = NULL;
+        size_t cap = 0;
+        int r = 0;
+
+        if (!f)
+                return tb_log_errno(-errno, "/proc/self/mountinfo: cannot read");
+        while (r == 0 && getline(&line, &cap, f) > 0) {
+                unsigned ma, mi;
+                char mnt[PATH_MAX], src[PATH_MAX];
+                const char *dash = strstr(line, " - ");
+                if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &ma, &mi, mnt) != 3)
+                        continue;
+                bool hit = ma != 0 && whole_of_devno(makedev(ma, mi)) == whole;
+                if (!hit && dash && sscanf(dash + 3, "%*s %4095s", src) == 1 && src[0] == '/')
+                        hit = whole_of_path(src) == whole;
+                if (hit)
+                        r = asprintf(why, "mounted at %s", mnt) < 0 ? -ENOMEM : 1;
+        }
+        free(line);
+        fclose(f);
+        return r;
+}
+
+static int busy_swap(dev_t whole, char **why) {
+        FILE *f = fopen("/proc/swaps", "re");
+        char path[PATH_MAX];
+        int r = 0;
+
+        if (!f)
+                return 0; /* no swap support */
+        (void)fscanf(f, "%*[^\n]\n");
+        while (r == 0 && fscanf(f, "%4095s %*[^\n]\n", path) == 1)
+                if (whole_of_path(path) == whole)
+                        r = asprintf(why, "used as swap (%s)", path) < 0 ? -ENOMEM : 1;
+        fclose(f);
+        return r;
+}
+
+/* device-mapper (LUKS, LVM), MD RAID and the like appear under holders/ of what they hold. */
+static int first_holder(const char *sysdir, char *out, size_t size) {
+        char path[PATH_MAX];
         struct dirent *de;
         DIR *d;
 
-        *ret = NULL;
-        (void)tb_efivar_read_string(NULL, TB_LOADER_DEVICE_PART_UUID, &TB_GUID_LOADER, &partuuid);
-        if (!(d = opendir("/sys/block")))
+        snprintf(path, sizeof(path), "%s/holders", sysdir);
+        if (!(d = opendir(path)))
                 return 0;
         while ((de = readdir(d)))
-                if (de->d_name[0] != '.' && strncmp(de->d_name, "dm-", 3) != 0 && strncmp(de->d_name, "ram", 3) != 0 &&
-                    disk_is_medium(de->d_name, partuuid)) {
-                        if (asprintf(ret, "/dev/%s", de->d_name) < 0) {
-                                closedir(d);
-                                return tb_log_oom();
-                        }
-                        break;
+                if (de->d_name[0] != '.') {
+                        snprintf(out, size, "%s", de->d_name);
+                        closedir(d);
+                        return 1;
                 }
         closedir(d);
         return 0;
 }
 
-/* "/dev/vda2" → "vda"; "/dev/vda" → "vda" (via /sys/class/block/NAME/partition). */
-static char *whole_disk_name(const char *device) {
-        const char *base = strrchr(device, '/');
-        char path[300], link[512];
+static int busy_held(dev_t whole, char **why) {
+        char sys[64], real[PATH_MAX], holder[256];
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
 
-        base = base ? base + 1 : device;
-        snprintf(path, sizeof(path), "/sys/class/block/%s/partition", base);
-        if (access(path, F_OK) != 0)
-                return strdup(base);
-        snprintf(path, sizeof(path), "/sys/class/block/%s/..", base);
-        if (!realpath(path, link))
-                return strdup(base);
-        const char *p = strrchr(link, '/');
-        return strdup(p ? p + 1 : link);
+        snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u", major(whole), minor(whole));
+        if (!realpath(sys, real))
+                return 0;
+        if (first_holder(real, holder, sizeof(holder)))
+                return asprintf(why, "held by %s", holder) < 0 ? -ENOMEM : 1;
+        if (!(d = opendir(real)))
+                return 0;
+        while (r == 0 && (de = readdir(d))) {
+                char part[PATH_MAX + 300], pfile[PATH_MAX + 320];
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(part, sizeof(part), "%s/%s", real, de->d_name);
+                snprintf(pfile, sizeof(pfile), "%s/partition", part);
+                if (access(pfile, F_OK) == 0 && first_holder(part, holder, sizeof(holder)))
+                        r = asprintf(why, "%s is held by %s", de->d_name, holder) < 0 ? -ENOMEM : 1;
+        }
+        closedir(d);
+        return r;
 }
 
-bool tb_disk_is_boot_medium(const char *device) {
-        _cleanup_(freep) char *partuuid = NULL, *disk = whole_disk_name(device);
+int tb_disk_busy(const char *device, char **ret_why) {
+        dev_t dev, whole;
+        int r;
 
-        (void)tb_efivar_read_string(NULL, TB_LOADER_DEVICE_PART_UUID, &TB_GUID_LOADER, &partuuid);
-        return disk && disk_is_medium(disk, partuuid);
+        *ret_why = NULL;
+        if ((r = tb_disk_devnums(device, &dev, &whole)) < 0)
+                return r;
+        if ((r = busy_mounted(whole, ret_why)) != 0 || (r = busy_swap(whole, ret_why)) != 0)
+                return r;
+        return busy_held(whole, ret_why);
 }
 
-int tb_disk_pick_auto(char **ret) {
-        _cleanup_(freep) char *medium = NULL, *best = NULL;
+int tb_disk_pick_auto_env(const tb_disk_env *env, bool force, char **ret) {
+        _cleanup_(freep) char *medium = NULL, *best = NULL, *dir = NULL;
+        _cleanup_(tb_buf_freep) tb_buf skipped = TB_BUF_INIT;
         uint64_t best_size = 0;
         struct dirent *de;
         DIR *d;
+        int r;
 
-        (void)tb_disk_boot_medium(&medium);
-        if (!(d = opendir("/sys/block")))
-                return tb_log_errno(negative_errno(), "/sys/block: cannot list disks");
+        if ((r = tb_disk_boot_medium_env(env, &medium)) < 0)
+                return r;
+        if (asprintf(&dir, "%s/block", env_sysfs(env)) < 0)
+                return -ENOMEM;
+        if (!(d = opendir(dir)))
+                return tb_log_errno(-errno, "%s: cannot list disks", dir);
         while ((de = readdir(d))) {
-                char dev[300];
-                if (de->d_name[0] == '.' || skip_disk(de->d_name) || sys_u64(de->d_name, "ro"))
+                _cleanup_(freep) char *node = NULL, *why = NULL;
+                const char *rm;
+                char sig[128];
+                if (de->d_name[0] == '.' || skip_disk(de->d_name) || sys_u64(env, de->d_name, "ro"))
                         continue;
-                snprintf(dev, sizeof(dev), "/dev/%s", de->d_name);
-                if (medium && strcmp(dev, medium) == 0)
+                if (asprintf(&node, "%s/%s", env_dev(env), de->d_name) < 0) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+                if (medium && strcmp(node, medium) == 0)
                         continue;
-                uint64_t size = sys_u64(de->d_name, "size") * 512;
-                if (size > best_size) {
-                        free(best);
-                        if (!(best = strdup(dev))) {
+                if ((rm = removable_why(env, de->d_name)))
+                        r = asprintf(&why, "%s", rm);
+                else if ((r = signature(node, sig, sizeof(sig))) >= 0 && sig[0] && !force)
+                        r = asprintf(&why, "carries %s (name it in install.device, or set install.force: true, to "
+                                           "install over it)", sig);
+                if (r < 0) {
+                        closedir(d);
+                        return r == -1 ? -ENOMEM : r;
+                }
+                if (why) {
+                        tb_warn("install.device auto: %s skipped: %s", node, why);
+                        if ((skipped.len && tb_buf_append(&skipped, "; ", 2) < 0) ||
+                            tb_buf_append(&skipped, node, strlen(node)) < 0 || tb_buf_append(&skipped, " ", 1) < 0 ||
+                            tb_buf_append(&skipped, why, strlen(why)) < 0) {
                                 closedir(d);
                                 return tb_log_oom();
                         }
+                        continue;
+                }
+                uint64_t size = sys_u64(env, de->d_name, "size") * 512;
+                if (size > best_size) {
+                        free(best);
+                        best = TAKE_PTR(node);
                         best_size = size;
                 }
         }
         closedir(d);
         if (!best) {
-                tb_err("install.device auto: no disk found besides the boot medium");
+                tb_err("install.device auto: no disk to install to besides the boot medium%s%.*s%s",
+                       skipped.len ? " (" : "", (int)skipped.len, skipped.len ? (const char *)skipped.data : "",
+                       skipped.len ? ")" : "");
                 return -ENODEV;
         }
         *ret = TAKE_PTR(best);
         return 0;
+}
+
+int tb_disk_pick_auto(bool force, char **ret) {
+        return tb_disk_pick_auto_env(NULL, force, ret);
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "node/cloudconfig.h"
 #include "util/macro.h"
@@ -52,11 +53,34 @@ int tb_disk_wait_node(const char *node, unsigned timeout_ms);
 /* mkfs.vfat -n LABEL, or mkfs.FS -q -F -L LABEL (ext*), on DEV. */
 int tb_disk_mkfs(const char *dev, const char *fs, const char *label);
 
-/* The disk (whole device, /dev/NAME) that holds the running boot medium: the one with a
- * partition whose PARTUUID is LoaderDevicePartUUID, or with an ISO 9660 file system.
- * SYSFS NULL = /sys. *RET NULL if none was found. */
+/* Where disks are looked for. NULL (or a NULL field): the running system's /sys, /dev and
+ * efivarfs; tests point them at a tree of their own (image files as nodes). */
+typedef struct tb_disk_env {
+        const char *sysfs;    /* its block/NAME directories: size, ro, removable */
+        const char *dev;      /* the node of block/NAME is DEV/NAME */
+        const char *efivarfs;
+} tb_disk_env;
+
+/* The disk (whole device, DEV/NAME) that holds the running boot medium, identified from the
+ * firmware's variables: the one with the GPT partition systemd-boot reported in
+ * LoaderDevicePartUUID; without the variable (an El Torito boot from a CD has no GPT node) the
+ * one optical drive (sr*) holding ISO 9660 — never some other disk that happens to carry one.
+ * *RET NULL if none; -ENOTUNIQ (logged) if two qualify. */
+int tb_disk_boot_medium_env(const tb_disk_env *env, char **ret);
 int tb_disk_boot_medium(char **ret);
-/* Whether DEVICE is (a partition of) the boot medium disk. */
-bool tb_disk_is_boot_medium(const char *device);
-/* "auto": the largest writable disk that is not dm-*, loop, ram, zram, a CD or the medium. */
-int tb_disk_pick_auto(char **ret);
+/* Whether DEVICE (any path, by-id links included: compared by device number) is, or is a
+ * partition of, the boot medium disk. True when the medium cannot be told. */
+bool tb_disk_is_boot_medium(const tb_disk_env *env, const char *device);
+
+/* The device number of the block device PATH (symlinks followed) and of its whole disk. */
+int tb_disk_devnums(const char *path, dev_t *ret_dev, dev_t *ret_whole);
+/* 1 with *RET_WHY ("mounted at /x", "used as swap (/dev/x)", "vda2 is held by dm-0") when the
+ * disk of DEVICE or a partition of it is in use, 0 when free, < 0 on errors. Compared by device
+ * numbers against /proc/self/mountinfo, /proc/swaps and sysfs holders/. */
+int tb_disk_busy(const char *device, char **ret_why);
+
+/* install.device "auto": the largest writable disk that is not dm-*, loop, ram, zram, a CD or
+ * the medium, not removable or on USB, and blank (no partition table, file system or LUKS
+ * signature, probed with libblkid) unless FORCE. Every disk skipped is logged with the reason. */
+int tb_disk_pick_auto_env(const tb_disk_env *env, bool force, char **ret);
+int tb_disk_pick_auto(bool force, char **ret);

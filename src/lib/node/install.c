@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +23,9 @@
 #include "tpm/luks.h"
 #include "measure/tpm2-policy.h"
 #include "tpm/tpm2.h"
+#include "node/upgrade-pcrkey.h"
+#include "pe/pe.h"
+#include "sb/sbdb.h"
 
 #define MIB (UINT64_C(1) << 20)
 #define PUBKEY_MAX ((size_t)64 << 10)
@@ -40,7 +44,12 @@ static int size_one(const char *path, const struct stat *st, int type, struct FT
         return 0;
 }
 
-int tb_install_efi_mib(const char *source_dir, uint64_t *ret) {
+static uint64_t esp_mib(uint64_t uki_bytes, uint64_t other_bytes, unsigned growth) {
+        uint64_t bytes = (TB_INSTALL_ESP_GENERATIONS * growth * uki_bytes + 2 * other_bytes) / 10 * 11;
+        return (bytes + MIB - 1) / MIB + 16;
+}
+
+int tb_install_esp_size_from_medium(const char *source_dir, tb_install_esp_size *ret) {
         walk_uki_bytes = walk_other_bytes = 0;
         if (nftw(source_dir, size_one, 16, FTW_PHYS) < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot read the medium's ESP", source_dir);
@@ -48,9 +57,38 @@ int tb_install_efi_mib(const char *source_dir, uint64_t *ret) {
                 tb_err("%s: no %s* entries: not a trustboot medium", source_dir, TB_BOOT_NOROLE);
                 return -ENOENT;
         }
-        uint64_t bytes = (5 * walk_uki_bytes + walk_other_bytes) / 10 * 11;
-        uint64_t mib = (bytes + MIB - 1) / MIB + 16;
-        *ret = mib < 64 ? 64 : mib;
+        ret->uki_bytes = walk_uki_bytes;
+        ret->other_bytes = walk_other_bytes;
+        ret->min_mib = esp_mib(walk_uki_bytes, walk_other_bytes, 1);
+        ret->default_mib = esp_mib(walk_uki_bytes, walk_other_bytes, TB_INSTALL_ESP_GROWTH);
+        if (ret->default_mib < 64)
+                ret->default_mib = 64;
+        return 0;
+}
+
+int tb_install_efi_mib(const char *source_dir, uint64_t config_mib, uint64_t *ret) {
+        tb_install_esp_size s;
+        int r = tb_install_esp_size_from_medium(source_dir, &s);
+
+        if (r < 0)
+                return r;
+        if (config_mib == 0) {
+                *ret = s.default_mib;
+                return 0;
+        }
+        if (config_mib < s.min_mib) {
+                tb_err("install.partitions.efi.size: %llu MiB is too small: the ESP must hold the medium's UKIs "
+                       "(%.1f MiB) five times — four boot roles and an upgrade's next one — plus %.1f MiB of other "
+                       "files twice and the FAT's overhead: at least %llu MiB (default %llu MiB, room for images "
+                       "that double)",
+                       (unsigned long long)config_mib, (double)s.uki_bytes / MIB, (double)s.other_bytes / MIB,
+                       (unsigned long long)s.min_mib, (unsigned long long)s.default_mib);
+                return -ENOSPC;
+        }
+        if (config_mib < s.default_mib)
+                tb_warn("install.partitions.efi.size: %llu MiB leaves less room than the default %llu MiB for "
+                        "images that grow", (unsigned long long)config_mib, (unsigned long long)s.default_mib);
+        *ret = config_mib;
         return 0;
 }
 
@@ -63,24 +101,6 @@ int tb_install_secure_boot(const char *efivarfs) {
         if (r < 0)
                 return r;
         return b.len >= 1 && b.data[0] == 1;
-}
-
-/* Whether DEVICE or one of its partitions is mounted; *RET the first mount point. */
-static bool in_use(const char *device, char **ret) {
-        FILE *f = fopen("/proc/self/mounts", "re");
-        char src[512], dst[512];
-        size_t n = strlen(device);
-        bool found = false;
-
-        if (!f)
-                return false;
-        while (!found && fscanf(f, "%511s %511s %*[^\n]", src, dst) == 2)
-                if (strncmp(src, device, n) == 0 && (src[n] == 0 || src[n] == 'p' || (src[n] >= '0' && src[n] <= '9'))) {
-                        found = true;
-                        *ret = strdup(dst);
-                }
-        fclose(f);
-        return found;
 }
 
 static int read_pubkey(const tb_install_params *p, tb_buf *pem) {
@@ -98,8 +118,101 @@ static int read_pubkey(const tb_install_params *p, tb_buf *pem) {
         return 0;
 }
 
+/* The seed promises encrypted OEM and persistent partitions: say so loudly when they will not be. */
+static void warn_plain_system_partitions(const tb_install_params *p, const tb_disk_layout *l) {
+        for (size_t i = 0; i < l->n; i++) {
+                const char *label = l->parts[i].label;
+                if (strcmp(label, TB_CLOUDCONFIG_OEM_LABEL) != 0 && strcmp(label, TB_CLOUDCONFIG_PERSISTENT_LABEL) != 0)
+                        continue;
+                if (!p->encrypt)
+                        tb_warn("%s: NOT encrypted (--no-encrypt): its data will be readable by anyone holding the disk",
+                                label);
+                else if (!tb_cloudconfig_encrypts(p->config, label))
+                        tb_warn("%s: NOT encrypted (install.encrypt-system-partitions: false): its data will be readable "
+                                "by anyone holding the disk", label);
+        }
+}
+
+/* ---- the medium's images: the upgrade's checks, before they are installed ---- */
+
+typedef struct image_check {
+        const tb_sbdb *db;
+        const tb_buf *pem; /* NULL: not encrypting, no PCR key to keep */
+        const char *pem_name;
+        size_t n_images, n_ukis;
+        int r;
+} image_check;
+
+static bool is_efi_name(const char *name) {
+        size_t n = strlen(name);
+        return n > 4 && strcasecmp(name + n - 4, ".efi") == 0;
+}
+
+static image_check *walk_check;
+
+static int check_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
+        image_check *c = walk_check;
+        int r;
+
+        (void)st;
+        if (type != FTW_F || !is_efi_name(path + ftw->base))
+                return 0;
+        c->n_images++;
+        if ((r = tb_pe_open(path, &pe)) < 0) {
+                tb_err("%s: not an EFI image the firmware could run", path);
+                c->r = -EBADMSG;
+                return 1;
+        }
+        if ((r = tb_sbdb_check(c->db, pe)) < 0) {
+                c->r = r;
+                return 1;
+        }
+        if (tb_pe_find_section(pe, ".linux")) {
+                c->n_ukis++;
+                if (c->pem && (r = tb_upgrade_pcrkey_check_pem(c->pem->data, c->pem->len, c->pem_name, pe)) < 0) {
+                        c->r = r;
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+/* Nothing goes onto the ESP that the firmware would refuse, and no UKI whose PCR policies are
+ * signed by another key than the one the volumes are sealed to: a medium (a planted one, or one
+ * built with other keys) cannot install UKIs that bypass db/dbx or never unlock the disks. */
+static int check_images(const tb_install_params *p, const tb_buf *pem) {
+        _cleanup_(tb_sbdb_freep) tb_sbdb *db = NULL;
+        _cleanup_(freep) char *efi = tb_path_join(p->source_dir, "EFI");
+        image_check c = {
+                .pem = pem,
+                .pem_name = p->pcr_public_key ? p->pcr_public_key : TB_INSTALL_PCR_PUBLIC_KEY,
+        };
+        int r;
+
+        if (!efi)
+                return -ENOMEM;
+        r = tb_sbdb_load(p->efivarfs && *p->efivarfs ? p->efivarfs : NULL, &db);
+        if (r < 0)
+                return tb_log_errno(r, "the firmware's db cannot be read: the medium's images cannot be checked");
+        c.db = db;
+        walk_check = &c;
+        if (nftw(efi, check_one, 16, FTW_PHYS) < 0)
+                return tb_log_errno(-errno, "%s: cannot read", efi);
+        if (c.r < 0)
+                return c.r;
+        if (c.n_ukis == 0) {
+                tb_err("%s: no UKI among the medium's EFI images", efi);
+                return -ENOENT;
+        }
+        tb_info("medium: %zu EFI images allowed by the firmware's db, %zu UKIs%s", c.n_images, c.n_ukis,
+                pem ? " bound to the PCR key the volumes are sealed to" : "");
+        return 0;
+}
+
 int tb_install_check(const tb_install_params *p, tb_disk_layout *l) {
-        _cleanup_(freep) char *mnt = NULL, *boot_entries = NULL;
+        _cleanup_(freep) char *busy = NULL, *boot_entries = NULL;
+        tb_disk_env env = { .efivarfs = p->efivarfs && *p->efivarfs ? p->efivarfs : NULL };
         uint64_t efi_mib = 0, size = 0;
         struct stat st;
         int r;
@@ -110,14 +223,22 @@ int tb_install_check(const tb_install_params *p, tb_disk_layout *l) {
                 tb_err("%s: not a block device", p->device);
                 return -ENOTBLK;
         }
-        if (tb_disk_is_boot_medium(p->device)) {
+        if (tb_disk_is_boot_medium(&env, p->device)) {
                 tb_err("%s: is the boot medium; refusing to install over it", p->device);
                 return -EBUSY;
         }
-        if (in_use(p->device, &mnt)) {
-                tb_err("%s: in use (mounted at %s)", p->device, mnt ? mnt : "?");
+        if ((r = tb_disk_busy(p->device, &busy)) != 0) {
+                if (r < 0)
+                        return tb_log_errno(r, "%s: cannot tell whether it is in use", p->device);
+                tb_err("%s: in use (%s); refusing to install over it", p->device, busy);
                 return -EBUSY;
         }
+        /* What the kernel knows beyond the above (another program's exclusive open, a holder
+         * sysfs does not show): the exclusive open sfdisk and systemd-repart make too. */
+        _cleanup_(closep) int excl = open(p->device, O_RDONLY | O_EXCL | O_CLOEXEC);
+        if (excl < 0)
+                return tb_log_errno(-errno, "%s: cannot open exclusively%s", p->device,
+                                    errno == EBUSY ? " (in use by the kernel or another program)" : "");
         if ((r = tb_cloudconfig_validate(p->config)) < 0)
                 return r;
         if (!(boot_entries = tb_path_join(p->source_dir, "EFI/BOOT/BOOTX64.EFI")))
@@ -126,10 +247,8 @@ int tb_install_check(const tb_install_params *p, tb_disk_layout *l) {
                 tb_err("%s: no EFI/BOOT/BOOTX64.EFI: not the ESP of a medium", p->source_dir);
                 return -ENOENT;
         }
-        if ((r = tb_install_efi_mib(p->source_dir, &efi_mib)) < 0)
+        if ((r = tb_install_efi_mib(p->source_dir, p->config->efi_mib, &efi_mib)) < 0)
                 return r;
-        if (p->config->efi_mib > efi_mib)
-                efi_mib = p->config->efi_mib;
         if ((r = tb_disk_layout_from_config(p->config, efi_mib, l)) < 0)
                 return r;
         if ((r = tb_disk_size(p->device, &size)) < 0)
@@ -140,11 +259,14 @@ int tb_install_check(const tb_install_params *p, tb_disk_layout *l) {
                        (unsigned long long)efi_mib);
                 return -ENOSPC;
         }
+        warn_plain_system_partitions(p, l);
+        _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
+        if (p->encrypt && (r = read_pubkey(p, &pem)) < 0)
+                return r;
+        if (p->check_images && (r = check_images(p, p->encrypt ? &pem : NULL)) < 0)
+                return r;
         if (p->encrypt) {
-                _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
                 _cleanup_(tb_tpm2_freep) tb_tpm2 *tpm = NULL;
-                if ((r = read_pubkey(p, &pem)) < 0)
-                        return r;
                 if ((r = tb_tpm2_open(p->tpm2_device, &tpm)) < 0)
                         return r;
         }
@@ -287,13 +409,6 @@ static int copy_configs(const char *node, void *userdata) {
         return r < 0 ? r : k;
 }
 
-static bool is_encrypted(const tb_cloudconfig *c, const char *label) {
-        for (size_t i = 0; i < c->n_encrypted; i++)
-                if (strcmp(c->encrypted[i], label) == 0)
-                        return true;
-        return false;
-}
-
 static int encrypt_part(const tb_install_params *p, tb_tpm2 *tpm, const tb_buf *pem, const tb_disk_part *part,
                         const char *node) {
         char uuid[TB_DISK_UUID_STRING_SIZE];
@@ -345,7 +460,7 @@ int tb_install_run(const tb_install_params *p, const tb_disk_layout *l) {
                                 (unsigned long long)part->size_mib);
                         if ((r = tb_disk_mkfs(node, "vfat", part->label)) < 0 || (r = fill_esp(p, node)) < 0)
                                 return r;
-                } else if (p->encrypt && is_encrypted(p->config, part->label)) {
+                } else if (p->encrypt && tb_cloudconfig_encrypts(p->config, part->label)) {
                         tb_info("%s: %s: LUKS2 sealed to the TPM, %s inside", node, part->label, part->fs ? part->fs : "nothing");
                         if ((r = encrypt_part(p, tpm, &pem, part, node)) < 0)
                                 return r;

@@ -123,8 +123,8 @@ static int filter(char *const *from, char *const *other, bool in, char ***ret) {
 }
 
 int tb_upgrade_plan_make(const tb_upgrade_plan_input *in, tb_upgrade_plan *ret) {
-        _cleanup_(tb_strv_freep) char **m_efi = NULL, **m_conf = NULL, **a_efi = NULL, **a_conf = NULL,
-                                      **a_any = NULL, **p_any = NULL;
+        _cleanup_(tb_strv_freep) char **m_efi = NULL, **m_conf = NULL, **a_complete = NULL, **a_any = NULL,
+                                      **p_complete = NULL, **p_any = NULL;
         _cleanup_(tb_upgrade_plan_done) tb_upgrade_plan p = { 0 };
         const char *active = tb_role_to_string(TB_ROLE_ACTIVE), *passive = tb_role_to_string(TB_ROLE_PASSIVE);
         int r;
@@ -143,22 +143,26 @@ int tb_upgrade_plan_make(const tb_upgrade_plan_input *in, tb_upgrade_plan *ret) 
             (r = check_pairs(in->medium, m_conf, TB_BOOT_ENTRIES_DIR, ".conf", m_efi, TB_BOOT_EFI_DIR, ".efi")) < 0)
                 return r;
 
-        /* An active entry rotates only with both halves; a half left by an interrupted removal is
-         * replaced or removed like any entry the medium does (not) have. */
-        if ((r = collect(in->installed_efi, active, ".efi", in->esp, TB_BOOT_EFI_DIR, &a_efi)) < 0 ||
-            (r = collect(in->installed_conf, active, ".conf", in->esp, TB_BOOT_ENTRIES_DIR, &a_conf)) < 0 ||
-            (r = collect(in->installed_efi, active, ".efi", in->esp, TB_BOOT_EFI_DIR, &a_any)) < 0 ||
+        /* An active entry rotates only if its UKI is there; an entry whose UKI is gone (an
+         * interrupted removal) is replaced or removed like any entry the medium does (not) have. */
+        if ((r = collect(in->installed_complete, active, ".conf", in->esp, TB_BOOT_ENTRIES_DIR, &a_complete)) < 0 ||
             (r = collect(in->installed_conf, active, ".conf", in->esp, TB_BOOT_ENTRIES_DIR, &a_any)) < 0 ||
-            (r = collect(in->installed_efi, passive, ".efi", in->esp, TB_BOOT_EFI_DIR, &p_any)) < 0 ||
+            (r = collect(in->installed_complete, passive, ".conf", in->esp, TB_BOOT_ENTRIES_DIR, &p_complete)) < 0 ||
             (r = collect(in->installed_conf, passive, ".conf", in->esp, TB_BOOT_ENTRIES_DIR, &p_any)) < 0)
                 return r;
-        if ((r = filter(a_conf, a_efi, true, &p.rotate)) < 0)
+        p.rotate = TAKE_PTR(a_complete);
+        /* Without the main active entry but with its passive one, an upgrade was interrupted
+         * between removing the old active entry and writing the new one: the passive stays. */
+        if (!tb_upgrade_plan_has(p.rotate, "") && !tb_upgrade_plan_has(p_complete, ""))
+                return REFUSE(-ENOENT, "%s: no %s or %s entry whose UKI is there: not an installed node", in->esp,
+                              active, passive);
+        if ((r = filter(a_any, m_efi, false, &p.drop_active)) < 0)
                 return r;
-        if (!tb_upgrade_plan_has(p.rotate, ""))
-                return REFUSE(-ENOENT, "%s: no %s entry with /%s/%s.efi: not an installed node", in->esp, active,
-                              TB_BOOT_EFI_DIR, active);
-        if ((r = filter(a_any, m_efi, false, &p.drop_active)) < 0 || (r = filter(p_any, p.rotate, false, &p.drop_passive)) < 0)
-                return r;
+        /* A passive entry nothing rotates into goes, but the main one: it is the fallback until
+         * the new main active entry is written. */
+        for (char **s = p_any; s && *s; s++)
+                if (**s != '\0' && !tb_upgrade_plan_has(p.rotate, *s) && (r = set_add(&p.drop_passive, *s)) < 0)
+                        return r;
         p.install = TAKE_PTR(m_efi);
         *ret = p;
         p = (tb_upgrade_plan){ 0 }; /* NOLINT(clang-analyzer-deadcode.DeadStores): read by the cleanup */

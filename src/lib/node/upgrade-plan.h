@@ -20,8 +20,8 @@ typedef struct tb_upgrade_plan_input {
         char *const *medium_efi;      /* file names in the medium's EFI/trustboot (NULL-terminated) */
         char *const *medium_conf;     /* file names in the medium's loader/entries */
         const char *esp;              /* for messages */
-        char *const *installed_efi;   /* file names in the ESP's EFI/trustboot */
         char *const *installed_conf;  /* entry ids in the ESP's loader/entries ("active_x+2-1.conf") */
+        char *const *installed_complete; /* those of them whose UKI (efi key) is on the ESP */
 } tb_upgrade_plan_input;
 
 /* Suffix lists, sorted, "" (the main entry) first where present; NULL-terminated. */

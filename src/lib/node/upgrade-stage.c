@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "node/bootentries.h"
@@ -38,7 +39,32 @@ void tb_upgrade_staged_done(tb_upgrade_staged *s) {
         tb_buf_free(&s->loader_conf);
 }
 
-static int stage_file(tb_rootfs *fs, const char *source, const char *path, const char *dst, tb_buf *text) {
+/* Copies IN to its end into OUT, counting into s->staged; -EFBIG past s->limit. */
+static int copy_limited(tb_upgrade_staged *s, int in, int out, tb_progress *progress) {
+        uint8_t buf[1 << 16];
+
+        for (;;) {
+                ssize_t n = read(in, buf, sizeof(buf));
+                int r;
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return negative_errno();
+                if (n == 0)
+                        return 0;
+                s->staged += (uint64_t)n;
+                if (s->limit && s->staged > s->limit)
+                        return -EFBIG;
+                r = tb_write_all(out, buf, (size_t)n);
+                if (r < 0)
+                        return r;
+                tb_progress_add(progress, (uint64_t)n);
+        }
+}
+
+static int stage_file(tb_upgrade_staged *s, const char *path, const char *dst, tb_buf *text) {
+        tb_rootfs *fs = s->fs;
+        const char *source = s->source;
         _cleanup_(closep) int in = -1, out = -1;
         int r;
 
@@ -67,8 +93,13 @@ static int stage_file(tb_rootfs *fs, const char *source, const char *path, const
         /* A UKI is hundreds of MiB, and the source may be a slow stick or a network mount. */
         tb_progress progress;
         tb_progress_begin(&progress, path);
-        r = tb_copy_fd(in, out, &progress);
+        r = copy_limited(s, in, out, &progress);
         tb_progress_end(&progress);
+        if (r == -EFBIG) {
+                (void)unlink(dst);
+                return REFUSE(r, "%s: %s: more than the %llu bytes the ESP or the staging directory %s can take: "
+                              "not staged", source, path, (unsigned long long)s->limit, s->dir);
+        }
         if (r < 0)
                 return tb_log_errno(r, "%s: %s: cannot copy to %s", source, path, dst);
         return 0;
@@ -94,6 +125,9 @@ static int list_norole(const tb_rootfs_entry *e, void *userdata) {
                                : TB_ROOTFS_SKIP;
         if (e->depth != 3 || strncmp(e->name, TB_BOOT_NOROLE, strlen(TB_BOOT_NOROLE)) != 0)
                 return 0;
+        if (s->n_efi_names + s->n_conf_names >= TB_UPGRADE_STAGE_MAX_NAMES)
+                return REFUSE(-E2BIG, "%s: more than %d %s* files: not a medium", s->source, TB_UPGRADE_STAGE_MAX_NAMES,
+                              TB_BOOT_NOROLE);
         if (dl == strlen(TB_BOOT_EFI_DIR) + 1 && strncmp(e->path, TB_BOOT_EFI_DIR "/", dl) == 0)
                 return tb_strv_push(&s->efi_names, &s->n_efi_names, e->name);
         if (dl == strlen(TB_BOOT_ENTRIES_DIR) + 1 && strncmp(e->path, TB_BOOT_ENTRIES_DIR "/", dl) == 0)
@@ -112,6 +146,15 @@ int tb_upgrade_stage_open(const char *source, const char *workdir, const tb_regi
         r = tb_workdir_create(workdir, "trustboot-upgrade", &s->dir);
         if (r < 0)
                 return r;
+
+        /* Never more than the staging file system has free, less a reserve for everything else. */
+        struct statvfs sv;
+        if (statvfs(s->dir, &sv) == 0) {
+                uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize, reserve = (uint64_t)64 << 20;
+                avail = avail > reserve ? avail - reserve : 0;
+                if (!s->limit || avail < s->limit)
+                        s->limit = avail;
+        }
 
         /* An installable ISO: its ESP is the El Torito image /efiboot.img. */
         if (!strchr(source, ':') && is_iso(source)) {
@@ -154,10 +197,10 @@ int tb_upgrade_stage_ukis(tb_upgrade_staged *s, char *const *suffixes) {
                     asprintf(&conf, "%s/%s%s.conf", TB_BOOT_ENTRIES_DIR, TB_BOOT_NOROLE, *suffixes) < 0 ||
                     asprintf(&u->path, "%s/%s%s.efi", s->dir, TB_BOOT_NOROLE, *suffixes) < 0 ||
                     asprintf(&pe_name, "%s:%s", s->source, efi) < 0)
-                        return tb_log_oom();
-                r = stage_file(s->fs, s->source, efi, u->path, NULL);
+                        return -ENOMEM;
+                r = stage_file(s, efi, u->path, NULL);
                 if (r >= 0)
-                        r = stage_file(s->fs, s->source, conf, NULL, &u->conf);
+                        r = stage_file(s, conf, NULL, &u->conf);
                 if (r == -ENOENT)
                         return REFUSE(r, "%s: no %s or %s: not a trustboot medium", s->source, efi, conf);
                 if (r < 0)
@@ -172,14 +215,14 @@ int tb_upgrade_stage_ukis(tb_upgrade_staged *s, char *const *suffixes) {
 
         s->sdboot = tb_path_join(s->dir, "sdboot.efi");
         if (!s->sdboot)
-                return tb_log_oom();
-        r = stage_file(s->fs, s->source, "EFI/BOOT/BOOTX64.EFI", s->sdboot, NULL);
+                return -ENOMEM;
+        r = stage_file(s, "EFI/BOOT/BOOTX64.EFI", s->sdboot, NULL);
         if (r == -ENOENT) {
                 free(s->sdboot);
                 s->sdboot = NULL;
         } else if (r < 0)
                 return r;
-        r = stage_file(s->fs, s->source, "loader/loader.conf", NULL, &s->loader_conf);
+        r = stage_file(s, "loader/loader.conf", NULL, &s->loader_conf);
         if (r < 0 && r != -ENOENT)
                 return r;
         return 0;

@@ -29,15 +29,23 @@ typedef struct tb_upgrade_staged {
         size_t n_ukis;
         char *sdboot;                   /* DIR/sdboot.efi, or NULL: the medium has none */
         tb_buf loader_conf;             /* empty if the medium has none */
+        /* Set before tb_upgrade_stage_open(): the most the staged files may take (the ESP's size:
+         * nothing larger can be installed); lowered to what the staging file system has free,
+         * so that a hostile medium (a compression bomb) cannot fill it. 0: no limit but that. */
+        uint64_t limit;
+        uint64_t staged;                /* bytes copied so far */
 } tb_upgrade_staged;
 
 /* Creates the staging directory under WORKDIR (NULL: $TMPDIR, else /var/tmp, else /tmp), opens
- * SOURCE (kept, not copied, until _done()) and lists its norole* names. Logs its errors. */
+ * SOURCE (kept, not copied, until _done()) and lists its norole* names (at most
+ * TB_UPGRADE_STAGE_MAX_NAMES: -E2BIG). Logs its errors. */
+#define TB_UPGRADE_STAGE_MAX_NAMES 256
 int tb_upgrade_stage_open(const char *source, const char *workdir, const tb_registry_options *registry,
                           tb_upgrade_staged *s);
 /* Copies norole<suffix>.efi and reads norole<suffix>.conf for every suffix of the
  * NULL-terminated SUFFIXES, opens each UKI as a PE, then copies systemd-boot and loader.conf
- * when the medium has them. -ENOENT (logged, "not a trustboot medium") if a pair is missing. */
+ * when the medium has them. -ENOENT (logged, "not a trustboot medium") if a pair is missing;
+ * -EFBIG (logged, the partial copy removed) past the limit. */
 int tb_upgrade_stage_ukis(tb_upgrade_staged *s, char *const *suffixes);
 /* The staged UKI with SUFFIX, or NULL. */
 const tb_upgrade_staged_uki *tb_upgrade_staged_find(const tb_upgrade_staged *s, const char *suffix);

@@ -1,10 +1,10 @@
 /* upgrade.c — A/B upgrade of an installed ESP (see upgrade.h). */
 #include "node/upgrade.h"
+#include "pe/sdmagic.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,10 @@
 #include "node/upgrade-pcrkey.h"
 #include "node/upgrade-plan.h"
 #include "node/upgrade-stage.h"
-#include "pe/sdmagic.h"
+#include "node/upgrade-steps.h"
+#include "measure/mhash.h"
+#include "util/codec.h"
+#include "util/testhook.h"
 
 #define REFUSE(r, ...) (tb_err(__VA_ARGS__), (r))
 #define CONF_MAX ((size_t)64 << 10)
@@ -45,12 +48,18 @@ void tb_upgrade_result_done(tb_upgrade_result *r) {
 
 /* ---- checks ---- */
 
+/* The staged UKIs with the policy of each one's own PCR 11, predicted once. */
+typedef struct uki_checks {
+        const tb_upgrade_staged *s;
+        uint8_t (*pol)[32];
+} uki_checks;
+
 static int luks_volume_cb(const char *device, const char *name, void *userdata) {
-        const tb_upgrade_staged *s = userdata;
+        const uki_checks *c = userdata;
 
         (void)name;
-        for (size_t i = 0; i < s->n_ukis; i++) {
-                int r = tb_upgrade_pcrkey_check_luks(device, s->ukis[i].pe);
+        for (size_t i = 0; i < c->s->n_ukis; i++) {
+                int r = tb_upgrade_pcrkey_check_luks(device, c->s->ukis[i].pe, c->pol[i]);
                 if (r < 0)
                         return r;
         }
@@ -59,98 +68,69 @@ static int luks_volume_cb(const char *device, const char *name, void *userdata) 
 
 /* Every new UKI: the firmware would start it, and it unlocks the disks BOUND_UKI unlocks. */
 static int check_ukis(const tb_upgrade_options *o, const tb_sbdb *db, const tb_upgrade_staged *s, const char *bound_uki) {
+        _cleanup_(freep) uint8_t (*pol)[32] = calloc(s->n_ukis + 1, 32);
         int r;
 
+        if (!pol)
+                return -ENOMEM;
         for (size_t i = 0; i < s->n_ukis; i++) {
                 r = tb_sbdb_check(db, s->ukis[i].pe);
                 if (r < 0)
                         return r;
-                r = tb_upgrade_pcrkey_check_installed(bound_uki, s->ukis[i].pe);
+                r = tb_upgrade_pcrkey_expect(s->ukis[i].pe, pol[i]);
+                if (r < 0)
+                        return r;
+                r = tb_upgrade_pcrkey_check_installed(bound_uki, s->ukis[i].pe, pol[i]);
                 if (r < 0)
                         return r;
                 for (size_t j = 0; j < o->n_luks_devices; j++) {
-                        r = tb_upgrade_pcrkey_check_luks(o->luks_devices[j], s->ukis[i].pe);
+                        r = tb_upgrade_pcrkey_check_luks(o->luks_devices[j], s->ukis[i].pe, pol[i]);
                         if (r < 0)
                                 return r;
                 }
         }
         /* One scan for all of them: it opens every block device. */
         if (o->luks_scan)
-                return tb_luks_foreach_tpm2_volume(luks_volume_cb, (void *)s);
+                return tb_luks_foreach_tpm2_volume(luks_volume_cb, &(uki_checks){ .s = s, .pol = pol });
         return 0;
 }
 
 /* ---- space ---- */
 
-static int file_size(const char *path, uint64_t *ret) {
-        struct stat st;
-
-        if (stat(path, &st) < 0)
-                return negative_errno();
-        *ret = (uint64_t)st.st_size;
-        return 0;
-}
-
-static int check_space(const char *esp, uint64_t need) {
-        const char *fake = getenv("TRUSTBOOT_TEST_ESP_FREE");
-        uint64_t avail;
+static int esp_free(const char *esp, uint64_t *ret_avail, uint64_t *ret_cluster) {
         struct statvfs sv;
 
-        if (fake)
-                avail = strtoull(fake, NULL, 10);
-        else if (statvfs(esp, &sv) < 0)
+        if (statvfs(esp, &sv) < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot get the free space", esp);
-        else
-                avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-        if (avail < need)
-                return REFUSE(-ENOSPC, "%s: %llu bytes free, the upgrade needs %llu", esp, (unsigned long long)avail,
-                              (unsigned long long)need);
+        *ret_avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+        *ret_cluster = sv.f_frsize ? sv.f_frsize : 512;
+        (void)tb_testhook_free_space(ret_avail);
         return 0;
 }
 
-/* ---- writing ---- */
+/* What the ESP holds in all: no staged file may be larger. */
+static int esp_size(const char *esp, uint64_t *ret) {
+        struct statvfs sv;
 
-static int atomic_data(const char *dst, const tb_buf *b, tb_atomic_file *af) {
-        int r = tb_atomic_open(dst, 0644, af);
-
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot create a temporary file", dst);
-        r = tb_write_all(af->fd, b->data, b->len);
-        if (r >= 0 && fsync(af->fd) < 0)
-                r = negative_errno();
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot write", af->tmp_path);
+        if (statvfs(esp, &sv) < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot get the file system's size", esp);
+        *ret = (uint64_t)sv.f_blocks * sv.f_frsize;
+        (void)tb_testhook_fs_size(ret);
         return 0;
 }
 
-static int commit(tb_atomic_file *af) {
-        _cleanup_(freep) char *final = af->final_path ? strdup(af->final_path) : NULL;
-        int r = tb_atomic_commit(af);
+/* ---- the ESP as an entry names it ---- */
 
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot rename into place", final ? final : "?");
-        return 0;
-}
+/* ESP + an entry's efi key ("/EFI/trustboot/x.efi", or with '\'). */
+static char *esp_path(const char *esp, const char *efi) {
+        _cleanup_(freep) char *rel = efi ? strdup(efi + strspn(efi, "/\\")) : NULL;
 
-static void fault_point(const char *name) {
-        const char *f = getenv("TRUSTBOOT_TEST_FAULT");
-
-        if (f && strcmp(f, name) == 0)
-                raise(SIGKILL);
-}
-
-/* Temporary files left by an upgrade that was killed: hidden, so systemd-boot never saw them. */
-static void remove_stale(const char *esp, const char *sub) {
-        _cleanup_(freep) char *dir = tb_path_join(esp, sub);
-        DIR *d = dir ? opendir(dir) : NULL;
-        struct dirent *de;
-
-        if (!d)
-                return;
-        while ((de = readdir(d)))
-                if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp."))
-                        (void)unlinkat(dirfd(d), de->d_name, 0);
-        closedir(d);
+        if (!rel)
+                return NULL;
+        for (char *c = rel; *c; c++)
+                if (*c == '\\')
+                        *c = '/';
+        return tb_path_join(esp, rel);
 }
 
 static int files_equal(const char *a, const char *b) {
@@ -176,169 +156,202 @@ static int files_equal(const char *a, const char *b) {
         return 1;
 }
 
-/* One entry the upgrade writes: a UKI copied from uki_src (a staged UKI, or the installed active
- * one for its passive copy) and its entry, under hidden temporary names until committed. */
-typedef struct entry_write {
-        char *name;             /* "passive_x" */
-        char *uki_src;
-        char *efi_path;         /* ESP/EFI/trustboot/NAME.efi */
-        char *conf_file;        /* NAME+3.conf */
-        char *conf_path;        /* ESP/loader/entries/NAME+3.conf */
-        tb_buf conf;
-        tb_atomic_file efi_tmp, conf_tmp;
-} entry_write;
+/* Temporary files left by an upgrade of an older trustboot that was killed: hidden, so
+ * systemd-boot never saw them. */
+static void remove_stale(const char *esp, const char *sub) {
+        _cleanup_(freep) char *dir = tb_path_join(esp, sub);
+        DIR *d = dir ? opendir(dir) : NULL;
+        struct dirent *de;
 
-typedef struct entry_writes {
-        entry_write *w;
-        size_t n;
-} entry_writes;
-
-static void entry_writes_done(entry_writes *ws) {
-        for (size_t i = 0; i < ws->n; i++) {
-                entry_write *e = &ws->w[i];
-                tb_atomic_abort(&e->efi_tmp);
-                tb_atomic_abort(&e->conf_tmp);
-                free(e->name);
-                free(e->uki_src);
-                free(e->efi_path);
-                free(e->conf_file);
-                free(e->conf_path);
-                tb_buf_free(&e->conf);
-        }
-        free(ws->w);
+        if (!d)
+                return;
+        while ((de = readdir(d)))
+                if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp."))
+                        (void)unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
 }
 
-/* Adds the entry NAME, its UKI from UKI_SRC and its text CONF (a medium's or installed entry)
- * rewritten for NAME; *NEED grows by what it will occupy. */
-static int entry_writes_add(entry_writes *ws, const char *esp, const char *name, const char *uki_src,
-                            const tb_buf *conf, uint64_t *need) {
-        _cleanup_(freep) char *efi_key = NULL;
-        entry_write *grown = realloc(ws->w, (ws->n + 1) * sizeof(*grown)), *e;
-        uint64_t sz = 0;
+/* What the steps need to know about the ESP: every entry with the UKI it names, and every UKI
+ * in EFI/trustboot with what it occupies. */
+typedef struct esp_state {
+        tb_upgrade_installed_entry *entries;
+        size_t n_entries;
+        char **complete;                  /* entry ids whose UKI is there (NULL-terminated) */
+        tb_upgrade_installed_uki *ukis;
+        char **uki_keys;                  /* the efi keys of ukis[] (owned) */
+        size_t n_ukis;
+} esp_state;
+
+static void esp_state_done(esp_state *st) {
+        free(st->entries);
+        free(st->complete);
+        free(st->ukis);
+        tb_strv_free(st->uki_keys);
+}
+
+static int esp_state_load(const char *esp, const tb_bootentry_list *l, esp_state *st) {
+        _cleanup_(tb_strv_freep) char **names = NULL;
+        size_t n_complete = 0, n_keys = 0;
         int r;
 
-        if (!grown)
-                return tb_log_oom();
-        ws->w = grown;
-        e = &ws->w[ws->n++];
-        *e = (entry_write){ .conf = TB_BUF_INIT, .efi_tmp = TB_ATOMIC_FILE_INIT, .conf_tmp = TB_ATOMIC_FILE_INIT };
-        if (!(e->name = strdup(name)) || !(e->uki_src = strdup(uki_src)) ||
-            asprintf(&efi_key, "/%s/%s.efi", TB_BOOT_EFI_DIR, name) < 0 || !(e->efi_path = tb_path_join(esp, efi_key + 1)) ||
-            asprintf(&e->conf_file, "%s+%d.conf", name, TB_BOOT_TRIES) < 0 ||
-            asprintf(&e->conf_path, "%s/%s/%s", esp, TB_BOOT_ENTRIES_DIR, e->conf_file) < 0)
-                return tb_log_oom();
-        r = tb_bootentries_conf_for((const char *)conf->data, conf->len, name, efi_key, &e->conf);
-        if (r < 0)
-                return r;
-        r = file_size(uki_src, &sz);
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot stat", uki_src);
-        *need += sz + e->conf.len;
-        return 0;
-}
-
-static int entry_write_prepare(entry_write *e) {
-        int r = tb_atomic_copy(e->uki_src, e->efi_path, 0644, &e->efi_tmp);
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot copy to %s", e->uki_src, e->efi_path);
-        return atomic_data(e->conf_path, &e->conf, &e->conf_tmp);
-}
-
-/* Removes the installed entry files of NAME (any counter) but KEEP; with KEEP NULL, its UKI too,
- * after them, so that no entry ever names a missing UKI. */
-static int remove_entry(const char *esp, const tb_bootentry_list *l, const char *name, const char *keep) {
-        _cleanup_(freep) char *efi = NULL;
-
+        st->entries = calloc(l->n + 1, sizeof(*st->entries));
+        st->complete = calloc(l->n + 1, sizeof(char *));
+        if (!st->entries || !st->complete)
+                return -ENOMEM;
         for (size_t i = 0; i < l->n; i++) {
-                _cleanup_(freep) char *path = NULL;
-                if (strcmp(l->e[i].base, name) != 0 || (keep && strcmp(l->e[i].file, keep) == 0))
-                        continue;
-                if (asprintf(&path, "%s/%s/%s", esp, TB_BOOT_ENTRIES_DIR, l->e[i].file) < 0)
-                        return tb_log_oom();
-                if (unlink(path) < 0 && errno != ENOENT)
-                        return tb_log_errno(negative_errno(), "%s: cannot remove", path);
-                tb_fsync_parent(path);
+                _cleanup_(freep) char *path = l->e[i].efi ? esp_path(esp, l->e[i].efi) : NULL;
+                st->entries[st->n_entries++] = (tb_upgrade_installed_entry){ .file = l->e[i].file,
+                                                                             .base = l->e[i].base,
+                                                                             .efi = l->e[i].efi };
+                if (path && tb_path_exists(path))
+                        st->complete[n_complete++] = l->e[i].file;
         }
-        if (keep)
-                return 0;
-        if (asprintf(&efi, "%s/%s/%s.efi", esp, TB_BOOT_EFI_DIR, name) < 0)
-                return tb_log_oom();
-        if (unlink(efi) < 0 && errno != ENOENT)
-                return tb_log_errno(negative_errno(), "%s: cannot remove", efi);
-        tb_fsync_parent(efi);
+        r = tb_bootentries_list_ukis(esp, &names);
+        if (r < 0)
+                return tb_log_errno(r, "%s/%s: cannot list", esp, TB_BOOT_EFI_DIR);
+        for (char **n = names; n && *n; n++)
+                n_keys++;
+        st->ukis = calloc(n_keys + 1, sizeof(*st->ukis));
+        if (!st->ukis)
+                return -ENOMEM;
+        for (char **n = names; n && *n; n++) {
+                _cleanup_(freep) char *key = NULL, *path = NULL;
+                struct stat sb;
+                if (asprintf(&key, "/%s/%s", TB_BOOT_EFI_DIR, *n) < 0 || !(path = esp_path(esp, key)))
+                        return -ENOMEM;
+                if (stat(path, &sb) < 0)
+                        return tb_log_errno(negative_errno(), "%s: cannot stat", path);
+                r = tb_strv_push(&st->uki_keys, &st->n_ukis, key);
+                if (r < 0)
+                        return r;
+                st->ukis[st->n_ukis - 1] = (tb_upgrade_installed_uki){ .bytes = (uint64_t)sb.st_blocks * 512 };
+        }
+        for (size_t i = 0; i < st->n_ukis; i++)
+                st->ukis[i].efi = st->uki_keys[i];
         return 0;
 }
 
-/* The UKI, then the entry naming it; the entry's files under another name (the counter) go
- * last: for a moment both exist and point at the same, complete UKI. */
-static int entry_write_commit(const char *esp, const tb_bootentry_list *l, entry_write *e) {
-        int r = commit(&e->efi_tmp);
+/* The name a new UKI gets on the ESP: derived from its bytes, so that no entry can name it
+ * before it is complete, an interrupted run finds it again, and the same UKI is stored once. */
+static int new_uki_key(const tb_upgrade_staged_uki *u, char **ret) {
+        _cleanup_(tb_mhash_freep) tb_mhash *h = NULL;
+        _cleanup_(closep) int fd = open(u->path, O_RDONLY | O_CLOEXEC);
+        tb_digests d;
+        char hex[65];
+        int r;
 
+        if (fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot open", u->path);
+        r = tb_mhash_new(TB_BANK_BIT(TB_BANK_SHA256), &h);
         if (r >= 0)
-                r = commit(&e->conf_tmp);
-        return r < 0 ? r : remove_entry(esp, l, e->name, e->conf_file);
+                r = tb_mhash_update_fd(h, fd);
+        if (r >= 0)
+                r = tb_mhash_final(h, &d, NULL);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot hash", u->path);
+        tb_hex_encode(d.d[TB_BANK_SHA256], 32, hex);
+        return asprintf(ret, "/%s/uki-%.16s.efi", TB_BOOT_EFI_DIR, hex) < 0 ? -ENOMEM : 0;
 }
 
-static char *role_name(tb_role role, const char *suffix) {
-        char *s;
+/* ---- carrying the steps out ---- */
 
-        return asprintf(&s, "%s%s", tb_role_to_string(role), suffix) < 0 ? NULL : s;
+static int sync_dir_of(const char *path) {
+        int r = tb_fsync_parent(path);
+
+        return r < 0 ? tb_log_errno(r, "%s: cannot sync its directory", path) : 0;
 }
 
-/* passive<s> ← installed active<s>, for every suffix the plan rotates. */
-static int plan_passive_writes(const tb_upgrade_options *o, const tb_bootentry_list *l, const tb_upgrade_staged *s,
-                               const tb_upgrade_plan *p, entry_writes *ws, uint64_t *need) {
-        for (char **sfx = p->rotate; *sfx; sfx++) {
-                _cleanup_(freep) char *active = role_name(TB_ROLE_ACTIVE, *sfx), *passive = role_name(TB_ROLE_PASSIVE, *sfx);
-                _cleanup_(freep) char *active_uki = NULL, *passive_uki = NULL, *conf_path = NULL;
-                _cleanup_(tb_buf_freep) tb_buf conf = TB_BUF_INIT;
-                const tb_bootentry *ae, *pe;
-                const tb_upgrade_staged_uki *u = tb_upgrade_staged_find(s, *sfx);
+static int remove_file(const char *path) {
+        if (unlink(path) < 0 && errno != ENOENT)
+                return tb_log_errno(negative_errno(), "%s: cannot remove", path);
+        return sync_dir_of(path);
+}
+
+/* A new file under its final name, which nothing names yet: created exclusively, complete and
+ * synced with its directory before the step ends; a partial file of a failed write is removed. */
+static int write_new(const char *path, int src_fd, const tb_buf *data) {
+        _cleanup_(closep) int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        int r;
+
+        if (fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot create", path);
+        if (src_fd >= 0) {
+                tb_progress progress;
+                tb_progress_begin(&progress, path);
+                r = lseek(src_fd, 0, SEEK_SET) < 0 ? negative_errno() : tb_copy_fd(src_fd, fd, &progress);
+                tb_progress_end(&progress);
+        } else
+                r = data ? tb_write_all(fd, data->data, data->len) : -EINVAL;
+        /* A power loss here may keep any part of the unsynced file: a UKI nothing names yet, or an
+         * entry under a name no other entry has. */
+        tb_testhook_step("unsynced");
+        if (r >= 0 && fsync(fd) < 0)
+                r = negative_errno();
+        if (r < 0) {
+                tb_log_errno(r, "%s: cannot write", path);
+                (void)unlink(path);
+                return r;
+        }
+        return sync_dir_of(path);
+}
+
+/* The text of every entry the steps write, made before the first step changes anything. */
+static int entry_texts(const char *esp, const tb_upgrade_staged *s, const tb_upgrade_steps *steps, tb_buf *texts) {
+        for (size_t i = 0; i < steps->n; i++) {
+                const tb_upgrade_step *st = &steps->s[i];
+                _cleanup_(tb_buf_freep) tb_buf src = TB_BUF_INIT;
+                const tb_buf *conf = &src;
                 int r;
 
-                if (!active || !passive || asprintf(&active_uki, "%s/%s/%s.efi", o->esp, TB_BOOT_EFI_DIR, active) < 0 ||
-                    asprintf(&passive_uki, "%s/%s/%s.efi", o->esp, TB_BOOT_EFI_DIR, passive) < 0)
-                        return tb_log_oom();
-                ae = tb_bootentry_list_find(l, active);
-                pe = tb_bootentry_list_find(l, passive);
-                /* An active UKI that already is the new one was put there by an earlier run of this
-                 * upgrade (interrupted, or repeated): its passive copy is the previous one and
-                 * stays, or the fallback would be the very UKI it falls back from. */
-                if (u && pe && tb_path_exists(passive_uki) && files_equal(active_uki, u->path) > 0) {
-                        tb_info("%s: already the new UKI; %s stays the fallback", active_uki, pe->file);
+                if (st->kind != TB_UPGRADE_WRITE_ENTRY)
                         continue;
+                if (st->from) {
+                        _cleanup_(freep) char *path = NULL;
+                        if (asprintf(&path, "%s/%s/%s", esp, TB_BOOT_ENTRIES_DIR, st->from) < 0)
+                                return -ENOMEM;
+                        r = tb_read_file(path, CONF_MAX, &src);
+                        if (r < 0)
+                                return tb_log_errno(r, "%s: cannot read", path);
+                } else {
+                        const tb_upgrade_staged_uki *u = tb_upgrade_staged_find(s, st->suffix);
+                        if (!u)
+                                return -ENOENT;
+                        conf = &u->conf;
                 }
-                if (!ae)
-                        return -ENOENT; /* the plan rotates only installed entries */
-                if (asprintf(&conf_path, "%s/%s/%s", o->esp, TB_BOOT_ENTRIES_DIR, ae->file) < 0)
-                        return tb_log_oom();
-                r = tb_read_file(conf_path, CONF_MAX, &conf);
+                r = tb_bootentries_conf_for((const char *)conf->data, conf->len, st->name, st->efi, &texts[i]);
                 if (r < 0)
-                        return tb_log_errno(r, "%s: cannot read", conf_path);
-                r = entry_writes_add(ws, o->esp, passive, active_uki, &conf, need);
-                if (r < 0)
-                        return r;
+                        return tb_log_errno(r, "%s: cannot write an entry from it", st->from ? st->from : "norole.conf");
         }
         return 0;
 }
 
-/* active<s> ← the medium's norole<s>, the main entry last: its rename ends the upgrade (and a
- * crash before it leaves the main entry and its fallback as they were). The plan sorts the main
- * entry's "" first, hence the rotation by one. */
-static int plan_active_writes(const tb_upgrade_options *o, const tb_upgrade_staged *s, entry_writes *ws,
-                              uint64_t *need) {
-        for (size_t k = 1; k <= s->n_ukis; k++) {
-                const tb_upgrade_staged_uki *u = &s->ukis[k % s->n_ukis];
-                _cleanup_(freep) char *active = role_name(TB_ROLE_ACTIVE, u->suffix);
-                int r;
+static int step_run(const char *esp, const tb_upgrade_staged *s, const tb_upgrade_step *st, const tb_buf *text) {
+        _cleanup_(freep) char *path = NULL, *what = NULL;
+        const tb_upgrade_staged_uki *u;
 
-                if (!active)
-                        return tb_log_oom();
-                r = entry_writes_add(ws, o->esp, active, u->path, &u->conf, need);
-                if (r < 0)
-                        return r;
+        if (st->kind == TB_UPGRADE_REMOVE_ENTRY || st->kind == TB_UPGRADE_WRITE_ENTRY) {
+                if (asprintf(&path, "%s/%s/%s", esp, TB_BOOT_ENTRIES_DIR, st->file) < 0)
+                        return -ENOMEM;
+        } else if (!(path = esp_path(esp, st->efi)))
+                return -ENOMEM;
+        if (asprintf(&what, "%s %s", st->kind == TB_UPGRADE_REMOVE_ENTRY ? "remove-entry"
+                                     : st->kind == TB_UPGRADE_REMOVE_UKI ? "remove-uki"
+                                     : st->kind == TB_UPGRADE_WRITE_UKI  ? "write-uki"
+                                                                         : "write-entry",
+                     st->file ? st->file : st->efi) < 0)
+                return -ENOMEM;
+        tb_testhook_step(what);
+        switch (st->kind) {
+        case TB_UPGRADE_REMOVE_ENTRY:
+        case TB_UPGRADE_REMOVE_UKI:
+                return remove_file(path);
+        case TB_UPGRADE_WRITE_UKI:
+                u = tb_upgrade_staged_find(s, st->suffix);
+                return u ? write_new(path, u->fd, NULL) : -ENOENT;
+        case TB_UPGRADE_WRITE_ENTRY:
+                return write_new(path, -1, text);
         }
-        return 0;
+        return -EINVAL;
 }
 
 /* systemd-boot is replaced only by a newer one, and never installed where there was none (the
@@ -375,28 +388,23 @@ static int check_sdboot(const tb_upgrade_options *o, const tb_sbdb *db, const tb
 
 /* What is installed, what the medium brings, and from that the entries to write and remove:
  * the whole active/passive family, or the one entry NAME. */
-static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l, const char *name, bool family,
-                        tb_upgrade_staged *s, tb_upgrade_plan *p) {
+static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l, const esp_state *st, const char *name,
+                        bool family, tb_upgrade_staged *s, tb_upgrade_plan *p) {
         static char *const main_only[] = { "", NULL };
-        _cleanup_(tb_strv_freep) char **installed_ukis = NULL;
-        _cleanup_(freep) char **installed_entries = NULL, *uki = NULL;
+        _cleanup_(freep) char **installed_entries = NULL;
         int r;
 
         if (!family) {
-                if (!tb_bootentry_list_find(l, name))
+                const tb_bootentry *e = tb_bootentry_list_find(l, name);
+                _cleanup_(freep) char *uki = e && e->efi ? esp_path(o->esp, e->efi) : NULL;
+                if (!e)
                         return REFUSE(-ENOENT, "%s: no entry \"%s\" installed", o->esp, name);
-                if (asprintf(&uki, "%s/%s/%s.efi", o->esp, TB_BOOT_EFI_DIR, name) < 0)
-                        return tb_log_oom();
-                if (!tb_path_exists(uki))
-                        return REFUSE(-ENOENT, "%s: no %s entry with /%s/%s.efi: not an installed node", o->esp, name,
-                                      TB_BOOT_EFI_DIR, name);
+                if (!uki || !tb_path_exists(uki))
+                        return REFUSE(-ENOENT, "%s: %s names no UKI on the ESP: not an installed node", o->esp, e->file);
                 r = tb_upgrade_stage_open(o->source, o->workdir, o->registry, s);
                 return r < 0 ? r : tb_upgrade_stage_ukis(s, main_only);
         }
 
-        r = tb_bootentries_list_ukis(o->esp, &installed_ukis);
-        if (r < 0)
-                return r;
         installed_entries = calloc(l->n + 1, sizeof(char *));
         if (!installed_entries)
                 return tb_log_oom();
@@ -409,21 +417,69 @@ static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l,
                                                            .medium_efi = s->efi_names,
                                                            .medium_conf = s->conf_names,
                                                            .esp = o->esp,
-                                                           .installed_efi = installed_ukis,
-                                                           .installed_conf = installed_entries },
+                                                           .installed_conf = installed_entries,
+                                                           .installed_complete = st->complete },
                                  p);
         return r < 0 ? r : tb_upgrade_stage_ukis(s, p->install);
 }
 
-static int remove_dropped(const char *esp, const tb_bootentry_list *l, tb_role role, char *const *suffixes) {
-        for (; suffixes && *suffixes; suffixes++) {
-                _cleanup_(freep) char *name = role_name(role, *suffixes);
-                int r = name ? remove_entry(esp, l, name, NULL) : tb_log_oom();
+/* The UKI the disks are bound to today: the main active entry's, else (an interrupted
+ * upgrade) the passive one's, else the entry NAME's. */
+static char *bound_uki(const char *esp, const tb_bootentry_list *l, const char *name) {
+        const char *order[] = { tb_role_to_string(TB_ROLE_ACTIVE), tb_role_to_string(TB_ROLE_PASSIVE), name };
+
+        for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
+                const tb_bootentry *e = tb_bootentry_list_find(l, order[i]);
+                _cleanup_(freep) char *path = e && e->efi ? esp_path(esp, e->efi) : NULL;
+                if (path && tb_path_exists(path))
+                        return TAKE_PTR(path);
+        }
+        return NULL;
+}
+
+typedef struct new_ukis {
+        tb_upgrade_new_uki *n;
+        char **keys;
+        size_t n_keys;
+} new_ukis;
+
+static void new_ukis_done(new_ukis *nu) {
+        free(nu->n);
+        tb_strv_free(nu->keys);
+}
+
+/* Every staged UKI with its fresh name, and whether an earlier run already put it there. */
+static int name_new_ukis(const char *esp, const tb_upgrade_staged *s, new_ukis *nu) {
+        nu->n = calloc(s->n_ukis + 1, sizeof(*nu->n));
+        if (!nu->n)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n_ukis; i++) {
+                _cleanup_(freep) char *key = NULL, *path = NULL;
+                struct stat sb;
+                int r = new_uki_key(&s->ukis[i], &key);
                 if (r < 0)
                         return r;
-                tb_info("%s: removed", name);
+                if (!(path = esp_path(esp, key)) || tb_strv_push(&nu->keys, &nu->n_keys, key) < 0)
+                        return -ENOMEM;
+                if (stat(s->ukis[i].path, &sb) < 0)
+                        return tb_log_errno(negative_errno(), "%s: cannot stat", s->ukis[i].path);
+                nu->n[i] = (tb_upgrade_new_uki){ .suffix = s->ukis[i].suffix,
+                                                 .bytes = (uint64_t)sb.st_size,
+                                                 .present = tb_path_exists(path) && files_equal(path, s->ukis[i].path) > 0 };
         }
+        for (size_t i = 0; i < s->n_ukis; i++)
+                nu->n[i].efi = nu->keys[i];
         return 0;
+}
+
+/* What one written entry takes at most: the medium's longest plus new title, sort key and efi
+ * lines, and never less than an installed entry rewritten for passive takes in practice. */
+static size_t conf_bytes(const tb_upgrade_staged *s) {
+        size_t m = 0;
+
+        for (size_t i = 0; i < s->n_ukis; i++)
+                m = MAX(m, s->ukis[i].conf.len);
+        return MAX(m + 1024, (size_t)4096);
 }
 
 int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
@@ -431,9 +487,12 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
         _cleanup_(tb_sbdb_freep) tb_sbdb *db = NULL;
         _cleanup_(tb_bootentry_list_donep) tb_bootentry_list l = { NULL, 0 };
         _cleanup_(tb_upgrade_plan_done) tb_upgrade_plan p = { 0 };
-        _cleanup_(entry_writes_done) entry_writes ws = { NULL, 0 };
+        _cleanup_(tb_upgrade_steps_done) tb_upgrade_steps steps = { 0 };
+        _cleanup_(esp_state_done) esp_state st = { 0 };
+        _cleanup_(new_ukis_done) new_ukis nu = { 0 };
         _cleanup_(tb_atomic_abortp) tb_atomic_file sd_efi = TB_ATOMIC_FILE_INIT, sd_conf = TB_ATOMIC_FILE_INIT;
-        _cleanup_(freep) char *bound_uki = NULL, *sd_path = NULL, *loader_path = NULL;
+        _cleanup_(freep) char *bound = NULL, *sd_path = NULL, *loader_path = NULL;
+        _cleanup_(freep) tb_buf *texts = NULL;
         const char *name = !o->entry || strcmp(o->entry, "cos") == 0 ? tb_role_to_string(TB_ROLE_ACTIVE)
                            : strcmp(o->entry, "fallback") == 0        ? tb_role_to_string(TB_ROLE_PASSIVE)
                                                                       : o->entry;
@@ -441,7 +500,7 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
          * replaced alone, as Kairos' --recovery and --boot-entry do. */
         bool family = strcmp(name, tb_role_to_string(TB_ROLE_ACTIVE)) == 0;
         bool update_sdboot = false;
-        uint64_t need = SPACE_MARGIN, sz = 0;
+        uint64_t avail = 0, cluster = 512, sd_bytes = 0, need;
         int r;
 
         *ret = (tb_upgrade_result){ 0 };
@@ -450,24 +509,23 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
 
         /* 1. What is installed, what the medium brings, staged. */
         r = tb_bootentry_list_load(o->esp, &l);
-        if (r < 0)
-                return r;
-        r = plan_upgrade(o, &l, name, family, &s, &p);
+        if (r >= 0)
+                r = esp_state_load(o->esp, &l, &st);
+        if (r >= 0)
+                r = esp_size(o->esp, &s.limit);
+        if (r >= 0)
+                r = plan_upgrade(o, &l, &st, name, family, &s, &p);
         if (r < 0)
                 return r;
 
         /* 2. Everything the firmware and the TPM will check, before the ESP is touched. */
-        if (asprintf(&bound_uki, "%s/%s/%s.efi", o->esp, TB_BOOT_EFI_DIR, tb_role_to_string(TB_ROLE_ACTIVE)) < 0)
-                return tb_log_oom();
-        if (!tb_path_exists(bound_uki)) {
-                free(bound_uki);
-                if (asprintf(&bound_uki, "%s/%s/%s.efi", o->esp, TB_BOOT_EFI_DIR, name) < 0)
-                        return tb_log_oom();
-        }
+        bound = bound_uki(o->esp, &l, name);
+        if (!bound)
+                return REFUSE(-ENOENT, "%s: no installed UKI to take the PCR key from: not an installed node", o->esp);
         r = tb_sbdb_load(o->efivar_dir, &db);
         if (r < 0)
                 return r;
-        r = check_ukis(o, db, &s, bound_uki);
+        r = check_ukis(o, db, &s, bound);
         if (r < 0)
                 return r;
         sd_path = tb_path_join(o->esp, "EFI/BOOT/BOOTX64.EFI");
@@ -478,65 +536,104 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
         if (r < 0)
                 return r;
 
-        /* 3. The entries to write, passive ones first, and room for all of them. */
-        r = family ? plan_passive_writes(o, &l, &s, &p, &ws, &need) : 0;
-        if (r >= 0)
-                r = family ? plan_active_writes(o, &s, &ws, &need)
-                           : entry_writes_add(&ws, o->esp, name, s.ukis[0].path, &s.ukis[0].conf, &need);
+        /* 3. The steps, in the order that keeps a complete entry bootable, and room for their peak. */
+        r = name_new_ukis(o->esp, &s, &nu);
         if (r < 0)
                 return r;
-        if (update_sdboot && file_size(s.sdboot, &sz) >= 0)
-                need += sz + s.loader_conf.len;
-        r = check_space(o->esp, need);
+        r = esp_free(o->esp, &avail, &cluster);
         if (r < 0)
                 return r;
-
-        /* 4. Every new file under a hidden temporary name, complete and fsynced. */
-        remove_stale(o->esp, TB_BOOT_EFI_DIR);
-        remove_stale(o->esp, TB_BOOT_ENTRIES_DIR);
-        for (size_t i = 0; i < ws.n && r >= 0; i++)
-                r = entry_write_prepare(&ws.w[i]);
+        r = tb_upgrade_steps_make(&(tb_upgrade_steps_input){ .plan = family ? &p : NULL,
+                                                             .name = name,
+                                                             .entries = st.entries,
+                                                             .n_entries = st.n_entries,
+                                                             .ukis = st.ukis,
+                                                             .n_ukis = st.n_ukis,
+                                                             .news = nu.n,
+                                                             .n_news = s.n_ukis,
+                                                             .entry_bytes = conf_bytes(&s),
+                                                             .cluster = cluster },
+                                  &steps);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot plan the upgrade", o->esp);
+        if (update_sdboot && tb_path_exists(s.sdboot)) {
+                struct stat sb;
+                if (stat(s.sdboot, &sb) == 0)
+                        sd_bytes = (uint64_t)sb.st_size + s.loader_conf.len + 2 * cluster;
+        }
+        need = steps.peak + sd_bytes + SPACE_MARGIN;
+        if (avail < need)
+                return REFUSE(-ENOSPC,
+                              "%s: %llu bytes free, the upgrade needs %llu at its peak (%llu written in all, %llu "
+                              "of it in room freed first by removing the old fallback, plus a margin of %llu)",
+                              o->esp, (unsigned long long)avail, (unsigned long long)need,
+                              (unsigned long long)(steps.written + sd_bytes), (unsigned long long)steps.credited,
+                              (unsigned long long)SPACE_MARGIN);
+        texts = calloc(steps.n + 1, sizeof(*texts));
+        if (!texts)
+                return -ENOMEM;
+        for (size_t i = 0; i < steps.n; i++)
+                texts[i] = (tb_buf)TB_BUF_INIT;
+        r = entry_texts(o->esp, &s, &steps, texts);
         if (r >= 0 && update_sdboot) {
+                /* systemd-boot keeps its path: written beside it, renamed over it (as bootctl
+                 * update does), after the entries, each of which it can boot. */
                 r = tb_atomic_copy(s.sdboot, sd_path, 0644, &sd_efi);
                 if (r < 0)
-                        return tb_log_errno(r, "%s: cannot copy to %s", s.sdboot, sd_path);
-                if (s.loader_conf.len > 0)
-                        r = atomic_data(loader_path, &s.loader_conf, &sd_conf);
+                        tb_log_errno(r, "%s: cannot copy to %s", s.sdboot, sd_path);
+                else if (s.loader_conf.len > 0) {
+                        r = tb_atomic_open(loader_path, 0644, &sd_conf);
+                        if (r >= 0)
+                                r = tb_write_all(sd_conf.fd, s.loader_conf.data, s.loader_conf.len);
+                        if (r >= 0 && fsync(sd_conf.fd) < 0)
+                                r = negative_errno();
+                        if (r < 0)
+                                tb_log_errno(r, "%s: cannot write", loader_path);
+                }
         }
+        if (r < 0) {
+                for (size_t i = 0; i < steps.n; i++)
+                        tb_buf_free(&texts[i]);
+                return r;
+        }
+
+        /* 4. The steps. */
+        remove_stale(o->esp, TB_BOOT_EFI_DIR);
+        remove_stale(o->esp, TB_BOOT_ENTRIES_DIR);
+        for (size_t i = 0; i < steps.n && r >= 0; i++)
+                r = step_run(o->esp, &s, &steps.s[i], &texts[i]);
+        for (size_t i = 0; i < steps.n; i++)
+                tb_buf_free(&texts[i]);
         if (r < 0)
                 return r;
-
-        /* 5. Renames: every passive ← old active while the actives still boot, then every active
-         * ← new while the passives boot, the main active last. */
-        for (size_t i = 0; i < ws.n; i++) {
-                if (i == ws.n - 1)
-                        fault_point("before-last-rename");
-                r = entry_write_commit(o->esp, &l, &ws.w[i]);
-                if (r < 0)
-                        return r;
-        }
         if (update_sdboot) {
-                r = commit(&sd_efi);
+                tb_testhook_step("replace-sdboot");
+                r = tb_atomic_commit(&sd_efi);
                 if (r >= 0 && s.loader_conf.len > 0)
-                        r = commit(&sd_conf);
+                        r = tb_atomic_commit(&sd_conf);
                 if (r < 0)
-                        return r;
+                        return tb_log_errno(r, "%s: cannot replace", sd_path);
                 ret->sdboot_updated = true;
         }
 
-        /* 6. What the new medium no longer has, now that nothing boots it: active<s> (its passive
-         * copy stays the fallback), and passive<s> whose active<s> was already gone. */
-        r = remove_dropped(o->esp, &l, TB_ROLE_ACTIVE, p.drop_active);
-        if (r >= 0)
-                r = remove_dropped(o->esp, &l, TB_ROLE_PASSIVE, p.drop_passive);
-        if (r < 0)
-                return r;
-
-        ret->entry_file = strdup(ws.w[ws.n - 1].conf_file);
-        if (!ret->entry_file)
-                return tb_log_oom();
+        /* 5. The next boot: the new entry, once; counted, so a failing UKI falls back. */
+        for (size_t i = steps.n; i > 0; i--)
+                if (steps.s[i - 1].kind == TB_UPGRADE_WRITE_ENTRY && strcmp(steps.s[i - 1].name, name) == 0) {
+                        ret->entry_file = strdup(steps.s[i - 1].file);
+                        if (!ret->entry_file)
+                                return -ENOMEM;
+                        break;
+                }
+        if (!ret->entry_file) {
+                /* Nothing to write: an earlier run installed this medium already. */
+                const tb_bootentry *e = tb_bootentry_list_find(&l, name);
+                if (!e || !(ret->entry_file = strdup(e->file)))
+                        return -ENOMEM;
+                tb_info("%s: %s already boots this medium's UKI", o->esp, e->file);
+        }
         if (family) {
-                r = tb_efivar_write_string(o->efivar_dir, TB_LOADER_ENTRY_ONESHOT, &TB_GUID_LOADER, ret->entry_file);
+                tb_testhook_step("set-oneshot");
+                r = tb_efivar_write_string(o->efivar_dir, "LoaderEntryOneShot", &TB_GUID_LOADER, ret->entry_file);
                 if (r < 0)
                         return r;
                 ret->oneshot = true;

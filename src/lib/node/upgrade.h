@@ -8,12 +8,11 @@
  * NAME from norole.efi and nothing else moves.
  *
  * Before any change: each new EFI binary is allowed by the firmware's db and not revoked by
- * dbx; each new UKI's .pcrpkey is the key the installed node's disks are bound to and its
- * .pcrsig is signed by that key (upgrade-pcrkey.h); the ESP has room for every temporary file.
- * Then files are written under hidden temporary names, fsynced, and renamed one at a time in an
- * order that keeps one complete entry bootable at every instant: every passive ← active first,
- * every active ← new next (the main "active" last), and only then the entries the new medium no
- * longer has are removed. */
+ * dbx; each new UKI's .pcrpkey is the key the installed node's disks are bound to, its .pcrsig
+ * is signed by that key and holds the policy of its own PCR 11 (upgrade-pcrkey.h); the ESP has
+ * room for the upgrade at its peak. Then the steps of upgrade-steps.h: nothing is renamed or
+ * replaced, a new UKI gets a fresh name only its new, counted entry names, and one complete
+ * entry of the old or the new version is bootable at every instant. */
 #pragma once
 
 #include <stdbool.h>
@@ -59,6 +58,7 @@ void tb_upgrade_result_done(tb_upgrade_result *r);
  * TB_UPGRADE_MAX_ENTRIES in a family. */
 int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret);
 
-/* Test hook: TRUSTBOOT_TEST_FAULT=before-last-rename kills the process (SIGKILL) right before
- * the rename that puts the new main UKI in place (every other new file is in place by then);
- * TRUSTBOOT_TEST_ESP_FREE=BYTES replaces statvfs(). */
+/* The test build's fault points (util/testhook.h): before every step ("remove-entry F",
+ * "remove-uki E", "write-uki E", "write-entry F"), after a file's data and before its fsync
+ * ("unsynced"), "replace-sdboot" and "set-oneshot"; TRUSTBOOT_TEST_ESP_FREE and
+ * TRUSTBOOT_TEST_ESP_SIZE replace the ESP's free space and size. */

@@ -188,6 +188,7 @@ fail:
  * and the hash is taken afterwards from the written file). */
 typedef struct sign_writer {
         int fd;
+        uint64_t base; /* where the image starts in fd */
         int write_error;
         tb_pe_csum csum;
         EVP_MD_CTX *md; /* NULL: hash afterwards */
@@ -228,14 +229,14 @@ static int write_hash_sum(const uint8_t *data, size_t len, void *userdata) {
                         return r;
         }
         tb_pe_csum_update(&w->csum, data, len);
+        r = tb_pwrite_all(w->fd, data, len, (off_t)(w->base + w->pos));
         w->pos += len;
-        r = tb_write_all(w->fd, data, len);
         if (r < 0)
                 w->write_error = r;
         return r;
 }
 
-static int hash_written_regions(int fd, const regions *rs, EVP_MD_CTX *md) {
+static int hash_written_regions(int fd, uint64_t base, const regions *rs, EVP_MD_CTX *md) {
         _cleanup_(freep) uint8_t *buf = malloc(1u << 20);
 
         if (!buf)
@@ -243,7 +244,7 @@ static int hash_written_regions(int fd, const regions *rs, EVP_MD_CTX *md) {
         for (size_t i = 0; i < rs->n; i++)
                 for (uint64_t off = rs->r[i].off, left = rs->r[i].len; left > 0;) {
                         size_t n = (size_t)MIN(left, (uint64_t)(1u << 20));
-                        int r = tb_pread_full(fd, buf, n, (off_t)off);
+                        int r = tb_pread_full(fd, buf, n, (off_t)(base + off));
 
                         if (r < 0)
                                 return r;
@@ -270,11 +271,41 @@ static int build_cert_table(const uint8_t digest[32], const tb_signer *signer, t
         return tb_buf_append_zero(table, ALIGN_TO(table->len, (size_t)8) - table->len);
 }
 
+int tb_authenticode_signed_size(const tb_pe *pe, const tb_signer *signer, uint64_t *ret) {
+        _cleanup_(tb_buf_freep) tb_buf table = TB_BUF_INIT;
+        static const uint8_t zero[32];
+        int r;
+
+        /* A trial signature over a dummy digest: with RSA (PKCS#1 v1.5, fixed attributes) the
+         * DER size does not depend on the digest. tb_authenticode_sign_at() checks it. */
+        r = build_cert_table(zero, signer, &table);
+        if (r < 0)
+                return r;
+        *ret = ALIGN_TO(tb_pe_output_size(pe), (uint64_t)8) + table.len;
+        return 0;
+}
+
 int tb_authenticode_sign(tb_pe *pe, const tb_signer *signer, int fd, const char *out_name) {
+        off_t pos = lseek(fd, 0, SEEK_CUR);
+        int r;
+
+        if (pos < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot write the signed image", out_name);
+        r = tb_authenticode_sign_at(pe, signer, fd, (uint64_t)pos, out_name, NULL);
+        if (r < 0)
+                return r;
+        /* Like a sequential write: the file offset ends after the image. */
+        if (lseek(fd, 0, SEEK_END) < 0)
+                return negative_errno();
+        return 0;
+}
+
+int tb_authenticode_sign_at(tb_pe *pe, const tb_signer *signer, int fd, uint64_t base, const char *out_name,
+                            uint64_t *ret_size) {
         _cleanup_(tb_buf_freep) tb_buf table = TB_BUF_INIT;
         _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
         const tb_pe_info *in = tb_pe_get_info(pe);
-        sign_writer w = { .fd = fd };
+        sign_writer w = { .fd = fd, .base = base };
         uint8_t digest[EVP_MAX_MD_SIZE], dir[8], field[4];
         uint64_t total;
         regions rs;
@@ -297,7 +328,7 @@ int tb_authenticode_sign(tb_pe *pe, const tb_signer *signer, int fd, const char 
                 return r; /* read errors are logged where the file name is known */
         }
         if (!w.md) {
-                r = hash_written_regions(fd, &rs, md);
+                r = hash_written_regions(fd, base, &rs, md);
                 if (r < 0)
                         return tb_log_errno(r, "%s: cannot read back the written image", out_name);
         }
@@ -321,14 +352,16 @@ int tb_authenticode_sign(tb_pe *pe, const tb_signer *signer, int fd, const char 
                 /* The checksum was summed with a zero directory entry; add the real one. */
                 tb_pe_csum_add_at(&w.csum, in->certdir_offset, dir, sizeof(dir));
                 tb_put_u32le(field, tb_pe_csum_final(&w.csum, total));
-                r = tb_pwrite_all(fd, dir, sizeof(dir), in->certdir_offset);
+                r = tb_pwrite_all(fd, dir, sizeof(dir), (off_t)(base + in->certdir_offset));
         }
         if (r >= 0)
-                r = tb_pwrite_all(fd, field, sizeof(field), in->checksum_offset);
+                r = tb_pwrite_all(fd, field, sizeof(field), (off_t)(base + in->checksum_offset));
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot write the signed image", out_name);
         tb_pe_set_security_dir(pe, (uint32_t)rs.data_size, (uint32_t)table.len);
         tb_pe_set_checksum(pe, tb_get_u32le(field));
+        if (ret_size)
+                *ret_size = total;
         return 0;
 }
 

@@ -36,6 +36,13 @@ int tb_authenticode_pkcs7(const uint8_t digest[32], const tb_signer *signer, tb_
  * This is how a UKI is made: tb_pe_open(stub), tb_pe_strip_symbols(), tb_pe_add_section()
  * per section (data or file), then this, into a tb_atomic_open() file. */
 int tb_authenticode_sign(tb_pe *pe, const tb_signer *signer, int fd, const char *out_name);
+/* The same at offset BASE of FD (pwrite only; the file offset is not used): an image written
+ * straight into its place inside a file system image. RET_SIZE (may be NULL): bytes written. */
+int tb_authenticode_sign_at(tb_pe *pe, const tb_signer *signer, int fd, uint64_t base, const char *out_name,
+                            uint64_t *ret_size);
+/* The size tb_authenticode_sign_at() will write for PE (image, padding and certificate table),
+ * so that space can be laid out before the image is written. */
+int tb_authenticode_signed_size(const tb_pe *pe, const tb_signer *signer, uint64_t *ret);
 
 /* One embedded signature. */
 typedef struct tb_authenticode_sig {

@@ -42,6 +42,7 @@ typedef struct overlay {
 struct tb_pe {
         char *name;
         int fd; /* -1 for a memory image */
+        uint64_t base; /* where the image starts in fd (an image inside a larger file) */
         bool owns_fd;
         const uint8_t *mem;
         bool quiet;
@@ -89,7 +90,7 @@ int tb_pe_pread(const tb_pe *pe, void *buf, size_t len, uint64_t off) {
                 memcpy(buf, pe->mem + off, len);
                 return 0;
         }
-        return tb_pread_full(pe->fd, buf, len, (off_t)off);
+        return tb_pread_full(pe->fd, buf, len, (off_t)(pe->base + off));
 }
 
 static int cmp_u32_pair(const void *a, const void *b) {
@@ -246,6 +247,10 @@ static int pe_new(const char *name, tb_pe **ret) {
 }
 
 int tb_pe_open_fd(int fd, const char *name, tb_pe **ret) {
+        return tb_pe_open_fd_range(fd, 0, UINT64_MAX, name, ret);
+}
+
+int tb_pe_open_fd_range(int fd, uint64_t off, uint64_t size, const char *name, tb_pe **ret) {
         _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
         struct stat st;
         int r;
@@ -259,8 +264,13 @@ int tb_pe_open_fd(int fd, const char *name, tb_pe **ret) {
                 tb_err("%s: not a regular file", name);
                 return -EBADMSG;
         }
+        if (off > (uint64_t)st.st_size) {
+                tb_err("%s: starts beyond the end of the file", name);
+                return -EBADMSG;
+        }
         pe->fd = fd;
-        pe->info.file_size = (uint64_t)st.st_size;
+        pe->base = off;
+        pe->info.file_size = MIN(size, (uint64_t)st.st_size - off);
         r = parse(pe);
         if (r < 0)
                 return r;
@@ -448,7 +458,7 @@ static int seg_input(emitter *e, uint64_t in_off, uint64_t len) {
                 if (e->pe->fd < 0)
                         r = e->fn(e->pe->mem + in_off + skip, (size_t)take, e->userdata);
                 else
-                        r = copy_fd(e, e->pe->fd, e->pe->name, in_off + skip, take);
+                        r = copy_fd(e, e->pe->fd, e->pe->name, e->pe->base + in_off + skip, take);
         }
         e->pos += len;
         return r;

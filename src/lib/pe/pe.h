@@ -71,6 +71,8 @@ typedef struct tb_pe_info {
 int tb_pe_open(const char *path, tb_pe **ret);
 /* Same on an open fd (not closed by tb_pe_free()); NAME is used in messages. */
 int tb_pe_open_fd(int fd, const char *name, tb_pe **ret);
+/* Same for an image of SIZE bytes at offset OFF of FD (inside a file system image or an ISO). */
+int tb_pe_open_fd_range(int fd, uint64_t off, uint64_t size, const char *name, tb_pe **ret);
 /* Parses an image held in memory (DATA must outlive the tb_pe). Everything about it, from
  * parsing to edits and its signatures, is logged at debug level only, so that untrusted bytes
  * can be probed quietly (fuzzing, detection); the caller reports the returned error. */

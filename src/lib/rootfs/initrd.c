@@ -7,8 +7,11 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include "util/buf.h"
+#include "util/codec.h"
 #include "util/fileio.h"
 #include "util/log.h"
 
@@ -18,6 +21,8 @@
 
 /* Mount points at boot: their contents on the build host mean nothing to the booted system. */
 static const char *const empty_dirs[] = { "boot", "dev", "proc", "run", "sys", "tmp" };
+
+static bool is_empty_dir(const char *name);
 
 struct link_slot {
         dev_t dev;
@@ -35,6 +40,9 @@ struct writer {
         bool init_done;
         int io_error; /* from the output callback, which libarchive only reports as "fatal" */
         tb_initrd_stats stats;
+
+        tb_buf xattrs; /* the TB_INITRD_XATTR_MANIFEST lines so far */
+        size_t n_xattrs;
 
         struct link_slot *links; /* (dev, ino) of multiply linked files seen so far */
         size_t links_cap, links_n;
@@ -182,11 +190,73 @@ static int copy_file(struct writer *w, const tb_rootfs_entry *e) {
         return 0;
 }
 
+bool tb_initrd_empties(const char *name) {
+        return is_empty_dir(name);
+}
+
 static bool is_empty_dir(const char *name) {
         for (size_t i = 0; i < ARRAY_SIZE(empty_dirs); i++)
                 if (strcmp(name, empty_dirs[i]) == 0)
                         return true;
         return false;
+}
+
+/* security.* attributes newc cannot carry (file capabilities above all); SELinux labels are the
+ * policy's to set in the booted system, not the build host's to copy. */
+static bool xattr_recorded(const char *name) {
+        return strncmp(name, "security.", 9) == 0 && strcmp(name, "security.selinux") != 0;
+}
+
+static int record_xattrs(struct writer *w, const tb_rootfs_entry *e) {
+        char proc[64], names[4096], value[4096];
+        _cleanup_(freep) char *path = NULL;
+        ssize_t len;
+
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d/", e->dirfd);
+        if (asprintf(&path, "%s%s", proc, e->name) < 0)
+                return -ENOMEM;
+        len = llistxattr(path, names, sizeof(names));
+        if (len < 0)
+                return errno == ENOTSUP || errno == ENODATA ? 0 : tb_log_errno(negative_errno(), "%s: cannot list "
+                                                                               "extended attributes", e->path);
+        for (char *n = names; n < names + len; n += strlen(n) + 1) {
+                if (!xattr_recorded(n))
+                        continue;
+                ssize_t vlen = lgetxattr(path, n, value, sizeof(value));
+                if (vlen < 0)
+                        return tb_log_errno(negative_errno(), "%s: %s: cannot read", e->path, n);
+                _cleanup_(freep) char *hp = tb_hex_string(e->path, strlen(e->path));
+                _cleanup_(freep) char *hv = tb_hex_string(value, (size_t)vlen);
+                _cleanup_(freep) char *line = NULL;
+                int k = hp && hv ? asprintf(&line, "%s %s %s\n", hp, n, hv) : -1;
+                if (k < 0 || tb_buf_append(&w->xattrs, line, (size_t)k) < 0)
+                        return -ENOMEM;
+                w->n_xattrs++;
+        }
+        return 0;
+}
+
+/* The manifest as the last entry: root-only, so the booted system's users never saw it. */
+static int emit_xattr_manifest(struct writer *w) {
+        static const char header[] = TB_INITRD_XATTR_MANIFEST_HEADER "\n";
+        const char *name = TB_INITRD_XATTR_MANIFEST + 1;
+
+        if (w->n_xattrs == 0)
+                return 0;
+        archive_entry_clear(w->e);
+        archive_entry_set_pathname(w->e, name);
+        archive_entry_set_filetype(w->e, AE_IFREG);
+        archive_entry_set_perm(w->e, 0600);
+        archive_entry_set_nlink(w->e, 1);
+        archive_entry_set_size(w->e, (la_int64_t)(sizeof(header) - 1 + w->xattrs.len));
+        archive_entry_set_ino(w->e, w->next_ino++);
+        archive_entry_set_mtime(w->e, (time_t)w->o->mtime, 0);
+        if (put_header(w, name) < 0)
+                return -EIO;
+        if (archive_write_data(w->a, header, sizeof(header) - 1) != (la_ssize_t)(sizeof(header) - 1) ||
+            archive_write_data(w->a, w->xattrs.data, w->xattrs.len) != (la_ssize_t)w->xattrs.len)
+                return archive_fail(w, name);
+        return 0;
 }
 
 static int visit(const tb_rootfs_entry *e, void *userdata) {
@@ -206,6 +276,12 @@ static int visit(const tb_rootfs_entry *e, void *userdata) {
                 }
                 if (c == 0)
                         return TB_ROOTFS_SKIP; /* replaced, with whatever was below it */
+        }
+
+        /* Before anything is opened: an excluded directory is not even listed. */
+        if (tb_exclude_match(w->o->exclude, e->path, type == S_IFDIR, NULL) == TB_EXCLUDE_DROP) {
+                w->stats.excluded++;
+                return type == S_IFDIR ? TB_ROOTFS_SKIP : 0;
         }
 
         archive_entry_clear(w->e);
@@ -255,6 +331,8 @@ static int visit(const tb_rootfs_entry *e, void *userdata) {
                 return -EFBIG;
         }
 
+        if (((type == S_IFREG && data) || type == S_IFDIR) && (r = record_xattrs(w, e)) < 0)
+                return r;
         r = put_header(w, e->path);
         if (r < 0)
                 return r;
@@ -351,6 +429,9 @@ int tb_initrd_write(tb_rootfs *fs, int fd, const tb_initrd_options *o, tb_initrd
                 if (r < 0)
                         goto out;
         }
+        r = emit_xattr_manifest(&w);
+        if (r < 0)
+                goto out;
         if (archive_write_close(w.a) != ARCHIVE_OK) {
                 r = archive_fail(&w, "initrd");
                 goto out;
@@ -364,5 +445,6 @@ out:
         archive_entry_free(w.e);
         free(w.buf);
         free(w.links);
+        tb_buf_free(&w.xattrs);
         return r;
 }

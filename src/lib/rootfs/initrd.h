@@ -8,9 +8,19 @@
  * written, so a caller can hash the file in the same pass. */
 #pragma once
 
+#include <stdbool.h>
+/* Extended attributes newc cannot carry: every security.* attribute but security.selinux of the
+ * regular files and directories (file capabilities: Debian's ping), as a text file at the end
+ * of the archive, which `trustboot init` applies and removes before the image's init runs.
+ * First line TB_INITRD_XATTR_MANIFEST_HEADER, then one line per attribute:
+ * "HEX(path) NAME HEX(value)", path relative to the root. */
+#define TB_INITRD_XATTR_MANIFEST "/.trustboot-xattrs"
+#define TB_INITRD_XATTR_MANIFEST_HEADER "trustboot-xattrs 1"
+
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rootfs/exclude.h"
 #include "rootfs/rootfs.h"
 
 typedef enum tb_initrd_compression {
@@ -29,6 +39,7 @@ typedef struct tb_initrd_options {
         unsigned threads;       /* 0: every online CPU (zstd only; xz stays single-threaded) */
         uint64_t mtime;         /* SOURCE_DATE_EPOCH */
         const char *init;       /* if set, /init is a symlink to this, replacing the tree's */
+        const tb_exclude *exclude; /* paths left out (never read), or NULL */
         tb_initrd_sink_fn sink; /* may be NULL */
         void *sink_userdata;
 } tb_initrd_options;
@@ -36,6 +47,7 @@ typedef struct tb_initrd_options {
 typedef struct tb_initrd_stats {
         uint64_t entries;
         uint64_t hardlinks; /* entries written as a further name of an earlier inode */
+        uint64_t excluded;  /* entries left out by the exclude patterns (an excluded directory counts once) */
         uint64_t bytes_in;  /* uncompressed cpio size */
         uint64_t bytes_out; /* file size */
 } tb_initrd_stats;
@@ -46,6 +58,9 @@ int tb_initrd_options_init(tb_initrd_options *o);
 
 int tb_initrd_compression_from_string(const char *s, tb_initrd_compression *ret);
 const char *tb_initrd_compression_to_string(tb_initrd_compression c);
+
+/* Whether the top-level directory NAME goes into the initrd empty (boot, dev, proc, run, sys, tmp). */
+bool tb_initrd_empties(const char *name);
 
 /* Writes the initrd of FS to FD (from its current offset). STATS may be NULL. Logs its errors. */
 int tb_initrd_write(tb_rootfs *fs, int fd, const tb_initrd_options *o, tb_initrd_stats *stats);

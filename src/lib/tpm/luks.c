@@ -110,6 +110,19 @@ static int add_recovery_slot(struct crypt_device *cd, const char *device, const 
         return 0;
 }
 
+/* The mkfs.<fs> name comes from a cloud-config: only a plain type name ("ext4") may pick the
+ * program, never a path ("../../tmp/x" would run mkfs.. + a file of the attacker's). */
+static bool fs_type_ok(const char *fs) {
+        size_t n = strlen(fs);
+
+        if (n == 0 || n > 16)
+                return false;
+        for (; *fs; fs++)
+                if (!((*fs >= 'a' && *fs <= 'z') || (*fs >= '0' && *fs <= '9')))
+                        return false;
+        return true;
+}
+
 int tb_luks_format(const char *device, const tb_luks_enroll *e) {
         _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
         _cleanup_(tb_buf_wipep) tb_buf pass = TB_BUF_INIT;
@@ -124,6 +137,11 @@ int tb_luks_format(const char *device, const tb_luks_enroll *e) {
         uint8_t vk[VOLUME_KEY_SIZE];
         int r, slot;
 
+        if (e->mkfs && !fs_type_ok(e->mkfs)) {
+                tb_err("%s: '%s' is not a file system type (lower-case letters and digits, as in mkfs.ext4)", device,
+                       e->mkfs);
+                return -EINVAL;
+        }
         r = open_device(device, false, &cd);
         if (r < 0)
                 return r;
