@@ -222,10 +222,10 @@ int tb_disk_partition(const char *device, const tb_disk_layout *l) {
         bool blk = stat(device, &st) == 0 && S_ISBLK(st.st_mode);
         fd = open(device, O_RDWR | O_CLOEXEC | (blk ? O_EXCL : 0));
         if (fd < 0)
-                return tb_log_errno(-errno, "%s: cannot open exclusively for partitioning%s", device,
+                return tb_log_errno(negative_errno(), "%s: cannot open exclusively for partitioning%s", device,
                                     errno == EBUSY ? " (in use)" : "");
         if (blk && flock(fd, LOCK_EX) < 0)
-                return tb_log_errno(-errno, "%s: cannot lock", device);
+                return tb_log_errno(negative_errno(), "%s: cannot lock", device);
         r = fdisk_assign_device_by_fd(cxt, fd, device, 0);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot open for partitioning", device);
@@ -350,7 +350,7 @@ static int signature(const char *node, char *what, size_t size) {
         int r;
 
         if (!pr)
-                return tb_log_errno(errno ? -errno : -EIO, "%s: cannot probe", node);
+                return tb_log_errno(errno ? negative_errno() : -EIO, "%s: cannot probe", node);
         blkid_probe_enable_superblocks(pr, 1);
         blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
         blkid_probe_enable_partitions(pr, 1);
@@ -430,7 +430,7 @@ int tb_disk_boot_medium_env(const tb_disk_env *env, char **ret) {
         int r = 0;
 
         *ret = NULL;
-        (void)tb_efivar_read_string(env ? env->efivarfs : NULL, "LoaderDevicePartUUID", &TB_GUID_LOADER, &partuuid);
+        (void)tb_efivar_read_string(env ? env->efivarfs : NULL, TB_LOADER_DEVICE_PART_UUID, &TB_GUID_LOADER, &partuuid);
         if (asprintf(&dir, "%s/block", env_sysfs(env)) < 0)
                 return -ENOMEM;
         if (!(d = opendir(dir)))
@@ -474,7 +474,7 @@ int tb_disk_devnums(const char *path, dev_t *ret_dev, dev_t *ret_whole) {
         unsigned ma, mi;
 
         if (stat(path, &st) < 0)
-                return -errno;
+                return negative_errno();
         if (!S_ISBLK(st.st_mode))
                 return -ENOTBLK;
         *ret_dev = *ret_whole = st.st_rdev;
@@ -484,7 +484,7 @@ int tb_disk_devnums(const char *path, dev_t *ret_dev, dev_t *ret_whole) {
                 return 0;
         snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u/../dev", major(st.st_rdev), minor(st.st_rdev));
         if (!(f = fopen(sys, "re")))
-                return -errno;
+                return negative_errno();
         bool ok = fgets(buf, sizeof(buf), f) && sscanf(buf, "%u:%u", &ma, &mi) == 2;
         fclose(f);
         if (!ok)
@@ -533,7 +533,7 @@ static int busy_mounted(dev_t whole, char **why) {
         int r = 0;
 
         if (!f)
-                return tb_log_errno(-errno, "/proc/self/mountinfo: cannot read");
+                return tb_log_errno(negative_errno(), "/proc/self/mountinfo: cannot read");
         while (r == 0 && getline(&line, &cap, f) > 0) {
                 unsigned ma, mi;
                 char mnt[PATH_MAX], src[PATH_MAX];
@@ -636,7 +636,7 @@ int tb_disk_pick_auto_env(const tb_disk_env *env, bool force, char **ret) {
         if (asprintf(&dir, "%s/block", env_sysfs(env)) < 0)
                 return -ENOMEM;
         if (!(d = opendir(dir)))
-                return tb_log_errno(-errno, "%s: cannot list disks", dir);
+                return tb_log_errno(negative_errno(), "%s: cannot list disks", dir);
         while ((de = readdir(d))) {
                 _cleanup_(freep) char *node = NULL, *why = NULL;
                 const char *rm;

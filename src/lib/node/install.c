@@ -198,7 +198,7 @@ static int check_images(const tb_install_params *p, const tb_buf *pem) {
         c.db = db;
         walk_check = &c;
         if (nftw(efi, check_one, 16, FTW_PHYS) < 0)
-                return tb_log_errno(-errno, "%s: cannot read", efi);
+                return tb_log_errno(negative_errno(), "%s: cannot read", efi);
         if (c.r < 0)
                 return c.r;
         if (c.n_ukis == 0) {
@@ -237,7 +237,7 @@ int tb_install_check(const tb_install_params *p, tb_disk_layout *l) {
          * sysfs does not show): the exclusive open sfdisk and systemd-repart make too. */
         _cleanup_(closep) int excl = open(p->device, O_RDONLY | O_EXCL | O_CLOEXEC);
         if (excl < 0)
-                return tb_log_errno(-errno, "%s: cannot open exclusively%s", p->device,
+                return tb_log_errno(negative_errno(), "%s: cannot open exclusively%s", p->device,
                                     errno == EBUSY ? " (in use by the kernel or another program)" : "");
         if ((r = tb_cloudconfig_validate(p->config)) < 0)
                 return r;

@@ -633,7 +633,7 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
         }
         if (family) {
                 tb_testhook_step("set-oneshot");
-                r = tb_efivar_write_string(o->efivar_dir, "LoaderEntryOneShot", &TB_GUID_LOADER, ret->entry_file);
+                r = tb_efivar_write_string(o->efivar_dir, TB_LOADER_ENTRY_ONESHOT, &TB_GUID_LOADER, ret->entry_file);
                 if (r < 0)
                         return r;
                 ret->oneshot = true;
