@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "boot/loader-entry.h"
 #include "node/bootentry.h"
 #include "cli.h"
 #include "sb/efivar.h"
@@ -32,7 +33,7 @@ static bool is_selected(const tb_bootentry *e, const char *selected) {
                 return false;
         if (strcasecmp(selected, e->file) == 0)
                 return true;
-        return tb_bootentry_parse_name(selected, &base, NULL, NULL) == 0 && strcasecmp(base, e->base) == 0;
+        return tb_loader_entry_parse_name(selected, &base, NULL, NULL) == 0 && strcasecmp(base, e->base) == 0;
 }
 
 static struct json_object *entry_json(const tb_bootentry *e, const char *selected, const char *oneshot) {
@@ -49,8 +50,8 @@ static struct json_object *entry_json(const tb_bootentry *e, const char *selecte
         ADD("sort-key", STR(e->sort_key));
         ADD("version", STR(e->version));
         ADD("state", json_object_new_string(tb_bootentry_state_to_string(e->state)));
-        ADD("tries-left", e->left == TB_BOOTENTRY_COUNTER_NONE ? NULL : json_object_new_int(e->left));
-        ADD("tries-done", e->done == TB_BOOTENTRY_COUNTER_NONE ? NULL : json_object_new_int(e->done));
+        ADD("tries-left", e->left == TB_LOADER_ENTRY_COUNTER_NONE ? NULL : json_object_new_int(e->left));
+        ADD("tries-done", e->done == TB_LOADER_ENTRY_COUNTER_NONE ? NULL : json_object_new_int(e->done));
         ADD("selected", json_object_new_boolean(is_selected(e, selected)));
         ADD("oneshot", json_object_new_boolean(oneshot && strcasecmp(oneshot, e->file) == 0));
 #undef STR
@@ -62,29 +63,29 @@ static int list(const tb_bootentry_list *l, const char *efivars, bool json) {
         _cleanup_(freep) char *selected = NULL, *oneshot = NULL;
 
         /* Absent variables (not booted by systemd-boot, or no one-shot pending) are not errors. */
-        (void)tb_efivar_read_string(efivars, "LoaderEntrySelected", &TB_GUID_LOADER, &selected);
-        (void)tb_efivar_read_string(efivars, "LoaderEntryOneShot", &TB_GUID_LOADER, &oneshot);
+        (void)tb_efivar_read_string(efivars, TB_LOADER_ENTRY_SELECTED, &TB_GUID_LOADER, &selected);
+        (void)tb_efivar_read_string(efivars, TB_LOADER_ENTRY_ONESHOT, &TB_GUID_LOADER, &oneshot);
         if (json) {
                 _cleanup_(json_object_putp) struct json_object *a = json_object_new_array();
                 _cleanup_(tb_buf_freep) tb_buf out = TB_BUF_INIT;
                 if (!a)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 for (size_t i = 0; i < l->n; i++) {
                         struct json_object *o = entry_json(&l->e[i], selected, oneshot);
                         if (!o || json_object_array_add(a, o) < 0) {
                                 json_object_put(o);
-                                return -ENOMEM;
+                                return tb_log_oom();
                         }
                 }
                 if (tb_json_format(a, TB_JSON_PRETTY, &out) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 fwrite(out.data, 1, out.len, stdout);
                 return 0;
         }
         for (size_t i = 0; i < l->n; i++) {
                 const tb_bootentry *e = &l->e[i];
                 char counter[32] = "-";
-                if (e->left != TB_BOOTENTRY_COUNTER_NONE)
+                if (e->left != TB_LOADER_ENTRY_COUNTER_NONE)
                         snprintf(counter, sizeof(counter), "%d left, %d done", e->left, e->done);
                 printf("%-28s %-13s %-18s %s%s%s\n", e->file, tb_bootentry_state_to_string(e->state), counter,
                        e->title ? e->title : "",
@@ -154,7 +155,7 @@ int cmd_bootentry(int argc, char **argv) {
                 tb_err("%s: no boot entry \"%s\"", esp, select);
                 return TB_EXIT_FAILURE;
         }
-        r = tb_efivar_write_string(efivars, "LoaderEntryOneShot", &TB_GUID_LOADER, e->file);
+        r = tb_efivar_write_string(efivars, TB_LOADER_ENTRY_ONESHOT, &TB_GUID_LOADER, e->file);
         if (r < 0)
                 return TB_EXIT_FAILURE;
         printf("%s\n", e->file);

@@ -10,6 +10,7 @@
 #include "registry-opts.h"
 #include "rootfs/imageref.h"
 #include "rootfs/registry.h"
+#include "sb/keyset.h"
 #include "util/json.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -31,15 +32,13 @@ static const char synopsis[] =
 
 static const char epilog[] = "SOURCE_DATE_EPOCH makes the output reproducible (default: now).\n" CLI_REGISTRY_EPILOG;
 
-#define CMD "build-uki"
-
 static int parse_banks(const char *cmd, const char *list, void *target) {
         _cleanup_(freep) char *copy = strdup(list);
         char *save = NULL;
         unsigned banks = 0;
 
         if (!copy)
-                return tb_log_errno(-ENOMEM, "--pcr-banks"), TB_EXIT_FAILURE;
+                return tb_log_oom(), TB_EXIT_FAILURE;
         for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
                 int b = tb_bank_from_string(w);
 
@@ -91,7 +90,7 @@ int cmd_build_uki(int argc, char **argv) {
         _cleanup_(tb_imageref_freep) tb_imageref *mount_ref = NULL;
         const char *push = NULL, *mount_from = NULL;
         bool json = false;
-        const char *keys = NULL, *epoch = getenv("SOURCE_DATE_EPOCH");
+        const char *keys = NULL;
         tb_medium_options o;
         const cli_option options[] = {
                 CLI_OPT_CALL("output-type", 't', "TYPE", parse_type, &o.type, "uki (default), iso or container"),
@@ -145,8 +144,7 @@ int cmd_build_uki(int argc, char **argv) {
                              "warn about UKIs larger than MIB (default 1024; above 2048 always)"),
                 {},
         };
-        const cli_command cmd = { CMD, synopsis, options, epilog };
-        uint64_t v;
+        const cli_command cmd = { "build-uki", synopsis, options, epilog };
         int r;
 
         tb_medium_options_init(&o);
@@ -154,23 +152,23 @@ int cmd_build_uki(int argc, char **argv) {
         if (r != CLI_CONTINUE)
                 return r;
         if (optind >= argc)
-                return cli_usage_error(CMD, "missing SOURCE (dir:PATH, ocifile:FILE, oci-layout:PATH or REGISTRY/REPO:TAG)");
+                return cli_usage_error(cmd.name, "missing SOURCE (dir:PATH, ocifile:FILE, oci-layout:PATH or REGISTRY/REPO:TAG)");
         if (optind + 1 < argc)
-                return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
+                return cli_usage_error(cmd.name, "unexpected argument '%s'", argv[optind + 1]);
         o.source = argv[optind];
         if (o.extend_cmdline && o.n_extra > 0)
-                return cli_usage_error(CMD, "--extend-cmdline and --extra-cmdline exclude each other");
+                return cli_usage_error(cmd.name, "--extend-cmdline and --extra-cmdline exclude each other");
         if (o.overlay_iso && o.type != TB_MEDIUM_ISO)
-                return cli_usage_error(CMD, "--overlay-iso only applies to -t iso");
+                return cli_usage_error(cmd.name, "--overlay-iso only applies to -t iso");
         if ((o.stub || o.sdboot) && o.sdboot_in_source)
-                return cli_usage_error(CMD, "--sdboot-in-source excludes --stub and --sdboot");
+                return cli_usage_error(cmd.name, "--sdboot-in-source excludes --stub and --sdboot");
         if (keys) {
                 if (o.sb_key || o.sb_cert || o.pcr_key)
-                        return cli_usage_error(CMD, "-k excludes --sb-key, --sb-cert and --tpm-pcr-private-key");
+                        return cli_usage_error(cmd.name, "-k excludes --sb-key, --sb-cert and --tpm-pcr-private-key");
                 if (tb_keyset_private_ref(keys, "db", &k_sb_key) < 0 ||
                     tb_keyset_private_ref(keys, "tpm2-pcr", &k_pcr) < 0)
                         return TB_EXIT_FAILURE;
-                k_sb_cert = tb_path_join(keys, "db.pem");
+                k_sb_cert = tb_path_join(keys, TB_KEYSET_DB_CERT);
                 if (!k_sb_key || !k_sb_cert || !k_pcr)
                         return TB_EXIT_FAILURE;
                 o.sb_key = k_sb_key;
@@ -181,27 +179,23 @@ int cmd_build_uki(int argc, char **argv) {
         }
         if (push) {
                 if (o.type != TB_MEDIUM_CONTAINER)
-                        return cli_usage_error(CMD, "--push only applies to -t container");
+                        return cli_usage_error(cmd.name, "--push only applies to -t container");
                 if (tb_imageref_from_source(push, &push_ref) <= 0)
-                        return cli_usage_error(CMD, "--push: '%s' is not an image reference (REGISTRY/REPO:TAG)", push);
+                        return cli_usage_error(cmd.name, "--push: '%s' is not an image reference (REGISTRY/REPO:TAG)", push);
         }
         if (mount_from) {
                 if (!push_ref)
-                        return cli_usage_error(CMD, "--push-mount-from needs --push");
+                        return cli_usage_error(cmd.name, "--push-mount-from needs --push");
                 if (tb_imageref_parse(mount_from, &mount_ref) < 0 || strcmp(mount_ref->domain, push_ref->domain) != 0)
-                        return cli_usage_error(CMD, "--push-mount-from: '%s' is not a repository on %s", mount_from,
+                        return cli_usage_error(cmd.name, "--push-mount-from: '%s' is not a repository on %s", mount_from,
                                                push_ref->domain);
         }
         if (!o.sb_key || !o.sb_cert || !o.pcr_key)
-                return cli_usage_error(CMD, "keys missing: give -k KEYDIR, or --sb-key, --sb-cert and --tpm-pcr-private-key");
-        if (epoch && *epoch) {
-                if (cli_parse_u64(epoch, 0, 253402300799ull, &v) < 0) {
-                        tb_err("SOURCE_DATE_EPOCH: '%s' is not a number of seconds since 1970", epoch);
-                        return TB_EXIT_FAILURE;
-                }
-                o.epoch = (int64_t)v;
-        } else
-                o.epoch = (int64_t)time(NULL);
+                return cli_usage_error(cmd.name, "keys missing: give -k KEYDIR, or --sb-key, --sb-cert and --tpm-pcr-private-key");
+        o.epoch = (int64_t)time(NULL);
+        r = cli_source_date_epoch(CLI_EPOCH_MAX, &o.epoch);
+        if (r != 0)
+                return r;
 
         o.pull_summary = &pulled;
         if (tb_medium_build(&o, &output) < 0)

@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,17 +80,15 @@ int cli_parse_expiry_warn_days(const char *command, const char *arg, void *targe
         return 0;
 }
 
-int cli_epoch(int64_t *ret) {
+int cli_source_date_epoch(uint64_t max, int64_t *ret) {
         const char *s = getenv("SOURCE_DATE_EPOCH");
         uint64_t v;
 
-        if (!s || !*s) {
-                *ret = (int64_t)time(NULL);
+        if (!s || !*s)
                 return 0;
-        }
-        if (cli_parse_u64(s, 0, 253402300799ull /* 9999-12-31 */, &v) < 0) {
-                tb_err("SOURCE_DATE_EPOCH: '%s' is not a number of seconds since 1970", s);
-                return -EINVAL;
+        if (cli_parse_u64(s, 0, max, &v) < 0) {
+                tb_err("SOURCE_DATE_EPOCH=%s: not a number of seconds since 1970 up to %" PRIu64, s, max);
+                return TB_EXIT_FAILURE;
         }
         *ret = (int64_t)v;
         return 0;

@@ -26,6 +26,11 @@ int cli_print_help(const char *usage);
 /* Strict number parsing: the whole string, no sign surprises, within [MIN, MAX]. */
 int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 
+/* The one reader of SOURCE_DATE_EPOCH (reproducible builds' "now"): sets *RET if it is set, leaves
+ * it alone if not; returns 0, or TB_EXIT_FAILURE after logging a value that is not a number of
+ * seconds from 0 to MAX. */
+#define CLI_EPOCH_MAX UINT64_C(253402300799) /* 9999-12-31T23:59:59Z, what X.509 can carry */
+int cli_source_date_epoch(uint64_t max, int64_t *ret);
 /* Checks an --exclude PATTERN (rootfs/exclude.h): 0 if well-formed, else the usage error (2). */
 int cli_check_exclude(const char *cmd, const char *pattern);
 
@@ -37,8 +42,6 @@ void cli_secret_freep(char **p);
 /* The PKCS#11 PIN prompt (pe/pkcs11.h): asks on the terminal, -ENOKEY when stdin is none. */
 int cli_pkcs11_pin_prompt(const char *token_label, char *buf, size_t size);
 
-/* SOURCE_DATE_EPOCH, else now; logs a bad value. */
-int cli_epoch(int64_t *ret);
 
 /* Set by main from -v/-q, for commands that decide how much to print themselves. */
 extern int cli_verbosity;

@@ -103,13 +103,13 @@ static int dbx_add(int argc, char **argv) {
         if (r != CLI_CONTINUE)
                 return r;
         if (optind != argc)
-                return cli_usage_error("dbx add", "unexpected argument '%s'", argv[optind]);
+                return cli_usage_error(cmd.name, "unexpected argument '%s'", argv[optind]);
         if (n_images + n_certs + n_hashes == 0)
-                return cli_usage_error("dbx add", "nothing to revoke: give --image, --cert or --hash");
+                return cli_usage_error(cmd.name, "nothing to revoke: give --image, --cert or --hash");
         if (!out)
-                return cli_usage_error("dbx add", "--output is required");
+                return cli_usage_error(cmd.name, "--output is required");
         if (!!keys == !!(kek_key || kek_cert) || (!keys && !(kek_key && kek_cert)))
-                return cli_usage_error("dbx add", "give -k KEYDIR, or --kek-key and --kek-cert");
+                return cli_usage_error(cmd.name, "give -k KEYDIR, or --kek-key and --kek-cert");
         if (keys) {
                 if (tb_keyset_private_ref(keys, "KEK", &key_ref) < 0)
                         return TB_EXIT_FAILURE;
@@ -119,7 +119,8 @@ static int dbx_add(int argc, char **argv) {
                 kek_key = key_ref;
                 kek_cert = cert_path;
         }
-        if (cli_epoch(&epoch) < 0)
+        epoch = (int64_t)time(NULL);
+        if (cli_source_date_epoch(CLI_EPOCH_MAX, &epoch) != 0)
                 return TB_EXIT_FAILURE;
 
         for (size_t i = 0; i < n_images; i++)

@@ -165,11 +165,9 @@ int cmd_encrypt(int argc, char **argv) {
         _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
         _cleanup_(cli_secret_freep) char *pin = NULL;
         _cleanup_(tb_tpm2_freep) tb_tpm2 *tpm = NULL;
-        _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed sealed = TB_TPM2_SEALED_INIT;
         _cleanup_(tb_atomic_abortp) tb_atomic_file rec = TB_ATOMIC_FILE_INIT;
         struct options o = { 0 };
         char recovery[TB_LUKS_RECOVERY_KEY_SIZE];
-        uint8_t secret[TB_TPM2_SECRET_SIZE];
         tb_tpm2_seal_params sp;
         tb_luks_enroll e;
         int r;
@@ -224,18 +222,13 @@ int cmd_encrypt(int argc, char **argv) {
                 .pubkey_pem_len = pem.len,
                 .pin = pin,
         };
-        r = tb_tpm2_seal(tpm, &sp, secret, &sealed);
-        if (r < 0)
-                goto wipe;
         e = (tb_luks_enroll){
                 .label = o.label,
                 .uuid = o.uuid,
-                .sealed = &sealed,
-                .secret = secret,
                 .recovery_key = o.recovery ? recovery : NULL,
                 .mkfs = o.mkfs,
         };
-        r = tb_luks_format(o.device, &e);
+        r = tb_luks_format_sealed(tpm, &sp, o.device, &e);
         if (r < 0)
                 goto wipe;
         if (o.recovery && rec.fd >= 0) {
@@ -249,7 +242,6 @@ int cmd_encrypt(int argc, char **argv) {
         } else if (o.recovery)
                 printf("%s\n", recovery);
 wipe:
-        OPENSSL_cleanse(secret, sizeof(secret));
         OPENSSL_cleanse(recovery, sizeof(recovery));
         return r < 0 ? TB_EXIT_FAILURE : TB_EXIT_OK;
 }

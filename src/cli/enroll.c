@@ -29,7 +29,7 @@ static int var_from_file(const char *path, tb_sbvar *ret) {
         char *base;
 
         if (!copy)
-                return -ENOMEM;
+                return tb_log_oom();
         base = basename(copy);
         base[strcspn(base, "-._")] = 0;
         return tb_sbvar_from_name(base, ret);
@@ -53,10 +53,10 @@ int cmd_enroll(int argc, char **argv) {
         if (r != CLI_CONTINUE)
                 return r;
         if (optind + 1 != argc)
-                return cli_usage_error("enroll", "expected exactly one FILE.auth");
+                return cli_usage_error(cmd.name, "expected exactly one FILE.auth");
         path = argv[optind];
         if (var_name ? tb_sbvar_from_name(var_name, &var) < 0 : var_from_file(path, &var) < 0)
-                return cli_usage_error("enroll", "%s: which variable? give --var PK, KEK, db or dbx",
+                return cli_usage_error(cmd.name, "%s: which variable? give --var PK, KEK, db or dbx",
                                        var_name ? var_name : path);
         r = tb_read_file(path, 1u << 20, &auth);
         if (r < 0) {

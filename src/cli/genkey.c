@@ -27,20 +27,6 @@ static const char epilog[] =
 /* X.509 limits a CN to 64 characters; "-KEK" is the longest suffix we add. */
 #define NAME_MAX_LEN (64 - 4)
 
-static int parse_epoch(int64_t *ret) {
-        const char *s = getenv("SOURCE_DATE_EPOCH");
-        uint64_t v;
-
-        if (!s || !*s) {
-                *ret = (int64_t)time(NULL);
-                return 0;
-        }
-        if (cli_parse_u64(s, 0, 253402300799ull /* 9999-12-31 */, &v) < 0)
-                return -EINVAL;
-        *ret = (int64_t)v;
-        return 0;
-}
-
 static int parse_key_size(const char *cmd, const char *arg, void *target) {
         uint64_t v;
 
@@ -104,19 +90,19 @@ int cmd_genkey(int argc, char **argv) {
         if (r != CLI_CONTINUE)
                 return r;
         if (optind >= argc)
-                return cli_usage_error("genkey", "missing NAME (used in the certificates' common names)");
+                return cli_usage_error(cmd.name, "missing NAME (used in the certificates' common names)");
         if (optind + 1 < argc)
-                return cli_usage_error("genkey", "unexpected argument '%s'", argv[optind + 1]);
+                return cli_usage_error(cmd.name, "unexpected argument '%s'", argv[optind + 1]);
         o.name = argv[optind];
         if (!*o.name || strlen(o.name) > NAME_MAX_LEN)
-                return cli_usage_error("genkey", "NAME must be 1 to %d characters", NAME_MAX_LEN);
+                return cli_usage_error(cmd.name, "NAME must be 1 to %d characters", NAME_MAX_LEN);
         for (const char *p = o.name; *p; p++)
                 if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                        return cli_usage_error("genkey", "NAME must not contain control characters");
-        if (parse_epoch(&o.epoch) < 0) {
-                tb_err("SOURCE_DATE_EPOCH: '%s' is not a number of seconds since 1970", getenv("SOURCE_DATE_EPOCH"));
-                return TB_EXIT_FAILURE;
-        }
+                        return cli_usage_error(cmd.name, "NAME must not contain control characters");
+        o.epoch = (int64_t)time(NULL);
+        r = cli_source_date_epoch(CLI_EPOCH_MAX, &o.epoch);
+        if (r != 0)
+                return r;
 
         if (rotate_pcr && !rotate_from)
                 return cli_usage_error("genkey", "--rotate-pcr-key needs --rotate OLD_KEYDIR");

@@ -172,11 +172,17 @@ int cmd_initrd(int argc, char **argv) {
         };
         const cli_command cmd = { "initrd", synopsis, options, epilog };
 
+        int64_t epoch = 0;
+
         if (tb_initrd_options_init(&iopts) < 0)
                 return TB_EXIT_FAILURE;
         r = cli_parse(&cmd, argc, argv);
         if (r != CLI_CONTINUE)
                 return r;
+        r = cli_source_date_epoch(UINT32_MAX /* newc holds 32 bits */, &epoch);
+        if (r != 0)
+                return r;
+        iopts.mtime = (uint64_t)epoch;
         if (optind + 1 != argc)
                 return cli_usage_error(cmd.name, optind >= argc ? "missing SOURCE" : "more than one SOURCE");
         if (report && (output || want_kernel || want_digest))

@@ -11,6 +11,8 @@
 #include "util/log.h"
 #include "measure/pcr.h"
 #include "pe/pe.h"
+#include "pe/sdmagic.h"
+#include "util/codec.h"
 
 static const char synopsis[] =
         "Usage: trustboot inspect [--json] FILE\n"
@@ -19,29 +21,6 @@ static const char synopsis[] =
         "(.sdmagic), the Authenticode SHA-256 image hash, embedded signatures (signer, signed hash,\n"
         "whether it matches the image) and, for a UKI, the sections systemd-stub measures into PCR 11.\n"
         "\n";
-
-static const char *machine_name(uint16_t m) {
-        switch (m) {
-        case TB_PE_MACHINE_AMD64:
-                return "x86-64";
-        case TB_PE_MACHINE_ARM64:
-                return "arm64";
-        case TB_PE_MACHINE_I386:
-                return "i386";
-        case 0x5064:
-                return "riscv64";
-        case 0x6264:
-                return "loongarch64";
-        default:
-                return "unknown";
-        }
-}
-
-static void hex(const uint8_t *d, size_t n, char *out) {
-        for (size_t i = 0; i < n; i++)
-                sprintf(out + 2 * i, "%02x", d[i]);
-        out[2 * n] = '\0';
-}
 
 static json_object *flags_json(uint32_t c) {
         static const struct {
@@ -64,22 +43,6 @@ static json_object *flags_json(uint32_t c) {
         return a;
 }
 
-/* "#### LoaderInfo: systemd-stub 252.39-1~deb12u2 ####" → "systemd-stub 252.39-1~deb12u2". */
-static char *stub_info(const tb_pe *pe) {
-        _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
-        const tb_pe_section *s = tb_pe_find_section(pe, ".sdmagic");
-        const char *start, *end;
-
-        if (!s || tb_pe_section_read(pe, s, 4096, &b) < 0 || tb_buf_append_zero(&b, 1) < 0)
-                return NULL;
-        start = strstr((const char *)b.data, "LoaderInfo: ");
-        if (!start)
-                return NULL;
-        start += strlen("LoaderInfo: ");
-        end = strstr(start, " ####");
-        return strndup(start, end ? (size_t)(end - start) : strlen(start));
-}
-
 static int sha256_chunk(const uint8_t *data, size_t len, void *userdata) {
         return EVP_DigestUpdate(userdata, data, len) == 1 ? 0 : -EIO;
 }
@@ -87,7 +50,7 @@ static int sha256_chunk(const uint8_t *data, size_t len, void *userdata) {
 static int section_sha256(const tb_pe *pe, const tb_pe_section *s, char out[65]) {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         uint8_t d[32];
-        int r = -ENOMEM;
+        int r = tb_log_oom();
 
         if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
                 r = tb_pe_section_stream(pe, s, sha256_chunk, ctx);
@@ -96,7 +59,7 @@ static int section_sha256(const tb_pe *pe, const tb_pe_section *s, char out[65])
         }
         EVP_MD_CTX_free(ctx);
         if (r == 0)
-                hex(d, sizeof(d), out);
+                tb_hex_encode(d, sizeof(d), out);
         return r;
 }
 
@@ -136,7 +99,7 @@ static int signatures_json(const tb_pe *pe, json_object **ret) {
 
                 json_object_object_add(o, "signer", who ? json_object_new_string(who) : NULL);
                 json_object_object_add(o, "digest_algorithm", json_object_new_string(EVP_MD_get0_name(sig->md)));
-                hex(sig->digest, sig->digest_len, h);
+                tb_hex_encode(sig->digest, sig->digest_len, h);
                 json_object_object_add(o, "digest", json_object_new_string(h));
                 json_object_object_add(o, "matches_image", json_object_new_boolean(sig->digest_matches));
                 json_object_array_add(a, o);
@@ -195,19 +158,20 @@ static int build_json(const tb_pe *pe, const char *path, json_object **ret) {
         json_object_object_add(o, "file", json_object_new_string(path));
         json_object_object_add(o, "size", json_object_new_int64((int64_t)in->file_size));
         json_object_object_add(o, "format", json_object_new_string(in->pe32plus ? "PE32+" : "PE32"));
-        json_object_object_add(o, "machine", json_object_new_string(machine_name(in->machine)));
+        json_object_object_add(o, "machine", json_object_new_string(tb_pe_machine_name(in->machine)));
         json_object_object_add(o, "section_alignment", json_object_new_int64(in->section_alignment));
         json_object_object_add(o, "file_alignment", json_object_new_int64(in->file_alignment));
         json_object_object_add(o, "size_of_headers", json_object_new_int64(in->size_of_headers));
         json_object_object_add(o, "size_of_image", json_object_new_int64(in->size_of_image));
         json_object_object_add(o, "checksum", json_object_new_int64(in->checksum));
-        stub = stub_info(pe);
+        if (tb_pe_sdmagic_info(pe, &stub) < 0)
+                stub = NULL;
         json_object_object_add(o, "stub", stub ? json_object_new_string(stub) : NULL);
         json_object_object_add(o, "sections", sections_json(pe));
         r = tb_authenticode_digest(pe, EVP_sha256(), d, &dlen);
         if (r < 0)
                 goto fail;
-        hex(d, dlen, h);
+        tb_hex_encode(d, dlen, h);
         json_object_object_add(o, "authenticode_sha256", json_object_new_string(h));
         r = signatures_json(pe, &sigs);
         if (r < 0)
@@ -298,7 +262,7 @@ int cmd_inspect(int argc, char **argv) {
         if (r != CLI_CONTINUE)
                 return r;
         if (optind + 1 != argc)
-                return cli_usage_error("inspect", "expected exactly one FILE");
+                return cli_usage_error(cmd.name, "expected exactly one FILE");
 
         r = tb_pe_open(argv[optind], &pe);
         if (r < 0)

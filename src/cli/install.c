@@ -176,7 +176,7 @@ int cmd_install(int argc, char **argv) {
                 sync();
                 tb_info("%s", c->poweroff ? "powering off" : "rebooting");
                 if (reboot(c->poweroff ? RB_POWER_OFF : RB_AUTOBOOT) < 0) {
-                        tb_log_errno(-errno, "cannot %s", c->poweroff ? "power off" : "reboot");
+                        tb_log_errno(negative_errno(), "cannot %s", c->poweroff ? "power off" : "reboot");
                         goto fail;
                 }
         }

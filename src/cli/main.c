@@ -82,8 +82,15 @@ static int run_command(const struct command *c, int argc, char **argv) {
 
         snprintf(prefix, sizeof(prefix), "trustboot %s", c->name);
         tb_log_set_prefix(prefix);
+        unsigned errors = tb_log_error_count();
+        int r;
+
         optind = 0; /* reset getopt for the subcommand, including its GNU extensions */
-        return c->fn(argc, argv);
+        r = c->fn(argc, argv);
+        /* The one-error-line rule's safety net: a failure must never be silent. */
+        if (r == TB_EXIT_FAILURE && tb_log_error_count() == errors)
+                tb_err("failed without an error message (a bug in trustboot; please report it)");
+        return r;
 }
 
 int main(int argc, char **argv) {
@@ -122,12 +129,12 @@ int main(int argc, char **argv) {
                         return cli_help(&cmd);
                 c = find_command(argv[optind + 1]);
                 if (!c)
-                        return cli_usage_error(NULL, "unknown command '%s'", argv[optind + 1]);
+                        return cli_usage_error(cmd.name, "unknown command '%s'", argv[optind + 1]);
                 char *help_argv[] = { argv[optind + 1], (char *)"--help", NULL };
                 return run_command(c, 2, help_argv);
         }
         c = find_command(argv[optind]);
         if (!c)
-                return cli_usage_error(NULL, "unknown command '%s'", argv[optind]);
+                return cli_usage_error(cmd.name, "unknown command '%s'", argv[optind]);
         return run_command(c, argc - optind, argv + optind);
 }

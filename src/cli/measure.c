@@ -86,7 +86,7 @@ static int parse_phase(const char *cmd, const char *arg, void *target) {
                 return tb_log_errno(r, "--phase"), TB_EXIT_FAILURE;
         l = realloc(o->phases, (o->n_phases + 1) * sizeof(char *));
         if (!l)
-                return tb_log_errno(-ENOMEM, "--phase"), TB_EXIT_FAILURE;
+                return tb_log_oom(), TB_EXIT_FAILURE;
         o->phases = l;
         o->phases[o->n_phases++] = (char *)arg;
         return 0;
@@ -283,20 +283,20 @@ static int json_add_calc(struct json_object *root, enum tb_bank b, const char *p
         _cleanup_(freep) char *hex = tb_hex_string(value, tb_bank_size(b));
 
         if (!hex)
-                return -ENOMEM;
+                return tb_log_oom();
         if (!json_object_object_get_ex(root, tb_bank_name(b), &arr)) {
                 arr = json_object_new_array();
                 if (!arr || json_object_object_add(root, tb_bank_name(b), arr) != 0)
-                        return json_object_put(arr), -ENOMEM;
+                        return json_object_put(arr), tb_log_oom();
         }
         e = json_object_new_object();
         if (!e)
-                return -ENOMEM;
+                return tb_log_oom();
         if ((*phase && json_object_object_add(e, "phase", json_object_new_string(phase)) != 0) ||
             json_object_object_add(e, "pcr", json_object_new_int(TB_PCR_KERNEL_BOOT)) != 0 ||
             json_object_object_add(e, "hash", json_object_new_string(hex)) != 0 ||
             json_object_array_add(arr, e) != 0)
-                return json_object_put(e), -ENOMEM;
+                return json_object_put(e), tb_log_oom();
         return 0;
 }
 
@@ -307,7 +307,7 @@ static int calculate(const struct options *o, const tb_pcr11 *p, char *const *ph
         if (o->json != JSON_OFF && o->json != JSON_DEFAULT) {
                 root = json_object_new_object();
                 if (!root)
-                        return tb_log_errno(-ENOMEM, "cannot build JSON");
+                        return tb_log_oom();
         }
         for (char *const *ph = phases; *ph; ph++) {
                 tb_digests v;
@@ -331,7 +331,7 @@ static int calculate(const struct options *o, const tb_pcr11 *p, char *const *ph
                         _cleanup_(freep) char *hex = tb_hex_string(v.d[b], tb_bank_size(b));
 
                         if (!hex)
-                                return tb_log_errno(-ENOMEM, "cannot format output");
+                                return tb_log_oom();
                         printf("%d:%s=%s\n", TB_PCR_KERNEL_BOOT, tb_bank_name(b), hex);
                 }
         }
@@ -364,7 +364,7 @@ static int sign(const struct options *o, const tb_pcr11 *p, char *const *phases,
         _cleanup_(freep) char *shown = tb_key_display_name(o->private_key);
 
         if (!shown)
-                return -ENOMEM;
+                return tb_log_oom();
         r = load_key(o->private_key, true, &key);
         if (r < 0)
                 return r;

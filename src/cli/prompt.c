@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "util/macro.h"
+#include "util/log.h"
 
 #define SECRET_MAX 256
 
@@ -24,7 +25,7 @@ static int read_line(int fd, char *buf, size_t size) {
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0)
-                        return -errno;
+                        return negative_errno();
                 if (k == 0 || c == '\n')
                         break;
                 if (n + 1 >= size)
@@ -43,10 +44,10 @@ int cli_read_secret(const char *prompt, char **ret) {
         if (isatty(STDIN_FILENO)) {
                 tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
                 if (tty < 0)
-                        return -errno;
+                        return negative_errno();
                 fd = tty;
                 if (tcgetattr(tty, &old) < 0) {
-                        r = -errno;
+                        r = negative_errno();
                         close(tty);
                         return r;
                 }
@@ -65,7 +66,7 @@ int cli_read_secret(const char *prompt, char **ret) {
                 r = -ENODATA;
         if (r >= 0) {
                 *ret = strdup(buf);
-                r = *ret ? 0 : -ENOMEM;
+                r = *ret ? 0 : tb_log_oom();
         }
         OPENSSL_cleanse(buf, sizeof(buf));
         return r;

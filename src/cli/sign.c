@@ -46,9 +46,9 @@ int cmd_sign(int argc, char **argv) {
         if (r != CLI_CONTINUE)
                 return r;
         if (!key || !cert)
-                return cli_usage_error("sign", "--key and --cert are required");
+                return cli_usage_error(cmd.name, "--key and --cert are required");
         if (optind + 1 != argc)
-                return cli_usage_error("sign", "expected exactly one FILE");
+                return cli_usage_error(cmd.name, "expected exactly one FILE");
         in = argv[optind];
         if (!out)
                 out = in;

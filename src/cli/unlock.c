@@ -29,7 +29,7 @@ struct options {
         bool test;
 };
 
-/* Parses the options both commands share; returns CLI_CONTINUE, or the exit status to return. */
+/* Parses the options and operands of both commands; returns CLI_CONTINUE, or the exit status. */
 static int parse(int argc, char **argv, bool all, struct options *o) {
         const cli_option options[] = {
                 CLI_OPT_GROUP("Options:"),
@@ -44,7 +44,16 @@ static int parse(int argc, char **argv, bool all, struct options *o) {
         const cli_command cmd = { all ? "unlock-all" : "unlock", all ? synopsis_unlock_all : synopsis_unlock, options,
                                   NULL };
 
-        return cli_parse(&cmd, argc, argv);
+        int r;
+
+        r = cli_parse(&cmd, argc, argv);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (all && optind != argc)
+                return cli_usage_error(cmd.name, "unexpected argument '%s'", argv[optind]);
+        if (!all && !(argc - optind == 2 || (o->test && argc - optind == 1)))
+                return cli_usage_error(cmd.name, "expected DEVICE NAME (or DEVICE with --test)");
+        return CLI_CONTINUE;
 }
 
 static int get_pin(char **ret, void *userdata) {
@@ -78,8 +87,6 @@ int cmd_unlock(int argc, char **argv) {
         r = parse(argc, argv, false, &o);
         if (r != CLI_CONTINUE)
                 return r;
-        if (!(argc - optind == 2 || (o.test && argc - optind == 1)))
-                return cli_usage_error(argv[0], "expected DEVICE NAME (or DEVICE with --test)");
         device = argv[optind];
         name = o.test ? NULL : argv[optind + 1];
         p = unlock_params(&o);
@@ -124,8 +131,6 @@ int cmd_unlock_all(int argc, char **argv) {
         r = parse(argc, argv, true, &o);
         if (r != CLI_CONTINUE)
                 return r;
-        if (optind != argc)
-                return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
         r = tb_luks_foreach_tpm2_volume(unlock_one, &st);
         if (r < 0) {
                 tb_log_errno(r, "cannot list block devices");

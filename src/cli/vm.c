@@ -182,14 +182,14 @@ int cmd_vm(int argc, char **argv) {
         if (r != CLI_CONTINUE)
                 return r;
         if (optind >= argc)
-                return cli_usage_error("vm", "missing MEDIUM (an ISO, a disk image or an ESP directory)");
+                return cli_usage_error(cmd.name, "missing MEDIUM (an ISO, a disk image or an ESP directory)");
         if (optind + 1 < argc)
-                return cli_usage_error("vm", "unexpected argument '%s'", argv[optind + 1]);
+                return cli_usage_error(cmd.name, "unexpected argument '%s'", argv[optind + 1]);
         a.c.medium = argv[optind];
         if (a.c.no_tpm && a.c.tpm_state)
-                return cli_usage_error("vm", "--tpm-state and --no-tpm exclude each other");
+                return cli_usage_error(cmd.name, "--tpm-state and --no-tpm exclude each other");
         if (a.c.vars_template && a.c.reset_vars)
-                return cli_usage_error("vm", "--setup-mode starts from the empty store, not --vars-template");
+                return cli_usage_error(cmd.name, "--setup-mode starts from the empty store, not --vars-template");
 
         if (console) {
                 a.c.console_in = STDIN_FILENO;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot/loader-entry.h"
+#include "node/bootentries.h"
 #include "node/bootentry.h"
 #include "util/log.h"
 
@@ -24,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (!name)
                 return 0;
-        if (tb_bootentry_parse_name(name, &base, &left, &done) >= 0 && left != TB_BOOTENTRY_COUNTER_NONE &&
+        if (tb_loader_entry_parse_name(name, &base, &left, &done) >= 0 && left != TB_LOADER_ENTRY_COUNTER_NONE &&
             (left < 0 || done < 0))
                 abort();
         free(base);
@@ -34,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 uint8_t *conf = malloc(len ? len : 1);
                 if (conf) {
                         memcpy(conf, nl + 1, len);
-                        (void)tb_bootentry_conf_for((const char *)conf, len, "passive", "/EFI/trustboot/passive.efi",
+                        (void)tb_bootentries_conf_for((const char *)conf, len, "passive", "/EFI/trustboot/passive.efi",
                                                     &out);
                         free(conf);
                 }

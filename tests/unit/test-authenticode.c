@@ -280,6 +280,42 @@ static void verify_fails_after_any_hashed_byte_changes(void **state) {
         }
 }
 
+static void verify_report_names_the_signature_and_why(void **state) {
+        keys *k = *state;
+        _cleanup_(tb_buf_freep) tb_buf img = TB_BUF_INIT, out = TB_BUF_INIT;
+        _cleanup_(tb_authenticode_verdict_done) tb_authenticode_verdict v = TB_AUTHENTICODE_VERDICT_INIT;
+
+        img_make_basic(&img);
+        sign_image(&img, &k->leaf, &out);
+        {
+                _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
+
+                assert_int_equal(tb_pe_from_memory(out.data, out.len, &pe), 0);
+                assert_int_equal(tb_authenticode_verify_report(pe, k->leaf.cert, &v), 1);
+                assert_int_equal(v.n_sigs, 1);
+                assert_int_equal(v.index, 1);
+                assert_null(v.why);
+                assert_non_null(v.signer);
+                assert_int_equal(tb_authenticode_verify_report(pe, k->other.cert, &v), 0);
+                assert_string_equal(v.why, "invalid, or not by this certificate");
+        }
+        out.data[0x200] ^= 0x40;
+        {
+                _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
+
+                assert_int_equal(tb_pe_from_memory(out.data, out.len, &pe), 0);
+                assert_int_equal(tb_authenticode_verify_report(pe, k->leaf.cert, &v), 0);
+                assert_string_equal(v.why, "the image changed after signing");
+        }
+        {
+                _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
+
+                assert_int_equal(tb_pe_from_memory(img.data, img.len, &pe), 0);
+                assert_int_equal(tb_authenticode_verify_report(pe, k->leaf.cert, &v), 0);
+                assert_int_equal(v.n_sigs, 0);
+        }
+}
+
 static void read_rejects_malformed_certificate_tables(void **state) {
         keys *k = *state;
         _cleanup_(tb_buf_freep) tb_buf img = TB_BUF_INIT, out = TB_BUF_INIT;
@@ -332,6 +368,7 @@ int main(void) {
                 cmocka_unit_test(verify_accepts_signer_and_its_ca_but_not_others),
                 cmocka_unit_test(verify_fails_after_any_hashed_byte_changes),
                 cmocka_unit_test(read_rejects_malformed_certificate_tables),
+                cmocka_unit_test(verify_report_names_the_signature_and_why),
                 cmocka_unit_test(idc_is_the_106_byte_der_sbsign_emits),
         };
 

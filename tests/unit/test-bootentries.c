@@ -13,11 +13,14 @@
 
 #include "node/bootentries.h"
 #include "sb/efivar.h"
+#include "util/buf.h"
 #include "util/fileio.h"
 #include "util/macro.h"
 #include "util/strset.h"
 
-static char root[64];
+#include "tmpdir.h"
+
+static char root[256];
 
 static void put(const char *rel, const char *text) {
         _cleanup_(freep) char *p = tb_path_join(root, rel);
@@ -34,10 +37,9 @@ static char *get(const char *rel) {
 }
 
 static int setup(void **state) {
-        char cmd[128];
+        char cmd[512];
         (void)state;
-        strcpy(root, "/tmp/tb-test-bootentries.XXXXXX");
-        assert_non_null(mkdtemp(root));
+        tb_test_tmpdir_make(root, sizeof(root), "bootentries");
         snprintf(cmd, sizeof(cmd), "%s/EFI", root);
         assert_int_equal(mkdir(cmd, 0755), 0);
         snprintf(cmd, sizeof(cmd), "%s/EFI/trustboot", root);
@@ -58,7 +60,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         (void)state;
-        tb_rm_rf(root);
+        tb_test_tmpdir_remove(root);
         return 0;
 }
 
@@ -154,6 +156,46 @@ static void roles_and_sort_keys_follow_entry_names(void **state) {
         assert_string_equal(tb_role_sort_key("recovery_install-mode_x.conf"), "0003");
 }
 
+/* tb_bootentries_conf_for(SRC) for NAME with EFI gives exactly WANT. */
+static void assert_conf_for(const char *src, const char *name, const char *efi, const char *want) {
+        tb_buf out = TB_BUF_INIT;
+
+        assert_int_equal(tb_bootentries_conf_for(src, strlen(src), name, efi, &out), 0);
+        assert_int_equal(out.len, strlen(want));
+        assert_memory_equal(out.data, want, out.len);
+        tb_buf_free(&out);
+}
+
+static void conf_for_a_role_sets_title_sort_key_and_efi_and_keeps_the_rest(void **state) {
+        (void)state;
+        assert_conf_for("title Tb\nsort-key norole\nefi /EFI/trustboot/norole.efi\nversion 2.0\ncmdline x=1\n", "passive",
+                        "/EFI/trustboot/passive.efi",
+                        "title Tb (fallback)\nsort-key 0002\nefi /EFI/trustboot/passive.efi\nversion 2.0\ncmdline x=1\n");
+}
+
+static void conf_for_copies_only_allowed_keys_from_the_medium(void **state) {
+        (void)state;
+        /* A medium whose entry also names a kernel and initrd of its own: none of it may reach the
+         * installed entry, which must boot the signed UKI and nothing else. */
+        assert_conf_for("title Tb\nlinux /evil/vmlinuz\ninitrd /evil/initrd\ndevicetree /evil.dtb\n"
+                        "efi /EFI/trustboot/norole.efi\noptions quiet\nversion 2\n",
+                        "active", "/EFI/trustboot/active.efi",
+                        "title Tb\nsort-key 0001\nefi /EFI/trustboot/active.efi\noptions quiet\nversion 2\n");
+}
+
+static void fan_out_drops_keys_that_boot_something_else(void **state) {
+        _cleanup_(freep) char *a = NULL;
+        (void)state;
+
+        put("EFI/trustboot/norole.efi", "uki");
+        put("loader/entries/norole.conf", "title T\nlinux /vmlinuz\nefi /EFI/trustboot/norole.efi\n");
+        assert_int_equal(tb_bootentries_fan_out(root), 0);
+        a = get("loader/entries/active.conf");
+        assert_non_null(a);
+        assert_null(strstr(a, "linux"));
+        assert_non_null(strstr(a, "efi /EFI/trustboot/active.efi\n"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(fan_out_gives_each_role_its_uki_title_sort_key_and_three_tries, setup, teardown),
@@ -161,6 +203,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(oneshot_is_utf16_with_attributes_and_reads_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(list_ukis_gives_the_visible_files_sorted, setup, teardown),
                 cmocka_unit_test(roles_and_sort_keys_follow_entry_names),
+                cmocka_unit_test(conf_for_a_role_sets_title_sort_key_and_efi_and_keeps_the_rest),
+                cmocka_unit_test(conf_for_copies_only_allowed_keys_from_the_medium),
+                cmocka_unit_test_setup_teardown(fan_out_drops_keys_that_boot_something_else, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,52 @@ static int teardown(void **state) {
         return tb_path_exists(dir) ? -1 : 0;
 }
 
+static void copy_file_copies_with_mode_and_refuses_to_replace_unless_asked(void **state) {
+        char src[256], dst[256];
+        tb_buf b = TB_BUF_INIT;
+        struct stat st;
+        (void)state;
+
+        snprintf(src, sizeof(src), "%s/copy-src", dir);
+        snprintf(dst, sizeof(dst), "%s/copy-dst", dir);
+        assert_int_equal(tb_write_file_atomic(src, "one", 3, 0644, true), 0);
+        assert_int_equal(tb_copy_file(src, dst, 0600, false), 0);
+        assert_int_equal(stat(dst, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(tb_read_file(dst, 64, &b), 0);
+        assert_int_equal(b.len, 3);
+        assert_memory_equal(b.data, "one", 3);
+        tb_buf_free(&b);
+        assert_int_equal(tb_write_file_atomic(src, "two!", 4, 0644, true), 0);
+        assert_int_equal(tb_copy_file(src, dst, 0600, false), -EEXIST);
+        assert_int_equal(tb_copy_file(src, dst, 0600, true), 0);
+        assert_int_equal(tb_read_file(dst, 64, &b), 0);
+        assert_int_equal(b.len, 4);
+        tb_buf_free(&b);
+        assert_int_equal(tb_copy_file("/nonexistent/src", dst, 0600, true), -ENOENT);
+        unlink(src);
+        unlink(dst);
+}
+
+static void workdir_is_new_private_and_under_its_parent(void **state) {
+        char *a = NULL, *b = NULL;
+        struct stat st;
+        (void)state;
+
+        assert_int_equal(tb_workdir_create(dir, "trustboot-test", &a), 0);
+        assert_int_equal(tb_workdir_create(dir, "trustboot-test", &b), 0);
+        assert_string_not_equal(a, b);
+        assert_int_equal(strncmp(a, dir, strlen(dir)), 0);
+        assert_int_equal(stat(a, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(st.st_mode & 0777, 0700);
+        tb_rm_rf(a);
+        tb_rm_rf(b);
+        free(a);
+        free(b);
+        assert_int_not_equal(tb_workdir_create("/nonexistent/parent", "x", &a), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(atomic_write_sets_mode_and_leaves_no_temp_file),
@@ -206,6 +253,8 @@ int main(void) {
                 cmocka_unit_test(path_join_collapses_trailing_slashes),
                 cmocka_unit_test(stage_into_missing_dir_creates_it_whole_and_abort_removes_parents),
                 cmocka_unit_test(stage_into_existing_dir_rolls_back_on_conflict),
+                cmocka_unit_test(copy_file_copies_with_mode_and_refuses_to_replace_unless_asked),
+                cmocka_unit_test(workdir_is_new_private_and_under_its_parent),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

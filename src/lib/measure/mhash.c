@@ -1,4 +1,5 @@
 #include "measure/mhash.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <openssl/objects.h>
@@ -75,12 +76,12 @@ int tb_mhash_new(unsigned mask, tb_mhash **ret) {
                 return -EINVAL;
         h = calloc(1, sizeof(*h));
         if (!h)
-                return -ENOMEM;
+                return tb_log_oom();
         h->banks = mask;
         TB_FOREACH_BANK(b, mask) {
                 h->ctx[b] = EVP_MD_CTX_new();
                 if (!h->ctx[b])
-                        return -ENOMEM;
+                        return tb_log_oom();
         }
         r = mhash_init(h);
         if (r < 0)
@@ -105,7 +106,7 @@ int tb_mhash_update_fd(tb_mhash *h, int fd) {
         int r;
 
         if (!buf)
-                return -ENOMEM;
+                return tb_log_oom();
         for (;;) {
                 ssize_t n = read(fd, buf, CHUNK);
 

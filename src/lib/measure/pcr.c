@@ -8,6 +8,9 @@
 
 #include "util/codec.h"
 #include "util/ossl.h"
+#include "util/log.h"
+#include "measure/tpm2-policy.h"
+#include "pe/sdmagic.h"
 
 static const char *const section_names[_TB_UKI_SECTION_MAX] = {
         [TB_UKI_LINUX] = ".linux",     [TB_UKI_OSREL] = ".osrel",     [TB_UKI_CMDLINE] = ".cmdline",
@@ -82,15 +85,12 @@ static int parse_major(const char *p, const char *end) {
 }
 
 int tb_stub_gen_from_sdmagic(const void *data, size_t len) {
-        static const char tag[] = "LoaderInfo: systemd-stub ";
-        const char *s = data, *end = s + len;
+        int major = tb_sdmagic_major(data, len, "systemd-stub");
 
-        for (const char *p = s; (size_t)(end - p) >= sizeof(tag) - 1; p++)
-                if (memcmp(p, tag, sizeof(tag) - 1) == 0)
-                        return parse_major(p + sizeof(tag) - 1, end);
-        return -EBADMSG;
+        if (major < 0 || tb_stub_gen_from_version((unsigned long)major) < 0)
+                return -EBADMSG;
+        return tb_stub_gen_from_version((unsigned long)major);
 }
-
 int tb_stub_gen_from_sbat(const void *data, size_t len) {
         const char *s = data, *end = s + len;
 
@@ -155,7 +155,7 @@ int tb_pcr_phase_normalize(const char *phase, char **ret, const char **ret_bad_w
         size_t n = 0;
 
         if (!out)
-                return -ENOMEM;
+                return tb_log_oom();
         for (const char *p = phase; *p;) {
                 size_t len = strcspn(p, ":");
 
@@ -203,12 +203,12 @@ int tb_pcr_phase_list(char *const *phases, size_t n, char ***ret, size_t *ret_n)
         int r;
 
         if (!l)
-                return -ENOMEM;
+                return tb_log_oom();
         for (size_t i = 0; i < count; i++) {
                 if (n > 0)
                         r = tb_pcr_phase_normalize(phases[i], &l[i], NULL);
                 else
-                        r = (l[i] = strdup(defaults[i])) ? 0 : -ENOMEM;
+                        r = (l[i] = strdup(defaults[i])) ? 0 : tb_log_oom();
                 if (r < 0)
                         return r;
         }
@@ -251,7 +251,7 @@ int tb_pcr11_new(unsigned banks, enum tb_stub_gen gen, tb_pcr11 **ret) {
                 return r;
         p = calloc(1, sizeof(*p));
         if (!p)
-                return -ENOMEM;
+                return tb_log_oom();
         p->banks = banks;
         p->gen = gen;
         for (enum tb_uki_section s = 0; s < _TB_UKI_SECTION_MAX; s++) {
@@ -422,7 +422,7 @@ static int extend(enum tb_bank b, uint8_t *value, const uint8_t *digest) {
         size_t n = tb_bank_size(b);
 
         if (!c)
-                return -ENOMEM;
+                return tb_log_oom();
         if (EVP_DigestInit_ex(c, tb_bank_md(b), NULL) != 1 || EVP_DigestUpdate(c, value, n) != 1 ||
             EVP_DigestUpdate(c, digest, n) != 1 || EVP_DigestFinal_ex(c, value, NULL) != 1)
                 return -EIO;
@@ -477,34 +477,12 @@ static uint16_t tpm2_alg(enum tb_bank b) {
 }
 
 int tb_pcr_policy_digest(enum tb_bank bank, const uint8_t *value, uint8_t ret[32]) {
-        uint8_t buf[32 + 4 + 10 + 32];
-        size_t n = 0;
-        uint16_t alg;
-
         if (bank >= _TB_BANK_MAX)
                 return -EINVAL;
-        alg = tpm2_alg(bank);
-        memset(buf, 0, 32); /* policy session starts from 0^32 */
-        n = 32;
-        /* TPM_CC_PolicyPCR, big-endian like all TPM marshalling */
-        memcpy(buf + n, "\x00\x00\x01\x7f", 4);
-        n += 4;
-        /* TPML_PCR_SELECTION: count 1, hash, sizeofSelect 3, bitmap with bit 11 (byte 1, bit 3) */
-        memcpy(buf + n, "\x00\x00\x00\x01", 4);
-        n += 4;
-        buf[n++] = (uint8_t)(alg >> 8);
-        buf[n++] = (uint8_t)alg;
-        buf[n++] = 3;
-        buf[n++] = 0;
-        buf[n++] = 1u << (TB_PCR_KERNEL_BOOT % 8);
-        buf[n++] = 0;
-        /* pcrDigest = SHA-256 over the selected PCR values, i.e. this bank's one value */
-        if (EVP_Digest(value, tb_bank_size(bank), buf + n, NULL, EVP_sha256(), NULL) != 1)
-                return -EIO;
-        n += 32;
-        if (EVP_Digest(buf, n, ret, NULL, EVP_sha256(), NULL) != 1)
-                return -EIO;
-        return 0;
+        /* A fresh policy session (0^32) extended by PolicyPCR over PCR 11 of this bank: the one
+         * PolicyPCR implementation (tss2-mu marshalling) lives in tpm2-policy. */
+        memset(ret, 0, TB_TPM2_DIGEST_SIZE);
+        return tb_tpm2_policy_pcr(ret, tpm2_alg(bank), UINT32_C(1) << TB_PCR_KERNEL_BOOT, value, tb_bank_size(bank));
 }
 
 int tb_pcr_pkfp(EVP_PKEY *key, uint8_t ret[32]) {
@@ -531,7 +509,7 @@ int tb_pcr_sign_policy(EVP_PKEY *key, enum tb_bank bank, const uint8_t pol[32], 
         int r;
 
         if (!c)
-                return -ENOMEM;
+                return tb_log_oom();
         r = tb_pcr_check_key(key);
         if (r < 0)
                 return r;
@@ -556,12 +534,12 @@ static int add_string(struct json_object *o, const char *key, char *s) {
         struct json_object *v;
 
         if (!s)
-                return -ENOMEM;
+                return tb_log_oom();
         v = json_object_new_string(s);
         free(s);
         if (!v)
-                return -ENOMEM;
-        return json_object_object_add(o, key, v) == 0 ? 0 : (json_object_put(v), -ENOMEM);
+                return tb_log_oom();
+        return json_object_object_add(o, key, v) == 0 ? 0 : (json_object_put(v), tb_log_oom());
 }
 
 static int sign_entry(EVP_PKEY *key, enum tb_bank bank, const uint8_t *value, const uint8_t pkfp[32],
@@ -581,11 +559,11 @@ static int sign_entry(EVP_PKEY *key, enum tb_bank bank, const uint8_t *value, co
         v = json_object_new_int(TB_PCR_KERNEL_BOOT);
         if (!o || !pcrs || !v || json_object_array_add(pcrs, v) != 0) {
                 json_object_put(v);
-                r = -ENOMEM;
+                r = tb_log_oom();
                 goto fail;
         }
         if (json_object_object_add(o, "pcrs", pcrs) != 0) {
-                r = -ENOMEM;
+                r = tb_log_oom();
                 goto fail;
         }
         pcrs = NULL;
@@ -620,12 +598,12 @@ int tb_pcr11_sign(const tb_pcr11 *p, char *const *phases, size_t n_phases, EVP_P
                 return r;
         root = json_object_new_object();
         if (!root)
-                return -ENOMEM;
+                return tb_log_oom();
         TB_FOREACH_BANK(b, p->banks) {
                 arrays[b] = json_object_new_array();
                 if (!arrays[b] || json_object_object_add(root, tb_bank_name(b), arrays[b]) != 0) {
                         json_object_put(arrays[b]);
-                        r = -ENOMEM;
+                        r = tb_log_oom();
                         goto fail;
                 }
         }
@@ -636,14 +614,14 @@ int tb_pcr11_sign(const tb_pcr11 *p, char *const *phases, size_t n_phases, EVP_P
                 if (r < 0)
                         goto fail;
                 TB_FOREACH_BANK(b, p->banks) {
-                        struct json_object *e;
+                        struct json_object *e = NULL;
 
                         r = sign_entry(key, b, v.d[b], pkfp, &e);
                         if (r < 0)
                                 goto fail;
                         if (json_object_array_add(arrays[b], e) != 0) {
                                 json_object_put(e);
-                                r = -ENOMEM;
+                                r = tb_log_oom();
                                 goto fail;
                         }
                 }

@@ -17,10 +17,7 @@
 #include "util/log.h"
 #include "util/ossl.h"
 
-static void archive_write_freep(struct archive **a) {
-        if (*a)
-                archive_write_free(*a);
-}
+TB_DEFINE_CLEANUP(struct archive *, archive_write_free)
 
 /* The layer tar goes to a file while its SHA-256 (the diff_id and blob digest) is computed. */
 typedef struct hashing_sink {
@@ -62,7 +59,7 @@ static int add_entry(struct archive *a, const char *name, mode_t mode, int64_t s
         int r;
 
         if (!e)
-                return -ENOMEM;
+                return tb_log_oom();
         archive_entry_set_pathname(e, name);
         archive_entry_set_filetype(e, AE_IFREG);
         archive_entry_set_perm(e, mode);
@@ -96,7 +93,7 @@ static int copy_fd_into(struct archive *a, int fd, uint64_t size) {
         int r;
 
         if (!buf)
-                return -ENOMEM;
+                return tb_log_oom();
         while (size > 0) {
                 ssize_t n = read(fd, buf, (size_t)MIN((uint64_t)COPY_CHUNK, size));
 
@@ -119,7 +116,7 @@ static int write_layer(const tb_esp *esp, int64_t epoch, const char *tmpdir, int
         int r;
 
         if (!a || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-                return -ENOMEM;
+                return tb_log_oom();
         sink.md = md;
         if (archive_write_open2(a, &sink, NULL, sink_write, NULL, NULL) != ARCHIVE_OK)
                 return -EIO;
@@ -190,7 +187,7 @@ static int make_config(const tb_container_options *o, const char *layer_hex, tb_
         int r;
 
         if (!root)
-                return -ENOMEM;
+                return tb_log_oom();
         r = iso8601(o->epoch, created);
         if (r < 0)
                 return r;
@@ -200,7 +197,7 @@ static int make_config(const tb_container_options *o, const char *layer_hex, tb_
         history = json_object_new_array();
         h = json_object_new_object();
         if (!rootfs || !diff_ids || !history || !h)
-                return -ENOMEM;
+                return tb_log_oom();
         json_object_object_add(root, "architecture", json_object_new_string(o->arch));
         json_object_object_add(root, "os", json_object_new_string("linux"));
         json_object_object_add(root, "created", json_object_new_string(created));
@@ -227,7 +224,7 @@ static int make_manifest(const tb_container_options *o, const char *config_name,
                 json_object_put(m);
                 json_object_put(tags);
                 json_object_put(layers);
-                return -ENOMEM;
+                return tb_log_oom();
         }
         json_object_object_add(m, "Config", json_object_new_string(config_name));
         json_object_array_add(tags, json_object_new_string(o->repo_tag));
@@ -250,7 +247,7 @@ int tb_container_write(const tb_esp *esp, const tb_container_options *o, const c
 
         /* The layer goes to a hidden temp file beside the output first: its digest names it. */
         if (asprintf(&layer_tmp, "%s.layer", out_path) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         r = tb_atomic_open(layer_tmp, 0600, &layer);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot create", out_path);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "boot/loader-entry.h"
 #include "util/fileio.h"
 #include "util/log.h"
 
@@ -20,7 +21,7 @@ int tb_esp_new(tb_esp **ret) {
         tb_esp *esp = calloc(1, sizeof(*esp));
 
         if (!esp)
-                return -ENOMEM;
+                return tb_log_oom();
         *ret = esp;
         return 0;
 }
@@ -81,7 +82,7 @@ static int append(tb_esp *esp, const char *path, bool is_dir, tb_esp_entry **ret
                 char *slash;
 
                 if (!parent)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 slash = strrchr(parent, '/');
                 if (slash) {
                         tb_esp_entry *pe;
@@ -94,12 +95,12 @@ static int append(tb_esp *esp, const char *path, bool is_dir, tb_esp_entry **ret
         }
         e = realloc(esp->entries, (esp->n + 1) * sizeof(*e));
         if (!e)
-                return -ENOMEM;
+                return tb_log_oom();
         esp->entries = e;
         e = &esp->entries[esp->n];
         *e = (tb_esp_entry){ .path = strdup(path), .is_dir = is_dir };
         if (!e->path)
-                return -ENOMEM;
+                return tb_log_oom();
         esp->n++;
         esp->sorted = false;
         *ret = e;
@@ -120,7 +121,7 @@ int tb_esp_add_file(tb_esp *esp, const char *path, const char *src_path) {
         if (r < 0)
                 return r;
         e->src_path = strdup(src_path);
-        return e->src_path ? 0 : -ENOMEM;
+        return e->src_path ? 0 : tb_log_oom();
 }
 
 int tb_esp_add_data(tb_esp *esp, const char *path, const void *data, size_t len) {
@@ -187,31 +188,6 @@ int tb_esp_entry_size(const tb_esp_entry *e, uint64_t *ret) {
         return 0;
 }
 
-static int copy_file(const char *src, const char *dst) {
-        _cleanup_(closep) int in = -1, out = -1;
-        struct stat st;
-        int r = 0;
-
-        in = open(src, O_RDONLY | O_CLOEXEC);
-        if (in < 0 || fstat(in, &st) < 0)
-                return tb_log_errno(negative_errno(), "%s: cannot read", src);
-        out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (out < 0)
-                return tb_log_errno(negative_errno(), "%s: cannot create", dst);
-        for (off_t left = st.st_size; left > 0;) {
-                ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
-
-                if (n <= 0) {
-                        r = tb_log_errno(n < 0 ? negative_errno() : -EIO, "%s: cannot copy to %s", src, dst);
-                        break;
-                }
-                left -= n;
-        }
-        if (r >= 0 && fsync(out) < 0)
-                r = tb_log_errno(negative_errno(), "%s: cannot write", dst);
-        return r;
-}
-
 static int produce_file(const tb_esp_entry *e, const char *dst) {
         _cleanup_(closep) int out = open(dst, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         int r;
@@ -241,7 +217,7 @@ int tb_esp_write_tree(const tb_esp *esp, const char *dir) {
                 _cleanup_(freep) char *p = tb_path_join(stage.dir, e->path);
 
                 if (!p)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 if (!strchr(e->path, '/')) {
                         if (n_top >= ARRAY_SIZE(top))
                                 return -E2BIG;
@@ -252,7 +228,7 @@ int tb_esp_write_tree(const tb_esp *esp, const char *dir) {
                 else if (e->write)
                         r = produce_file(e, p);
                 else if (e->src_path)
-                        r = copy_file(e->src_path, p);
+                        r = tb_copy_file(e->src_path, p, 0644, false);
                 else {
                         r = tb_write_file_new(p, e->data.data, e->data.len, 0644);
                         if (r < 0)
@@ -317,17 +293,15 @@ int tb_esp_loader_conf(tb_enroll enroll, tb_buf *out) {
 }
 
 int tb_esp_entry_conf(const tb_esp_boot_entry *e, tb_buf *out) {
+        _cleanup_(tb_loader_entry_donep) tb_loader_entry le = TB_LOADER_ENTRY_INIT;
+        const struct {
+                const char *key, *value;
+        } kv[] = { { "title", e->title }, { "sort-key", e->sort_key }, { "efi", e->efi },
+                   { "version", e->version }, { "cmdline", e->cmdline } };
         int r;
 
-        if ((r = append_kv(out, "title", e->title)) < 0)
-                return r;
-        if (e->sort_key && (r = append_kv(out, "sort-key", e->sort_key)) < 0)
-                return r;
-        if ((r = append_kv(out, "efi", e->efi)) < 0)
-                return r;
-        if (e->version && (r = append_kv(out, "version", e->version)) < 0)
-                return r;
-        if (e->cmdline && (r = append_kv(out, "cmdline", e->cmdline)) < 0)
-                return r;
-        return 0;
+        for (size_t i = 0; i < ARRAY_SIZE(kv); i++)
+                if (kv[i].value && (r = tb_loader_entry_add(&le, kv[i].key, kv[i].value)) < 0)
+                        return r;
+        return tb_loader_entry_format(&le, out);
 }

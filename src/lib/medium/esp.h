@@ -1,5 +1,5 @@
 /* esp.h — the EFI System Partition as a manifest (ESP path → file or bytes), and the systemd-boot
- * configuration that goes into it (loader.conf, Type #1 entries; research/formats.md §8).
+ * configuration that goes into it (loader.conf, Type #1 entries; shared/research/formats.md §8).
  * The output writers (-t uki directory, FAT image for -t iso, container layer) all read it. */
 #pragma once
 
@@ -27,10 +27,7 @@ typedef struct tb_esp_entry {
 
 int tb_esp_new(tb_esp **ret);
 void tb_esp_free(tb_esp *esp);
-static inline void tb_esp_freep(tb_esp **p) {
-        if (*p)
-                tb_esp_free(*p);
-}
+TB_DEFINE_CLEANUP(tb_esp *, tb_esp_free)
 
 int tb_esp_add_dir(tb_esp *esp, const char *path);
 int tb_esp_add_file(tb_esp *esp, const char *path, const char *src_path);

@@ -76,7 +76,7 @@ int tb_fat_new(tb_fat **ret) {
         tb_fat *fat = calloc(1, sizeof(*fat));
 
         if (!fat)
-                return -ENOMEM;
+                return tb_log_oom();
         fat->root.is_dir = true;
         *ret = fat;
         return 0;
@@ -116,11 +116,11 @@ static int add_child(node *dir, const char *name, size_t len, bool is_dir, node 
 
         n = calloc(1, sizeof(*n));
         if (!n)
-                return -ENOMEM;
+                return tb_log_oom();
         n->name = strndup(name, len);
         if (!n->name) {
                 free(n);
-                return -ENOMEM;
+                return tb_log_oom();
         }
         if (tb_fat_name_valid(n->name) < 0) {
                 node_free(n);
@@ -131,7 +131,7 @@ static int add_child(node *dir, const char *name, size_t len, bool is_dir, node 
         if (!c) {
                 node_free(n);
                 free(n);
-                return -ENOMEM;
+                return tb_log_oom();
         }
         n->is_dir = is_dir;
         n->parent = dir;
@@ -159,7 +159,7 @@ static int lookup(tb_fat *fat, const char *path, bool is_dir, node **ret) {
                 node *n;
 
                 if (!name)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 n = find_child(cur, name);
                 free(name);
                 if (n) {
@@ -203,7 +203,7 @@ int tb_fat_add_file(tb_fat *fat, const char *path, const char *src_path) {
                 return r;
         n->src_path = strdup(src_path);
         if (!n->src_path)
-                return -ENOMEM;
+                return tb_log_oom();
         n->size = (uint64_t)st.st_size;
         return 0;
 }
@@ -412,7 +412,7 @@ static int compute_layout(tb_fat *fat, const tb_fat_options *o, layout *L) {
                 return -EFBIG;
         L->fat = calloc((size_t)L->n_clusters + 2, sizeof(uint32_t));
         if (!L->fat)
-                return -ENOMEM;
+                return tb_log_oom();
         L->fat[0] = 0x0FFFFFF8u; /* media descriptor F8 */
         L->fat[1] = FAT_EOC;
         L->next_cluster = 2;
@@ -483,7 +483,7 @@ static int write_dir(int fd, uint64_t base, const layout *L, const node *dir, co
         int r;
 
         if (!buf)
-                return -ENOMEM;
+                return tb_log_oom();
         fat_datetime(o->epoch, &date, &tim);
         if (dir->parent) {
                 static const uint8_t dot[11] = ".          ", dotdot[11] = "..         ";

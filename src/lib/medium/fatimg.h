@@ -15,10 +15,7 @@ typedef struct tb_fat tb_fat;
 
 int tb_fat_new(tb_fat **ret);
 void tb_fat_free(tb_fat *fat);
-static inline void tb_fat_freep(tb_fat **p) {
-        if (*p)
-                tb_fat_free(*p);
-}
+TB_DEFINE_CLEANUP(tb_fat *, tb_fat_free)
 
 /* Paths are inside the image, '/'-separated, with or without a leading '/'. Parent directories
  * are created as needed. Names keep their case (stored as long names when not plain 8.3). */

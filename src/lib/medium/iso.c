@@ -24,14 +24,8 @@ static int iso_error(int ret, const char *what) {
         return -EIO;
 }
 
-static void image_unrefp(IsoImage **p) {
-        if (*p)
-                iso_image_unref(*p);
-}
-static void opts_freep(IsoWriteOpts **p) {
-        if (*p)
-                iso_write_opts_free(*p);
-}
+TB_DEFINE_CLEANUP(IsoImage *, iso_image_unref)
+TB_DEFINE_CLEANUP(IsoWriteOpts *, iso_write_opts_free)
 static void burn_source_freep(struct burn_source **p) {
         if (*p) {
                 (*p)->free_data(*p);
@@ -176,8 +170,8 @@ static int configure(IsoWriteOpts *opts, const tb_iso_options *o) {
 }
 
 int tb_iso_write(const tb_iso_options *o, const char *out_path) {
-        _cleanup_(image_unrefp) IsoImage *image = NULL;
-        _cleanup_(opts_freep) IsoWriteOpts *opts = NULL;
+        _cleanup_(iso_image_unrefp) IsoImage *image = NULL;
+        _cleanup_(iso_write_opts_freep) IsoWriteOpts *opts = NULL;
         _cleanup_(burn_source_freep) struct burn_source *src = NULL;
         _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
         ElToritoBootImage *boot = NULL;
@@ -257,7 +251,7 @@ int tb_iso_write(const tb_iso_options *o, const char *out_path) {
                 return tb_log_errno(r, "%s: cannot create", out_path);
         buf = malloc(WRITE_CHUNK);
         if (!buf)
-                return -ENOMEM;
+                return tb_log_oom();
         /* libisofs hands out exactly the bytes asked for, except that a read past the end returns
          * EOF and drops the tail: ask for whole chunks up to the announced size, then the rest. */
         off_t size = src->get_size(src);

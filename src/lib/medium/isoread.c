@@ -14,23 +14,14 @@
 #include "util/log.h"
 #include "util/macro.h"
 
-static void image_unrefp(IsoImage **i) {
-        if (*i)
-                iso_image_unref(*i);
-}
-static void source_unrefp(IsoDataSource **s) {
-        if (*s)
-                iso_data_source_unref(*s);
-}
-static void opts_freep(IsoReadOpts **o) {
-        if (*o)
-                iso_read_opts_free(*o);
-}
+TB_DEFINE_CLEANUP(IsoImage *, iso_image_unref)
+TB_DEFINE_CLEANUP(IsoDataSource *, iso_data_source_unref)
+TB_DEFINE_CLEANUP(IsoReadOpts *, iso_read_opts_free)
 
 int tb_isoread_extract(const char *iso, const char *path, const char *out) {
-        _cleanup_(image_unrefp) IsoImage *image = NULL;
-        _cleanup_(source_unrefp) IsoDataSource *src = NULL;
-        _cleanup_(opts_freep) IsoReadOpts *opts = NULL;
+        _cleanup_(iso_image_unrefp) IsoImage *image = NULL;
+        _cleanup_(iso_data_source_unrefp) IsoDataSource *src = NULL;
+        _cleanup_(iso_read_opts_freep) IsoReadOpts *opts = NULL;
         _cleanup_(closep) int fd = -1;
         _cleanup_(freep) char *abs = realpath(iso, NULL);
         IsoNode *node = NULL;
@@ -46,7 +37,7 @@ int tb_isoread_extract(const char *iso, const char *path, const char *out) {
         iso_set_msgs_severities("NEVER", "FAILURE", "trustboot");
         if (iso_data_source_new_from_file(abs, &src) < 0 || iso_read_opts_new(&opts, 0) < 0 ||
             iso_image_new("", &image) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         r = iso_image_import(image, src, opts, NULL);
         if (r < 0)
                 return tb_log_errno(-EBADMSG, "%s: not a readable ISO 9660 image (%s)", iso, iso_error_to_msg(r));

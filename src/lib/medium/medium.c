@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -27,20 +28,14 @@
 #include "rootfs/rootfs.h"
 #include "pe/signer.h"
 #include "medium/uki.h"
+#include "sb/keyset.h"
+#include "pe/sdmagic.h"
 
 #define DEFAULT_CMDLINE "console=tty1 console=ttyS0 panic=5"
 #define INSTALL_MODE "install-mode"
 #define ENTRY_BASE "norole"
 #define UKI_DIR "EFI/trustboot"
 #define OSREL_MAX ((size_t)64 * 1024)
-
-/* systemd-measure's phases as systemd-stub and systemd-pcrphase extend them, cumulative. */
-static char *const policy_phases[] = {
-        (char *)"enter-initrd",
-        (char *)"enter-initrd:leave-initrd",
-        (char *)"enter-initrd:leave-initrd:sysinit",
-        (char *)"enter-initrd:leave-initrd:sysinit:ready",
-};
 
 int tb_medium_type_from_string(const char *s, tb_medium_type *ret) {
         static const char *const names[] = { [TB_MEDIUM_UKI] = "uki", [TB_MEDIUM_ISO] = "iso",
@@ -77,7 +72,7 @@ int tb_medium_entry_name(const char *base, const char *args, char **ret) {
                 args++;
         s = malloc(bl + 1 + strlen(args) + 1);
         if (!s)
-                return -ENOMEM;
+                return tb_log_oom();
         memcpy(s, base, bl);
         if (*args)
                 s[n++] = '_';
@@ -203,7 +198,7 @@ static int add_entry(build *b, const char *name_base, const char *name_args, con
         e->title = strdup(title);
         e->extra = strdup(extra);
         if (!e->title || !e->extra || asprintf(&e->cmdline, "%s %s%s%s", b->o->cmdline, INSTALL_MODE, sep, extra) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         for (size_t i = 0; i < b->n_entries; i++)
                 if (strcmp(b->entries[i].name, e->name) == 0) {
                         tb_err("two entries would both be named '%s'", e->name);
@@ -214,7 +209,7 @@ static int add_entry(build *b, const char *name_base, const char *name_args, con
         return 0;
 }
 
-/* The Kairos entry set: the default entry, one per -c, one per -s (research/kairos.md §2.4). */
+/* The Kairos entry set: the default entry, one per -c, one per -s (shared/research/kairos.md §2.4). */
 static int plan_entries(build *b) {
         const tb_medium_options *o = b->o;
         int r;
@@ -224,7 +219,7 @@ static int plan_entries(build *b) {
                 _cleanup_(freep) char *args = NULL;
 
                 if (asprintf(&args, "%s %s", INSTALL_MODE, o->extra_cmdlines[i]) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 r = add_entry(b, ENTRY_BASE, args, o->branding, o->extra_cmdlines[i]);
         }
         for (size_t i = 0; r >= 0 && i < o->n_single; i++) {
@@ -234,11 +229,11 @@ static int plan_entries(build *b) {
                         _cleanup_(freep) char *t = strndup(s, (size_t)(colon - s)), *title = NULL, *name = NULL;
 
                         if (!t)
-                                return -ENOMEM;
+                                return tb_log_oom();
                         for (char *p = t; *p; p++)
                                 *p = *p == ' ' ? '_' : (char)tolower((unsigned char)*p);
                         if (asprintf(&title, "%s (%.*s)", o->branding, (int)(colon - s), s) < 0)
-                                return -ENOMEM;
+                                return tb_log_oom();
                         /* The title becomes the whole name (lower case, spaces as '_'). */
                         r = tb_medium_entry_name(t, "", &name);
                         if (r >= 0)
@@ -279,11 +274,11 @@ static int load_keys(build *b) {
         if (r < 0)
                 return r;
         if (o->public_keys)
-                for (const char *const *k = (const char *const[]){ "PK.auth", "KEK.auth", "db.auth", NULL }; *k; k++) {
+                for (const char *const *k = tb_keyset_auth_files; *k; k++) {
                         _cleanup_(freep) char *path = tb_path_join(o->public_keys, *k);
 
                         if (!path)
-                                return -ENOMEM;
+                                return tb_log_oom();
                         if (access(path, R_OK) < 0)
                                 return tb_log_errno(negative_errno(), "%s: cannot read the enrollment key", path);
                 }
@@ -301,7 +296,7 @@ static int open_efi(build *b, const char *given, const char *installed_name, cha
                 int r;
 
                 if (asprintf(&rel, "usr/lib/systemd/boot/efi/%s", installed_name) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 r = tb_rootfs_open_file(b->fs, rel, fd);
                 if (r < 0)
                         return tb_log_errno(r, "%s: not found in the root file system (--sdboot-in-source)", rel);
@@ -325,7 +320,7 @@ static int check_efi_binaries(build *b) {
         if (r < 0)
                 return r;
         gen = tb_stub_gen_from_pe(stub);
-        if (gen < 0 || tb_uki_sdmagic_major(stub, "systemd-stub") < 0 ||
+        if (gen < 0 || tb_pe_sdmagic_major(stub, "systemd-stub") < 0 ||
             tb_pe_get_info(stub)->machine != TB_PE_MACHINE_AMD64) {
                 tb_err("%s: not a supported systemd-stub (x86-64, systemd 252 or later)", b->stub_path);
                 return -EBADMSG;
@@ -341,7 +336,7 @@ static int check_efi_binaries(build *b) {
         r = tb_pe_open(b->sdboot_path, &sdboot);
         if (r < 0)
                 return r;
-        b->sdboot_major = tb_uki_sdmagic_major(sdboot, "systemd-boot");
+        b->sdboot_major = tb_pe_sdmagic_major(sdboot, "systemd-boot");
         if (b->sdboot_major < 252 || tb_pe_get_info(sdboot)->machine != TB_PE_MACHINE_AMD64) {
                 tb_err("%s: not a supported systemd-boot (x86-64, systemd 252 or later)", b->sdboot_path);
                 return -EBADMSG;
@@ -430,7 +425,7 @@ static int read_rootfs_inputs(build *b) {
                 if (asprintf(&b->base_name, "%s%s%s-uki", *id ? id : "linux", *ver ? "-" : "", ver) < 0)
                         b->base_name = NULL;
         }
-        return b->base_name ? 0 : -ENOMEM;
+        return b->base_name ? 0 : tb_log_oom();
 }
 
 /* Whether PATH (absolute or not) is an executable file of the tree, symlinks resolved inside it. */
@@ -502,6 +497,9 @@ static int make_initrd(build *b) {
                 return r;
         io.compression = b->o->compression;
         io.level = b->o->compression_level;
+        if (b->o->epoch < 0 || b->o->epoch > (int64_t)UINT32_MAX)
+                return tb_fail(-ERANGE, "SOURCE_DATE_EPOCH=%" PRId64 ": beyond the initrd's 32-bit timestamps",
+                               b->o->epoch);
         io.mtime = (uint64_t)b->o->epoch;
         io.init = b->init;
         r = tb_exclude_from_options(b->fs, b->o->excludes, b->o->n_excludes, b->o->slim, &exclude);
@@ -517,7 +515,7 @@ static int make_initrd(build *b) {
         io.sink_userdata = &sink;
         b->initrd_path = tb_path_join(b->work, "initrd");
         if (!b->initrd_path)
-                return -ENOMEM;
+                return tb_log_oom();
         fd = open(b->initrd_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot create", b->initrd_path);
@@ -574,13 +572,19 @@ static int file_source(const char *path, tb_pe_source *ret) {
 
 static int prepare_uki(build *b, const entry *e, uki_job *job) {
         _cleanup_(json_object_putp) struct json_object *sig = NULL;
+        _cleanup_(tb_strv_freep) char **phases = NULL;
         tb_uki_parts parts = { .stub_path = b->stub_path };
+        size_t n_phases;
         int r;
 
         r = tb_pcr11_set_section_data(b->pcr, TB_UKI_CMDLINE, e->cmdline, strlen(e->cmdline));
         if (r < 0)
                 return r;
-        r = tb_pcr11_sign(b->pcr, policy_phases, ARRAY_SIZE(policy_phases), b->pcr_key, NULL, &sig);
+        /* systemd-measure's default phases, as systemd-stub and systemd-pcrphase extend them. */
+        r = tb_pcr_phase_list(NULL, 0, &phases, &n_phases);
+        if (r < 0)
+                return r;
+        r = tb_pcr11_sign(b->pcr, phases, n_phases, b->pcr_key, NULL, &sig);
         if (r < 0)
                 return tb_log_errno(r, "cannot sign the PCR policy with the PCR key");
         r = tb_json_format(sig, TB_JSON_SHORT, &job->sig_json);
@@ -705,7 +709,7 @@ static int assemble_esp(build *b) {
 
         r = tb_esp_new(&b->esp);
         if (r < 0 || !sdboot)
-                return -ENOMEM;
+                return tb_log_oom();
         tb_info("signing systemd-boot %d…", b->sdboot_major);
         r = sign_sdboot(b, sdboot);
         if (r >= 0)
@@ -725,7 +729,7 @@ static int assemble_esp(build *b) {
 
                 if (asprintf(&esp_path, "%s/%s.efi", UKI_DIR, e->name) < 0 || asprintf(&efi, "/%s", esp_path) < 0 ||
                     asprintf(&conf_path, "loader/entries/%s.conf", e->name) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 uki_job *job = &b->jobs[b->n_jobs++];
 
                 tb_info("building UKI %s: %s", esp_path, e->cmdline);
@@ -755,11 +759,11 @@ static int assemble_esp(build *b) {
         if (r < 0)
                 return r;
         if (b->o->public_keys) {
-                for (const char *const *k = (const char *const[]){ "PK.auth", "KEK.auth", "db.auth", NULL }; *k; k++) {
+                for (const char *const *k = tb_keyset_auth_files; *k; k++) {
                         _cleanup_(freep) char *src = tb_path_join(b->o->public_keys, *k), *dst = NULL;
 
                         if (!src || asprintf(&dst, "loader/keys/auto/%s", *k) < 0)
-                                return -ENOMEM;
+                                return tb_log_oom();
                         r = add_esp_file(b, dst, src);
                         if (r < 0)
                                 return r;
@@ -823,7 +827,7 @@ static int write_container(build *b, const char *out) {
         tb_container_options co = { .arch = "amd64", .epoch = b->o->epoch };
 
         if (asprintf(&tag, "%s:latest", b->base_name) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         for (char *p = tag; *p && *p != ':'; p++) /* image names are lower case */
                 *p = (char)tolower((unsigned char)*p);
         co.repo_tag = tag;
@@ -837,13 +841,13 @@ static int write_output(build *b, char **ret_output) {
         switch (b->o->type) {
         case TB_MEDIUM_UKI:
                 out = strdup(b->o->output_dir);
-                r = out ? tb_esp_write_tree(b->esp, b->o->output_dir) : -ENOMEM;
+                r = out ? tb_esp_write_tree(b->esp, b->o->output_dir) : tb_log_oom();
                 break;
         case TB_MEDIUM_ISO:
-                r = asprintf(&out, "%s/%s.iso", b->o->output_dir, b->base_name) < 0 ? -ENOMEM : write_iso(b, out);
+                r = asprintf(&out, "%s/%s.iso", b->o->output_dir, b->base_name) < 0 ? tb_log_oom() : write_iso(b, out);
                 break;
         case TB_MEDIUM_CONTAINER:
-                r = asprintf(&out, "%s/%s.tar", b->o->output_dir, b->base_name) < 0 ? -ENOMEM
+                r = asprintf(&out, "%s/%s.tar", b->o->output_dir, b->base_name) < 0 ? tb_log_oom()
                                                                                    : write_container(b, out);
                 break;
         default:
@@ -872,24 +876,14 @@ static int make_work_dir(build *b) {
                         _cleanup_(freep) char *p = tb_path_join(b->o->output_dir, *top);
 
                         if (!p)
-                                return -ENOMEM;
+                                return tb_log_oom();
                         if (tb_path_exists(p)) {
                                 tb_err("%s: already holds an ESP tree (%s/); choose an empty directory", b->o->output_dir,
                                        *top);
                                 return -EEXIST;
                         }
                 }
-        b->work = tb_path_join(b->o->output_dir, ".trustboot-build.XXXXXX");
-        if (!b->work)
-                return -ENOMEM;
-        if (!mkdtemp(b->work)) {
-                int r = tb_log_errno(negative_errno(), "%s: cannot write", b->o->output_dir);
-
-                free(b->work);
-                b->work = NULL;
-                return r;
-        }
-        return 0;
+        return tb_workdir_create(b->o->output_dir, ".trustboot-build", &b->work);
 }
 
 int tb_medium_build(const tb_medium_options *o, char **ret_output) {

@@ -1,6 +1,6 @@
 /* medium.h — `build-uki`: from a root file system to signed UKIs, a signed systemd-boot with its
  * configuration and enrollment keys, and the output (ESP tree, ISO, or container). The pipeline
- * and its rules follow Kairos (research/kairos.md §2); formats follow research/formats.md. */
+ * and its rules follow Kairos (shared/research/kairos.md §2); formats follow shared/research/formats.md. */
 #pragma once
 
 #include <stdbool.h>

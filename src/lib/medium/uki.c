@@ -96,26 +96,3 @@ int tb_uki_kernel_release(int fd, char *buf, size_t size) {
         return 0;
 }
 
-int tb_uki_sdmagic_major(const tb_pe *pe, const char *product) {
-        _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
-        const tb_pe_section *s = tb_pe_find_section(pe, ".sdmagic");
-        const char *p;
-        int r;
-
-        if (!s)
-                return -EBADMSG;
-        r = tb_pe_section_read(pe, s, 4096, &b);
-        if (r < 0 || tb_buf_append_zero(&b, 1) < 0)
-                return -EBADMSG;
-        /* "#### LoaderInfo: systemd-boot 252.39-1~deb12u1 ####" */
-        p = strstr((const char *)b.data, "LoaderInfo: ");
-        if (!p)
-                return -EBADMSG;
-        p += strlen("LoaderInfo: ");
-        if (strncmp(p, product, strlen(product)) != 0 || p[strlen(product)] != ' ')
-                return -EBADMSG;
-        p += strlen(product) + 1;
-        if (*p < '0' || *p > '9')
-                return -EBADMSG;
-        return (int)strtol(p, NULL, 10);
-}

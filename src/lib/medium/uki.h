@@ -1,5 +1,5 @@
 /* uki.h — a Unified Kernel Image: a systemd-stub with the UKI sections appended (.linux last),
- * signed with Authenticode, written in one streaming pass (research/formats.md §1, §9). */
+ * signed with Authenticode, written in one streaming pass (shared/research/formats.md §1, §9). */
 #pragma once
 
 #include "pe/pe.h"
@@ -24,7 +24,3 @@ int tb_uki_write(const tb_uki_parts *parts, const tb_signer *signer, int fd, con
  * section holds it. -ENODATA when the image has no such header (other architectures). */
 int tb_uki_kernel_release(int kernel_fd, char *buf, size_t size);
 
-/* What a systemd EFI binary's .sdmagic says ("#### LoaderInfo: systemd-boot 252.39-1 ####"):
- * returns the major version if the product is PRODUCT ("systemd-boot", "systemd-stub"),
- * else -EBADMSG. */
-int tb_uki_sdmagic_major(const tb_pe *pe, const char *product);

@@ -218,7 +218,7 @@ static int mount_device(struct boot *b, const char *device, const char *where, u
         load(b, alias);
         (void)mkdir(where, 0755);
         if (mount(device, where, type, flags, options) < 0)
-                return tb_log_errno(-errno, "%s (%s): cannot mount at %s", device, type, where);
+                return tb_log_errno(negative_errno(), "%s (%s): cannot mount at %s", device, type, where);
         tb_info("%s mounted at %s", device, where);
         b->mounts[b->n_mounts++] = where;
         return 0;
@@ -313,7 +313,7 @@ static int medium_esp(struct boot *b, const char *dst) {
         (void)mkdir(TB_INSTALL_RUN_DIR, 0755);
         (void)mkdir(iso, 0755);
         if (mount(disk, iso, "iso9660", MS_RDONLY, NULL) < 0)
-                return tb_log_errno(-errno, "medium: %s: cannot mount", disk);
+                return tb_log_errno(negative_errno(), "medium: %s: cannot mount", disk);
         if (!(img = tb_path_join(iso, "efiboot.img")))
                 return -ENOMEM;
         setenv("MTOOLS_SKIP_CHECK", "1", 1);
@@ -382,7 +382,7 @@ static int install(struct boot *b) {
                 sync();
                 tb_info("%s", c->poweroff ? "powering off" : "rebooting");
                 r = reboot(c->poweroff ? RB_POWER_OFF : RB_AUTOBOOT);
-                tb_log_errno(r < 0 ? -errno : -EIO, "cannot %s", c->poweroff ? "power off" : "reboot");
+                tb_log_errno(r < 0 ? negative_errno() : -EIO, "cannot %s", c->poweroff ? "power off" : "reboot");
                 goto fail;
         }
         tb_log_set_prefix("trustboot init");
@@ -425,7 +425,7 @@ static int boot(struct boot *b) {
 
         /* Wait for the ESP the loader names (the from-disk path needs its disk), then decide. */
         _cleanup_(freep) char *partuuid = NULL;
-        if (tb_efivar_read_string(NULL, "LoaderDevicePartUUID", &TB_GUID_LOADER, &partuuid) == 0 && *partuuid) {
+        if (tb_efivar_read_string(NULL, TB_LOADER_DEVICE_PART_UUID, &TB_GUID_LOADER, &partuuid) == 0 && *partuuid) {
                 /* systemd-boot writes it upper case, libblkid's PARTUUID is lower case */
                 for (char *p = partuuid; *p; p++)
                         *p = (char)tolower((unsigned char)*p);
@@ -480,7 +480,7 @@ static int boot(struct boot *b) {
                 (double)now_usec() / 1000.0, (double)(now_usec() - b->start_usec) / 1000.0, init);
         char *argv[] = { init, NULL };
         execv(init, argv);
-        tb_log_errno(-errno, "%s: cannot execute", init);
+        tb_log_errno(negative_errno(), "%s: cannot execute", init);
         return fail(b, "cannot exec the init");
 }
 

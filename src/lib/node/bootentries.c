@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "node/bootentry.h"
 #include "util/buf.h"
 #include "sb/efivar.h"
 #include "util/fileio.h"
@@ -71,7 +70,7 @@ int tb_role_title(tb_role role, const char *base_title, char **ret) {
         if (role < 0 || role >= _TB_ROLE_MAX)
                 return -EINVAL;
         if (asprintf(ret, "%s%s", base_title, role_title_suffix[role]) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         return 0;
 }
 
@@ -90,7 +89,7 @@ static char *strip_counter(const char *name) {
         int left;
         char *s;
 
-        if (tb_bootentry_parse_name(name, &base, &left, NULL) < 0 || left == TB_BOOTENTRY_COUNTER_NONE)
+        if (tb_loader_entry_parse_name(name, &base, &left, NULL) < 0 || left == TB_LOADER_ENTRY_COUNTER_NONE)
                 return strdup(name);
         if (asprintf(&s, "%s.conf", base) < 0)
                 return NULL;
@@ -99,7 +98,7 @@ static char *strip_counter(const char *name) {
 
 static bool has_counter(const char *name) {
         int left;
-        return tb_bootentry_parse_name(name, NULL, &left, NULL) == 0 && left != TB_BOOTENTRY_COUNTER_NONE;
+        return tb_loader_entry_parse_name(name, NULL, &left, NULL) == 0 && left != TB_LOADER_ENTRY_COUNTER_NONE;
 }
 
 static char *replace_prefix(const char *name, const char *from, const char *to) {
@@ -107,60 +106,6 @@ static char *replace_prefix(const char *name, const char *from, const char *to) 
         if (asprintf(&s, "%s%s", to, name + strlen(from)) < 0)
                 return NULL;
         return s;
-}
-
-/* Rewrites an entry: TITLE (if non-NULL) replaces the title, SORT_KEY the sort-key (added if
- * missing), and the efi/uki path's basename prefix FROM becomes TO (if FROM is non-NULL). */
-static int rewrite_entry(const char *text, const char *title, const char *sort_key, const char *from,
-                         const char *to, tb_buf *out) {
-        bool had_sort_key = false;
-        const char *line = text;
-        int r;
-
-        while (*line) {
-                const char *eol = strchrnul(line, '\n');
-                size_t len = (size_t)(eol - line);
-                size_t klen = strcspn(line, " \t\n");
-                if (klen > len)
-                        klen = len;
-                const char *val = line + klen + strspn(line + klen, " \t");
-                if (val > eol)
-                        val = eol;
-                _cleanup_(freep) char *key = strndup(line, klen);
-                _cleanup_(freep) char *value = strndup(val, (size_t)(eol - val));
-                _cleanup_(freep) char *newval = NULL;
-                if (!key || !value)
-                        return -ENOMEM;
-
-                if (title && strcmp(key, "title") == 0)
-                        newval = strdup(title);
-                else if (sort_key && strcmp(key, "sort-key") == 0) {
-                        newval = strdup(sort_key);
-                        had_sort_key = true;
-                } else if (from && (strcmp(key, "efi") == 0 || strcmp(key, "uki") == 0)) {
-                        char *slash = strrchr(value, '/');
-                        const char *base = slash ? slash + 1 : value;
-                        if (startswith(base, from)) {
-                                if (asprintf(&newval, "%.*s%s%s", (int)(base - value), value, to,
-                                             base + strlen(from)) < 0)
-                                        return -ENOMEM;
-                        }
-                }
-                if (klen > 0) {
-                        const char *v = newval ? newval : value;
-                        if ((r = tb_buf_append(out, key, strlen(key))) < 0 || (r = tb_buf_append(out, " ", 1)) < 0 ||
-                            (r = tb_buf_append(out, v, strlen(v))) < 0 || (r = tb_buf_append(out, "\n", 1)) < 0)
-                                return r;
-                } else if (len > 0 && (r = tb_buf_append(out, line, len)) < 0)
-                        return r;
-                line = *eol ? eol + 1 : eol;
-        }
-        if (sort_key && !had_sort_key) {
-                if ((r = tb_buf_append(out, "sort-key ", 9)) < 0 || (r = tb_buf_append(out, sort_key, strlen(sort_key))) < 0 ||
-                    (r = tb_buf_append(out, "\n", 1)) < 0)
-                        return r;
-        }
-        return 0;
 }
 
 static int read_text(const char *path, tb_buf *buf) {
@@ -172,50 +117,89 @@ static int read_text(const char *path, tb_buf *buf) {
         return 0;
 }
 
-static int entry_title(const char *text, char **ret) {
-        const char *line = text;
-        while (*line) {
-                const char *eol = strchrnul(line, '\n');
-                if (startswith(line, "title ") || startswith(line, "title\t")) {
-                        const char *v = line + 5 + strspn(line + 5, " \t");
-                        *ret = strndup(v, (size_t)(eol - v));
-                        return *ret ? 0 : -ENOMEM;
-                }
-                line = *eol ? eol + 1 : eol;
-        }
-        *ret = NULL;
-        return 0;
+/* What an installed entry takes from the medium's besides title, sort-key and efi: what it
+ * shows and how it is passed to the UKI, never what it boots. */
+static const char *const copied_keys[] = { "version", "options", "machine-id", "architecture", "cmdline" };
+
+static bool copied_key(const char *key) {
+        for (size_t i = 0; i < ARRAY_SIZE(copied_keys); i++)
+                if (strcmp(key, copied_keys[i]) == 0)
+                        return true;
+        return false;
 }
 
-static int copy_file(const char *src, const char *dst) {
-        _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
-        int r = tb_atomic_copy(src, dst, 0644, &af);
+static int conf_for(const char *conf, size_t len, const char *name, const char *efi_path, tb_buf *out) {
+        _cleanup_(tb_loader_entry_donep) tb_loader_entry in = TB_LOADER_ENTRY_INIT, e = TB_LOADER_ENTRY_INIT;
+        _cleanup_(freep) char *bt = NULL, *title = NULL;
+        tb_role role = tb_role_from_entry(name);
+        const char *t;
+        int r;
 
-        if (r >= 0)
-                r = tb_atomic_commit(&af);
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot copy to %s", src, dst);
-        return 0;
+        if ((r = tb_loader_entry_parse(conf, len, &in)) < 0)
+                return r;
+        t = tb_loader_entry_get(&in, "title") ?: "trustboot";
+        if (!(bt = base_title(t)))
+                return -ENOMEM;
+        if (role == TB_ROLE_NONE)
+                title = TAKE_PTR(bt);
+        else if ((r = tb_role_title(role, bt, &title)) < 0)
+                return r;
+        if ((r = tb_loader_entry_add(&e, "title", title)) < 0 ||
+            (r = tb_loader_entry_add(&e, "sort-key", tb_role_sort_key(name))) < 0 ||
+            (r = tb_loader_entry_add(&e, "efi", efi_path)) < 0)
+                return r;
+        for (size_t i = 0; i < in.n; i++)
+                if (copied_key(in.line[i].key) && (r = tb_loader_entry_add(&e, in.line[i].key, in.line[i].value)) < 0)
+                        return r;
+        return tb_loader_entry_format(&e, out);
+}
+
+int tb_bootentries_conf_for(const char *conf, size_t len, const char *name, const char *efi_path, tb_buf *out) {
+        int r = conf_for(conf, len, name, efi_path, out);
+
+        return r == -ENOMEM ? tb_log_oom() : r;
+}
+
+/* The efi path of entry E with its file name's prefix FROM replaced by TO. */
+static int renamed_efi(const char *text, size_t len, const char *from, const char *to, char **ret) {
+        _cleanup_(tb_loader_entry_donep) tb_loader_entry e = TB_LOADER_ENTRY_INIT;
+        const char *efi, *slash, *base;
+        int r;
+
+        if ((r = tb_loader_entry_parse(text, len, &e)) < 0)
+                return r == -ENOMEM ? tb_log_oom() : r;
+        efi = tb_loader_entry_get(&e, "efi");
+        if (!efi) {
+                *ret = NULL;
+                return 0;
+        }
+        slash = strrchr(efi, '/');
+        base = slash ? slash + 1 : efi;
+        if (!startswith(base, from))
+                *ret = strdup(efi);
+        else if (asprintf(ret, "%.*s%s%s", (int)(base - efi), efi, to, base + strlen(from)) < 0)
+                *ret = NULL;
+        return *ret ? 0 : tb_log_oom();
 }
 
 static int copy_entry(const char *src, const char *dst, const char *from, tb_role to) {
         _cleanup_(tb_buf_freep) tb_buf in = TB_BUF_INIT, out = TB_BUF_INIT;
-        _cleanup_(freep) char *t = NULL, *bt = NULL, *title = NULL;
+        _cleanup_(freep) char *efi = NULL, *name = NULL;
+        const char *slash = strrchr(dst, '/');
         int r;
 
         if ((r = read_text(src, &in)) < 0)
                 return r;
-        if ((r = entry_title((const char *)in.data, &t)) < 0)
+        if ((r = renamed_efi((const char *)in.data, in.len - 1, from, tb_role_to_string(to), &efi)) < 0)
                 return r;
-        if (t) {
-                if (!(bt = base_title(t)))
-                        return -ENOMEM;
-                if ((r = tb_role_title(to, bt, &title)) < 0)
-                        return r;
-        }
-        r = rewrite_entry((const char *)in.data, title, NULL, from, tb_role_to_string(to), &out);
+        if (!efi)
+                return tb_fail(-EBADMSG, "%s: no efi line", src);
+        name = strdup(slash ? slash + 1 : dst);
+        if (!name)
+                return tb_log_oom();
+        r = tb_bootentries_conf_for((const char *)in.data, in.len - 1, name, efi, &out);
         if (r < 0)
-                return r;
+                return tb_log_errno(r, "%s: cannot rewrite", src);
         r = tb_write_file_atomic(dst, out.data, out.len, 0644, true);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot write", dst);
@@ -231,12 +215,12 @@ static int foreach_file(const char *root, const char *sub, file_fn fn, void *use
         int n, r = 0;
 
         if (!dir)
-                return -ENOMEM;
+                return tb_log_oom();
         n = scandir(dir, &list, NULL, alphasort);
         if (n < 0) {
                 if (errno == ENOENT)
                         return 0;
-                return tb_log_errno(-errno, "%s: cannot list", dir);
+                return tb_log_errno(negative_errno(), "%s: cannot list", dir);
         }
         for (int i = 0; i < n; i++) {
                 if (r >= 0 && list[i]->d_name[0] != '.' &&
@@ -261,10 +245,10 @@ static int copy_one(const char *dir, const char *name, void *userdata) {
                 return 0;
         if (!(plain = strip_counter(name)) || !(newname = replace_prefix(plain, c->from, tb_role_to_string(c->to))) ||
             !(src = tb_path_join(dir, name)) || !(dst = tb_path_join(dir, newname)))
-                return -ENOMEM;
+                return tb_log_oom();
         if (endswith(name, ".conf"))
                 return copy_entry(src, dst, c->from, c->to);
-        return copy_file(src, dst);
+        return tb_copy_file(src, dst, 0644, true);
 }
 
 int tb_bootentries_copy(const char *root, const char *from, tb_role to) {
@@ -295,9 +279,9 @@ static int remove_one(const char *dir, const char *name, void *userdata) {
         if (!startswith(name, prefix))
                 return 0;
         if (!(path = tb_path_join(dir, name)))
-                return -ENOMEM;
+                return tb_log_oom();
         if (unlink(path) < 0)
-                return tb_log_errno(-errno, "%s: cannot remove", path);
+                return tb_log_errno(negative_errno(), "%s: cannot remove", path);
         (*count)++;
         return 0;
 }
@@ -314,6 +298,7 @@ int tb_bootentries_remove(const char *root, const char *prefix) {
 
 static int finish_one(const char *dir, const char *name, void *userdata) {
         _cleanup_(tb_buf_freep) tb_buf in = TB_BUF_INIT, out = TB_BUF_INIT;
+        _cleanup_(tb_loader_entry_donep) tb_loader_entry e = TB_LOADER_ENTRY_INIT;
         _cleanup_(freep) char *path = NULL, *newpath = NULL;
         int r;
 
@@ -321,11 +306,13 @@ static int finish_one(const char *dir, const char *name, void *userdata) {
         if (!endswith(name, ".conf"))
                 return 0;
         if (!(path = tb_path_join(dir, name)))
-                return -ENOMEM;
+                return tb_log_oom();
         if ((r = read_text(path, &in)) < 0)
                 return r;
-        if ((r = rewrite_entry((const char *)in.data, NULL, tb_role_sort_key(name), NULL, NULL, &out)) < 0)
-                return r;
+        if ((r = tb_loader_entry_parse((const char *)in.data, in.len - 1, &e)) < 0 ||
+            (r = tb_loader_entry_set(&e, "sort-key", tb_role_sort_key(name))) < 0 ||
+            (r = tb_loader_entry_format(&e, &out)) < 0)
+                return r == -ENOMEM ? tb_log_oom() : tb_log_errno(r, "%s: cannot rewrite", path);
         if (in.len - 1 != out.len || (out.len > 0 && memcmp(in.data, out.data, out.len) != 0)) {
                 r = tb_write_file_atomic(path, out.data, out.len, 0644, true);
                 if (r < 0)
@@ -334,9 +321,9 @@ static int finish_one(const char *dir, const char *name, void *userdata) {
         if (has_counter(name))
                 return 0;
         if (asprintf(&newpath, "%s/%.*s+%d.conf", dir, (int)(strlen(name) - 5), name, TB_BOOT_TRIES) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         if (rename(path, newpath) < 0)
-                return tb_log_errno(-errno, "%s: cannot rename to %s", path, newpath);
+                return tb_log_errno(negative_errno(), "%s: cannot rename to %s", path, newpath);
         return tb_fsync_parent(newpath);
 }
 
@@ -361,7 +348,7 @@ int tb_bootentries_list_ukis(const char *root, char ***ret) {
         int r = foreach_file(root, TB_BOOT_EFI_DIR, list_one, &c);
 
         if (r >= 0 && !c.names && !(c.names = calloc(1, sizeof(char *))))
-                r = -ENOMEM;
+                r = tb_log_oom();
         if (r < 0) {
                 tb_strv_free(c.names);
                 return r;
@@ -381,12 +368,12 @@ static int find_one(const char *dir, const char *name, void *userdata) {
 
         (void)dir;
         if (!plain)
-                return -ENOMEM;
+                return tb_log_oom();
         if (c->found || !endswith(plain, ".conf") || strlen(plain) != strlen(c->role) + 5 ||
             !startswith(plain, c->role))
                 return 0;
         c->found = strdup(name);
-        return c->found ? 0 : -ENOMEM;
+        return c->found ? 0 : tb_log_oom();
 }
 
 int tb_bootentries_find(const char *root, tb_role role, char **ret) {
@@ -412,5 +399,5 @@ int tb_bootentries_select_oneshot(const char *root, const char *efivarfs, tb_rol
         int r = tb_bootentries_find(root, role, &name);
         if (r < 0)
                 return tb_log_errno(r, "%s/%s: no %s entry", root, TB_BOOT_ENTRIES_DIR, tb_role_to_string(role));
-        return tb_efivar_write_string(efivarfs, "LoaderEntryOneShot", &TB_GUID_LOADER, name);
+        return tb_efivar_write_string(efivarfs, TB_LOADER_ENTRY_ONESHOT, &TB_GUID_LOADER, name);
 }

@@ -1,4 +1,4 @@
-/* bootentries.h — the installed ESP's boot entries as Kairos lays them out (research/kairos.md
+/* bootentries.h — the installed ESP's boot entries as Kairos lays them out (shared/research/kairos.md
  * §4.4 steps 8–11, §4.7, §4.8): the medium's "norole*" UKIs and entries fanned out to the roles
  * active / passive / recovery / statereset, their titles and sort keys, boot counting ("+3"),
  * and the EFI variables systemd-boot reads and writes (LoaderEntryOneShot, LoaderEntrySelected,
@@ -17,8 +17,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "boot/loader-entry.h"
+#include "util/buf.h"
+
 #define TB_BOOT_EFI_DIR "EFI/trustboot"   /* UKIs: EFI/trustboot/<role><suffix>.efi */
-#define TB_BOOT_ENTRIES_DIR "loader/entries"
+#define TB_BOOT_ENTRIES_DIR TB_LOADER_ENTRIES_DIR
 #define TB_BOOT_NOROLE "norole"           /* prefix of everything on the medium */
 #define TB_BOOT_TRIES 3                   /* boot counting: <name>+3.conf */
 
@@ -45,11 +48,19 @@ const char *tb_role_sort_key(const char *entry_name);
  * recovery = "T recovery", statereset = "T state reset (auto)". *RET is malloc'ed. */
 int tb_role_title(tb_role role, const char *base_title, char **ret);
 
+/* The medium's (or another role's) entry CONF rewritten as the installed entry NAME ("active",
+ * "passive_x", "my_entry"): title as tb_role_title() gives it for NAME's role (from CONF's title
+ * minus any role suffix), sort-key tb_role_sort_key(NAME), efi EFI_PATH, then only the keys an
+ * installed entry may take from a medium (version, options, machine-id, architecture, cmdline):
+ * never linux, initrd, devicetree or other keys that would boot something the signed UKI does
+ * not hold. Logs nothing but out-of-memory; -EINVAL for a value that spans lines. */
+int tb_bootentries_conf_for(const char *conf, size_t len, const char *name, const char *efi_path, tb_buf *out);
+
 /* Copies every file under ROOT/EFI/trustboot and ROOT/loader/entries whose name starts with
  * FROM (a role name or "norole"; boot counters are dropped from copied entry names) to the same
- * name with FROM replaced by TO's name; in copied entries the efi/uki path is renamed the same
- * way and the title set with tb_role_title() from the source entry's title minus any role
- * suffix. Existing targets are replaced. Files are written atomically. */
+ * name with FROM replaced by TO's name; copied entries are rewritten by tb_bootentries_conf_for()
+ * with the efi/uki path renamed the same way. Existing targets are replaced. Files are written
+ * atomically. */
 int tb_bootentries_copy(const char *root, const char *from, tb_role to);
 /* copy(TB_BOOT_NOROLE → each of active, passive, recovery, statereset). */
 int tb_bootentries_fan_out(const char *root);

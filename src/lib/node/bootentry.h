@@ -1,20 +1,12 @@
 /* bootentry.h — the Type #1 entries of an installed ESP (loader/entries/NAME.conf) with their boot
- * counters (research/formats.md §8.3–§8.4): what `bootentry --list` shows and what an upgrade
- * replaces. The layout itself (roles, titles, sort keys) is bootentries.h. */
+ * counters (shared/research/formats.md §8.3–§8.4): what `bootentry --list` shows, and blessing. The
+ * format is boot/loader-entry.h; the role layout (titles, sort keys) is bootentries.h. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "util/buf.h"
 #include "util/macro.h"
-
-#define TB_BOOTENTRY_COUNTER_NONE (-1)
-
-/* "active+2-1.conf" → base "active", left 2, done 1. Without a valid counter (the last '+'
- * followed by digits [-digits] right before ".conf") left and done are TB_BOOTENTRY_COUNTER_NONE
- * and base is the name without ".conf". -EINVAL unless FILE ends in ".conf". */
-int tb_bootentry_parse_name(const char *file, char **ret_base, int *ret_left, int *ret_done);
 
 typedef enum tb_bootentry_state {
         TB_BOOTENTRY_GOOD,          /* no counter: blessed, or never counted */
@@ -61,7 +53,3 @@ int tb_bootentry_marked_name(const char *count_path, bool good, char **ret_from,
  * syncs the directory. 0 with *RET_FROM and *RET_TO NULL when this boot was not counted (no
  * variable, or an entry without a counter); already-renamed entries (a second call) are fine. */
 int tb_bootentry_mark(const char *esp, const char *efivars, bool good, char **ret_from, char **ret_to);
-
-/* A source entry CONF (norole.conf) rewritten as the entry NAME ("active", "my_entry"): title
- * and sort-key as bootentries.h gives them for NAME's role, efi EFI_PATH; other keys kept. */
-int tb_bootentry_conf_for(const char *conf, size_t len, const char *name, const char *efi_path, tb_buf *out);

@@ -54,12 +54,12 @@ int tb_block_whole_disk(const char *device, char **ret) {
 
         *ret = NULL;
         if (stat(device, &st) < 0)
-                return -errno;
+                return negative_errno();
         if (!S_ISBLK(st.st_mode))
                 return -ENOTBLK;
         snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u", major(st.st_rdev), minor(st.st_rdev));
         if (!realpath(sys, real))
-                return -errno;
+                return negative_errno();
         snprintf(part, sizeof(part), "%s/partition", real);
         if (access(part, F_OK) == 0) {
                 char *slash = strrchr(real, '/');
@@ -123,10 +123,10 @@ static int set_why(tb_boot_origin *o, const char *fmt, ...) {
 int tb_boot_origin_probe(const char *efivarfs, tb_boot_origin *o) {
         *o = (tb_boot_origin){ .source = TB_BOOT_SOURCE_MEDIUM, .role = TB_ROLE_NONE };
 
-        (void)loader_string(efivarfs, "LoaderEntrySelected", &o->entry);
+        (void)loader_string(efivarfs, TB_LOADER_ENTRY_SELECTED, &o->entry);
         if (o->entry)
                 o->role = tb_role_from_entry(o->entry);
-        (void)loader_string(efivarfs, "LoaderDevicePartUUID", &o->esp_partuuid);
+        (void)loader_string(efivarfs, TB_LOADER_DEVICE_PART_UUID, &o->esp_partuuid);
         if (o->esp_partuuid)
                 for (char *p = o->esp_partuuid; *p; p++)
                         *p = (char)tolower((unsigned char)*p);

@@ -62,7 +62,7 @@ static int get_str(const ctx *x, const yaml_node_t *n, const char *key, char **r
         if (!s || !*s)
                 return bad(x, n, key, "expected a non-empty string");
         if (!(d = strdup(s)))
-                return -ENOMEM;
+                return tb_log_oom();
         free(*ret);
         *ret = d;
         return 0;
@@ -183,12 +183,12 @@ static int extra_partitions(const ctx *x, yaml_node_t *n, tb_cloudconfig *c) {
                 yaml_node_t *e = yaml_document_get_node(x->doc, *it);
                 tb_cloudconfig_partition p = { .fs = strdup("ext2") }; /* Kairos' LinuxImgFs */
                 if (!p.fs)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 r = each_pair(x, e, "install.extra-partitions[]", extra_field, &p);
                 if (r >= 0 && !p.name)
                         r = bad(x, e, "install.extra-partitions[]", "name is required");
                 if (r >= 0 && !p.label && !(p.label = strdup(p.name)))
-                        r = -ENOMEM;
+                        r = tb_log_oom();
                 if (r < 0) {
                         partition_done(&p);
                         return r;
@@ -196,7 +196,7 @@ static int extra_partitions(const ctx *x, yaml_node_t *n, tb_cloudconfig *c) {
                 tb_cloudconfig_partition *a = reallocarray(c->extra, c->n_extra + 1, sizeof(*a));
                 if (!a) {
                         partition_done(&p);
-                        return -ENOMEM;
+                        return tb_log_oom();
                 }
                 c->extra = a;
                 c->extra[c->n_extra++] = p;
@@ -218,7 +218,7 @@ static int encrypted(const ctx *x, yaml_node_t *n, tb_cloudconfig *c) {
                 return bad(x, n, "install.encrypted_partitions", "expected a list of labels");
         size_t max = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
         if (!(v = calloc(max + 1, sizeof(char *))))
-                return -ENOMEM;
+                return tb_log_oom();
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
                 yaml_node_t *e = yaml_document_get_node(x->doc, *it);
                 int r = get_str(x, e, "install.encrypted_partitions", &v[count]);
@@ -296,12 +296,12 @@ int tb_cloudconfig_new(tb_cloudconfig **ret) {
         _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = calloc(1, sizeof(*c));
 
         if (!c)
-                return -ENOMEM;
+                return tb_log_oom();
         c->device = strdup("auto");
         c->oem_mib = DEFAULT_OEM_MIB;
         c->encrypt_system = true;
         if (!c->device)
-                return -ENOMEM;
+                return tb_log_oom();
         c->bind_public_pcrs = UINT32_C(1) << 11;
         *ret = TAKE_PTR(c);
         return 0;
@@ -324,7 +324,7 @@ int tb_cloudconfig_merge(tb_cloudconfig *c, const char *name, const char *text, 
         int r;
 
         if (!yaml_parser_initialize(&parser))
-                return -ENOMEM;
+                return tb_log_oom();
         yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
         if (!yaml_parser_load(&parser, &doc)) {
                 tb_err("%s:%zu:%zu: %s", name, parser.problem_mark.line + 1, parser.problem_mark.column + 1,

@@ -1,4 +1,4 @@
-/* cloudconfig.h — the cloud-config YAML keys trustboot honours when installing (research/kairos.md
+/* cloudconfig.h — the cloud-config YAML keys trustboot honours when installing (shared/research/kairos.md
  * §4.3): install.{device,auto,reboot,poweroff,partitions,extra-partitions,encrypted_partitions},
  * bind-pcrs, bind-public-pcrs, and trustboot's own install.encrypt-system-partitions and
  * install.force. Several files can be merged over the defaults, later keys win.

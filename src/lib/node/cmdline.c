@@ -9,6 +9,7 @@
 #include "util/buf.h"
 #include "util/fileio.h"
 #include "util/macro.h"
+#include "util/log.h"
 
 static const char *cmdline_path = "/proc/cmdline";
 
@@ -46,7 +47,7 @@ static int lookup(const char *key, char **ret) {
                         if (ret) {
                                 free(*ret);
                                 if (!(*ret = strdup(word[klen] ? word + klen + 1 : "")))
-                                        return -ENOMEM;
+                                        return tb_log_oom();
                         }
                 }
         }

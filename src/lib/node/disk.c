@@ -118,11 +118,11 @@ int tb_disk_size(const char *device, uint64_t *ret) {
         struct stat st;
 
         if (fd < 0 || fstat(fd, &st) < 0)
-                return -errno;
+                return negative_errno();
         if (S_ISBLK(st.st_mode)) {
                 uint64_t size;
                 if (ioctl(fd, BLKGETSIZE64, &size) < 0)
-                        return -errno;
+                        return negative_errno();
                 *ret = size;
         } else if (S_ISREG(st.st_mode))
                 *ret = (uint64_t)st.st_size;
@@ -131,26 +131,19 @@ int tb_disk_size(const char *device, uint64_t *ret) {
         return 0;
 }
 
-static void fdisk_unrefp(struct fdisk_context **c) {
-        if (*c)
-                fdisk_unref_context(*c);
-}
-
-static void fdisk_partition_unrefp(struct fdisk_partition **p) {
-        if (*p)
-                fdisk_unref_partition(*p);
-}
+TB_DEFINE_CLEANUP(struct fdisk_context *, fdisk_unref_context)
+TB_DEFINE_CLEANUP(struct fdisk_partition *, fdisk_unref_partition)
 
 static int add_part(struct fdisk_context *cxt, const char *device, const tb_disk_part *p, uint64_t start,
                     uint64_t size, bool rest) {
-        _cleanup_(fdisk_partition_unrefp) struct fdisk_partition *pa = fdisk_new_partition();
+        _cleanup_(fdisk_unref_partitionp) struct fdisk_partition *pa = fdisk_new_partition();
         struct fdisk_parttype *t;
         char uuid[TB_DISK_UUID_STRING_SIZE];
         size_t partno;
         int r;
 
         if (!pa)
-                return -ENOMEM;
+                return tb_log_oom();
         t = fdisk_label_get_parttype_from_string(fdisk_get_label(cxt, NULL), p->esp ? ESP_TYPE : LINUX_TYPE);
         if (!t)
                 return tb_log_errno(-EINVAL, "%s: no GPT partition type %s", device, p->esp ? ESP_TYPE : LINUX_TYPE);
@@ -200,7 +193,7 @@ static int tell_kernel(struct fdisk_context *cxt, const char *device, const tb_d
                 struct blkpg_ioctl_arg a = { .op = BLKPG_ADD_PARTITION, .datalen = sizeof(bp), .data = &bp };
                 fdisk_unref_partition(pa);
                 if (ioctl(fd, BLKPG, &a) < 0)
-                        return tb_log_errno(-errno, "%s: cannot tell the kernel about partition %u", device,
+                        return tb_log_errno(negative_errno(), "%s: cannot tell the kernel about partition %u", device,
                                             l->parts[i].partno);
         }
         return 0;
@@ -208,13 +201,13 @@ static int tell_kernel(struct fdisk_context *cxt, const char *device, const tb_d
 
 int tb_disk_partition(const char *device, const tb_disk_layout *l) {
         _cleanup_(closep) int fd = -1;
-        _cleanup_(fdisk_unrefp) struct fdisk_context *cxt = fdisk_new_context();
+        _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = fdisk_new_context();
         uint64_t size = 0, need = tb_disk_layout_min_bytes(l);
         struct stat st;
         int r;
 
         if (!cxt)
-                return -ENOMEM;
+                return tb_log_oom();
         r = tb_disk_size(device, &size);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot get its size", device);
@@ -229,10 +222,10 @@ int tb_disk_partition(const char *device, const tb_disk_layout *l) {
         bool blk = stat(device, &st) == 0 && S_ISBLK(st.st_mode);
         fd = open(device, O_RDWR | O_CLOEXEC | (blk ? O_EXCL : 0));
         if (fd < 0)
-                return tb_log_errno(-errno, "%s: cannot open exclusively for partitioning%s", device,
+                return tb_log_errno(negative_errno(), "%s: cannot open exclusively for partitioning%s", device,
                                     errno == EBUSY ? " (in use)" : "");
         if (blk && flock(fd, LOCK_EX) < 0)
-                return tb_log_errno(-errno, "%s: cannot lock", device);
+                return tb_log_errno(negative_errno(), "%s: cannot lock", device);
         r = fdisk_assign_device_by_fd(cxt, fd, device, 0);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot open for partitioning", device);
@@ -271,7 +264,7 @@ int tb_disk_part_device(const char *device, unsigned partno, char **ret) {
         bool digit = n > 0 && isdigit((unsigned char)device[n - 1]);
 
         if (asprintf(ret, "%s%s%u", device, digit ? "p" : "", partno) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         return 0;
 }
 
@@ -357,7 +350,7 @@ static int signature(const char *node, char *what, size_t size) {
         int r;
 
         if (!pr)
-                return tb_log_errno(errno ? -errno : -EIO, "%s: cannot probe", node);
+                return tb_log_errno(errno ? negative_errno() : -EIO, "%s: cannot probe", node);
         blkid_probe_enable_superblocks(pr, 1);
         blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
         blkid_probe_enable_partitions(pr, 1);
@@ -437,7 +430,7 @@ int tb_disk_boot_medium_env(const tb_disk_env *env, char **ret) {
         int r = 0;
 
         *ret = NULL;
-        (void)tb_efivar_read_string(env ? env->efivarfs : NULL, "LoaderDevicePartUUID", &TB_GUID_LOADER, &partuuid);
+        (void)tb_efivar_read_string(env ? env->efivarfs : NULL, TB_LOADER_DEVICE_PART_UUID, &TB_GUID_LOADER, &partuuid);
         if (asprintf(&dir, "%s/block", env_sysfs(env)) < 0)
                 return -ENOMEM;
         if (!(d = opendir(dir)))
@@ -481,7 +474,7 @@ int tb_disk_devnums(const char *path, dev_t *ret_dev, dev_t *ret_whole) {
         unsigned ma, mi;
 
         if (stat(path, &st) < 0)
-                return -errno;
+                return negative_errno();
         if (!S_ISBLK(st.st_mode))
                 return -ENOTBLK;
         *ret_dev = *ret_whole = st.st_rdev;
@@ -491,7 +484,7 @@ int tb_disk_devnums(const char *path, dev_t *ret_dev, dev_t *ret_whole) {
                 return 0;
         snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u/../dev", major(st.st_rdev), minor(st.st_rdev));
         if (!(f = fopen(sys, "re")))
-                return -errno;
+                return negative_errno();
         bool ok = fgets(buf, sizeof(buf), f) && sscanf(buf, "%u:%u", &ma, &mi) == 2;
         fclose(f);
         if (!ok)
@@ -540,7 +533,7 @@ static int busy_mounted(dev_t whole, char **why) {
         int r = 0;
 
         if (!f)
-                return tb_log_errno(-errno, "/proc/self/mountinfo: cannot read");
+                return tb_log_errno(negative_errno(), "/proc/self/mountinfo: cannot read");
         while (r == 0 && getline(&line, &cap, f) > 0) {
                 unsigned ma, mi;
                 char mnt[PATH_MAX], src[PATH_MAX];
@@ -648,7 +641,7 @@ int tb_disk_pick_auto_env(const tb_disk_env *env, bool force, char **ret) {
         if (asprintf(&dir, "%s/block", env_sysfs(env)) < 0)
                 return -ENOMEM;
         if (!(d = opendir(dir)))
-                return tb_log_errno(-errno, "%s: cannot list disks", dir);
+                return tb_log_errno(negative_errno(), "%s: cannot list disks", dir);
         while ((de = readdir(d))) {
                 _cleanup_(freep) char *node = NULL, *why = NULL;
                 const char *rm;
@@ -676,7 +669,7 @@ int tb_disk_pick_auto_env(const tb_disk_env *env, bool force, char **ret) {
                             tb_buf_append(&skipped, node, strlen(node)) < 0 || tb_buf_append(&skipped, " ", 1) < 0 ||
                             tb_buf_append(&skipped, why, strlen(why)) < 0) {
                                 closedir(d);
-                                return -ENOMEM;
+                                return tb_log_oom();
                         }
                         continue;
                 }

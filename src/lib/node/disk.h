@@ -1,4 +1,4 @@
-/* disk.h — the installed disk: GPT layout as Kairos makes it (research/kairos.md §4.2) written
+/* disk.h — the installed disk: GPT layout as Kairos makes it (shared/research/kairos.md §4.2) written
  * with libfdisk to a block device or an image file, partition device names, mkfs, and picking
  * the target disk ("auto": the largest disk that is not the boot medium). */
 #pragma once

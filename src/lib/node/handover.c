@@ -37,7 +37,7 @@ int tb_handover_check_init(const char *init) {
         struct stat st;
 
         if (stat(init, &st) < 0)
-                return tb_log_errno(-errno, "%s: the image has no init to start (build the image with systemd, or "
+                return tb_log_errno(negative_errno(), "%s: the image has no init to start (build the image with systemd, or "
                                     "give init= on the command line)", init);
         if (!S_ISREG(st.st_mode) || access(init, X_OK) < 0)
                 return tb_log_errno(-EACCES, "%s: not an executable file, cannot start it as the image's init", init);
@@ -69,7 +69,7 @@ int tb_handover_apply_xattrs(const char *path) {
         FILE *f = fopen(path, "re");
 
         if (!f)
-                return errno == ENOENT ? 0 : tb_log_errno(-errno, "%s: cannot read", path);
+                return errno == ENOENT ? 0 : tb_log_errno(negative_errno(), "%s: cannot read", path);
         while ((len = getline(&line, &cap, f)) > 0) {
                 char hpath[8192], name[256], hval[16384];
                 _cleanup_(freep) uint8_t *file = NULL, *value = NULL;
@@ -113,9 +113,9 @@ static int move_mount_into(const char *m) {
                 return 0;
         /* The bind shows the same directories as /: M's directory is there already. */
         if (mkdir(t, 0755) < 0 && errno != EEXIST)
-                return tb_log_errno(-errno, "%s: cannot create", t);
+                return tb_log_errno(negative_errno(), "%s: cannot create", t);
         if (mount(m, t, NULL, MS_MOVE, NULL) < 0)
-                return tb_log_errno(-errno, "%s: cannot move to %s", m, t);
+                return tb_log_errno(negative_errno(), "%s: cannot move to %s", m, t);
         return 0;
 }
 
@@ -123,9 +123,9 @@ int tb_handover_switch_root(const char *const *extra) {
         int r;
 
         if (mkdir(NEW_ROOT, 0700) < 0)
-                return tb_log_errno(-errno, "%s: cannot create (does the image carry it?)", NEW_ROOT);
+                return tb_log_errno(negative_errno(), "%s: cannot create (does the image carry it?)", NEW_ROOT);
         if (mount("/", NEW_ROOT, NULL, MS_BIND, NULL) < 0)
-                return tb_log_errno(-errno, "/: cannot bind-mount to %s", NEW_ROOT);
+                return tb_log_errno(negative_errno(), "/: cannot bind-mount to %s", NEW_ROOT);
         for (size_t i = 0; i < ARRAY_SIZE(api_mounts); i++)
                 if ((r = move_mount_into(api_mounts[i])) < 0)
                         return r;
@@ -133,7 +133,7 @@ int tb_handover_switch_root(const char *const *extra) {
                 if ((r = move_mount_into(extra[i])) < 0)
                         return r;
         if (chdir(NEW_ROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
-                return tb_log_errno(-errno, "%s: cannot make it the root", NEW_ROOT);
+                return tb_log_errno(negative_errno(), "%s: cannot make it the root", NEW_ROOT);
         /* In the new root it is a plain, empty directory of the image's file system again. */
         if (rmdir(NEW_ROOT) < 0)
                 tb_warn("%s: cannot remove: %m", NEW_ROOT);

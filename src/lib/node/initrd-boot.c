@@ -36,7 +36,7 @@ static int mount_one(const char *what, const char *where, const char *type, unsi
                         tb_debug("%s: cannot mount %s: %m", where, type);
                         return 0;
                 }
-                return tb_log_errno(-errno, "%s: cannot mount %s", where, type);
+                return tb_log_errno(negative_errno(), "%s: cannot mount %s", where, type);
         }
         return 0;
 }

@@ -1,11 +1,10 @@
-/* install.c — the installer's steps, in Kairos' order (research/kairos.md §4.4). */
+/* install.c — the installer's steps, in Kairos' order (shared/research/kairos.md §4.4). */
 #include "node/install.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +52,7 @@ static uint64_t esp_mib(uint64_t uki_bytes, uint64_t other_bytes, unsigned growt
 int tb_install_esp_size_from_medium(const char *source_dir, tb_install_esp_size *ret) {
         walk_uki_bytes = walk_other_bytes = 0;
         if (nftw(source_dir, size_one, 16, FTW_PHYS) < 0)
-                return tb_log_errno(-errno, "%s: cannot read the medium's ESP", source_dir);
+                return tb_log_errno(negative_errno(), "%s: cannot read the medium's ESP", source_dir);
         if (walk_uki_bytes == 0) {
                 tb_err("%s: no %s* entries: not a trustboot medium", source_dir, TB_BOOT_NOROLE);
                 return -ENOENT;
@@ -199,7 +198,7 @@ static int check_images(const tb_install_params *p, const tb_buf *pem) {
         c.db = db;
         walk_check = &c;
         if (nftw(efi, check_one, 16, FTW_PHYS) < 0)
-                return tb_log_errno(-errno, "%s: cannot read", efi);
+                return tb_log_errno(negative_errno(), "%s: cannot read", efi);
         if (c.r < 0)
                 return c.r;
         if (c.n_ukis == 0) {
@@ -219,7 +218,7 @@ int tb_install_check(const tb_install_params *p, tb_disk_layout *l) {
         int r;
 
         if (stat(p->device, &st) < 0)
-                return tb_log_errno(-errno, "%s: cannot use as install target", p->device);
+                return tb_log_errno(negative_errno(), "%s: cannot use as install target", p->device);
         if (!S_ISBLK(st.st_mode)) {
                 tb_err("%s: not a block device", p->device);
                 return -ENOTBLK;
@@ -238,12 +237,12 @@ int tb_install_check(const tb_install_params *p, tb_disk_layout *l) {
          * sysfs does not show): the exclusive open sfdisk and systemd-repart make too. */
         _cleanup_(closep) int excl = open(p->device, O_RDONLY | O_EXCL | O_CLOEXEC);
         if (excl < 0)
-                return tb_log_errno(-errno, "%s: cannot open exclusively%s", p->device,
+                return tb_log_errno(negative_errno(), "%s: cannot open exclusively%s", p->device,
                                     errno == EBUSY ? " (in use by the kernel or another program)" : "");
         if ((r = tb_cloudconfig_validate(p->config)) < 0)
                 return r;
         if (!(boot_entries = tb_path_join(p->source_dir, "EFI/BOOT/BOOTX64.EFI")))
-                return -ENOMEM;
+                return tb_log_oom();
         if (!tb_path_exists(boot_entries)) {
                 tb_err("%s: no EFI/BOOT/BOOTX64.EFI: not the ESP of a medium", p->source_dir);
                 return -ENOENT;
@@ -276,49 +275,28 @@ int tb_install_check(const tb_install_params *p, tb_disk_layout *l) {
 
 /* ---- copying ---- */
 
-static int copy_file(const char *src, const char *dst, mode_t mode) {
-        _cleanup_(closep) int in = open(src, O_RDONLY | O_CLOEXEC);
-        _cleanup_(closep) int out = -1;
-        static uint8_t buf[1 << 20];
-        ssize_t n;
-
-        if (in < 0)
-                return tb_log_errno(-errno, "%s: cannot open", src);
-        out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-        if (out < 0)
-                return tb_log_errno(-errno, "%s: cannot create", dst);
-        while ((n = read(in, buf, sizeof(buf))) > 0)
-                if (tb_write_all(out, buf, (size_t)n) < 0)
-                        return tb_log_errno(-errno, "%s: cannot write", dst);
-        if (n < 0)
-                return tb_log_errno(-errno, "%s: cannot read", src);
-        if (fsync(out) < 0)
-                return tb_log_errno(-errno, "%s: cannot sync", dst);
-        return 0;
-}
-
 static int copy_tree(const char *src, const char *dst) {
         _cleanup_(freep) struct dirent **list = NULL;
         int n, r = 0;
 
         if (mkdir(dst, 0755) < 0 && errno != EEXIST)
-                return tb_log_errno(-errno, "%s: cannot create", dst);
+                return tb_log_errno(negative_errno(), "%s: cannot create", dst);
         n = scandir(src, &list, NULL, alphasort);
         if (n < 0)
-                return tb_log_errno(-errno, "%s: cannot list", src);
+                return tb_log_errno(negative_errno(), "%s: cannot list", src);
         for (int i = 0; i < n; i++) {
                 struct dirent *de = list[i];
                 if (r >= 0 && strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
                         _cleanup_(freep) char *s = tb_path_join(src, de->d_name), *d = tb_path_join(dst, de->d_name);
                         struct stat st;
                         if (!s || !d)
-                                r = -ENOMEM;
+                                r = tb_log_oom();
                         else if (lstat(s, &st) < 0)
-                                r = tb_log_errno(-errno, "%s: cannot stat", s);
+                                r = tb_log_errno(negative_errno(), "%s: cannot stat", s);
                         else if (S_ISDIR(st.st_mode))
                                 r = copy_tree(s, d);
                         else if (S_ISREG(st.st_mode))
-                                r = copy_file(s, d, 0644);
+                                r = tb_copy_file(s, d, 0644, true);
                 }
                 free(de);
         }
@@ -332,7 +310,7 @@ static int strip_default_active(const char *esp) {
         int r;
 
         if (!path)
-                return -ENOMEM;
+                return tb_log_oom();
         r = tb_read_file(path, (size_t)64 << 10, &in);
         if (r == -ENOENT)
                 return 0;
@@ -358,16 +336,16 @@ static int strip_default_active(const char *esp) {
 
 static int mount_at(const char *node, const char *dir, const char *fs) {
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                return tb_log_errno(-errno, "%s: cannot create", dir);
+                return tb_log_errno(negative_errno(), "%s: cannot create", dir);
         if (mount(node, dir, fs, 0, NULL) < 0)
-                return tb_log_errno(-errno, "%s: cannot mount %s (%s)", dir, node, fs);
+                return tb_log_errno(negative_errno(), "%s: cannot mount %s (%s)", dir, node, fs);
         return 0;
 }
 
 static int unmount(const char *dir) {
         sync();
         if (umount(dir) < 0)
-                return tb_log_errno(-errno, "%s: cannot unmount", dir);
+                return tb_log_errno(negative_errno(), "%s: cannot unmount", dir);
         (void)rmdir(dir);
         return 0;
 }
@@ -380,7 +358,7 @@ static int fill_esp(const tb_install_params *p, const char *node) {
         int r;
 
         if (!stage)
-                return -ENOMEM;
+                return tb_log_oom();
         tb_rm_rf(stage);
         r = copy_tree(p->source_dir, stage);
         if (r >= 0)
@@ -396,7 +374,7 @@ static int fill_esp(const tb_install_params *p, const char *node) {
                 const char *argv[] = { "mcopy", "-s", "-Q", "-i", node, efi, loader, "::/", NULL };
                 /* mtools refuses file systems whose geometry does not match a floppy's otherwise */
                 setenv("MTOOLS_SKIP_CHECK", "1", 1);
-                r = efi && loader ? tb_exec_checked(argv, NULL) : -ENOMEM;
+                r = efi && loader ? tb_exec_checked(argv, NULL) : tb_log_oom();
         }
         if (r >= 0 && !(p->efivarfs && !*p->efivarfs)) {
                 /* Without efivarfs (a test host) there is nothing to select: the entries sort right anyway. */
@@ -416,7 +394,7 @@ static int copy_configs(const char *node, void *userdata) {
         int r = 0, k;
 
         if (!dir)
-                return -ENOMEM;
+                return tb_log_oom();
         if (p->n_config_files == 0)
                 return 0;
         if ((r = mount_at(node, dir, "ext4")) < 0)
@@ -425,7 +403,7 @@ static int copy_configs(const char *node, void *userdata) {
                 char name[32];
                 snprintf(name, sizeof(name), "%zu_custom.yaml", 90 + i);
                 _cleanup_(freep) char *dst = tb_path_join(dir, name);
-                r = dst ? copy_file(p->config_files[i], dst, 0600) : -ENOMEM;
+                r = dst ? tb_copy_file(p->config_files[i], dst, 0600, true) : tb_log_oom();
         }
         k = unmount(dir);
         return r < 0 ? r : k;
@@ -433,8 +411,6 @@ static int copy_configs(const char *node, void *userdata) {
 
 static int encrypt_part(const tb_install_params *p, tb_tpm2 *tpm, const tb_buf *pem, const tb_disk_part *part,
                         const char *node) {
-        _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed sealed = TB_TPM2_SEALED_INIT;
-        uint8_t secret[TB_TPM2_SECRET_SIZE];
         char uuid[TB_DISK_UUID_STRING_SIZE];
         bool oem = strcmp(part->label, TB_CLOUDCONFIG_OEM_LABEL) == 0;
         tb_tpm2_seal_params sp = {
@@ -443,24 +419,16 @@ static int encrypt_part(const tb_install_params *p, tb_tpm2 *tpm, const tb_buf *
                 .pubkey_pem = pem->data,
                 .pubkey_pem_len = pem->len,
         };
-        int r;
-
-        r = tb_tpm2_seal(tpm, &sp, secret, &sealed);
-        if (r < 0)
-                return r;
-        tb_disk_uuid5(part->label, uuid);
         tb_luks_enroll e = {
                 .label = part->label,
                 .uuid = uuid,
-                .sealed = &sealed,
-                .secret = secret,
                 .mkfs = part->fs,
                 .populate = oem ? copy_configs : NULL,
                 .userdata = (void *)p,
         };
-        r = tb_luks_format(node, &e);
-        OPENSSL_cleanse(secret, sizeof(secret));
-        return r;
+
+        tb_disk_uuid5(part->label, uuid);
+        return tb_luks_format_sealed(tpm, &sp, node, &e);
 }
 
 int tb_install_run(const tb_install_params *p, const tb_disk_layout *l) {
@@ -472,9 +440,9 @@ int tb_install_run(const tb_install_params *p, const tb_disk_layout *l) {
         if (p->encrypt && ((r = read_pubkey(p, &pem)) < 0 || (r = tb_tpm2_open(p->tpm2_device, &tpm)) < 0))
                 return r;
         if (mkdir(TB_INSTALL_RUN_DIR, 0755) < 0 && errno != EEXIST && !p->work_dir)
-                return tb_log_errno(-errno, "%s: cannot create", TB_INSTALL_RUN_DIR);
+                return tb_log_errno(negative_errno(), "%s: cannot create", TB_INSTALL_RUN_DIR);
         if (mkdir(work, 0700) < 0 && errno != EEXIST)
-                return tb_log_errno(-errno, "%s: cannot create", work);
+                return tb_log_errno(negative_errno(), "%s: cannot create", work);
 
         tb_info("%s: writing the partition table", p->device);
         if ((r = tb_disk_partition(p->device, l)) < 0)

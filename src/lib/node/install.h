@@ -1,4 +1,4 @@
-/* install.h — installing the medium to a disk (research/kairos.md §4.4–§4.5): GPT, the ESP filled
+/* install.h — installing the medium to a disk (shared/research/kairos.md §4.4–§4.5): GPT, the ESP filled
  * from the medium and fanned out to the boot roles, LUKS2 volumes sealed to the TPM by the signed
  * PCR 11 policy with their file systems inside, the cloud-config copied into OEM.
  *

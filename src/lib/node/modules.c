@@ -132,10 +132,10 @@ static int read_modalias(int dfd, char *buf, size_t size) {
         ssize_t n;
 
         if (fd < 0)
-                return -errno;
+                return negative_errno();
         n = read(fd, buf, size - 1);
         if (n <= 0)
-                return n < 0 ? -errno : -ENODATA;
+                return n < 0 ? negative_errno() : -ENODATA;
         buf[n] = 0;
         buf[strcspn(buf, "\n")] = 0;
         return *buf ? 0 : -ENODATA;
@@ -172,7 +172,7 @@ int tb_modules_foreach_modalias(const char *dir, int (*fn)(const char *modalias,
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
         if (fd < 0)
-                return tb_log_errno(-errno, "%s: cannot list", dir);
+                return tb_log_errno(negative_errno(), "%s: cannot list", dir);
         return walk(fd, 0, fn, userdata);
 }
 

@@ -11,6 +11,7 @@
 
 #include "measure/mhash.h"
 #include "measure/pcr.h"
+#include "boot/loader-entry.h"
 #include "node/bootentry.h"
 #include "pe/pe.h"
 #include "pe/signer.h"
@@ -250,7 +251,7 @@ static void add_entries(const tb_bootentry_list *l, report *r) {
                 json_object_object_add(o, "title", e->title ? json_object_new_string(e->title) : NULL);
                 json_object_object_add(o, "efi", e->efi ? json_object_new_string(e->efi) : NULL);
                 json_object_object_add(o, "state", json_object_new_string(tb_bootentry_state_to_string(e->state)));
-                if (e->left != TB_BOOTENTRY_COUNTER_NONE) {
+                if (e->left != TB_LOADER_ENTRY_COUNTER_NONE) {
                         json_object_object_add(o, "tries_left", json_object_new_int(e->left));
                         json_object_object_add(o, "tries_done", json_object_new_int(e->done));
                 }

@@ -27,7 +27,7 @@ static int pe_pcrpkey(const tb_pe *pe, EVP_PKEY **ret) {
                 return r;
         _cleanup_(BIO_free_allp) BIO *bio = BIO_new_mem_buf(b.data, (int)b.len);
         if (!bio)
-                return -ENOMEM;
+                return tb_log_oom();
         *ret = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
         if (!*ret) {
                 tb_ossl_drain_errors(".pcrpkey");
@@ -214,7 +214,7 @@ int tb_upgrade_pcrkey_check_luks(const char *device, const tb_pe *new_pe, const 
         }
         bio = BIO_new_mem_buf(pem.data, (int)pem.len);
         if (!bio)
-                return -ENOMEM;
+                return tb_log_oom();
         bound = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
         if (!bound) {
                 tb_ossl_drain_errors("token public key");

@@ -43,7 +43,7 @@ static int set_add(char ***l, const char *s) {
         grown = copy ? realloc(*l, (n + 2) * sizeof(char *)) : NULL;
         if (!grown) {
                 free(copy);
-                return -ENOMEM;
+                return tb_log_oom();
         }
         memmove(grown + i + 1, grown + i, (n - i) * sizeof(char *));
         grown[i] = copy;
@@ -60,19 +60,19 @@ static int family_suffix(const char *name, const char *prefix, const char *ext, 
 
         *ret = NULL;
         if (strcmp(ext, ".conf") == 0) {
-                if (tb_bootentry_parse_name(name, &base, NULL, NULL) < 0)
+                if (tb_loader_entry_parse_name(name, &base, NULL, NULL) < 0)
                         return 0;
         } else {
                 ln = strlen(name);
                 if (ln < le || strcmp(name + ln - le, ext) != 0)
                         return 0;
                 if (!(base = strndup(name, ln - le)))
-                        return -ENOMEM;
+                        return tb_log_oom();
         }
         if (strncmp(base, prefix, lp) != 0)
                 return 0;
         *ret = strdup(base + lp);
-        return *ret ? 0 : -ENOMEM;
+        return *ret ? 0 : tb_log_oom();
 }
 
 /* Adds the suffixes of the NAMES (in WHERE/DIR) of the family PREFIX…EXT to *SET. */

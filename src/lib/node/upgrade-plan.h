@@ -1,6 +1,6 @@
 /* upgrade-plan.h — which entries the default (active) upgrade writes and removes, decided from
  * file names alone: every "norole<suffix>" entry of the medium becomes "active<suffix>", every
- * installed "active<suffix>" becomes "passive<suffix>" (research/kairos.md §4.8 step 4), and
+ * installed "active<suffix>" becomes "passive<suffix>" (shared/research/kairos.md §4.8 step 4), and
  * what the new medium no longer has goes. No I/O: upgrade.c lists the directories, checks the
  * UKIs and does the writing. */
 #pragma once

@@ -139,23 +139,13 @@ static int list_norole(const tb_rootfs_entry *e, void *userdata) {
 int tb_upgrade_stage_open(const char *source, const char *workdir, const tb_registry_options *registry,
                           tb_upgrade_staged *s) {
         _cleanup_(freep) char *dir_source = NULL;
-        const char *tmp = workdir ? workdir : getenv("TMPDIR");
         tb_rootfs_options ro = { .workdir = workdir, .registry = registry }; /* registry: oci:REF, docker://REF, REF */
         int r;
 
         s->source = source;
-        /* /var/tmp: the UKIs can be large for a tmpfs /tmp; a minimal system may have no /var. */
-        if (!tmp || !*tmp)
-                tmp = access("/var/tmp", W_OK) == 0 ? "/var/tmp" : "/tmp";
-        if (asprintf(&s->dir, "%s/trustboot-upgrade.XXXXXX", tmp) < 0)
-                return -ENOMEM;
-        if (!mkdtemp(s->dir)) {
-                r = negative_errno();
-                tb_log_errno(r, "%s: cannot create the staging directory", s->dir);
-                free(s->dir);
-                s->dir = NULL;
+        r = tb_workdir_create(workdir, "trustboot-upgrade", &s->dir);
+        if (r < 0)
                 return r;
-        }
 
         /* Never more than the staging file system has free, less a reserve for everything else. */
         struct statvfs sv;
@@ -170,7 +160,7 @@ int tb_upgrade_stage_open(const char *source, const char *workdir, const tb_regi
         if (!strchr(source, ':') && is_iso(source)) {
                 _cleanup_(freep) char *img = tb_path_join(s->dir, "efiboot.img"), *tree = tb_path_join(s->dir, "esp");
                 if (!img || !tree)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 r = tb_isoread_extract(source, "/efiboot.img", img);
                 if (r < 0)
                         return r;
@@ -178,7 +168,7 @@ int tb_upgrade_stage_open(const char *source, const char *workdir, const tb_regi
                 if (r < 0)
                         return r;
                 if (asprintf(&dir_source, "dir:%s", tree) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 source = dir_source;
         }
 
@@ -198,7 +188,7 @@ int tb_upgrade_stage_ukis(tb_upgrade_staged *s, char *const *suffixes) {
                 tb_upgrade_staged_uki *grown = realloc(s->ukis, (s->n_ukis + 1) * sizeof(*grown)), *u;
 
                 if (!grown)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 s->ukis = grown;
                 u = &s->ukis[s->n_ukis++];
                 *u = (tb_upgrade_staged_uki){ .fd = -1, .conf = TB_BUF_INIT };

@@ -1,5 +1,6 @@
 /* upgrade.c — A/B upgrade of an installed ESP (see upgrade.h). */
 #include "node/upgrade.h"
+#include "pe/sdmagic.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -317,7 +318,7 @@ static int entry_texts(const char *esp, const tb_upgrade_staged *s, const tb_upg
                                 return -ENOENT;
                         conf = &u->conf;
                 }
-                r = tb_bootentry_conf_for((const char *)conf->data, conf->len, st->name, st->efi, &texts[i]);
+                r = tb_bootentries_conf_for((const char *)conf->data, conf->len, st->name, st->efi, &texts[i]);
                 if (r < 0)
                         return tb_log_errno(r, "%s: cannot write an entry from it", st->from ? st->from : "norole.conf");
         }
@@ -366,15 +367,15 @@ static int check_sdboot(const tb_upgrade_options *o, const tb_sbdb *db, const tb
         if (!s->sdboot || !tb_path_exists(sd_path))
                 return 0;
         if (asprintf(&sd_name, "%s:EFI/BOOT/BOOTX64.EFI", o->source) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         sd_fd = open(s->sdboot, O_RDONLY | O_CLOEXEC);
         if (sd_fd < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot open", s->sdboot);
         r = tb_pe_open_fd(sd_fd, sd_name, &nsd);
         if (r < 0)
                 return r;
-        int nv = tb_uki_sdmagic_major(nsd, "systemd-boot");
-        int ov = tb_pe_open(sd_path, &osd) < 0 ? -1 : tb_uki_sdmagic_major(osd, "systemd-boot");
+        int nv = tb_pe_sdmagic_major(nsd, "systemd-boot");
+        int ov = tb_pe_open(sd_path, &osd) < 0 ? -1 : tb_pe_sdmagic_major(osd, "systemd-boot");
         if (nv <= ov)
                 return 0;
         r = tb_sbdb_check(db, nsd);
@@ -406,7 +407,7 @@ static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l,
 
         installed_entries = calloc(l->n + 1, sizeof(char *));
         if (!installed_entries)
-                return -ENOMEM;
+                return tb_log_oom();
         for (size_t i = 0; i < l->n; i++)
                 installed_entries[i] = l->e[i].file;
         r = tb_upgrade_stage_open(o->source, o->workdir, o->registry, s);
@@ -530,7 +531,7 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
         sd_path = tb_path_join(o->esp, "EFI/BOOT/BOOTX64.EFI");
         loader_path = tb_path_join(o->esp, "loader/loader.conf");
         if (!sd_path || !loader_path)
-                return -ENOMEM;
+                return tb_log_oom();
         r = check_sdboot(o, db, &s, sd_path, &update_sdboot);
         if (r < 0)
                 return r;
@@ -632,7 +633,7 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
         }
         if (family) {
                 tb_testhook_step("set-oneshot");
-                r = tb_efivar_write_string(o->efivar_dir, "LoaderEntryOneShot", &TB_GUID_LOADER, ret->entry_file);
+                r = tb_efivar_write_string(o->efivar_dir, TB_LOADER_ENTRY_ONESHOT, &TB_GUID_LOADER, ret->entry_file);
                 if (r < 0)
                         return r;
                 ret->oneshot = true;

@@ -1,5 +1,5 @@
 /* upgrade.h — replacing the UKIs of an installed node (the layout of bootentries.h) from a new
- * medium, A/B style, without ever leaving it unbootable (research/kairos.md §4.8, done better:
+ * medium, A/B style, without ever leaving it unbootable (shared/research/kairos.md §4.8, done better:
  * everything is checked before the ESP is touched).
  *
  * The default upgrade moves the whole active family, as Kairos does: every installed

@@ -17,10 +17,9 @@
 #define WIN_CERT_TYPE_PKCS_SIGNED_DATA 0x0002u
 #define CERT_TABLE_MAX (16u << 20)
 
-TB_OSSL_CLEANUP(ASN1_TYPE, ASN1_TYPE_free)
-TB_OSSL_CLEANUP(ASN1_OBJECT, ASN1_OBJECT_free)
-TB_OSSL_CLEANUP(X509_SIG, X509_SIG_free)
-TB_OSSL_CLEANUP(X509_STORE, X509_STORE_free)
+TB_DEFINE_CLEANUP(ASN1_TYPE *, ASN1_TYPE_free)
+TB_DEFINE_CLEANUP(ASN1_OBJECT *, ASN1_OBJECT_free)
+TB_DEFINE_CLEANUP(X509_SIG *, X509_SIG_free)
 
 /* A hashed byte range of the image. */
 typedef struct region {
@@ -74,7 +73,7 @@ static int digest_regions(const tb_pe *pe, const regions *rs, const EVP_MD *md, 
         int r;
 
         if (!ctx || EVP_DigestInit_ex(ctx, md, NULL) != 1)
-                return -ENOMEM;
+                return tb_log_oom();
         for (size_t i = 0; i < rs->n; i++) {
                 r = tb_pe_write_range(pe, rs->r[i].off, rs->r[i].len, md_update_chunk, ctx);
                 if (r < 0)
@@ -120,13 +119,13 @@ static int set_content(PKCS7 *p7, const uint8_t *idc, size_t len) {
 
         if (!inner || !value || !seq || ASN1_STRING_set(seq, idc, (int)len) != 1) {
                 ASN1_STRING_free(seq);
-                return -ENOMEM;
+                return tb_log_oom();
         }
         /* A V_ASN1_SEQUENCE ASN1_TYPE carries its complete DER encoding. */
         ASN1_TYPE_set(value, V_ASN1_SEQUENCE, seq);
         inner->type = OBJ_txt2obj(SPC_INDIRECT_DATA_OID, 1);
         if (!inner->type)
-                return -ENOMEM;
+                return tb_log_oom();
         inner->d.other = TAKE_PTR(value);
         if (PKCS7_set_content(p7, inner) != 1)
                 return -EIO;
@@ -241,7 +240,7 @@ static int hash_written_regions(int fd, uint64_t base, const regions *rs, EVP_MD
         _cleanup_(freep) uint8_t *buf = malloc(1u << 20);
 
         if (!buf)
-                return -ENOMEM;
+                return tb_log_oom();
         for (size_t i = 0; i < rs->n; i++)
                 for (uint64_t off = rs->r[i].off, left = rs->r[i].len; left > 0;) {
                         size_t n = (size_t)MIN(left, (uint64_t)(1u << 20));
@@ -313,7 +312,7 @@ int tb_authenticode_sign_at(tb_pe *pe, const tb_signer *signer, int fd, uint64_t
         int r;
 
         if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-                return -ENOMEM;
+                return tb_log_oom();
         find_regions(pe, ALIGN_TO(tb_pe_output_size(pe), (uint64_t)8), &rs);
         w.rs = &rs;
         w.md = regions_in_order(&rs) ? md : NULL;
@@ -401,7 +400,7 @@ static int parse_idc(const tb_pe *pe, tb_authenticode_sig *sig) {
         sig->content_len = (size_t)len;
         sig->content = malloc(sig->content_len ? sig->content_len : 1);
         if (!sig->content)
-                return -ENOMEM;
+                return tb_log_oom();
         memcpy(sig->content, p, sig->content_len);
         /* Skip SpcAttributeTypeAndOptionalValue, then the DigestInfo. */
         if (ASN1_get_object(&p, &len, &tag, &cls, end - p) & 0x80 || tag != V_ASN1_SEQUENCE)
@@ -483,7 +482,7 @@ int tb_authenticode_read(const tb_pe *pe, tb_authenticode_sigs *ret) {
         }
         table = malloc(in->cert_size);
         if (!table)
-                return -ENOMEM;
+                return tb_log_oom();
         r = tb_pe_pread(pe, table, in->cert_size, in->cert_offset);
         if (r < 0)
                 return r; /* -EBADMSG cannot happen: the parser checked the range */
@@ -508,7 +507,7 @@ int tb_authenticode_read(const tb_pe *pe, tb_authenticode_sigs *ret) {
                 }
                 grown = realloc(sigs.sig, (sigs.n + 1) * sizeof(*grown));
                 if (!grown)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 sigs.sig = grown;
                 memset(&sigs.sig[sigs.n], 0, sizeof(*grown));
                 sigs.n++;
@@ -546,20 +545,20 @@ int tb_authenticode_check(const tb_authenticode_sig *sig, X509 *trusted) {
         int ok;
 
         if (!store || X509_STORE_add_cert(store, trusted) != 1)
-                return -ENOMEM;
+                return tb_log_oom();
         X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME);
         X509_STORE_set_purpose(store, X509_PURPOSE_ANY);
         X509_STORE_set_verify_cb(store, verify_cb);
         content = BIO_new_mem_buf(sig->content, (int)sig->content_len);
         if (!content)
-                return -ENOMEM;
+                return tb_log_oom();
         /* Like firmware, trust the embedded signer certificate only through the chain check, so
          * that a damaged embedded certificate fails; offer TRUSTED only when none is embedded. */
         if (!sig->signer) {
                 extra = sk_X509_new_null();
                 if (!extra || !sk_X509_push(extra, trusted)) {
                         sk_X509_free(extra);
-                        return -ENOMEM;
+                        return tb_log_oom();
                 }
         }
         ok = PKCS7_verify(sig->p7, extra, store, content, NULL, PKCS7_BINARY);
@@ -571,21 +570,44 @@ int tb_authenticode_check(const tb_authenticode_sig *sig, X509 *trusted) {
         return 1;
 }
 
-int tb_authenticode_verify(const tb_pe *pe, X509 *trusted) {
+void tb_authenticode_verdict_done(tb_authenticode_verdict *v) {
+        free(v->signer);
+        *v = TB_AUTHENTICODE_VERDICT_INIT;
+}
+
+int tb_authenticode_verify_report(const tb_pe *pe, X509 *trusted, tb_authenticode_verdict *v) {
         _cleanup_(tb_authenticode_sigs_donep) tb_authenticode_sigs sigs = TB_AUTHENTICODE_SIGS_INIT;
         int r;
 
+        tb_authenticode_verdict_done(v);
         r = tb_authenticode_read(pe, &sigs);
         if (r < 0)
                 return r;
+        v->n_sigs = sigs.n;
         for (size_t i = 0; i < sigs.n; i++) {
-                if (!sigs.sig[i].digest_matches)
+                free(v->signer);
+                v->signer = tb_authenticode_signer_name(&sigs.sig[i]);
+                v->index = i + 1;
+                if (!sigs.sig[i].digest_matches) {
+                        v->why = "the image changed after signing";
                         continue;
+                }
                 r = tb_authenticode_check(&sigs.sig[i], trusted);
-                if (r != 0)
+                if (r < 0)
                         return r;
+                if (r > 0) {
+                        v->why = NULL;
+                        return 1;
+                }
+                v->why = "invalid, or not by this certificate";
         }
         return 0;
+}
+
+int tb_authenticode_verify(const tb_pe *pe, X509 *trusted) {
+        _cleanup_(tb_authenticode_verdict_done) tb_authenticode_verdict v = TB_AUTHENTICODE_VERDICT_INIT;
+
+        return tb_authenticode_verify_report(pe, trusted, &v);
 }
 
 static char *name_string(const X509_NAME *name) {

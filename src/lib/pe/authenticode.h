@@ -84,3 +84,18 @@ int tb_authenticode_check(const tb_authenticode_sig *sig, X509 *trusted);
 
 /* "signed by TRUSTED and matches the image": 1 if some signature of PE is, 0 if none. */
 int tb_authenticode_verify(const tb_pe *pe, X509 *trusted);
+
+/* What tb_authenticode_verify_report() found, for a user who asks why. */
+typedef struct tb_authenticode_verdict {
+        size_t n_sigs;    /* signatures in the image (0: not signed) */
+        size_t index;     /* 1-based: the signature that verified, or the last one that did not (0: none looked at) */
+        char *signer;     /* that signature's signer (subject or issuer name), or NULL */
+        const char *why;  /* NULL if it verified, else why not: "the image changed after signing", … */
+} tb_authenticode_verdict;
+#define TB_AUTHENTICODE_VERDICT_INIT ((tb_authenticode_verdict){ 0 })
+void tb_authenticode_verdict_done(tb_authenticode_verdict *v);
+
+/* tb_authenticode_verify() that also says which signature verified or why none did. On a
+ * negative return, VERDICT->index > 0 names the signature that could not be checked (the error
+ * is not logged); index 0 means the signatures could not be read (logged). */
+int tb_authenticode_verify_report(const tb_pe *pe, X509 *trusted, tb_authenticode_verdict *verdict);

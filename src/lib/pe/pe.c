@@ -235,12 +235,12 @@ static int pe_new(const char *name, tb_pe **ret) {
         tb_pe *pe = calloc(1, sizeof(*pe));
 
         if (!pe)
-                return -ENOMEM;
+                return tb_log_oom();
         pe->fd = -1;
         pe->name = strdup(name);
         if (!pe->name) {
                 free(pe);
-                return -ENOMEM;
+                return tb_log_oom();
         }
         *ret = pe;
         return 0;
@@ -327,6 +327,23 @@ void tb_pe_free(tb_pe *pe) {
         tb_buf_free(&pe->hdr);
         free(pe->name);
         free(pe);
+}
+
+const char *tb_pe_machine_name(uint16_t machine) {
+        switch (machine) {
+        case TB_PE_MACHINE_AMD64:
+                return "x86-64";
+        case TB_PE_MACHINE_ARM64:
+                return "arm64";
+        case TB_PE_MACHINE_I386:
+                return "i386";
+        case TB_PE_MACHINE_RISCV64:
+                return "riscv64";
+        case TB_PE_MACHINE_LOONGARCH64:
+                return "loongarch64";
+        default:
+                return "unknown";
+        }
 }
 
 const char *tb_pe_name(const tb_pe *pe) {
@@ -519,7 +536,7 @@ int tb_pe_write_range(const tb_pe *pe, uint64_t off, uint64_t len, tb_pe_chunk_f
         if (pe->fd >= 0 || pe->n_added > 0 || pe->n_overlays > 0) {
                 buf = malloc(CHUNK);
                 if (!buf)
-                        return -ENOMEM;
+                        return tb_log_oom();
         }
         e.buf = buf;
         r = seg_mem(&e, pe->hdr.data, pe->hdr.len);
@@ -722,7 +739,7 @@ static int source_copy(const tb_pe_source *src, tb_pe_source *ret) {
         if (src->path) {
                 ret->path = strdup(src->path);
                 if (!ret->path)
-                        return -ENOMEM;
+                        return tb_log_oom();
         }
         return 0;
 }

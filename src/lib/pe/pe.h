@@ -23,6 +23,11 @@ typedef struct tb_pe tb_pe;
 #define TB_PE_MACHINE_I386 0x014cu
 #define TB_PE_MACHINE_AMD64 0x8664u
 #define TB_PE_MACHINE_ARM64 0xaa64u
+#define TB_PE_MACHINE_RISCV64 0x5064u
+#define TB_PE_MACHINE_LOONGARCH64 0x6264u
+
+/* "x86-64", "arm64", "i386", "riscv64", "loongarch64", or "unknown". */
+const char *tb_pe_machine_name(uint16_t machine);
 
 #define TB_PE_SCN_CNT_CODE 0x00000020u
 #define TB_PE_SCN_CNT_INITIALIZED_DATA 0x00000040u

@@ -104,7 +104,7 @@ static int open_module(const char *module, const char *shown) {
         m.ctx = PKCS11_CTX_new();
         m.module = strdup(module);
         if (!m.ctx || !m.module)
-                return -ENOMEM;
+                return tb_log_oom();
         if (PKCS11_CTX_load(m.ctx, module) < 0) {
                 ERR_clear_error();
                 PKCS11_CTX_free(m.ctx);
@@ -273,7 +273,7 @@ static int session_open(const char *uri, bool rw, session *s) {
         s->shown = tb_pkcs11_display_uri(uri);
         s->uri = p11_kit_uri_new();
         if (!s->shown || !s->uri)
-                return -ENOMEM;
+                return tb_log_oom();
         bad = unknown_attribute(uri);
         if (bad) {
                 tb_err("%s: unknown attribute '%s' (RFC 7512 defines token, serial, object, id, type, pin-source, "
@@ -406,7 +406,7 @@ int tb_pkcs11_generate_rsa(const char *uri, unsigned bits, const char *label, EV
         out = p11_kit_uri_new();
         if (!out) {
                 EVP_PKEY_free(key);
-                return -ENOMEM;
+                return tb_log_oom();
         }
         ti = p11_kit_uri_get_token_info(out);
         memcpy(ti, p11_kit_uri_get_token_info(s.uri), sizeof(*ti));
@@ -425,7 +425,7 @@ int tb_pkcs11_generate_rsa(const char *uri, unsigned bits, const char *label, EV
         p11_kit_uri_free(out);
         if (r != P11_KIT_URI_OK) {
                 EVP_PKEY_free(key);
-                return -ENOMEM;
+                return tb_log_oom();
         }
         *ret = key;
         *ret_uri = formatted;

@@ -27,7 +27,7 @@ static int load_pem_key(const char *path, EVP_PKEY *(*reader)(BIO *, EVP_PKEY **
                 return r;
         bio = BIO_new_mem_buf(pem.data, (int)pem.len);
         if (!bio)
-                return -ENOMEM;
+                return tb_log_oom();
         key = reader(bio, NULL, NULL, NULL);
         if (!key) {
                 tb_ossl_drain_errors(path);
@@ -89,7 +89,7 @@ int tb_cert_load(const char *path, X509 **ret) {
                 return tb_cert_from_der(data.data, data.len, ret);
         bio = BIO_new_mem_buf(data.data, (int)data.len);
         if (!bio)
-                return -ENOMEM;
+                return tb_log_oom();
         cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
         if (!cert) {
                 tb_ossl_drain_errors(path);
@@ -144,7 +144,7 @@ int tb_signer_load(const char *key_path, const char *cert_path, tb_signer *ret) 
         _cleanup_(freep) char *shown = tb_key_display_name(key_path);
 
         if (!shown)
-                return -ENOMEM;
+                return tb_log_oom();
         r = tb_private_key_load(key_path, &key);
         if (r < 0)
                 return r;
@@ -189,7 +189,7 @@ int tb_key_to_pem(EVP_PKEY *key, tb_buf *out) {
         int r;
 
         if (!bio)
-                return -ENOMEM;
+                return tb_log_oom();
         if (PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1) {
                 BIO_free(bio);
                 return -EIO;
@@ -204,7 +204,7 @@ int tb_pubkey_to_pem(EVP_PKEY *key, tb_buf *out) {
         _cleanup_(BIO_free_allp) BIO *bio = BIO_new(BIO_s_mem());
 
         if (!bio)
-                return -ENOMEM;
+                return tb_log_oom();
         if (PEM_write_bio_PUBKEY(bio, key) != 1)
                 return -EIO;
         return bio_to_buf(bio, out);
@@ -214,7 +214,7 @@ int tb_cert_to_pem(X509 *cert, tb_buf *out) {
         _cleanup_(BIO_free_allp) BIO *bio = BIO_new(BIO_s_mem());
 
         if (!bio)
-                return -ENOMEM;
+                return tb_log_oom();
         if (PEM_write_bio_X509(bio, cert) != 1)
                 return -EIO;
         return bio_to_buf(bio, out);

@@ -55,7 +55,7 @@ int tb_blobcache_open(const char *dir, tb_blobcache **ret) {
         int r;
 
         if (!c)
-                return -ENOMEM;
+                return tb_log_oom();
         c->blobs_fd = -1;
         if (dir)
                 c->dir = strdup(dir);
@@ -68,7 +68,7 @@ int tb_blobcache_open(const char *dir, tb_blobcache **ret) {
                 return -ENOENT;
         }
         if (!c->dir || asprintf(&c->blobs, "%s/blobs/sha256", c->dir) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         r = mkdir_p(c->blobs, 0700);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot create blob cache", c->dir);
@@ -109,7 +109,7 @@ int tb_blobcache_begin(tb_blobcache *c, const char *digest, tb_atomic_file *af) 
                 return -EINVAL;
         path = tb_path_join(c->blobs, digest + 7);
         if (!path)
-                return -ENOMEM;
+                return tb_log_oom();
         return tb_atomic_open(path, 0644, af);
 }
 
@@ -179,7 +179,7 @@ int64_t tb_blobcache_trim(tb_blobcache *c, uint64_t max) {
 
                         if (!nv) {
                                 closedir(d);
-                                return -ENOMEM;
+                                return tb_log_oom();
                         }
                         v = nv;
                         cap = cap ? cap * 2 : 64;

@@ -279,7 +279,7 @@ static int keep_configured_locales(tb_exclude *x, tb_rootfs *fs, const char *fil
                 return 0; /* not configured there */
         f = fdopen(fd, "r");
         if (!f)
-                return -errno;
+                return negative_errno();
         TAKE_FD(fd);
         while (fgets(line, sizeof(line), f)) {
                 static const char *const keys[] = { "LANG=", "LC_ALL=", "LC_MESSAGES=", "LANGUAGE=" };

@@ -49,21 +49,7 @@ struct writer {
 };
 
 int tb_initrd_options_init(tb_initrd_options *o) {
-        const char *sde = getenv("SOURCE_DATE_EPOCH");
-
         *o = (tb_initrd_options){ .compression = TB_INITRD_ZSTD, .level = -1 };
-        if (sde && sde[0]) {
-                char *end;
-                unsigned long long v;
-
-                errno = 0;
-                v = strtoull(sde, &end, 10);
-                if (errno != 0 || *end != '\0' || sde[0] == '-' || v > UINT32_MAX) {
-                        tb_err("SOURCE_DATE_EPOCH=%s: not a number of seconds (newc holds 32 bits)", sde);
-                        return -EINVAL;
-                }
-                o->mtime = v;
-        }
         return 0;
 }
 
@@ -124,7 +110,7 @@ static int link_lookup_or_add(struct writer *w, dev_t dev, ino_t ino, uint32_t a
                 struct link_slot *n = calloc(ncap, sizeof(*n));
 
                 if (!n)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 for (size_t i = 0; i < w->links_cap; i++)
                         if (w->links[i].assigned)
                                 *link_find(n, ncap, w->links[i].dev, w->links[i].ino) = w->links[i];
@@ -429,7 +415,7 @@ int tb_initrd_write(tb_rootfs *fs, int fd, const tb_initrd_options *o, tb_initrd
         w.e = archive_entry_new();
         w.buf = malloc(IOBUF);
         if (!w.a || !w.e || !w.buf) {
-                r = -ENOMEM;
+                r = tb_log_oom();
                 goto out;
         }
         r = setup(&w);

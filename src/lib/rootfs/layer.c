@@ -126,7 +126,7 @@ static int parent_fd(struct apply *ap, const char *dir, int *ret) {
         ap->cached_dir = strdup(dir);
         ap->cached_fd = fd;
         if (!ap->cached_dir)
-                return -ENOMEM;
+                return tb_log_oom();
         *ret = fd;
         return 0;
 }
@@ -178,7 +178,7 @@ static int opaque_one(int dfd, const char *name, void *userdata) {
         struct stat st;
 
         if (!full)
-                return -ENOMEM;
+                return tb_log_oom();
         if (!tb_strset_contains(o->ap->made, full))
                 return tb_rm_rf_at(dfd, name);
         if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -476,7 +476,7 @@ int tb_layer_apply(int rootfd, int fd, const tb_layer_source *src) {
         ap.outer = archive_read_new();
         ap.inner = archive_read_new();
         if (!ap.blob_md || !ap.tar_md || !ap.rbuf || !ap.tbuf || !ap.dbuf || !ap.outer || !ap.inner)
-                return -ENOMEM;
+                return tb_log_oom();
         r = tb_strset_new(&ap.made);
         if (r < 0)
                 return r;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/json.h"
 #include "util/log.h"
 
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -50,11 +51,6 @@ void tb_oci_image_free(tb_oci_image *img) {
         free(img);
 }
 
-static void json_putp(json_object **j) {
-        if (*j)
-                json_object_put(*j);
-}
-
 static int parse_json(const char *name, const char *json, size_t len, json_type want, json_object **ret) {
         json_tokener *tok;
         json_object *j;
@@ -66,7 +62,7 @@ static int parse_json(const char *name, const char *json, size_t len, json_type 
         }
         tok = json_tokener_new();
         if (!tok)
-                return -ENOMEM;
+                return tb_log_oom();
         j = json_tokener_parse_ex(tok, json, (int)len);
         end = json_tokener_get_parse_end(tok);
         json_tokener_free(tok);
@@ -156,7 +152,7 @@ static bool matches_platform(json_object *m) {
 }
 
 int tb_oci_parse_index(const char *name, const char *json, size_t len, const char *tag, tb_oci_descriptor *ret) {
-        _cleanup_(json_putp) json_object *j = NULL;
+        _cleanup_(json_object_putp) json_object *j = NULL;
         json_object *ms, *pick = NULL;
         size_t n, hits = 0;
         int r;
@@ -195,7 +191,7 @@ static int add_layer(tb_oci_image *img, tb_oci_layer **ret) {
         tb_oci_layer *l = reallocarray(img->layers, img->n_layers + 1, sizeof(*l));
 
         if (!l)
-                return -ENOMEM;
+                return tb_log_oom();
         img->layers = l;
         l = &img->layers[img->n_layers++];
         *l = (tb_oci_layer){ .size = UINT64_MAX };
@@ -209,7 +205,7 @@ static bool is_layer_type(const char *mt) {
 }
 
 int tb_oci_parse_manifest(const char *name, const char *json, size_t len, tb_oci_image *img, tb_oci_descriptor *config) {
-        _cleanup_(json_putp) json_object *j = NULL;
+        _cleanup_(json_object_putp) json_object *j = NULL;
         json_object *ls, *cfg;
         size_t n;
         int r;
@@ -243,14 +239,14 @@ int tb_oci_parse_manifest(const char *name, const char *json, size_t len, tb_oci
                         return r;
                 l->digest = strdup(d.digest);
                 if (!l->digest || asprintf(&l->path, "blobs/sha256/%s", d.digest + 7) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 l->size = d.size;
         }
         return 0;
 }
 
 int tb_oci_parse_config(const char *name, const char *json, size_t len, tb_oci_image *img) {
-        _cleanup_(json_putp) json_object *j = NULL;
+        _cleanup_(json_object_putp) json_object *j = NULL;
         json_object *ids;
         int r;
 
@@ -272,7 +268,7 @@ int tb_oci_parse_config(const char *name, const char *json, size_t len, tb_oci_i
                 }
                 img->layers[i].diff_id = strdup(s);
                 if (!img->layers[i].diff_id)
-                        return -ENOMEM;
+                        return tb_log_oom();
         }
         return 0;
 }
@@ -302,7 +298,7 @@ static bool repo_tag_matches(json_object *m, const char *tag) {
 
 int tb_oci_parse_docker_manifest(const char *name, const char *json, size_t len, const char *tag,
                                  char **ret_config, tb_oci_image *img) {
-        _cleanup_(json_putp) json_object *j = NULL;
+        _cleanup_(json_object_putp) json_object *j = NULL;
         json_object *pick = NULL, *ls;
         const char *cfg;
         size_t n;
@@ -345,10 +341,10 @@ int tb_oci_parse_docker_manifest(const char *name, const char *json, size_t len,
                         return r;
                 l->path = strdup(json_object_get_string(v));
                 if (!l->path)
-                        return -ENOMEM;
+                        return tb_log_oom();
         }
         *ret_config = strdup(cfg);
-        return *ret_config ? 0 : -ENOMEM;
+        return *ret_config ? 0 : tb_log_oom();
 }
 
 /* Reads PATH through OPEN_FN; checks DIGEST and SIZE when given. */
@@ -468,7 +464,7 @@ int tb_oci_load(tb_oci_open_fn open_fn, void *userdata, const char *tag, tb_oci_
 
         img = calloc(1, sizeof(*img));
         if (!img)
-                return -ENOMEM;
+                return tb_log_oom();
         r = read_blob(open_fn, userdata, "index.json", NULL, UINT64_MAX, true, &top);
         if (r >= 0)
                 r = load_oci(open_fn, userdata, tag, &top, img);
@@ -487,7 +483,7 @@ int tb_oci_load(tb_oci_open_fn open_fn, void *userdata, const char *tag, tb_oci_
 
 int tb_oci_select_platform(const char *name, const char *json, size_t len, const tb_oci_platform *want,
                            tb_oci_descriptor *ret) {
-        _cleanup_(json_putp) json_object *j = NULL;
+        _cleanup_(json_object_putp) json_object *j = NULL;
         _cleanup_(tb_buf_freep) tb_buf have = TB_BUF_INIT;
         json_object *ms, *pick = NULL;
         size_t n;

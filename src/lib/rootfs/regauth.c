@@ -301,7 +301,7 @@ static int creds_from_entry(json_object *entry, const char *key, tb_regauth_cred
         }
         if (!ret->username || !ret->password) {
                 tb_regauth_creds_done(ret);
-                return -ENOMEM;
+                return tb_log_oom();
         }
         return 1;
 }
@@ -318,7 +318,7 @@ int tb_regauth_parse_authfile(const char *json, size_t len, const char *registry
                 return -EBADMSG;
         tok = json_tokener_new();
         if (!tok)
-                return -ENOMEM;
+                return tb_log_oom();
         root = json_tokener_parse_ex(tok, json, (int)len);
         json_tokener_free(tok);
         if (!root || !json_object_is_type(root, json_type_object)) {
@@ -341,7 +341,7 @@ int tb_regauth_parse_authfile(const char *json, size_t len, const char *registry
 
                 if (!norm) {
                         json_object_put(root);
-                        return -ENOMEM;
+                        return tb_log_oom();
                 }
                 m = key_match(norm, registry, repo);
                 if (m > best_len && json_object_is_type(entry, json_type_object)) {
@@ -372,7 +372,7 @@ static int try_file(const char *path, const char *registry, const char *repo, tb
                 ret->file = strdup(path);
                 if (!ret->file) {
                         tb_regauth_creds_done(ret);
-                        return -ENOMEM;
+                        return tb_log_oom();
                 }
         }
         return r;

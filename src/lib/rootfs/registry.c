@@ -398,14 +398,14 @@ static int set_auth(client *c, const char *scheme, const char *value) {
         _cleanup_(freep) char *line = NULL;
 
         if (asprintf(&line, "Authorization: %s %s", scheme, value) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         if (c->auth) {
                 OPENSSL_cleanse(c->auth->data, strlen(c->auth->data));
                 curl_slist_free_all(c->auth);
         }
         c->auth = curl_slist_append(NULL, line);
         OPENSSL_cleanse(line, strlen(line));
-        return c->auth ? 0 : -ENOMEM;
+        return c->auth ? 0 : tb_log_oom();
 }
 
 static int load_creds(client *c) {
@@ -430,7 +430,7 @@ static int basic_value(const tb_regauth_creds *cr, char **ret) {
             (r = tb_base64_encode(plain.data, plain.len, &enc)) < 0)
                 return r;
         *ret = strndup((const char *)enc.data, enc.len);
-        return *ret ? 0 : -ENOMEM;
+        return *ret ? 0 : tb_log_oom();
 }
 
 static int refused(client *c, const char *host) {
@@ -482,11 +482,11 @@ static int fetch_token(client *c, const tb_regauth_challenge *ch) {
         if (ch->service) {
                 if ((r = tb_buf_append(&url, strchr(ch->realm, '?') ? "&service=" : "?service=", 9)) < 0 ||
                     !url_escape_append(&url, ch->service))
-                        return -ENOMEM;
+                        return tb_log_oom();
         }
         if ((r = tb_buf_append(&url, strchr((const char *)url.data, '?') || ch->service ? "&scope=" : "?scope=", 7)) < 0 ||
             !url_escape_append(&url, (const char *)scope.data) || (r = tb_buf_append_zero(&url, 1)) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         q.url = (const char *)url.data;
         if (c->have_creds) {
                 r = basic_value(&c->creds, &basic);
@@ -515,7 +515,7 @@ static int fetch_token(client *c, const tb_regauth_challenge *ch) {
         }
         tok = json_tokener_new();
         if (!tok)
-                return -ENOMEM;
+                return tb_log_oom();
         j = json_tokener_parse_ex(tok, (const char *)body.data, (int)body.len);
         json_tokener_free(tok);
         if (json_object_is_type(j, json_type_object) && !json_object_object_get_ex(j, "token", &t))
@@ -612,7 +612,7 @@ static int send_request(client *c, request *q, response *resp, const char *what)
 
 static int url_for(client *c, const char *kind, const char *what, char **ret) {
         if (asprintf(ret, "%s/v2/%s/%s/%s", c->base, c->ref->path, kind, what) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         return 0;
 }
 
@@ -637,7 +637,7 @@ static int load_cert_dir(client *c, const char *dir) {
                 _cleanup_(freep) char *p = tb_path_join(dir, de->d_name);
 
                 if (!p) {
-                        r = -ENOMEM;
+                        r = tb_log_oom();
                         break;
                 }
                 if (has_suffix(de->d_name, ".crt")) {
@@ -650,7 +650,7 @@ static int load_cert_dir(client *c, const char *dir) {
                         _cleanup_(freep) char *key = NULL;
 
                         if (asprintf(&key, "%.*s.key", (int)(strlen(p) - 5), p) < 0) {
-                                r = -ENOMEM;
+                                r = tb_log_oom();
                                 break;
                         }
                         if (!tb_path_exists(key)) {
@@ -682,7 +682,7 @@ static int load_tls(client *c) {
                 return load_cert_dir(c, c->o->cert_dir);
         if (asprintf(&p1, "/etc/containers/certs.d/%s", c->ref->domain) < 0 ||
             asprintf(&p2, "/etc/docker/certs.d/%s", c->ref->domain) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         r = load_cert_dir(c, p1);
         if (r >= 0 && c->ca.len == 0 && !c->client_cert)
                 r = load_cert_dir(c, p2);
@@ -706,19 +706,19 @@ static int client_connect(client *c, const tb_imageref *ref, const tb_registry_o
         c->retries = o->retries ?: DEFAULT_RETRIES;
         c->name = tb_imageref_string(ref);
         if (!c->name)
-                return -ENOMEM;
+                return tb_log_oom();
         pthread_once(&curl_once, curl_init);
         if (curl_init_result != CURLE_OK)
-                return -ENOMEM;
+                return tb_log_oom();
         c->curl = curl_easy_init();
         if (!c->curl)
-                return -ENOMEM;
+                return tb_log_oom();
         r = load_tls(c);
         if (r < 0)
                 return r;
         c->tls_noverify = o->allow_insecure;
         if (asprintf(&c->base, "https://%s", host) < 0 || asprintf(&url, "%s/v2/", c->base) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         q.url = url;
         if (o->allow_insecure) {
                 /* One short TLS try; anything but a TLS answer means plain HTTP. */
@@ -734,7 +734,7 @@ static int client_connect(client *c, const tb_imageref *ref, const tb_registry_o
                         free(url);
                         url = NULL;
                         if (asprintf(&c->base, "http://%s", host) < 0 || asprintf(&url, "%s/v2/", c->base) < 0)
-                                return -ENOMEM;
+                                return tb_log_oom();
                         q.url = url;
                         tb_warn("%s: insecure registry: plain HTTP (--allow-insecure-registries)", ref->domain);
                 }
@@ -1049,7 +1049,7 @@ static int blob_dl_init(blob_dl *d, client *c, const char *digest, uint64_t size
         d->cache = cache;
         d->md = EVP_MD_CTX_new();
         if (!d->md || EVP_DigestInit_ex(d->md, EVP_sha256(), NULL) != 1)
-                return -ENOMEM;
+                return tb_log_oom();
         if (cache) {
                 r = tb_blobcache_begin(cache, digest, &d->tmp);
                 if (r < 0)
@@ -1292,7 +1292,7 @@ int tb_registry_pull(const tb_imageref *ref, const tb_registry_options *o, int r
                 goto out;
         sum->reference = strdup(c.name);
         if (!sum->reference) {
-                r = -ENOMEM;
+                r = tb_log_oom();
                 goto out;
         }
         r = fetch_manifest(&c, tb_imageref_manifest_ref(ref), ref->digest, UINT64_MAX, &body, mt, digest);
@@ -1323,7 +1323,7 @@ int tb_registry_pull(const tb_imageref *ref, const tb_registry_options *o, int r
         snprintf(sum->manifest_digest, sizeof(sum->manifest_digest), "%s", digest);
         img = calloc(1, sizeof(*img));
         if (!img) {
-                r = -ENOMEM;
+                r = tb_log_oom();
                 goto out;
         }
         r = tb_oci_parse_manifest(c.name, (const char *)body.data, body.len, img, &cfg);
@@ -1342,7 +1342,7 @@ int tb_registry_pull(const tb_imageref *ref, const tb_registry_options *o, int r
                 goto out;
         sum->layers = calloc(img->n_layers ?: 1, sizeof(*sum->layers));
         if (!sum->layers) {
-                r = -ENOMEM;
+                r = tb_log_oom();
                 goto out;
         }
         for (size_t i = 0; i < img->n_layers; i++) {
@@ -1391,10 +1391,7 @@ static void archive_files_done(archive_files *a) {
         tb_buf_free(&a->manifest);
 }
 
-static void archive_read_freep(struct archive **a) {
-        if (*a)
-                archive_read_free(*a);
-}
+TB_DEFINE_CLEANUP(struct archive *, archive_read_free)
 
 /* Copies every member of the docker archive into an unnamed temp file, hashing it. */
 static int read_archive(const char *path, archive_files *out) {
@@ -1405,7 +1402,7 @@ static int read_archive(const char *path, archive_files *out) {
         int r;
 
         if (!a || !buf)
-                return -ENOMEM;
+                return tb_log_oom();
         archive_read_support_format_tar(a);
         if (archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK) {
                 tb_err("%s: %s", path, archive_error_string(a) ?: "cannot open");
@@ -1430,13 +1427,13 @@ static int read_archive(const char *path, archive_files *out) {
                 }
                 m = reallocarray(out->v, out->n + 1, sizeof(*m));
                 if (!m || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 out->v = m;
                 m = &out->v[out->n++];
                 *m = (member_file){ .name = strdup(archive_entry_pathname(e)), .fd = -1 };
                 m->fd = open(tmpdir && *tmpdir ? tmpdir : "/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
                 if (!m->name || m->fd < 0)
-                        return m->name ? tb_log_errno(negative_errno(), "cannot create a temp file") : -ENOMEM;
+                        return m->name ? tb_log_errno(negative_errno(), "cannot create a temp file") : tb_log_oom();
                 for (;;) {
                         la_ssize_t n = archive_read_data(a, buf, 1 << 20);
 
@@ -1509,7 +1506,7 @@ static int push_blob(client *c, const member_file *m, const char *mount_from, pu
         url = NULL;
         if (mount_from ? asprintf(&url, "%s/v2/%s/blobs/uploads/?mount=%s&from=%s", c->base, c->ref->path, m->digest, mount_from) < 0
                        : asprintf(&url, "%s/v2/%s/blobs/uploads/", c->base, c->ref->path) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         q = (request){ .method = "POST", .url = url, .up_fd = -1 };
         r = send_request(c, &q, &resp, "blob upload");
         if (r < 0)
@@ -1525,7 +1522,7 @@ static int push_blob(client *c, const member_file *m, const char *mount_from, pu
         }
         loc = TAKE_PTR(resp.location);
         if (asprintf(&extra, "digest=%s", m->digest) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
 
         if (m->size > MONOLITHIC_MAX) {
                 /* Chunked: PATCH with Content-Range, each answer naming the next URL. */
@@ -1611,7 +1608,7 @@ int tb_registry_push_archive(const char *archive, const tb_imageref *ref, const 
         int r;
 
         if (!img)
-                return -ENOMEM;
+                return tb_log_oom();
         r = read_archive(archive, &files);
         if (r < 0)
                 return r;
@@ -1632,7 +1629,7 @@ int tb_registry_push_archive(const char *archive, const tb_imageref *ref, const 
         layers = json_object_new_array();
         if (!man || !layers) {
                 json_object_put(layers);
-                return -ENOMEM;
+                return tb_log_oom();
         }
         json_object_object_add(man, "schemaVersion", json_object_new_int(2));
         json_object_object_add(man, "mediaType", json_object_new_string(MT_OCI_MANIFEST));
@@ -1677,6 +1674,6 @@ int tb_registry_push_archive(const char *archive, const tb_imageref *ref, const 
                 return -EIO;
         }
         if (asprintf(ret_pinned, "%s/%s@%s", ref->domain, ref->path, digest) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         return 0;
 }

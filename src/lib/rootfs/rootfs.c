@@ -30,22 +30,7 @@ struct tb_rootfs {
 /* ---- the work area and image sources ---- */
 
 static int make_workarea(const tb_rootfs_options *opts, char **ret) {
-        const char *parent = opts && opts->workdir ? opts->workdir : getenv("TMPDIR");
-        char *p;
-
-        if (!parent || !parent[0])
-                parent = "/var/tmp";
-        if (asprintf(&p, "%s/trustboot-rootfs.XXXXXX", parent) < 0)
-                return -ENOMEM;
-        if (!mkdtemp(p)) {
-                int r = negative_errno();
-
-                tb_log_errno(r, "%s: cannot create work area", parent);
-                free(p);
-                return r;
-        }
-        *ret = p;
-        return 0;
+        return tb_workdir_create(opts ? opts->workdir : NULL, "trustboot-rootfs", ret);
 }
 
 struct member {
@@ -89,10 +74,10 @@ static int resolve_relative(const char *name, const char *target, char **ret) {
         else if (asprintf(&joined, "%.*s/%s", slash ? (int)(slash - name) : 0, name, target) < 0)
                 joined = NULL;
         if (!joined)
-                return -ENOMEM;
+                return tb_log_oom();
         out = calloc(1, strlen(joined) + 2);
         if (!out)
-                return -ENOMEM;
+                return tb_log_oom();
         o = out;
         for (p = strtok_r(joined, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
                 if (strcmp(p, ".") == 0)
@@ -123,7 +108,7 @@ static int store_open(void *userdata, const char *path, int *ret_fd) {
         int fd;
 
         if (!cur)
-                return -ENOMEM;
+                return tb_log_oom();
         for (int hops = 0; hops < MAX_SYMLINK_HOPS; hops++) {
                 _cleanup_(freep) char *norm = NULL;
                 struct member *m;
@@ -154,14 +139,14 @@ static int store_add(struct archive_store *s, const char *name, const char *targ
         struct member *m = reallocarray(s->m, s->n + 1, sizeof(*m));
 
         if (!m)
-                return -ENOMEM;
+                return tb_log_oom();
         s->m = m;
         m = &s->m[s->n];
         *m = (struct member){ .name = strdup(name), .target = target ? strdup(target) : NULL, .index = index };
         if (!m->name || (target && !m->target)) {
                 free(m->name);
                 free(m->target);
-                return -ENOMEM;
+                return tb_log_oom();
         }
         s->n++;
         return 0;
@@ -182,7 +167,7 @@ static int store_fill(struct archive_store *s, const char *file) {
         a = archive_read_new();
         buf = malloc(STORE_BUF);
         if (!a || !buf) {
-                r = -ENOMEM;
+                r = tb_log_oom();
                 goto out;
         }
         archive_read_support_filter_gzip(a);
@@ -307,17 +292,17 @@ static int split_tag(const char *arg, char **ret_path, char **ret_tag) {
                 _cleanup_(freep) char *p = strndup(arg, (size_t)(c - arg));
 
                 if (!p)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 if (tb_path_exists(p)) {
                         *ret_tag = strdup(c + 1);
                         if (!*ret_tag)
-                                return -ENOMEM;
+                                return tb_log_oom();
                         *ret_path = TAKE_PTR(p);
                         return 0;
                 }
         }
         *ret_path = strdup(arg);
-        return *ret_path ? 0 : -ENOMEM;
+        return *ret_path ? 0 : tb_log_oom();
 }
 
 static int open_image(tb_rootfs *fs, const char *source, const char *arg, bool archive,
@@ -389,7 +374,7 @@ int tb_rootfs_open(const char *source, const tb_rootfs_options *opts, tb_rootfs 
 
         fs = calloc(1, sizeof(*fs));
         if (!fs)
-                return -ENOMEM;
+                return tb_log_oom();
         fs->fds[0] = -1;
         fs->n = 1;
 
@@ -473,13 +458,13 @@ static int collect_name(int dfd, const char *name, void *userdata) {
                 char **v = reallocarray(out->v, ncap, sizeof(char *));
 
                 if (!v)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 out->v = v;
                 c->cap = ncap;
         }
         out->v[out->n] = strdup(name);
         if (!out->v[out->n])
-                return -ENOMEM;
+                return tb_log_oom();
         out->n++;
         return 0;
 }
@@ -509,7 +494,7 @@ static int path_push(struct walk *w, size_t len, const char *name, size_t *ret_l
                 char *p = realloc(w->path, need * 2);
 
                 if (!p)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 w->path = p;
                 w->path_cap = need * 2;
         }
@@ -541,7 +526,7 @@ static int walk_dir(struct walk *w, const int *fds, size_t n, size_t len, unsign
                 bool have[1 + TB_ROOTFS_MAX_OVERLAYS];
                 tb_rootfs_entry e = { .depth = depth };
                 const char *name = NULL;
-                size_t top = 0, nlen;
+                size_t top = 0, nlen = 0;
 
                 for (size_t k = 0; k < n; k++)
                         if (idx[k] < lists[k].n && (!name || strcmp(lists[k].v[idx[k]], name) < 0))
@@ -619,7 +604,7 @@ int tb_rootfs_walk(tb_rootfs *fs, tb_rootfs_visit_fn fn, void *userdata) {
         w.path_cap = 256;
         w.path = calloc(1, w.path_cap);
         if (!w.path)
-                return -ENOMEM;
+                return tb_log_oom();
         r = walk_dir(&w, fs->fds, fs->n, 0, 1);
         free(w.path);
         return r;
@@ -633,7 +618,7 @@ static int lookup(tb_rootfs *fs, const char *path, char **ret_path, int *ret_fd)
         _cleanup_(freep) char *cur = strdup(path);
 
         if (!cur)
-                return -ENOMEM;
+                return tb_log_oom();
         for (int hops = 0; hops < MAX_SYMLINK_HOPS; hops++) {
                 int fd = -ENOENT;
                 struct stat st;
@@ -722,7 +707,7 @@ static int newest(tb_rootfs *fs, const char *dir, const char *prefix, const char
                 if (strncmp(n.v[i], prefix, strlen(prefix)) != 0)
                         continue;
                 if (asprintf(&p, "%s/%s%s", dir, n.v[i], suffix) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 if (open_regular(fs, p, &resolved, &fd) < 0)
                         continue;
                 if (best && strverscmp(p, best) <= 0) {

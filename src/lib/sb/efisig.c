@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "util/macro.h"
+#include "util/ossl.h"
 
 #define G(a, b, c, d0, d1, d2, d3, d4, d5, d6, d7)                                                            \
         {                                                                                                    \
@@ -160,18 +161,12 @@ int tb_auth_signed_buffer(const char *var_name, const tb_guid *vendor, uint32_t 
         return 0;
 }
 
-static void pkcs7_freep(PKCS7 **p) {
-        PKCS7_free(*p);
-}
-static void bio_freep(BIO **b) {
-        BIO_free(*b);
-}
 
 int tb_auth_build(const char *var_name, const tb_guid *vendor, uint32_t attrs, int64_t epoch, const tb_buf *payload,
                   EVP_PKEY *key, X509 *cert, tb_buf *out) {
         _cleanup_(tb_buf_freep) tb_buf signed_buf = TB_BUF_INIT;
-        _cleanup_(pkcs7_freep) PKCS7 *p7 = NULL;
-        _cleanup_(bio_freep) BIO *in = NULL;
+        _cleanup_(PKCS7_freep) PKCS7 *p7 = NULL;
+        _cleanup_(BIO_free_allp) BIO *in = NULL;
         const int flags = PKCS7_BINARY | PKCS7_DETACHED | PKCS7_NOATTR | PKCS7_PARTIAL;
         uint8_t efi_time[16];
         unsigned char *der = NULL;

@@ -38,7 +38,7 @@ int tb_efivar_read(const char *dir, const char *name, const tb_guid *vendor, uin
         int r;
 
         if (!path)
-                return -ENOMEM;
+                return tb_log_oom();
         r = tb_read_file(path, EFIVAR_MAX + 4, &b);
         if (r < 0)
                 return r;
@@ -76,7 +76,7 @@ int tb_efivar_write(const char *dir, const char *name, const tb_guid *vendor, ui
         int r;
 
         if (!path)
-                return -ENOMEM;
+                return tb_log_oom();
         /* An existing variable: drop its immutable flag first (open O_RDONLY works even then). */
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd >= 0) {
@@ -95,7 +95,7 @@ int tb_efivar_write(const char *dir, const char *name, const tb_guid *vendor, ui
         }
 
         if (tb_buf_append_u32le(&b, attrs) < 0 || tb_buf_append(&b, data, len) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         /* No O_TRUNC, as systemd: efivarfs replaces the whole variable on write() and has no
          * truncate. A plain directory (tests) is truncated after the write instead. */
         fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -121,7 +121,7 @@ static int utf16_to_ascii(const uint8_t *p, size_t n_units, char **ret) {
         char *s = malloc(n_units + 1);
 
         if (!s)
-                return -ENOMEM;
+                return tb_log_oom();
         for (size_t i = 0; i < n_units; i++) {
                 uint16_t u = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
                 if (u == 0 || u > 0x7e || u < 0x20) {
@@ -159,9 +159,9 @@ int tb_efivar_write_string(const char *dir, const char *name, const tb_guid *ven
                 if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
                         return tb_log_errno(-EINVAL, "%s: not a printable ASCII value for %s", value, name);
                 if (tb_buf_append_u16le(&b, (uint16_t)*p) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
         }
         if (tb_buf_append_u16le(&b, 0) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         return tb_efivar_write(dir, name, vendor, TB_EFIVAR_ATTRS_NV_BS_RT, b.data, b.len);
 }

@@ -13,6 +13,12 @@
 
 extern const tb_guid TB_GUID_LOADER; /* 4a67b082-0a4c-41cf-b6c7-440b29bb8c4f */
 
+/* The Boot Loader Interface variables we read and write (systemd's BOOT_LOADER_INTERFACE). */
+#define TB_LOADER_ENTRY_SELECTED "LoaderEntrySelected"      /* the entry this boot started */
+#define TB_LOADER_ENTRY_ONESHOT "LoaderEntryOneShot"        /* the entry to start next, once */
+#define TB_LOADER_BOOT_COUNT_PATH "LoaderBootCountPath"     /* the counted entry's path */
+#define TB_LOADER_DEVICE_PART_UUID "LoaderDevicePartUUID"   /* the ESP systemd-boot came from */
+
 /* What systemd writes for the Boot Loader Interface variables. */
 #define TB_EFIVAR_ATTRS_NV_BS_RT 0x07u
 

@@ -16,8 +16,10 @@
 
 const char *const tb_keyset_files[TB_KEYSET_N_FILES] = {
         "PK.key",  "PK.pem",  "PK.der",  "PK.esl",  "PK.auth", "KEK.key", "KEK.pem", "KEK.der",
-        "KEK.esl", "KEK.auth", "db.key", "db.pem", "db.der", "db.esl", "db.auth", "tpm2-pcr-private.pem",
+        "KEK.esl", "KEK.auth", TB_KEYSET_DB_KEY, TB_KEYSET_DB_CERT, "db.der", "db.esl", "db.auth", TB_KEYSET_PCR_KEY,
 };
+
+const char *const tb_keyset_auth_files[] = { "PK.auth", "KEK.auth", "db.auth", NULL };
 
 /* A key set whose private keys stay in a PKCS#11 token: the .key files become .pkcs11 files
  * holding the key's URI (no PIN: at most the pin-source path genkey was given), and the PCR
@@ -72,7 +74,7 @@ static int cert_list_add(cert_list *l, const uint8_t *der, size_t len) {
                 return -E2BIG;
         l->der[l->n] = (tb_buf)TB_BUF_INIT;
         if (tb_buf_append(&l->der[l->n], der, len) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         l->n++;
         return 0;
 }
@@ -85,7 +87,7 @@ static int load_ms_certs(const char *dir, const char *const *names, cert_list *o
                 int r;
 
                 if (!path)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 r = tb_cert_load(path, &cert);
                 if (r < 0) {
                         tb_log_errno(r, "%s: cannot load Microsoft UEFI CA certificate (install them with 'make deps', "
@@ -141,7 +143,7 @@ static int load_custom_db(const char *dir, const char *name, cert_list *out) {
         int r;
 
         if (!path)
-                return -ENOMEM;
+                return tb_log_oom();
         ctx.path = path;
         r = tb_read_file(path, 16u << 20, &data);
         if (r < 0)
@@ -205,7 +207,7 @@ static int make_cert(EVP_PKEY *key, const char *cn, int64_t epoch, uint32_t days
         X509V3_CTX ctx;
 
         if (!cert || !serial_bn)
-                return -ENOMEM;
+                return tb_log_oom();
         /* A positive random 159-bit serial, as OpenSSL's req does. */
         if (!BN_rand(serial_bn, 159, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) ||
             !BN_to_ASN1_INTEGER(serial_bn, X509_get_serialNumber(cert)))
@@ -249,7 +251,7 @@ static void keyset_free(keyset *ks) {
 static bool is_private(const char *n) {
         size_t l = strlen(n);
 
-        return (l > 4 && strcmp(n + l - 4, ".key") == 0) || strcmp(n, "tpm2-pcr-private.pem") == 0;
+        return (l > 4 && strcmp(n + l - 4, ".key") == 0) || strcmp(n, TB_KEYSET_PCR_KEY) == 0;
 }
 
 static int build_files(const tb_keyset_options *o, const cert_list extra[N_KEYS], const cert_list custom[N_KEYS],
@@ -265,7 +267,7 @@ static int build_files(const tb_keyset_options *o, const cert_list extra[N_KEYS]
                 _cleanup_(freep) char *cn = NULL;
 
                 if (asprintf(&cn, "%s-%s", o->name, kinds[k].name) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 r = generate_key(o, o->key_bits, cn, &ks->key[k], &ks->file[(size_t)k * 5]);
                 if (r < 0)
                         return r;
@@ -278,7 +280,7 @@ static int build_files(const tb_keyset_options *o, const cert_list extra[N_KEYS]
                 _cleanup_(freep) char *cn = NULL;
 
                 if (asprintf(&cn, "%s-tpm2-pcr", o->name) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 r = generate_key(o, 2048, cn, &ks->pcr_key, &ks->file[15]);
                 if (r < 0)
                         return r;
@@ -320,7 +322,7 @@ static int check_existing(const char *out_dir) {
                 _cleanup_(freep) char *p = tb_path_join(out_dir, name);
 
                 if (!p)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 if (tb_path_exists(p)) {
                         tb_err("%s: a key set already exists there (%s); losing keys makes upgrades impossible, "
                                "use --force to overwrite it",
@@ -376,7 +378,7 @@ int tb_keyset_generate(const tb_keyset_options *o, const char *out_dir, bool for
                 _cleanup_(freep) char *p = tb_path_join(stage.dir, names[i]);
 
                 r = p ? tb_write_file_new(p, ks.file[i].data, ks.file[i].len, is_private(names[i]) ? 0600 : 0644)
-                      : -ENOMEM;
+                      : tb_log_oom();
                 if (r < 0) {
                         tb_log_errno(r, "%s/%s: cannot write", out_dir, names[i]);
                         goto finish;
@@ -406,7 +408,7 @@ int tb_keyset_private_ref(const char *dir, const char *name, char **ret) {
 
         if (asprintf(&pem, "%s/%s%s", dir, file, strcmp(name, "tpm2-pcr") == 0 ? ".pem" : ".key") < 0 ||
             asprintf(&uri_path, "%s/%s.pkcs11", dir, file) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         if (tb_path_exists(pem) || !tb_path_exists(uri_path)) {
                 *ret = TAKE_PTR(pem);
                 return 0;
@@ -418,7 +420,7 @@ int tb_keyset_private_ref(const char *dir, const char *name, char **ret) {
                 uri.len--;
         p = strndup((const char *)uri.data, uri.len);
         if (!p)
-                return -ENOMEM;
+                return tb_log_oom();
         if (!tb_pkcs11_is_uri(p) || strlen(p) != uri.len) {
                 free(p);
                 tb_err("%s: not a pkcs11: URI", uri_path);

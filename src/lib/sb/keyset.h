@@ -16,6 +16,14 @@ typedef struct tb_keyset_options {
         const char *pkcs11_uri;       /* generate the keys inside this token (pe/pkcs11.h), or NULL */
 } tb_keyset_options;
 
+/* The files of a key set that other modules open, by role: the key and certificate that sign
+ * every EFI binary, and the PCR policy signing key. */
+#define TB_KEYSET_DB_KEY "db.key"
+#define TB_KEYSET_DB_CERT "db.pem"
+#define TB_KEYSET_PCR_KEY "tpm2-pcr-private.pem"
+/* The signed variables systemd-boot enrolls from loader/keys/auto/, NULL-terminated. */
+extern const char *const tb_keyset_auth_files[];
+
 /* The 16 file names a key set consists of, in a stable order. */
 extern const char *const tb_keyset_files[16];
 #define TB_KEYSET_N_FILES 16

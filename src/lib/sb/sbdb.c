@@ -79,7 +79,7 @@ static int add_entry(const tb_esl_entry *e, void *userdata) {
                 n = realloc(s->certs, (s->n_certs + 1) * sizeof(*n));
                 if (!n) {
                         X509_free(c);
-                        return -ENOMEM;
+                        return tb_log_oom();
                 }
                 s->certs = n;
                 s->certs[s->n_certs++] = c;
@@ -95,7 +95,7 @@ static int add_entry(const tb_esl_entry *e, void *userdata) {
                         return -EBADMSG; /* the type fixes the size: anything else is damage */
                 n = realloc(s->hashes, (s->n_hashes + 1) * sizeof(*n));
                 if (!n)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 s->hashes = n;
                 n = &s->hashes[s->n_hashes++];
                 *n = (sbdb_hash){ .nid = t->nid, .of_cert = t->of_cert };
@@ -113,7 +113,7 @@ int tb_sbdb_from_esl(const uint8_t *db, size_t db_len, const uint8_t *dbx, size_
         int r;
 
         if (!s)
-                return -ENOMEM;
+                return tb_log_oom();
         r = tb_esl_foreach(db, db_len, add_entry, &s->db);
         if (r >= 0 && dbx)
                 r = tb_esl_foreach(dbx, dbx_len, add_entry, &s->dbx);

@@ -72,7 +72,6 @@ int tb_auth_parse(const uint8_t *data, size_t len, tb_auth_parts *ret) {
         return tb_esl_foreach(ret->payload, ret->payload_len, no_op, NULL) < 0 ? -EBADMSG : 0;
 }
 
-TB_OSSL_CLEANUP(X509_STORE, X509_STORE_free)
 
 /* The signature as a PKCS7: efitools writes a bare SignedData, other tools a ContentInfo. */
 static PKCS7 *parse_sig(const uint8_t *sig, size_t len) {
@@ -132,10 +131,10 @@ int tb_auth_verify(const tb_auth_parts *p, tb_sbvar var, uint32_t attrs, X509 *c
         store = X509_STORE_new();
         content = BIO_new_mem_buf(signed_buf.data, (int)signed_buf.len);
         if (!store || !content)
-                return -ENOMEM;
+                return tb_log_oom();
         for (size_t i = 0; i < n_trusted; i++)
                 if (X509_STORE_add_cert(store, trusted[i]) != 1)
-                        return -ENOMEM;
+                        return tb_log_oom();
         X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME);
         X509_STORE_set_purpose(store, X509_PURPOSE_ANY);
         X509_STORE_set_verify_cb(store, verify_cb);
@@ -170,7 +169,7 @@ static int collect_cert(const tb_esl_entry *e, void *userdata) {
         n = realloc(s->v, (s->n + 1) * sizeof(*n));
         if (!n) {
                 X509_free(c);
-                return -ENOMEM;
+                return tb_log_oom();
         }
         s->v = n;
         s->v[s->n++] = c;

@@ -8,13 +8,14 @@
 
 #include "util/codec.h"
 #include "util/json.h"
+#include "util/log.h"
 
 static int add(json_object *o, const char *key, json_object *v) {
         if (!v)
-                return -ENOMEM;
+                return tb_log_oom();
         if (json_object_object_add(o, key, v) < 0) {
                 json_object_put(v);
-                return -ENOMEM;
+                return tb_log_oom();
         }
         return 0;
 }
@@ -52,7 +53,7 @@ int tb_luks_token_format(const tb_tpm2_sealed *s, int keyslot, char **ret) {
         slots = json_object_new_array();
         if (!o || !slots || json_object_array_add(slots, json_object_new_string(slot)) < 0) {
                 json_object_put(slots);
-                return -ENOMEM;
+                return tb_log_oom();
         }
         tb_hex_encode(s->policy_hash, sizeof(s->policy_hash), hash);
         /* Key order as systemd 252 writes it (libcryptsetup keeps it). */
@@ -72,7 +73,7 @@ int tb_luks_token_format(const tb_tpm2_sealed *s, int keyslot, char **ret) {
         }
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text || !(*ret = strdup(text)))
-                return -ENOMEM;
+                return tb_log_oom();
         return 0;
 }
 
@@ -128,7 +129,7 @@ int tb_luks_token_parse(const char *json, size_t len, tb_tpm2_sealed *ret, int *
                 return -EBADMSG;
         tok = json_tokener_new();
         if (!tok)
-                return -ENOMEM;
+                return tb_log_oom();
         o = json_tokener_parse_ex(tok, json, (int)len);
         if (o && (json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != len)) {
                 json_object_put(o);

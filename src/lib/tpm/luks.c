@@ -17,10 +17,7 @@
 #define VOLUME_KEY_SIZE 64 /* aes-xts-plain64 with AES-256: two 256-bit keys */
 #define TOKENS_MAX 32
 
-static void crypt_freep(struct crypt_device **cd) {
-        if (*cd)
-                crypt_free(*cd);
-}
+TB_DEFINE_CLEANUP(struct crypt_device *, crypt_free)
 
 static void wipe_freep(char **p) {
         if (*p) {
@@ -367,12 +364,12 @@ int tb_luks_foreach_tpm2_volume(tb_luks_volume_fn fn, void *userdata) {
 
         /* A private cache (no /run/blkid file): always probe what is there now. */
         if (blkid_get_cache(&cache, "/dev/null") < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         blkid_probe_all(cache);
         it = blkid_dev_iterate_begin(cache);
         if (!it) {
                 blkid_put_cache(cache);
-                return -ENOMEM;
+                return tb_log_oom();
         }
         blkid_dev_set_search(it, (char *)"TYPE", (char *)"crypto_LUKS");
         while (r >= 0 && blkid_dev_next(it, &dev) == 0) {
@@ -478,5 +475,22 @@ int tb_luks_add_tpm2_token(const char *device, const tb_tpm2_sealed *sealed, con
         tb_info("%s: new TPM2 keyslot %d, systemd-tpm2 token %d", device, slot, r);
 out:
         OPENSSL_cleanse(vk, sizeof(vk));
+        return r;
+}
+
+int tb_luks_format_sealed(tb_tpm2 *tpm, const tb_tpm2_seal_params *seal, const char *device, tb_luks_enroll *e) {
+        _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed sealed = TB_TPM2_SEALED_INIT;
+        uint8_t secret[TB_TPM2_SECRET_SIZE];
+        int r;
+
+        r = tb_tpm2_seal(tpm, seal, secret, &sealed);
+        if (r >= 0) {
+                e->sealed = &sealed;
+                e->secret = secret;
+                r = tb_luks_format(device, e);
+                e->sealed = NULL;
+                e->secret = NULL;
+        }
+        OPENSSL_cleanse(secret, sizeof(secret));
         return r;
 }

@@ -29,6 +29,11 @@ typedef struct tb_luks_enroll {
  * argon2id recovery keyslot. Logs what failed. */
 int tb_luks_format(const char *device, const tb_luks_enroll *e);
 
+/* The encrypt step in one: seals a fresh secret in TPM to SEAL's PCR binding, then formats DEVICE
+ * with it (E's sealed and secret are filled in here; its other fields as for tb_luks_format()).
+ * The secret is wiped before returning. What fails is logged by the step that fails. */
+int tb_luks_format_sealed(tb_tpm2 *tpm, const tb_tpm2_seal_params *seal, const char *device, tb_luks_enroll *e);
+
 /* A fresh 256-bit recovery key in systemd's modhex format (xxxxxxxx-…, 71 characters). */
 int tb_luks_recovery_key_generate(char out[TB_LUKS_RECOVERY_KEY_SIZE]);
 

@@ -78,9 +78,9 @@ int tb_tpm2_open(const char *device, tb_tpm2 **ret) {
                 device = "/dev/tpmrm0";
         if (device[0] == '/') {
                 if (asprintf(&conf, "device:%s", device) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
         } else if (!(conf = strdup(device)))
-                return -ENOMEM;
+                return tb_log_oom();
 
         /* tss2 prints its own multi-line errors on stderr; we report one line per failure. */
         if (tb_log_get_level() < TB_LOG_DEBUG)
@@ -88,7 +88,7 @@ int tb_tpm2_open(const char *device, tb_tpm2 **ret) {
 
         t = calloc(1, sizeof(*t));
         if (!t || !(t->device = strdup(device)))
-                return -ENOMEM;
+                return tb_log_oom();
         rc = Tss2_TctiLdr_Initialize(conf, &t->tcti);
         if (rc != TSS2_RC_SUCCESS) {
                 tb_err("TPM device %s: cannot open: %s", device, Tss2_RC_Decode(rc));

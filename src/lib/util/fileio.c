@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "util/macro.h"
+#include "util/log.h"
 
 int tb_read_file(const char *path, size_t max, tb_buf *out) {
         _cleanup_(closep) int fd = -1;
@@ -187,7 +188,7 @@ int tb_fsync_parent(const char *path) {
         _cleanup_(closep) int dfd = -1;
 
         if (!copy)
-                return -ENOMEM;
+                return tb_log_oom();
         dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return negative_errno();
@@ -202,12 +203,12 @@ int tb_atomic_open(const char *path, mode_t mode, tb_atomic_file *af) {
         int fd;
 
         if (!copy1 || !copy2)
-                return -ENOMEM;
+                return tb_log_oom();
         if (asprintf(&tmp, "%s/.%s.tmp.XXXXXX", dirname(copy1), basename(copy2)) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         final = strdup(path);
         if (!final)
-                return -ENOMEM;
+                return tb_log_oom();
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
@@ -302,6 +303,44 @@ int tb_atomic_copy(const char *src, const char *dst, mode_t mode, tb_atomic_file
         return r < 0 ? r : 0;
 }
 
+const char *tb_tmpdir_default(void) {
+        const char *tmp = getenv("TMPDIR");
+
+        if (tmp && *tmp)
+                return tmp;
+        /* /var/tmp: images and UKIs can be large for a tmpfs /tmp; a minimal system may have no /var. */
+        return access("/var/tmp", W_OK) == 0 ? "/var/tmp" : "/tmp";
+}
+
+int tb_workdir_create(const char *parent, const char *name, char **ret) {
+        char *p;
+
+        if (!parent)
+                parent = tb_tmpdir_default();
+        if (asprintf(&p, "%s/%s.XXXXXX", parent, name) < 0)
+                return tb_log_oom();
+        if (!mkdtemp(p)) {
+                int r = tb_log_errno(negative_errno(), "%s: cannot create a work directory", parent);
+
+                free(p);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+int tb_copy_file(const char *src, const char *dst, mode_t mode, bool replace) {
+        _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
+        int r;
+
+        r = tb_atomic_copy(src, dst, mode, &af);
+        if (r >= 0)
+                r = replace ? tb_atomic_commit(&af) : tb_atomic_commit_noreplace(&af);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot copy to %s", src, dst);
+        return 0;
+}
+
 int tb_write_file_new(const char *path, const void *data, size_t len, mode_t mode) {
         int fd, r;
 
@@ -325,12 +364,12 @@ static int mkdir_parents(const char *path, mode_t mode, char **ret_created) {
         char *slash;
 
         if (!copy)
-                return -ENOMEM;
+                return tb_log_oom();
         for (slash = strchr(copy + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
                 *slash = '\0';
                 if (mkdir(copy, mode) == 0) {
                         if (!*ret_created && !(*ret_created = strdup(copy)))
-                                return -ENOMEM;
+                                return tb_log_oom();
                 } else if (errno != EEXIST)
                         return negative_errno();
                 *slash = '/';
@@ -347,7 +386,7 @@ int tb_stage_begin(const char *target_dir, mode_t dir_mode, tb_stage *s) {
         /* On failure S keeps what was done so far; the caller's tb_stage_abort() undoes it. */
         s->target = strdup(target_dir);
         if (!s->target)
-                return -ENOMEM;
+                return tb_log_oom();
         l = strlen(s->target);
         while (l > 1 && s->target[l - 1] == '/')
                 s->target[--l] = '\0';
@@ -361,7 +400,7 @@ int tb_stage_begin(const char *target_dir, mode_t dir_mode, tb_stage *s) {
                 _cleanup_(freep) char *c1 = strdup(s->target), *c2 = strdup(s->target);
 
                 if (!c1 || !c2)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 r = mkdir_parents(s->target, dir_mode, &s->created_parent);
                 if (r < 0)
                         return r;
@@ -371,7 +410,7 @@ int tb_stage_begin(const char *target_dir, mode_t dir_mode, tb_stage *s) {
         } else
                 return negative_errno();
         if (!tmpl)
-                return -ENOMEM;
+                return tb_log_oom();
         if (!mkdtemp(tmpl))
                 return negative_errno();
         s->dir = TAKE_PTR(tmpl);
@@ -399,7 +438,7 @@ int tb_stage_commit(tb_stage *s, const char *const *names, size_t n_names, bool 
                 _cleanup_(freep) char *to = tb_path_join(s->target, names[moved]);
 
                 if (!from || !to) {
-                        r = -ENOMEM;
+                        r = tb_log_oom();
                         break;
                 }
                 if (replace ? rename(from, to) < 0
@@ -488,6 +527,21 @@ void tb_stage_abort(tb_stage *s) {
 int tb_copy_fd(int in, int out, tb_progress *progress) {
         uint8_t buf[65536];
 
+        /* In the kernel first (no copy through user space; a reflink where the file system can),
+         * in progress-sized steps; read/write where the pair of files does not support it. */
+        for (;;) {
+                ssize_t n = copy_file_range(in, NULL, out, NULL, 8u << 20, 0);
+
+                if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP ||
+                              errno == EBADF))
+                        break;
+                if (n < 0)
+                        return negative_errno();
+                if (n == 0)
+                        return 0;
+                if (progress)
+                        tb_progress_add(progress, (uint64_t)n);
+        }
         for (;;) {
                 ssize_t n = read(in, buf, sizeof(buf));
                 if (n < 0)

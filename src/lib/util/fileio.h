@@ -52,6 +52,15 @@ static inline void tb_atomic_abortp(tb_atomic_file *af) {
 /* Copies SRC into a new temp file for DST with MODE, streaming (a UKI is hundreds of MiB), with a
  * progress line on a terminal, and fsyncs it; tb_atomic_commit() puts it in place. */
 int tb_atomic_copy(const char *src, const char *dst, mode_t mode, tb_atomic_file *af);
+/* Where work directories go by default: $TMPDIR, else /var/tmp if writable, else /tmp. */
+const char *tb_tmpdir_default(void);
+/* The one work-directory creator: a new private (0700) directory PARENT/NAME.XXXXXX (PARENT NULL:
+ * tb_tmpdir_default()). Logs the failure with PARENT. Remove it with tb_rm_rf(). */
+int tb_workdir_create(const char *parent, const char *name, char **ret);
+
+/* The one file copy: SRC to DST with MODE through a temp file, fsynced, renamed into place
+ * (REPLACE: over an existing DST; else DST must not exist). Logs the failure with both paths. */
+int tb_copy_file(const char *src, const char *dst, mode_t mode, bool replace);
 /* Writes DATA to PATH atomically with MODE. */
 int tb_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, bool replace);
 

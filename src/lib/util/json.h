@@ -14,7 +14,4 @@ enum tb_json_style {
  * systemd refuses those too. */
 int tb_json_format(struct json_object *o, enum tb_json_style style, tb_buf *out);
 
-static inline void json_object_putp(struct json_object **o) {
-        if (*o)
-                json_object_put(*o);
-}
+TB_DEFINE_CLEANUP(struct json_object *, json_object_put)

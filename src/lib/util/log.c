@@ -1,11 +1,15 @@
 #include "util/log.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 static enum tb_log_level current_level = TB_LOG_INFO;
 static const char *current_prefix = "trustboot";
+static unsigned error_count;
+static bool oom_logged; /* "out of memory" is said once, however many callers pass -ENOMEM up */
 
 void tb_log_set_level(enum tb_log_level level) {
         current_level = level;
@@ -25,6 +29,8 @@ _printf_(3, 0) static void log_va(enum tb_log_level level, const char *suffix, c
         };
         char line[4096];
 
+        if (level == TB_LOG_ERR)
+                error_count++;
         if (level > current_level)
                 return;
         vsnprintf(line, sizeof(line), fmt, ap);
@@ -43,8 +49,30 @@ void tb_log(enum tb_log_level level, const char *fmt, ...) {
 int tb_log_errno(int err, const char *fmt, ...) {
         va_list ap;
 
+        if ((err == -ENOMEM || err == ENOMEM) && oom_logged)
+                return -ENOMEM;
         va_start(ap, fmt);
         log_va(TB_LOG_ERR, strerror(err < 0 ? -err : err), fmt, ap);
         va_end(ap);
         return err < 0 ? err : -err;
+}
+
+int tb_fail(int err, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        log_va(TB_LOG_ERR, NULL, fmt, ap);
+        va_end(ap);
+        return err < 0 ? err : -err;
+}
+
+int tb_log_oom(void) {
+        if (!oom_logged)
+                tb_err("out of memory");
+        oom_logged = true;
+        return -ENOMEM;
+}
+
+unsigned tb_log_error_count(void) {
+        return error_count;
 }

@@ -19,8 +19,20 @@ void tb_log_set_prefix(const char *prefix);
 
 _printf_(2, 3) void tb_log(enum tb_log_level level, const char *fmt, ...);
 
-/* Logs "prefix: fmt: strerror(-err)" at error level and returns err (negative errno). */
+/* Logs "prefix: fmt: strerror(-err)" at error level and returns err (negative errno): the
+ * failure came from the system (open, read, a library call that set errno). */
 _printf_(2, 3) int tb_log_errno(int err, const char *fmt, ...);
+
+/* Logs "prefix: fmt" at error level and returns err (negative errno): the message itself says
+ * what is wrong, err only classifies it for the caller (systemd's SYNTHETIC_ERRNO idea).
+ *   return tb_fail(-EBADMSG, "%s: not a PE image", path); */
+_printf_(2, 3) int tb_fail(int err, const char *fmt, ...);
+
+/* Logs "out of memory" and returns -ENOMEM: for allocations in I/O and composite functions. */
+int tb_log_oom(void);
+
+/* How many error-level lines were printed so far: main()'s check that no command fails silently. */
+unsigned tb_log_error_count(void);
 
 #define tb_err(...) tb_log(TB_LOG_ERR, __VA_ARGS__)
 #define tb_warn(...) tb_log(TB_LOG_WARN, __VA_ARGS__)

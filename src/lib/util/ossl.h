@@ -9,22 +9,17 @@
 
 #include "util/macro.h"
 
-#define TB_OSSL_CLEANUP(type, func)                     \
-        static inline void func##p(type **p) {          \
-                if (*p)                                 \
-                        func(*p);                       \
-        }
-
-TB_OSSL_CLEANUP(EVP_PKEY, EVP_PKEY_free)
-TB_OSSL_CLEANUP(EVP_PKEY_CTX, EVP_PKEY_CTX_free)
-TB_OSSL_CLEANUP(EVP_MD_CTX, EVP_MD_CTX_free)
-TB_OSSL_CLEANUP(X509, X509_free)
-TB_OSSL_CLEANUP(X509_NAME, X509_NAME_free)
-TB_OSSL_CLEANUP(X509_EXTENSION, X509_EXTENSION_free)
-TB_OSSL_CLEANUP(BIO, BIO_free_all)
-TB_OSSL_CLEANUP(PKCS7, PKCS7_free)
-TB_OSSL_CLEANUP(BIGNUM, BN_free)
-TB_OSSL_CLEANUP(ASN1_INTEGER, ASN1_INTEGER_free)
+TB_DEFINE_CLEANUP(EVP_PKEY *, EVP_PKEY_free)
+TB_DEFINE_CLEANUP(EVP_PKEY_CTX *, EVP_PKEY_CTX_free)
+TB_DEFINE_CLEANUP(EVP_MD_CTX *, EVP_MD_CTX_free)
+TB_DEFINE_CLEANUP(X509 *, X509_free)
+TB_DEFINE_CLEANUP(X509_NAME *, X509_NAME_free)
+TB_DEFINE_CLEANUP(X509_STORE *, X509_STORE_free)
+TB_DEFINE_CLEANUP(X509_EXTENSION *, X509_EXTENSION_free)
+TB_DEFINE_CLEANUP(BIO *, BIO_free_all)
+TB_DEFINE_CLEANUP(PKCS7 *, PKCS7_free)
+TB_DEFINE_CLEANUP(BIGNUM *, BN_free)
+TB_DEFINE_CLEANUP(ASN1_INTEGER *, ASN1_INTEGER_free)
 
 static inline void OPENSSL_freep(void *p) {
         OPENSSL_free(*(void **)p);

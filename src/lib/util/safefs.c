@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/macro.h"
+#include "util/log.h"
 
 int tb_path_normalize(const char *name, char **ret) {
         size_t len = strlen(name);
@@ -23,7 +24,7 @@ int tb_path_normalize(const char *name, char **ret) {
                 return -EINVAL;
         out = malloc(len + 1);
         if (!out)
-                return -ENOMEM;
+                return tb_log_oom();
         o = out;
         while (*p) {
                 const char *e = strchrnul(p, '/');
@@ -178,7 +179,7 @@ int tb_path_split(const char *path, char **ret_dir, const char **ret_base) {
 
         dir = slash ? strndup(path, (size_t)(slash - path)) : strdup("");
         if (!dir)
-                return -ENOMEM;
+                return tb_log_oom();
         *ret_dir = dir;
         *ret_base = slash ? slash + 1 : path;
         return 0;

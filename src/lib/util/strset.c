@@ -1,6 +1,8 @@
 #include "util/strset.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,4 +113,17 @@ int tb_strv_push(char ***l, size_t *n, const char *s) {
                 return -ENOMEM;
         grown[++*n] = NULL;
         return 0;
+}
+
+int tb_strv_pushf(char ***l, size_t *n, const char *fmt, ...) {
+        _cleanup_(freep) char *s = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        return tb_strv_push(l, n, s);
 }

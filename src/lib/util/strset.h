@@ -21,4 +21,6 @@ TB_DEFINE_CLEANUP(tb_strset *, tb_strset_free);
 void tb_strv_free(char **l);
 /* Appends a copy of S to the NULL-terminated array *L of *N strings (*L may be NULL). */
 int tb_strv_push(char ***l, size_t *n, const char *s);
+/* tb_strv_push() of a formatted string. */
+_printf_(3, 4) int tb_strv_pushf(char ***l, size_t *n, const char *fmt, ...);
 TB_DEFINE_CLEANUP(char **, tb_strv_free);

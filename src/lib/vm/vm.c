@@ -2,17 +2,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,6 +21,8 @@
 #include "util/buf.h"
 #include "util/fileio.h"
 #include "util/log.h"
+#include "util/process.h"
+#include "util/strset.h"
 #include "vm/vmfw.h"
 #include "vm/vmserial.h"
 
@@ -31,43 +30,6 @@
 #define PARTIAL_QUIET_MS 200 /* console silence after which an unterminated line is matched */
 
 /* ---- small helpers ------------------------------------------------------------------------ */
-
-typedef struct strv {
-        char **v;
-        size_t n, cap;
-} strv;
-
-static void strv_done(strv *s) {
-        for (size_t i = 0; i < s->n; i++)
-                free(s->v[i]);
-        free(s->v);
-        s->v = NULL;
-        s->n = s->cap = 0;
-}
-
-_printf_(2, 3) static int strv_addf(strv *s, const char *fmt, ...) {
-        va_list ap;
-        char *str;
-        int r;
-
-        if (s->n + 2 > s->cap) {
-                size_t cap = s->cap ? s->cap * 2 : 32;
-                char **v = realloc(s->v, cap * sizeof(char *));
-
-                if (!v)
-                        return -ENOMEM;
-                s->v = v;
-                s->cap = cap;
-        }
-        va_start(ap, fmt);
-        r = vasprintf(&str, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        s->v[s->n++] = str;
-        s->v[s->n] = NULL;
-        return 0;
-}
 
 /* QEMU option values are comma separated; a comma inside a path is written twice. */
 static char *qemu_escape(const char *path) {
@@ -87,13 +49,6 @@ static char *qemu_escape(const char *path) {
         }
         *p = '\0';
         return out;
-}
-
-static double now_s(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int tb_vm_parse_size(const char *s, uint64_t *ret) {
@@ -137,7 +92,7 @@ int tb_vm_parse_disk(const char *arg, char **ret_path, uint64_t *ret_size) {
                 path = strdup(arg);
         }
         if (!path)
-                return -ENOMEM;
+                return tb_log_oom();
         if (!*path) {
                 free(path);
                 return -EINVAL;
@@ -163,96 +118,6 @@ const char *tb_vm_end_to_string(tb_vm_end e) {
 
 /* ---- processes ---------------------------------------------------------------------------- */
 
-/* fork + exec with the given stdio and one extra descriptor as fd 3. The child gets its own
- * process group (a Ctrl-C on the terminal is ours to handle, not qemu's), dies with us
- * (PDEATHSIG), and starts with the signal state we changed restored. An exec failure is
- * reported back through a close-on-exec pipe, so the caller can tell "not installed" apart. */
-static int spawn(char *const argv[], int fd_in, int fd_out, int fd_err, int fd3, const sigset_t *mask,
-                 pid_t *ret) {
-        int ep[2], err = 0;
-        pid_t parent = getpid(), pid;
-        ssize_t n;
-
-        if (pipe2(ep, O_CLOEXEC) < 0)
-                return negative_errno();
-        pid = fork();
-        if (pid < 0) {
-                err = negative_errno();
-                close(ep[0]);
-                close(ep[1]);
-                return err;
-        }
-        if (pid == 0) {
-                int fds[4] = { fd_in, fd_out, fd_err, fd3 };
-
-                setpgid(0, 0);
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                if (getppid() != parent)
-                        _exit(127);
-                signal(SIGPIPE, SIG_DFL);
-                sigprocmask(SIG_SETMASK, mask, NULL);
-                /* Move the sources above 3 first so that dup2 cannot clobber one with another. */
-                for (int i = 0; i < 4; i++)
-                        if (fds[i] >= 0 && fds[i] <= 3)
-                                fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
-                for (int i = 0; i < 4; i++)
-                        if (fds[i] >= 0 && dup2(fds[i], i) < 0)
-                                goto fail;
-                execvp(argv[0], argv);
-        fail:
-                err = errno;
-                (void)!write(ep[1], &err, sizeof(err));
-                _exit(127);
-        }
-        close(ep[1]);
-        do
-                n = read(ep[0], &err, sizeof(err));
-        while (n < 0 && errno == EINTR);
-        close(ep[0]);
-        if (n == (ssize_t)sizeof(err)) {
-                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-                return -err;
-        }
-        *ret = pid;
-        return 0;
-}
-
-/* Waits up to TIMEOUT seconds for PID; returns true when it was reaped (status in *STATUS). */
-static bool wait_for(pid_t pid, double timeout, int *status) {
-        double end = now_s() + timeout;
-
-        for (;;) {
-                pid_t r = waitpid(pid, status, WNOHANG);
-
-                if (r == pid || (r < 0 && errno == ECHILD))
-                        return true;
-                if (now_s() >= end)
-                        return false;
-                poll(NULL, 0, 20);
-        }
-}
-
-/* SIGTERM first: qemu then exits cleanly, flushing its disks and the variable store; SIGKILL if
- * it does not listen. */
-static void stop_process(pid_t *pid, double grace, int *status) {
-        int st = 0;
-
-        if (*pid <= 0)
-                return;
-        if (!wait_for(*pid, 0, &st)) {
-                kill(*pid, SIGTERM);
-                if (!wait_for(*pid, grace, &st)) {
-                        kill(*pid, SIGKILL);
-                        while (waitpid(*pid, &st, 0) < 0 && errno == EINTR)
-                                ;
-                }
-        }
-        if (status)
-                *status = st;
-        *pid = 0;
-}
-
 static int listen_unix(const char *path, int *ret) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         int fd;
@@ -269,16 +134,6 @@ static int listen_unix(const char *path, int *ret) {
                 return r;
         }
         *ret = fd;
-        return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        (void)st;
-        (void)ftw;
-        if (flag == FTW_DP)
-                rmdir(path);
-        else
-                unlink(path);
         return 0;
 }
 
@@ -309,19 +164,6 @@ static void close_fd(int *fd) {
         *fd = -1;
 }
 
-static int copy_file(const char *from, const char *to, mode_t mode) {
-        _cleanup_(tb_buf_freep) tb_buf data = TB_BUF_INIT;
-        int r;
-
-        r = tb_read_file(from, 64u << 20, &data);
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot read", from);
-        r = tb_write_file_atomic(to, data.data, data.len, mode, true);
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot write", to);
-        return 0;
-}
-
 static int setup_firmware(vm_run *v) {
         const tb_vm_config *c = v->c;
         const char *tmpl;
@@ -332,7 +174,7 @@ static int setup_firmware(vm_run *v) {
                         return tb_log_errno(negative_errno(), "%s: cannot read firmware", c->firmware_code);
                 v->fw.code = strdup(c->firmware_code);
                 if (!v->fw.code)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 if (!c->vars_template && tb_vmfw_vars_for_code(c->firmware_code, &v->fw.vars) < 0) {
                         tb_err("%s: no empty variable store known beside it; give --vars-template", c->firmware_code);
                         return -ENOENT;
@@ -352,15 +194,15 @@ static int setup_firmware(vm_run *v) {
         if (c->vars) {
                 v->vars_path = strdup(c->vars);
                 if (!v->vars_path)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 if (c->reset_vars || !tb_path_exists(c->vars))
-                        return copy_file(tmpl, c->vars, 0600);
+                        return tb_copy_file(tmpl, c->vars, 0600, true);
                 return 0;
         }
         v->vars_path = tb_path_join(v->rundir, "vars.fd");
         if (!v->vars_path)
-                return -ENOMEM;
-        return copy_file(tmpl, v->vars_path, 0600);
+                return tb_log_oom();
+        return tb_copy_file(tmpl, v->vars_path, 0600, true);
 }
 
 static int setup_disk(const tb_vm_disk *d) {
@@ -383,7 +225,7 @@ static int setup_disk(const tb_vm_disk *d) {
         return 0;
 }
 
-static int medium_args(vm_run *v, strv *a) {
+static int medium_args(vm_run *v, char ***a, size_t *n) {
         const tb_vm_config *c = v->c;
         _cleanup_(freep) char *esc = qemu_escape(c->medium);
         tb_vm_media media = c->media;
@@ -391,20 +233,20 @@ static int medium_args(vm_run *v, strv *a) {
         int r = 0;
 
         if (!esc)
-                return -ENOMEM;
+                return tb_log_oom();
         if (stat(c->medium, &st) < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot use as boot medium", c->medium);
 
         if (S_ISDIR(st.st_mode)) {
                 /* vvfat; writes (systemd-boot's random seed) go to a throw-away overlay, never
                  * into the directory. */
-                r = strv_addf(a, "-drive") ?: strv_addf(a, "if=none,id=medium,format=raw,snapshot=on,file=fat:%s", esc);
+                r = tb_strv_pushf(a, n, "-drive") ?: tb_strv_pushf(a, n, "if=none,id=medium,format=raw,snapshot=on,file=fat:%s", esc);
                 if (r < 0)
                         return r;
                 if (media == TB_VM_MEDIA_USB)
-                        return strv_addf(a, "-device") ?: strv_addf(a, "qemu-xhci,id=xhci") ?: strv_addf(a, "-device") ?:
-                               strv_addf(a, "usb-storage,bus=xhci.0,drive=medium,removable=on,bootindex=1");
-                return strv_addf(a, "-device") ?: strv_addf(a, "ide-hd,drive=medium,bootindex=1");
+                        return tb_strv_pushf(a, n, "-device") ?: tb_strv_pushf(a, n, "qemu-xhci,id=xhci") ?: tb_strv_pushf(a, n, "-device") ?:
+                               tb_strv_pushf(a, n, "usb-storage,bus=xhci.0,drive=medium,removable=on,bootindex=1");
+                return tb_strv_pushf(a, n, "-device") ?: tb_strv_pushf(a, n, "ide-hd,drive=medium,bootindex=1");
         }
         if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
                 tb_err("%s: not an image file, block device or directory", c->medium);
@@ -421,16 +263,16 @@ static int medium_args(vm_run *v, strv *a) {
                                 : TB_VM_MEDIA_USB;
         }
         if (media == TB_VM_MEDIA_CDROM)
-                return strv_addf(a, "-drive") ?:
-                       strv_addf(a, "if=none,id=medium,media=cdrom,readonly=on,format=raw,file=%s", esc) ?:
-                       strv_addf(a, "-device") ?: strv_addf(a, "ide-cd,drive=medium,bootindex=1");
+                return tb_strv_pushf(a, n, "-drive") ?:
+                       tb_strv_pushf(a, n, "if=none,id=medium,media=cdrom,readonly=on,format=raw,file=%s", esc) ?:
+                       tb_strv_pushf(a, n, "-device") ?: tb_strv_pushf(a, n, "ide-cd,drive=medium,bootindex=1");
         /* A USB stick that the guest may write to without touching the image. */
-        return strv_addf(a, "-drive") ?: strv_addf(a, "if=none,id=medium,format=raw,snapshot=on,file=%s", esc) ?:
-               strv_addf(a, "-device") ?: strv_addf(a, "qemu-xhci,id=xhci") ?: strv_addf(a, "-device") ?:
-               strv_addf(a, "usb-storage,bus=xhci.0,drive=medium,removable=on,bootindex=1");
+        return tb_strv_pushf(a, n, "-drive") ?: tb_strv_pushf(a, n, "if=none,id=medium,format=raw,snapshot=on,file=%s", esc) ?:
+               tb_strv_pushf(a, n, "-device") ?: tb_strv_pushf(a, n, "qemu-xhci,id=xhci") ?: tb_strv_pushf(a, n, "-device") ?:
+               tb_strv_pushf(a, n, "usb-storage,bus=xhci.0,drive=medium,removable=on,bootindex=1");
 }
 
-static int qemu_args(vm_run *v, strv *a) {
+static int qemu_args(vm_run *v, char ***a, size_t *n) {
         const tb_vm_config *c = v->c;
         _cleanup_(freep) char *code = qemu_escape(v->fw.code);
         _cleanup_(freep) char *vars = qemu_escape(v->vars_path);
@@ -438,34 +280,34 @@ static int qemu_args(vm_run *v, strv *a) {
         int r;
 
         if (!code || !vars || !run)
-                return -ENOMEM;
-        r = strv_addf(a, "qemu-system-x86_64") ?: strv_addf(a, "-name") ?: strv_addf(a, "trustboot-vm") ?:
-            strv_addf(a, "-nodefaults") ?: strv_addf(a, "-no-user-config") ?: strv_addf(a, "-display") ?:
-            strv_addf(a, "none") ?: strv_addf(a, "-no-reboot") ?: strv_addf(a, "-machine") ?:
-            strv_addf(a, "q35,smm=on") ?: strv_addf(a, "-accel") ?: strv_addf(a, "%s", v->accel) ?:
-            strv_addf(a, "-m") ?: strv_addf(a, "%" PRIu64, c->memory_mib) ?: strv_addf(a, "-smp") ?:
-            strv_addf(a, "%u", c->cpus ? c->cpus : strcmp(v->accel, "kvm") == 0 ? 2 : 1) ?:
+                return tb_log_oom();
+        r = tb_strv_pushf(a, n, "qemu-system-x86_64") ?: tb_strv_pushf(a, n, "-name") ?: tb_strv_pushf(a, n, "trustboot-vm") ?:
+            tb_strv_pushf(a, n, "-nodefaults") ?: tb_strv_pushf(a, n, "-no-user-config") ?: tb_strv_pushf(a, n, "-display") ?:
+            tb_strv_pushf(a, n, "none") ?: tb_strv_pushf(a, n, "-no-reboot") ?: tb_strv_pushf(a, n, "-machine") ?:
+            tb_strv_pushf(a, n, "q35,smm=on") ?: tb_strv_pushf(a, n, "-accel") ?: tb_strv_pushf(a, n, "%s", v->accel) ?:
+            tb_strv_pushf(a, n, "-m") ?: tb_strv_pushf(a, n, "%" PRIu64, c->memory_mib) ?: tb_strv_pushf(a, n, "-smp") ?:
+            tb_strv_pushf(a, n, "%u", c->cpus ? c->cpus : strcmp(v->accel, "kvm") == 0 ? 2 : 1) ?:
             /* The Secure Boot code requires SMM, and the variable flash must be SMM-only. */
-            strv_addf(a, "-global") ?: strv_addf(a, "driver=cfi.pflash01,property=secure,value=on") ?:
-            strv_addf(a, "-global") ?: strv_addf(a, "ICH9-LPC.disable_s3=1") ?: strv_addf(a, "-drive") ?:
-            strv_addf(a, "if=pflash,format=raw,unit=0,readonly=on,file=%s", code) ?: strv_addf(a, "-drive") ?:
-            strv_addf(a, "if=pflash,format=raw,unit=1,file=%s", vars) ?:
+            tb_strv_pushf(a, n, "-global") ?: tb_strv_pushf(a, n, "driver=cfi.pflash01,property=secure,value=on") ?:
+            tb_strv_pushf(a, n, "-global") ?: tb_strv_pushf(a, n, "ICH9-LPC.disable_s3=1") ?: tb_strv_pushf(a, n, "-drive") ?:
+            tb_strv_pushf(a, n, "if=pflash,format=raw,unit=0,readonly=on,file=%s", code) ?: tb_strv_pushf(a, n, "-drive") ?:
+            tb_strv_pushf(a, n, "if=pflash,format=raw,unit=1,file=%s", vars) ?:
             /* Serial on qemu's stdio (our pipes), QMP on a socket we listen on. */
-            strv_addf(a, "-chardev") ?: strv_addf(a, "stdio,id=serial0,signal=off") ?: strv_addf(a, "-serial") ?:
-            strv_addf(a, "chardev:serial0") ?: strv_addf(a, "-chardev") ?:
-            strv_addf(a, "socket,id=qmp,path=%s/qmp.sock", run) ?: strv_addf(a, "-mon") ?:
-            strv_addf(a, "chardev=qmp,mode=control");
+            tb_strv_pushf(a, n, "-chardev") ?: tb_strv_pushf(a, n, "stdio,id=serial0,signal=off") ?: tb_strv_pushf(a, n, "-serial") ?:
+            tb_strv_pushf(a, n, "chardev:serial0") ?: tb_strv_pushf(a, n, "-chardev") ?:
+            tb_strv_pushf(a, n, "socket,id=qmp,path=%s/qmp.sock", run) ?: tb_strv_pushf(a, n, "-mon") ?:
+            tb_strv_pushf(a, n, "chardev=qmp,mode=control");
         if (r < 0)
                 return r;
         if (!c->no_tpm) {
-                r = strv_addf(a, "-chardev") ?: strv_addf(a, "socket,id=chrtpm,path=%s/swtpm.sock", run) ?:
-                    strv_addf(a, "-tpmdev") ?: strv_addf(a, "emulator,id=tpm0,chardev=chrtpm") ?:
+                r = tb_strv_pushf(a, n, "-chardev") ?: tb_strv_pushf(a, n, "socket,id=chrtpm,path=%s/swtpm.sock", run) ?:
+                    tb_strv_pushf(a, n, "-tpmdev") ?: tb_strv_pushf(a, n, "emulator,id=tpm0,chardev=chrtpm") ?:
                     /* CRB: about 2 s faster than TIS under TCG, and both OVMF and Linux drive it. */
-                    strv_addf(a, "-device") ?: strv_addf(a, "tpm-crb,tpmdev=tpm0");
+                    tb_strv_pushf(a, n, "-device") ?: tb_strv_pushf(a, n, "tpm-crb,tpmdev=tpm0");
                 if (r < 0)
                         return r;
         }
-        r = medium_args(v, a);
+        r = medium_args(v, a, n);
         if (r < 0)
                 return r;
         /* Boot order: the medium (bootindex 1), then the disks in the order given. */
@@ -473,10 +315,10 @@ static int qemu_args(vm_run *v, strv *a) {
                 _cleanup_(freep) char *disk = qemu_escape(c->disks[i].path);
 
                 if (!disk)
-                        return -ENOMEM;
-                r = strv_addf(a, "-drive") ?:
-                    strv_addf(a, "if=none,id=disk%zu,format=raw,discard=unmap,file=%s", i, disk) ?:
-                    strv_addf(a, "-device") ?: strv_addf(a, "virtio-blk-pci,drive=disk%zu,bootindex=%zu", i, i + 2);
+                        return tb_log_oom();
+                r = tb_strv_pushf(a, n, "-drive") ?:
+                    tb_strv_pushf(a, n, "if=none,id=disk%zu,format=raw,discard=unmap,file=%s", i, disk) ?:
+                    tb_strv_pushf(a, n, "-device") ?: tb_strv_pushf(a, n, "virtio-blk-pci,drive=disk%zu,bootindex=%zu", i, i + 2);
         }
         return r;
 }
@@ -486,11 +328,12 @@ static int start_swtpm(vm_run *v) {
         _cleanup_(freep) char *sock = tb_path_join(v->rundir, "swtpm.sock");
         _cleanup_(freep) char *log = tb_path_join(v->rundir, "swtpm.log");
         _cleanup_(closep) int err_fd = -1, null_fd = -1;
-        _cleanup_(strv_done) strv a = { 0 };
+        _cleanup_(tb_strv_freep) char **a = NULL;
+        size_t n = 0;
         int r;
 
         if (!sock || !log)
-                return -ENOMEM;
+                return tb_log_oom();
         if (c->tpm_state) {
                 struct stat st;
 
@@ -505,7 +348,7 @@ static int start_swtpm(vm_run *v) {
                         return tb_log_errno(negative_errno(), "%s: cannot create", v->tpm_dir);
         }
         if (!v->tpm_dir)
-                return -ENOMEM;
+                return tb_log_oom();
         /* We bind the socket and hand it over: it exists before qemu starts, no polling. */
         r = listen_unix(sock, &v->tpm_listen);
         if (r < 0)
@@ -515,16 +358,16 @@ static int start_swtpm(vm_run *v) {
                 return tb_log_errno(negative_errno(), "%s: cannot create", log);
         _cleanup_(freep) char *state = qemu_escape(v->tpm_dir);
         if (!state)
-                return -ENOMEM;
-        r = strv_addf(&a, "swtpm") ?: strv_addf(&a, "socket") ?: strv_addf(&a, "--tpm2") ?:
-            strv_addf(&a, "--tpmstate") ?: strv_addf(&a, "dir=%s", state) ?: strv_addf(&a, "--ctrl") ?:
-            strv_addf(&a, "type=unixio,fd=3") ?: strv_addf(&a, "--terminate");
+                return tb_log_oom();
+        r = tb_strv_pushf(&a, &n, "swtpm") ?: tb_strv_pushf(&a, &n, "socket") ?: tb_strv_pushf(&a, &n, "--tpm2") ?:
+            tb_strv_pushf(&a, &n, "--tpmstate") ?: tb_strv_pushf(&a, &n, "dir=%s", state) ?: tb_strv_pushf(&a, &n, "--ctrl") ?:
+            tb_strv_pushf(&a, &n, "type=unixio,fd=3") ?: tb_strv_pushf(&a, &n, "--terminate");
         if (r < 0)
                 return r;
         null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null_fd < 0)
                 return negative_errno();
-        r = spawn(a.v, null_fd, err_fd, err_fd, v->tpm_listen, &v->old_mask, &v->swtpm);
+        r = tb_spawn(a, null_fd, err_fd, err_fd, v->tpm_listen, &v->old_mask, &v->swtpm);
         if (r < 0)
                 return tb_log_errno(r, "cannot run swtpm");
         v->res->swtpm_pid = v->swtpm;
@@ -534,16 +377,17 @@ static int start_swtpm(vm_run *v) {
 }
 
 static int start_qemu(vm_run *v) {
-        _cleanup_(strv_done) strv a = { 0 };
+        _cleanup_(tb_strv_freep) char **a = NULL;
+        size_t n = 0;
         _cleanup_(freep) char *qmp = tb_path_join(v->rundir, "qmp.sock");
         int in[2] = { -1, -1 }, out[2], err[2], r;
 
         if (!qmp)
-                return -ENOMEM;
+                return tb_log_oom();
         r = listen_unix(qmp, &v->qmp_listen);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot listen", qmp);
-        r = qemu_args(v, &a);
+        r = qemu_args(v, &a, &n);
         if (r < 0)
                 return r;
         if (v->c->console_in >= 0) {
@@ -572,14 +416,14 @@ static int start_qemu(vm_run *v) {
         }
         if (tb_log_get_level() >= TB_LOG_DEBUG) {
                 _cleanup_(tb_buf_freep) tb_buf line = TB_BUF_INIT;
-                for (size_t i = 0; i < a.n; i++)
-                        if (tb_buf_append(&line, " ", i > 0) < 0 || tb_buf_append(&line, a.v[i], strlen(a.v[i])) < 0)
-                                return -ENOMEM;
+                for (size_t i = 0; i < n; i++)
+                        if (tb_buf_append(&line, " ", i > 0) < 0 || tb_buf_append(&line, a[i], strlen(a[i])) < 0)
+                                return tb_log_oom();
                 if (tb_buf_append_zero(&line, 1) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 tb_debug("%s", (const char *)line.data);
         }
-        r = spawn(a.v, in[0], out[1], err[1], -1, &v->old_mask, &v->qemu);
+        r = tb_spawn(a, in[0], out[1], err[1], -1, &v->old_mask, &v->qemu);
         close(in[0]);
         close(out[1]);
         close(err[1]);
@@ -791,7 +635,7 @@ static void qemu_exited(vm_run *v, int status) {
 
 static void supervise(vm_run *v) {
         const tb_vm_config *c = v->c;
-        double start = now_s(), deadline = c->timeout_s ? start + c->timeout_s : 0;
+        double start = tb_monotonic_s(), deadline = c->timeout_s ? start + c->timeout_s : 0;
 
         for (;;) {
                 struct pollfd p[6] = {
@@ -805,7 +649,7 @@ static void supervise(vm_run *v) {
                 int timeout = partial ? PARTIAL_QUIET_MS : -1, status, n;
 
                 if (deadline) {
-                        double left = deadline - now_s();
+                        double left = deadline - tb_monotonic_s();
                         if (left <= 0) {
                                 char d[64];
                                 snprintf(d, sizeof(d), "no match within %u s", c->timeout_s);
@@ -869,17 +713,17 @@ static void supervise(vm_run *v) {
                 if (p[4].revents && read_console(v))
                         break;
         }
-        v->res->seconds = now_s() - start;
+        v->res->seconds = tb_monotonic_s() - start;
 }
 
 static void vm_run_done(vm_run *v) {
         if (v->qemu > 0)
-                stop_process(&v->qemu, 5, NULL);
+                tb_process_stop(&v->qemu, 5, NULL);
         /* swtpm leaves by itself once qemu has closed the control channel. */
         if (v->swtpm > 0) {
                 int st;
-                if (!wait_for(v->swtpm, 2, &st))
-                        stop_process(&v->swtpm, 2, NULL);
+                if (!tb_process_wait(v->swtpm, 2, &st))
+                        tb_process_stop(&v->swtpm, 2, NULL);
                 v->swtpm = 0;
         }
         close_fd(&v->sigfd);
@@ -895,7 +739,7 @@ static void vm_run_done(vm_run *v) {
                 sigaction(SIGPIPE, &v->old_pipe, NULL);
         }
         if (v->rundir)
-                nftw(v->rundir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+                tb_rm_rf(v->rundir);
         if (v->scan)
                 tb_vmserial_free(v->scan);
         tb_buf_free(&v->err);
@@ -907,22 +751,12 @@ static void vm_run_done(vm_run *v) {
 }
 
 static int make_rundir(char **ret) {
-        const char *tmp = getenv("TMPDIR");
-        char *dir;
+        const char *tmp = tb_tmpdir_default();
 
         /* Socket paths must fit sockaddr_un (108 bytes): fall back to /tmp for a deep TMPDIR. */
-        if (!tmp || !*tmp || strlen(tmp) > 60)
+        if (strlen(tmp) > 60)
                 tmp = "/tmp";
-        if (asprintf(&dir, "%s/trustboot-vm.XXXXXX", tmp) < 0)
-                return -ENOMEM;
-        if (!mkdtemp(dir)) {
-                int r = negative_errno();
-                tb_log_errno(r, "%s: cannot create", dir);
-                free(dir);
-                return r;
-        }
-        *ret = dir;
-        return 0;
+        return tb_workdir_create(tmp, "trustboot-vm", ret);
 }
 
 int tb_vm_run(const tb_vm_config *c, tb_vm_result *ret) {

@@ -16,6 +16,7 @@
 
 #include "util/fileio.h"
 #include "util/macro.h"
+#include "util/log.h"
 
 /* Secure Boot code (SMM required) and the empty store of the same flash size, most specific
  * first. The 4 MB builds come before the 2 MB ones: their store has room for big db/dbx. */
@@ -48,7 +49,7 @@ int tb_vmfw_find(const char *root, tb_vmfw *ret) {
                 _cleanup_(freep) char *vars = prefixed(root, layouts[i].vars);
 
                 if (!code || !vars)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 if (access(code, R_OK) < 0 || access(vars, R_OK) < 0)
                         continue;
                 ret->code = TAKE_PTR(code);
@@ -71,7 +72,7 @@ int tb_vmfw_vars_for_code(const char *code, char **ret) {
                 if (strcmp(base, lbase) != 0)
                         continue;
                 if (asprintf(&s, "%.*s%s", (int)dirlen, code, vbase) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 if (access(s, R_OK) < 0) {
                         free(s);
                         continue;

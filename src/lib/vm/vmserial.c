@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/macro.h"
+#include "util/log.h"
 
 #define LINE_MAX_LEN 4096
 
@@ -26,7 +27,7 @@ int tb_vmserial_new(const char *expect, tb_vmserial **ret) {
         tb_vmserial *s = calloc(1, sizeof(*s));
 
         if (!s)
-                return -ENOMEM;
+                return tb_log_oom();
         if (expect) {
                 if (regcomp(&s->re, expect, REG_EXTENDED | REG_NOSUB) != 0) {
                         free(s);

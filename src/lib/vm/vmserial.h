@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/macro.h"
+
 typedef struct tb_vmserial tb_vmserial;
 
 typedef enum tb_vmserial_event {
@@ -36,7 +38,4 @@ tb_vmserial_event tb_vmserial_check_partial(tb_vmserial *s, char *line, size_t l
 /* The full check (refusal too) on whatever is buffered, e.g. the unterminated last line after qemu exited. */
 tb_vmserial_event tb_vmserial_flush(tb_vmserial *s, char *line, size_t line_size);
 
-static inline void tb_vmserial_freep(tb_vmserial **s) {
-        if (*s)
-                tb_vmserial_free(*s);
-}
+TB_DEFINE_CLEANUP(tb_vmserial *, tb_vmserial_free)
