@@ -83,7 +83,12 @@ static int parse_major(const char *p, const char *end) {
 
 int tb_stub_gen_from_sdmagic(const void *data, size_t len) {
         static const char tag[] = "LoaderInfo: systemd-stub ";
-        const char *s = data, *end = s + len;
+        const char *s = data, *end;
+
+        /* An empty section has no data at all (NULL): NULL + 0 is undefined (fuzz-pcr-uki). */
+        if (!s || len == 0)
+                return -EBADMSG;
+        end = s + len;
 
         for (const char *p = s; (size_t)(end - p) >= sizeof(tag) - 1; p++)
                 if (memcmp(p, tag, sizeof(tag) - 1) == 0)
@@ -92,7 +97,11 @@ int tb_stub_gen_from_sdmagic(const void *data, size_t len) {
 }
 
 int tb_stub_gen_from_sbat(const void *data, size_t len) {
-        const char *s = data, *end = s + len;
+        const char *s = data, *end;
+
+        if (!s || len == 0)
+                return -EBADMSG;
+        end = s + len;
 
         /* component,generation,vendor,package,version,url — the stub's line names package "systemd". */
         for (const char *line = s; line < end;) {
