@@ -92,7 +92,11 @@ int tb_stub_gen_from_sdmagic(const void *data, size_t len) {
         return tb_stub_gen_from_version((unsigned long)major);
 }
 int tb_stub_gen_from_sbat(const void *data, size_t len) {
-        const char *s = data, *end = s + len;
+        const char *s = data, *end;
+
+        if (!s || len == 0)
+                return -EBADMSG;
+        end = s + len;
 
         /* component,generation,vendor,package,version,url — the stub's line names package "systemd". */
         for (const char *line = s; line < end;) {

@@ -29,8 +29,9 @@ static uint64_t now_usec(void) {
         return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* libkmod's own messages (debug level and up) go to our log only when debugging. */
-static void kmod_log_fn(void *data, int priority, const char *file, int line, const char *fn, const char *format,
+/* libkmod's own messages (debug level and up) go to our log only when debugging. The format is
+ * libkmod's, passed through as its printf-style logging callback requires. */
+_printf_(6, 0) static void kmod_log_fn(void *data, int priority, const char *file, int line, const char *fn, const char *format,
                         va_list args) {
         char msg[512];
 

@@ -12,8 +12,13 @@
 /* The "PRODUCT VERSION" span after "LoaderInfo: ", up to " ####", a NUL or the end. */
 static int find_info(const char *s, size_t len, const char **ret, size_t *ret_len) {
         static const char tag[] = "LoaderInfo: ";
-        const char *p = memmem(s, len, tag, sizeof(tag) - 1), *end = s + len, *e;
+        const char *p, *end, *e;
 
+        /* An empty section has no data at all (NULL): NULL + 0 is undefined (fuzz-pcr-uki). */
+        if (!s || len == 0)
+                return -EBADMSG;
+        p = memmem(s, len, tag, sizeof(tag) - 1);
+        end = s + len;
         if (!p)
                 return -EBADMSG;
         p += sizeof(tag) - 1;

@@ -239,7 +239,7 @@ static int record_xattrs(struct writer *w, const tb_rootfs_entry *e) {
 /* The manifest as the last entry: root-only, so the booted system's users never saw it. */
 static int emit_xattr_manifest(struct writer *w) {
         static const char header[] = TB_INITRD_XATTR_MANIFEST_HEADER "\n";
-        const char *name = TB_INITRD_XATTR_MANIFEST + 1;
+        const char *name = &TB_INITRD_XATTR_MANIFEST[1]; /* without the leading "/" */
 
         if (w->n_xattrs == 0)
                 return 0;
