@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "node/initrd-boot.h"
 #include "rootfs/initrd.h"
 #include "util/codec.h"
 #include "util/fileio.h"
@@ -21,17 +22,6 @@
 #define NEW_ROOT "/.trustboot-root"
 
 static const char *const api_mounts[] = { "/proc", "/sys", "/dev", "/run", "/tmp" };
-
-static bool is_mountpoint(const char *path) {
-        struct stat a, b;
-        _cleanup_(freep) char *parent = NULL;
-
-        if (stat(path, &a) < 0)
-                return false;
-        if (asprintf(&parent, "%s/..", path) < 0 || stat(parent, &b) < 0)
-                return false;
-        return a.st_dev != b.st_dev || a.st_ino == b.st_ino;
-}
 
 int tb_handover_check_init(const char *init) {
         struct stat st;
@@ -109,7 +99,7 @@ static int move_mount_into(const char *m) {
 
         if (!t)
                 return -ENOMEM;
-        if (!is_mountpoint(m))
+        if (!tb_initrd_is_mountpoint(m))
                 return 0;
         /* The bind shows the same directories as /: M's directory is there already. */
         if (mkdir(t, 0755) < 0 && errno != EEXIST)

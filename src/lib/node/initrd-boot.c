@@ -15,7 +15,7 @@
 #include "util/log.h"
 #include "util/macro.h"
 
-static bool is_mountpoint(const char *path) {
+bool tb_initrd_is_mountpoint(const char *path) {
         struct stat a, b;
         _cleanup_(freep) char *parent = NULL;
 
@@ -29,7 +29,7 @@ static bool is_mountpoint(const char *path) {
 static int mount_one(const char *what, const char *where, const char *type, unsigned long flags, const char *data,
                      bool required) {
         (void)mkdir(where, 0755);
-        if (is_mountpoint(where))
+        if (tb_initrd_is_mountpoint(where))
                 return 0;
         if (mount(what, where, type, flags, data) < 0 && errno != EBUSY) {
                 if (!required) {
