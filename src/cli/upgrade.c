@@ -64,7 +64,6 @@ static int parse_luks_device(const char *cmd, const char *arg, void *target) {
 int cmd_upgrade(int argc, char **argv) {
         _cleanup_(tb_upgrade_result_done) tb_upgrade_result res = { 0 };
         tb_registry_options reg = { 0 };
-        uint64_t max_image_size = 0; /* parsed for symmetry with build-uki; staging uses the default */
         tb_upgrade_options o = { .esp = "/efi", .registry = &reg };
         struct luks_args luks = {};
         bool recovery = false, reboot = false;
@@ -79,7 +78,7 @@ int cmd_upgrade(int argc, char **argv) {
                              "default: every such LUKS2 volume found; 'none': no volume)"),
                 CLI_OPT_ESP(&o.esp),
                 CLI_OPT_EFIVARS(&o.efivar_dir),
-                CLI_OPTS_REGISTRY(&reg, &max_image_size),
+                CLI_OPTS_REGISTRY(&reg, &o.max_image_size),
                 {},
         };
         const cli_command cmd = { "upgrade", synopsis, options, CLI_REGISTRY_EPILOG };

@@ -39,6 +39,15 @@ TRUSTBOOT_TEST_ESP_SIZE=$((64 << 20)) expect_error run "$TRUSTBOOT" big
 contains -v "bytes the ESP or the staging directory" <<<"$ERR" || fail "the release binary honours TRUSTBOOT_TEST_ESP_SIZE: $ERR"
 [ -z "$(ls -A stage)" ] || fail "the staging directory is not cleaned up after the release run"
 
+# An image source unpacks within --max-image-size (a layer bomb stops there, nothing staged).
+c=$("$TRUSTBOOT" -q build-uki dir:root -t container -d c1 -k keys 2>/dev/null)
+expect_error env TMPDIR="$WORK/stage" "$TRUSTBOOT" upgrade --esp esp --efivars vars --luks-device none \
+  --source "ocifile:$c" --max-image-size 4K
+contains "image larger than 4096 bytes uncompressed (--max-image-size)" <<<"$ERR" || fail "--max-image-size: $ERR"
+[ -z "$(ls -A stage)" ] || fail "the staging directory is not cleaned up after the image limit"
+snapshot after
+cmp -s before after || fail "the refused upgrade changed the ESP"
+
 # Not even the names are in the release binary; the test binary has them.
 ! grep -aq TRUSTBOOT_TEST_ "$TRUSTBOOT" || fail "$TRUSTBOOT carries TRUSTBOOT_TEST_* hooks"
 grep -aq TRUSTBOOT_TEST_FAULT "$TRUSTBOOT_TEST" || fail "$TRUSTBOOT_TEST has no fault hook"

@@ -139,7 +139,8 @@ static int list_norole(const tb_rootfs_entry *e, void *userdata) {
 int tb_upgrade_stage_open(const char *source, const char *workdir, const tb_registry_options *registry,
                           tb_upgrade_staged *s) {
         _cleanup_(freep) char *dir_source = NULL;
-        tb_rootfs_options ro = { .workdir = workdir, .registry = registry }; /* registry: oci:REF, docker://REF, REF */
+        tb_rootfs_options ro = { .workdir = workdir, .registry = registry, /* registry: oci:REF, docker://REF, REF */
+                                 .max_image_size = s->max_image_size };
         int r;
 
         s->source = source;

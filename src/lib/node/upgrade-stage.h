@@ -33,6 +33,7 @@ typedef struct tb_upgrade_staged {
          * nothing larger can be installed); lowered to what the staging file system has free,
          * so that a hostile medium (a compression bomb) cannot fill it. 0: no limit but that. */
         uint64_t limit;
+        uint64_t max_image_size;        /* set before open: an image source's unpacked bytes (0: default) */
         uint64_t staged;                /* bytes copied so far */
 } tb_upgrade_staged;
 

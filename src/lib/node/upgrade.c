@@ -483,7 +483,7 @@ static size_t conf_bytes(const tb_upgrade_staged *s) {
 }
 
 int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
-        _cleanup_(tb_upgrade_staged_done) tb_upgrade_staged s = { 0 };
+        _cleanup_(tb_upgrade_staged_done) tb_upgrade_staged s = { .max_image_size = o->max_image_size };
         _cleanup_(tb_sbdb_freep) tb_sbdb *db = NULL;
         _cleanup_(tb_bootentry_list_donep) tb_bootentry_list l = { NULL, 0 };
         _cleanup_(tb_upgrade_plan_done) tb_upgrade_plan p = { 0 };

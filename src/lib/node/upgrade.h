@@ -35,6 +35,7 @@ typedef struct tb_upgrade_options {
                                  * ("recovery", "statereset", "my_entry"), nothing else moves */
         const char *workdir;    /* staging area; NULL: $TMPDIR, else /var/tmp */
         const tb_registry_options *registry; /* for a registry SOURCE; NULL: defaults */
+        uint64_t max_image_size;        /* an image SOURCE's unpacked bytes; 0: the default limit */
         /* The encrypted volumes whose PCR key the new UKI must carry (besides the installed
          * active UKI's .pcrpkey): these devices, and with luks_scan every LUKS2 volume with a
          * systemd-tpm2 token on this machine. */

@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdbool.h>
@@ -79,9 +80,12 @@ static ssize_t inner_read(struct archive *a, void *userdata, const void **buf) {
                 tb_layer_budget *b = ap->src->budget;
 
                 if ((uint64_t)n > b->bytes) {
+                        char max[24];
+
+                        /* libarchive's own printf knows no %llu: format the number here. */
+                        snprintf(max, sizeof(max), "%" PRIu64, b->max_bytes);
                         ap->over_budget = true;
-                        archive_set_error(a, EFBIG, "image larger than %llu bytes uncompressed (--max-image-size)",
-                                          (unsigned long long)b->max_bytes);
+                        archive_set_error(a, EFBIG, "image larger than %s bytes uncompressed (--max-image-size)", max);
                         return -1;
                 }
                 b->bytes -= (uint64_t)n;
