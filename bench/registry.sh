@@ -42,6 +42,18 @@ two_step() {
   skopeo copy -q --src-tls-verify=false "docker://$R/bench:v1" oci:"$WORK/layout":v1 &&
     "$TRUSTBOOT" -q build-uki oci-layout:"$WORK/layout":v1 -t iso -d out-peer -k keys
 }
+# Pull + unpack alone (an uncompressed initrd is little more than reading the tree once).
+pull_two_step() {
+  skopeo copy -q --src-tls-verify=false "docker://$R/bench:v1" oci:"$WORK/layout2":v1 &&
+    "$TRUSTBOOT" -q initrd oci-layout:"$WORK/layout2":v1 -o "$WORK/peer.cpio" --compression none
+}
+timed "pull+unpack: trustboot initrd REGISTRY/IMAGE" \
+  "$TRUSTBOOT" -q initrd "$R/bench:v1" -o "$WORK/tb.cpio" --compression none --allow-insecure-registries --no-cache
+timed "pull+unpack: skopeo copy + trustboot initrd oci-layout:" \
+  bash -c "$(declare -f pull_two_step); R=$R WORK=$WORK TRUSTBOOT=$TRUSTBOOT pull_two_step"
+cmp -s "$WORK/tb.cpio" "$WORK/peer.cpio" || fail "the two initrds differ"
+rm -f "$WORK/tb.cpio" "$WORK/peer.cpio"
+
 timed "trustboot build-uki REGISTRY/IMAGE (no cache)" \
   "$TRUSTBOOT" -q build-uki "$R/bench:v1" -t iso -d out-tb -k keys --allow-insecure-registries --no-cache
 timed "skopeo copy + trustboot build-uki oci-layout:" bash -c "$(declare -f two_step); R=$R WORK=$WORK TRUSTBOOT=$TRUSTBOOT two_step"

@@ -12,7 +12,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/fuzz-long.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  for f in "$build"/tests/fuzz/fuzz-*; do [ -x "$f" ] && targets+=("$(basename "$f" | sed 's/^fuzz-//')"); done
+  for f in "$build"/tests/fuzz/fuzz-*; do [ -f "$f" ] && [ -x "$f" ] && targets+=("$(basename "$f" | sed 's/^fuzz-//')"); done
 fi
 printf '%-12s %10s %8s %10s %8s\n' target runs seconds runs/s corpus+
 for t in "${targets[@]}"; do

@@ -87,7 +87,8 @@ int cmd_build_uki(int argc, char **argv) {
         _cleanup_(freep) char *k_sb_key = NULL, *k_sb_cert = NULL, *k_pcr = NULL, *output = NULL, *pinned = NULL;
         _cleanup_(tb_imageref_freep) tb_imageref *push_ref = NULL;
         _cleanup_(tb_registry_summary_done) tb_registry_summary pulled = { 0 };
-        const char *push = NULL;
+        _cleanup_(tb_imageref_freep) tb_imageref *mount_ref = NULL;
+        const char *push = NULL, *mount_from = NULL;
         bool json = false;
         const char *keys = NULL;
         tb_medium_options o;
@@ -131,6 +132,9 @@ int cmd_build_uki(int argc, char **argv) {
                 CLI_OPT_STRING("push", 0, "REF", &push,
                                "-t container: push the image to REF (REGISTRY/REPO:TAG) and print\n"
                                "REGISTRY/REPO@sha256:... (auth, TLS as for pulls)"),
+                CLI_OPT_STRING("push-mount-from", 0, "REF", &mount_from,
+                               "with --push: mount blobs the registry has in REF's repository\n"
+                               "(REGISTRY/REPO, the same registry) instead of uploading them"),
                 CLI_OPT_JSON(&json, "print a JSON summary (output, pulled image, pushed digest)"),
                 CLI_OPTS_REGISTRY(&o.registry, &o.max_image_size),
                 CLI_OPT_EXPIRY_WARN_DAYS,
@@ -179,6 +183,13 @@ int cmd_build_uki(int argc, char **argv) {
                 if (tb_imageref_from_source(push, &push_ref) <= 0)
                         return cli_usage_error(cmd.name, "--push: '%s' is not an image reference (REGISTRY/REPO:TAG)", push);
         }
+        if (mount_from) {
+                if (!push_ref)
+                        return cli_usage_error(cmd.name, "--push-mount-from needs --push");
+                if (tb_imageref_parse(mount_from, &mount_ref) < 0 || strcmp(mount_ref->domain, push_ref->domain) != 0)
+                        return cli_usage_error(cmd.name, "--push-mount-from: '%s' is not a repository on %s", mount_from,
+                                               push_ref->domain);
+        }
         if (!o.sb_key || !o.sb_cert || !o.pcr_key)
                 return cli_usage_error(cmd.name, "keys missing: give -k KEYDIR, or --sb-key, --sb-cert and --tpm-pcr-private-key");
         o.epoch = (int64_t)time(NULL);
@@ -190,7 +201,7 @@ int cmd_build_uki(int argc, char **argv) {
         if (tb_medium_build(&o, &output) < 0)
                 return TB_EXIT_FAILURE;
         /* The pushed image is the tarball just written, so what was pushed is what is on disk. */
-        if (push_ref && tb_registry_push_archive(output, push_ref, NULL, &o.registry, &pinned) < 0)
+        if (push_ref && tb_registry_push_archive(output, push_ref, mount_ref ? mount_ref->path : NULL, &o.registry, &pinned) < 0)
                 return TB_EXIT_FAILURE;
         if (json) {
                 _cleanup_(json_object_putp) json_object *j = json_object_new_object();

@@ -63,6 +63,7 @@ int cmd_install(int argc, char **argv);
 int cli_install_is_automatic(void);
 int cmd_measure(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_unlock(int argc, char **argv);
 int cmd_unlock_all(int argc, char **argv);

@@ -15,6 +15,7 @@
 
 static const char synopsis[] =
         "Usage: trustboot encrypt DEVICE|IMAGE --label LABEL --pcr-public-key PEM [OPTIONS]\n"
+        "       trustboot encrypt DEVICE --add-pcr-key NEW.pem [--pcr-signature JSON]\n"
         "\n"
         "Format DEVICE (or an existing image file) as LUKS2 and seal its key in the TPM, unlockable\n"
         "by systemd-cryptsetup (tpm2-device=auto) and 'trustboot unlock' on any boot whose PCR 11\n"
@@ -23,6 +24,7 @@ static const char synopsis[] =
 
 struct options {
         const char *device, *label, *pubkey, *tpm2_device, *recovery, *uuid, *mkfs;
+        const char *add_pcr_key, *signature;
         uint32_t pcr_mask, pubkey_pcr_mask;
         bool pin;
 };
@@ -50,6 +52,13 @@ static int parse(int argc, char **argv, struct options *o) {
                                "must not exist), or print it once if FILE is '-'"),
                 CLI_OPT_STRING("uuid", 0, "UUID", &o->uuid, "LUKS2 UUID (default: random)"),
                 CLI_OPT_STRING("mkfs", 0, "TYPE", &o->mkfs, "create a file system inside (needs device-mapper)"),
+                CLI_OPT_GROUP("PCR key rotation (an existing volume):"),
+                CLI_OPT_STRING("add-pcr-key", 0, "PEM", &o->add_pcr_key,
+                               "add a second TPM2 keyslot and token bound to this new PCR public\n"
+                               "key, unlocking the volume with its current token (no formatting)"),
+                CLI_OPT_STRING("pcr-signature", 0, "JSON", &o->signature,
+                               "with --add-pcr-key: the signed policies that unseal the current token\n"
+                               "(default: as unlock searches)"),
                 {},
         };
         const cli_command cmd = { "encrypt", synopsis, options, NULL };
@@ -62,6 +71,14 @@ static int parse(int argc, char **argv, struct options *o) {
         if (optind + 1 != argc)
                 return cli_usage_error(cmd.name, "expected one DEVICE or IMAGE");
         o->device = argv[optind];
+        if (o->add_pcr_key) {
+                if (o->label || o->pubkey || o->recovery || o->uuid || o->mkfs || o->pin || o->pcr_mask)
+                        return cli_usage_error(cmd.name, "--add-pcr-key takes only --pcr-signature, "
+                                                         "--tpm2-public-key-pcrs and --tpm2-device");
+                return CLI_CONTINUE;
+        }
+        if (o->signature)
+                return cli_usage_error(cmd.name, "--pcr-signature only applies with --add-pcr-key");
         if (!o->label)
                 return cli_usage_error(cmd.name, "--label is required");
         if (!o->pubkey && !o->pcr_mask)
@@ -105,6 +122,45 @@ static int read_new_pin(char **ret) {
         return 0;
 }
 
+/* PCR key rotation: the volume gets a second keyslot sealed to the new PCR key's policy. */
+static int add_pcr_key(const struct options *o) {
+        _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
+        _cleanup_(tb_tpm2_freep) tb_tpm2 *tpm = NULL;
+        _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed sealed = TB_TPM2_SEALED_INIT;
+        uint8_t secret[TB_TPM2_SECRET_SIZE];
+        tb_tpm2_seal_params sp;
+        tb_luks_unlock_params up = { .tpm2_device = o->tpm2_device, .signature_path = o->signature };
+        int r;
+
+        r = tb_read_file(o->add_pcr_key, PUBKEY_MAX, &pem);
+        if (r < 0) {
+                tb_log_errno(r, "%s: cannot read", o->add_pcr_key);
+                return TB_EXIT_FAILURE;
+        }
+        if (!pubkey_ok(&pem)) {
+                tb_err("%s: not an RSA public key in PEM format", o->add_pcr_key);
+                return TB_EXIT_FAILURE;
+        }
+        if (!tb_luks_has_tpm2_token(o->device, NULL)) {
+                tb_err("%s: not a LUKS2 volume with a systemd-tpm2 token", o->device);
+                return TB_EXIT_FAILURE;
+        }
+        if (tb_tpm2_open(o->tpm2_device, &tpm) < 0)
+                return TB_EXIT_FAILURE;
+        sp = (tb_tpm2_seal_params){
+                .pubkey_pcr_mask = o->pubkey_pcr_mask,
+                .pubkey_pem = pem.data,
+                .pubkey_pem_len = pem.len,
+        };
+        r = tb_tpm2_seal(tpm, &sp, secret, &sealed);
+        tb_tpm2_free(tpm); /* the unseal opens its own context */
+        tpm = NULL;
+        if (r >= 0)
+                r = tb_luks_add_tpm2_token(o->device, &sealed, secret, &up);
+        OPENSSL_cleanse(secret, sizeof(secret));
+        return r < 0 ? TB_EXIT_FAILURE : TB_EXIT_OK;
+}
+
 int cmd_encrypt(int argc, char **argv) {
         _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
         _cleanup_(cli_secret_freep) char *pin = NULL;
@@ -119,6 +175,8 @@ int cmd_encrypt(int argc, char **argv) {
         r = parse(argc, argv, &o);
         if (r != CLI_CONTINUE)
                 return r;
+        if (o.add_pcr_key)
+                return add_pcr_key(&o);
 
         /* Before the TPM is touched: an image must exist (we do not pick its size). */
         if (!tb_path_exists(o.device)) {

@@ -14,7 +14,7 @@
 static const char synopsis[] =
         "Usage: trustboot genkey NAME [-o|--output DIR] [-e|--expiration-in-days N] [--key-size BITS]\n"
         "                        [--skip-microsoft-certs-I-KNOW-WHAT-IM-DOING] [--custom-cert-dir DIR] [--force]\n"
-        "                        [--pkcs11 URI]\n"
+        "                        [--pkcs11 URI] [--rotate OLD_KEYDIR [--rotate-pcr-key]]\n"
         "\n"
         "Generate a Secure Boot key set (PK, KEK, db as .key .pem .der .esl .auth) and the PCR policy\n"
         "signing key tpm2-pcr-private.pem. Keep these keys safe: without them no upgrade can be signed.\n"
@@ -57,7 +57,8 @@ int cmd_genkey(int argc, char **argv) {
                 .ms_cert_dir = getenv("TRUSTBOOT_MS_CERT_DIR") ?: TB_MS_CERT_DIR,
         };
         const char *out_dir = "keys/";
-        bool force = false;
+        bool force = false, rotate_pcr = false;
+        const char *rotate_from = NULL;
         const cli_option options[] = {
                 CLI_OPT_CALL("output", 'o', "DIR", parse_output, &out_dir,
                              "output directory (default keys/, created with mode 0700)"),
@@ -75,6 +76,10 @@ int cmd_genkey(int argc, char **argv) {
                              "generate the four keys inside the PKCS#11 token URI names\n"
                              "(pkcs11:token=LABEL?pin-source=FILE); only certificates, public keys\n"
                              "and NAME.pkcs11 files holding each key's URI are written"),
+                CLI_OPT_STRING("rotate", 0, "OLD_KEYDIR", &rotate_from,
+                               "rotation: keep OLD_KEYDIR's PK and KEK, make a new db key and the\n"
+                               "KEK-signed db-append.auth that adds it to enrolled nodes"),
+                CLI_OPT_FLAG("rotate-pcr-key", 0, &rotate_pcr, "with --rotate: a new PCR policy key too"),
                 CLI_OPT_EXPIRY_WARN_DAYS,
                 {},
         };
@@ -99,6 +104,19 @@ int cmd_genkey(int argc, char **argv) {
         if (r != 0)
                 return r;
 
+        if (rotate_pcr && !rotate_from)
+                return cli_usage_error("genkey", "--rotate-pcr-key needs --rotate OLD_KEYDIR");
+        if (rotate_from) {
+                if (force)
+                        return cli_usage_error("genkey", "--rotate never overwrites: give a new --output directory");
+                if (tb_keyset_rotate(&o, rotate_from, out_dir, rotate_pcr) < 0)
+                        return TB_EXIT_FAILURE;
+                if (cli_verbosity >= 0)
+                        printf("Wrote rotated key set '%s' to %s: PK and KEK from %s, a new db key%s; enroll "
+                               "db-append.auth on existing nodes before deploying media signed by it.\n",
+                               o.name, out_dir, rotate_from, rotate_pcr ? " and a new PCR policy key" : "");
+                return TB_EXIT_OK;
+        }
         if (tb_keyset_generate(&o, out_dir, force) < 0)
                 return TB_EXIT_FAILURE;
 

@@ -1,13 +1,13 @@
 /* init.c — trustboot init: PID 1 of the UKI's initrd (research/kairos.md §3; the policy is
  * node/boot.h). */
-#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "node/boot.h"
 #include "node/initrd-boot.h"
+#include "options.h"
 
-static const char usage[] =
+static const char synopsis[] =
         "Usage: trustboot init\n"
         "\n"
         "PID 1 of the UKI's initrd (/init links to trustboot). Mounts the API file systems, loads the\n"
@@ -21,14 +21,18 @@ static const char usage[] =
         "volume was unlocked) runs. See trustboot-init(1).\n";
 
 int cmd_init(int argc, char **argv) {
+        static const cli_option options[] = { {} };
+        const cli_command cmd = { "init", synopsis, options, NULL, false };
         const char *why = NULL;
+        int r;
 
+        /* As PID 1 the words the kernel hands over are its command line's, not options. */
         if (getpid() != 1) {
-                if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
-                        return cli_print_help(usage);
+                r = cli_parse(&cmd, argc, argv);
+                if (r != CLI_CONTINUE)
+                        return r;
                 return cli_usage_error(argv[0], "only runs as PID 1 (the initrd's /init)");
         }
-        /* As PID 1, the words the kernel hands over are its command line's, not options. */
         (void)tb_boot_run(&why);
         tb_initrd_fail(why);
 }

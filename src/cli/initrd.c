@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "registry-opts.h"
 #include "util/codec.h"
 #include "util/fileio.h"
 #include "rootfs/initrd.h"
@@ -25,7 +26,7 @@ static const char synopsis[] =
         "SOURCE is dir:PATH, ocifile:FILE[:TAG] (docker save or OCI archive) or oci-layout:PATH[:TAG].\n"
         "\n";
 
-static const char epilog[] = "Timestamps are SOURCE_DATE_EPOCH (default 0).\n";
+static const char epilog[] = "Timestamps are SOURCE_DATE_EPOCH (default 0).\n" CLI_REGISTRY_EPILOG;
 
 /* The bytes are hashed as they are written, the way build-uki feeds every PCR bank. */
 static int hash_sink(const void *data, size_t len, void *userdata) {
@@ -136,7 +137,8 @@ int cmd_initrd(int argc, char **argv) {
         _cleanup_(tb_rootfs_freep) tb_rootfs *fs = NULL;
         _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
         const char *overlays[TB_ROOTFS_MAX_OVERLAYS];
-        tb_rootfs_options ropts = { .overlays = overlays };
+        tb_registry_options reg = { 0 };
+        tb_rootfs_options ropts = { .overlays = overlays, .registry = &reg };
         tb_initrd_options iopts;
         tb_initrd_stats stats;
         _cleanup_(tb_mhash_freep) tb_mhash *h = NULL;
@@ -165,6 +167,7 @@ int cmd_initrd(int argc, char **argv) {
                                                    "what --slim/--exclude would leave out; writes nothing"),
                 CLI_OPT_UINT("depth", 0, "N", &depth, 1, 64, "directory depth of the report (default 3)"),
                 CLI_OPT_JSON(&json, "the report as JSON"),
+                CLI_OPTS_REGISTRY(&reg, &ropts.max_image_size),
                 {},
         };
         const cli_command cmd = { "initrd", synopsis, options, epilog };

@@ -28,6 +28,7 @@ static const struct command commands[] = {
         { "measure", cmd_measure, "predict PCR 11 for a UKI and sign PCR policies (like systemd-measure)" },
         { "sign", cmd_sign, "Authenticode-sign a PE/EFI image (as sbsign)" },
         { "verify", cmd_verify, "check a PE/EFI image's Authenticode signature against a certificate" },
+        { "status", cmd_status, "this node's Secure Boot, TPM and boot-entry state; exit 0 when consistent" },
         { "unlock", cmd_unlock, "unlock a TPM2-sealed LUKS2 volume (systemd-tpm2 token)" },
         { "unlock-all", cmd_unlock_all, "unlock every TPM2-sealed LUKS2 partition not yet open" },
         { "upgrade", cmd_upgrade, "install a new medium's UKI A/B style, after checking db/dbx and the PCR key" },

@@ -168,7 +168,9 @@ job_disk job1.iso job1 job1.sh
 job_disk job2.iso job2 job2.sh
 job_disk job3.iso job3 job3.sh
 
-# Every block of the guide is run here.
+# Every block of the guide is run here, and every shell block has a tag that says where.
+untagged="$(guide_untagged "$guide")"
+[ -z "$untagged" ] || fail "docs/guide.md: shell blocks no test runs: $untagged"
 want="$(guide_names "$guide" | sort)"
 got="$(printf '%s\n' "${ran[@]}" enroll manual-keys install boot | sed 's/^\([a-z-]*\)$/host:\1/' | sort)"
 assert_eq "$got" "$want" "the guide's blocks run by this test"

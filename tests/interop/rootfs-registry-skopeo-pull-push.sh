@@ -76,6 +76,14 @@ same_iso a4 "multi-arch index, linux/amd64"
 "$TRUSTBOOT" -q build-uki $A/darchive:v1 "${B[@]}" -d a5 "${INS[@]}" --no-cache >/dev/null
 same_iso a5 "image copied from a docker-archive"
 ls cache/blobs/sha256 | grep -q '^\.' && fail "temp files left in the cache: $(ls -a cache/blobs/sha256)"
+# A cached blob damaged on disk (same size): noticed before use, fetched again, entry replaced.
+cl=$(jq -r '.pulled.layers[0].digest' a1.json); cl=${cl#sha256:}
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[100]^=1; open(p,"wb").write(b)' cache/blobs/sha256/$cl
+"$TRUSTBOOT" -q build-uki $A/syn:v1 "${B[@]}" -d a6 "${INS[@]}" --cache cache --json >a6.json 2>a6.err || fail "build with a damaged cache entry: $(cat a6.err)"
+contains "is damaged; fetching it again" a6.err || fail "damaged cache entry not reported: $(cat a6.err)"
+same_iso a6 "build with a damaged cache entry"
+[ "$(jq .pulled.downloaded_bytes a6.json)" -gt 0 ] || fail "the damaged layer was not fetched again"
+[ "$(sha256sum < cache/blobs/sha256/$cl | cut -d' ' -f1)" = "$cl" ] || fail "the cache entry was not replaced"
 
 # ---- bad input: one line, exit 1, no work area, no output, no cache entry for the bad blob ----
 bad() { # WHAT EXPECTED-SUBSTRING ARGS...
@@ -170,6 +178,11 @@ blob="pulled/blobs/sha256/${pl#sha256:}"
 # A second push of the same image uploads no blob.
 REGISTRY_AUTH_FILE=$WORK/auth.json "$TRUSTBOOT" build-uki dir:root -t container -k keys -d c2 --push $Bh/upgrade:v1 "${CD[@]}" 2>push2.err >/dev/null
 contains "already there" push2.err || fail "second push uploaded again: $(cat push2.err)"
+# To another repository of the same registry: the layer is mounted, not uploaded again.
+REGISTRY_AUTH_FILE=$WORK/auth.json "$TRUSTBOOT" build-uki dir:root -t container -k keys -d c3 --push $Bh/fleet/uki:v1 \
+  --push-mount-from $Bh/upgrade "${CD[@]}" 2>push3.err >/dev/null || fail "push with --push-mount-from: $(cat push3.err)"
+contains "mounted" push3.err || fail "--push-mount-from did not mount: $(cat push3.err)"
+skopeo inspect --cert-dir "$WORK/ca/certdir" --creds tb:secret docker://$Bh/fleet/uki:v1 >/dev/null || fail "skopeo inspect after a mounted push"
 
 # ---- (c) token auth ----
 start_registry C token

@@ -3,7 +3,7 @@
 # byte, over the same lists), its image hashes are hash-to-efi-sig-list's, and `enroll` writes it
 # to (a directory standing in for) efivarfs only when the enrolled KEK signed it: an update by
 # another KEK, a truncated one and one for the wrong variable are refused with one line, the
-# variable untouched. Certificate expiry is warned about with the date.
+# variable untouched. genkey --rotate's db-append.auth is efitools' too. Certificate expiry is warned about with the date.
 . "$(dirname "$0")/lib/common.sh"
 need sign-efi-sig-list hash-to-efi-sig-list sig-list-to-certs python3 openssl
 cd "$WORK"
@@ -60,6 +60,22 @@ cmp -s vars/KEK-$GLOBAL <(efivar 0x27 A/KEK.auth) || fail "KEK write"
 expect_error "$TRUSTBOOT" enroll --efivars vars B/KEK.auth
 echo "$ERR" | contains "not signed by the enrolled PK" || fail "KEK update by another PK: $ERR"
 echo "ok: enroll writes updates the enrolled KEK/PK signed (append recognised) and refuses the rest"
+
+# Rotation: a new db key under A's PK and KEK; its db-append.auth is efitools' append of the new
+# certificate list, and the node (enrolled with A) accepts it.
+efivar 0x27 A/KEK.esl >vars/KEK-$GLOBAL   # what the firmware would hold after that write
+SOURCE_DATE_EPOCH=1700000000 "$TRUSTBOOT" genkey A2 -e 3650 --rotate A -o A2 --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
+for f in PK.key PK.pem PK.auth KEK.key KEK.pem KEK.esl tpm2-pcr-private.pem; do cmp -s A/$f A2/$f || fail "rotation changed $f"; done
+cmp -s A/db.key A2/db.key && fail "rotation kept the db key"
+assert_eq "$(stat -c %a A2/db.key)" 600 "rotated db.key mode"
+sign-efi-sig-list -a -t "$efitime" -k A/KEK.key -c A/KEK.pem db A2/db.esl ref-db.auth >/dev/null
+cmp A2/db-append.auth ref-db.auth || fail "db-append.auth differs from sign-efi-sig-list -a"
+"$TRUSTBOOT" enroll --efivars vars A2/db-append.auth | contains "appended to db" || fail "enroll db-append.auth"
+SOURCE_DATE_EPOCH=1700000000 "$TRUSTBOOT" genkey A3 -e 3650 --rotate A --rotate-pcr-key -o A3 --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
+cmp -s A/tpm2-pcr-private.pem A3/tpm2-pcr-private.pem && fail "--rotate-pcr-key kept the PCR key"
+expect_error "$TRUSTBOOT" genkey A4 --rotate A -o A2
+echo "$ERR" | contains "a key set already exists" || fail "rotation over an existing set: $ERR"
+echo "ok: genkey --rotate: same PK/KEK, new db (and PCR) key, db-append.auth = efitools' and enrolled"
 
 # Expiry: a key set made two years ago with 30-day certificates, and one expiring in 10 days.
 SOURCE_DATE_EPOCH=$(( $(date +%s) - 2 * 365 * 86400 )) "$TRUSTBOOT" genkey Old -e 30 \

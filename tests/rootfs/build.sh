@@ -112,6 +112,9 @@ depmod -b "$r" "$krel" || { echo "rootfs: depmod failed" >&2; exit 1; }
 
 dpkg-deb --fsys-tarfile "$bdeb" | tar -x -C "$x" ./bin/busybox
 cp "$x/bin/busybox" "$r/bin/busybox"
+# The kernel asks /sbin/modprobe for what it needs later (a file system at mount time), as on a
+# distribution: busybox's reads depmod's modules.alias/modules.dep and the .ko.xz files.
+ln -s ../bin/busybox "$r/sbin/modprobe"
 install -m 0755 "$here/init" "$r/init"
 # The same report as the real init after `trustboot init` (build-uki --init) switched root.
 install -m 0755 "$here/init" "$r/sbin/init"

@@ -119,6 +119,14 @@ int tb_blobcache_commit(tb_blobcache *c, tb_atomic_file *af) {
         return tb_atomic_commit(af);
 }
 
+int tb_blobcache_remove(tb_blobcache *c, const char *digest) {
+        if (!tb_oci_digest_valid(digest))
+                return -EINVAL;
+        if (unlinkat(c->blobs_fd, digest + 7, 0) < 0 && errno != ENOENT)
+                return negative_errno();
+        return 0;
+}
+
 struct entry {
         char name[80];
         uint64_t size;

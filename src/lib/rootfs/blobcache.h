@@ -25,6 +25,9 @@ int tb_blobcache_get(tb_blobcache *c, const char *digest, uint64_t size, int *re
 int tb_blobcache_begin(tb_blobcache *c, const char *digest, tb_atomic_file *af);
 int tb_blobcache_commit(tb_blobcache *c, tb_atomic_file *af);
 
+/* Removes the blob DIGEST (one that failed its check on reading). */
+int tb_blobcache_remove(tb_blobcache *c, const char *digest);
+
 /* Removes least recently used blobs until the cache holds at most MAX bytes (and temp files
  * a crashed run left more than a day ago). Returns the number of bytes freed. */
 int64_t tb_blobcache_trim(tb_blobcache *c, uint64_t max);

@@ -8,7 +8,6 @@
  * written, so a caller can hash the file in the same pass. */
 #pragma once
 
-#include <stdbool.h>
 /* Extended attributes newc cannot carry: every security.* attribute but security.selinux of the
  * regular files and directories (file capabilities: Debian's ping), as a text file at the end
  * of the archive, which `trustboot init` applies and removes before the image's init runs.
@@ -17,6 +16,7 @@
 #define TB_INITRD_XATTR_MANIFEST "/.trustboot-xattrs"
 #define TB_INITRD_XATTR_MANIFEST_HEADER "trustboot-xattrs 1"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

@@ -106,7 +106,8 @@ typedef struct request {
         const uint8_t *up_data;   /* request body from memory … */
         int up_fd;                /* … or from a file at up_off (-1: none) */
         uint64_t up_len, up_off, up_pos;
-        bool anonymous;           /* the token request itself */
+        bool anonymous;           /* no Authorization header */
+        bool auth_any_host;       /* the token request: Basic credentials go to the realm */
 } request;
 
 struct attempt {
@@ -230,6 +231,12 @@ static int on_seek(void *userdata, curl_off_t offset, int origin) {
         return CURL_SEEKFUNC_OK;
 }
 
+static bool same_origin(const client *c, const char *url) {
+        size_t n = strlen(c->base);
+
+        return strncmp(url, c->base, n) == 0 && (url[n] == '/' || url[n] == '\0');
+}
+
 /* One HTTP exchange, no retries. Returns the curl result; RESP has the status and headers. */
 static CURLcode perform(client *c, request *q, response *resp) {
         struct attempt a = { c, q, resp };
@@ -274,9 +281,9 @@ static CURLcode perform(client *c, request *q, response *resp) {
                 h = curl_slist_append(h, q->content_range);
         if (q->range)
                 curl_easy_setopt(e, CURLOPT_RANGE, q->range + 6); /* after "bytes=" */
-        if (!q->anonymous && c->auth)
-                /* curl sends a custom Authorization header only to the host it was set for,
-                 * never to a redirect target (blob storage). */
+        /* Credentials go to the registry only: not to an upload URL elsewhere that a Location
+         * header named, and (curl's rule for custom headers) never to a redirect target. */
+        if (!q->anonymous && c->auth && (q->auth_any_host || same_origin(c, q->url)))
                 h = curl_slist_append(h, c->auth->data);
         h = curl_slist_append(h, "Expect:");
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
@@ -490,6 +497,7 @@ static int fetch_token(client *c, const tb_regauth_challenge *ch) {
                 if (r < 0)
                         return r;
                 q.anonymous = false;
+                q.auth_any_host = true;
         }
         for (unsigned i = 0;; i++) {
                 cc = perform(c, &q, &resp);
@@ -690,7 +698,7 @@ static int client_connect(client *c, const tb_imageref *ref, const tb_registry_o
         request q = { .up_fd = -1, .follow = true };
         const char *host = tb_imageref_api_host(ref);
         unsigned tries = 1;
-        CURLcode cc;
+        CURLcode cc = CURLE_OK;
         int r;
 
         *c = (client){ .ref = ref, .o = o, .actions = actions };
@@ -1121,6 +1129,32 @@ static ssize_t stream_read(void *userdata, void *buf, size_t len) {
         }
 }
 
+/* 1 if FD's bytes hash to DIGEST, 0 if not, negative on read errors. */
+static int fd_digest_matches(int fd, const char *digest) {
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+        _cleanup_(freep) uint8_t *buf = malloc(1 << 20);
+        char got[TB_OCI_DIGEST_MAX];
+        uint8_t d[32];
+
+        if (!md || !buf || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n = read(fd, buf, 1 << 20);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return negative_errno();
+                if (n == 0)
+                        break;
+                EVP_DigestUpdate(md, buf, (size_t)n);
+        }
+        if (EVP_DigestFinal_ex(md, d, NULL) != 1)
+                return -EIO;
+        tb_oci_digest_format(d, got);
+        return strcmp(got, digest) == 0;
+}
+
 static int apply_layer(client *c, int rootfd, const tb_oci_layer *l, size_t idx, size_t n, tb_blobcache *cache,
                        tb_layer_budget *budget, tb_registry_layer_info *info, tb_registry_summary *sum) {
         _cleanup_(blob_dl_done) blob_dl d = BLOB_DL_INIT;
@@ -1133,12 +1167,21 @@ static int apply_layer(client *c, int rootfd, const tb_oci_layer *l, size_t idx,
         snprintf(info->digest, sizeof(info->digest), "%s", l->digest);
         info->size = l->size;
         if (cache && tb_blobcache_get(cache, l->digest, l->size, &fd) > 0) {
-                tb_debug("%s: layer %zu/%zu %s from the cache", c->name, idx + 1, n, l->digest);
-                info->cached = true;
-                r = tb_layer_apply(rootfd, fd, &src);
-                if (r >= 0)
-                        sum->from_cache += l->size;
-                return r;
+                /* Checked before use: a damaged entry (disk, another program) is fetched again
+                 * instead of failing the build half-way through the layer. */
+                r = fd_digest_matches(fd, l->digest);
+                if (r > 0 && lseek(fd, 0, SEEK_SET) == 0) {
+                        tb_debug("%s: layer %zu/%zu %s from the cache", c->name, idx + 1, n, l->digest);
+                        info->cached = true;
+                        r = tb_layer_apply(rootfd, fd, &src);
+                        if (r >= 0)
+                                sum->from_cache += l->size;
+                        return r;
+                }
+                tb_warn("%s: blob cache entry %s is damaged; fetching it again", tb_blobcache_dir(cache), l->digest);
+                (void)tb_blobcache_remove(cache, l->digest);
+                close(fd);
+                fd = -1;
         }
         r = blob_dl_init(&d, c, l->digest, l->size, cache);
         if (r < 0)
@@ -1160,8 +1203,20 @@ static int apply_layer(client *c, int rootfd, const tb_oci_layer *l, size_t idx,
         src.read = stream_read;
         src.read_userdata = &d;
         r = tb_layer_apply(rootfd, -1, &src);
-        if (r >= 0)
+        if (r >= 0) {
                 sum->downloaded += d.got;
+                if (d.progress.active) {
+                        /* On a terminal the self-rewriting line becomes one line per layer. */
+                        struct timespec ts;
+                        double secs;
+
+                        clock_gettime(CLOCK_MONOTONIC, &ts);
+                        secs = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - d.progress.start;
+                        tb_progress_end(&d.progress);
+                        tb_info("%s: %.1f MiB in %.1f s (%.1f MiB/s)", label, (double)d.got / (1 << 20), secs,
+                                secs > 0 ? (double)d.got / (1 << 20) / secs : 0.0);
+                }
+        }
         return r;
 }
 
@@ -1427,14 +1482,16 @@ static int upload_url(client *c, const char *location, const char *extra, char *
         return asprintf(ret, "%s%s%s", location, extra ? sep : "", extra ?: "") < 0 ? -ENOMEM : 0;
 }
 
-static int push_blob(client *c, const member_file *m, const char *mount_from, bool *ret_uploaded) {
+typedef enum push_result { PUSH_PRESENT, PUSH_MOUNTED, PUSH_UPLOADED } push_result;
+
+static int push_blob(client *c, const member_file *m, const char *mount_from, push_result *ret) {
         _cleanup_(response_reset) response resp = { 0 };
         _cleanup_(freep) char *url = NULL, *loc = NULL, *extra = NULL;
         request q = { .up_fd = -1 };
         char detail[256];
         int r;
 
-        *ret_uploaded = false;
+        *ret = PUSH_PRESENT;
         r = url_for(c, "blobs", m->digest, &url);
         if (r < 0)
                 return r;
@@ -1454,8 +1511,10 @@ static int push_blob(client *c, const member_file *m, const char *mount_from, bo
         r = send_request(c, &q, &resp, "blob upload");
         if (r < 0)
                 return r;
-        if (resp.status == 201)
-                return 0; /* mounted from MOUNT_FROM */
+        if (resp.status == 201) {
+                *ret = PUSH_MOUNTED;
+                return 0;
+        }
         if (resp.status != 202 || !resp.location) {
                 error_detail(&resp, detail, sizeof(detail));
                 tb_err("%s: cannot start a blob upload: %s answered %ld%s", c->name, tb_imageref_api_host(c->ref), resp.status, detail);
@@ -1516,7 +1575,7 @@ static int push_blob(client *c, const member_file *m, const char *mount_from, bo
                        detail);
                 return -EPROTO;
         }
-        *ret_uploaded = true;
+        *ret = PUSH_UPLOADED;
         return 0;
 }
 
@@ -1543,8 +1602,9 @@ int tb_registry_push_archive(const char *archive, const tb_imageref *ref, const 
         member_file *cfg;
         const char *text;
         char digest[TB_OCI_DIGEST_MAX], detail[256];
+        static const char *const what[] = { "already there", "mounted", "uploaded" };
         request q;
-        bool up;
+        push_result up;
         int r;
 
         if (!img)
@@ -1585,7 +1645,7 @@ int tb_registry_push_archive(const char *archive, const tb_imageref *ref, const 
                 r = push_blob(&c, m, mount_from, &up);
                 if (r < 0)
                         return r;
-                tb_info("layer %s: %s", m->digest, up ? "uploaded" : "already there");
+                tb_info("layer %s: %s", m->digest, what[up]);
                 json_object_array_add(layers, descriptor_json(MT_OCI_LAYER_TAR, m));
         }
         r = push_blob(&c, cfg, mount_from, &up);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sb/efisig.h"
+#include "sb/sbupdate.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/ossl.h"
@@ -427,4 +428,138 @@ int tb_keyset_private_ref(const char *dir, const char *name, char **ret) {
         }
         *ret = p;
         return 0;
+}
+
+/* ---- rotation: a new db key (and optionally PCR key) under the same PK and KEK ---- */
+
+#define ROTATE_MAX_FILES 24
+
+typedef struct out_files {
+        const char *name[ROTATE_MAX_FILES];
+        tb_buf data[ROTATE_MAX_FILES];
+        bool secret[ROTATE_MAX_FILES];
+        size_t n;
+} out_files;
+
+static tb_buf *out_add(out_files *f, const char *name, bool secret) {
+        f->name[f->n] = name;
+        f->data[f->n] = (tb_buf)TB_BUF_INIT;
+        f->secret[f->n] = secret;
+        return &f->data[f->n++];
+}
+
+/* Copies OLD_DIR/NAME into F if it exists. */
+static int copy_if_present(out_files *f, const char *old_dir, const char *name) {
+        _cleanup_(freep) char *p = tb_path_join(old_dir, name);
+        bool secret;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        if (!tb_path_exists(p))
+                return 0;
+        secret = is_private(name);
+        r = secret ? tb_read_secret_file(p, 1u << 20, out_add(f, name, true))
+                   : tb_read_file(p, 16u << 20, out_add(f, name, false));
+        return r < 0 ? tb_log_errno(r, "%s: cannot read", p) : 0;
+}
+
+int tb_keyset_rotate(const tb_keyset_options *o, const char *old_dir, const char *out_dir, bool rotate_pcr) {
+        _cleanup_(tb_stage_abortp) tb_stage stage = TB_STAGE_INIT;
+        _cleanup_(freep) char *kek_ref = NULL, *kek_pem = NULL, *db_cn = NULL, *pcr_cn = NULL;
+        _cleanup_(tb_buf_freep) tb_buf new_esl = TB_BUF_INIT;
+        static const char *const copied[] = { "PK.key", "PK.pkcs11", "PK.pem", "PK.der", "PK.esl", "PK.auth",
+                                              "KEK.key", "KEK.pkcs11", "KEK.pem", "KEK.der", "KEK.esl", "KEK.auth" };
+        static const char *const pcr_copied[] = { "tpm2-pcr-private.pem", "tpm2-pcr-private.pkcs11",
+                                                  "tpm2-pcr-public.pem" };
+        out_files f = {};
+        tb_signer kek = {};
+        EVP_PKEY *db_key = NULL, *pcr_key = NULL;
+        X509 *db_cert = NULL;
+        tb_guid owner;
+        int r;
+
+        r = check_existing(out_dir);
+        if (r < 0)
+                return r;
+        kek_pem = tb_path_join(old_dir, "KEK.pem");
+        if (!kek_pem || asprintf(&db_cn, "%s-db", o->name) < 0 || asprintf(&pcr_cn, "%s-tpm2-pcr", o->name) < 0)
+                return -ENOMEM;
+        r = tb_keyset_private_ref(old_dir, "KEK", &kek_ref);
+        if (r < 0)
+                return r;
+        r = tb_signer_load(kek_ref, kek_pem, &kek); /* logs; warns if the KEK expires */
+        if (r < 0)
+                return r;
+        for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(copied); i++)
+                r = copy_if_present(&f, old_dir, copied[i]);
+        for (size_t i = 0; r >= 0 && !rotate_pcr && i < ARRAY_SIZE(pcr_copied); i++)
+                r = copy_if_present(&f, old_dir, pcr_copied[i]);
+        if (r < 0)
+                goto finish;
+
+        /* The new db key, where the old set kept its keys unless told otherwise. */
+        r = generate_key(o, o->key_bits, db_cn, &db_key, o->pkcs11_uri ? out_add(&f, "db.pkcs11", false) : NULL);
+        if (r >= 0)
+                r = make_cert(db_key, db_cn, o->epoch, o->days, &db_cert);
+        if (r >= 0 && !o->pkcs11_uri)
+                r = tb_key_to_pem(db_key, out_add(&f, "db.key", true));
+        if (r >= 0)
+                r = tb_cert_to_pem(db_cert, out_add(&f, "db.pem", false));
+        if (r >= 0) {
+                tb_buf *der = out_add(&f, "db.der", false);
+                r = tb_cert_to_der(db_cert, der);
+                if (r >= 0)
+                        r = tb_guid_random(&owner);
+                if (r >= 0)
+                        r = tb_esl_append_x509(&new_esl, &owner, der->data, der->len);
+        }
+        if (r >= 0)
+                r = tb_buf_append(out_add(&f, "db.esl", false), new_esl.data, new_esl.len);
+        /* db.auth replaces db (fresh nodes); db-append.auth adds the new certificate to a node's db. */
+        if (r >= 0)
+                r = tb_auth_build("db", &TB_GUID_IMAGE_SECURITY_DATABASE, TB_EFI_AUTH_VAR_ATTRS, o->epoch, &new_esl,
+                                  kek.key, kek.cert, out_add(&f, "db.auth", false));
+        if (r >= 0)
+                r = tb_sbupdate_append(TB_SBVAR_DB, &new_esl, o->epoch, kek.key, kek.cert,
+                                       out_add(&f, "db-append.auth", false));
+        if (r >= 0 && rotate_pcr) {
+                r = generate_key(o, 2048, pcr_cn, &pcr_key,
+                                 o->pkcs11_uri ? out_add(&f, "tpm2-pcr-private.pkcs11", false) : NULL);
+                if (r >= 0)
+                        r = o->pkcs11_uri ? tb_pubkey_to_pem(pcr_key, out_add(&f, "tpm2-pcr-public.pem", false))
+                                          : tb_key_to_pem(pcr_key, out_add(&f, "tpm2-pcr-private.pem", true));
+        }
+        if (r < 0) {
+                if (r != -ECANCELED)
+                        tb_log_errno(r, "cannot make the rotated key set");
+                goto finish;
+        }
+        tb_cert_warn_expiry(db_cert, db_cn);
+
+        r = tb_stage_begin(out_dir, 0700, &stage);
+        if (r < 0) {
+                tb_log_errno(r, "%s: cannot create output directory", out_dir);
+                goto finish;
+        }
+        for (size_t i = 0; i < f.n; i++) {
+                _cleanup_(freep) char *p = tb_path_join(stage.dir, f.name[i]);
+
+                r = p ? tb_write_file_new(p, f.data[i].data, f.data[i].len, f.secret[i] ? 0600 : 0644) : -ENOMEM;
+                if (r < 0) {
+                        tb_log_errno(r, "%s/%s: cannot write", out_dir, f.name[i]);
+                        goto finish;
+                }
+        }
+        r = tb_stage_commit(&stage, f.name, f.n, false);
+        if (r < 0)
+                tb_log_errno(r, "%s: cannot move the key set into place", out_dir);
+finish:
+        for (size_t i = 0; i < f.n; i++)
+                tb_buf_wipe(&f.data[i]);
+        EVP_PKEY_free(db_key);
+        EVP_PKEY_free(pcr_key);
+        X509_free(db_cert);
+        tb_signer_done(&kek);
+        return r;
 }

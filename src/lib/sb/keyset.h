@@ -37,6 +37,13 @@ int tb_keyset_generate(const tb_keyset_options *o, const char *out_dir, bool for
  * PEM path (so that its absence is reported by whoever opens it). *RET is malloc'ed. */
 int tb_keyset_private_ref(const char *dir, const char *name, char **ret);
 
+/* Key rotation: a new key set in OUT_DIR (which must not hold one) with OLD_DIR's PK and KEK
+ * (copied), a new db key (in O->pkcs11_uri's token if set) and certificate "NAME-db", db.auth
+ * (replacing db: for new nodes) and db-append.auth (KEK-signed EFI_VARIABLE_APPEND_WRITE adding
+ * the new certificate: `trustboot enroll` it on existing nodes); the PCR key is copied, or new
+ * if ROTATE_PCR. Logs. */
+int tb_keyset_rotate(const tb_keyset_options *o, const char *old_dir, const char *out_dir, bool rotate_pcr);
+
 /* Microsoft's certificates appended to KEK and db, by file name in ms_cert_dir (PEM). */
 extern const char *const tb_keyset_ms_kek_certs[];
 extern const char *const tb_keyset_ms_db_certs[];

@@ -390,6 +390,94 @@ int tb_luks_foreach_tpm2_volume(tb_luks_volume_fn fn, void *userdata) {
         return r < 0 ? r : 0;
 }
 
+/* ---- PCR key rotation: a second TPM2 keyslot and token (issue 18) ---- */
+
+/* The volume key, from the first systemd-tpm2 token whose sealed secret the TPM releases now. */
+static int volume_key_from_tpm(struct crypt_device *cd, const tb_luks_unlock_params *p,
+                               uint8_t vk[VOLUME_KEY_SIZE]) {
+        _cleanup_(tb_tpm2_freep) tb_tpm2 *tpm = NULL;
+        int result = -ENOKEY;
+
+        for (int id = 0; id < TOKENS_MAX; id++) {
+                _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
+                _cleanup_(tb_buf_wipep) tb_buf pass = TB_BUF_INIT;
+                uint8_t secret[TB_TPM2_SECRET_SIZE];
+                size_t vk_size = VOLUME_KEY_SIZE;
+                const char *json;
+                int r, slot;
+
+                if (crypt_token_json_get(cd, id, &json) < 0 ||
+                    tb_luks_token_parse(json, strlen(json), &s, &slot) < 0 || s.pin)
+                        continue; /* PIN tokens: not for an unattended rotation */
+                if (!tpm && (r = tb_tpm2_open(p->tpm2_device, &tpm)) < 0)
+                        return r;
+                r = tb_tpm2_unseal(tpm, &s, NULL, p->signature_path, secret);
+                if (r < 0) {
+                        result = r;
+                        continue;
+                }
+                r = secret_passphrase(secret, &pass);
+                OPENSSL_cleanse(secret, sizeof(secret));
+                if (r >= 0)
+                        r = crypt_volume_key_get(cd, slot, (char *)vk, &vk_size, (const char *)pass.data, pass.len);
+                if (r >= 0 && vk_size == VOLUME_KEY_SIZE)
+                        return 0;
+                result = r < 0 ? r : -EKEYREJECTED;
+        }
+        return result;
+}
+
+int tb_luks_add_tpm2_token(const char *device, const tb_tpm2_sealed *sealed, const uint8_t *secret,
+                           const tb_luks_unlock_params *p) {
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+        _cleanup_(tb_buf_wipep) tb_buf pass = TB_BUF_INIT;
+        _cleanup_(freep) char *token = NULL;
+        struct crypt_pbkdf_type minimal = {
+                .type = CRYPT_KDF_PBKDF2,
+                .hash = "sha512",
+                .iterations = 1000,
+                .flags = CRYPT_PBKDF_NO_BENCHMARK,
+        };
+        uint8_t vk[VOLUME_KEY_SIZE];
+        int r, slot;
+
+        r = open_device(device, true, &cd);
+        if (r < 0)
+                return r;
+        r = volume_key_from_tpm(cd, p, vk);
+        if (r < 0) {
+                if (r == -ENOKEY)
+                        tb_err("%s: no systemd-tpm2 token without a PIN to unlock it with", device);
+                else
+                        tb_log_errno(r, "%s: the TPM does not release its key now (boot with the current PCR key "
+                                        "first)", device);
+                goto out;
+        }
+        r = crypt_set_pbkdf_type(cd, &minimal);
+        if (r >= 0)
+                r = secret_passphrase(secret, &pass);
+        if (r < 0)
+                goto out;
+        slot = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, (const char *)vk, sizeof(vk),
+                                               (const char *)pass.data, pass.len);
+        if (slot < 0) {
+                r = tb_log_errno(slot, "%s: cannot add the new TPM keyslot", device);
+                goto out;
+        }
+        r = tb_luks_token_format(sealed, slot, &token);
+        if (r >= 0)
+                r = crypt_token_json_set(cd, CRYPT_ANY_TOKEN, token);
+        if (r < 0) {
+                tb_log_errno(r, "%s: cannot store the new systemd-tpm2 token", device);
+                (void)crypt_keyslot_destroy(cd, slot); /* no keyslot without its token */
+                goto out;
+        }
+        tb_info("%s: new TPM2 keyslot %d, systemd-tpm2 token %d", device, slot, r);
+out:
+        OPENSSL_cleanse(vk, sizeof(vk));
+        return r;
+}
+
 int tb_luks_format_sealed(tb_tpm2 *tpm, const tb_tpm2_seal_params *seal, const char *device, tb_luks_enroll *e) {
         _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed sealed = TB_TPM2_SEALED_INIT;
         uint8_t secret[TB_TPM2_SECRET_SIZE];

@@ -52,6 +52,13 @@ typedef struct tb_luks_unlock_params {
  * keyslot. -ENOKEY if DEVICE has no usable systemd-tpm2 token. */
 int tb_luks_unlock(const char *device, const char *name, const tb_luks_unlock_params *p);
 
+/* PCR key rotation: unseals DEVICE's existing systemd-tpm2 token (P: TPM device, signature
+ * file; tokens with a PIN are not used) to get the volume key, then adds a keyslot opened by
+ * SECRET and the systemd-tpm2 token SEALED (bound to the new PCR key). The old token stays until
+ * removed. Logs. */
+int tb_luks_add_tpm2_token(const char *device, const tb_tpm2_sealed *sealed, const uint8_t *secret,
+                           const tb_luks_unlock_params *p);
+
 /* Whether DEVICE is LUKS2 with a systemd-tpm2 token, and its label (may be NULL; free()). */
 bool tb_luks_has_tpm2_token(const char *device, char **ret_label);
 

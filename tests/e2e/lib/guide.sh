@@ -6,6 +6,11 @@
 guide_names() {
   awk '/^```/ { if (inb) { inb = 0; next } inb = 1; if ($2 ~ /^(host|guest):/) print $2; next }' "$1"
 }
+# guide_untagged FILE: the opening line of every shell block without a host:/guest: tag (a command
+# block no test would run).
+guide_untagged() {
+  awk '/^```/ { if (inb) { inb = 0; next } inb = 1; if ($1 ~ /^```(sh|bash|console)$/ && $2 !~ /^(host|guest):/) print NR": "$0; next }' "$1"
+}
 # guide_block FILE KIND:NAME: the block's text (fails when there is none).
 guide_block() {
   awk -v want="$2" '
