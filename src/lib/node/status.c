@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "boot/loader-entry.h"
 #include "measure/mhash.h"
 #include "measure/pcr.h"
 #include "boot/loader-entry.h"
