@@ -55,7 +55,7 @@ for i in $(seq 1 "$runs"); do
   f="boot$i.stamped"
   kernel=$(at "$f" 'Linux version')                               # firmware + systemd-boot + stub
   init=$(span "$f" '^[0-9.]+ trustboot init: ' 'trustboot init: exec ')
-  mods=$(grep -a -o 'kernel modules: .* [0-9]* ms' "$f" | sed -n 's/.*, \([0-9]*\) ms$/\1/p' | head -n 1)
+  mods=$(grep -a -o 'kernel modules: .* in [0-9]* ms' "$f" | sed -n 's/.* in \([0-9]*\) ms$/\1/p' | head -n 1)
   unlock=$(span "$f" 'trustboot init: booted from disk' 'trustboot init: .* mounted at /usr/local')
   hand=$(span "$f" 'trustboot init: .* mounted at /efi|trustboot init: .* mounted at /usr/local' 'trustboot init: exec ')
   mem=$(grep -a -o 'memory in use [0-9.]* MiB before, [0-9.]* MiB after' "$f" | awk '{ b = $4; a = $7; print (a > b ? a : b) }' | head -n 1)

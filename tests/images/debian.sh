@@ -138,7 +138,7 @@ getcap "$r/usr/bin/ping" | grep -q cap_net_raw || { echo "debian-image: /usr/bin
 [ "$(stat -c %a "$r/var/tmp")" = 1777 ] || { echo "debian-image: /var/tmp is not 1777 in the image" >&2; exit 1; }
 
 # The test job runner.
-install -m 0755 "$here/tb-job" "$r/usr/local/sbin/tb-job"
+install -m 0755 "$here/tb-job" "$r/usr/sbin/tb-job"
 install -m 0644 "$here/tb-job.service" "$r/etc/systemd/system/tb-job.service"
 ln -sf /etc/systemd/system/tb-job.service "$r/etc/systemd/system/multi-user.target.wants/tb-job.service"
 
