@@ -16,20 +16,31 @@
 #include "util/macro.h"
 #include "util/log.h"
 
+/* Opens PATH for reading into *RET_FD (its stat in *RET_ST), refusing a directory and a regular
+ * file larger than MAX: the checks both file readers make before reading a byte. */
+static int open_bounded(const char *path, size_t max, int *ret_fd, struct stat *ret_st) {
+        _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, ret_st) < 0)
+                return negative_errno();
+        if (S_ISDIR(ret_st->st_mode))
+                return -EISDIR;
+        if (S_ISREG(ret_st->st_mode) && (uint64_t)ret_st->st_size > max)
+                return -EFBIG;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 int tb_read_file(const char *path, size_t max, tb_buf *out) {
         _cleanup_(closep) int fd = -1;
         struct stat st;
         int r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return negative_errno();
-        if (fstat(fd, &st) < 0)
-                return negative_errno();
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
-                return -EFBIG;
+        r = open_bounded(path, max, &fd, &st);
+        if (r < 0)
+                return r;
         for (;;) {
                 ssize_t n;
 
@@ -55,18 +66,13 @@ int tb_read_secret_file(const char *path, size_t max, tb_buf *out) {
         _cleanup_(closep) int fd = -1;
         struct stat st;
         size_t size;
+        int r;
 
         if (out->data || max == SIZE_MAX)
                 return -EINVAL; /* a fresh buffer: appending would realloc over a secret */
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return negative_errno();
-        if (fstat(fd, &st) < 0)
-                return negative_errno();
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
-                return -EFBIG;
+        r = open_bounded(path, max, &fd, &st);
+        if (r < 0)
+                return r;
         /* One allocation, never grown, so no realloc leaves copies of the secret in freed heap:
          * the file's size (plus one byte to notice growth), or MAX for a pipe, whose size is
          * unknown. The caller wipes it with tb_buf_wipe(). */
