@@ -1058,26 +1058,6 @@ static int blob_dl_init(blob_dl *d, client *c, const char *digest, uint64_t size
         return 0;
 }
 
-static int read_fd_all(int fd, size_t max, tb_buf *out) {
-        for (;;) {
-                ssize_t n;
-                int r = tb_buf_reserve(out, 64 * 1024);
-
-                if (r < 0)
-                        return r;
-                n = read(fd, out->data + out->len, out->cap - out->len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return negative_errno();
-                if (n == 0)
-                        return 0;
-                out->len += (size_t)n;
-                if (out->len > max)
-                        return -EFBIG;
-        }
-}
-
 /* A small blob (the config) into memory, through the cache. */
 static int fetch_small_blob(client *c, const tb_oci_descriptor *desc, tb_blobcache *cache, tb_buf *out,
                             tb_registry_summary *sum) {
@@ -1091,7 +1071,7 @@ static int fetch_small_blob(client *c, const tb_oci_descriptor *desc, tb_blobcac
                 return -EFBIG;
         }
         if (cache && tb_blobcache_get(cache, desc->digest, desc->size, &fd) > 0) {
-                r = read_fd_all(fd, MANIFEST_MAX, out);
+                r = tb_read_fd(fd, MANIFEST_MAX, out);
                 if (r >= 0 && sha256_digest(out->data, out->len, got) >= 0 && strcmp(got, desc->digest) == 0) {
                         sum->from_cache += out->len;
                         return 0;

@@ -33,18 +33,11 @@ static int open_bounded(const char *path, size_t max, int *ret_fd, struct stat *
         return 0;
 }
 
-int tb_read_file(const char *path, size_t max, tb_buf *out) {
-        _cleanup_(closep) int fd = -1;
-        struct stat st;
-        int r;
-
-        r = open_bounded(path, max, &fd, &st);
-        if (r < 0)
-                return r;
+int tb_read_fd(int fd, size_t max, tb_buf *out) {
         for (;;) {
                 ssize_t n;
+                int r = tb_buf_reserve(out, (size_t)64 * 1024);
 
-                r = tb_buf_reserve(out, (size_t)64 * 1024);
                 if (r < 0)
                         return r;
                 n = read(fd, out->data + out->len, out->cap - out->len);
@@ -54,12 +47,22 @@ int tb_read_file(const char *path, size_t max, tb_buf *out) {
                         return negative_errno();
                 }
                 if (n == 0)
-                        break;
+                        return 0;
                 out->len += (size_t)n;
                 if (out->len > max)
                         return -EFBIG;
         }
-        return 0;
+}
+
+int tb_read_file(const char *path, size_t max, tb_buf *out) {
+        _cleanup_(closep) int fd = -1;
+        struct stat st;
+        int r;
+
+        r = open_bounded(path, max, &fd, &st);
+        if (r < 0)
+                return r;
+        return tb_read_fd(fd, max, out);
 }
 
 int tb_read_secret_file(const char *path, size_t max, tb_buf *out) {

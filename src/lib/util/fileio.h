@@ -13,6 +13,8 @@
 
 /* Reads all of PATH into OUT (appending). Fails with -EFBIG if it is larger than MAX bytes. */
 int tb_read_file(const char *path, size_t max, tb_buf *out);
+/* Appends FD's bytes to its end to OUT; -EFBIG once OUT holds more than MAX. */
+int tb_read_fd(int fd, size_t max, tb_buf *out);
 
 /* Reads a secret (a private key, a PIN file) into the empty buffer OUT, allocated once with the
  * size fstat() reports (MAX for a pipe): no growing buffer leaves copies behind. -EFBIG over
