@@ -123,17 +123,20 @@ static bool fs_type_ok(const char *fs) {
         return true;
 }
 
+/* The KDF of a TPM keyslot. Its passphrase is a 256-bit random secret: a slow KDF would add
+ * nothing but boot time. */
+static const struct crypt_pbkdf_type tpm_slot_pbkdf = {
+        .type = CRYPT_KDF_PBKDF2,
+        .hash = "sha512",
+        .iterations = 1000,
+        .flags = CRYPT_PBKDF_NO_BENCHMARK,
+};
+
 int tb_luks_format(const char *device, const tb_luks_enroll *e) {
         _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
         _cleanup_(tb_buf_wipep) tb_buf pass = TB_BUF_INIT;
         _cleanup_(freep) char *token = NULL;
         struct crypt_params_luks2 params = { .label = e->label, .sector_size = 512 };
-        struct crypt_pbkdf_type minimal = {
-                .type = CRYPT_KDF_PBKDF2,
-                .hash = "sha512",
-                .iterations = 1000,
-                .flags = CRYPT_PBKDF_NO_BENCHMARK,
-        };
         uint8_t vk[VOLUME_KEY_SIZE];
         int r, slot;
 
@@ -154,8 +157,7 @@ int tb_luks_format(const char *device, const tb_luks_enroll *e) {
                 tb_log_errno(r, "%s: cannot format as LUKS2", device);
                 goto out;
         }
-        /* The passphrase is a 256-bit random secret: a slow KDF would add nothing but boot time. */
-        r = crypt_set_pbkdf_type(cd, &minimal);
+        r = crypt_set_pbkdf_type(cd, &tpm_slot_pbkdf);
         if (r >= 0)
                 r = secret_passphrase(e->secret, &pass);
         if (r < 0) {
@@ -432,12 +434,6 @@ int tb_luks_add_tpm2_token(const char *device, const tb_tpm2_sealed *sealed, con
         _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
         _cleanup_(tb_buf_wipep) tb_buf pass = TB_BUF_INIT;
         _cleanup_(freep) char *token = NULL;
-        struct crypt_pbkdf_type minimal = {
-                .type = CRYPT_KDF_PBKDF2,
-                .hash = "sha512",
-                .iterations = 1000,
-                .flags = CRYPT_PBKDF_NO_BENCHMARK,
-        };
         uint8_t vk[VOLUME_KEY_SIZE];
         int r, slot;
 
@@ -453,7 +449,7 @@ int tb_luks_add_tpm2_token(const char *device, const tb_tpm2_sealed *sealed, con
                                         "first)", device);
                 goto out;
         }
-        r = crypt_set_pbkdf_type(cd, &minimal);
+        r = crypt_set_pbkdf_type(cd, &tpm_slot_pbkdf);
         if (r >= 0)
                 r = secret_passphrase(secret, &pass);
         if (r < 0)
