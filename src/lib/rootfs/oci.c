@@ -151,20 +151,31 @@ static bool matches_platform(json_object *m) {
         return arch && os && strcmp(arch, host_arch()) == 0 && strcmp(os, "linux") == 0;
 }
 
+/* An image index's "manifests" array (*RET_MS, borrowed from *RET_J, its length in *RET_N), which
+ * must not be empty. Logs what is wrong with NAME. */
+static int index_manifests(const char *name, const char *json, size_t len, json_object **ret_j,
+                           json_object **ret_ms, size_t *ret_n) {
+        int r = parse_json(name, json, len, json_type_object, ret_j);
+
+        if (r < 0)
+                return r;
+        *ret_ms = get_typed(*ret_j, "manifests", json_type_array);
+        if (!*ret_ms || (*ret_n = json_object_array_length(*ret_ms)) == 0) {
+                tb_err("%s: no manifests", name);
+                return -EBADMSG;
+        }
+        return 0;
+}
+
 int tb_oci_parse_index(const char *name, const char *json, size_t len, const char *tag, tb_oci_descriptor *ret) {
         _cleanup_(json_object_putp) json_object *j = NULL;
         json_object *ms, *pick = NULL;
         size_t n, hits = 0;
         int r;
 
-        r = parse_json(name, json, len, json_type_object, &j);
+        r = index_manifests(name, json, len, &j, &ms, &n);
         if (r < 0)
                 return r;
-        ms = get_typed(j, "manifests", json_type_array);
-        if (!ms || (n = json_object_array_length(ms)) == 0) {
-                tb_err("%s: no manifests", name);
-                return -EBADMSG;
-        }
         for (size_t i = 0; i < n; i++) {
                 json_object *m = json_object_array_get_idx(ms, i);
                 bool hit = tag ? matches_tag(m, tag) : n == 1 || matches_platform(m);
@@ -489,14 +500,9 @@ int tb_oci_select_platform(const char *name, const char *json, size_t len, const
         size_t n;
         int r;
 
-        r = parse_json(name, json, len, json_type_object, &j);
+        r = index_manifests(name, json, len, &j, &ms, &n);
         if (r < 0)
                 return r;
-        ms = get_typed(j, "manifests", json_type_array);
-        if (!ms || (n = json_object_array_length(ms)) == 0) {
-                tb_err("%s: no manifests", name);
-                return -EBADMSG;
-        }
         for (size_t i = 0; i < n && !pick; i++) {
                 json_object *m = json_object_array_get_idx(ms, i);
                 json_object *p = get_typed(m, "platform", json_type_object);
