@@ -319,12 +319,15 @@ static int check_efi_binaries(build *b) {
         r = tb_pe_open(b->stub_path, &stub);
         if (r < 0)
                 return r;
-        gen = tb_stub_gen_from_pe(stub);
-        if (gen < 0 || tb_pe_sdmagic_major(stub, "systemd-stub") < 0 ||
-            tb_pe_get_info(stub)->machine != TB_PE_MACHINE_AMD64) {
+        if (tb_pe_sdmagic_major(stub, "systemd-stub") < 0 || tb_pe_get_info(stub)->machine != TB_PE_MACHINE_AMD64) {
                 tb_err("%s: not a supported systemd-stub (x86-64, systemd 252 or later)", b->stub_path);
                 return -EBADMSG;
         }
+        /* Never sign a policy for a PCR 11 value the stub will not produce: a stub newer than the
+         * generations trustboot knows is refused unless the user names the one it follows. */
+        gen = tb_stub_gen_resolve(stub, b->o->stub_gen, "--stub-generation");
+        if (gen < 0)
+                return gen;
         r = tb_pcr11_new(b->o->banks, (enum tb_stub_gen)gen, &b->pcr);
         if (r < 0)
                 return r;
