@@ -133,6 +133,9 @@ int cmd_build_uki(int argc, char **argv) {
                 CLI_OPT_STRING("stub", 0, "EFI", &o.stub, "systemd-stub to use (default: the installed one)"),
                 CLI_OPT_STRING("sdboot", 0, "EFI", &o.sdboot, "systemd-boot to use (default: the installed one)"),
                 CLI_OPT_FLAG("sdboot-in-source", 0, &o.sdboot_in_source, "take both from the root file system"),
+                CLI_OPT_APPEND("sbat", 0, "TEXT|@FILE", o.sbat, o.n_sbat,
+                               "SBAT entries for the UKIs' .sbat, after the stub's and the\n"
+                               "kernel's (repeatable; default: ukify's 'uki,1,UKI,…' entry)"),
                 CLI_OPT_CALL("stub-generation", 0, "V", parse_stub_generation, &o.stub_gen,
                              "predict PCR 11 for a stub newer than trustboot knows as for\n"
                              "systemd V's (252 … 258); refused otherwise"),

@@ -133,6 +133,7 @@ typedef struct build {
         int stub_fd, sdboot_fd;
         int sdboot_major;
         tb_pcr11 *pcr;
+        tb_buf sbat;       /* the UKIs' merged .sbat */
         const char *init;  /* the /init symlink's target, or NULL: the image's own /init */
         bool no_init;      /* neither trustboot nor an /init in the image */
         entry entries[1 + 2 * TB_MEDIUM_MAX_EXTRA];
@@ -164,6 +165,7 @@ static void build_done(build *b) {
         EVP_PKEY_free(b->pcr_key);
         tb_buf_free(&b->pcrpkey);
         tb_buf_free(&b->osrel);
+        tb_buf_free(&b->sbat);
         if (b->kernel_fd >= 0)
                 close(b->kernel_fd);
         if (b->stub_fd >= 0)
@@ -331,8 +333,14 @@ static int check_efi_binaries(build *b) {
         r = tb_pcr11_new(b->o->banks, (enum tb_stub_gen)gen, &b->pcr);
         if (r < 0)
                 return r;
-        /* The stub's own .sbat is measured by 254+ stubs: take the stub's sections first. */
+        /* The stub's own sections first; its .sbat, measured by 254+ stubs, is then the merged one. */
         r = tb_pcr11_set_from_pe(b->pcr, stub);
+        if (r < 0)
+                return r;
+        r = tb_uki_sbat(stub, b->kernel_fd, b->o->sbat, b->o->n_sbat, &b->sbat);
+        if (r < 0)
+                return r;
+        r = tb_pcr11_set_section_data(b->pcr, TB_UKI_SBAT, b->sbat.data, b->sbat.len);
         if (r < 0)
                 return r;
 
@@ -599,6 +607,7 @@ static int prepare_uki(build *b, const entry *e, uki_job *job) {
         parts.uname = (tb_pe_source){ .data = b->uname, .size = strlen(b->uname) };
         parts.pcrpkey = (tb_pe_source){ .data = b->pcrpkey.data, .size = b->pcrpkey.len };
         parts.pcrsig = (tb_pe_source){ .data = job->sig_json.data, .size = job->sig_json.len };
+        parts.sbat = (tb_pe_source){ .data = b->sbat.data, .size = b->sbat.len };
         if ((r = file_source(b->initrd_path, &parts.initrd)) < 0 ||
             (r = file_source(b->kernel_path, &parts.linux_image)) < 0)
                 return tb_log_errno(r, "cannot read the initrd or kernel");

@@ -10,7 +10,17 @@
 typedef struct tb_uki_parts {
         const char *stub_path;
         tb_pe_source osrel, cmdline, uname, splash, initrd, pcrpkey, pcrsig, linux_image;
+        tb_pe_source sbat; /* replaces the stub's .sbat in place (see tb_uki_sbat), or is added */
 } tb_uki_parts;
+
+#define TB_UKI_MAX_SBAT 16
+
+/* The UKI's .sbat as ukify 257 merges it: the stub's entries, then the kernel's (when the kernel
+ * is a PE image with a .sbat), then those of USER (each SBAT text whose first line is the "sbat,"
+ * header, or "@PATH" of a file holding it; none: ukify's "uki,1,UKI,…" entry). Appends to OUT,
+ * ending "\n\0". A USER entry that is not SBAT text is refused; a stub's or kernel's is skipped
+ * (with a warning), as ukify does. Logs what fails. */
+int tb_uki_sbat(const tb_pe *stub, int kernel_fd, const char *const *user, size_t n_user, tb_buf *out);
 
 /* The UKI as an edited stub, not yet written (sign it with tb_authenticode_sign_at(); its size
  * is tb_authenticode_signed_size()). Data sources must outlive *RET. Logs what fails. */
