@@ -124,6 +124,9 @@ int cmd_build_uki(int argc, char **argv) {
                                "one more entry with ARGS appended (repeatable)"),
                 CLI_OPT_APPEND("single-efi-cmdline", 's', "\"TITLE: ARGS\"", o.single_cmdlines, o.n_single,
                                "one more entry titled TITLE (repeatable)"),
+                CLI_OPT_FLAG("cmd-lines-v2", 0, &o.cmd_lines_v2,
+                             "one multi-profile UKI: the default entry is profile 0, every\n"
+                             "-c/-s entry another profile (needs a systemd-stub 257+)"),
                 CLI_OPT_CALL("secure-boot-enroll", 0, "MODE", parse_enroll, &o,
                              "off, manual, if-safe (default; manual before systemd-boot 253), force"),
                 CLI_OPT_STRING("splash", 0, "BMP", &o.splash, "boot splash image"),

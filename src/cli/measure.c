@@ -34,6 +34,8 @@ struct options {
         const char *verb;
         const char *sections[_TB_UKI_SECTION_MAX];
         const char *uki;
+        const char *profile; /* with --uki: digits select a profile; else the .profile section file */
+        int uki_profile;     /* -1: the default boot (profile 0) */
         unsigned banks;
         char **phases;
         size_t n_phases;
@@ -140,6 +142,11 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 CLI_OPT_STRING("uname", 0, "FILE", &o->sections[TB_UKI_UNAME], ".uname   (measured by stub 254+)"),
                 CLI_OPT_STRING("sbat", 0, "FILE", &o->sections[TB_UKI_SBAT], ".sbat    (measured by stub 254+)"),
                 CLI_OPT_STRING("pcrpkey", 0, "FILE", &o->sections[TB_UKI_PCRPKEY], ".pcrpkey"),
+                CLI_OPT_STRING("profile", 0, "FILE|N", &o->profile,
+                               ".profile (measured by stub 257+); with --uki, a number N\n"
+                               "predicts profile N of a multi-profile UKI (booted with \"@N\")"),
+                CLI_OPT_STRING("dtbauto", 0, "FILE", &o->sections[TB_UKI_DTBAUTO], ".dtbauto (measured by stub 257+)"),
+                CLI_OPT_STRING("hwids", 0, "FILE", &o->sections[TB_UKI_HWIDS], ".hwids   (measured by stub 257+)"),
                 CLI_OPT_STRING("uki", 0, "FILE.efi", &o->uki, "take the sections from a built UKI (the options above override)"),
                 CLI_OPT_GROUP("Options:"),
                 CLI_OPT_CALL("bank", 0, "DIGEST", parse_bank, &o->banks,
@@ -172,6 +179,17 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 return cli_usage_error(cmd.name, "unknown verb '%s' (calculate or sign)", o->verb);
         if (optind + 1 < argc)
                 return cli_usage_error(cmd.name, "unexpected argument '%s'", argv[optind + 1]);
+        o->uki_profile = -1;
+        if (o->profile && o->uki && *o->profile && strspn(o->profile, "0123456789") == strlen(o->profile)) {
+                uint64_t v;
+
+                if (cli_parse_u64(o->profile, 0, 4096, &v) < 0) {
+                        tb_err("--profile=%s: not a profile number 0 … 4096", o->profile);
+                        return TB_EXIT_USAGE;
+                }
+                o->uki_profile = (int)v;
+        } else if (o->profile)
+                o->sections[TB_UKI_PROFILE] = o->profile;
         if (!o->sections[TB_UKI_LINUX] && !o->uki) {
                 tb_err("--linux= or --uki= is required");
                 return TB_EXIT_USAGE;
@@ -246,7 +264,15 @@ static int load_inputs(const struct options *o, tb_pcr11 **ret) {
         if (r < 0)
                 return tb_log_errno(r, "cannot set up PCR 11 prediction");
         if (uki) {
-                r = tb_pcr11_set_from_pe(p, uki);
+                unsigned profile = o->uki_profile < 0 ? 0 : (unsigned)o->uki_profile;
+
+                r = tb_pcr11_set_from_pe_profile(p, uki, profile);
+                if (r == -ENOENT)
+                        return tb_fail(r, "%s: --profile=%u: the UKI has %u profiles (0 … %u)", o->uki, profile,
+                                       MAX(tb_uki_n_profiles(uki), 1u), MAX(tb_uki_n_profiles(uki), 1u) - 1);
+                if (r == -EOPNOTSUPP)
+                        return tb_fail(r, "%s: --profile=%u: a systemd-stub %d has no profiles (they need 257 or later)",
+                                       o->uki, profile, (int)tb_pcr11_gen(p));
                 if (r < 0)
                         return tb_log_errno(r, "%s: cannot read the UKI sections", o->uki);
                 if (!tb_pcr11_has_section(p, TB_UKI_LINUX) && !o->sections[TB_UKI_LINUX]) {

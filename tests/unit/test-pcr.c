@@ -365,6 +365,11 @@ static void uki_sections_follow_each_stub_generations_lookup_rules(void **state)
                 assert_int_equal(tb_pcr11_value(got, "", &a), 0);
                 assert_int_equal(tb_pcr11_value(want, "", &b), 0);
                 assert_memory_equal(&a, &b, sizeof(a));
+                /* one .profile: profile 0 only; 252–256 stubs have no profiles at all */
+                assert_int_equal(tb_uki_n_profiles(pe), 1);
+                assert_int_equal(tb_pcr11_set_from_pe_profile(got, pe, 1),
+                                 gen == TB_STUB_252 ? -EOPNOTSUPP : -ENOENT);
+                assert_int_equal(tb_pcr11_set_from_pe_profile(got, pe, 0), 0);
         }
 }
 

@@ -390,13 +390,27 @@ static void pick_exact(const tb_pe *pe, size_t from, size_t to, const tb_pe_sect
         }
 }
 
+unsigned tb_uki_n_profiles(const tb_pe *pe) {
+        unsigned n = 0;
+
+        for (size_t i = 0; i < tb_pe_n_sections(pe); i++)
+                n += strcmp(tb_pe_section_at(pe, i)->name, ".profile") == 0;
+        return n;
+}
+
 int tb_pcr11_set_from_pe(tb_pcr11 *p, const tb_pe *pe) {
+        return tb_pcr11_set_from_pe_profile(p, pe, 0);
+}
+
+int tb_pcr11_set_from_pe_profile(tb_pcr11 *p, const tb_pe *pe, unsigned profile) {
         const tb_pe_section *pick[_TB_UKI_SECTION_MAX] = {};
         _cleanup_(tb_mhash_freep) tb_mhash *h = NULL;
         size_t n = tb_pe_n_sections(pe);
         int r;
 
         if (p->gen < TB_STUB_257) {
+                if (profile > 0)
+                        return -EOPNOTSUPP;
                 /* memcmp over strlen(name): ".dtbauto" counts as ".dtb", ".initrd2" as ".initrd" */
                 for (size_t i = 0; i < n; i++) {
                         const tb_pe_section *sec = tb_pe_section_at(pe, i);
@@ -406,21 +420,29 @@ int tb_pcr11_set_from_pe(tb_pcr11 *p, const tb_pe *pe) {
                                         pick[s] = sec;
                 }
         } else {
-                size_t first = n, next = n;
+                /* The base ends at the first .profile; profile K runs from the K-th .profile (counting
+                 * from 0) up to the next one or the end. */
+                size_t first = n, start = n, end = n;
+                unsigned k = 0;
 
-                for (size_t i = 0; i < n; i++)
-                        if (strcmp(tb_pe_section_at(pe, i)->name, ".profile") == 0) {
-                                if (first == n)
-                                        first = i;
-                                else if (next == n)
-                                        next = i;
-                        }
+                for (size_t i = 0; i < n; i++) {
+                        if (strcmp(tb_pe_section_at(pe, i)->name, ".profile") != 0)
+                                continue;
+                        if (first == n)
+                                first = i;
+                        if (start != n && end == n)
+                                end = i;
+                        if (k++ == profile)
+                                start = i;
+                }
+                if (start == n && (profile > 0 || first < n))
+                        return -ENOENT;
                 pick_exact(pe, 0, first, pick);
-                /* without a profile chosen on the command line the stub boots profile 0 */
-                if (first < n) {
+                /* the selected profile's sections override the base's */
+                if (start < n) {
                         const tb_pe_section *prof[_TB_UKI_SECTION_MAX] = {};
 
-                        pick_exact(pe, first, next, prof);
+                        pick_exact(pe, start, end, prof);
                         for (enum tb_uki_section s = 0; s < _TB_UKI_SECTION_MAX; s++)
                                 if (prof[s])
                                         pick[s] = prof[s];

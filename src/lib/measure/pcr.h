@@ -113,6 +113,14 @@ int tb_pcr11_set_section_fd(tb_pcr11 *p, enum tb_uki_section s, int fd);
  * name prefixes and the last match wins; 257+ match exact names, first match wins, the base
  * sections (before the first .profile) overridden by profile 0's. VirtualSize bytes each. */
 int tb_pcr11_set_from_pe(tb_pcr11 *p, const tb_pe *pe);
+/* The same for PROFILE of a multi-profile UKI (257+): the base sections (before the first
+ * .profile) overridden by those of the PROFILE-th .profile up to the next one, as the stub does
+ * when booted with "@PROFILE". Profile 0 exists in every UKI (implied without .profile sections);
+ * -ENOENT for another profile the UKI lacks, -EOPNOTSUPP for a profile > 0 with a stub generation
+ * before 257 (it has no profiles). */
+int tb_pcr11_set_from_pe_profile(tb_pcr11 *p, const tb_pe *pe, unsigned profile);
+/* The number of .profile sections of PE (0: not a multi-profile UKI). */
+unsigned tb_uki_n_profiles(const tb_pe *pe);
 void tb_pcr11_clear_section(tb_pcr11 *p, enum tb_uki_section s);
 bool tb_pcr11_has_section(const tb_pcr11 *p, enum tb_uki_section s);
 

@@ -69,11 +69,28 @@ int tb_uki_assemble(const tb_uki_parts *parts, tb_pe **ret) {
         for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
                 if (!present(sections[i].src))
                         continue;
+                if (parts->n_profiles > 0 && sections[i].src == &parts->pcrsig)
+                        continue; /* each profile carries its own */
                 if (tb_pe_find_section(pe, sections[i].name)) {
                         tb_err("%s: the stub already has a %s section", parts->stub_path, sections[i].name);
                         return -EEXIST;
                 }
                 r = tb_pe_add_section(pe, sections[i].name, sections[i].src, sections[i].flags);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < parts->n_profiles; i++) {
+                const tb_uki_profile *prof = &parts->profiles[i];
+
+                /* Everything before the first .profile is shared; a profile's sections run from its
+                 * .profile to the next one, and the stub measures and uses those over the base's. */
+                if (!present(&prof->profile) || !present(&prof->pcrsig) || (i == 0 && present(&prof->cmdline)))
+                        return tb_fail(-EINVAL, "profile %zu: needs .profile and .pcrsig (and profile 0 no .cmdline)", i);
+                r = tb_pe_add_section(pe, ".profile", &prof->profile, DATA_RO);
+                if (r >= 0 && present(&prof->cmdline))
+                        r = tb_pe_add_section(pe, ".cmdline", &prof->cmdline, DATA_RO);
+                if (r >= 0)
+                        r = tb_pe_add_section(pe, ".pcrsig", &prof->pcrsig, DATA_RO);
                 if (r < 0)
                         return r;
         }

@@ -7,10 +7,22 @@
 
 /* What goes into one UKI. Every source is either bytes or a file path (see tb_pe_source);
  * an empty source (size 0, no path) leaves the section out. */
+/* One profile of a multi-profile UKI (systemd 257+): its .profile text, the sections it overrides
+ * (an empty source keeps the base's) and its own .pcrsig. */
+typedef struct tb_uki_profile {
+        tb_pe_source profile, cmdline, pcrsig;
+} tb_uki_profile;
+
 typedef struct tb_uki_parts {
         const char *stub_path;
         tb_pe_source osrel, cmdline, uname, splash, initrd, pcrpkey, pcrsig, linux_image;
         tb_pe_source sbat; /* replaces the stub's .sbat in place (see tb_uki_sbat), or is added */
+        /* A multi-profile UKI when N_PROFILES > 0: laid out as ukify 257 joins profiles — the base
+         * sections (without .pcrsig), then profile 0's .profile and .pcrsig, then for every further
+         * profile its .profile, its overrides and its .pcrsig. PROFILES[0].cmdline must be empty
+         * (profile 0 boots the base .cmdline). */
+        const tb_uki_profile *profiles;
+        size_t n_profiles;
 } tb_uki_parts;
 
 #define TB_UKI_MAX_SBAT 16
