@@ -34,6 +34,12 @@ for n in 1 2; do
     fail "$conf does not boot profile $n of norole.efi: $(cat "$conf")"
 done
 contains "^options" <out/loader/entries/norole.conf && fail "norole.conf selects a profile"
+"$TRUSTBOOT" bootentry --esp out --list --json >entries.json
+python3 - entries.json <<'PY' || fail "bootentry --list does not show the profiles"
+import json, sys
+got = {e["id"]: e["profile"] for e in json.load(open(sys.argv[1]))}
+assert got == {"norole.conf": None, "norole-profile1.conf": 1, "norole-profile2.conf": 2}, got
+PY
 cp "$uki" "$in/v2.efi"
 cp keys/tpm2-pcr-private.pem "$in/pcr.pem"
 
