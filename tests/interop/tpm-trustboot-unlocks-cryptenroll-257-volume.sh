@@ -4,7 +4,8 @@
 # under the SRK at 0x81000001 (tpm2_srk), PIN salted (tpm2_salt) — are unlocked by
 # `trustboot unlock --test` on the host (the unsealed key is checked against the keyslot by
 # libcryptsetup, nothing activated): PCR 7 bound; signed PCR 11 policy; signed + PCR 7 + PIN; and a
-# blob sealed offline against the SRK's public key (--tpm2-device-key, an import seed in the blob).
+# blob sealed offline against the SRK's public key (--tpm2-device-key, an import seed in the blob);
+# and a token in 257's shape whose salted PIN gives an auth value with a trailing zero byte.
 # Refused, each in one line: wrong / no PIN, PCR 7 changed, unsigned PCR 11, the SRK gone, the SRK
 # replaced by another key.
 set -euo pipefail
@@ -73,6 +74,39 @@ tpm2_readpublic -c 0x81000001 -o "$WORK/srk.tpm2b_public" >/dev/null
 enroll "$WORK/d.img" --tpm2-device-key="$(in_root "$WORK/srk.tpm2b_public")" \
   --tpm2-pcrs="7:sha256=$(tpm2_pcrread sha256:7 | sed -n 's/.*7 *: 0x//p')"
 token_has "$WORK/d.img" tpm2_srk
+# E: by hand, in 257's shape, a salted PIN whose auth value SHA-256(base64(PBKDF2(PIN, salt)))
+# ends in 0x00 (1 enrollment in 256): the TPM drops trailing zeros of an auth value, so an unsealer
+# must too. systemd 257's own unlock (cryptenroll --unlock-tpm2-device) opens it as the oracle.
+E_PIN=200011 E_SALT=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+python3 - "$E_PIN" "$E_SALT" "$WORK/e" <<'PY'
+import base64, hashlib, sys
+pin, salt, out = sys.argv[1].encode(), base64.b64decode(sys.argv[2]), sys.argv[3]
+auth = hashlib.sha256(base64.b64encode(hashlib.pbkdf2_hmac("sha256", pin, salt, 10000, 32))).digest()
+assert auth[-1] == 0, "the PIN of E does not give an auth value ending in 0x00"
+open(out + ".auth", "w").write(auth.hex())
+# PolicyAuthValue from the empty policy: SHA-256(0^32 || TPM_CC_PolicyAuthValue)
+open(out + ".policy", "wb").write(hashlib.sha256(bytes(32) + bytes.fromhex("0000016b")).digest())
+PY
+head -c 32 /dev/urandom > "$WORK/e.secret"
+tpm2_create -C 0x81000001 -a 'fixedtpm|fixedparent' -L "$WORK/e.policy" -p "hex:$(cat "$WORK/e.auth")" \
+  -i "$WORK/e.secret" -u "$WORK/e.pub" -r "$WORK/e.priv" >/dev/null
+tpm2_readpublic -c 0x81000001 -t "$WORK/e.srk" >/dev/null
+flush_all
+luks_image "$WORK/e.img"
+base64 -w0 "$WORK/e.secret" > "$WORK/e.pass"
+cryptsetup luksAddKey --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$WORK/pass" \
+  "$WORK/e.img" "$WORK/e.pass"
+printf '{"type":"systemd-tpm2","keyslots":["1"],"tpm2-blob":"%s","tpm2-pcrs":[],"tpm2-pcr-bank":"sha256","tpm2-primary-alg":"ecc","tpm2-policy-hash":"%s","tpm2-pin":true,"tpm2_salt":"%s","tpm2_srk":"%s"}' \
+  "$(cat "$WORK/e.priv" "$WORK/e.pub" | base64 -w0)" "$(od -An -tx1 -v "$WORK/e.policy" | tr -d ' \n')" \
+  "$E_SALT" "$(base64 -w0 "$WORK/e.srk")" > "$WORK/e.token"
+cryptsetup token import --json-file "$WORK/e.token" "$WORK/e.img"
+printf 'another-passphrase' > "$WORK/e.newpass"
+chroot "$root" /usr/bin/env PIN="$E_PIN" NEWPASSWORD=another-passphrase systemd-cryptenroll \
+  --unlock-tpm2-device="$TCTI_IN_ROOT" --password "$(in_root "$WORK/e.img")" >"$WORK/enroll.log" 2>&1 ||
+  fail "systemd 257 does not unlock the hand-made token E: $(tail -n3 "$WORK/enroll.log")"
+flush_all
+cryptsetup open --test-passphrase --key-slot 2 --key-file "$WORK/e.newpass" "$WORK/e.img" ||
+  fail "systemd 257 unlocked E but its new keyslot does not open"
 assert_no_handles "the enrollments (flushed)"
 
 unlock() { "$TRUSTBOOT" -q unlock "$1" --test --tpm2-device "$TCTI" --pcr-signature "$WORK/sig.json"; }
@@ -86,6 +120,7 @@ unlocks "$WORK/a.img"
 unlocks "$WORK/b.img"
 unlocks "$WORK/c.img" 4711
 unlocks "$WORK/d.img"
+unlocks "$WORK/e.img" "$E_PIN"
 expect_refusal "C without a PIN" "no PIN given" unlock "$WORK/c.img" < /dev/null
 expect_refusal "C with a wrong PIN" "wrong PIN" unlock "$WORK/c.img" <<< 1234
 assert_no_handles "a refused unlock (wrong PIN)"

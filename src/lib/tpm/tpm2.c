@@ -705,11 +705,8 @@ int tb_tpm2_unseal(tb_tpm2 *t, const tb_tpm2_sealed *s, const char *pin, const c
                         tb_tpm2_pin_auth_value(pin, auth.buffer);
                 if (r < 0)
                         return r;
-                /* The TPM drops trailing zero octets of an authValue (Part 1, "Authorization Size
-                 * Convention"); tpm2-tss does not, so a PIN whose hash ends in 0x00 must be trimmed here
-                 * or the policy session's HMAC differs from the TPM's (1 PIN in 256). */
-                while (auth.size > 0 && auth.buffer[auth.size - 1] == 0)
-                        auth.size--;
+                /* An auth value ending in 0x00 (1 PIN in 256) is trimmed by the TPM (Part 1, "Authorization
+                 * Size Convention") and by Esys_TR_SetAuth alike: passed as it is. */
                 rc = Esys_TR_SetAuth(t->esys, sealed.tr, &auth);
                 OPENSSL_cleanse(&auth, sizeof(auth));
                 if (rc != TSS2_RC_SUCCESS)
