@@ -222,7 +222,8 @@ static int unlock_token(struct crypt_device *cd, const char *device, const char 
         if (r == -EMEDIUMTYPE)
                 return -ENOKEY;
         if (r == -EOPNOTSUPP) {
-                tb_warn("%s: token %d: needs an SRK or pcrlock policy, which trustboot does not support", device, id);
+                tb_warn("%s: token %d: needs a pcrlock policy (or a sharded secret), which trustboot does not support",
+                        device, id);
                 return -ENOKEY;
         }
         if (r < 0) {
