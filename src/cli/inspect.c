@@ -50,7 +50,7 @@ static int sha256_chunk(const uint8_t *data, size_t len, void *userdata) {
 static int section_sha256(const tb_pe *pe, const tb_pe_section *s, char out[65]) {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         uint8_t d[32];
-        int r = tb_log_oom();
+        int r = ctx ? -EIO : tb_log_oom();
 
         if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
                 r = tb_pe_section_stream(pe, s, sha256_chunk, ctx);
