@@ -16,6 +16,7 @@
 static const char synopsis[] =
         "Usage: trustboot encrypt DEVICE|IMAGE --label LABEL --pcr-public-key PEM [OPTIONS]\n"
         "       trustboot encrypt DEVICE --add-pcr-key NEW.pem [--pcr-signature JSON]\n"
+        "       trustboot encrypt DEVICE --remove-pcr-key OLD.pem [--pcr-signature JSON]\n"
         "\n"
         "Format DEVICE (or an existing image file) as LUKS2 and seal its key in the TPM, unlockable\n"
         "by systemd-cryptsetup (tpm2-device=auto) and 'trustboot unlock' on any boot whose PCR 11\n"
@@ -24,7 +25,7 @@ static const char synopsis[] =
 
 struct options {
         const char *device, *label, *pubkey, *tpm2_device, *recovery, *uuid, *mkfs;
-        const char *add_pcr_key, *signature;
+        const char *add_pcr_key, *remove_pcr_key, *signature;
         uint32_t pcr_mask, pubkey_pcr_mask;
         bool pin;
 };
@@ -56,9 +57,12 @@ static int parse(int argc, char **argv, struct options *o) {
                 CLI_OPT_STRING("add-pcr-key", 0, "PEM", &o->add_pcr_key,
                                "add a second TPM2 keyslot and token bound to this new PCR public\n"
                                "key, unlocking the volume with its current token (no formatting)"),
+                CLI_OPT_STRING("remove-pcr-key", 0, "PEM", &o->remove_pcr_key,
+                               "remove the TPM2 keyslots and tokens bound to this old PCR public key,\n"
+                               "once another token unseals now (boot with the new key first)"),
                 CLI_OPT_STRING("pcr-signature", 0, "JSON", &o->signature,
-                               "with --add-pcr-key: the signed policies that unseal the current token\n"
-                               "(default: as unlock searches)"),
+                               "with --add-pcr-key/--remove-pcr-key: the signed policies that unseal\n"
+                               "the token kept (default: as unlock searches)"),
                 {},
         };
         const cli_command cmd = { "encrypt", synopsis, options, NULL };
@@ -71,14 +75,18 @@ static int parse(int argc, char **argv, struct options *o) {
         if (optind + 1 != argc)
                 return cli_usage_error(cmd.name, "expected one DEVICE or IMAGE");
         o->device = argv[optind];
-        if (o->add_pcr_key) {
+        if (o->add_pcr_key && o->remove_pcr_key)
+                return cli_usage_error(cmd.name, "--add-pcr-key and --remove-pcr-key are two steps: boot with the "
+                                                 "new key between them");
+        if (o->add_pcr_key || o->remove_pcr_key) {
                 if (o->label || o->pubkey || o->recovery || o->uuid || o->mkfs || o->pin || o->pcr_mask)
-                        return cli_usage_error(cmd.name, "--add-pcr-key takes only --pcr-signature, "
-                                                         "--tpm2-public-key-pcrs and --tpm2-device");
+                        return cli_usage_error(cmd.name, "--%s-pcr-key takes only --pcr-signature, "
+                                                         "--tpm2-public-key-pcrs and --tpm2-device",
+                                               o->add_pcr_key ? "add" : "remove");
                 return CLI_CONTINUE;
         }
         if (o->signature)
-                return cli_usage_error(cmd.name, "--pcr-signature only applies with --add-pcr-key");
+                return cli_usage_error(cmd.name, "--pcr-signature only applies with --add-pcr-key or --remove-pcr-key");
         if (!o->label)
                 return cli_usage_error(cmd.name, "--label is required");
         if (!o->pubkey && !o->pcr_mask)
@@ -161,6 +169,25 @@ static int add_pcr_key(const struct options *o) {
         return r < 0 ? TB_EXIT_FAILURE : TB_EXIT_OK;
 }
 
+/* The end of a PCR key rotation: the old key's keyslots go once the new one unseals. */
+static int remove_pcr_key(const struct options *o) {
+        _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
+        tb_luks_unlock_params up = { .tpm2_device = o->tpm2_device, .signature_path = o->signature };
+        int r;
+
+        r = tb_read_file(o->remove_pcr_key, PUBKEY_MAX, &pem);
+        if (r < 0) {
+                tb_log_errno(r, "%s: cannot read", o->remove_pcr_key);
+                return TB_EXIT_FAILURE;
+        }
+        if (!pubkey_ok(&pem)) {
+                tb_err("%s: not an RSA public key in PEM format", o->remove_pcr_key);
+                return TB_EXIT_FAILURE;
+        }
+        r = tb_luks_remove_tpm2_pcr_key(o->device, pem.data, pem.len, &up);
+        return r < 0 ? TB_EXIT_FAILURE : TB_EXIT_OK;
+}
+
 int cmd_encrypt(int argc, char **argv) {
         _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
         _cleanup_(cli_secret_freep) char *pin = NULL;
@@ -177,6 +204,8 @@ int cmd_encrypt(int argc, char **argv) {
                 return r;
         if (o.add_pcr_key)
                 return add_pcr_key(&o);
+        if (o.remove_pcr_key)
+                return remove_pcr_key(&o);
 
         /* Before the TPM is touched: an image must exist (we do not pick its size). */
         if (!tb_path_exists(o.device)) {
