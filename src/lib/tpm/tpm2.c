@@ -292,6 +292,22 @@ int tb_tpm2_seal(tb_tpm2 *t, const tb_tpm2_seal_params *p, uint8_t secret[TB_TPM
         TSS2_RC rc;
         int r;
 
+        if (p->pin) {
+                /* 252 turns the PIN into SHA-256(PIN) and binds its session to the sealed object with it;
+                 * when that digest ends in 0x00 the TPM trims it and 252 does not, so 252's
+                 * systemd-cryptsetup could never open the volume (seen with its token plugin). */
+                uint8_t auth[TB_TPM2_DIGEST_SIZE];
+                bool trailing_zero;
+
+                tb_tpm2_pin_auth_value(p->pin, auth);
+                trailing_zero = auth[TB_TPM2_DIGEST_SIZE - 1] == 0;
+                OPENSSL_cleanse(auth, sizeof(auth));
+                if (trailing_zero) {
+                        tb_err("PIN refused: systemd 252 cannot unlock with a PIN whose SHA-256 ends in a zero byte "
+                               "(1 PIN in 256); choose another");
+                        return -EINVAL;
+                }
+        }
         ret->bank = TPM2_ALG_SHA256; /* the only bank whose signatures systemd can verify */
         ret->pcr_mask = p->pcr_mask;
         ret->pubkey_pcr_mask = p->pubkey_pem ? p->pubkey_pcr_mask : 0;
