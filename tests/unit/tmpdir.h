@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "util/fileio.h"
 
@@ -19,4 +20,20 @@ static inline const char *tb_test_tmpdir_make(char *buf, size_t size, const char
 static inline void tb_test_tmpdir_remove(const char *dir) {
         if (dir && *dir)
                 tb_rm_rf(dir);
+}
+
+/* DIR/REL as a new directory (its parent must exist). */
+static inline void tb_test_mkdir(const char *dir, const char *rel) {
+        char p[4096];
+
+        snprintf(p, sizeof(p), "%s/%s", dir, rel);
+        assert_int_equal(mkdir(p, 0755), 0);
+}
+
+/* DIR/REL as a new file of LEN bytes from DATA, mode 0644. */
+static inline void tb_test_write(const char *dir, const char *rel, const void *data, size_t len) {
+        char p[4096];
+
+        snprintf(p, sizeof(p), "%s/%s", dir, rel);
+        assert_int_equal(tb_write_file_new(p, data, len, 0644), 0);
 }
