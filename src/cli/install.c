@@ -110,14 +110,13 @@ int cmd_install(int argc, char **argv) {
                         goto fail;
                 }
         }
-        if (o.device)
-                device = strdup(o.device);
-        else if (strcmp(c->device, "auto") == 0) {
+        const char *want = o.device ? o.device : c->device;
+        if (strcmp(want, "auto") == 0) { /* --device auto as install.device: auto */
                 if (tb_disk_pick_auto(c->force, &device) < 0)
                         goto fail;
                 tb_info("install.device auto: %s", device);
         } else
-                device = strdup(c->device);
+                device = strdup(want);
         if (!device)
                 goto fail;
 

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "medium/uki.h"
 #include "pe/authenticode.h"
+#include "pe/sbat.h"
 #include "util/fileio.h"
 #include "testcert.h"
 #include "tmpdir.h"
@@ -164,11 +165,82 @@ static void kernel_release_is_the_first_word_of_the_version_string(void **state)
         close(fd);
 }
 
+/* ukify's merge: the stub's entries, none from a kernel without .sbat, ukify's uki entry unless
+ * the user gives entries; user text must be SBAT. The result replaces the stub's .sbat in place. */
+static void sbat_is_merged_as_ukify_and_replaces_the_stubs(void **state) {
+        fx *f = *state;
+        _cleanup_(tb_pe_freep) tb_pe *stub = NULL, *uki = NULL;
+        _cleanup_(tb_buf_freep) tb_buf def = TB_BUF_INIT, user = TB_BUF_INIT, bad = TB_BUF_INIT;
+        char file[600], arg[610];
+        const char *u[1] = { arg }, *b[1] = { "mine,1,Me,mine,1,https://example.invalid" };
+        size_t n_stub, sbats = 0;
+        int kfd;
+
+        assert_int_equal(tb_pe_open(STUB, &stub), 0);
+        n_stub = tb_pe_n_sections(stub);
+        kfd = write_bzimage(f->dir, "6.1.0", 0x300, true); /* no PE header: no .sbat */
+        assert_int_equal(tb_uki_sbat(stub, kfd, NULL, 0, &def), 0);
+        assert_non_null(memmem(def.data, def.len, "\n" TB_SBAT_UKI_ENTRY "\n\0", strlen(TB_SBAT_UKI_ENTRY) + 3));
+        assert_memory_equal(def.data, TB_SBAT_HEADER "\n", strlen(TB_SBAT_HEADER) + 1);
+        assert_int_equal(def.data[def.len - 1], '\0');
+
+        snprintf(file, sizeof(file), "%s/user.sbat", f->dir);
+        assert_int_equal(tb_write_file_atomic(file, "sbat,1,x,sbat,1,u\nmine,1,Me,mine,1,u\n", 37, 0644, true), 0);
+        snprintf(arg, sizeof(arg), "@%s", file);
+        assert_int_equal(tb_uki_sbat(stub, kfd, u, 1, &user), 0);
+        assert_null(memmem(user.data, user.len, TB_SBAT_UKI_ENTRY, strlen(TB_SBAT_UKI_ENTRY)));
+        assert_non_null(memmem(user.data, user.len, "\nmine,1,Me,mine,1,u\n\0", 21));
+        assert_int_equal(tb_uki_sbat(stub, kfd, b, 1, &bad), -EINVAL); /* no "sbat," header line */
+        close(kfd);
+
+        tb_uki_parts parts = { .stub_path = STUB, .cmdline = bytes("quiet"),
+                               .sbat = { .data = user.data, .size = user.len } };
+        assert_int_equal(tb_uki_assemble(&parts, &uki), 0);
+        assert_int_equal(tb_pe_n_sections(uki), n_stub + 1); /* in place: no second .sbat */
+        for (size_t i = 0; i < tb_pe_n_sections(uki); i++)
+                sbats += strcmp(tb_pe_section_at(uki, i)->name, ".sbat") == 0;
+        assert_int_equal(sbats, 1);
+        assert_int_equal(tb_pe_find_section(uki, ".sbat")->virtual_size, user.len);
+}
+
+/* --cmd-lines-v2 layout, as ukify --join-profile: base (no .pcrsig), then profile 0's .profile and
+ * .pcrsig, then each further profile's .profile, .cmdline, .pcrsig. */
+static void profiles_follow_the_base_each_with_its_own_pcrsig(void **state) {
+        fx *f = *state;
+        const tb_uki_profile prof[] = {
+                { .profile = bytes("ID=profile-0\n"), .pcrsig = bytes("{\"p\":0}") },
+                { .profile = bytes("ID=profile-1\n"), .cmdline = bytes("quiet one"), .pcrsig = bytes("{\"p\":1}") },
+        };
+        tb_uki_parts parts = { .stub_path = STUB, .osrel = bytes("ID=test\n"), .cmdline = bytes("base"),
+                               .pcrsig = bytes("{\"unused\":1}"), .linux_image = { .path = f->kernel, .size = 5000 },
+                               .profiles = prof, .n_profiles = 2 };
+        static const char *const want[] = { ".osrel", ".cmdline", ".linux", ".profile", ".pcrsig",
+                                            ".profile", ".cmdline", ".pcrsig" };
+        _cleanup_(tb_pe_freep) tb_pe *stub = NULL, *uki = NULL, *bad = NULL;
+        tb_uki_profile wrong[2];
+        size_t n_stub;
+
+        assert_int_equal(tb_pe_open(STUB, &stub), 0);
+        n_stub = tb_pe_n_sections(stub);
+        assert_int_equal(tb_uki_assemble(&parts, &uki), 0);
+        assert_int_equal(tb_pe_n_sections(uki), n_stub + ARRAY_SIZE(want));
+        for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+                assert_string_equal(tb_pe_section_at(uki, n_stub + i)->name, want[i]);
+        expect_section(uki, ".pcrsig", "{\"p\":0}"); /* the first: profile 0's, not the base's */
+
+        memcpy(wrong, prof, sizeof(prof));
+        wrong[0].cmdline = bytes("x"); /* profile 0 boots the base .cmdline */
+        parts.profiles = wrong;
+        assert_int_equal(tb_uki_assemble(&parts, &bad), -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(sections_in_order_linux_last_and_signed, setup, teardown),
                 cmocka_unit_test_setup_teardown(a_stub_that_has_the_section_already_is_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(kernel_release_is_the_first_word_of_the_version_string, setup, teardown),
+                cmocka_unit_test_setup_teardown(sbat_is_merged_as_ukify_and_replaces_the_stubs, setup, teardown),
+                cmocka_unit_test_setup_teardown(profiles_follow_the_base_each_with_its_own_pcrsig, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
