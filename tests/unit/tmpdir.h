@@ -37,3 +37,19 @@ static inline void tb_test_write(const char *dir, const char *rel, const void *d
         snprintf(p, sizeof(p), "%s/%s", dir, rel);
         assert_int_equal(tb_write_file_new(p, data, len, 0644), 0);
 }
+
+/* A test file whose tests share one directory: TB_TEST_GROUP_DIR(dir, "name") defines the
+ * buffer DIR and the cmocka group setup and teardown that make and remove it:
+ *   return cmocka_run_group_tests(tests, tb_test_group_setup, tb_test_group_teardown); */
+#define TB_TEST_GROUP_DIR(var, name)                                          \
+        static char var[128];                                                 \
+        static int tb_test_group_setup(void **state) {                        \
+                (void)state;                                                  \
+                tb_test_tmpdir_make(var, sizeof(var), name);                  \
+                return 0;                                                     \
+        }                                                                     \
+        static int tb_test_group_teardown(void **state) {                     \
+                (void)state;                                                  \
+                tb_test_tmpdir_remove(var);                                   \
+                return tb_path_exists(var) ? -1 : 0;                          \
+        }
