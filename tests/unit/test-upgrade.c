@@ -77,14 +77,6 @@ static int setup(void **state) {
         return 0;
 }
 
-static int teardown(void **state) {
-        fx *f = *state;
-
-        tb_test_tmpdir_remove(f->dir);
-        free(f);
-        return 0;
-}
-
 /* The ESP as one string: every path with its size and the SHA-256 of its bytes, in walk order. */
 static tb_buf esp_print;
 static int print_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
@@ -164,8 +156,8 @@ static void a_uki_the_firmware_would_not_run_is_refused(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(entry_names),
-                cmocka_unit_test_setup_teardown(invalid_or_missing_entries_are_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(a_uki_the_firmware_would_not_run_is_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(invalid_or_missing_entries_are_refused, setup, tb_test_fixture_teardown),
+                cmocka_unit_test_setup_teardown(a_uki_the_firmware_would_not_run_is_refused, setup, tb_test_fixture_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

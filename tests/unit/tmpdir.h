@@ -53,3 +53,13 @@ static inline void tb_test_write(const char *dir, const char *rel, const void *d
                 tb_test_tmpdir_remove(var);                                   \
                 return tb_path_exists(var) ? -1 : 0;                          \
         }
+
+/* The cmocka teardown of a per-test fixture that is malloc'ed and begins with its directory
+ * (`struct { char dir[N]; … }`) and holds nothing else to free. */
+static inline int tb_test_fixture_teardown(void **state) {
+        char *dir = *state; /* the first member */
+
+        tb_test_tmpdir_remove(dir);
+        free(*state);
+        return 0;
+}
