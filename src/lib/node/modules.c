@@ -74,7 +74,8 @@ void tb_modules_free(tb_modules *m) {
  * -ENOENT when it resolves to nothing, or the first failure (logged). */
 static int insert_lookup(tb_modules *m, const char *lookup, bool required, bool quiet_absent) {
         struct kmod_list *list = NULL, *it;
-        int r, n = 0, first_error = 0;
+        int r, n = 0, first_error = 0, no_device = 0;
+        bool served = false;
 
         r = kmod_module_new_from_lookup(m->ctx, lookup, &list);
         if (r < 0) {
@@ -95,10 +96,17 @@ static int insert_lookup(tb_modules *m, const char *lookup, bool required, bool 
                 int before = kmod_module_get_initstate(mod);
 
                 r = kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL, NULL, NULL);
-                if ((r == -ENODEV || r == -ENXIO) && quiet_absent) {
-                        /* coldplug: a driver whose init finds no hardware it handles (CPU
-                         * frequency or EDAC drivers on a virtual CPU) — udev says nothing either */
+                if (r == 0 || r == -EEXIST)
+                        served = true;
+                if (r == -ENODEV || r == -ENXIO) {
+                        /* A driver whose init finds nothing it handles: CPU frequency or EDAC
+                         * drivers on a virtual CPU (coldplug; udev says nothing either), or one of
+                         * an alias's alternatives (crypto "aes" → aesni_intel without AES-NI,
+                         * padlock_aes off VIA CPUs) when another one serves. Said below only when
+                         * nothing of an explicit request loaded. */
                         tb_debug("module %s (for %s): no device for it", kmod_module_get_name(mod), lookup);
+                        if (!no_device)
+                                no_device = r;
                 } else if (r < 0 && r != -EEXIST) {
                         m->stats.failed++;
                         tb_log(required ? TB_LOG_ERR : TB_LOG_WARN, "module %s (for %s): cannot load: %s",
@@ -116,6 +124,12 @@ static int insert_lookup(tb_modules *m, const char *lookup, bool required, bool 
                 kmod_module_unref(mod);
         }
         kmod_module_unref_list(list);
+        if (no_device && !served && !quiet_absent) {
+                m->stats.failed++;
+                tb_log(required ? TB_LOG_ERR : TB_LOG_WARN, "module %s: cannot load: %s", lookup, strerror(-no_device));
+                if (!first_error)
+                        first_error = no_device;
+        }
         m->stats.loaded += (unsigned)n;
         return first_error ? first_error : n;
 }
