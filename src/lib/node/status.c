@@ -142,6 +142,13 @@ static char *running_uki(const tb_status_options *o, const tb_bootentry_list *l,
         }
         json_object_object_add(r->root, "booted_entry", json_object_new_string(selected));
         e = tb_bootentry_list_find(l, selected);
+        if (!e) {
+                /* systemd-boot names a counted entry as it found it ("active+3.conf") and renames
+                 * the file for the try ("active+2-1.conf"): the base name finds it. */
+                _cleanup_(freep) char *base = NULL;
+                if (tb_loader_entry_parse_name(selected, &base, NULL, NULL) == 0)
+                        e = tb_bootentry_list_find(l, base);
+        }
         if (!e || !e->efi) {
                 problem(r, "the booted entry %s is not on %s (or has no efi line)", selected, o->esp);
                 return NULL;
