@@ -105,10 +105,8 @@ static int setup(void **state) {
 static int teardown(void **state) {
         fx *f = *state;
 
-        tb_test_tmpdir_remove(f->dir);
         tb_signer_done(&f->signer);
-        free(f);
-        return 0;
+        return tb_test_fixture_teardown(state);
 }
 
 /* Collects; checks CONSISTENT and that some problem contains WANT (NULL: none at all). */

@@ -55,7 +55,8 @@ static inline void tb_test_write(const char *dir, const char *rel, const void *d
         }
 
 /* The cmocka teardown of a per-test fixture that is malloc'ed and begins with its directory
- * (`struct { char dir[N]; … }`) and holds nothing else to free. */
+ * (`struct { char dir[N]; … }`): removes the directory and frees the fixture. A fixture that
+ * holds more frees that first and ends its own teardown with this. */
 static inline int tb_test_fixture_teardown(void **state) {
         char *dir = *state; /* the first member */
 
