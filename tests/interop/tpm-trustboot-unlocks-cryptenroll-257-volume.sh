@@ -5,7 +5,8 @@
 # `trustboot unlock --test` on the host (the unsealed key is checked against the keyslot by
 # libcryptsetup, nothing activated): PCR 7 bound; signed PCR 11 policy; signed + PCR 7 + PIN; and a
 # blob sealed offline against the SRK's public key (--tpm2-device-key, an import seed in the blob);
-# and a token in 257's shape whose salted PIN gives an auth value with a trailing zero byte.
+# a token in 257's shape whose salted PIN gives an auth value with a trailing zero byte; and the
+# token systemd 255 wrote for a signed policy (PCR key Name with exponent 0, bug #30546).
 # Refused, each in one line: wrong / no PIN, PCR 7 changed, unsigned PCR 11, the SRK gone, the SRK
 # replaced by another key.
 set -euo pipefail
@@ -100,13 +101,59 @@ printf '{"type":"systemd-tpm2","keyslots":["1"],"tpm2-blob":"%s","tpm2-pcrs":[],
   "$(cat "$WORK/e.priv" "$WORK/e.pub" | base64 -w0)" "$(od -An -tx1 -v "$WORK/e.policy" | tr -d ' \n')" \
   "$E_SALT" "$(base64 -w0 "$WORK/e.srk")" > "$WORK/e.token"
 cryptsetup token import --json-file "$WORK/e.token" "$WORK/e.img"
-printf 'another-passphrase' > "$WORK/e.newpass"
-chroot "$root" /usr/bin/env PIN="$E_PIN" NEWPASSWORD=another-passphrase systemd-cryptenroll \
-  --unlock-tpm2-device="$TCTI_IN_ROOT" --password "$(in_root "$WORK/e.img")" >"$WORK/enroll.log" 2>&1 ||
-  fail "systemd 257 does not unlock the hand-made token E: $(tail -n3 "$WORK/enroll.log")"
+# oracle_unlock IMAGE [ENV…]: systemd 257 unlocks (a copy of) IMAGE with its TPM2 token and enrolls
+# a second one (a TPM2 keyslot: minimal PBKDF, unlike a password's argon2id).
+oracle_unlock() {
+  local img=$1.oracle; shift
+  cp --sparse=always "${img%.oracle}" "$img"
+  chroot "$root" /usr/bin/env "$@" systemd-cryptenroll --unlock-tpm2-device="$TCTI_IN_ROOT" \
+    --tpm2-device="$TCTI_IN_ROOT" --tpm2-pcrs= "$(in_root "$img")" >"$WORK/enroll.log" 2>&1 ||
+    fail "systemd 257 does not unlock the hand-made token $(basename "$img"): $(tail -n3 "$WORK/enroll.log")"
+  flush_all
+  cryptsetup token export --token-id 1 "$img" >/dev/null || fail "systemd 257 unlocked $(basename "$img") but added no token"
+}
+oracle_unlock "$WORK/e.img" PIN="$E_PIN"
+# F: by hand, the token systemd 255 wrote for --tpm2-public-key (bug #30546): the policy authorizes
+# the PCR key's Name with its exponent 65537 marshalled as 0. The same computation with the real
+# exponent must give B's policy hash (so the construction is systemd's); 257's own unlock, which
+# retries with exponent 0, is the oracle (signature in /run/systemd of a private mount namespace).
+policy_authorize() { # PEM EXPONENT > policy digest (hex)
+  python3 - "$1" "$2" "$(openssl rsa -pubin -in "$1" -noout -modulus | cut -d= -f2)" <<'PY'
+import hashlib, struct, sys
+exp, n = int(sys.argv[2]), bytes.fromhex(sys.argv[3])
+# TPMT_PUBLIC as systemd builds it for a PEM key: RSA, SHA-256, decrypt|sign|userWithAuth, no policy,
+# NULL symmetric and scheme, key bits, exponent, modulus.
+pub = struct.pack(">HHIHHHHI", 0x0001, 0x000b, 0x00060040, 0, 0x0010, 0x0010, len(n) * 8, exp)
+pub += struct.pack(">H", len(n)) + n
+name = b"\x00\x0b" + hashlib.sha256(pub).digest()
+d = hashlib.sha256(bytes(32) + struct.pack(">I", 0x16a) + name).digest()
+print(hashlib.sha256(d).hexdigest())  # then the empty policyRef
+PY
+}
+grep -q "\"tpm2-policy-hash\":\"$(policy_authorize "$WORK/pcr.pub.pem" 65537)\"" "$WORK/b.img.token" ||
+  fail "the PolicyAuthorize digest computed here is not the one systemd 257 wrote for B"
+policy_authorize "$WORK/pcr.pub.pem" 0 | python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.stdin.read()))' > "$WORK/f.policy"
+head -c 32 /dev/urandom > "$WORK/f.secret"
+tpm2_create -C 0x81000001 -a 'fixedtpm|fixedparent' -L "$WORK/f.policy" -i "$WORK/f.secret" \
+  -u "$WORK/f.pub" -r "$WORK/f.priv" >/dev/null
 flush_all
-cryptsetup open --test-passphrase --key-slot 2 --key-file "$WORK/e.newpass" "$WORK/e.img" ||
-  fail "systemd 257 unlocked E but its new keyslot does not open"
+luks_image "$WORK/f.img"
+base64 -w0 "$WORK/f.secret" > "$WORK/f.pass"
+cryptsetup luksAddKey --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$WORK/pass" \
+  "$WORK/f.img" "$WORK/f.pass"
+printf '{"type":"systemd-tpm2","keyslots":["1"],"tpm2-blob":"%s","tpm2-pcrs":[],"tpm2-pcr-bank":"sha256","tpm2-primary-alg":"ecc","tpm2-policy-hash":"%s","tpm2_pubkey_pcrs":[11],"tpm2_pubkey":"%s","tpm2_srk":"%s"}' \
+  "$(cat "$WORK/f.priv" "$WORK/f.pub" | base64 -w0)" "$(od -An -tx1 -v "$WORK/f.policy" | tr -d ' \n')" \
+  "$(base64 -w0 "$WORK/pcr.pub.pem")" "$(base64 -w0 "$WORK/e.srk")" > "$WORK/f.token"
+cryptsetup token import --json-file "$WORK/f.token" "$WORK/f.img"
+mkdir -p "$WORK/run/systemd"
+cp "$WORK/sig.json" "$WORK/run/systemd/tpm2-pcr-signature.json"
+cp --sparse=always "$WORK/f.img" "$WORK/f.img.oracle"
+unshare -m --propagation private sh -c 'mount --bind "$1" "$2/run" && shift 2 && exec chroot "$@"' sh \
+  "$WORK/run" "$root" "$root" systemd-cryptenroll --unlock-tpm2-device="$TCTI_IN_ROOT" \
+  --tpm2-device="$TCTI_IN_ROOT" --tpm2-pcrs= "$(in_root "$WORK/f.img.oracle")" >"$WORK/enroll.log" 2>&1 ||
+  fail "systemd 257 does not unlock the hand-made exponent-0 token F: $(tail -n3 "$WORK/enroll.log")"
+flush_all
+cryptsetup token export --token-id 1 "$WORK/f.img.oracle" >/dev/null || fail "systemd 257 unlocked F but added no token"
 assert_no_handles "the enrollments (flushed)"
 
 unlock() { "$TRUSTBOOT" -q unlock "$1" --test --tpm2-device "$TCTI" --pcr-signature "$WORK/sig.json"; }
@@ -121,6 +168,7 @@ unlocks "$WORK/b.img"
 unlocks "$WORK/c.img" 4711
 unlocks "$WORK/d.img"
 unlocks "$WORK/e.img" "$E_PIN"
+unlocks "$WORK/f.img"
 expect_refusal "C without a PIN" "no PIN given" unlock "$WORK/c.img" < /dev/null
 expect_refusal "C with a wrong PIN" "wrong PIN" unlock "$WORK/c.img" <<< 1234
 assert_no_handles "a refused unlock (wrong PIN)"
@@ -132,6 +180,7 @@ expect_refusal "C with PCR 7 changed" "PCR 7 (sha256) changed since enrollment" 
 expect_refusal "D with PCR 7 changed" "PCR 7 (sha256) changed since enrollment" unlock "$WORK/d.img"
 pcr_extend 11 "$(printf 'leave-initrd' | sha256_of)"
 expect_refusal "B at an unsigned PCR 11" "no signature by key" unlock "$WORK/b.img"
+expect_refusal "F at an unsigned PCR 11" "no signature by key" unlock "$WORK/f.img"
 assert_no_handles "refused unlocks"
 
 # The SRK replaced by another persistent key at its handle, then gone: named, not a failed HMAC.

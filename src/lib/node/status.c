@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "boot/loader-entry.h"
 #include "measure/mhash.h"
@@ -82,10 +83,23 @@ static int describe_entry(const tb_esl_entry *e, void *userdata) {
                 _cleanup_(X509_freep) X509 *cert = NULL;
                 struct json_object *o = json_object_new_object();
 
-                if (tb_cert_from_der(e->data, e->len, &cert) >= 0)
+                uint8_t fp[32];
+                char fp_hex[65], not_after[32] = "";
+                struct tm tm;
+
+                if (tb_cert_from_der(e->data, e->len, &cert) >= 0) {
                         X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+                        if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+                                strftime(not_after, sizeof(not_after), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                }
                 json_object_object_add(o, "owner", json_object_new_string(owner));
                 json_object_object_add(o, "subject", json_object_new_string(subject));
+                /* Rotated keys keep their subject: the fingerprint tells them apart. */
+                if (EVP_Digest(e->data, e->len, fp, NULL, EVP_sha256(), NULL) == 1) {
+                        tb_hex_encode(fp, sizeof(fp), fp_hex);
+                        json_object_object_add(o, "sha256", json_object_new_string(fp_hex));
+                }
+                json_object_object_add(o, "not_after", not_after[0] ? json_object_new_string(not_after) : NULL);
                 json_object_array_add(c->certs, o);
         }
         return 0;
@@ -128,6 +142,13 @@ static char *running_uki(const tb_status_options *o, const tb_bootentry_list *l,
         }
         json_object_object_add(r->root, "booted_entry", json_object_new_string(selected));
         e = tb_bootentry_list_find(l, selected);
+        if (!e) {
+                /* systemd-boot names a counted entry as it found it ("active+3.conf") and renames
+                 * the file for the try ("active+2-1.conf"): the base name finds it. */
+                _cleanup_(freep) char *base = NULL;
+                if (tb_loader_entry_parse_name(selected, &base, NULL, NULL) == 0)
+                        e = tb_bootentry_list_find(l, base);
+        }
         if (!e || !e->efi) {
                 problem(r, "the booted entry %s is not on %s (or has no efi line)", selected, o->esp);
                 return NULL;

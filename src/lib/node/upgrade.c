@@ -20,6 +20,7 @@
 #include "tpm/luks.h"
 #include "pe/pe.h"
 #include "sb/sbdb.h"
+#include "sb/sbexpiry.h"
 #include "util/strset.h"
 #include "medium/uki.h"
 #include "node/upgrade-pcrkey.h"
@@ -611,6 +612,12 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
                         tb_buf_free(&texts[i]);
                 return r;
         }
+
+        /* Warnings only (firmware ignores certificate times), once every check passed (a refusal
+         * stays one line): the keys in use, with the date. */
+        for (size_t i = 0; i < s.n_ukis; i++)
+                (void)tb_sb_warn_image_expiry(s.ukis[i].pe);
+        (void)tb_sb_warn_enrolled_expiry(o->efivar_dir);
 
         /* 4. The steps. */
         remove_stale(o->esp, TB_BOOT_EFI_DIR);

@@ -292,6 +292,22 @@ int tb_tpm2_seal(tb_tpm2 *t, const tb_tpm2_seal_params *p, uint8_t secret[TB_TPM
         TSS2_RC rc;
         int r;
 
+        if (p->pin) {
+                /* 252 turns the PIN into SHA-256(PIN) and binds its session to the sealed object with it;
+                 * when that digest ends in 0x00 the TPM trims it and 252 does not, so 252's
+                 * systemd-cryptsetup could never open the volume (seen with its token plugin). */
+                uint8_t auth[TB_TPM2_DIGEST_SIZE];
+                bool trailing_zero;
+
+                tb_tpm2_pin_auth_value(p->pin, auth);
+                trailing_zero = auth[TB_TPM2_DIGEST_SIZE - 1] == 0;
+                OPENSSL_cleanse(auth, sizeof(auth));
+                if (trailing_zero) {
+                        tb_err("PIN refused: systemd 252 cannot unlock with a PIN whose SHA-256 ends in a zero byte "
+                               "(1 PIN in 256); choose another");
+                        return -EINVAL;
+                }
+        }
         ret->bank = TPM2_ALG_SHA256; /* the only bank whose signatures systemd can verify */
         ret->pcr_mask = p->pcr_mask;
         ret->pubkey_pcr_mask = p->pubkey_pem ? p->pubkey_pcr_mask : 0;
@@ -393,8 +409,12 @@ static void mask_to_string(uint32_t mask, char *out, size_t size) {
                         n += (size_t)snprintf(out + n, size - n, "%s%u", n ? "+" : "", i);
 }
 
-/* PolicyAuthorize branch: the TPM checks that our key signed the PCR policy of this boot. */
-static int policy_signed(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR session, const char *signature_path) {
+/* PolicyAuthorize branch: the TPM checks that our key signed the PCR policy of this boot.
+ * EXPONENT_ZERO loads an RSA key with the public exponent 65537 as 0 ("the default"): a different
+ * Name, which systemd 255 used when it computed the policy of a --tpm2-public-key enrollment
+ * (systemd bug #30546); -EDOM if the key has another exponent (nothing to retry). */
+static int policy_signed(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR session, const char *signature_path,
+                         bool exponent_zero) {
         _cleanup_(handle_flush) handle key = HANDLE_INIT(t);
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
         _cleanup_(esys_freep) TPM2B_DIGEST *approved = NULL;
@@ -422,6 +442,11 @@ static int policy_signed(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR session, c
                 return -EBADMSG;
         }
         tb_hex_encode(fp, sizeof(fp), pkfp);
+        if (exponent_zero) {
+                if (pub.publicArea.parameters.rsaDetail.exponent != 65537)
+                        return -EDOM;
+                pub.publicArea.parameters.rsaDetail.exponent = 0;
+        }
         rc = Esys_LoadExternal(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, &pub, ESYS_TR_RH_OWNER,
                                &key.tr);
         if (rc != TSS2_RC_SUCCESS) {
@@ -563,8 +588,20 @@ static int import_sealed(tb_tpm2 *t, ESYS_TR parent, const TPM2B_PUBLIC *pub, co
         return 0;
 }
 
+static void log_policy_mismatch(const tb_tpm2_sealed *s) {
+        char pcrs[80];
+
+        mask_to_string(s->pcr_mask, pcrs, sizeof(pcrs));
+        if (s->pcr_mask)
+                tb_err("PCR %s (%s) changed since enrollment: the policy does not match", pcrs,
+                       tb_tpm2_bank_name(s->bank));
+        else
+                tb_err("the TPM policy does not match the token's policy hash");
+}
+
+/* -EDOM (nothing logged): the session's policy digest is not the token's. */
 static int unseal_once(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR primary, ESYS_TR sealed,
-                       const char *signature_path, uint8_t secret[TB_TPM2_SECRET_SIZE]) {
+                       const char *signature_path, bool exponent_zero, uint8_t secret[TB_TPM2_SECRET_SIZE]) {
         _cleanup_(handle_flush) handle policy = HANDLE_INIT(t), enc = HANDLE_INIT(t);
         _cleanup_(esys_freep) TPM2B_DIGEST *digest = NULL;
         _cleanup_(esys_freep) TPM2B_SENSITIVE_DATA *data = NULL;
@@ -580,7 +617,7 @@ static int unseal_once(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR primary, ESY
         if (r < 0)
                 return r;
         if (s->pubkey_pcr_mask) {
-                r = policy_signed(t, s, policy.tr, signature_path);
+                r = policy_signed(t, s, policy.tr, signature_path, exponent_zero);
                 if (r < 0)
                         return r;
         }
@@ -600,17 +637,8 @@ static int unseal_once(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR primary, ESY
         rc = Esys_PolicyGetDigest(t->esys, policy.tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest);
         if (rc != TSS2_RC_SUCCESS)
                 return tpm_error(rc, "PolicyGetDigest");
-        if (digest->size != TB_TPM2_DIGEST_SIZE || memcmp(digest->buffer, s->policy_hash, TB_TPM2_DIGEST_SIZE) != 0) {
-                char pcrs[80];
-
-                mask_to_string(s->pcr_mask, pcrs, sizeof(pcrs));
-                if (s->pcr_mask)
-                        tb_err("PCR %s (%s) changed since enrollment: the policy does not match", pcrs,
-                               tb_tpm2_bank_name(s->bank));
-                else
-                        tb_err("the TPM policy does not match the token's policy hash");
-                return -EPERM;
-        }
+        if (digest->size != TB_TPM2_DIGEST_SIZE || memcmp(digest->buffer, s->policy_hash, TB_TPM2_DIGEST_SIZE) != 0)
+                return -EDOM;
 
         rc = Esys_Unseal(t->esys, sealed, policy.tr, enc.tr, ESYS_TR_NONE, &data);
         if (rc != TSS2_RC_SUCCESS) {
@@ -712,8 +740,17 @@ int tb_tpm2_unseal(tb_tpm2 *t, const tb_tpm2_sealed *s, const char *pin, const c
                 if (rc != TSS2_RC_SUCCESS)
                         return tpm_error(rc, "setting the PIN");
         }
-        for (int i = 0;; i++) {
-                r = unseal_once(t, s, primary.tr, sealed.tr, signature_path, secret);
+        for (int i = 0, exponent_zero = 0;; i++) {
+                r = unseal_once(t, s, primary.tr, sealed.tr, signature_path, exponent_zero, secret);
+                if (r == -EDOM && s->pubkey_pcr_mask && !exponent_zero) {
+                        tb_debug("policy mismatch: trying the PCR key with exponent 0 (systemd 255 enrollments)");
+                        exponent_zero = 1;
+                        continue;
+                }
+                if (r == -EDOM) {
+                        log_policy_mismatch(s);
+                        return -EPERM;
+                }
                 if (r != -EAGAIN)
                         return r;
                 if (i >= PCR_CHANGED_RETRIES) {
