@@ -13,6 +13,7 @@
 #include "util/exec.h"
 #include "util/log.h"
 #include "util/ossl.h"
+#include "util/testhook.h"
 #include "measure/tpm2-policy.h"
 #include "tpm/luks-token.h"
 
@@ -68,6 +69,14 @@ static int secret_passphrase(const uint8_t *secret, tb_buf *out) {
         return tb_base64_encode(secret, TB_TPM2_SECRET_SIZE, out);
 }
 
+/* A write step of the volume LABEL (test builds: a power loss may happen here). */
+static void step(const tb_luks_enroll *e, const char *what) {
+        char s[96];
+
+        snprintf(s, sizeof(s), "%s %s", what, e->label ? e->label : "-");
+        tb_testhook_step(s);
+}
+
 static int run_mkfs(struct crypt_device *cd, const char *device, const uint8_t *vk, const tb_luks_enroll *e) {
         uint8_t b[4];
         char name[64], node[96], prog[64], rnd[2 * sizeof(b) + 1];
@@ -83,9 +92,12 @@ static int run_mkfs(struct crypt_device *cd, const char *device, const uint8_t *
         r = crypt_activate_by_volume_key(cd, name, (const char *)vk, VOLUME_KEY_SIZE, 0);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot activate for mkfs (device-mapper)", device);
+        step(e, "luks-mkfs");
         r = tb_exec_checked(argv, NULL);
-        if (r >= 0 && e->populate)
+        if (r >= 0 && e->populate) {
+                step(e, "luks-populate");
                 r = e->populate(node, e->userdata);
+        }
         k = crypt_deactivate(cd, name);
         if (r < 0)
                 return r;
@@ -154,6 +166,7 @@ int tb_luks_format(const char *device, const tb_luks_enroll *e) {
                 tb_err("cannot generate a volume key");
                 return -EIO;
         }
+        step(e, "luks-format");
         r = crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64", e->uuid, (const char *)vk, sizeof(vk), &params);
         if (r < 0) {
                 tb_log_errno(r, "%s: cannot format as LUKS2", device);
@@ -166,6 +179,7 @@ int tb_luks_format(const char *device, const tb_luks_enroll *e) {
                 tb_log_errno(r, "%s: cannot prepare the TPM keyslot", device);
                 goto out;
         }
+        step(e, "luks-keyslot");
         slot = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, (const char *)vk, sizeof(vk),
                                                (const char *)pass.data, pass.len);
         if (slot < 0) {
@@ -177,6 +191,7 @@ int tb_luks_format(const char *device, const tb_luks_enroll *e) {
                 tb_log_errno(r, "%s: cannot build the systemd-tpm2 token", device);
                 goto out;
         }
+        step(e, "luks-token");
         r = crypt_token_json_set(cd, CRYPT_ANY_TOKEN, token);
         if (r < 0) {
                 tb_log_errno(r, "%s: cannot store the systemd-tpm2 token", device);
@@ -224,7 +239,8 @@ static int unlock_token(struct crypt_device *cd, const char *device, const char 
         if (r == -EMEDIUMTYPE)
                 return -ENOKEY;
         if (r == -EOPNOTSUPP) {
-                tb_warn("%s: token %d: needs an SRK or pcrlock policy, which trustboot does not support", device, id);
+                tb_warn("%s: token %d: needs a pcrlock policy (or a sharded secret), which trustboot does not support",
+                        device, id);
                 return -ENOKEY;
         }
         if (r < 0) {
@@ -311,47 +327,6 @@ bool tb_luks_has_tpm2_token(const char *device, char **ret_label) {
                 return true;
         }
         return false;
-}
-
-int tb_luks_tpm2_pcr_pubkey(const char *device, tb_buf *ret_pem) {
-        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
-        bool any = false, found = false;
-        int r;
-
-        r = open_device(device, true, &cd);
-        if (r < 0)
-                return r;
-        for (int id = 0; id < TOKENS_MAX; id++) {
-                _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
-                const char *json;
-
-                if (crypt_token_json_get(cd, id, &json) < 0)
-                        continue;
-                r = tb_luks_token_parse(json, strlen(json), &s, NULL);
-                if (r == -EMEDIUMTYPE)
-                        continue;
-                if (r < 0)
-                        return tb_log_errno(r, "%s: token %d: cannot parse", device, id);
-                any = true;
-                if (s.pubkey_pem.len == 0)
-                        continue;
-                if (found) {
-                        if (ret_pem->len != s.pubkey_pem.len || memcmp(ret_pem->data, s.pubkey_pem.data, s.pubkey_pem.len) != 0) {
-                                tb_err("%s: tokens bound to different PCR keys", device);
-                                return -EKEYREJECTED;
-                        }
-                        continue;
-                }
-                r = tb_buf_append(ret_pem, s.pubkey_pem.data, s.pubkey_pem.len);
-                if (r < 0)
-                        return r;
-                found = true;
-        }
-        if (!any) {
-                tb_err("%s: no systemd-tpm2 token", device);
-                return -ENOKEY;
-        }
-        return found ? 1 : 0;
 }
 
 bool tb_luks_is_active(const char *name) {
