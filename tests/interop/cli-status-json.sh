@@ -40,6 +40,8 @@ assert_eq "$(jq -r '.entries | length' status.json)" "$(ls esp/loader/entries | 
 assert_eq "$(jq -r .pcr11.signed_policy_met status.json)" false "policy met by a zero PCR 11"
 assert_eq "$rc" 1 "exit status with PCR 11 unmet"
 jq -r '.problems[]' status.json | contains "PCR 11 meets none" || fail "problems: $(jq -c .problems status.json)"
+# Inconsistent is a failure with one error line (not main's "failed without an error message").
+assert_eq "$(cat status.err)" 'trustboot status: not consistent: 1 problem ("problems" in the report)' "status stderr"
 assert_eq "$(jq -r '.problems | length' status.json)" 1 "only the PCR problem"
 
 # The UKI's image hash in dbx: revoked.

@@ -197,7 +197,8 @@ static void add_pcr11(const tb_status_options *o, const tb_pe *pe, report *r) {
         json_object_object_add(r->root, "pcr11", pcr);
         if (asprintf(&p, "%s/11", o->pcr_dir ? o->pcr_dir : DEFAULT_PCR_DIR) < 0)
                 return;
-        if (tb_read_file(p, 256, &hex) < 0 || hex.len < 64 || tb_buf_append(&hex, "", 1) < 0 ||
+        /* sysfs reports every attribute as 4096 bytes long: that is the bound, not the 65 it holds. */
+        if (tb_read_file(p, 4096, &hex) < 0 || hex.len < 64 || tb_buf_append(&hex, "", 1) < 0 ||
             (hex.data[64] = 0, tb_hex_decode((const char *)hex.data, value, sizeof(value)) < 0)) {
                 problem(r, "%s: cannot read PCR 11 (no TPM, or a kernel without PCR files in sysfs)", p);
                 return;
