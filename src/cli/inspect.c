@@ -152,6 +152,9 @@ static int uki_json(const tb_pe *pe, json_object **ret) {
         o = json_object_new_object();
         a = json_object_new_array();
         json_object_object_add(o, "measured_by_stub", json_object_new_int(gen));
+        /* a multi-profile UKI (257+): the measured sections below are profile 0's, the default boot;
+         * `trustboot measure --uki --profile N` predicts another */
+        json_object_object_add(o, "profiles", json_object_new_int((int)tb_uki_n_profiles(pe)));
         json_object_object_add(o, "measured_sections", a);
         for (int i = 0; i < _TB_UKI_SECTION_MAX; i++) {
                 const tb_pe_section *s = tb_pe_find_section(pe, tb_uki_section_name(i));
@@ -272,8 +275,11 @@ static void print_text(json_object *o) {
         }
         if ((v = json_object_object_get(o, "uki"))) {
                 a = json_object_object_get(v, "measured_sections");
-                printf("\n  UKI sections measured into PCR 11 (by a systemd-stub %d):\n",
-                       json_object_get_int(json_object_object_get(v, "measured_by_stub")));
+                int profiles = json_object_get_int(json_object_object_get(v, "profiles"));
+
+                printf("\n  UKI sections measured into PCR 11 (by a systemd-stub %d%s):\n",
+                       json_object_get_int(json_object_object_get(v, "measured_by_stub")),
+                       profiles > 0 ? ", profile 0 of a multi-profile UKI" : "");
                 for (size_t i = 0; i < json_object_array_length(a); i++) {
                         json_object *m = json_object_array_get_idx(a, i);
 

@@ -112,5 +112,12 @@ int cmd_status(int argc, char **argv) {
                 printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         else
                 print_text(root);
+        if (!consistent) {
+                struct json_object *p = NULL;
+                size_t n = json_object_object_get_ex(root, "problems", &p) ? json_object_array_length(p) : 0;
+                fflush(stdout);
+                tb_err("not consistent: %zu problem%s (%s)", n, n == 1 ? "" : "s",
+                       json ? "\"problems\" in the report" : "listed above");
+        }
         return consistent ? TB_EXIT_OK : TB_EXIT_FAILURE;
 }

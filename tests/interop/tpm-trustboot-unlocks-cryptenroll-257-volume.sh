@@ -101,13 +101,18 @@ printf '{"type":"systemd-tpm2","keyslots":["1"],"tpm2-blob":"%s","tpm2-pcrs":[],
   "$(cat "$WORK/e.priv" "$WORK/e.pub" | base64 -w0)" "$(od -An -tx1 -v "$WORK/e.policy" | tr -d ' \n')" \
   "$E_SALT" "$(base64 -w0 "$WORK/e.srk")" > "$WORK/e.token"
 cryptsetup token import --json-file "$WORK/e.token" "$WORK/e.img"
-printf 'another-passphrase' > "$WORK/e.newpass"
-chroot "$root" /usr/bin/env PIN="$E_PIN" NEWPASSWORD=another-passphrase systemd-cryptenroll \
-  --unlock-tpm2-device="$TCTI_IN_ROOT" --password "$(in_root "$WORK/e.img")" >"$WORK/enroll.log" 2>&1 ||
-  fail "systemd 257 does not unlock the hand-made token E: $(tail -n3 "$WORK/enroll.log")"
-flush_all
-cryptsetup open --test-passphrase --key-slot 2 --key-file "$WORK/e.newpass" "$WORK/e.img" ||
-  fail "systemd 257 unlocked E but its new keyslot does not open"
+# oracle_unlock IMAGE [ENV…]: systemd 257 unlocks (a copy of) IMAGE with its TPM2 token and enrolls
+# a second one (a TPM2 keyslot: minimal PBKDF, unlike a password's argon2id).
+oracle_unlock() {
+  local img=$1.oracle; shift
+  cp --sparse=always "${img%.oracle}" "$img"
+  chroot "$root" /usr/bin/env "$@" systemd-cryptenroll --unlock-tpm2-device="$TCTI_IN_ROOT" \
+    --tpm2-device="$TCTI_IN_ROOT" --tpm2-pcrs= "$(in_root "$img")" >"$WORK/enroll.log" 2>&1 ||
+    fail "systemd 257 does not unlock the hand-made token $(basename "$img"): $(tail -n3 "$WORK/enroll.log")"
+  flush_all
+  cryptsetup token export --token-id 1 "$img" >/dev/null || fail "systemd 257 unlocked $(basename "$img") but added no token"
+}
+oracle_unlock "$WORK/e.img" PIN="$E_PIN"
 # F: by hand, the token systemd 255 wrote for --tpm2-public-key (bug #30546): the policy authorizes
 # the PCR key's Name with its exponent 65537 marshalled as 0. The same computation with the real
 # exponent must give B's policy hash (so the construction is systemd's); 257's own unlock, which
@@ -142,11 +147,13 @@ printf '{"type":"systemd-tpm2","keyslots":["1"],"tpm2-blob":"%s","tpm2-pcrs":[],
 cryptsetup token import --json-file "$WORK/f.token" "$WORK/f.img"
 mkdir -p "$WORK/run/systemd"
 cp "$WORK/sig.json" "$WORK/run/systemd/tpm2-pcr-signature.json"
+cp --sparse=always "$WORK/f.img" "$WORK/f.img.oracle"
 unshare -m --propagation private sh -c 'mount --bind "$1" "$2/run" && shift 2 && exec chroot "$@"' sh \
-  "$WORK/run" "$root" "$root" /usr/bin/env NEWPASSWORD=another-passphrase systemd-cryptenroll \
-  --unlock-tpm2-device="$TCTI_IN_ROOT" --password "$(in_root "$WORK/f.img")" >"$WORK/enroll.log" 2>&1 ||
+  "$WORK/run" "$root" "$root" systemd-cryptenroll --unlock-tpm2-device="$TCTI_IN_ROOT" \
+  --tpm2-device="$TCTI_IN_ROOT" --tpm2-pcrs= "$(in_root "$WORK/f.img.oracle")" >"$WORK/enroll.log" 2>&1 ||
   fail "systemd 257 does not unlock the hand-made exponent-0 token F: $(tail -n3 "$WORK/enroll.log")"
 flush_all
+cryptsetup token export --token-id 1 "$WORK/f.img.oracle" >/dev/null || fail "systemd 257 unlocked F but added no token"
 assert_no_handles "the enrollments (flushed)"
 
 unlock() { "$TRUSTBOOT" -q unlock "$1" --test --tpm2-device "$TCTI" --pcr-signature "$WORK/sig.json"; }

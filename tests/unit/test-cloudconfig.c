@@ -19,7 +19,7 @@
 #include "util/strset.h"
 #include "tmpdir.h"
 
-/* The seed's full example (research/kairos.md §4.3). */
+/* The seed's full example (shared/research/kairos.md §4.3). */
 static const char seed[] = "#cloud-config\n"
                            "install:\n"
                            "  device: auto\n"
@@ -254,13 +254,6 @@ static void put_file(const char *dir, const char *rel, const char *text) {
         assert_int_equal(tb_write_file_atomic(p, text, strlen(text), 0644, true), 0);
 }
 
-static void mkdir_in(const char *dir, const char *rel) {
-        char p[512];
-
-        snprintf(p, sizeof(p), "%s/%s", dir, rel);
-        assert_int_equal(mkdir(p, 0755), 0);
-}
-
 /* Discovery, in its order: trustboot.config= wins, then every oem/NAME.yaml by name, then the file
  * in /etc, then nothing (the defaults). The files found are merged in that order. */
 static void discovery_takes_cmdline_then_oem_then_etc(void **state) {
@@ -281,8 +274,8 @@ static void discovery_takes_cmdline_then_oem_then_etc(void **state) {
         assert_null(files[0]);
         tb_strv_free(files);
 
-        mkdir_in(root, "etc");
-        mkdir_in(root, "etc/trustboot");
+        tb_test_mkdir(root, "etc");
+        tb_test_mkdir(root, "etc/trustboot");
         put_file(root, "etc/trustboot/config.yaml", "install:\n  device: /dev/etc\n");
         assert_int_equal(tb_cloudconfig_discover(root, &files, &n), 0);
         assert_int_equal(n, 1);
@@ -290,7 +283,7 @@ static void discovery_takes_cmdline_then_oem_then_etc(void **state) {
         assert_string_equal(files[0], want);
         tb_strv_free(files);
 
-        mkdir_in(root, "oem");
+        tb_test_mkdir(root, "oem");
         put_file(root, "oem/99_custom.yaml", "install:\n  device: /dev/late\n");
         put_file(root, "oem/10_base.yaml", "install:\n  device: /dev/early\n  auto: true\n");
         put_file(root, "oem/notes.txt", "not yaml");

@@ -22,7 +22,7 @@ static void uuid5_of_labels_matches_kairos(void **state) {
         char u[TB_DISK_UUID_STRING_SIZE];
         (void)state;
 
-        /* Values from research/kairos.md §4.2 (Python uuid.uuid5(uuid.NAMESPACE_URL, label)). */
+        /* Values from shared/research/kairos.md §4.2 (Python uuid.uuid5(uuid.NAMESPACE_URL, label)). */
         tb_disk_uuid5("KAIROS_DISK", u);
         assert_string_equal(u, TB_DISK_GUID);
         tb_disk_uuid5("COS_GRUB", u);

@@ -22,13 +22,6 @@
 
 #define MIB (UINT64_C(1) << 20)
 
-static void mkdirs(const char *base, const char *rel) {
-        char p[600];
-
-        snprintf(p, sizeof(p), "%s/%s", base, rel);
-        assert_int_equal(mkdir(p, 0755), 0);
-}
-
 /* A sparse file of SIZE bytes: the sizing reads st_size only. */
 static void file_of(const char *base, const char *rel, uint64_t size) {
         char p[600];
@@ -43,11 +36,11 @@ static void file_of(const char *base, const char *rel, uint64_t size) {
 
 /* U = 2 × 10 MiB of norole UKIs, O = 1 MiB of everything else. */
 static void medium(const char *dir) {
-        mkdirs(dir, "EFI");
-        mkdirs(dir, "EFI/BOOT");
-        mkdirs(dir, "EFI/trustboot");
-        mkdirs(dir, "loader");
-        mkdirs(dir, "loader/entries");
+        tb_test_mkdir(dir, "EFI");
+        tb_test_mkdir(dir, "EFI/BOOT");
+        tb_test_mkdir(dir, "EFI/trustboot");
+        tb_test_mkdir(dir, "loader");
+        tb_test_mkdir(dir, "loader/entries");
         file_of(dir, "EFI/trustboot/norole.efi", 10 * MIB - 4096);
         file_of(dir, "EFI/trustboot/norole_install-mode.efi", 10 * MIB - 4096);
         file_of(dir, "loader/entries/norole.conf", 4096);
@@ -79,7 +72,7 @@ static void a_small_medium_gets_64_mib_and_no_medium_is_refused(void **state) {
         (void)state;
 
         tb_test_tmpdir_make(dir, sizeof(dir), "install");
-        mkdirs(dir, "EFI");
+        tb_test_mkdir(dir, "EFI");
         file_of(dir, "EFI/other.efi", 1000);
         assert_int_equal(tb_install_esp_size_from_medium(dir, &s), -ENOENT); /* no norole*: not a medium */
         file_of(dir, "EFI/norole.efi", 1000);

@@ -47,14 +47,6 @@ static int setup(void **state) {
         return 0;
 }
 
-static int teardown(void **state) {
-        fx *f = *state;
-
-        tb_test_tmpdir_remove(f->dir);
-        free(f);
-        return 0;
-}
-
 static void write_iso(const fx *f, const char *name, char *path, size_t size) {
         tb_iso_options o = { .volume_id = "UKI_ISO_INSTALL", .esp_image = f->esp_path,
                              .overlay_dir = f->overlay, .epoch = EPOCH };
@@ -162,10 +154,10 @@ static void an_esp_of_4_gib_is_refused_and_nothing_written(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(esp_and_overlay_read_back, setup, teardown),
-                cmocka_unit_test_setup_teardown(el_torito_and_gpt_point_at_the_esp, setup, teardown),
-                cmocka_unit_test_setup_teardown(esp_written_in_place_gives_the_same_iso_and_reruns_too, setup, teardown),
-                cmocka_unit_test_setup_teardown(an_esp_of_4_gib_is_refused_and_nothing_written, setup, teardown),
+                cmocka_unit_test_setup_teardown(esp_and_overlay_read_back, setup, tb_test_fixture_teardown),
+                cmocka_unit_test_setup_teardown(el_torito_and_gpt_point_at_the_esp, setup, tb_test_fixture_teardown),
+                cmocka_unit_test_setup_teardown(esp_written_in_place_gives_the_same_iso_and_reruns_too, setup, tb_test_fixture_teardown),
+                cmocka_unit_test_setup_teardown(an_esp_of_4_gib_is_refused_and_nothing_written, setup, tb_test_fixture_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

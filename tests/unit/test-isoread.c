@@ -19,13 +19,6 @@ static void path_in(char *buf, size_t size, const char *dir, const char *name) {
         snprintf(buf, size, "%s/%s", dir, name);
 }
 
-static void write_text(const char *dir, const char *name, const char *text) {
-        char p[600];
-
-        path_in(p, sizeof(p), dir, name);
-        assert_int_equal(tb_write_file_new(p, text, strlen(text), 0644), 0);
-}
-
 static void expect_file(const char *dir, const char *name, const char *text) {
         char p[600];
         tb_buf b = TB_BUF_INIT;
@@ -45,8 +38,8 @@ static void one_file_out_of_an_xorriso_iso(void **state) {
         tb_test_tmpdir_make(dir, sizeof(dir), "isoread");
         path_in(tree, sizeof(tree), dir, "tree");
         assert_int_equal(mkdir(tree, 0755), 0);
-        write_text(tree, "efiboot.img", "not really a FAT image");
-        write_text(tree, "other.txt", "other");
+        tb_test_write(tree, "efiboot.img", "not really a FAT image", 22);
+        tb_test_write(tree, "other.txt", "other", 5);
         path_in(iso, sizeof(iso), dir, "x.iso");
         const char *const mk[] = { "xorriso", "-as", "mkisofs", "-quiet", "-R", "-o", iso, tree, NULL };
         assert_int_equal(tb_exec_checked(mk, NULL), 0);
@@ -65,7 +58,7 @@ static void one_file_out_of_an_xorriso_iso(void **state) {
         assert_int_equal(tb_isoread_extract(iso, "/missing.img", out), -ENOENT);
         assert_false(tb_path_exists(out));
 
-        write_text(dir, "junk.iso", "this is not ISO 9660");
+        tb_test_write(dir, "junk.iso", "this is not ISO 9660", 20);
         path_in(junk, sizeof(junk), dir, "junk.iso");
         assert_int_equal(tb_isoread_extract(junk, "/efiboot.img", out), -EBADMSG);
         assert_false(tb_path_exists(out));
@@ -79,7 +72,7 @@ static void every_file_out_of_a_mkfs_vfat_image(void **state) {
         tb_test_tmpdir_make(dir, sizeof(dir), "isoread");
         path_in(img, sizeof(img), dir, "esp.img");
         path_in(src, sizeof(src), dir, "loader.conf");
-        write_text(dir, "loader.conf", "timeout 5\n");
+        tb_test_write(dir, "loader.conf", "timeout 5\n", 10);
         const char *const mkfs[] = { "mkfs.vfat", "-C", img, "2048", NULL };
         const char *const md[] = { "mmd", "-i", img, "::/EFI", "::/EFI/BOOT", NULL };
         const char *const cp[] = { "mcopy", "-i", img, src, "::/EFI/BOOT/loader.conf", NULL };

@@ -18,6 +18,7 @@
 #include "pe/authenticode.h"
 #include "pe/pe.h"
 #include "util/fileio.h"
+#include "testcert.h"
 #include "tmpdir.h"
 
 typedef struct fx {
@@ -43,7 +44,6 @@ static void put_key(EVP_PKEY *key, const char *path) {
 static int setup(void **state) {
         fx *f = calloc(1, sizeof(*f));
         const char *dirs[] = { "etc", "boot", "usr", "usr/bin", "proc", "dev", "tmp" };
-        X509_NAME *name = X509_NAME_new();
         EVP_PKEY *db = EVP_EC_gen("P-256"), *pcr = EVP_RSA_gen(2048), *ec = EVP_EC_gen("P-256");
         tb_buf stub = TB_BUF_INIT, pem = TB_BUF_INIT;
         char p[600];
@@ -69,20 +69,10 @@ static int setup(void **state) {
         put_key(db, f->sb_key);
         put_key(pcr, f->pcr_key);
         put_key(ec, f->ec_key);
-        f->cert = X509_new();
-        X509_set_version(f->cert, 2);
-        ASN1_INTEGER_set(X509_get_serialNumber(f->cert), 3);
-        X509_gmtime_adj(X509_getm_notBefore(f->cert), 0);
-        X509_gmtime_adj(X509_getm_notAfter(f->cert), 86400L * 365);
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"medium test db", -1, -1, 0);
-        X509_set_subject_name(f->cert, name);
-        X509_set_issuer_name(f->cert, name);
-        X509_set_pubkey(f->cert, db);
-        assert_true(X509_sign(f->cert, db, EVP_sha256()) > 0);
+        f->cert = tb_test_cert(db, "medium test db", 86400L * 365);
         assert_int_equal(tb_cert_to_pem(f->cert, &pem), 0);
         assert_int_equal(tb_write_file_new(f->sb_cert, pem.data, pem.len, 0644), 0);
 
-        X509_NAME_free(name);
         EVP_PKEY_free(db);
         EVP_PKEY_free(pcr);
         EVP_PKEY_free(ec);

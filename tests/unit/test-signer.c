@@ -15,30 +15,13 @@
 #include "util/fileio.h"
 #include "util/ossl.h"
 #include "tmpdir.h"
+#include "testcert.h"
 
 typedef struct fx {
         char dir[256];
         EVP_PKEY *key, *other;
         X509 *cert;
 } fx;
-
-static X509 *make_cert(EVP_PKEY *key, long not_after_secs) {
-        X509 *c = X509_new();
-        X509_NAME *name = X509_NAME_new();
-
-        assert_non_null(c);
-        X509_set_version(c, 2);
-        ASN1_INTEGER_set(X509_get_serialNumber(c), 42);
-        X509_gmtime_adj(X509_getm_notBefore(c), -7200);
-        X509_gmtime_adj(X509_getm_notAfter(c), not_after_secs);
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"signer test", -1, -1, 0);
-        X509_set_subject_name(c, name);
-        X509_set_issuer_name(c, name);
-        X509_set_pubkey(c, key);
-        assert_true(X509_sign(c, key, EVP_sha256()) > 0);
-        X509_NAME_free(name);
-        return c;
-}
 
 static void write_buf(const char *dir, const char *name, const tb_buf *b, char *path, size_t size) {
         snprintf(path, size, "%s/%s", dir, name);
@@ -58,7 +41,7 @@ static int setup(void **state) {
         f->other = EVP_EC_gen("P-256");
         assert_non_null(f->key);
         assert_non_null(f->other);
-        f->cert = make_cert(f->key, 365L * 86400);
+        f->cert = tb_test_cert(f->key, "signer test", 365L * 86400);
         *state = f;
         return 0;
 }
@@ -177,7 +160,7 @@ static void signer_refuses_a_key_of_another_certificate(void **state) {
 
 static void expiry_warning_distinguishes_far_soon_and_past(void **state) {
         fx *f = *state;
-        X509 *soon = make_cert(f->key, 2L * 86400), *gone = make_cert(f->key, -3600);
+        X509 *soon = tb_test_cert(f->key, "signer test", 2L * 86400), *gone = tb_test_cert(f->key, "signer test", -3600);
 
         tb_cert_set_expiry_warn_days(30);
         assert_int_equal(tb_cert_warn_expiry(f->cert, "far"), 0);

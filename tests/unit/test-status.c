@@ -23,6 +23,7 @@
 #include "util/codec.h"
 #include "util/fileio.h"
 #include "tmpdir.h"
+#include "testcert.h"
 
 #define NV_BS_RT 0x7u
 #define PCR11_HEX "7f3e0b5c2f0e5a6b4e6a5b0f1d2c3b4a59687766554433221100ffeeddccbbaa"
@@ -32,13 +33,6 @@ typedef struct fx {
         tb_signer signer;
         tb_status_options o;
 } fx;
-
-static void mkdir_p(const char *base, const char *rel) {
-        char p[600];
-
-        snprintf(p, sizeof(p), "%s/%s", base, rel);
-        assert_int_equal(mkdir(p, 0755), 0);
-}
 
 static void put(const char *base, const char *rel, const char *text) {
         char p[600];
@@ -61,23 +55,6 @@ static void set_db(const fx *f, X509 *cert) {
         tb_buf_free(&esl);
 }
 
-static X509 *self_signed(EVP_PKEY *key, const char *cn) {
-        X509 *c = X509_new();
-        X509_NAME *name = X509_NAME_new();
-
-        X509_set_version(c, 2);
-        ASN1_INTEGER_set(X509_get_serialNumber(c), 9);
-        X509_gmtime_adj(X509_getm_notBefore(c), 0);
-        X509_gmtime_adj(X509_getm_notAfter(c), 3600);
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-        X509_set_subject_name(c, name);
-        X509_set_issuer_name(c, name);
-        X509_set_pubkey(c, key);
-        assert_true(X509_sign(c, key, EVP_sha256()) > 0);
-        X509_NAME_free(name);
-        return c;
-}
-
 static int setup(void **state) {
         fx *f = calloc(1, sizeof(*f));
         uint8_t value[32], pol[32];
@@ -89,13 +66,13 @@ static int setup(void **state) {
         snprintf(f->efivars, sizeof(f->efivars), "%s/efivars", f->dir);
         snprintf(f->esp, sizeof(f->esp), "%s/esp", f->dir);
         snprintf(f->pcr, sizeof(f->pcr), "%s/pcr-sha256", f->dir);
-        mkdir_p(f->dir, "efivars");
-        mkdir_p(f->dir, "esp");
-        mkdir_p(f->esp, "EFI");
-        mkdir_p(f->esp, "EFI/trustboot");
-        mkdir_p(f->esp, "loader");
-        mkdir_p(f->esp, "loader/entries");
-        mkdir_p(f->dir, "pcr-sha256");
+        tb_test_mkdir(f->dir, "efivars");
+        tb_test_mkdir(f->dir, "esp");
+        tb_test_mkdir(f->esp, "EFI");
+        tb_test_mkdir(f->esp, "EFI/trustboot");
+        tb_test_mkdir(f->esp, "loader");
+        tb_test_mkdir(f->esp, "loader/entries");
+        tb_test_mkdir(f->dir, "pcr-sha256");
         put(f->pcr, "11", PCR11_HEX "\n");
 
         /* The running UKI: signed by db, its .pcrsig holding the policy of PCR 11 as it is. */
@@ -106,7 +83,7 @@ static int setup(void **state) {
         parts.pcrsig = (tb_pe_source){ .data = pcrsig, .size = strlen(pcrsig) };
         parts.osrel = (tb_pe_source){ .data = "ID=test\n", .size = 8 };
         f->signer.key = EVP_EC_gen("P-256");
-        f->signer.cert = self_signed(f->signer.key, "status db");
+        f->signer.cert = tb_test_cert(f->signer.key, "status db", 3600);
         snprintf(uki, sizeof(uki), "%s/EFI/trustboot/active.efi", f->esp);
         fd = open(uki, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         assert_true(fd >= 0);
@@ -128,10 +105,8 @@ static int setup(void **state) {
 static int teardown(void **state) {
         fx *f = *state;
 
-        tb_test_tmpdir_remove(f->dir);
         tb_signer_done(&f->signer);
-        free(f);
-        return 0;
+        return tb_test_fixture_teardown(state);
 }
 
 /* Collects; checks CONSISTENT and that some problem contains WANT (NULL: none at all). */
@@ -185,7 +160,7 @@ static void another_pcr11_value_is_a_problem(void **state) {
 static void a_uki_db_does_not_allow_is_a_problem(void **state) {
         fx *f = *state;
         EVP_PKEY *other = EVP_EC_gen("P-256");
-        X509 *cert = self_signed(other, "someone else");
+        X509 *cert = tb_test_cert(other, "someone else", 3600);
 
         set_db(f, cert);
         json_object_put(collect(f, false, "not allowed by db"));

@@ -17,6 +17,7 @@
 #include "pe/authenticode.h"
 #include "pe/sbat.h"
 #include "util/fileio.h"
+#include "testcert.h"
 #include "tmpdir.h"
 
 #define STUB TB_SDBOOT_EFI_DIR "/linuxx64.efi.stub"
@@ -28,7 +29,6 @@ typedef struct fx {
 
 static int setup(void **state) {
         fx *f = calloc(1, sizeof(*f));
-        X509_NAME *name = X509_NAME_new();
         static char kernel[5000];
 
         tb_test_tmpdir_make(f->dir, sizeof(f->dir), "uki");
@@ -38,17 +38,7 @@ static int setup(void **state) {
         assert_int_equal(tb_write_file_new(f->kernel, kernel, sizeof(kernel), 0644), 0);
 
         f->signer.key = EVP_EC_gen("P-256");
-        f->signer.cert = X509_new();
-        X509_set_version(f->signer.cert, 2);
-        ASN1_INTEGER_set(X509_get_serialNumber(f->signer.cert), 1);
-        X509_gmtime_adj(X509_getm_notBefore(f->signer.cert), 0);
-        X509_gmtime_adj(X509_getm_notAfter(f->signer.cert), 3600);
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"uki test db", -1, -1, 0);
-        X509_set_subject_name(f->signer.cert, name);
-        X509_set_issuer_name(f->signer.cert, name);
-        X509_set_pubkey(f->signer.cert, f->signer.key);
-        assert_true(X509_sign(f->signer.cert, f->signer.key, EVP_sha256()) > 0);
-        X509_NAME_free(name);
+        f->signer.cert = tb_test_cert(f->signer.key, "uki test db", 3600);
         *state = f;
         return 0;
 }
@@ -56,10 +46,8 @@ static int setup(void **state) {
 static int teardown(void **state) {
         fx *f = *state;
 
-        tb_test_tmpdir_remove(f->dir);
         tb_signer_done(&f->signer);
-        free(f);
-        return 0;
+        return tb_test_fixture_teardown(state);
 }
 
 static tb_pe_source bytes(const char *s) {

@@ -23,20 +23,6 @@ typedef struct fx {
         tb_buf stub;
 } fx;
 
-static void mk(const char *base, const char *rel) {
-        char p[700];
-
-        snprintf(p, sizeof(p), "%s/%s", base, rel);
-        assert_int_equal(mkdir(p, 0755), 0);
-}
-
-static void put(const char *base, const char *rel, const void *data, size_t len) {
-        char p[700];
-
-        snprintf(p, sizeof(p), "%s/%s", base, rel);
-        assert_int_equal(tb_write_file_new(p, data, len, 0644), 0);
-}
-
 static int setup(void **state) {
         fx *f = calloc(1, sizeof(*f));
         const char *m;
@@ -45,24 +31,24 @@ static int setup(void **state) {
         snprintf(f->medium, sizeof(f->medium), "%s/medium", f->dir);
         snprintf(f->work, sizeof(f->work), "%s/work", f->dir);
         snprintf(f->source, sizeof(f->source), "dir:%s", f->medium);
-        mk(f->dir, "medium");
-        mk(f->dir, "work");
+        tb_test_mkdir(f->dir, "medium");
+        tb_test_mkdir(f->dir, "work");
         m = f->medium;
-        mk(m, "EFI");
-        mk(m, "EFI/BOOT");
-        mk(m, "EFI/trustboot");
-        mk(m, "EFI/other");
-        mk(m, "loader");
-        mk(m, "loader/entries");
+        tb_test_mkdir(m, "EFI");
+        tb_test_mkdir(m, "EFI/BOOT");
+        tb_test_mkdir(m, "EFI/trustboot");
+        tb_test_mkdir(m, "EFI/other");
+        tb_test_mkdir(m, "loader");
+        tb_test_mkdir(m, "loader/entries");
         assert_int_equal(tb_read_file(TB_SDBOOT_EFI_DIR "/linuxx64.efi.stub", 1 << 22, &f->stub), 0);
-        put(m, "EFI/trustboot/norole.efi", f->stub.data, f->stub.len);
-        put(m, "EFI/trustboot/norole_debug.efi", f->stub.data, f->stub.len);
-        put(m, "EFI/other/norole.efi", "elsewhere", 9);                 /* not in EFI/trustboot */
-        put(m, "loader/entries/norole.conf", "title t\nefi /EFI/trustboot/norole.efi\n", 38);
-        put(m, "loader/entries/norole_debug.conf", "title d\n", 8);
-        put(m, "loader/entries/active.conf", "title a\n", 8);               /* not norole */
-        put(m, "EFI/BOOT/BOOTX64.EFI", "systemd-boot", 12);
-        put(m, "loader/loader.conf", "timeout 5\n", 10);
+        tb_test_write(m, "EFI/trustboot/norole.efi", f->stub.data, f->stub.len);
+        tb_test_write(m, "EFI/trustboot/norole_debug.efi", f->stub.data, f->stub.len);
+        tb_test_write(m, "EFI/other/norole.efi", "elsewhere", 9);                 /* not in EFI/trustboot */
+        tb_test_write(m, "loader/entries/norole.conf", "title t\nefi /EFI/trustboot/norole.efi\n", 38);
+        tb_test_write(m, "loader/entries/norole_debug.conf", "title d\n", 8);
+        tb_test_write(m, "loader/entries/active.conf", "title a\n", 8);               /* not norole */
+        tb_test_write(m, "EFI/BOOT/BOOTX64.EFI", "systemd-boot", 12);
+        tb_test_write(m, "loader/loader.conf", "timeout 5\n", 10);
         *state = f;
         return 0;
 }
@@ -190,7 +176,7 @@ static void a_flood_of_names_is_refused(void **state) {
 
         for (int i = 0; i < TB_UPGRADE_STAGE_MAX_NAMES; i++) {
                 snprintf(name, sizeof(name), "loader/entries/norole_%d.conf", i);
-                put(f->medium, name, "x", 1);
+                tb_test_write(f->medium, name, "x", 1);
         }
         assert_int_equal(tb_upgrade_stage_open(f->source, f->work, NULL, &s), -E2BIG);
         tb_upgrade_staged_done(&s);

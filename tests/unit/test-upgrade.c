@@ -25,34 +25,20 @@ typedef struct fx {
         char dir[256], esp[400], medium[400], efivars[400], work[400], source[420];
 } fx;
 
-static void mk(const char *base, const char *rel) {
-        char p[700];
-
-        snprintf(p, sizeof(p), "%s/%s", base, rel);
-        assert_int_equal(mkdir(p, 0755), 0);
-}
-
-static void put(const char *base, const char *rel, const void *data, size_t len) {
-        char p[700];
-
-        snprintf(p, sizeof(p), "%s/%s", base, rel);
-        assert_int_equal(tb_write_file_new(p, data, len, 0644), 0);
-}
-
 static void esp_tree(const char *base, const char *uki, const char *conf, const tb_buf *stub) {
         char p[200];
 
-        mk(base, "EFI");
-        mk(base, "EFI/BOOT");
-        mk(base, "EFI/trustboot");
-        mk(base, "loader");
-        mk(base, "loader/entries");
-        put(base, "EFI/BOOT/BOOTX64.EFI", stub->data, stub->len);
-        put(base, "loader/loader.conf", "timeout 5\n", 10);
+        tb_test_mkdir(base, "EFI");
+        tb_test_mkdir(base, "EFI/BOOT");
+        tb_test_mkdir(base, "EFI/trustboot");
+        tb_test_mkdir(base, "loader");
+        tb_test_mkdir(base, "loader/entries");
+        tb_test_write(base, "EFI/BOOT/BOOTX64.EFI", stub->data, stub->len);
+        tb_test_write(base, "loader/loader.conf", "timeout 5\n", 10);
         snprintf(p, sizeof(p), "EFI/trustboot/%s.efi", uki);
-        put(base, p, stub->data, stub->len);
+        tb_test_write(base, p, stub->data, stub->len);
         snprintf(p, sizeof(p), "loader/entries/%s.conf", conf);
-        put(base, p, "title trustboot\nefi /EFI/trustboot/", 35);
+        tb_test_write(base, p, "title trustboot\nefi /EFI/trustboot/", 35);
         snprintf(p, sizeof(p), "%s/loader/entries/%s.conf", base, conf);
         {
                 tb_buf b = TB_BUF_INIT;
@@ -75,10 +61,10 @@ static int setup(void **state) {
         snprintf(f->efivars, sizeof(f->efivars), "%s/efivars", f->dir);
         snprintf(f->work, sizeof(f->work), "%s/work", f->dir);
         snprintf(f->source, sizeof(f->source), "dir:%s", f->medium);
-        mk(f->dir, "esp");
-        mk(f->dir, "medium");
-        mk(f->dir, "efivars");
-        mk(f->dir, "work");
+        tb_test_mkdir(f->dir, "esp");
+        tb_test_mkdir(f->dir, "medium");
+        tb_test_mkdir(f->dir, "efivars");
+        tb_test_mkdir(f->dir, "work");
         assert_int_equal(tb_read_file(TB_SDBOOT_EFI_DIR "/linuxx64.efi.stub", 1 << 22, &stub), 0);
         esp_tree(f->esp, "active", "active", &stub);
         esp_tree(f->medium, "norole", "norole", &stub);
@@ -88,14 +74,6 @@ static int setup(void **state) {
         tb_buf_free(&stub);
         tb_buf_free(&esl);
         *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        fx *f = *state;
-
-        tb_test_tmpdir_remove(f->dir);
-        free(f);
         return 0;
 }
 
@@ -178,8 +156,8 @@ static void a_uki_the_firmware_would_not_run_is_refused(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(entry_names),
-                cmocka_unit_test_setup_teardown(invalid_or_missing_entries_are_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(a_uki_the_firmware_would_not_run_is_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(invalid_or_missing_entries_are_refused, setup, tb_test_fixture_teardown),
+                cmocka_unit_test_setup_teardown(a_uki_the_firmware_would_not_run_is_refused, setup, tb_test_fixture_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

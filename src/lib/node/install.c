@@ -376,33 +376,40 @@ static int mcopy(const char *node, const char *what, const char *const *srcs, si
 /* The staged ESP onto the FAT in the order that makes a disk bootable last: the UKIs, then the
  * entries and loader.conf that name them, then systemd-boot and the fallback loader. A power loss
  * before the end leaves a disk the firmware finds nothing to boot on (the medium boots again and
- * the install can run again), never a loader without its entries or entries without their UKIs. */
+ * the install can run again), never a loader without its entries or entries without their UKIs.
+ * The loaders wait outside the staged EFI/ meanwhile (mcopy alone: no mmd on small images). */
 static int copy_to_fat(const char *stage, const char *node) {
-        _cleanup_(freep) char *efi = tb_path_join(stage, "EFI"), *loader = tb_path_join(stage, "loader");
+        _cleanup_(freep) char *efi = tb_path_join(stage, "EFI"), *loader = tb_path_join(stage, "loader"),
+                              *held = tb_path_join(stage, "loaders-last");
         _cleanup_(freep) struct dirent **list = NULL;
-        _cleanup_(tb_strv_freep) char **images = NULL, **loaders = NULL;
-        size_t n_images = 0, n_loaders = 0;
+        _cleanup_(tb_strv_freep) char **loaders = NULL;
+        size_t n_loaders = 0;
         int n, r = 0;
 
-        if (!efi || !loader)
+        if (!efi || !loader || !held)
                 return tb_log_oom();
         /* mtools refuses file systems whose geometry does not match a floppy's otherwise */
         setenv("MTOOLS_SKIP_CHECK", "1", 1);
+        if (mkdir(held, 0755) < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot create", held);
         n = scandir(efi, &list, NULL, alphasort);
         if (n < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot list", efi);
         for (int i = 0; i < n; i++) {
                 const char *name = list[i]->d_name;
-                if (r >= 0 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0)
-                        r = is_loader_dir(name) ? tb_strv_pushf(&loaders, &n_loaders, "%s/%s", efi, name)
-                                                : tb_strv_pushf(&images, &n_images, "%s/%s", efi, name);
+                if (r >= 0 && is_loader_dir(name)) {
+                        _cleanup_(freep) char *from = tb_path_join(efi, name), *to = tb_path_join(held, name);
+                        if (!from || !to)
+                                r = tb_log_oom();
+                        else if (rename(from, to) < 0)
+                                r = tb_log_errno(negative_errno(), "%s: cannot move aside", from);
+                        else
+                                r = tb_strv_push(&loaders, &n_loaders, to);
+                }
                 free(list[i]);
         }
-        if (r < 0)
-                return tb_log_oom();
-        const char *mmd[] = { "mmd", "-i", node, "::/EFI", NULL };
-        if ((r = tb_exec_checked(mmd, NULL)) < 0 ||
-            (r = mcopy(node, "esp-copy EFI", (const char *const *)images, n_images, "::/EFI/")) < 0 ||
+        if (r < 0 ||
+            (r = mcopy(node, "esp-copy EFI", (const char *const *)&efi, 1, "::/")) < 0 ||
             (r = mcopy(node, "esp-copy loader", (const char *const *)&loader, 1, "::/")) < 0 ||
             (r = mcopy(node, "esp-copy boot-loader", (const char *const *)loaders, n_loaders, "::/EFI/")) < 0)
                 return r;

@@ -142,6 +142,13 @@ static char *running_uki(const tb_status_options *o, const tb_bootentry_list *l,
         }
         json_object_object_add(r->root, "booted_entry", json_object_new_string(selected));
         e = tb_bootentry_list_find(l, selected);
+        if (!e) {
+                /* systemd-boot names a counted entry as it found it ("active+3.conf") and renames
+                 * the file for the try ("active+2-1.conf"): the base name finds it. */
+                _cleanup_(freep) char *base = NULL;
+                if (tb_loader_entry_parse_name(selected, &base, NULL, NULL) == 0)
+                        e = tb_bootentry_list_find(l, base);
+        }
         if (!e || !e->efi) {
                 problem(r, "the booted entry %s is not on %s (or has no efi line)", selected, o->esp);
                 return NULL;
@@ -190,7 +197,8 @@ static void add_pcr11(const tb_status_options *o, const tb_pe *pe, report *r) {
         json_object_object_add(r->root, "pcr11", pcr);
         if (asprintf(&p, "%s/11", o->pcr_dir ? o->pcr_dir : DEFAULT_PCR_DIR) < 0)
                 return;
-        if (tb_read_file(p, 256, &hex) < 0 || hex.len < 64 || tb_buf_append(&hex, "", 1) < 0 ||
+        /* sysfs reports every attribute as 4096 bytes long: that is the bound, not the 65 it holds. */
+        if (tb_read_file(p, 4096, &hex) < 0 || hex.len < 64 || tb_buf_append(&hex, "", 1) < 0 ||
             (hex.data[64] = 0, tb_hex_decode((const char *)hex.data, value, sizeof(value)) < 0)) {
                 problem(r, "%s: cannot read PCR 11 (no TPM, or a kernel without PCR files in sysfs)", p);
                 return;

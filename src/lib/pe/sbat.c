@@ -67,7 +67,7 @@ int tb_sbat_merge(const tb_sbat_part *parts, size_t n_parts, tb_buf *out, size_t
                         continue;
                 }
                 r = tb_sbat_lines(parts[i].data, parts[i].len, &l, &n);
-                for (size_t j = 1; r >= 0 && j < n; j++) {
+                for (size_t j = 1; r >= 0 && j < n && l[j]; j++) {
                         if (!first)
                                 r = tb_buf_append(out, "\n", 1);
                         if (r >= 0)

@@ -329,47 +329,6 @@ bool tb_luks_has_tpm2_token(const char *device, char **ret_label) {
         return false;
 }
 
-int tb_luks_tpm2_pcr_pubkey(const char *device, tb_buf *ret_pem) {
-        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
-        bool any = false, found = false;
-        int r;
-
-        r = open_device(device, true, &cd);
-        if (r < 0)
-                return r;
-        for (int id = 0; id < TOKENS_MAX; id++) {
-                _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
-                const char *json;
-
-                if (crypt_token_json_get(cd, id, &json) < 0)
-                        continue;
-                r = tb_luks_token_parse(json, strlen(json), &s, NULL);
-                if (r == -EMEDIUMTYPE)
-                        continue;
-                if (r < 0)
-                        return tb_log_errno(r, "%s: token %d: cannot parse", device, id);
-                any = true;
-                if (s.pubkey_pem.len == 0)
-                        continue;
-                if (found) {
-                        if (ret_pem->len != s.pubkey_pem.len || memcmp(ret_pem->data, s.pubkey_pem.data, s.pubkey_pem.len) != 0) {
-                                tb_err("%s: tokens bound to different PCR keys", device);
-                                return -EKEYREJECTED;
-                        }
-                        continue;
-                }
-                r = tb_buf_append(ret_pem, s.pubkey_pem.data, s.pubkey_pem.len);
-                if (r < 0)
-                        return r;
-                found = true;
-        }
-        if (!any) {
-                tb_err("%s: no systemd-tpm2 token", device);
-                return -ENOKEY;
-        }
-        return found ? 1 : 0;
-}
-
 bool tb_luks_is_active(const char *name) {
         crypt_status_info st = crypt_status(NULL, name);
 

@@ -62,12 +62,6 @@ int tb_luks_add_tpm2_token(const char *device, const tb_tpm2_sealed *sealed, con
 /* Whether DEVICE is LUKS2 with a systemd-tpm2 token, and its label (may be NULL; free()). */
 bool tb_luks_has_tpm2_token(const char *device, char **ret_label);
 
-/* The PCR signing public key (PEM, appended to RET_PEM) that DEVICE's systemd-tpm2 tokens are
- * bound to through a signed policy: what a new UKI's .pcrpkey must be for DEVICE to unlock.
- * Returns 1 when found, 0 when the tokens have no signed policy; -ENOKEY (logged) without a
- * systemd-tpm2 token; -EKEYREJECTED (logged) if two tokens name different keys. */
-int tb_luks_tpm2_pcr_pubkey(const char *device, tb_buf *ret_pem);
-
 /* Whether a device-mapper volume NAME is active (false without device-mapper). */
 bool tb_luks_is_active(const char *name);
 
