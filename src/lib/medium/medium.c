@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <fcntl.h>
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -764,6 +765,37 @@ static int verify_initrd_in_place(const build *b) {
         return 0;
 }
 
+typedef struct initrd_check {
+        const build *b;
+        int r;
+} initrd_check;
+
+static void *initrd_check_thread(void *userdata) {
+        initrd_check *c = userdata;
+
+        c->r = verify_initrd_in_place(c->b);
+        return NULL;
+}
+
+/* The UKIs' checks JOBS[0..N) and the initrd's, side by side: both only read the page cache and
+ * hash, and they come after the compression, when the other core has nothing to do. */
+static int verify_outputs(const build *b, const uki_job *jobs, size_t n, bool initrd) {
+        initrd_check c = { .b = b };
+        pthread_t t;
+        bool threaded = false;
+        int r = 0;
+
+        if (initrd)
+                threaded = pthread_create(&t, NULL, initrd_check_thread, &c) == 0;
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = verify_uki(&jobs[i]);
+        if (threaded)
+                pthread_join(t, NULL);
+        else if (initrd)
+                c.r = verify_initrd_in_place(b);
+        return r < 0 ? r : c.r;
+}
+
 /* tb_esp_write_fn: signs the UKI straight into its place (a FAT cluster run inside the ISO, or
  * the file of the ESP tree), hashing and checksumming while it is written. */
 static int write_uki(int fd, uint64_t off, void *userdata) {
@@ -801,8 +833,7 @@ static int write_uki(int fd, uint64_t off, void *userdata) {
         job->off = off;
         if (b->defer_verify)
                 return 0;
-        r = verify_uki(job);
-        return r >= 0 && job == &b->jobs[b->prepared] ? verify_initrd_in_place(b) : r;
+        return verify_outputs(b, job, 1, job == &b->jobs[b->prepared]);
 }
 
 static int add_esp_file(build *b, const char *esp_path, const char *file) {
@@ -906,12 +937,7 @@ static int write_esp_into_iso(int fd, uint64_t off, void *userdata) {
         r = tb_fat_write_at(b->fat, fd, off, &b->fat_options);
         if (r < 0)
                 return r == -EMSGSIZE || r == -EBADMSG ? r : tb_log_errno(r, "cannot write the ESP image");
-        for (size_t i = 0; i < b->n_jobs; i++) {
-                r = verify_uki(&b->jobs[i]);
-                if (r < 0)
-                        return r;
-        }
-        return verify_initrd_in_place(b);
+        return verify_outputs(b, b->jobs, b->n_jobs, true);
 }
 
 /* The ESP as a FAT image laid out from the sizes of the ESP's entries. */
