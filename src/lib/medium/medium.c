@@ -812,6 +812,14 @@ static int write_uki(int fd, uint64_t off, void *userdata) {
                 if (fstat(fd, &st) < 0 || fstat(b->initrd_fd, &in) < 0)
                         return tb_log_errno(negative_errno(), "%s: cannot write", job->esp_path);
                 if (st.st_dev == in.st_dev && st.st_ino == in.st_ino) {
+                        const tb_pe_section *sec = tb_pe_find_section(job->pe, ".initrd");
+
+                        /* The real UKI must put .initrd where the provisional one did (every
+                         * section before it has its final size in both). */
+                        if (!sec || sec->raw_offset != b->initrd_off - b->prepared_base) {
+                                tb_err("%s: its .initrd moved from where it was laid out", job->esp_path);
+                                return -EIO;
+                        }
                         if (off != b->prepared_base) {
                                 tb_err("%s: laid out at %llu, written at %llu: the layout moved", job->esp_path,
                                        (unsigned long long)b->prepared_base, (unsigned long long)off);
