@@ -6,9 +6,9 @@
 # OUTDIR receives trustboot_VERSION_ARCH.deb (and the .buildinfo/.changes). Without --release, or
 # with the host's own release, dpkg-buildpackage runs on the host, so the package links against the
 # host's libraries: right for an image of the same release (bookworm here). With another SUITE it
-# builds inside a throw-away mmdebstrap chroot of that release (buildd variant + the
-# Build-Depends), on the mirror of the system's apt sources, so ${shlibs:Depends} names that
-# release's libraries. --lintian checks the result and fails on any warning or error.
+# builds inside an mmdebstrap chroot of that release (buildd variant + the Build-Depends, kept in
+# OUTDIR/.buildd-SUITE-KEY for the next build), on the mirror of the system's apt sources, so
+# ${shlibs:Depends} names that release's libraries. --lintian checks the result and fails on any warning or error.
 #
 # A second run on unchanged sources (meson files, src/, docs/, debian/; same SUITE) prints the
 # path again without building: OUTDIR/.stamp-SUITE holds the hash of those files.
@@ -72,14 +72,35 @@ else
     sed 's/|.*//; s/(.*)//; s/\[.*\]//; s/ //g' | grep -v -e '^$' -e '^debhelper-compat$' | paste -sd, -)"
   bdeps="$bdeps,debhelper"
   mirror="$(bash "$top/scripts/apt-mirror.sh" --line "$release")"
-  log "dpkg-buildpackage in a $release chroot (mmdebstrap buildd + $bdeps)"
-  mmdebstrap --quiet --variant=buildd --include="$bdeps" \
-    --customize-hook='mkdir -p "$1/build"' --customize-hook="copy-in '$src' /build" \
-    --customize-hook="chroot \"\$1\" sh -c 'cd /build/trustboot-$dver && DEB_BUILD_OPTIONS=parallel=$(nproc) dpkg-buildpackage -b -us -uc' >'$work/build.log' 2>&1" \
-    --customize-hook="sync-out /build '$work/chroot-out'" \
-    "$release" /dev/null "$mirror" >"$work/mmdebstrap.log" 2>&1 ||
-    { tail -n 40 "$work/build.log" "$work/mmdebstrap.log" >&2 2>/dev/null; echo "build-deb: the $release chroot build failed (log above)" >&2; exit 1; }
-  mv "$work/chroot-out"/*.deb "$work/chroot-out"/*.buildinfo "$work/chroot-out"/*.changes "$work/" 2>/dev/null || true
+  # The chroot (buildd variant + the Build-Depends) is made once and kept in OUTDIR as
+  # .buildd-SUITE-KEY, KEY = the suite, the mirror, the Build-Depends and the ISO week (the host's
+  # apt does not know another release's versions), so a changed source costs the build (~2 min),
+  # not the bootstrap (~7 min). One build per chroot at a time (flock), always in
+  # /build/trustboot-VERSION (same path, same bytes), in a private mount namespace.
+  bkey="$(echo "$release $mirror $bdeps $(date -u +%G-%V)" | sha256sum | cut -c1-16)"
+  broot="$out/.buildd-$release-$bkey"
+  exec 8>"$out/.buildd-$release.lock"
+  flock 8
+  if [ ! -f "$broot/.complete" ]; then
+    for old in "$out/.buildd-$release-"*; do [ -d "$old" ] && rm -rf "$old"; done
+    log "bootstrapping a $release build chroot (mmdebstrap buildd + $bdeps)"
+    mmdebstrap --quiet --variant=buildd --include="$bdeps" "$release" "$broot.tmp" "$mirror" >"$work/mmdebstrap.log" 2>&1 ||
+      { rm -rf "$broot.tmp"; tail -n 40 "$work/mmdebstrap.log" >&2; echo "build-deb: mmdebstrap $release failed (log above)" >&2; exit 1; }
+    mv "$broot.tmp" "$broot"
+    touch "$broot/.complete"
+  fi
+  rm -rf "$broot/build" && mkdir -p "$broot/build"
+  cp -a "$src" "$broot/build/"
+  log "dpkg-buildpackage in the $release chroot ($(basename "$broot"))"
+  unshare --mount --fork sh -c '
+    set -e
+    mount -t proc proc "$1/proc"; mount --rbind /dev "$1/dev"
+    chroot "$1" sh -c "cd /build/$2 && DEB_BUILD_OPTIONS=parallel=$3 dpkg-buildpackage -b -us -uc"
+  ' sh "$broot" "trustboot-$dver" "$(nproc)" >"$work/build.log" 2>&1 ||
+    { tail -n 40 "$work/build.log" >&2; rm -rf "$broot/build"; echo "build-deb: the $release chroot build failed (log above)" >&2; exit 1; }
+  mv "$broot/build"/*.deb "$broot/build"/*.buildinfo "$broot/build"/*.changes "$work/" 2>/dev/null || true
+  rm -rf "$broot/build"
+  flock -u 8
 fi
 built="$work/trustboot_${dver}_${arch}.deb"
 [ -f "$built" ] || { echo "build-deb: no $(basename "$built") was built" >&2; exit 1; }

@@ -49,6 +49,7 @@ static struct json_object *entry_json(const tb_bootentry *e, const char *selecte
         ADD("efi", STR(e->efi));
         ADD("sort-key", STR(e->sort_key));
         ADD("version", STR(e->version));
+        ADD("profile", e->profile < 0 ? NULL : json_object_new_int(e->profile));
         ADD("state", json_object_new_string(tb_bootentry_state_to_string(e->state)));
         ADD("tries-left", e->left == TB_LOADER_ENTRY_COUNTER_NONE ? NULL : json_object_new_int(e->left));
         ADD("tries-done", e->done == TB_LOADER_ENTRY_COUNTER_NONE ? NULL : json_object_new_int(e->done));
@@ -87,8 +88,11 @@ static int list(const tb_bootentry_list *l, const char *efivars, bool json) {
                 char counter[32] = "-";
                 if (e->left != TB_LOADER_ENTRY_COUNTER_NONE)
                         snprintf(counter, sizeof(counter), "%d left, %d done", e->left, e->done);
-                printf("%-28s %-13s %-18s %s%s%s\n", e->file, tb_bootentry_state_to_string(e->state), counter,
-                       e->title ? e->title : "",
+                char profile[24] = "";
+                if (e->profile >= 0)
+                        snprintf(profile, sizeof(profile), " [profile %d]", e->profile);
+                printf("%-28s %-13s %-18s %s%s%s%s\n", e->file, tb_bootentry_state_to_string(e->state), counter,
+                       e->title ? e->title : "", profile,
                        is_selected(e, selected) ? " [booted]" : "",
                        oneshot && strcasecmp(oneshot, e->file) == 0 ? " [next]" : "");
         }

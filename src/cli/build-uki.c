@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "medium/medium.h"
 #include "measure/mhash.h"
+#include "measure/pcr.h"
 #include "sb/keyset.h"
 
 static const char synopsis[] =
@@ -74,6 +75,16 @@ static int parse_enroll(const char *cmd, const char *arg, void *target) {
         return 0;
 }
 
+static int parse_stub_generation(const char *cmd, const char *arg, void *target) {
+        uint64_t v;
+
+        if (cli_parse_u64(arg, 252, TB_STUB_NEWEST, &v) < 0 || tb_stub_gen_from_version(v) < 0)
+                return cli_usage_error(cmd, "--stub-generation: '%s' is not a systemd version 252 … %d", arg,
+                                       TB_STUB_NEWEST);
+        *(int *)target = tb_stub_gen_from_version(v);
+        return 0;
+}
+
 static int parse_size_warn(const char *cmd, const char *arg, void *target) {
         uint64_t v;
 
@@ -113,6 +124,9 @@ int cmd_build_uki(int argc, char **argv) {
                                "one more entry with ARGS appended (repeatable)"),
                 CLI_OPT_APPEND("single-efi-cmdline", 's', "\"TITLE: ARGS\"", o.single_cmdlines, o.n_single,
                                "one more entry titled TITLE (repeatable)"),
+                CLI_OPT_FLAG("cmd-lines-v2", 0, &o.cmd_lines_v2,
+                             "one multi-profile UKI: the default entry is profile 0, every\n"
+                             "-c/-s entry another profile (needs a systemd-stub 257+)"),
                 CLI_OPT_CALL("secure-boot-enroll", 0, "MODE", parse_enroll, &o,
                              "off, manual, if-safe (default; manual before systemd-boot 253), force"),
                 CLI_OPT_STRING("splash", 0, "BMP", &o.splash, "boot splash image"),
@@ -122,6 +136,12 @@ int cmd_build_uki(int argc, char **argv) {
                 CLI_OPT_STRING("stub", 0, "EFI", &o.stub, "systemd-stub to use (default: the installed one)"),
                 CLI_OPT_STRING("sdboot", 0, "EFI", &o.sdboot, "systemd-boot to use (default: the installed one)"),
                 CLI_OPT_FLAG("sdboot-in-source", 0, &o.sdboot_in_source, "take both from the root file system"),
+                CLI_OPT_APPEND("sbat", 0, "TEXT|@FILE", o.sbat, o.n_sbat,
+                               "SBAT entries for the UKIs' .sbat, after the stub's and the\n"
+                               "kernel's (repeatable; default: ukify's 'uki,1,UKI,…' entry)"),
+                CLI_OPT_CALL("stub-generation", 0, "V", parse_stub_generation, &o.stub_gen,
+                             "predict PCR 11 for a stub newer than trustboot knows as for\n"
+                             "systemd V's (252 … 258); refused otherwise"),
                 CLI_OPT_CALL("pcr-banks", 0, "LIST", parse_banks, &o.banks,
                              "banks to sign PCR policies for, comma-separated (default sha256)"),
                 CLI_OPT_COMPRESSION(&o.compression),

@@ -59,8 +59,6 @@ int cmd_inspect(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_initrd(int argc, char **argv);
 int cmd_install(int argc, char **argv);
-/* 1 if the configuration in effect says install.auto: true, 0 if not, negative on errors. */
-int cli_install_is_automatic(void);
 int cmd_measure(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_status(int argc, char **argv);

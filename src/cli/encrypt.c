@@ -9,22 +9,29 @@
 #include "util/fileio.h"
 #include "util/log.h"
 #include "tpm/luks.h"
+#include "tpm/pcrkey-rotate.h"
 #include "tpm/tpm2.h"
 
 #define PUBKEY_MAX ((size_t)64 * 1024)
 
 static const char synopsis[] =
         "Usage: trustboot encrypt DEVICE|IMAGE --label LABEL --pcr-public-key PEM [OPTIONS]\n"
-        "       trustboot encrypt DEVICE --add-pcr-key NEW.pem [--pcr-signature JSON]\n"
+        "       trustboot encrypt [DEVICE] --add-pcr-key NEW.pem [--pcr-signature JSON]\n"
+        "       trustboot encrypt [DEVICE] --remove-pcr-key OLD.pem [--pcr-signature JSON]\n"
         "\n"
         "Format DEVICE (or an existing image file) as LUKS2 and seal its key in the TPM, unlockable\n"
         "by systemd-cryptsetup (tpm2-device=auto) and 'trustboot unlock' on any boot whose PCR 11\n"
         "the PCR key signed. All data on DEVICE is lost.\n"
+        "\n"
+        "PCR key rotation (no formatting): --add-pcr-key gives DEVICE, or without DEVICE every LUKS2\n"
+        "volume with a systemd-tpm2 token, a second TPM2 keyslot bound to the new key (run it while a\n"
+        "UKI signed by the current key runs); --remove-pcr-key removes the old key's keyslots once a\n"
+        "token of another key unseals now (after the first boot with the new key).\n"
         "\n";
 
 struct options {
         const char *device, *label, *pubkey, *tpm2_device, *recovery, *uuid, *mkfs;
-        const char *add_pcr_key, *signature;
+        const char *add_pcr_key, *remove_pcr_key, *signature;
         uint32_t pcr_mask, pubkey_pcr_mask;
         bool pin;
 };
@@ -56,9 +63,12 @@ static int parse(int argc, char **argv, struct options *o) {
                 CLI_OPT_STRING("add-pcr-key", 0, "PEM", &o->add_pcr_key,
                                "add a second TPM2 keyslot and token bound to this new PCR public\n"
                                "key, unlocking the volume with its current token (no formatting)"),
+                CLI_OPT_STRING("remove-pcr-key", 0, "PEM", &o->remove_pcr_key,
+                               "remove the TPM2 keyslots and tokens bound to this old PCR public key,\n"
+                               "once another token unseals now (boot with the new key first)"),
                 CLI_OPT_STRING("pcr-signature", 0, "JSON", &o->signature,
-                               "with --add-pcr-key: the signed policies that unseal the current token\n"
-                               "(default: as unlock searches)"),
+                               "with --add-pcr-key/--remove-pcr-key: the signed policies that unseal\n"
+                               "the token kept (default: as unlock searches)"),
                 {},
         };
         const cli_command cmd = { "encrypt", synopsis, options, NULL };
@@ -68,17 +78,21 @@ static int parse(int argc, char **argv, struct options *o) {
         r = cli_parse(&cmd, argc, argv);
         if (r != CLI_CONTINUE)
                 return r;
-        if (optind + 1 != argc)
+        if (optind + 1 < argc || (optind == argc && !o->add_pcr_key && !o->remove_pcr_key))
                 return cli_usage_error(cmd.name, "expected one DEVICE or IMAGE");
-        o->device = argv[optind];
-        if (o->add_pcr_key) {
+        o->device = optind < argc ? argv[optind] : NULL; /* PCR key rotation: NULL is every TPM2 volume */
+        if (o->add_pcr_key && o->remove_pcr_key)
+                return cli_usage_error(cmd.name, "--add-pcr-key and --remove-pcr-key are two steps: boot with the "
+                                                 "new key between them");
+        if (o->add_pcr_key || o->remove_pcr_key) {
                 if (o->label || o->pubkey || o->recovery || o->uuid || o->mkfs || o->pin || o->pcr_mask)
-                        return cli_usage_error(cmd.name, "--add-pcr-key takes only --pcr-signature, "
-                                                         "--tpm2-public-key-pcrs and --tpm2-device");
+                        return cli_usage_error(cmd.name, "--%s-pcr-key takes only --pcr-signature, "
+                                                         "--tpm2-public-key-pcrs and --tpm2-device",
+                                               o->add_pcr_key ? "add" : "remove");
                 return CLI_CONTINUE;
         }
         if (o->signature)
-                return cli_usage_error(cmd.name, "--pcr-signature only applies with --add-pcr-key");
+                return cli_usage_error(cmd.name, "--pcr-signature only applies with --add-pcr-key or --remove-pcr-key");
         if (!o->label)
                 return cli_usage_error(cmd.name, "--label is required");
         if (!o->pubkey && !o->pcr_mask)
@@ -122,43 +136,27 @@ static int read_new_pin(char **ret) {
         return 0;
 }
 
-/* PCR key rotation: the volume gets a second keyslot sealed to the new PCR key's policy. */
-static int add_pcr_key(const struct options *o) {
+/* PCR key rotation, either step, on DEVICE or on every TPM2 volume. */
+static int rotate_pcr_key(const struct options *o) {
         _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
-        _cleanup_(tb_tpm2_freep) tb_tpm2 *tpm = NULL;
-        _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed sealed = TB_TPM2_SEALED_INIT;
-        uint8_t secret[TB_TPM2_SECRET_SIZE];
-        tb_tpm2_seal_params sp;
-        tb_luks_unlock_params up = { .tpm2_device = o->tpm2_device, .signature_path = o->signature };
+        const char *path = o->add_pcr_key ? o->add_pcr_key : o->remove_pcr_key;
+        tb_pcrkey_rotate p = { .device = o->device, .pem_name = path, .pubkey_pcr_mask = o->pubkey_pcr_mask,
+                               .tpm2_device = o->tpm2_device, .signature = o->signature };
         int r;
 
-        r = tb_read_file(o->add_pcr_key, PUBKEY_MAX, &pem);
+        r = tb_read_file(path, PUBKEY_MAX, &pem);
         if (r < 0) {
-                tb_log_errno(r, "%s: cannot read", o->add_pcr_key);
+                tb_log_errno(r, "%s: cannot read", path);
                 return TB_EXIT_FAILURE;
         }
-        if (!pubkey_ok(&pem)) {
-                tb_err("%s: not an RSA public key in PEM format", o->add_pcr_key);
+        p.pem = pem.data;
+        p.pem_len = pem.len;
+        r = o->add_pcr_key ? tb_pcrkey_add(&p) : tb_pcrkey_remove(&p);
+        if (r < 0)
                 return TB_EXIT_FAILURE;
-        }
-        if (!tb_luks_has_tpm2_token(o->device, NULL)) {
-                tb_err("%s: not a LUKS2 volume with a systemd-tpm2 token", o->device);
-                return TB_EXIT_FAILURE;
-        }
-        if (tb_tpm2_open(o->tpm2_device, &tpm) < 0)
-                return TB_EXIT_FAILURE;
-        sp = (tb_tpm2_seal_params){
-                .pubkey_pcr_mask = o->pubkey_pcr_mask,
-                .pubkey_pem = pem.data,
-                .pubkey_pem_len = pem.len,
-        };
-        r = tb_tpm2_seal(tpm, &sp, secret, &sealed);
-        tb_tpm2_free(tpm); /* the unseal opens its own context */
-        tpm = NULL;
-        if (r >= 0)
-                r = tb_luks_add_tpm2_token(o->device, &sealed, secret, &up);
-        OPENSSL_cleanse(secret, sizeof(secret));
-        return r < 0 ? TB_EXIT_FAILURE : TB_EXIT_OK;
+        if (!o->device)
+                tb_info("%d volume(s) changed", r);
+        return TB_EXIT_OK;
 }
 
 int cmd_encrypt(int argc, char **argv) {
@@ -175,8 +173,8 @@ int cmd_encrypt(int argc, char **argv) {
         r = parse(argc, argv, &o);
         if (r != CLI_CONTINUE)
                 return r;
-        if (o.add_pcr_key)
-                return add_pcr_key(&o);
+        if (o.add_pcr_key || o.remove_pcr_key)
+                return rotate_pcr_key(&o);
 
         /* Before the TPM is touched: an image must exist (we do not pick its size). */
         if (!tb_path_exists(o.device)) {

@@ -1,4 +1,4 @@
-/* init.c — trustboot init: PID 1 of the UKI's initrd (research/kairos.md §3; the policy is
+/* init.c — trustboot init: PID 1 of the UKI's initrd (shared/research/kairos.md §3; the policy is
  * node/boot.h). */
 #include <unistd.h>
 

@@ -11,15 +11,18 @@
 #include "util/log.h"
 #include "measure/pcr.h"
 #include "pe/pe.h"
+#include "pe/sbat.h"
 #include "pe/sdmagic.h"
 #include "util/codec.h"
+#include "util/strset.h"
 
 static const char synopsis[] =
         "Usage: trustboot inspect [--json] FILE\n"
         "\n"
         "Show a PE/EFI image: its sections (name, address, sizes, flags), the systemd-stub version\n"
         "(.sdmagic), the Authenticode SHA-256 image hash, embedded signatures (signer, signed hash,\n"
-        "whether it matches the image) and, for a UKI, the sections systemd-stub measures into PCR 11.\n"
+        "whether it matches the image), its SBAT entries (.sbat) and, for a UKI, the sections\n"
+        "systemd-stub measures into PCR 11.\n"
         "\n";
 
 static json_object *flags_json(uint32_t c) {
@@ -50,9 +53,11 @@ static int sha256_chunk(const uint8_t *data, size_t len, void *userdata) {
 static int section_sha256(const tb_pe *pe, const tb_pe_section *s, char out[65]) {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         uint8_t d[32];
-        int r = tb_log_oom();
+        int r = -EIO;
 
-        if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
+        if (!ctx)
+                return tb_log_oom();
+        if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
                 r = tb_pe_section_stream(pe, s, sha256_chunk, ctx);
                 if (r == 0 && EVP_DigestFinal_ex(ctx, d, NULL) != 1)
                         r = -EIO;
@@ -80,6 +85,30 @@ static json_object *sections_json(const tb_pe *pe) {
                 json_object_array_add(a, o);
         }
         return a;
+}
+
+/* The .sbat lines (the "sbat,1,…" header first), or NULL when the image has no .sbat. */
+static int sbat_json(const tb_pe *pe, json_object **ret) {
+        const tb_pe_section *s = tb_pe_find_section(pe, ".sbat");
+        _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
+        _cleanup_(tb_strv_freep) char **l = NULL;
+        json_object *a;
+        int r;
+
+        *ret = NULL;
+        if (!s)
+                return 0;
+        r = tb_pe_section_read(pe, s, (size_t)64 * 1024, &b);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot read .sbat", tb_pe_name(pe));
+        r = tb_sbat_lines(b.data, b.len, &l, NULL);
+        if (r < 0)
+                return tb_log_oom();
+        a = json_object_new_array();
+        for (char **p = l; *p; p++)
+                json_object_array_add(a, json_object_new_string(*p));
+        *ret = a;
+        return 0;
 }
 
 static int signatures_json(const tb_pe *pe, json_object **ret) {
@@ -123,6 +152,9 @@ static int uki_json(const tb_pe *pe, json_object **ret) {
         o = json_object_new_object();
         a = json_object_new_array();
         json_object_object_add(o, "measured_by_stub", json_object_new_int(gen));
+        /* a multi-profile UKI (257+): the measured sections below are profile 0's, the default boot;
+         * `trustboot measure --uki --profile N` predicts another */
+        json_object_object_add(o, "profiles", json_object_new_int((int)tb_uki_n_profiles(pe)));
         json_object_object_add(o, "measured_sections", a);
         for (int i = 0; i < _TB_UKI_SECTION_MAX; i++) {
                 const tb_pe_section *s = tb_pe_find_section(pe, tb_uki_section_name(i));
@@ -148,7 +180,7 @@ static int uki_json(const tb_pe *pe, json_object **ret) {
 
 static int build_json(const tb_pe *pe, const char *path, json_object **ret) {
         const tb_pe_info *in = tb_pe_get_info(pe);
-        json_object *o = json_object_new_object(), *sigs = NULL, *uki = NULL;
+        json_object *o = json_object_new_object(), *sigs = NULL, *uki = NULL, *sbat = NULL;
         _cleanup_(freep) char *stub = NULL;
         uint8_t d[EVP_MAX_MD_SIZE];
         char h[2 * EVP_MAX_MD_SIZE + 1];
@@ -177,6 +209,10 @@ static int build_json(const tb_pe *pe, const char *path, json_object **ret) {
         if (r < 0)
                 goto fail;
         json_object_object_add(o, "signatures", sigs);
+        r = sbat_json(pe, &sbat);
+        if (r < 0)
+                goto fail;
+        json_object_object_add(o, "sbat", sbat);
         r = uki_json(pe, &uki);
         if (r < 0)
                 goto fail;
@@ -232,10 +268,18 @@ static void print_text(json_object *o) {
                        json_object_get_boolean(json_object_object_get(s, "matches_image")) ? "matches the image"
                                                                                            : "DOES NOT match the image");
         }
+        if ((a = json_object_object_get(o, "sbat"))) {
+                printf("\n  SBAT (.sbat):\n");
+                for (size_t i = 0; i < json_object_array_length(a); i++)
+                        printf("  %s\n", json_object_get_string(json_object_array_get_idx(a, i)));
+        }
         if ((v = json_object_object_get(o, "uki"))) {
                 a = json_object_object_get(v, "measured_sections");
-                printf("\n  UKI sections measured into PCR 11 (by a systemd-stub %d):\n",
-                       json_object_get_int(json_object_object_get(v, "measured_by_stub")));
+                int profiles = json_object_get_int(json_object_object_get(v, "profiles"));
+
+                printf("\n  UKI sections measured into PCR 11 (by a systemd-stub %d%s):\n",
+                       json_object_get_int(json_object_object_get(v, "measured_by_stub")),
+                       profiles > 0 ? ", profile 0 of a multi-profile UKI" : "");
                 for (size_t i = 0; i < json_object_array_length(a); i++) {
                         json_object *m = json_object_array_get_idx(a, i);
 

@@ -1,6 +1,5 @@
 /* install.c — trustboot install: the medium onto a disk, encrypted and sealed to the TPM. */
 #include <errno.h>
-#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "node/disk.h"
 #include "node/install.h"
 #include "util/log.h"
+#include "util/strset.h"
 
 static const char synopsis[] =
         "Usage: trustboot install [--config FILE]... [--device DEV] [OPTIONS]\n"
@@ -65,64 +65,39 @@ static int parse(int argc, char **argv, struct options *o) {
         return CLI_CONTINUE;
 }
 
-/* The configuration files in effect when none is given (see the usage text). */
-static void find_configs(struct options *o, char **cmdline_config, glob_t *g) {
-        if (tb_cmdline_get("trustboot.config", cmdline_config) > 0 && *cmdline_config) {
-                o->configs[o->n_configs++] = *cmdline_config;
-                return;
-        }
-        if (glob("/oem/*.yaml", 0, NULL, g) == 0) {
-                for (size_t i = 0; i < g->gl_pathc && o->n_configs < 16; i++)
-                        o->configs[o->n_configs++] = g->gl_pathv[i];
-                return;
-        }
-        if (access("/etc/trustboot/config.yaml", R_OK) == 0)
-                o->configs[o->n_configs++] = "/etc/trustboot/config.yaml";
-}
-
-/* The configuration in effect with no --config, merged over the defaults; NULL on errors
- * (logged). */
-static tb_cloudconfig *load_config(struct options *o, char **cmdline_config, glob_t *g) {
-        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
-
-        if (o->n_configs == 0)
-                find_configs(o, cmdline_config, g);
-        if (tb_cloudconfig_new(&c) < 0)
-                return NULL;
-        for (size_t i = 0; i < o->n_configs; i++) {
-                tb_debug("configuration: %s", o->configs[i]);
-                if (tb_cloudconfig_merge_file(c, o->configs[i]) < 0)
-                        return NULL;
-        }
-        return TAKE_PTR(c);
-}
-
-int cli_install_is_automatic(void) {
-        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
-        _cleanup_(freep) char *cmdline_config = NULL;
-        struct options o = { 0 };
-        glob_t g = { 0 };
+/* The configuration in effect: the --config files, else those the node has (see the usage
+ * text), merged over the defaults into *RET; *FILES is their list. Logs what fails. */
+static int load_config(const struct options *o, char ***files, size_t *n_files, tb_cloudconfig **ret) {
         int r;
 
-        c = load_config(&o, &cmdline_config, &g);
-        r = c ? c->auto_install : -EINVAL;
-        globfree(&g);
-        return r;
+        if (o->n_configs == 0)
+                r = tb_cloudconfig_discover(NULL, files, n_files);
+        else {
+                *n_files = 0;
+                r = 0;
+                for (size_t i = 0; i < o->n_configs && r >= 0; i++)
+                        r = tb_strv_push(files, n_files, o->configs[i]);
+                if (r < 0)
+                        r = tb_log_oom();
+        }
+        if (r < 0)
+                return r;
+        return tb_cloudconfig_load_files((const char *const *)*files, *n_files, ret);
 }
 
 int cmd_install(int argc, char **argv) {
         _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
-        _cleanup_(freep) char *cmdline_config = NULL, *device = NULL;
+        _cleanup_(tb_strv_freep) char **files = NULL;
+        _cleanup_(freep) char *device = NULL;
         struct options o = { 0 };
+        size_t n_files = 0;
         tb_disk_layout l;
-        glob_t g = { 0 };
         int r;
 
         r = parse(argc, argv, &o);
         if (r != CLI_CONTINUE)
                 return r;
-        c = load_config(&o, &cmdline_config, &g);
-        if (!c)
+        if (load_config(&o, &files, &n_files, &c) < 0)
                 goto fail;
 
         bool insecure = o.insecure || tb_cmdline_flag("trustboot.insecure");
@@ -135,14 +110,13 @@ int cmd_install(int argc, char **argv) {
                         goto fail;
                 }
         }
-        if (o.device)
-                device = strdup(o.device);
-        else if (strcmp(c->device, "auto") == 0) {
+        const char *want = o.device ? o.device : c->device;
+        if (strcmp(want, "auto") == 0) { /* --device auto as install.device: auto */
                 if (tb_disk_pick_auto(c->force, &device) < 0)
                         goto fail;
                 tb_info("install.device auto: %s", device);
         } else
-                device = strdup(c->device);
+                device = strdup(want);
         if (!device)
                 goto fail;
 
@@ -150,8 +124,8 @@ int cmd_install(int argc, char **argv) {
                 .config = c,
                 .device = device,
                 .source_dir = o.source ? o.source : TB_INSTALL_RUN_DIR "/medium",
-                .config_files = o.configs,
-                .n_config_files = o.n_configs,
+                .config_files = (const char *const *)files,
+                .n_config_files = n_files,
                 .pcr_public_key = o.pubkey,
                 .tpm2_device = o.tpm2_device,
                 .encrypt = !o.no_encrypt,
@@ -181,9 +155,7 @@ int cmd_install(int argc, char **argv) {
                 }
         }
 ok:
-        globfree(&g);
         return TB_EXIT_OK;
 fail:
-        globfree(&g);
         return TB_EXIT_FAILURE;
 }

@@ -34,6 +34,8 @@ struct options {
         const char *verb;
         const char *sections[_TB_UKI_SECTION_MAX];
         const char *uki;
+        const char *profile; /* with --uki: digits select a profile; else the .profile section file */
+        int uki_profile;     /* -1: the default boot (profile 0) */
         unsigned banks;
         char **phases;
         size_t n_phases;
@@ -101,7 +103,12 @@ static int parse_stub_version(const char *cmd, const char *arg, void *target) {
                 return 0;
         }
         if (cli_parse_u64(arg, 252, 9999, &v) < 0) {
-                tb_err("--stub-version=%s: expected 252, 254, 256, 257, 258 or auto", arg);
+                tb_err("--stub-version=%s: expected a systemd version 252 … %d, or auto", arg, TB_STUB_NEWEST);
+                return TB_EXIT_USAGE;
+        }
+        if (tb_stub_gen_from_version(v) < 0) {
+                tb_err("--stub-version=%s: newer than the newest stub generation trustboot can predict (%d)", arg,
+                       TB_STUB_NEWEST);
                 return TB_EXIT_USAGE;
         }
         *(int *)target = tb_stub_gen_from_version(v);
@@ -135,6 +142,11 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 CLI_OPT_STRING("uname", 0, "FILE", &o->sections[TB_UKI_UNAME], ".uname   (measured by stub 254+)"),
                 CLI_OPT_STRING("sbat", 0, "FILE", &o->sections[TB_UKI_SBAT], ".sbat    (measured by stub 254+)"),
                 CLI_OPT_STRING("pcrpkey", 0, "FILE", &o->sections[TB_UKI_PCRPKEY], ".pcrpkey"),
+                CLI_OPT_STRING("profile", 0, "FILE|N", &o->profile,
+                               ".profile (measured by stub 257+); with --uki, a number N\n"
+                               "predicts profile N of a multi-profile UKI (booted with \"@N\")"),
+                CLI_OPT_STRING("dtbauto", 0, "FILE", &o->sections[TB_UKI_DTBAUTO], ".dtbauto (measured by stub 257+)"),
+                CLI_OPT_STRING("hwids", 0, "FILE", &o->sections[TB_UKI_HWIDS], ".hwids   (measured by stub 257+)"),
                 CLI_OPT_STRING("uki", 0, "FILE.efi", &o->uki, "take the sections from a built UKI (the options above override)"),
                 CLI_OPT_GROUP("Options:"),
                 CLI_OPT_CALL("bank", 0, "DIGEST", parse_bank, &o->banks,
@@ -143,9 +155,10 @@ static int parse_args(int argc, char **argv, struct options *o) {
                              "colon-separated boot phase words (repeatable; '' = sections only;\n"
                              "default: enter-initrd … enter-initrd:leave-initrd:sysinit:ready)"),
                 CLI_OPT_CALL("stub-version", 0, "V", parse_stub_version, &o->stub_gen,
-                             "the stub's systemd version (252, 254, 256, 257, 258, …) or auto\n"
+                             "predict for a stub of this systemd version (252 … 258) or auto\n"
                              "(default: read from the UKI's stub, else the installed stub,\n"
-                             "else 252)"),
+                             "else 252); needed for a UKI whose stub is newer than 258"),
+                CLI_OPT_CALL("stub-generation", 0, "V", parse_stub_version, &o->stub_gen, "same as --stub-version"),
                 CLI_OPT_STRING("private-key", 0, "FILE", &o->private_key, "PEM RSA private key to sign with (sign)"),
                 CLI_OPT_STRING("public-key", 0, "FILE", &o->public_key,
                                "PEM public key for the fingerprint (default: from the private key)"),
@@ -166,6 +179,17 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 return cli_usage_error(cmd.name, "unknown verb '%s' (calculate or sign)", o->verb);
         if (optind + 1 < argc)
                 return cli_usage_error(cmd.name, "unexpected argument '%s'", argv[optind + 1]);
+        o->uki_profile = -1;
+        if (o->profile && o->uki && *o->profile && strspn(o->profile, "0123456789") == strlen(o->profile)) {
+                uint64_t v;
+
+                if (cli_parse_u64(o->profile, 0, 4096, &v) < 0) {
+                        tb_err("--profile=%s: not a profile number 0 … 4096", o->profile);
+                        return TB_EXIT_USAGE;
+                }
+                o->uki_profile = (int)v;
+        } else if (o->profile)
+                o->sections[TB_UKI_PROFILE] = o->profile;
         if (!o->sections[TB_UKI_LINUX] && !o->uki) {
                 tb_err("--linux= or --uki= is required");
                 return TB_EXIT_USAGE;
@@ -179,8 +203,9 @@ static int parse_args(int argc, char **argv, struct options *o) {
         return CLI_CONTINUE;
 }
 
-/* The stub generation to predict for: forced, else the UKI's stub, else the installed stub, else
- * 252 (what this distribution ships). */
+/* The stub generation to predict for: the UKI's stub (a forced one only where trustboot cannot tell
+ * it: a stub newer than it knows or without a version), else the forced one, else the installed
+ * stub's, else 252 (what this distribution ships). */
 static int stub_gen(const struct options *o, const tb_pe *uki) {
 #if defined(__x86_64__)
         static const char stub[] = TB_SDBOOT_EFI_DIR "/linuxx64.efi.stub";
@@ -192,15 +217,10 @@ static int stub_gen(const struct options *o, const tb_pe *uki) {
         _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
         int gen;
 
+        if (uki)
+                return tb_stub_gen_resolve(uki, o->stub_gen, "--stub-version"); /* logs */
         if (o->stub_gen)
                 return o->stub_gen;
-        if (uki) {
-                gen = tb_stub_gen_from_pe(uki);
-                if (gen < 0)
-                        tb_warn("%s: no systemd-stub version in .sdmagic or .sbat; predicting for a 252 stub",
-                                o->uki);
-                return gen < 0 ? TB_STUB_252 : gen;
-        }
         if (!*stub || !tb_path_exists(stub))
                 return TB_STUB_252;
         if (tb_pe_open(stub, &pe) < 0)
@@ -230,18 +250,29 @@ static int add_section_file(tb_pcr11 *p, enum tb_uki_section s, const char *path
 static int load_inputs(const struct options *o, tb_pcr11 **ret) {
         _cleanup_(tb_pcr11_freep) tb_pcr11 *p = NULL;
         _cleanup_(tb_pe_freep) tb_pe *uki = NULL;
-        int r;
+        int gen, r;
 
         if (o->uki) {
                 r = tb_pe_open(o->uki, &uki); /* logs what is wrong */
                 if (r < 0)
                         return r;
         }
-        r = tb_pcr11_new(o->banks, (enum tb_stub_gen)stub_gen(o, uki), &p);
+        gen = stub_gen(o, uki);
+        if (gen < 0)
+                return gen;
+        r = tb_pcr11_new(o->banks, (enum tb_stub_gen)gen, &p);
         if (r < 0)
                 return tb_log_errno(r, "cannot set up PCR 11 prediction");
         if (uki) {
-                r = tb_pcr11_set_from_pe(p, uki);
+                unsigned profile = o->uki_profile < 0 ? 0 : (unsigned)o->uki_profile;
+
+                r = tb_pcr11_set_from_pe_profile(p, uki, profile);
+                if (r == -ENOENT)
+                        return tb_fail(r, "%s: --profile=%u: the UKI has %u profiles (0 … %u)", o->uki, profile,
+                                       MAX(tb_uki_n_profiles(uki), 1u), MAX(tb_uki_n_profiles(uki), 1u) - 1);
+                if (r == -EOPNOTSUPP)
+                        return tb_fail(r, "%s: --profile=%u: a systemd-stub %d has no profiles (they need 257 or later)",
+                                       o->uki, profile, (int)tb_pcr11_gen(p));
                 if (r < 0)
                         return tb_log_errno(r, "%s: cannot read the UKI sections", o->uki);
                 if (!tb_pcr11_has_section(p, TB_UKI_LINUX) && !o->sections[TB_UKI_LINUX]) {

@@ -33,7 +33,7 @@ int cmd_sign(int argc, char **argv) {
         int r;
 
         const cli_option options[] = {
-                CLI_OPT_STRING("key", 'k', "KEY", &key, "private key (PEM)"),
+                CLI_OPT_STRING("key", 'k', "KEY", &key, "private key: PEM file or pkcs11: URI"),
                 CLI_OPT_STRING("cert", 'c', "CERT", &cert, "certificate of KEY (PEM or DER)"),
                 CLI_OPT_STRING("output", 'o', "OUT", &out, "write the signed image to OUT (default: replace FILE)"),
                 CLI_OPT_FLAG("replace", 0, &replace, "replace existing signatures (default: refuse a signed image)"),

@@ -46,7 +46,8 @@ static void print_text(struct json_object *root) {
                                certs ? json_object_array_length(certs) : 0, str(var, "hashes"));
                         for (size_t i = 0; certs && i < json_object_array_length(certs); i++) {
                                 struct json_object *c = json_object_array_get_idx(certs, i);
-                                printf("                    %s (owner %s)\n", str(c, "subject"), str(c, "owner"));
+                                printf("                    %s (owner %s, sha256 %.16s…, until %s)\n", str(c, "subject"),
+                                       str(c, "owner"), str(c, "sha256"), str(c, "not_after"));
                         }
                 }
         }
@@ -59,8 +60,8 @@ static void print_text(struct json_object *root) {
         if (json_object_object_get_ex(root, "volumes", &a))
                 for (size_t i = 0; i < json_object_array_length(a); i++) {
                         struct json_object *v = json_object_array_get_idx(a, i);
-                        printf("Volume:           %s (%s): open: %s, bound to the running UKI's PCR key: %s\n",
-                               str(v, "device"), str(v, "name"), yes_no(v, "open"),
+                        printf("Volume:           %s (%s): open: %s, PCR keys: %s, bound to the running UKI's PCR "
+                               "key: %s\n", str(v, "device"), str(v, "name"), yes_no(v, "open"), str(v, "pcr_keys"),
                                yes_no(v, "pcr_key_matches_running_uki"));
                 }
         if (json_object_object_get_ex(root, "entries", &a))
@@ -111,5 +112,12 @@ int cmd_status(int argc, char **argv) {
                 printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         else
                 print_text(root);
+        if (!consistent) {
+                struct json_object *p = NULL;
+                size_t n = json_object_object_get_ex(root, "problems", &p) ? json_object_array_length(p) : 0;
+                fflush(stdout);
+                tb_err("not consistent: %zu problem%s (%s)", n, n == 1 ? "" : "s",
+                       json ? "\"problems\" in the report" : "listed above");
+        }
         return consistent ? TB_EXIT_OK : TB_EXIT_FAILURE;
 }

@@ -78,6 +78,7 @@ int cmd_upgrade(int argc, char **argv) {
                              "default: every such LUKS2 volume found; 'none': no volume)"),
                 CLI_OPT_ESP(&o.esp),
                 CLI_OPT_EFIVARS(&o.efivar_dir),
+                CLI_OPT_EXPIRY_WARN_DAYS,
                 CLI_OPTS_REGISTRY(&reg, &o.max_image_size),
                 {},
         };

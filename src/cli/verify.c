@@ -7,15 +7,33 @@
 #include "util/log.h"
 #include "util/ossl.h"
 #include "pe/pe.h"
+#include "pe/sbat.h"
 #include "pe/signer.h"
+#include "util/buf.h"
+#include "util/strset.h"
 
 static const char synopsis[] =
         "Usage: trustboot verify --cert CERT FILE\n"
         "\n"
         "Check that the PE/EFI image FILE carries an Authenticode signature made by CERT (or by a\n"
         "certificate that CERT issued) whose signed image hash matches the image.\n"
-        "Exit status 0 only then.\n"
+        "Exit status 0 only then. The image's SBAT entries (.sbat), by which shim and systemd-boot\n"
+        "revoke binaries, are listed after the verdict.\n"
         "\n";
+
+/* The entries after the "sbat,1,…" header: what revocation by generation applies to. */
+static void print_sbat(const tb_pe *pe) {
+        const tb_pe_section *s = tb_pe_find_section(pe, ".sbat");
+        _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
+        _cleanup_(tb_strv_freep) char **l = NULL;
+        size_t n = 0;
+
+        if (!s || tb_pe_section_read(pe, s, (size_t)64 * 1024, &b) < 0 || tb_sbat_lines(b.data, b.len, &l, &n) < 0)
+                return;
+        for (size_t i = tb_sbat_is_valid(b.data, b.len) ? 1 : 0; i < n; i++)
+                if (*l[i])
+                        printf("  sbat: %s\n", l[i]);
+}
 
 int cmd_verify(int argc, char **argv) {
         _cleanup_(tb_authenticode_verdict_done) tb_authenticode_verdict v = TB_AUTHENTICODE_VERDICT_INIT;
@@ -61,7 +79,9 @@ int cmd_verify(int argc, char **argv) {
                        v.signer ?: "unknown signer", v.why);
                 return TB_EXIT_FAILURE;
         }
-        if (cli_verbosity >= 0)
+        if (cli_verbosity >= 0) {
                 printf("%s: signature %zu (%s): OK\n", path, v.index, v.signer ?: "unknown signer");
+                print_sbat(pe);
+        }
         return TB_EXIT_OK;
 }

@@ -4,12 +4,15 @@
 # found in /.extra, where systemd-stub puts the UKI's .pcrsig), by systemd 252's own
 # `systemd-cryptsetup attach … tpm2-device=auto`, and by `trustboot unlock-all` (then skipped as
 # already open), after the stub measured a UKI whose PCR 11 policy systemd-measure signed.
-# A UKI with a different command line is refused by all of them. Then, in the guest (kernel
+# A UKI with a different command line is refused by all of them. A volume enrolled by
+# systemd-cryptenroll 257 (Debian 13 chroot, tests/images/systemd-oracle.sh) in its default shape —
+# sealed under the SRK it persisted at 0x81000001, signed PCR 11 policy — is activated by
+# `trustboot unlock` under the signed UKI and refused under the other. Then, in the guest (kernel
 # resource manager, device-mapper): trustboot encrypt --mkfs ext4, unlock, ext4 inside.
 set -euo pipefail
 . "$(dirname "$0")/../interop/lib/common.sh"
 . "$(dirname "$0")/../interop/lib/tpm2.sh"
-need swtpm tpm2_getcap qemu-system-x86_64 objcopy busybox cpio gzip apt-get dpkg-deb ldd
+need swtpm tpm2_getcap qemu-system-x86_64 objcopy busybox cpio gzip apt-get dpkg-deb ldd mmdebstrap cryptsetup
 STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
 OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
@@ -52,6 +55,29 @@ truncate -s 20M "$WORK/part.img"
 "$TRUSTBOOT" -q encrypt "$WORK/part.img" --label other-label --pcr-public-key "$WORK/pcr.pub.pem" --tpm2-device "$TCTI"
 python3 "$(dirname "$0")/gpt-wrap.py" "$WORK/root/disk.img" "$WORK/part.img" persistent
 rm "$WORK/part.img"
+# The 257 volume: cryptenroll runs in the chroot, so its files and a swtpm socket on the same TPM
+# state live in a directory inside the chroot (removed on exit).
+oracle="$(bash "$(dirname "$0")/../images/systemd-oracle.sh" --release trixie)" || fail "no systemd 257 chroot"
+o257="$(mktemp -d "$oracle/tmp/tb-e2e.XXXXXX")"
+on_exit "rm -rf '$o257'"
+printf 'test-passphrase' > "$o257/pass"; chmod 600 "$o257/pass"
+cp "$WORK/pcr.pub.pem" "$o257/pcr.pub.pem"
+truncate -s 20M "$o257/v257.img"
+cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+  --key-file "$o257/pass" "$o257/v257.img"
+swtpm_stop   # the chroot reaches the TPM through a socket of its own, on the same state
+swtpm socket --tpm2 --tpmstate dir="$WORK/tpm" --server type=unixio,path="$o257/sock" \
+  --ctrl type=unixio,path="$o257/sock.ctrl" --flags not-need-init,startup-clear --pid file="$o257/pid" --daemon
+for _ in $(seq 50); do [ -S "$o257/sock" ] && break; sleep 0.1; done
+chroot "$oracle" systemd-cryptenroll --unlock-key-file="${o257#"$oracle"}/pass" \
+  --tpm2-device="swtpm:path=${o257#"$oracle"}/sock" --tpm2-public-key="${o257#"$oracle"}/pcr.pub.pem" \
+  --tpm2-public-key-pcrs=11 --tpm2-pcrs= "${o257#"$oracle"}/v257.img" >"$o257/log" 2>&1 || \
+  { kill "$(cat "$o257/pid")"; fail "systemd-cryptenroll 257 failed: $(tail -n3 "$o257/log")"; }
+kill "$(cat "$o257/pid")"
+for _ in $(seq 50); do kill -0 "$(cat "$o257/pid")" 2>/dev/null || break; sleep 0.1; done
+cryptsetup token export --token-id 0 "$o257/v257.img" | grep -q '"tpm2_srk"' || fail "the 257 token has no tpm2_srk"
+mv "$o257/v257.img" "$WORK/root/v257.img"
+swtpm_start
 
 # The initrd: busybox, trustboot, systemd-cryptsetup + the TPM2 token plugin, their libraries
 # (and the ones tss2 and systemd dlopen), dm-crypt modules, the volume and /init.
@@ -96,6 +122,9 @@ cp /.extra/tpm2-pcr-signature.json /run/systemd/
 echo "E2E sd-attach rc=$?"
 [ -b /dev/mapper/sdvol ] && echo "E2E sd-mapped $(cat /sys/block/dm-*/dm/name)"
 /lib/systemd/systemd-cryptsetup detach sdvol
+trustboot unlock /v257.img v257vol 2>/tmp/err; echo "E2E unlock-257 rc=$? $(head -n1 /tmp/err)"
+[ -b /dev/mapper/v257vol ] && dd if=/dev/mapper/v257vol of=/dev/null bs=4096 count=1 2>/dev/null && \
+  echo "E2E v257-mapped" && /lib/systemd/systemd-cryptsetup detach v257vol
 # unlock-all: a GPT partition (mapped by its name) and a whole loop device (by its LUKS2 label),
 # then once more.
 losetup /dev/loop7 /luks.img
@@ -180,6 +209,8 @@ grep 'unlock-all-again' "$WORK/signed/result" | grep -q 'rc=0 .*data /dev/loop7:
   serial_fail "a second unlock-all did not skip 'data'" signed
 grep 'unlock-all-again' "$WORK/signed/result" | grep -q 'persistent /dev/loop6p1: already open, skipped|' || \
   serial_fail "a second unlock-all did not skip 'persistent'" signed
+grep -q 'unlock-257 rc=0' "$WORK/signed/result" || serial_fail "trustboot unlock of the cryptenroll 257 volume failed" signed
+grep -q 'v257-mapped' "$WORK/signed/result" || serial_fail "no /dev/mapper/v257vol after trustboot unlock" signed
 grep -q 'encrypt-mkfs rc=0' "$WORK/signed/result" || serial_fail "trustboot encrypt --mkfs failed in the guest" signed
 grep -q 'unlock-new rc=0' "$WORK/signed/result" || serial_fail "the volume enrolled in the guest does not unlock" signed
 grep -q 'newvol ext4-magic=53ef label=newfs' "$WORK/signed/result" || serial_fail "no ext4 'newfs' inside" signed
@@ -189,6 +220,8 @@ printf 'console=ttyS0 panic=-1 init=/bin/sh' > "$WORK/uki/cmdline"
 boot_guest unsigned
 grep -q 'trustboot-unlock rc=1 .*no signature by key' "$WORK/unsigned/result" || \
   serial_fail "trustboot did not refuse the unsigned UKI for want of a signature" unsigned
+grep -q 'unlock-257 rc=1 .*no signature by key' "$WORK/unsigned/result" || \
+  serial_fail "trustboot did not refuse the 257 volume under the unsigned UKI" unsigned
 grep -q 'sd-attach rc=0' "$WORK/unsigned/result" && serial_fail "systemd-cryptsetup unlocked an unsigned UKI" unsigned
 grep 'unlock-all rc=1' "$WORK/unsigned/result" | grep 'data /dev/loop7: FAILED' | \
   grep -q 'persistent /dev/loop6p1: FAILED' || serial_fail "unlock-all did not report both refused volumes" unsigned

@@ -113,7 +113,7 @@ for n in $(seq 1 "$n_steps"); do
   clean=node/boot.clean; tr -d '\r' <node/boot.txt >"$clean"
   version=$(serial_value "$clean" VERSION_ID)
   pcr=$(serial_value "$clean" PCR11-sha256)
-  entry=$(sed -n 's/.*booted from disk, entry \([^ ]*\) .*/\1/p' "$clean" | head -n 1)
+  entry=$(sed -n 's/.*booted from disk: entry \([^ ]*\) .*/\1/p' "$clean" | head -n 1)
   unlocked=yes
   for v in oem persistent; do contains -a "unlocked by the TPM as /dev/mapper/$v" "$clean" || unlocked=no; done
   again=$(tbjob "$clean" again-exit)

@@ -12,6 +12,8 @@
 
 #include "util/log.h"
 #include "measure/pcr.h"
+#include "pe/sbat.h"
+#include "util/strset.h"
 
 #define PAD_MAX ((uint32_t)64 << 10)
 #define SLICE_MAX ((size_t)4096)
@@ -26,6 +28,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
          * file: a bounded slice keeps libFuzzer's memcmp tracing from dominating every run. */
         (void)tb_stub_gen_from_sdmagic(data, size < SLICE_MAX ? size : SLICE_MAX);
         (void)tb_stub_gen_from_sbat(data, size < SLICE_MAX ? size : SLICE_MAX);
+        {
+                /* .sbat text as inspect, verify and the UKI builder split and merge it */
+                _cleanup_(tb_strv_freep) char **lines = NULL;
+                _cleanup_(tb_buf_freep) tb_buf merged = TB_BUF_INIT;
+                const tb_sbat_part part = { data, size < SLICE_MAX ? size : SLICE_MAX };
+
+                (void)tb_sbat_lines(part.data, part.len, &lines, NULL);
+                (void)tb_sbat_merge(&part, 1, &merged, NULL);
+        }
         if (tb_pe_from_memory(data, size, &pe) < 0)
                 return 0;
         for (size_t i = 0; i < tb_pe_n_sections(pe); i++) {
@@ -42,6 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (tb_pcr11_new(TB_BANK_BIT(TB_BANK_SHA256), gens[i], &p) < 0)
                         return 0;
                 if (tb_pcr11_set_from_pe(p, pe) >= 0)
+                        (void)tb_pcr11_value(p, "enter-initrd", &v);
+                /* the last profile, as "@N" selects it */
+                if (tb_pcr11_set_from_pe_profile(p, pe, tb_uki_n_profiles(pe) > 0 ? tb_uki_n_profiles(pe) - 1 : 1) >= 0)
                         (void)tb_pcr11_value(p, "enter-initrd", &v);
         }
         return 0;

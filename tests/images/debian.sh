@@ -3,6 +3,11 @@
 #
 #   tests/images/debian.sh --deb TRUSTBOOT.deb [--version-id V] [--oci] [--release SUITE] [CACHE]
 #
+# SUITE: bookworm (Debian 12: kernel 6.1, systemd 252) or trixie (Debian 13: kernel 6.12 with
+# .ko.xz modules, systemd 257 with systemd-boot-efi and systemd-cryptsetup). The .deb must be
+# built for SUITE (scripts/build-deb.sh --release SUITE), so that its library dependencies are
+# that release's.
+#
 #   DIR/rootfs/        the image: mmdebstrap minbase of SUITE (default: the host's release) + a
 #                      kernel, systemd as /sbin/init, udev, kmod, cryptsetup, the tools the seed's
 #                      flow uses, and trustboot installed in a chroot with `apt-get install ./*.deb`
@@ -61,6 +66,15 @@ mirror="$(bash "$top/scripts/apt-mirror.sh" --line "$release" main 2>/dev/null)"
 # needs no download).
 pkgs=(linux-image-amd64 systemd systemd-sysv systemd-boot udev kmod cryptsetup-bin e2fsprogs dosfstools
       iproute2 util-linux procps libcap2-bin iputils-ping)
+# Since systemd 256 (trixie) systemd-cryptsetup (the seed's `attach … tpm2-device=auto`) is a
+# package of its own, and systemd-boot depends on "systemd-boot-efi-signed | systemd-boot-efi":
+# name the unsigned EFI binaries, the ones build-uki --sdboot-in-source signs with the user's db
+# key. (Bookworm's list stays as it was: its systemd-boot pulls systemd-boot-efi, and a changed
+# list would change the cached Debian 12 bootstrap's key.)
+case "$release" in
+  bookworm) ;;
+  *) pkgs+=(systemd-boot-efi systemd-cryptsetup) ;;
+esac
 mapfile -t tbdeps < <(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/ //g' | sed '/^$/d' | sort -u)
 
 # The candidate versions (the host's apt knows its own release; another release is keyed by the week).
@@ -134,6 +148,11 @@ chown 1234:2345 "$r/opt/tb-fixture/owned"
 chmod 2750 "$r/opt/tb-fixture/owned"
 echo pair >"$r/opt/tb-fixture/pair-a"
 ln "$r/opt/tb-fixture/pair-a" "$r/opt/tb-fixture/pair-b"
+# Debian 12's iputils-ping sets cap_net_raw on ping; Debian 13's sets none (ping uses ICMP
+# datagram sockets), so there the fixture sets it, as an image's build may.
+if [ "$release" != bookworm ] && ! getcap "$r/usr/bin/ping" | grep -q cap_net_raw; then
+  setcap cap_net_raw+ep "$r/usr/bin/ping"
+fi
 getcap "$r/usr/bin/ping" | grep -q cap_net_raw || { echo "debian-image: /usr/bin/ping has no capability in the image" >&2; exit 1; }
 [ "$(stat -c %a "$r/var/tmp")" = 1777 ] || { echo "debian-image: /var/tmp is not 1777 in the image" >&2; exit 1; }
 

@@ -40,6 +40,8 @@ assert_eq "$(jq -r '.entries | length' status.json)" "$(ls esp/loader/entries | 
 assert_eq "$(jq -r .pcr11.signed_policy_met status.json)" false "policy met by a zero PCR 11"
 assert_eq "$rc" 1 "exit status with PCR 11 unmet"
 jq -r '.problems[]' status.json | contains "PCR 11 meets none" || fail "problems: $(jq -c .problems status.json)"
+# Inconsistent is a failure with one error line (not main's "failed without an error message").
+assert_eq "$(cat status.err)" 'trustboot status: not consistent: 1 problem ("problems" in the report)' "status stderr"
 assert_eq "$(jq -r '.problems | length' status.json)" 1 "only the PCR problem"
 
 # The UKI's image hash in dbx: revoked.
@@ -51,6 +53,19 @@ assert_eq "$(jq -r .running_uki.revoked_by_dbx status.json)" true "revoked after
 assert_eq "$(jq -r .variables.dbx.hashes status.json)" 1 "dbx hash count"
 jq -r '.problems[]' status.json | contains "revoked in dbx" || fail "problems: $(jq -c .problems status.json)"
 rm vars/dbx-$SECDB
+
+# A counted entry: systemd-boot names it as it found it (active+3.conf) and renames the file for
+# the try (active+2-1.conf); the running UKI is still found (by the base name).
+counted="${entry%.conf}+2-1.conf"
+mv "esp/loader/entries/$entry" "esp/loader/entries/$counted"
+{ printf '\x06\x00\x00\x00'; printf '%s' "${entry%.conf}+3.conf" | iconv -f ascii -t utf-16le; printf '\x00\x00'; } >vars/LoaderEntrySelected-$LOADER
+rc=0; st || rc=$?
+assert_eq "$(jq -r .running_uki.allowed_by_db status.json)" true "running UKI of a counted entry (problems: $(jq -c .problems status.json))"
+assert_eq "$(jq -r '.variables.db.certificates[0].sha256' status.json)" "$(sha256sum keys/db.der | cut -c1-64)" "db certificate fingerprint"
+jq -r '.variables.db.certificates[0].not_after' status.json | contains -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$' ||
+  fail "not_after: $(jq -c '.variables.db.certificates[0]' status.json)"
+mv "esp/loader/entries/$counted" "esp/loader/entries/$entry"
+{ printf '\x06\x00\x00\x00'; printf '%s' "${entry}" | iconv -f ascii -t utf-16le; printf '\x00\x00'; } >vars/LoaderEntrySelected-$LOADER
 
 # Setup mode: inconsistent.
 printf '\x06\x00\x00\x00\x01' >vars/SetupMode-$GLOBAL

@@ -38,5 +38,34 @@ assert_eq "$(tokens)" 2 "systemd-tpm2 tokens after --add-pcr-key"
 flush_all
 unlock "$WORK/sig-new.json" || fail "the new PCR key's policy does not unlock after --add-pcr-key"
 unlock "$WORK/sig-old.json" || fail "the old PCR key's policy no longer unlocks"
-assert_no_handles "--add-pcr-key and unlocks"
-echo "ok: --add-pcr-key adds a keyslot bound to the new PCR key; both keys unlock; refused without a valid policy"
+
+# The end of the rotation: --remove-pcr-key OLD only once a token of another key unseals now.
+keyslots() { cryptsetup luksDump "$IMG" | grep -cE '^  [0-9]+: luks2'; }
+slots_before=$(keyslots)
+rc=0; "$TRUSTBOOT" encrypt "$IMG" --remove-pcr-key "$WORK/pcr.pub.pem" --pcr-signature "$WORK/sig-old.json" \
+  --tpm2-device "$TCTI" 2>"$WORK/err" || rc=$?
+[ "$rc" -ne 0 ] || fail "--remove-pcr-key succeeded while only the old key's policy is at hand"
+assert_eq "$(wc -l <"$WORK/err")" 1 "lines of the refusal: $(cat "$WORK/err")"
+contains 'no other systemd-tpm2 token unseals now' "$WORK/err" || fail "refusal: $(cat "$WORK/err")"
+assert_eq "$(tokens)" 2 "tokens after a refused --remove-pcr-key"
+flush_all
+"$TRUSTBOOT" -q encrypt "$IMG" --remove-pcr-key "$WORK/pcr.pub.pem" --pcr-signature "$WORK/sig-new.json" \
+  --tpm2-device "$TCTI" 2>"$WORK/err" || fail "--remove-pcr-key failed: $(cat "$WORK/err")"
+assert_eq "$(tokens)" 1 "systemd-tpm2 tokens after --remove-pcr-key"
+assert_eq "$(keyslots)" "$((slots_before - 1))" "keyslots after --remove-pcr-key"
+flush_all
+if unlock "$WORK/sig-old.json"; then fail "the old PCR key still unlocks after --remove-pcr-key"; fi
+flush_all
+unlock "$WORK/sig-new.json" || fail "the new PCR key's policy does not unlock after --remove-pcr-key"
+rc=0; "$TRUSTBOOT" encrypt "$IMG" --remove-pcr-key "$WORK/pcr.pub.pem" --tpm2-device "$TCTI" 2>"$WORK/err" || rc=$?
+[ "$rc" -ne 0 ] || fail "a second --remove-pcr-key succeeded"
+contains 'no systemd-tpm2 token is bound to that PCR key' "$WORK/err" || fail "second removal: $(cat "$WORK/err")"
+# The only token: never removed, whatever the signatures.
+rc=0; "$TRUSTBOOT" encrypt "$IMG" --remove-pcr-key "$WORK/other.pub.pem" --pcr-signature "$WORK/sig-new.json" \
+  --tpm2-device "$TCTI" 2>"$WORK/err" || rc=$?
+[ "$rc" -ne 0 ] || fail "the only TPM2 token was removed"
+contains 'not removing the only TPM2 key' "$WORK/err" || fail "only-token refusal: $(cat "$WORK/err")"
+assert_eq "$(tokens)" 1 "tokens after refusing to remove the only one"
+assert_no_handles "--add-pcr-key, --remove-pcr-key and unlocks"
+echo "ok: --add-pcr-key adds a keyslot bound to the new PCR key; both keys unlock; refused without a valid policy;" \
+  "--remove-pcr-key removes the old key's keyslot once the new one unseals, never the only one"

@@ -135,6 +135,15 @@ flush_all
 echo 1234 | "$TRUSTBOOT" -q unlock "$WORK/pin.img" --test --tpm2-device "$TCTI" --pcr-signature "$WORK/sig.json" \
   >/dev/null || fail "trustboot unlock --test with the right PIN failed"
 assert_no_handles "trustboot unlock --test (PIN)"
+# A PIN whose SHA-256 ends in 0x00: systemd 252's plugin fails its bound session on such a volume
+# (the TPM trims the auth value, 252 does not), so encrypt refuses the PIN before touching the image.
+[ "$(printf 100051 | sha256_of | tail -c 3)" = 00 ] || fail "the PIN 100051 does not hash to a trailing zero"
+truncate -s 20M "$WORK/pin0.img"
+expect_refusal "a PIN 252 cannot use" "PIN refused: systemd 252 cannot unlock" \
+  "$TRUSTBOOT" encrypt "$WORK/pin0.img" --label pin0 --pcr-public-key "$WORK/pcr.pub.pem" --tpm2-pin \
+  --tpm2-device "$TCTI" <<< 100051
+cryptsetup isLuks "$WORK/pin0.img" && fail "encrypt wrote a LUKS header although it refused the PIN"
+assert_no_handles "a refused encrypt (PIN)"
 
 # The recovery key still opens the volume, whatever the TPM says.
 cryptsetup open --test-passphrase --key-file "$WORK/recovery.key" --key-slot 1 "$IMG" \

@@ -9,11 +9,10 @@
 # believe trustboot about itself.
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/synthetic-rootfs.sh"
+. "$(dirname "$0")/lib/node.sh"
 need sbverify openssl mcopy python3 skopeo
 cd "$WORK"
 export SOURCE_DATE_EPOCH=1700000000
-LOADER=4a67b082-0a4c-41cf-b6c7-440b29bb8c4f
-SECDB=d719b2cb-3d3a-4596-a3bc-dad00e67656f
 
 "$TRUSTBOOT" genkey Test -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
 "$TRUSTBOOT" genkey Other -o other --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
@@ -64,8 +63,7 @@ install_esp() { # [MEDIUM]
 }
 entries() { ls "esp/${1:-loader/entries}" | LC_ALL=C sort | tr '\n' ' '; }
 # A fake efivarfs: db holds the db certificate (the genkey ESL), dbx is empty.
-efivar() { python3 -c 'import sys,struct; sys.stdout.buffer.write(struct.pack("<I", int(sys.argv[1],0)) + open(sys.argv[2],"rb").read())' "$@"; }
-reset_vars() { rm -rf vars; mkdir vars; efivar 0x27 keys/db.esl > "vars/db-$SECDB"; }
+reset_vars() { node_vars vars; }
 snapshot() { ( cd esp && find . -printf '%y %p %s\n' | sort && find . -type f | sort | xargs sha256sum ) > "$1"; ls -A vars >> "$1"; }
 oneshot() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); assert d[:4]==b"\x07\0\0\0", d[:4]; print(d[4:].decode("utf-16-le").rstrip("\0"))' "vars/LoaderEntryOneShot-$LOADER"; }
 

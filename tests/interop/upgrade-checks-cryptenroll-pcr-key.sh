@@ -6,10 +6,10 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/synthetic-rootfs.sh"
 . "$(dirname "$0")/lib/tpm2.sh"
+. "$(dirname "$0")/lib/node.sh"
 need swtpm cryptsetup openssl systemd-cryptenroll python3
 cd "$WORK"
 export SOURCE_DATE_EPOCH=1700000000
-SECDB=d719b2cb-3d3a-4596-a3bc-dad00e67656f
 
 "$TRUSTBOOT" genkey Test -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
 "$TRUSTBOOT" genkey Other -o other --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
@@ -27,11 +27,8 @@ systemd-cryptenroll --unlock-key-file=pass --tpm2-device="$TCTI" --tpm2-public-k
   --tpm2-public-key-pcrs=11 --tpm2-pcrs= disk.img 2>/dev/null || fail "systemd-cryptenroll failed"
 cryptsetup token export --token-id 0 disk.img | contains '"tpm2_pubkey"' || fail "no tpm2_pubkey in the token"
 
-mkdir -p esp/EFI/trustboot esp/loader/entries vars
-cp /usr/lib/systemd/boot/efi/linuxx64.efi.stub esp/EFI/trustboot/active.efi
-printf 'title old\nsort-key 0001\nefi /EFI/trustboot/active.efi\n' > esp/loader/entries/active.conf
-python3 -c 'import sys,struct; sys.stdout.buffer.write(struct.pack("<I",0x27)+open(sys.argv[1],"rb").read())' keys/db.esl \
-  > "vars/db-$SECDB"
+node_esp esp /usr/lib/systemd/boot/efi/linuxx64.efi.stub old
+node_vars vars
 snapshot() { ( cd esp && find . -type f | sort | xargs sha256sum ) > "$1"; }
 
 snapshot before

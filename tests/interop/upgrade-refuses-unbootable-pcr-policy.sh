@@ -9,11 +9,11 @@
 # policy differs; the same crafting with the original .pcrsig is accepted.
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/synthetic-rootfs.sh"
+. "$(dirname "$0")/lib/node.sh"
 need python3 sbverify sbattach
 : "${TB_PE_ADD_SECTIONS:?the pe-add-sections helper is not built}"
 cd "$WORK"
 export SOURCE_DATE_EPOCH=1700000000
-SECDB=d719b2cb-3d3a-4596-a3bc-dad00e67656f
 
 "$TRUSTBOOT" genkey Test -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
 synthetic_rootfs root
@@ -24,11 +24,8 @@ uki=m2/EFI/trustboot/norole.efi
 
 # The installed node: m1's UKI as active, db = the genkey db.
 install_esp() {
-  rm -rf esp vars; mkdir -p esp/EFI/trustboot esp/loader/entries vars
-  cp m1/EFI/trustboot/norole.efi esp/EFI/trustboot/active.efi
-  printf 'title trustboot\nsort-key 0001\nefi /EFI/trustboot/active.efi\n' > esp/loader/entries/active.conf
-  python3 -c 'import sys,struct; sys.stdout.buffer.write(struct.pack("<I",0x27)+open(sys.argv[1],"rb").read())' \
-    keys/db.esl > "vars/db-$SECDB"
+  rm -rf esp; node_esp esp m1/EFI/trustboot/norole.efi trustboot
+  node_vars vars
 }
 snapshot() { ( cd esp && find . -printf '%y %p %s\n' | sort && find . -type f | sort | xargs sha256sum ) > "$1"; ls -A vars >> "$1"; }
 section() { # UKI NAME: the section's VirtualSize bytes

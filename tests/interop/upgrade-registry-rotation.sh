@@ -4,6 +4,7 @@
 # upgrade with the same checks as a local medium. It rotates active → passive, and a medium
 # signed with another db key, a missing tag and an unreachable registry leave the ESP untouched.
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/node.sh"
 . "$(dirname "$0")/lib/synthetic-rootfs.sh"
 . "$(dirname "$0")/lib/registry.sh"
 need docker-registry sbverify python3
@@ -11,8 +12,6 @@ cd "$WORK"
 export SOURCE_DATE_EPOCH=1700000000 HOME="$WORK/home" TMPDIR="$WORK/tmp"
 mkdir -p "$HOME" "$TMPDIR"
 unset REGISTRY_AUTH_FILE XDG_RUNTIME_DIR
-SECDB=d719b2cb-3d3a-4596-a3bc-dad00e67656f
-LOADER=4a67b082-0a4c-41cf-b6c7-440b29bb8c4f
 
 "$TRUSTBOOT" genkey Test -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
 "$TRUSTBOOT" genkey Other -o other --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
@@ -40,8 +39,7 @@ install_esp() { # the node as install lays it out: m1's UKI in all four roles, a
   done
   rm esp/EFI/trustboot/norole.efi esp/loader/entries/norole.conf
   mv esp/loader/entries/active+3.conf esp/loader/entries/active.conf
-  rm -rf vars; mkdir vars
-  python3 -c 'import sys,struct; sys.stdout.buffer.write(struct.pack("<I",0x27)+open(sys.argv[1],"rb").read())' keys/db.esl > "vars/db-$SECDB"
+  node_vars vars
 }
 snapshot() { ( cd esp && find . -printf '%y %p %s\n' | sort && find . -type f | sort | xargs sha256sum ) > "$1"; ls -A vars >> "$1"; }
 upgrade() { "$TRUSTBOOT" upgrade --esp esp --efivars vars --luks-device none "$@"; }

@@ -7,20 +7,18 @@
 # test binary.
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/synthetic-rootfs.sh"
+. "$(dirname "$0")/lib/node.sh"
 need python3
 : "${TRUSTBOOT_TEST:?the test binary is not built}"
 cd "$WORK"
 export SOURCE_DATE_EPOCH=1700000000
-SECDB=d719b2cb-3d3a-4596-a3bc-dad00e67656f
 
 "$TRUSTBOOT" genkey Test -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
 synthetic_rootfs root
 "$TRUSTBOOT" -q build-uki dir:root -t uki -d m1 -k keys >/dev/null
-mkdir -p esp/EFI/trustboot esp/loader/entries vars stage
-cp m1/EFI/trustboot/norole.efi esp/EFI/trustboot/active.efi
-printf 'title trustboot\nsort-key 0001\nefi /EFI/trustboot/active.efi\n' > esp/loader/entries/active.conf
-python3 -c 'import sys,struct; sys.stdout.buffer.write(struct.pack("<I",0x27)+open(sys.argv[1],"rb").read())' \
-  keys/db.esl > "vars/db-$SECDB"
+mkdir -p stage
+node_esp esp m1/EFI/trustboot/norole.efi trustboot
+node_vars vars
 snapshot() { ( cd esp && find . -type f | sort | xargs sha256sum ) > "$1"; }
 snapshot before
 

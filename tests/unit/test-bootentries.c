@@ -196,8 +196,26 @@ static void fan_out_drops_keys_that_boot_something_else(void **state) {
         assert_non_null(strstr(a, "efi /EFI/trustboot/active.efi\n"));
 }
 
+/* --cmd-lines-v2 media: the profile entries share the norole UKI; each role's copy boots the
+ * role's UKI with the same "@N" (the stub's profile prefix). */
+static void fan_out_keeps_profile_entries_on_the_roles_uki(void **state) {
+        _cleanup_(freep) char *a = NULL, *p = NULL;
+        (void)state;
+
+        put("loader/entries/norole-profile1.conf",
+            "title Trustboot (rd.debug)\nsort-key norole-profile1\nefi /EFI/trustboot/norole.efi\noptions @1\n");
+        assert_int_equal(tb_bootentries_fan_out(root), 0);
+        a = get("loader/entries/active-profile1.conf");
+        p = get("loader/entries/passive-profile1.conf");
+        assert_string_equal(a, "title Trustboot (rd.debug)\nsort-key 0001\nefi /EFI/trustboot/active.efi\noptions @1\n");
+        assert_string_equal(p, "title Trustboot (rd.debug) (fallback)\nsort-key 0002\n"
+                               "efi /EFI/trustboot/passive.efi\noptions @1\n");
+        assert_null(get("EFI/trustboot/active-profile1.efi"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(fan_out_keeps_profile_entries_on_the_roles_uki, setup, teardown),
                 cmocka_unit_test_setup_teardown(fan_out_gives_each_role_its_uki_title_sort_key_and_three_tries, setup, teardown),
                 cmocka_unit_test_setup_teardown(upgrade_rotation_moves_active_to_passive_dropping_counters, setup, teardown),
                 cmocka_unit_test_setup_teardown(oneshot_is_utf16_with_attributes_and_reads_back, setup, teardown),

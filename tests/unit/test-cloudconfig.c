@@ -9,12 +9,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "node/cloudconfig.h"
+#include "node/cmdline.h"
+#include "util/fileio.h"
 #include "util/log.h"
+#include "util/strset.h"
+#include "tmpdir.h"
 
-/* The seed's full example (research/kairos.md §4.3). */
+/* The seed's full example (shared/research/kairos.md §4.3). */
 static const char seed[] = "#cloud-config\n"
                            "install:\n"
                            "  device: auto\n"
@@ -242,6 +247,68 @@ static void validate_refuses_unknown_encrypted_label_and_two_rest_partitions(voi
         assert_int_equal(tb_cloudconfig_validate(d), -EINVAL);
 }
 
+static void put_file(const char *dir, const char *rel, const char *text) {
+        char p[512];
+
+        snprintf(p, sizeof(p), "%s/%s", dir, rel);
+        assert_int_equal(tb_write_file_atomic(p, text, strlen(text), 0644, true), 0);
+}
+
+/* Discovery, in its order: trustboot.config= wins, then every oem/NAME.yaml by name, then the file
+ * in /etc, then nothing (the defaults). The files found are merged in that order. */
+static void discovery_takes_cmdline_then_oem_then_etc(void **state) {
+        char root[256], cmdline[512], want[512];
+        char **files = NULL;
+        size_t n = 99;
+        tb_cloudconfig *c = NULL;
+        (void)state;
+
+        tb_test_tmpdir_make(root, sizeof(root), "cloudconfig");
+        snprintf(cmdline, sizeof(cmdline), "%s/cmdline", root);
+        put_file(root, "cmdline", "quiet console=ttyS0\n");
+        tb_cmdline_set_path(cmdline);
+
+        assert_int_equal(tb_cloudconfig_discover(root, &files, &n), 0);
+        assert_int_equal(n, 0);
+        assert_non_null(files);
+        assert_null(files[0]);
+        tb_strv_free(files);
+
+        tb_test_mkdir(root, "etc");
+        tb_test_mkdir(root, "etc/trustboot");
+        put_file(root, "etc/trustboot/config.yaml", "install:\n  device: /dev/etc\n");
+        assert_int_equal(tb_cloudconfig_discover(root, &files, &n), 0);
+        assert_int_equal(n, 1);
+        snprintf(want, sizeof(want), "%s/etc/trustboot/config.yaml", root);
+        assert_string_equal(files[0], want);
+        tb_strv_free(files);
+
+        tb_test_mkdir(root, "oem");
+        put_file(root, "oem/99_custom.yaml", "install:\n  device: /dev/late\n");
+        put_file(root, "oem/10_base.yaml", "install:\n  device: /dev/early\n  auto: true\n");
+        put_file(root, "oem/notes.txt", "not yaml");
+        assert_int_equal(tb_cloudconfig_discover(root, &files, &n), 0);
+        assert_int_equal(n, 2);
+        snprintf(want, sizeof(want), "%s/oem/10_base.yaml", root);
+        assert_string_equal(files[0], want);
+        assert_int_equal(tb_cloudconfig_load_files((const char *const *)files, n, &c), 0);
+        assert_string_equal(c->device, "/dev/late"); /* later files win */
+        assert_true(c->auto_install);
+        tb_cloudconfig_free(c);
+        tb_strv_free(files);
+
+        put_file(root, "cmdline", "quiet trustboot.config=/run/given.yaml console=ttyS0\n");
+        assert_int_equal(tb_cloudconfig_discover(root, &files, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(files[0], "/run/given.yaml");
+        /* A file that cannot be read is an error, not the defaults. */
+        assert_true(tb_cloudconfig_load_files((const char *const *)files, n, &c) < 0);
+        tb_strv_free(files);
+
+        tb_cmdline_set_path(NULL);
+        tb_test_tmpdir_remove(root);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(defaults_are_kairos_uki_defaults),
@@ -254,6 +321,7 @@ int main(void) {
                 cmocka_unit_test(unknown_keys_are_warned_about_and_ignored),
                 cmocka_unit_test(bare_cloud_config_header_is_an_empty_config),
                 cmocka_unit_test(validate_refuses_unknown_encrypted_label_and_two_rest_partitions),
+                cmocka_unit_test(discovery_takes_cmdline_then_oem_then_etc),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,7 @@ static void uuid5_of_labels_matches_kairos(void **state) {
         char u[TB_DISK_UUID_STRING_SIZE];
         (void)state;
 
-        /* Values from research/kairos.md §4.2 (Python uuid.uuid5(uuid.NAMESPACE_URL, label)). */
+        /* Values from shared/research/kairos.md §4.2 (Python uuid.uuid5(uuid.NAMESPACE_URL, label)). */
         tb_disk_uuid5("KAIROS_DISK", u);
         assert_string_equal(u, TB_DISK_GUID);
         tb_disk_uuid5("COS_GRUB", u);
@@ -184,8 +184,9 @@ static void write_iso9660(const fake *f, const char *name) {
         close(fd);
 }
 
-/* Kairos' GPT (libfdisk, through tb_disk_partition): partition 1 is COS_GRUB, GUID uuid5. */
-static void write_gpt(const fake *f, const char *name) {
+/* Kairos' GPT (libfdisk, through tb_disk_partition): partition 1 is COS_GRUB, GUID uuid5; an
+ * install that finished marks it (tb_disk_mark_installed), an interrupted one did not. */
+static void write_gpt_as(const fake *f, const char *name, bool finished) {
         _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
         tb_disk_layout l;
         char path[300];
@@ -193,6 +194,12 @@ static void write_gpt(const fake *f, const char *name) {
         assert_int_equal(tb_cloudconfig_new(&c), 0);
         assert_int_equal(tb_disk_layout_from_config(c, 32, &l), 0);
         assert_int_equal(tb_disk_partition(path, &l), 0);
+        if (finished)
+                assert_int_equal(tb_disk_mark_installed(path), 0);
+}
+
+static void write_gpt(const fake *f, const char *name) {
+        write_gpt_as(f, name, true);
 }
 
 /* The LUKS2 binary header's magic and version: what blkid (and cryptsetup isLuks) look at. */
@@ -293,6 +300,36 @@ static void auto_skips_removable_usb_and_disks_that_carry_data(void **state) {
         fake_done(&f);
 }
 
+/* A power loss during an install leaves the GPT marked as an install in progress: auto takes
+ * that disk again (the install can run again unattended), and refuses it once it is marked. */
+static void auto_takes_an_interrupted_install_not_a_finished_one(void **state) {
+        _cleanup_(freep) char *got = NULL;
+        char vda[300], vdb[300];
+        fake f;
+        (void)state;
+
+        fake_init(&f);
+        add_disk(&f, "vda", 40, false, false);
+        add_disk(&f, "vdb", 300, false, false);
+        write_gpt_as(&f, "vdb", false);
+        node_path(&f, "vda", vda, sizeof(vda));
+        node_path(&f, "vdb", vdb, sizeof(vdb));
+
+        assert_int_equal(pick(&f, false, &got), 0);
+        assert_string_equal(got, vdb);
+        assert_non_null(strstr(logbuf, "vdb holds an install that did not finish"));
+
+        assert_int_equal(tb_disk_mark_installed(vdb), 0);
+        free(got);
+        got = NULL;
+        assert_int_equal(pick(&f, false, &got), 0);
+        assert_string_equal(got, vda);
+        assert_non_null(strstr(logbuf, "vdb skipped: carries a gpt partition table"));
+        /* a disk without a GPT is nothing to mark */
+        assert_int_equal(tb_disk_mark_installed(vda), -EINVAL);
+        fake_done(&f);
+}
+
 /* The medium is what the firmware booted: with no LoaderDevicePartUUID (El Torito from a CD),
  * the optical drive holding ISO 9660 — not a hard disk that also carries one (a planted
  * "medium"); with the variable, the disk holding that GPT partition; two candidates: refused. */
@@ -362,6 +399,7 @@ int main(void) {
                 cmocka_unit_test(partitioning_a_too_small_image_fails_before_writing),
                 cmocka_unit_test(partition_device_names_follow_the_kernel),
                 cmocka_unit_test(auto_skips_removable_usb_and_disks_that_carry_data),
+                cmocka_unit_test(auto_takes_an_interrupted_install_not_a_finished_one),
                 cmocka_unit_test(boot_medium_comes_from_the_firmware_variables),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,19 +12,9 @@
 
 #include "sb/efivar.h"
 #include "util/fileio.h"
+#include "tmpdir.h"
 
-static char dir[] = "/tmp/test-efivar.XXXXXX";
-
-static int setup(void **state) {
-        (void)state;
-        return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        (void)state;
-        tb_rm_rf(dir);
-        return 0;
-}
+TB_TEST_GROUP_DIR(dir, "efivar")
 
 static void loader_guid_string_is_systemds(void **state) {
         char s[TB_GUID_STRING_MAX];
@@ -122,5 +112,5 @@ int main(void) {
                 cmocka_unit_test(non_ascii_and_odd_lengths_are_rejected),
                 cmocka_unit_test(too_short_for_the_attribute_word_is_ebadmsg),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, tb_test_group_setup, tb_test_group_teardown);
 }

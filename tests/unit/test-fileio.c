@@ -14,8 +14,9 @@
 #include <unistd.h>
 
 #include "util/fileio.h"
+#include "tmpdir.h"
 
-static char dir[] = "/tmp/tb-test-fileio.XXXXXX";
+TB_TEST_GROUP_DIR(dir, "fileio")
 
 static int count_entries(const char *path) {
         DIR *d = opendir(path);
@@ -185,17 +186,6 @@ static void stage_into_existing_dir_rolls_back_on_conflict(void **state) {
         assert_int_equal(count_entries(target), 2);
 }
 
-static int setup(void **state) {
-        (void)state;
-        return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        (void)state;
-        tb_rm_rf(dir);
-        return tb_path_exists(dir) ? -1 : 0;
-}
-
 static void copy_file_copies_with_mode_and_refuses_to_replace_unless_asked(void **state) {
         char src[256], dst[256];
         tb_buf b = TB_BUF_INIT;
@@ -256,5 +246,5 @@ int main(void) {
                 cmocka_unit_test(copy_file_copies_with_mode_and_refuses_to_replace_unless_asked),
                 cmocka_unit_test(workdir_is_new_private_and_under_its_parent),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, tb_test_group_setup, tb_test_group_teardown);
 }

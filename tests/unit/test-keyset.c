@@ -15,8 +15,9 @@
 #include "sb/keyset.h"
 #include "util/ossl.h"
 #include "pe/signer.h"
+#include "tmpdir.h"
 
-static char dir[] = "/tmp/tb-test-keyset.XXXXXX";
+TB_TEST_GROUP_DIR(dir, "keyset")
 
 static const tb_keyset_options opts = {
         .name = "Unit",
@@ -124,17 +125,6 @@ static void missing_microsoft_certificates_fail_before_writing(void **state) {
         assert_false(tb_path_exists(out));
 }
 
-static int setup(void **state) {
-        (void)state;
-        return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        (void)state;
-        tb_rm_rf(dir);
-        return tb_path_exists(dir) ? -1 : 0;
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(writes_the_sixteen_files_with_private_keys_0600),
@@ -144,5 +134,5 @@ int main(void) {
                 cmocka_unit_test(existing_set_is_refused_without_force),
                 cmocka_unit_test(missing_microsoft_certificates_fail_before_writing),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, tb_test_group_setup, tb_test_group_teardown);
 }

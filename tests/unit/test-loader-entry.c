@@ -94,12 +94,34 @@ static void set_replaces_or_appends_and_format_round_trips(void **state) {
         tb_buf_free(&out);
 }
 
+static int profile_of(const char *text) {
+        _cleanup_(tb_loader_entry_donep) tb_loader_entry e = TB_LOADER_ENTRY_INIT;
+
+        assert_int_equal(tb_loader_entry_parse(text, strlen(text), &e), 0);
+        return tb_loader_entry_profile(&e);
+}
+
+static void profile_from_the_profile_key_or_the_stubs_at_prefix(void **state) {
+        (void)state;
+        assert_int_equal(profile_of("title t\nefi /EFI/x.efi\n"), -1);
+        assert_int_equal(profile_of("efi /EFI/x.efi\noptions @1\n"), 1);
+        assert_int_equal(profile_of("efi /EFI/x.efi\noptions @12 quiet\n"), 12);
+        assert_int_equal(profile_of("uki /EFI/x.efi\nprofile 3\n"), 3);
+        /* not the stub's prefix: "@" must start the options and be followed by digits, then ' ' or end */
+        assert_int_equal(profile_of("options quiet @1\n"), -1);
+        assert_int_equal(profile_of("options @1x\n"), -1);
+        assert_int_equal(profile_of("options @\n"), -1);
+        assert_int_equal(profile_of("profile x\n"), -1);
+        assert_int_equal(profile_of("options @99999999999\n"), -1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(counter_is_parsed_from_the_last_plus),
                 cmocka_unit_test(names_without_a_valid_counter_keep_their_plus),
                 cmocka_unit_test(lines_are_trimmed_comments_dropped_first_key_wins),
                 cmocka_unit_test(uki_answers_for_efi),
+                cmocka_unit_test(profile_from_the_profile_key_or_the_stubs_at_prefix),
                 cmocka_unit_test(set_replaces_or_appends_and_format_round_trips),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
-/* tests/unit/test-luks-token.c — the systemd-tpm2 token JSON: what systemd 252 writes is what
- * we read, and what we write is byte-for-byte what systemd 252 writes. */
+/* tests/unit/test-luks-token.c — the systemd-tpm2 token JSON: what systemd 252 and 257 write is
+ * what we read, and what we write is byte-for-byte what systemd 252 writes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,6 +101,57 @@ static void salted_pin_of_newer_tokens_is_kept(void **state) {
         assert_int_equal(s.salt.data[31], 31);
 }
 
+/* Written by systemd-cryptenroll 257 (Debian 13) against a swtpm: --tpm2-public-key
+ * --tpm2-public-key-pcrs=11 --tpm2-pcrs=7 --tpm2-with-pin=yes; sealed under the SRK, PIN salted. */
+static const char v257_token_json[] =
+        "{\"type\":\"systemd-tpm2\",\"keyslots\":[\"1\"],\"tpm2-blob\":\"AJ4AICaLHVxFFievPVaTxqOWrqzGaZOP"
+        "7YIhRg76Lt0JAPQxABDLcpvJNtWAbSPrgh+ZlJNuVR6aQ/qWSBCvYpZlCrDq64BTYV68sI0gsjtTPCMsgD1YiuTZkT+0A8Hd"
+        "Y3zkqeMer27eV55yHZ75GkTuK5zjlrHbSwn3S9PrDPe5XPZFoyecj6VjDZSQI9xlF4enH/0Eag0p524CrY+XOgBOAAgACwAA"
+        "ABIAII2fUlnjbakZVV9NR7ZkFpkRHBz41ufkAc2Mol1FgwrSABAAIKarX5zp/aOYod4z1qnsBqcjibKChYHj9nMxBDKNIsUL"
+        "\",\"tpm2-pcrs\":[7],\"tpm2-pcr-bank\":\"sha256\",\"tpm2-primary-alg\":\"ecc\",\"tpm2-policy-has"
+        "h\":\"8d9f5259e36da919555f4d47b6641699111c1cf8d6e7e401cd8ca25d45830ad2\",\"tpm2-pin\":true,\"tpm"
+        "2_pubkey_pcrs\":[11],\"tpm2_pubkey\":\"LS0tLS1CRUdJTiBQVUJMSUMgS0VZLS0tLS0KTUlJQklqQU5CZ2txaGtpR"
+        "zl3MEJBUUVGQUFPQ0FROEFNSUlCQ2dLQ0FRRUF5VzVCT0dGVml1ZkswVm9IbU1RMgo3aFBYcUxaQS9xb3k5b1hpZ3ZNRTJuU"
+        "nc0QTNxVHYrLzFGSXNFNUZtMkFtTWpGK0dzSTZib2p2S3c4SUtzZm1pClYwdkx1K0tBVFBKbWZWSC9LQkJ3ZUpoQzF1TmFtR"
+        "kttYWVRSVE1b0t4NC8vRkRNbFdZYUdRdTBIYVF5a2lNVy8KeHZXa3RTeXZObktLNVZoOWs0NVpDU0tlVFdYK0JjeXQyMHlhO"
+        "Ec0OU56dVFzM1Zhbk5uaTk4UkZnbDJ0eE1ueApkajJUazV4ZEhmVHRuZWdWU0pYZEllMWVDdmZDL0xVbFZYZDBXUTlkQ0tMY"
+        "3RIdklxcjNhVStCbHltNzR4ZEFrCjAxR1BXT0JDWmt6TUlpYzQwNTBkaXQ5S21veXA5WjlaZHVyUkJTd2FMVk05Vm5yUGJ6Z"
+        "E80SHFmSFJZbTY5bGoKNVFJREFRQUIKLS0tLS1FTkQgUFVCTElDIEtFWS0tLS0tCg==\",\"tpm2_salt\":\"hnQQ91E8fN"
+        "hjHTZBIo+fdMxU7H4oBOQuvbcXb9AdKZQ=\",\"tpm2_srk\":\"gQAAAQAiAAuYJiyuzcwBI07sCuaEtRQOdVIAzmXzLPfq"
+        "ZBOx9gSacQAAAAEAWgAjAAsAAwRyAAAABgCAAEMAEAADABAAIG1VszRas1ldkmnefb/1K2MWHC/Eeocb1DBibGRe/wmWACBB"
+        "sZRxotQ7U62XTfrGeivLqjFMr60dWyAUuBVwEURboA==\"}";
+
+static void v257_srk_token_parses_and_formats_back_to_the_same_bytes(void **state) {
+        _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
+        _cleanup_(freep) char *json = NULL;
+        int slot = -1;
+        (void)state;
+
+        parse(v257_token_json, &s, &slot);
+        assert_int_equal(slot, 1);
+        assert_int_equal(s.blob.len, 0x9e + 2 + 0x4e + 2);
+        assert_int_equal(s.pcr_mask, 1u << 7);
+        assert_int_equal(s.pubkey_pcr_mask, 1u << 11);
+        assert_true(s.pin);
+        assert_int_equal(s.salt.len, 32);
+        /* ESYS_TR serialization: TPM handle 0x81000001 first, then the key's Name (SHA-256). */
+        assert_true(s.srk.len > 4 + 2 + 34);
+        assert_memory_equal(s.srk.data, "\x81\x00\x00\x01\x00\x22\x00\x0b", 8);
+        assert_int_equal(tb_luks_token_format(&s, slot, &json), 0);
+        assert_string_equal(json, v257_token_json);
+}
+
+static void shard_arrays_of_one_are_the_string(void **state) {
+        _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
+        const char *json = "{\"type\":\"systemd-tpm2\",\"keyslots\":[\"0\"],\"tpm2-blob\":[\"AAEC\"],\"tpm2-pcrs\":[7],"
+                           "\"tpm2-policy-hash\":[\"8b5682d81b29435d08d79278150611dc7e5923b2fefcce684a09577b40130a8b\"]}";
+        (void)state;
+
+        parse(json, &s, NULL);
+        assert_int_equal(s.blob.len, 3);
+        assert_int_equal(s.policy_hash[0], 0x8b);
+}
+
 static void other_token_types_and_unsupported_features_are_told_apart(void **state) {
         static const struct {
                 const char *json;
@@ -108,7 +159,13 @@ static void other_token_types_and_unsupported_features_are_told_apart(void **sta
         } cases[] = {
                 { "{\"type\":\"systemd-fido2\",\"keyslots\":[\"0\"]}", -EMEDIUMTYPE },
                 { "{\"keyslots\":[\"0\"]}", -EMEDIUMTYPE },
-                { "{\"type\":\"systemd-tpm2\",\"keyslots\":[\"0\"],\"tpm2_srk\":\"AA==\"}", -EOPNOTSUPP },
+                { "{\"type\":\"systemd-tpm2\",\"keyslots\":[\"0\"],\"tpm2-blob\":[\"AAEC\",\"AAEC\"],"
+                  "\"tpm2-policy-hash\":\"00\"}", -EOPNOTSUPP },
+                { "{\"type\":\"systemd-tpm2\",\"keyslots\":[\"0\"],\"tpm2-blob\":[],"
+                  "\"tpm2-policy-hash\":\"00\"}", -EBADMSG },
+                { "{\"type\":\"systemd-tpm2\",\"keyslots\":[\"0\"],\"tpm2-blob\":\"AAEC\",\"tpm2-pcrs\":[7],"
+                  "\"tpm2-policy-hash\":\"8b5682d81b29435d08d79278150611dc7e5923b2fefcce684a09577b40130a8b\","
+                  "\"tpm2_srk\":\"\"}", -EBADMSG },
                 { "{\"type\":\"systemd-tpm2\",\"keyslots\":[\"0\"],\"tpm2_pcrlock\":true}", -EOPNOTSUPP },
                 { "{\"type\":\"systemd-tpm2\",\"keyslots\":[0],\"tpm2-blob\":\"AAEC\",\"tpm2-policy-hash\":\"00\"}",
                   -EBADMSG },
@@ -147,6 +204,8 @@ int main(void) {
                 cmocka_unit_test(token_without_signed_policy_has_no_pubkey_fields),
                 cmocka_unit_test(old_tokens_default_to_sha256_ecc_and_no_pin),
                 cmocka_unit_test(salted_pin_of_newer_tokens_is_kept),
+                cmocka_unit_test(v257_srk_token_parses_and_formats_back_to_the_same_bytes),
+                cmocka_unit_test(shard_arrays_of_one_are_the_string),
                 cmocka_unit_test(other_token_types_and_unsupported_features_are_told_apart),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -217,7 +217,58 @@ static void stub_generation_is_read_from_sdmagic_and_sbat(void **state) {
         assert_int_equal(tb_stub_gen_from_sbat("sbat,1,x,sbat,1,u\n", 18), -EBADMSG);
         assert_int_equal(tb_stub_gen_from_version(251), -ERANGE);
         assert_int_equal(tb_stub_gen_from_version(253), TB_STUB_252);
-        assert_int_equal(tb_stub_gen_from_version(260), TB_STUB_258);
+        assert_int_equal(tb_stub_gen_from_version(258), TB_STUB_258);
+        /* newer than trustboot knows: its measurements cannot be predicted */
+        assert_int_equal(tb_stub_gen_from_version(TB_STUB_NEWEST + 1), -EPROTONOSUPPORT);
+        assert_int_equal(tb_stub_gen_from_sdmagic("#### LoaderInfo: systemd-stub 259.1 ####", 40), -EPROTONOSUPPORT);
+        assert_int_equal(tb_stub_version_from_sdmagic("#### LoaderInfo: systemd-stub 259.1 ####", 40), 259);
+        assert_int_equal(tb_stub_version_from_sbat(sbat257, sizeof(sbat257) - 1), 257);
+        assert_true(tb_stub_gen_valid(256));
+        assert_false(tb_stub_gen_valid(255));
+}
+
+/* The stub of the corpus UKI with its version bytes replaced ("252" → VERSION) in .sdmagic and
+ * .sbat: a stub of another systemd release, as far as trustboot can tell. */
+static tb_pe *stub_claiming(const char *version, tb_buf *keep) {
+        const char *srcdir = getenv("TB_SRCDIR");
+        _cleanup_(freep) char *path = NULL;
+        tb_pe *pe = NULL;
+        FILE *f;
+        size_t n;
+
+        assert_true(asprintf(&path, "%s/tests/fuzz/corpus/pcr-uki/uki-profile.efi", srcdir) > 0);
+        f = fopen(path, "rb");
+        assert_non_null(f);
+        assert_int_equal(tb_buf_reserve(keep, 1 << 20), 0);
+        n = fread(keep->data, 1, 1 << 20, f);
+        fclose(f);
+        keep->len = n;
+        for (size_t i = 0; i + 16 < n; i++)
+                if (memcmp(keep->data + i, "systemd-stub 252", 16) == 0)
+                        memcpy(keep->data + i + 13, version, 3);
+                else if (memcmp(keep->data + i, ",systemd,252,", 13) == 0)
+                        memcpy(keep->data + i + 9, version, 3);
+        assert_int_equal(tb_pe_from_memory(keep->data, keep->len, &pe), 0);
+        return pe;
+}
+
+static void a_stub_newer_than_known_is_refused_unless_a_generation_is_forced(void **state) {
+        _cleanup_(tb_buf_freep) tb_buf b252 = TB_BUF_INIT, b259 = TB_BUF_INIT;
+        _cleanup_(tb_pe_freep) tb_pe *s252 = NULL, *s259 = NULL;
+        (void)state;
+
+        if (!getenv("TB_SRCDIR"))
+                skip();
+        s252 = stub_claiming("252", &b252);
+        s259 = stub_claiming("259", &b259);
+        assert_int_equal(tb_stub_version_from_pe(s259), 259);
+        assert_int_equal(tb_stub_gen_from_pe(s259), -EPROTONOSUPPORT);
+        assert_int_equal(tb_stub_gen_resolve(s259, 0, "--stub-generation"), -EPROTONOSUPPORT);
+        assert_int_equal(tb_stub_gen_resolve(s259, TB_STUB_257, "--stub-generation"), TB_STUB_257);
+        assert_int_equal(tb_stub_gen_resolve(s252, 0, "--stub-generation"), TB_STUB_252);
+        /* a known stub's own generation wins: forcing another would sign a value it never produces */
+        assert_int_equal(tb_stub_gen_resolve(s252, TB_STUB_257, "--stub-generation"), -EINVAL);
+        assert_int_equal(tb_stub_gen_resolve(s252, TB_STUB_252, "--stub-generation"), TB_STUB_252);
 }
 
 static void phases_are_normalized_sorted_and_unknown_words_refused(void **state) {
@@ -314,6 +365,11 @@ static void uki_sections_follow_each_stub_generations_lookup_rules(void **state)
                 assert_int_equal(tb_pcr11_value(got, "", &a), 0);
                 assert_int_equal(tb_pcr11_value(want, "", &b), 0);
                 assert_memory_equal(&a, &b, sizeof(a));
+                /* one .profile: profile 0 only; 252–256 stubs have no profiles at all */
+                assert_int_equal(tb_uki_n_profiles(pe), 1);
+                assert_int_equal(tb_pcr11_set_from_pe_profile(got, pe, 1),
+                                 gen == TB_STUB_252 ? -EOPNOTSUPP : -ENOENT);
+                assert_int_equal(tb_pcr11_set_from_pe_profile(got, pe, 0), 0);
         }
 }
 
@@ -328,6 +384,7 @@ int main(void) {
                 cmocka_unit_test(empty_section_is_absent_as_for_the_stub),
                 cmocka_unit_test(stub_252_ignores_uname_and_sbat_254_measures_them),
                 cmocka_unit_test(stub_generation_is_read_from_sdmagic_and_sbat),
+                cmocka_unit_test(a_stub_newer_than_known_is_refused_unless_a_generation_is_forced),
                 cmocka_unit_test(phases_are_normalized_sorted_and_unknown_words_refused),
                 cmocka_unit_test(signing_refuses_non_rsa_and_foreign_public_keys),
                 cmocka_unit_test(every_bank_signature_verifies_with_its_own_hash),

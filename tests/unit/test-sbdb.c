@@ -18,6 +18,7 @@
 #include "sb/efisig.h"
 #include "sb/sbdb.h"
 #include "util/fileio.h"
+#include "testcert.h"
 
 static void malformed_lists_are_ebadmsg(void **state) {
         static const uint8_t junk[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20 };
@@ -41,21 +42,6 @@ static void unparsable_certificates_are_skipped_not_trusted(void **state) {
         tb_buf_free(&esl);
 }
 
-static X509 *make_cert(const char *cn, EVP_PKEY *key) {
-        X509 *c = X509_new();
-        X509_NAME *name = X509_get_subject_name(c);
-
-        X509_set_version(c, 2);
-        ASN1_INTEGER_set(X509_get_serialNumber(c), 42);
-        X509_gmtime_adj(X509_getm_notBefore(c), 0);
-        X509_gmtime_adj(X509_getm_notAfter(c), 3600);
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-        X509_set_issuer_name(c, name);
-        X509_set_pubkey(c, key);
-        assert_true(X509_sign(c, key, EVP_sha256()) > 0);
-        return c;
-}
-
 typedef struct fixture {
         tb_signer signer, other;
         tb_buf der, other_der; /* the certificates */
@@ -71,9 +57,9 @@ static int setup(void **state) {
         int fd = memfd_create("signed", MFD_CLOEXEC);
 
         f->signer.key = EVP_RSA_gen(2048);
-        f->signer.cert = make_cert("sbdb signer", f->signer.key);
+        f->signer.cert = tb_test_cert(f->signer.key, "sbdb signer", 3600);
         f->other.key = EVP_RSA_gen(2048);
-        f->other.cert = make_cert("sbdb other", f->other.key);
+        f->other.cert = tb_test_cert(f->other.key, "sbdb other", 3600);
         assert_int_equal(tb_cert_to_der(f->signer.cert, &f->der), 0);
         assert_int_equal(tb_cert_to_der(f->other.cert, &f->other_der), 0);
         img_make_basic(&img);

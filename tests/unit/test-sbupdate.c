@@ -11,25 +11,11 @@
 #include <string.h>
 
 #include "sb/sbupdate.h"
-
-static X509 *make_cert(const char *cn, EVP_PKEY *key) {
-        X509 *c = X509_new();
-        X509_NAME *name = X509_get_subject_name(c);
-
-        X509_set_version(c, 2);
-        ASN1_INTEGER_set(X509_get_serialNumber(c), 7);
-        X509_gmtime_adj(X509_getm_notBefore(c), 0);
-        X509_gmtime_adj(X509_getm_notAfter(c), 3600);
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-        X509_set_issuer_name(c, name);
-        X509_set_pubkey(c, key);
-        assert_true(X509_sign(c, key, EVP_sha256()) > 0);
-        return c;
-}
+#include "testcert.h"
 
 static void append_verifies_only_with_its_signer_and_the_append_attributes(void **state) {
         EVP_PKEY *kek_key = EVP_RSA_gen(2048), *other_key = EVP_RSA_gen(2048);
-        X509 *kek = make_cert("kek", kek_key), *other = make_cert("other", other_key);
+        X509 *kek = tb_test_cert(kek_key, "kek", 3600), *other = tb_test_cert(other_key, "other", 3600);
         static const uint8_t h[32] = { 0x42 };
         tb_buf esl = TB_BUF_INIT, auth = TB_BUF_INIT;
         tb_auth_parts p;
@@ -62,7 +48,7 @@ static void append_verifies_only_with_its_signer_and_the_append_attributes(void 
 
 static void truncated_or_foreign_files_are_ebadmsg(void **state) {
         EVP_PKEY *key = EVP_RSA_gen(2048);
-        X509 *cert = make_cert("kek", key);
+        X509 *cert = tb_test_cert(key, "kek", 3600);
         static const uint8_t h[32] = { 1 };
         tb_buf esl = TB_BUF_INIT, auth = TB_BUF_INIT;
         tb_auth_parts p;

@@ -15,8 +15,9 @@
 #include <unistd.h>
 
 #include "vm/vmfw.h"
+#include "tmpdir.h"
 
-static char root[] = "/tmp/test-vmfw.XXXXXX";
+TB_TEST_GROUP_DIR(root, "vmfw")
 
 static void touch(const char *rel) {
         char path[512], *slash;
@@ -43,17 +44,6 @@ static void expect_pair(const char *code, const char *vars) {
         snprintf(want, sizeof(want), "%s%s", root, vars);
         assert_string_equal(fw.vars, want);
         tb_vmfw_done(&fw);
-}
-
-static int setup(void **state) {
-        (void)state;
-        return mkdtemp(root) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        (void)state;
-        tb_rm_rf(root);
-        return tb_path_exists(root) ? -1 : 0;
 }
 
 static void nothing_installed_is_enoent(void **state) {
@@ -117,5 +107,5 @@ int main(void) {
                 cmocka_unit_test(given_code_gets_the_store_beside_it),
                 cmocka_unit_test(kvm_probe_answers_without_hanging),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, tb_test_group_setup, tb_test_group_teardown);
 }

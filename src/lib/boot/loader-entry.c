@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -72,6 +73,35 @@ const char *tb_loader_entry_get(const tb_loader_entry *e, const char *key) {
         const tb_loader_entry_line *l = find(e, key);
 
         return l ? l->value : NULL;
+}
+
+/* A profile number as systemd parses it: decimal digits, at most UINT_MAX; -1 otherwise. */
+static int profile_number(const char *s, const char **ret_end) {
+        long long v = 0;
+        const char *p = s;
+
+        while (*p >= '0' && *p <= '9' && v <= 4294967295LL)
+                v = v * 10 + (*p++ - '0');
+        if (p == s || v > 4294967295LL || v > INT_MAX)
+                return -1;
+        *ret_end = p;
+        return (int)v;
+}
+
+int tb_loader_entry_profile(const tb_loader_entry *e) {
+        const char *v = tb_loader_entry_get(e, "profile"), *end;
+        int n;
+
+        if (v) {
+                n = profile_number(v, &end);
+                return n >= 0 && *end == '\0' ? n : -1;
+        }
+        /* the stub's rule: "@N" followed by one space or the end */
+        v = tb_loader_entry_get(e, "options");
+        if (!v || v[0] != '@')
+                return -1;
+        n = profile_number(v + 1, &end);
+        return n >= 0 && (*end == ' ' || *end == '\0') ? n : -1;
 }
 
 int tb_loader_entry_set(tb_loader_entry *e, const char *key, const char *value) {

@@ -33,6 +33,10 @@ int tb_loader_entry_parse(const char *text, size_t len, tb_loader_entry *ret);
 /* The value of the first KEY line, as systemd-boot reads single-valued keys; NULL if absent.
  * "efi" also answers for "uki" (systemd-boot 259's name for it). */
 const char *tb_loader_entry_get(const tb_loader_entry *e, const char *key);
+/* The profile of a multi-profile UKI (systemd 257+) the entry boots: its "profile" key (systemd-boot
+ * 258+), else the "@N" its options begin with (what systemd-stub 257+ takes as the profile, with
+ * any systemd-boot); -1 when it names none (profile 0, the UKI's default). */
+int tb_loader_entry_profile(const tb_loader_entry *e);
 /* Sets the first KEY line to VALUE, or appends KEY VALUE. -EINVAL if VALUE spans lines. */
 int tb_loader_entry_set(tb_loader_entry *e, const char *key, const char *value);
 /* Appends the line KEY VALUE (keys like "options" may repeat). -EINVAL if VALUE spans lines. */

@@ -31,9 +31,15 @@ int tb_uki_section_from_name(const char *name) {
         return -EINVAL;
 }
 
+bool tb_stub_gen_valid(unsigned long v) {
+        return v == TB_STUB_252 || v == TB_STUB_254 || v == TB_STUB_256 || v == TB_STUB_257 || v == TB_STUB_258;
+}
+
 int tb_stub_gen_from_version(unsigned long major) {
         if (major < 252)
                 return -ERANGE;
+        if (major > TB_STUB_NEWEST)
+                return -EPROTONOSUPPORT;
         if (major < 254)
                 return TB_STUB_252;
         if (major < 256)
@@ -42,7 +48,7 @@ int tb_stub_gen_from_version(unsigned long major) {
                 return TB_STUB_256;
         if (major < 258)
                 return TB_STUB_257;
-        return TB_STUB_258;
+        return TB_STUB_258; /* TB_STUB_NEWEST: a newer generation adds a case above */
 }
 
 bool tb_stub_measures(enum tb_stub_gen gen, enum tb_uki_section s) {
@@ -79,19 +85,16 @@ static int parse_major(const char *p, const char *end) {
 
         while (p < end && *p >= '0' && *p <= '9' && v < 100000)
                 v = v * 10 + (unsigned long)(*p++ - '0');
-        if (p == start)
-                return -EBADMSG;
-        return tb_stub_gen_from_version(v) < 0 ? -EBADMSG : tb_stub_gen_from_version(v);
+        return p == start || v == 0 ? -EBADMSG : (int)v;
 }
 
-int tb_stub_gen_from_sdmagic(const void *data, size_t len) {
+int tb_stub_version_from_sdmagic(const void *data, size_t len) {
         int major = tb_sdmagic_major(data, len, "systemd-stub");
 
-        if (major < 0 || tb_stub_gen_from_version((unsigned long)major) < 0)
-                return -EBADMSG;
-        return tb_stub_gen_from_version((unsigned long)major);
+        return major > 0 ? major : -EBADMSG;
 }
-int tb_stub_gen_from_sbat(const void *data, size_t len) {
+
+int tb_stub_version_from_sbat(const void *data, size_t len) {
         const char *s = data, *end;
 
         if (!s || len == 0)
@@ -118,13 +121,25 @@ int tb_stub_gen_from_sbat(const void *data, size_t len) {
         return -EBADMSG;
 }
 
-int tb_stub_gen_from_pe(const tb_pe *pe) {
+static int gen_of(int version) {
+        return version < 0 ? version : tb_stub_gen_from_version((unsigned long)version);
+}
+
+int tb_stub_gen_from_sdmagic(const void *data, size_t len) {
+        return gen_of(tb_stub_version_from_sdmagic(data, len));
+}
+
+int tb_stub_gen_from_sbat(const void *data, size_t len) {
+        return gen_of(tb_stub_version_from_sbat(data, len));
+}
+
+int tb_stub_version_from_pe(const tb_pe *pe) {
         static const struct {
                 const char *name;
                 int (*parse)(const void *data, size_t len);
         } sources[] = {
-                { ".sdmagic", tb_stub_gen_from_sdmagic },
-                { ".sbat", tb_stub_gen_from_sbat },
+                { ".sdmagic", tb_stub_version_from_sdmagic },
+                { ".sbat", tb_stub_version_from_sbat },
         };
 
         for (size_t i = 0; i < ARRAY_SIZE(sources); i++) {
@@ -139,6 +154,35 @@ int tb_stub_gen_from_pe(const tb_pe *pe) {
                         return r;
         }
         return -EBADMSG;
+}
+
+int tb_stub_gen_from_pe(const tb_pe *pe) {
+        return gen_of(tb_stub_version_from_pe(pe));
+}
+
+int tb_stub_gen_resolve(const tb_pe *pe, int forced, const char *force_option) {
+        int version = tb_stub_version_from_pe(pe), gen = gen_of(version);
+
+        if (forced && !tb_stub_gen_valid((unsigned long)forced))
+                return -EINVAL;
+        if (gen == -ERANGE)
+                return tb_fail(-EPROTONOSUPPORT, "%s: systemd-stub %d is older than 252, which trustboot needs",
+                               tb_pe_name(pe), version);
+        if (forced) {
+                if (gen > 0 && gen != forced)
+                        return tb_fail(-EINVAL, "%s: systemd-stub %d follows the %d rules, not %d: %s is only for "
+                                       "stubs newer than %d or without a version", tb_pe_name(pe), version, gen, forced,
+                                       force_option, TB_STUB_NEWEST);
+                return forced;
+        }
+        if (gen == -EPROTONOSUPPORT)
+                return tb_fail(-EPROTONOSUPPORT, "%s: systemd-stub %d is newer than the newest stub trustboot can "
+                               "predict PCR 11 for (%d); if it measures what %d does, say so with %s %d",
+                               tb_pe_name(pe), version, TB_STUB_NEWEST, TB_STUB_NEWEST, force_option, TB_STUB_NEWEST);
+        if (gen < 0)
+                return tb_fail(-EBADMSG, "%s: no systemd-stub version in .sdmagic or .sbat; name the stub's "
+                               "generation with %s", tb_pe_name(pe), force_option);
+        return gen;
 }
 
 /* systemd-pcrphase (252) and systemd-pcrextend (255+) words, including v258's additions. */
@@ -280,16 +324,8 @@ enum tb_stub_gen tb_pcr11_gen(const tb_pcr11 *p) {
 }
 
 int tb_pcr11_set_gen(tb_pcr11 *p, enum tb_stub_gen gen) {
-        switch (gen) {
-        case TB_STUB_252:
-        case TB_STUB_254:
-        case TB_STUB_256:
-        case TB_STUB_257:
-        case TB_STUB_258:
-                break;
-        default:
+        if (!tb_stub_gen_valid(gen))
                 return -EINVAL;
-        }
         if (p)
                 p->gen = gen;
         return 0;
@@ -354,13 +390,27 @@ static void pick_exact(const tb_pe *pe, size_t from, size_t to, const tb_pe_sect
         }
 }
 
+unsigned tb_uki_n_profiles(const tb_pe *pe) {
+        unsigned n = 0;
+
+        for (size_t i = 0; i < tb_pe_n_sections(pe); i++)
+                n += strcmp(tb_pe_section_at(pe, i)->name, ".profile") == 0;
+        return n;
+}
+
 int tb_pcr11_set_from_pe(tb_pcr11 *p, const tb_pe *pe) {
+        return tb_pcr11_set_from_pe_profile(p, pe, 0);
+}
+
+int tb_pcr11_set_from_pe_profile(tb_pcr11 *p, const tb_pe *pe, unsigned profile) {
         const tb_pe_section *pick[_TB_UKI_SECTION_MAX] = {};
         _cleanup_(tb_mhash_freep) tb_mhash *h = NULL;
         size_t n = tb_pe_n_sections(pe);
         int r;
 
         if (p->gen < TB_STUB_257) {
+                if (profile > 0)
+                        return -EOPNOTSUPP;
                 /* memcmp over strlen(name): ".dtbauto" counts as ".dtb", ".initrd2" as ".initrd" */
                 for (size_t i = 0; i < n; i++) {
                         const tb_pe_section *sec = tb_pe_section_at(pe, i);
@@ -370,21 +420,29 @@ int tb_pcr11_set_from_pe(tb_pcr11 *p, const tb_pe *pe) {
                                         pick[s] = sec;
                 }
         } else {
-                size_t first = n, next = n;
+                /* The base ends at the first .profile; profile K runs from the K-th .profile (counting
+                 * from 0) up to the next one or the end. */
+                size_t first = n, start = n, end = n;
+                unsigned k = 0;
 
-                for (size_t i = 0; i < n; i++)
-                        if (strcmp(tb_pe_section_at(pe, i)->name, ".profile") == 0) {
-                                if (first == n)
-                                        first = i;
-                                else if (next == n)
-                                        next = i;
-                        }
+                for (size_t i = 0; i < n; i++) {
+                        if (strcmp(tb_pe_section_at(pe, i)->name, ".profile") != 0)
+                                continue;
+                        if (first == n)
+                                first = i;
+                        if (start != n && end == n)
+                                end = i;
+                        if (k++ == profile)
+                                start = i;
+                }
+                if (start == n && (profile > 0 || first < n))
+                        return -ENOENT;
                 pick_exact(pe, 0, first, pick);
-                /* without a profile chosen on the command line the stub boots profile 0 */
-                if (first < n) {
+                /* the selected profile's sections override the base's */
+                if (start < n) {
                         const tb_pe_section *prof[_TB_UKI_SECTION_MAX] = {};
 
-                        pick_exact(pe, first, next, prof);
+                        pick_exact(pe, start, end, prof);
                         for (enum tb_uki_section s = 0; s < _TB_UKI_SECTION_MAX; s++)
                                 if (prof[s])
                                         pick[s] = prof[s];

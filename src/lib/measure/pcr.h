@@ -49,17 +49,38 @@ enum tb_stub_gen {
         TB_STUB_258 = 258, /* + .efifw */
 };
 
-/* Maps a systemd major version to the generation whose rules it follows; -ERANGE below 252. */
+/* The newest generation whose measurements trustboot knows. A newer stub may measure more or
+ * other sections: its PCR 11 cannot be predicted, so no policy is signed for it unless the user
+ * names the generation it follows (tb_stub_gen_resolve). */
+#define TB_STUB_NEWEST TB_STUB_258
+
+/* Maps a systemd major version to the generation whose rules it follows; -ERANGE below 252,
+ * -EPROTONOSUPPORT above TB_STUB_NEWEST. */
 int tb_stub_gen_from_version(unsigned long major);
+/* Whether V is one of the generations (252, 254, 256, 257, 258) itself. */
+bool tb_stub_gen_valid(unsigned long v);
 bool tb_stub_measures(enum tb_stub_gen gen, enum tb_uki_section s);
-/* From a stub's or UKI's ".sdmagic" ("#### LoaderInfo: systemd-stub 252.39-1 ####") or ".sbat"
- * (the "systemd" component line) contents; -EBADMSG if no stub version is found. */
+/* The stub's systemd major version (252, 259, …) from a stub's or UKI's ".sdmagic" ("#### LoaderInfo:
+ * systemd-stub 252.39-1 ####") or ".sbat" (the "systemd"/"systemd-stub" component line of package
+ * "systemd") contents; -EBADMSG if no stub version is found. */
+int tb_stub_version_from_sdmagic(const void *data, size_t len);
+int tb_stub_version_from_sbat(const void *data, size_t len);
+/* The same mapped to a generation: -EBADMSG as above, -ERANGE/-EPROTONOSUPPORT as
+ * tb_stub_gen_from_version(). */
 int tb_stub_gen_from_sdmagic(const void *data, size_t len);
 int tb_stub_gen_from_sbat(const void *data, size_t len);
 
-/* The generation of the stub inside PE (a stub or a UKI built on it): .sdmagic, else .sbat.
- * -EBADMSG if neither names a systemd-stub version. */
+/* The version (.sdmagic, else .sbat) and generation of the stub inside PE (a stub or a UKI built
+ * on it). -EBADMSG if neither names a systemd-stub version; the generation also fails as
+ * tb_stub_gen_from_version() does for a stub older than 252 or newer than TB_STUB_NEWEST. */
+int tb_stub_version_from_pe(const tb_pe *pe);
 int tb_stub_gen_from_pe(const tb_pe *pe);
+
+/* The generation to predict for the stub in PE: its own, or FORCED (a generation, 0: none) for a
+ * stub newer than TB_STUB_NEWEST or one without a version. FORCE_OPTION names the option that
+ * forces one, for the message. A stub whose generation is known and differs from FORCED, a too-new
+ * stub without FORCED and an unversioned one are refused with one error line naming PE. */
+int tb_stub_gen_resolve(const tb_pe *pe, int forced, const char *force_option);
 
 /* Phase words systemd extends into PCR 11 after boot (systemd-pcrphase/pcrextend). */
 bool tb_pcr_phase_word_known(const char *word);
@@ -92,6 +113,14 @@ int tb_pcr11_set_section_fd(tb_pcr11 *p, enum tb_uki_section s, int fd);
  * name prefixes and the last match wins; 257+ match exact names, first match wins, the base
  * sections (before the first .profile) overridden by profile 0's. VirtualSize bytes each. */
 int tb_pcr11_set_from_pe(tb_pcr11 *p, const tb_pe *pe);
+/* The same for PROFILE of a multi-profile UKI (257+): the base sections (before the first
+ * .profile) overridden by those of the PROFILE-th .profile up to the next one, as the stub does
+ * when booted with "@PROFILE". Profile 0 exists in every UKI (implied without .profile sections);
+ * -ENOENT for another profile the UKI lacks, -EOPNOTSUPP for a profile > 0 with a stub generation
+ * before 257 (it has no profiles). */
+int tb_pcr11_set_from_pe_profile(tb_pcr11 *p, const tb_pe *pe, unsigned profile);
+/* The number of .profile sections of PE (0: not a multi-profile UKI). */
+unsigned tb_uki_n_profiles(const tb_pe *pe);
 void tb_pcr11_clear_section(tb_pcr11 *p, enum tb_uki_section s);
 bool tb_pcr11_has_section(const tb_pcr11 *p, enum tb_uki_section s);
 

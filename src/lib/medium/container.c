@@ -109,8 +109,10 @@ static int copy_fd_into(struct archive *a, int fd, uint64_t size) {
 
 static int write_layer(const tb_esp *esp, int64_t epoch, const char *tmpdir, int fd, char digest_hex[65],
                        uint64_t *ret_size) {
-        _cleanup_(archive_write_freep) struct archive *a = new_tar_writer();
+        /* MD before A: freeing an archive that was not closed (an error path) flushes it through
+         * sink_write, which still hashes, so the digest context must outlive it. */
         _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+        _cleanup_(archive_write_freep) struct archive *a = new_tar_writer();
         hashing_sink sink = { .fd = fd };
         unsigned char digest[32];
         int r;

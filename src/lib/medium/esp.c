@@ -316,7 +316,7 @@ int tb_esp_entry_conf(const tb_esp_boot_entry *e, tb_buf *out) {
         const struct {
                 const char *key, *value;
         } kv[] = { { "title", e->title }, { "sort-key", e->sort_key }, { "efi", e->efi },
-                   { "version", e->version }, { "cmdline", e->cmdline } };
+                   { "options", e->options }, { "version", e->version }, { "cmdline", e->cmdline } };
         int r;
 
         for (size_t i = 0; i < ARRAY_SIZE(kv); i++)

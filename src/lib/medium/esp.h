@@ -66,6 +66,7 @@ int tb_esp_loader_conf(tb_enroll enroll, tb_buf *out);
 typedef struct tb_esp_boot_entry {
         const char *title;
         const char *efi;      /* "/EFI/trustboot/norole.efi" */
+        const char *options;  /* "@N": profile N of a multi-profile UKI (the stub reads the prefix), or NULL */
         const char *sort_key; /* or NULL */
         const char *version;  /* or NULL */
         const char *cmdline;  /* informational "cmdline" key as Kairos writes it, or NULL */

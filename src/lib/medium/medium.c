@@ -101,6 +101,7 @@ typedef struct entry {
         char *title;
         char *cmdline; /* the whole command line */
         char *extra;   /* only what this entry adds to the base, for the "cmdline" key */
+        char *profile; /* --cmd-lines-v2: its .profile text (entry N is profile N of the one UKI) */
 } entry;
 
 /* One UKI, assembled (headers laid out, sources named) but not written: its size is known, so
@@ -111,6 +112,8 @@ typedef struct uki_job {
         char *esp_path;
         tb_pe *pe;
         tb_buf sig_json; /* .pcrsig: the pe refers to it */
+        tb_buf *profile_sig; /* --cmd-lines-v2: every profile's .pcrsig */
+        tb_uki_profile *profiles;
         uint64_t size;   /* predicted, checked when written */
         uint64_t off;    /* where it was written, in the fd given to the producer */
         int fd;
@@ -134,6 +137,7 @@ typedef struct build {
         int stub_fd, sdboot_fd;
         int sdboot_major;
         tb_pcr11 *pcr;
+        tb_buf sbat;       /* the UKIs' merged .sbat */
         const char *init;  /* the /init symlink's target, or NULL: the image's own /init */
         bool no_init;      /* neither trustboot nor an /init in the image */
         entry entries[1 + 2 * TB_MEDIUM_MAX_EXTRA];
@@ -168,6 +172,10 @@ static void free_jobs(build *b) {
         for (size_t i = 0; i < b->n_jobs; i++) {
                 tb_pe_free(b->jobs[i].pe);
                 tb_buf_free(&b->jobs[i].sig_json);
+                for (size_t j = 0; b->jobs[i].profile_sig && j < b->n_entries; j++)
+                        tb_buf_free(&b->jobs[i].profile_sig[j]);
+                free(b->jobs[i].profile_sig);
+                free(b->jobs[i].profiles);
                 free(b->jobs[i].esp_path);
                 b->jobs[i] = (uki_job){};
         }
@@ -192,11 +200,13 @@ static void build_done(build *b) {
                 free(b->entries[i].title);
                 free(b->entries[i].cmdline);
                 free(b->entries[i].extra);
+                free(b->entries[i].profile);
         }
         tb_signer_done(&b->sb);
         EVP_PKEY_free(b->pcr_key);
         tb_buf_free(&b->pcrpkey);
         tb_buf_free(&b->osrel);
+        tb_buf_free(&b->sbat);
         if (b->kernel_fd >= 0)
                 close(b->kernel_fd);
         if (b->stub_fd >= 0)
@@ -239,6 +249,34 @@ static int add_entry(build *b, const char *name_base, const char *name_args, con
         return 0;
 }
 
+/* --cmd-lines-v2 (AuroraBoot): the entries become the profiles of one UKI named after the first;
+ * entry N's file is NAME-profileN.conf, as AuroraBoot names them. A -c entry is titled with what it
+ * adds, as AuroraBoot does. .profile: "ID=profile-N" and the entry's title. */
+static int plan_profiles(build *b) {
+        for (size_t i = 0; i < b->n_entries; i++) {
+                entry *e = &b->entries[i];
+
+                if (i > 0) {
+                        _cleanup_(freep) char *name = NULL, *title = NULL;
+
+                        if (asprintf(&name, "%s-profile%zu", b->entries[0].name, i) < 0)
+                                return tb_log_oom();
+                        if (strcmp(e->title, b->o->branding) == 0 &&
+                            asprintf(&title, "%s (%s)", e->title, e->extra) < 0)
+                                return tb_log_oom();
+                        free(e->name);
+                        e->name = TAKE_PTR(name);
+                        if (title) {
+                                free(e->title);
+                                e->title = TAKE_PTR(title);
+                        }
+                }
+                if (asprintf(&e->profile, "ID=profile-%zu\nTITLE=%s\n", i, e->title) < 0)
+                        return tb_log_oom();
+        }
+        return 0;
+}
+
 /* The Kairos entry set: the default entry, one per -c, one per -s (shared/research/kairos.md §2.4). */
 static int plan_entries(build *b) {
         const tb_medium_options *o = b->o;
@@ -271,6 +309,8 @@ static int plan_entries(build *b) {
                 } else
                         r = add_entry(b, "single_entry", s, o->branding, s);
         }
+        if (r >= 0 && o->cmd_lines_v2)
+                r = plan_profiles(b);
         return r;
 }
 
@@ -349,17 +389,29 @@ static int check_efi_binaries(build *b) {
         r = tb_pe_open(b->stub_path, &stub);
         if (r < 0)
                 return r;
-        gen = tb_stub_gen_from_pe(stub);
-        if (gen < 0 || tb_pe_sdmagic_major(stub, "systemd-stub") < 0 ||
-            tb_pe_get_info(stub)->machine != TB_PE_MACHINE_AMD64) {
+        if (tb_pe_sdmagic_major(stub, "systemd-stub") < 0 || tb_pe_get_info(stub)->machine != TB_PE_MACHINE_AMD64) {
                 tb_err("%s: not a supported systemd-stub (x86-64, systemd 252 or later)", b->stub_path);
                 return -EBADMSG;
         }
+        /* Never sign a policy for a PCR 11 value the stub will not produce: a stub newer than the
+         * generations trustboot knows is refused unless the user names the one it follows. */
+        gen = tb_stub_gen_resolve(stub, b->o->stub_gen, "--stub-generation");
+        if (gen < 0)
+                return gen;
+        if (b->o->cmd_lines_v2 && gen < TB_STUB_257)
+                return tb_fail(-EOPNOTSUPP, "%s: --cmd-lines-v2: a systemd-stub %d cannot boot a multi-profile UKI "
+                               "(it needs 257 or later)", b->stub_path, tb_stub_version_from_pe(stub));
         r = tb_pcr11_new(b->o->banks, (enum tb_stub_gen)gen, &b->pcr);
         if (r < 0)
                 return r;
-        /* The stub's own .sbat is measured by 254+ stubs: take the stub's sections first. */
+        /* The stub's own sections first; its .sbat, measured by 254+ stubs, is then the merged one. */
         r = tb_pcr11_set_from_pe(b->pcr, stub);
+        if (r < 0)
+                return r;
+        r = tb_uki_sbat(stub, b->kernel_fd, b->o->sbat, b->o->n_sbat, &b->sbat);
+        if (r < 0)
+                return r;
+        r = tb_pcr11_set_section_data(b->pcr, TB_UKI_SBAT, b->sbat.data, b->sbat.len);
         if (r < 0)
                 return r;
 
@@ -615,42 +667,85 @@ static int file_source(const char *path, tb_pe_source *ret) {
         return 0;
 }
 
-static int prepare_uki(build *b, const entry *e, uki_job *job) {
+/* The .pcrsig for what b->pcr holds now: systemd-measure's default phases, as systemd-stub and
+ * systemd-pcrphase extend them, in every bank. */
+static int sign_pcr(build *b, tb_buf *out) {
         _cleanup_(json_object_putp) struct json_object *sig = NULL;
         _cleanup_(tb_strv_freep) char **phases = NULL;
-        tb_uki_parts parts = { .stub_path = b->stub_path };
         size_t n_phases;
         int r;
 
-        if (b->provisional) {
+        r = tb_pcr_phase_list(NULL, 0, &phases, &n_phases);
+        if (r < 0)
+                return r;
+        r = tb_pcr11_sign(b->pcr, phases, n_phases, b->pcr_key, NULL, &sig);
+        if (r < 0)
+                return tb_log_errno(r, "cannot sign the PCR policy with the PCR key");
+        return tb_json_format(sig, TB_JSON_SHORT, out);
+}
+
+/* --cmd-lines-v2: every entry a profile; profile N is measured as the stub measures it when booted
+ * with "@N" — the base sections, profile 0's command line unless N brings its own, and N's
+ * .profile — and its .pcrsig signs that. */
+static int prepare_profiles(build *b, uki_job *job) {
+        int r;
+
+        job->profile_sig = calloc(b->n_entries, sizeof(tb_buf));
+        job->profiles = calloc(b->n_entries, sizeof(tb_uki_profile));
+        if (!job->profile_sig || !job->profiles)
+                return tb_log_oom();
+        for (size_t i = 0; i < b->n_entries; i++) {
+                const entry *e = &b->entries[i];
+                tb_uki_profile *p = &job->profiles[i];
+
+                if (b->provisional) /* for the layout only: no larger than this */
+                        r = tb_buf_append_zero(&job->profile_sig[i], PCRSIG_BOUND);
+                else {
+                        r = tb_pcr11_set_section_data(b->pcr, TB_UKI_CMDLINE, e->cmdline, strlen(e->cmdline));
+                        if (r >= 0)
+                                r = tb_pcr11_set_section_data(b->pcr, TB_UKI_PROFILE, e->profile, strlen(e->profile));
+                        if (r >= 0)
+                                r = sign_pcr(b, &job->profile_sig[i]);
+                }
+                if (r < 0)
+                        return r;
+                p->profile = (tb_pe_source){ .data = e->profile, .size = strlen(e->profile) };
+                p->pcrsig = (tb_pe_source){ .data = job->profile_sig[i].data, .size = job->profile_sig[i].len };
+                if (i > 0)
+                        p->cmdline = (tb_pe_source){ .data = e->cmdline, .size = strlen(e->cmdline) };
+        }
+        return 0;
+}
+
+static int prepare_uki(build *b, const entry *e, uki_job *job) {
+        tb_uki_parts parts = { .stub_path = b->stub_path };
+        int r;
+
+        if (b->o->cmd_lines_v2) {
+                r = prepare_profiles(b, job);
+                parts.profiles = job->profiles;
+                parts.n_profiles = b->n_entries;
+        } else if (b->provisional) {
                 /* For the layout only: the initrd's size bounded, a signature no larger than this. */
                 r = tb_buf_append_zero(&job->sig_json, PCRSIG_BOUND);
-                if (r < 0)
-                        return r;
-                parts.initrd = (tb_pe_source){ .path = "/dev/null", .size = b->initrd_size };
         } else {
                 r = tb_pcr11_set_section_data(b->pcr, TB_UKI_CMDLINE, e->cmdline, strlen(e->cmdline));
-                if (r < 0)
-                        return r;
-                /* systemd-measure's default phases, as systemd-stub and systemd-pcrphase extend them. */
-                r = tb_pcr_phase_list(NULL, 0, &phases, &n_phases);
-                if (r < 0)
-                        return r;
-                r = tb_pcr11_sign(b->pcr, phases, n_phases, b->pcr_key, NULL, &sig);
-                if (r < 0)
-                        return tb_log_errno(r, "cannot sign the PCR policy with the PCR key");
-                r = tb_json_format(sig, TB_JSON_SHORT, &job->sig_json);
-                if (r < 0)
-                        return r;
-                /* From where it lies in the output (page cache): every UKI reads it there. */
-                parts.initrd = (tb_pe_source){ .path = b->initrd_src, .offset = b->initrd_off, .size = b->initrd_size };
+                if (r >= 0)
+                        r = sign_pcr(b, &job->sig_json);
         }
+        if (r < 0)
+                return r;
+        if (b->provisional)
+                parts.initrd = (tb_pe_source){ .path = "/dev/null", .size = b->initrd_size };
+        else /* from where it lies in the output (page cache): every UKI reads it there */
+                parts.initrd = (tb_pe_source){ .path = b->initrd_src, .offset = b->initrd_off, .size = b->initrd_size };
 
         parts.osrel = (tb_pe_source){ .data = b->osrel.data, .size = b->osrel.len };
         parts.cmdline = (tb_pe_source){ .data = e->cmdline, .size = strlen(e->cmdline) };
         parts.uname = (tb_pe_source){ .data = b->uname, .size = strlen(b->uname) };
         parts.pcrpkey = (tb_pe_source){ .data = b->pcrpkey.data, .size = b->pcrpkey.len };
         parts.pcrsig = (tb_pe_source){ .data = job->sig_json.data, .size = job->sig_json.len };
+        parts.sbat = (tb_pe_source){ .data = b->sbat.data, .size = b->sbat.len };
         if ((r = file_source(b->kernel_path, &parts.linux_image)) < 0)
                 return tb_log_errno(r, "cannot read the kernel");
         if (b->o->splash && (r = file_source(b->o->splash, &parts.splash)) < 0)
@@ -880,28 +975,40 @@ static int assemble_esp(build *b) {
                 _cleanup_(tb_buf_freep) tb_buf ec = TB_BUF_INIT;
                 tb_esp_boot_entry be = { .title = e->title, .sort_key = e->name };
 
-                if (asprintf(&esp_path, "%s/%s.efi", UKI_DIR, e->name) < 0 || asprintf(&efi, "/%s", esp_path) < 0 ||
-                    asprintf(&conf_path, "loader/entries/%s.conf", e->name) < 0)
-                        return tb_log_oom();
-                uki_job *job = &b->jobs[b->n_jobs++];
+                _cleanup_(freep) char *options = NULL;
+                /* --cmd-lines-v2: one UKI, the first entry's; entry N boots its profile N ("@N"). */
+                const entry *uki_entry = b->o->cmd_lines_v2 ? &b->entries[0] : e;
 
-                if (!b->provisional)
-                        tb_info("building UKI %s: %s", esp_path, e->cmdline);
-                r = prepare_uki(b, e, job);
-                if (r < 0)
-                        return r;
-                job->esp_path = strdup(esp_path);
-                if (!job->esp_path)
-                        return -ENOMEM;
-                if (!b->provisional)
-                        warn_size(b, job);
-                if (!b->provisional && b->prepared_path && job == &b->jobs[b->prepared])
-                        r = tb_esp_add_producer_in(b->esp, esp_path, job->size, write_uki, job, b->prepared_path);
-                else
-                        r = tb_esp_add_producer(b->esp, esp_path, job->size, write_uki, job);
-                if (r < 0)
-                        return tb_log_errno(r, "ESP: cannot add %s", esp_path);
+                if (asprintf(&esp_path, "%s/%s.efi", UKI_DIR, uki_entry->name) < 0 || asprintf(&efi, "/%s", esp_path) < 0 ||
+                    asprintf(&conf_path, "loader/entries/%s.conf", e->name) < 0 ||
+                    (b->o->cmd_lines_v2 && i > 0 && asprintf(&options, "@%zu", i) < 0))
+                        return tb_log_oom();
+                if (e == uki_entry) {
+                        uki_job *job = &b->jobs[b->n_jobs++];
+
+                        if (!b->provisional) {
+                                tb_info("building UKI %s: %s", esp_path, e->cmdline);
+                                for (size_t j = 1; b->o->cmd_lines_v2 && j < b->n_entries; j++)
+                                        tb_info("  profile %zu: %s", j, b->entries[j].cmdline);
+                        }
+                        r = prepare_uki(b, e, job);
+                        if (r < 0)
+                                return r;
+                        job->esp_path = strdup(esp_path);
+                        if (!job->esp_path)
+                                return -ENOMEM;
+                        if (!b->provisional)
+                                warn_size(b, job);
+                        if (!b->provisional && b->prepared_path && job == &b->jobs[b->prepared])
+                                r = tb_esp_add_producer_in(b->esp, esp_path, job->size, write_uki, job,
+                                                           b->prepared_path);
+                        else
+                                r = tb_esp_add_producer(b->esp, esp_path, job->size, write_uki, job);
+                        if (r < 0)
+                                return tb_log_errno(r, "ESP: cannot add %s", esp_path);
+                }
                 be.efi = efi;
+                be.options = options;
                 be.version = b->o->include_version && b->version[0] ? b->version : NULL;
                 be.cmdline = b->o->include_cmdline ? e->extra : NULL;
                 r = tb_esp_entry_conf(&be, &ec);

@@ -48,6 +48,10 @@ typedef struct tb_medium_options {
         bool include_cmdline;
         const char *stub, *sdboot;    /* NULL: installed, or from the rootfs with sdboot_in_source */
         bool sdboot_in_source;
+        bool cmd_lines_v2;            /* one multi-profile UKI: every -c/-s entry a profile (stub 257+) */
+        const char *sbat[16];         /* SBAT text or @FILE merged into .sbat (medium/uki.h tb_uki_sbat) */
+        size_t n_sbat;
+        int stub_gen;                 /* the stub's generation for a stub newer than trustboot knows; 0: its own */
         unsigned banks;               /* PCR banks to sign policies for */
         const char *init;             /* /init symlink target in the initrd; NULL: /usr/bin/trustboot when
                                        * the image carries it, else the image's own /init */

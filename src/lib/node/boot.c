@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,35 +267,20 @@ static int from_disk(struct boot *b) {
 
 static void report_modules(struct boot *b);
 
-/* The configuration files in effect (as `trustboot install` finds them): trustboot.config= on
- * the command line, else the YAML files in /oem, else /etc/trustboot/config.yaml. */
+/* The configuration files in effect, as `trustboot install` finds them, and their merge. */
 static int load_install_config(tb_cloudconfig **ret, char ***ret_files, size_t *ret_n) {
-        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
-        _cleanup_(freep) char *cmdline_config = NULL;
-        char **files = NULL;
+        _cleanup_(tb_strv_freep) char **files = NULL;
         size_t n = 0;
-        glob_t g = { 0 };
+        int r;
 
-        if (tb_cmdline_get("trustboot.config", &cmdline_config) > 0 && *cmdline_config)
-                (void)tb_strv_push(&files, &n, cmdline_config);
-        else if (glob("/oem/*.yaml", 0, NULL, &g) == 0)
-                for (size_t i = 0; i < g.gl_pathc; i++)
-                        (void)tb_strv_push(&files, &n, g.gl_pathv[i]);
-        else if (access("/etc/trustboot/config.yaml", R_OK) == 0)
-                (void)tb_strv_push(&files, &n, "/etc/trustboot/config.yaml");
-        globfree(&g);
-        if (tb_cloudconfig_new(&c) < 0)
-                goto fail;
-        for (size_t i = 0; i < n; i++)
-                if (tb_cloudconfig_merge_file(c, files[i]) < 0)
-                        goto fail;
-        *ret = TAKE_PTR(c);
-        *ret_files = files;
+        r = tb_cloudconfig_discover(NULL, &files, &n);
+        if (r >= 0)
+                r = tb_cloudconfig_load_files((const char *const *)files, n, ret);
+        if (r < 0)
+                return -EINVAL;
+        *ret_files = TAKE_PTR(files);
         *ret_n = n;
         return 0;
-fail:
-        tb_strv_free(files);
-        return -EINVAL;
 }
 
 /* The medium's ESP: efiboot.img inside the ISO 9660 file system of the boot medium, its files

@@ -1,4 +1,4 @@
-/* boot.h — the PID-1 policy of the UKI's initrd (docs/notes/boot.md; ARCHITECTURE.md, "How a
+/* boot.h — the PID-1 policy of the UKI's initrd (docs/notes/boot.md; shared/ARCHITECTURE.md, "How a
  * node boots"):
  *
  *   API file systems → modules the machine and the job need (modules.h) → Secure Boot gate:

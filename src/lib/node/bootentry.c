@@ -62,6 +62,7 @@ static int conf_parse(tb_bootentry *e, const char *text, size_t len) {
                 if (v && !(*keys[i].slot = strdup(v)))
                         return -ENOMEM;
         }
+        e->profile = tb_loader_entry_profile(&le);
         return 0;
 }
 
@@ -84,7 +85,7 @@ int tb_bootentry_list_load(const char *esp, tb_bootentry_list *ret) {
         while ((de = readdir(d))) {
                 _cleanup_(tb_buf_freep) tb_buf text = TB_BUF_INIT;
                 _cleanup_(freep) char *path = NULL;
-                tb_bootentry e = { 0 }, *n;
+                tb_bootentry e = { .profile = -1 }, *n;
 
                 /* Hidden files are our temporary names (and systemd-boot's own rule). */
                 if (de->d_name[0] == '.' || tb_loader_entry_parse_name(de->d_name, NULL, NULL, NULL) < 0)

@@ -22,6 +22,7 @@ typedef struct tb_bootentry {
         int left, done;
         tb_bootentry_state state;
         char *title, *efi, *sort_key, *version; /* NULL when the key is absent */
+        int profile;    /* the multi-profile UKI's profile it boots (tb_loader_entry_profile), or -1 */
 } tb_bootentry;
 
 typedef struct tb_bootentry_list {

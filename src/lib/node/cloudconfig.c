@@ -2,15 +2,19 @@
 #include "node/cloudconfig.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <yaml.h>
 
+#include "node/cmdline.h"
 #include "util/buf.h"
 #include "util/fileio.h"
 #include "util/log.h"
+#include "util/strset.h"
 
 #define DEFAULT_OEM_MIB 64
 
@@ -352,6 +356,51 @@ int tb_cloudconfig_merge_file(tb_cloudconfig *c, const char *path) {
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot read", path);
         return tb_cloudconfig_merge(c, path, (const char *)b.data, b.len);
+}
+
+int tb_cloudconfig_discover(const char *root, char ***ret, size_t *ret_n) {
+        _cleanup_(tb_strv_freep) char **files = NULL;
+        _cleanup_(freep) char *value = NULL, *pattern = NULL, *etc = NULL;
+        const char *r0 = root && strcmp(root, "/") != 0 ? root : "";
+        glob_t g = { 0 };
+        size_t n = 0;
+        int r = 0;
+
+        if (asprintf(&pattern, "%s" TB_CLOUDCONFIG_OEM_DIR "/*.yaml", r0) < 0 ||
+            asprintf(&etc, "%s" TB_CLOUDCONFIG_ETC_FILE, r0) < 0)
+                return tb_log_oom();
+        if (tb_cmdline_get("trustboot.config", &value) > 0 && *value)
+                r = tb_strv_push(&files, &n, value);
+        else if (glob(pattern, 0, NULL, &g) == 0)
+                for (size_t i = 0; i < g.gl_pathc && r >= 0; i++)
+                        r = tb_strv_push(&files, &n, g.gl_pathv[i]);
+        else if (access(etc, R_OK) == 0)
+                r = tb_strv_push(&files, &n, etc);
+        globfree(&g);
+        if (r < 0)
+                return tb_log_oom();
+        if (!files && !(files = calloc(1, sizeof(char *))))
+                return tb_log_oom();
+        *ret = TAKE_PTR(files);
+        *ret_n = n;
+        return 0;
+}
+
+int tb_cloudconfig_load_files(const char *const *files, size_t n, tb_cloudconfig **ret) {
+        _cleanup_(tb_cloudconfig_freep) tb_cloudconfig *c = NULL;
+        int r;
+
+        r = tb_cloudconfig_new(&c);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                tb_debug("configuration: %s", files[i]);
+                r = tb_cloudconfig_merge_file(c, files[i]);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
 }
 
 bool tb_cloudconfig_fs_name_ok(const char *fs) {

@@ -54,6 +54,18 @@ int tb_cloudconfig_merge(tb_cloudconfig *c, const char *name, const char *text, 
 /* tb_cloudconfig_merge() of the file PATH. */
 int tb_cloudconfig_merge_file(tb_cloudconfig *c, const char *path);
 
+/* Where the configuration comes from when the user names no file (`trustboot install` without
+ * --config, and init's install-mode): trustboot.config=PATH on the kernel command line; else
+ * every ROOT/oem/NAME.yaml in name order; else ROOT/etc/trustboot/config.yaml when readable; else
+ * none, and the defaults hold. ROOT: NULL for the running system. *RET is a strv (strset.h),
+ * possibly empty. -ENOMEM only. */
+#define TB_CLOUDCONFIG_OEM_DIR "/oem"
+#define TB_CLOUDCONFIG_ETC_FILE "/etc/trustboot/config.yaml"
+int tb_cloudconfig_discover(const char *root, char ***ret, size_t *ret_n);
+
+/* The defaults with the N FILES merged over them in order. Logs the file and the problem. */
+int tb_cloudconfig_load_files(const char *const *files, size_t n, tb_cloudconfig **ret);
+
 /* Checks the merged result: one size-0 partition at most, labels unique, every encrypted label
  * belongs to a partition. Logs the first problem. */
 int tb_cloudconfig_validate(const tb_cloudconfig *c);

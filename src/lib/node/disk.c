@@ -27,6 +27,7 @@
 #include "util/fileio.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/testhook.h"
 
 #define MIB (UINT64_C(1) << 20)
 #define ESP_TYPE "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
@@ -235,7 +236,9 @@ int tb_disk_partition(const char *device, const tb_disk_layout *l) {
         r = fdisk_create_disklabel(cxt, "gpt");
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot create a GPT", device);
-        if ((r = fdisk_set_disklabel_id_from_string(cxt, TB_DISK_GUID)) < 0)
+        /* Marked as an install in progress until tb_disk_mark_installed(): auto mode may install
+         * over an interrupted install, never over a complete one. */
+        if ((r = fdisk_set_disklabel_id_from_string(cxt, TB_DISK_GUID_INSTALLING)) < 0)
                 return tb_log_errno(r, "%s: cannot set the disk GUID", device);
 
         uint64_t ss = fdisk_get_sector_size(cxt), start = MIB / ss;
@@ -248,13 +251,48 @@ int tb_disk_partition(const char *device, const tb_disk_layout *l) {
                         return r;
                 start += sectors;
         }
+        tb_testhook_step("write-gpt");
         r = fdisk_write_disklabel(cxt);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot write the partition table", device);
+        /* A power loss here may keep any part of the table (libfdisk syncs in deassign). */
+        tb_testhook_step("unsynced");
         if (blk && (r = tell_kernel(cxt, device, l)) < 0)
                 return r;
         r = fdisk_deassign_device(cxt, 0);
         if (r < 0)
+                return tb_log_errno(r, "%s: cannot sync the partition table", device);
+        return 0;
+}
+
+/* Only the GPT header's disk GUID changes (libfdisk writes the backup header, then the primary):
+ * a power loss during the write leaves a valid header with one GUID or the other, and the same
+ * partition entries. */
+int tb_disk_mark_installed(const char *device) {
+        _cleanup_(closep) int fd = -1;
+        _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = fdisk_new_context();
+        struct stat st;
+        int r;
+
+        if (!cxt)
+                return tb_log_oom();
+        bool blk = stat(device, &st) == 0 && S_ISBLK(st.st_mode);
+        fd = open(device, O_RDWR | O_CLOEXEC | (blk ? O_EXCL : 0));
+        if (fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot open exclusively", device);
+        if ((r = fdisk_assign_device_by_fd(cxt, fd, device, 0)) < 0)
+                return tb_log_errno(r, "%s: cannot read the partition table", device);
+        if (!fdisk_is_labeltype(cxt, FDISK_DISKLABEL_GPT)) {
+                tb_err("%s: no GPT", device);
+                return -EINVAL;
+        }
+        fdisk_disable_dialogs(cxt, 1);
+        if ((r = fdisk_set_disklabel_id_from_string(cxt, TB_DISK_GUID)) < 0)
+                return tb_log_errno(r, "%s: cannot set the disk GUID", device);
+        tb_testhook_step("mark-installed");
+        if ((r = fdisk_write_disklabel(cxt)) < 0)
+                return tb_log_errno(r, "%s: cannot write the partition table", device);
+        if ((r = fdisk_deassign_device(cxt, 0)) < 0)
                 return tb_log_errno(r, "%s: cannot sync the partition table", device);
         return 0;
 }
@@ -279,7 +317,10 @@ int tb_disk_wait_node(const char *node, unsigned timeout_ms) {
 }
 
 int tb_disk_mkfs(const char *dev, const char *fs, const char *label) {
-        char prog[32];
+        char prog[32], step[64];
+
+        snprintf(step, sizeof(step), "mkfs %s", label);
+        tb_testhook_step(step);
 
         if (strcmp(fs, "vfat") == 0 || strcmp(fs, "fat") == 0) {
                 const char *argv[] = { "mkfs.vfat", "-n", label, dev, NULL };
@@ -343,8 +384,9 @@ static const char *removable_why(const tb_disk_env *env, const char *disk) {
 }
 
 /* The first signature on NODE, as "a gpt partition table", "a crypto_LUKS volume", …, or NULL
- * for a blank disk. Probed with libblkid: partition tables and superblocks, the whole device. */
-static int signature(const char *node, char *what, size_t size) {
+ * for a blank disk. Probed with libblkid: partition tables and superblocks, the whole device.
+ * *RET_INTERRUPTED: the signature is the GPT of an install that did not finish. */
+static int signature(const char *node, char *what, size_t size, bool *ret_interrupted) {
         blkid_probe pr = blkid_new_probe_from_filename(node);
         const char *v = NULL;
         int r;
@@ -359,8 +401,11 @@ static int signature(const char *node, char *what, size_t size) {
                 what[0] = 0;
         else if (r == -2)
                 snprintf(what, size, "several signatures");
-        else if (r == 0 && blkid_probe_lookup_value(pr, "PTTYPE", &v, NULL) == 0)
+        else if (r == 0 && blkid_probe_lookup_value(pr, "PTTYPE", &v, NULL) == 0) {
                 snprintf(what, size, "a %s partition table", v);
+                *ret_interrupted = strcmp(v, "gpt") == 0 && blkid_probe_lookup_value(pr, "PTUUID", &v, NULL) == 0 &&
+                                   strcasecmp(v, TB_DISK_GUID_INSTALLING) == 0;
+        }
         else if (r == 0 && blkid_probe_lookup_value(pr, "TYPE", &v, NULL) == 0)
                 snprintf(what, size, "a %s signature", v);
         else if (r == 0)
@@ -646,6 +691,7 @@ int tb_disk_pick_auto_env(const tb_disk_env *env, bool force, char **ret) {
                 _cleanup_(freep) char *node = NULL, *why = NULL;
                 const char *rm;
                 char sig[128];
+                bool interrupted = false;
                 if (de->d_name[0] == '.' || skip_disk(de->d_name) || sys_u64(env, de->d_name, "ro"))
                         continue;
                 if (asprintf(&node, "%s/%s", env_dev(env), de->d_name) < 0) {
@@ -656,7 +702,11 @@ int tb_disk_pick_auto_env(const tb_disk_env *env, bool force, char **ret) {
                         continue;
                 if ((rm = removable_why(env, de->d_name)))
                         r = asprintf(&why, "%s", rm);
-                else if ((r = signature(node, sig, sizeof(sig))) >= 0 && sig[0] && !force)
+                else if ((r = signature(node, sig, sizeof(sig), &interrupted)) >= 0 && interrupted)
+                        /* Nothing of a node's on it yet: the ESP, the last thing written, came before the mark. */
+                        tb_warn("install.device auto: %s holds an install that did not finish (its GPT's disk "
+                                "GUID is still %s): it counts as blank", node, TB_DISK_GUID_INSTALLING);
+                else if (r >= 0 && sig[0] && !force)
                         r = asprintf(&why, "carries %s (name it in install.device, or set install.force: true, to "
                                            "install over it)", sig);
                 if (r < 0) {

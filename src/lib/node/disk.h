@@ -12,6 +12,9 @@
 #include "util/macro.h"
 
 #define TB_DISK_GUID "2ceff841-4c1d-5a14-8e46-ed3aeb621093" /* uuid5(URL, "KAIROS_DISK") */
+/* The disk GUID while the installer writes the disk: a GPT carrying it is an interrupted install
+ * (uuid5(URL, "TRUSTBOOT_INSTALLING")); the last write step sets TB_DISK_GUID. */
+#define TB_DISK_GUID_INSTALLING "416c8c5a-0998-5ca1-ba14-329492260e25"
 #define TB_DISK_UUID_STRING_SIZE 37
 
 /* uuid5(NamespaceURL, NAME), lower-case: Kairos' partition GUIDs and LUKS UUIDs from labels. */
@@ -44,6 +47,9 @@ int tb_disk_size(const char *device, uint64_t *ret);
 /* Writes a new GPT with the layout to DEVICE (whatever was there is replaced; old signatures at
  * the start of the disk are wiped) and asks the kernel to re-read it. -ENOSPC if too small. */
 int tb_disk_partition(const char *device, const tb_disk_layout *l);
+/* tb_disk_partition's table carries TB_DISK_GUID_INSTALLING: this sets TB_DISK_GUID once
+ * everything is on the disk (and synced), the table unchanged otherwise. */
+int tb_disk_mark_installed(const char *device);
 
 /* /dev/vda + 2 → /dev/vda2; /dev/nvme0n1, /dev/loop0, /dev/mmcblk0 + 2 → …p2. Waits up to
  * TIMEOUT_MS for the node to appear when WAIT. */

@@ -20,6 +20,9 @@
 #include "util/exec.h"
 #include "util/fileio.h"
 #include "util/log.h"
+#include "util/macro.h"
+#include "util/strset.h"
+#include "util/testhook.h"
 #include "tpm/luks.h"
 #include "measure/tpm2-policy.h"
 #include "tpm/tpm2.h"
@@ -350,6 +353,69 @@ static int unmount(const char *dir) {
         return 0;
 }
 
+static bool is_loader_dir(const char *name) {
+        return strcasecmp(name, "BOOT") == 0 || strcasecmp(name, "systemd") == 0;
+}
+
+/* mcopy -s SRCS... DST into the FAT on NODE, one write step. */
+static int mcopy(const char *node, const char *what, const char *const *srcs, size_t n, const char *dst) {
+        const char *argv[16] = { "mcopy", "-s", "-Q", "-i", node };
+        size_t a = 5;
+
+        if (n == 0)
+                return 0;
+        if (n > ARRAY_SIZE(argv) - a - 2)
+                return -E2BIG;
+        for (size_t i = 0; i < n; i++)
+                argv[a++] = srcs[i];
+        argv[a++] = dst;
+        tb_testhook_step(what);
+        return tb_exec_checked(argv, NULL);
+}
+
+/* The staged ESP onto the FAT in the order that makes a disk bootable last: the UKIs, then the
+ * entries and loader.conf that name them, then systemd-boot and the fallback loader. A power loss
+ * before the end leaves a disk the firmware finds nothing to boot on (the medium boots again and
+ * the install can run again), never a loader without its entries or entries without their UKIs.
+ * The loaders wait outside the staged EFI/ meanwhile (mcopy alone: no mmd on small images). */
+static int copy_to_fat(const char *stage, const char *node) {
+        _cleanup_(freep) char *efi = tb_path_join(stage, "EFI"), *loader = tb_path_join(stage, "loader"),
+                              *held = tb_path_join(stage, "loaders-last");
+        _cleanup_(freep) struct dirent **list = NULL;
+        _cleanup_(tb_strv_freep) char **loaders = NULL;
+        size_t n_loaders = 0;
+        int n, r = 0;
+
+        if (!efi || !loader || !held)
+                return tb_log_oom();
+        /* mtools refuses file systems whose geometry does not match a floppy's otherwise */
+        setenv("MTOOLS_SKIP_CHECK", "1", 1);
+        if (mkdir(held, 0755) < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot create", held);
+        n = scandir(efi, &list, NULL, alphasort);
+        if (n < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot list", efi);
+        for (int i = 0; i < n; i++) {
+                const char *name = list[i]->d_name;
+                if (r >= 0 && is_loader_dir(name)) {
+                        _cleanup_(freep) char *from = tb_path_join(efi, name), *to = tb_path_join(held, name);
+                        if (!from || !to)
+                                r = tb_log_oom();
+                        else if (rename(from, to) < 0)
+                                r = tb_log_errno(negative_errno(), "%s: cannot move aside", from);
+                        else
+                                r = tb_strv_push(&loaders, &n_loaders, to);
+                }
+                free(list[i]);
+        }
+        if (r < 0 ||
+            (r = mcopy(node, "esp-copy EFI", (const char *const *)&efi, 1, "::/")) < 0 ||
+            (r = mcopy(node, "esp-copy loader", (const char *const *)&loader, 1, "::/")) < 0 ||
+            (r = mcopy(node, "esp-copy boot-loader", (const char *const *)loaders, n_loaders, "::/EFI/")) < 0)
+                return r;
+        return 0;
+}
+
 /* The ESP is laid out in a staging directory and copied in with mtools: installing needs no vfat
  * driver (build hosts and containers often lack one) and the entries are complete before the
  * FAT is written. */
@@ -369,19 +435,15 @@ static int fill_esp(const tb_install_params *p, const char *node) {
                 r = tb_bootentries_finish_entries(stage);
         if (r >= 0)
                 r = strip_default_active(stage);
-        if (r >= 0) {
-                _cleanup_(freep) char *efi = tb_path_join(stage, "EFI"), *loader = tb_path_join(stage, "loader");
-                const char *argv[] = { "mcopy", "-s", "-Q", "-i", node, efi, loader, "::/", NULL };
-                /* mtools refuses file systems whose geometry does not match a floppy's otherwise */
-                setenv("MTOOLS_SKIP_CHECK", "1", 1);
-                r = efi && loader ? tb_exec_checked(argv, NULL) : tb_log_oom();
-        }
+        if (r >= 0)
+                r = copy_to_fat(stage, node);
         if (r >= 0 && !(p->efivarfs && !*p->efivarfs)) {
                 /* Without efivarfs (a test host) there is nothing to select: the entries sort right anyway. */
                 const char *vars = p->efivarfs ? p->efivarfs : TB_EFIVAR_DIR_DEFAULT;
-                if (access(vars, W_OK) == 0)
+                if (access(vars, W_OK) == 0) {
+                        tb_testhook_step("set-oneshot");
                         r = tb_bootentries_select_oneshot(stage, vars, TB_ROLE_ACTIVE);
-                else
+                } else
                         tb_warn("%s: not writable, LoaderEntryOneShot not set", vars);
         }
         tb_rm_rf(stage);
@@ -399,6 +461,7 @@ static int copy_configs(const char *node, void *userdata) {
                 return 0;
         if ((r = mount_at(node, dir, "ext4")) < 0)
                 return r;
+        tb_testhook_step("copy-configs");
         for (size_t i = 0; r >= 0 && i < p->n_config_files; i++) {
                 char name[32];
                 snprintf(name, sizeof(name), "%zu_custom.yaml", 90 + i);
@@ -431,6 +494,35 @@ static int encrypt_part(const tb_install_params *p, tb_tpm2 *tpm, const tb_buf *
         return tb_luks_format_sealed(tpm, &sp, node, &e);
 }
 
+/* One partition of the layout: its file system or LUKS2 volume, and what goes into it. */
+static int install_part(const tb_install_params *p, tb_tpm2 *tpm, const tb_buf *pem, const tb_disk_part *part) {
+        _cleanup_(freep) char *node = NULL;
+        int r;
+
+        if ((r = tb_disk_part_device(p->device, part->partno, &node)) < 0)
+                return r;
+        if ((r = tb_disk_wait_node(node, 10000)) < 0)
+                return r;
+        bool oem = strcmp(part->label, TB_CLOUDCONFIG_OEM_LABEL) == 0;
+        if (part->esp) {
+                tb_info("%s: ESP (%s), %llu MiB: systemd-boot and the boot entries", node, part->label,
+                        (unsigned long long)part->size_mib);
+                if ((r = tb_disk_mkfs(node, "vfat", part->label)) < 0 || (r = fill_esp(p, node)) < 0)
+                        return r;
+        } else if (p->encrypt && tb_cloudconfig_encrypts(p->config, part->label)) {
+                tb_info("%s: %s: LUKS2 sealed to the TPM, %s inside", node, part->label, part->fs ? part->fs : "nothing");
+                if ((r = encrypt_part(p, tpm, pem, part, node)) < 0)
+                        return r;
+        } else if (part->fs) {
+                tb_info("%s: %s: %s", node, part->label, part->fs);
+                if ((r = tb_disk_mkfs(node, part->fs, part->label)) < 0)
+                        return r;
+                if (oem && (r = copy_configs(node, (void *)p)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int tb_install_run(const tb_install_params *p, const tb_disk_layout *l) {
         _cleanup_(tb_tpm2_freep) tb_tpm2 *tpm = NULL;
         _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
@@ -447,31 +539,24 @@ int tb_install_run(const tb_install_params *p, const tb_disk_layout *l) {
         tb_info("%s: writing the partition table", p->device);
         if ((r = tb_disk_partition(p->device, l)) < 0)
                 return r;
-        for (size_t i = 0; i < l->n; i++) {
-                const tb_disk_part *part = &l->parts[i];
-                _cleanup_(freep) char *node = NULL;
-                if ((r = tb_disk_part_device(p->device, part->partno, &node)) < 0)
+        /* The ESP last, after everything else is on the disk: until its loader is written the
+         * firmware finds nothing to boot there, so a power loss leaves a disk that boots the
+         * medium again (the install can be run again from the start), never a node whose UKIs
+         * look for volumes that are not formatted yet. */
+        for (size_t i = 0; i < l->n; i++)
+                if (!l->parts[i].esp && (r = install_part(p, tpm, &pem, &l->parts[i])) < 0)
                         return r;
-                if ((r = tb_disk_wait_node(node, 10000)) < 0)
+        sync();
+        for (size_t i = 0; i < l->n; i++)
+                if (l->parts[i].esp && (r = install_part(p, tpm, &pem, &l->parts[i])) < 0)
                         return r;
-                bool oem = strcmp(part->label, TB_CLOUDCONFIG_OEM_LABEL) == 0;
-                if (part->esp) {
-                        tb_info("%s: ESP (%s), %llu MiB: systemd-boot and the boot entries", node, part->label,
-                                (unsigned long long)part->size_mib);
-                        if ((r = tb_disk_mkfs(node, "vfat", part->label)) < 0 || (r = fill_esp(p, node)) < 0)
-                                return r;
-                } else if (p->encrypt && tb_cloudconfig_encrypts(p->config, part->label)) {
-                        tb_info("%s: %s: LUKS2 sealed to the TPM, %s inside", node, part->label, part->fs ? part->fs : "nothing");
-                        if ((r = encrypt_part(p, tpm, &pem, part, node)) < 0)
-                                return r;
-                } else if (part->fs) {
-                        tb_info("%s: %s: %s", node, part->label, part->fs);
-                        if ((r = tb_disk_mkfs(node, part->fs, part->label)) < 0)
-                                return r;
-                        if (oem && (r = copy_configs(node, (void *)p)) < 0)
-                                return r;
-                }
-        }
+        /* mtools does not sync: a power loss here may keep any part of the ESP's files. */
+        tb_testhook_step("unsynced");
+        sync();
+        /* Everything is on the disk: only now does it stop being an interrupted install that
+         * install.device auto may write over. */
+        if ((r = tb_disk_mark_installed(p->device)) < 0)
+                return r;
         sync();
         return 0;
 }

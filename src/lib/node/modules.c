@@ -70,11 +70,40 @@ void tb_modules_free(tb_modules *m) {
         free(m);
 }
 
+/* For a crypto API alias ("crypto-aes"): whether the kernel already offers the algorithm —
+ * built in (Debian builds aes_generic in) while every module the alias names declined the CPU
+ * (aesni_intel without AES-NI, padlock_aes off VIA). libkmod resolves an alias through
+ * modules.alias before the built-in list, so it cannot say so itself; /proc/crypto can. */
+static bool crypto_builtin(const char *lookup) {
+        _cleanup_(tb_buf_freep) tb_buf buf = TB_BUF_INIT;
+        const char *alg;
+        size_t len;
+
+        if (strncmp(lookup, "crypto-", 7) != 0 || tb_read_file("/proc/crypto", 4 << 20, &buf) < 0 ||
+            tb_buf_append(&buf, "", 1) < 0)
+                return false;
+        alg = lookup + 7;
+        len = strlen(alg);
+        /* "name         : aes" lines, one per implementation */
+        for (const char *line = (const char *)buf.data, *end; *line; line = *end ? end + 1 : end) {
+                const char *v;
+
+                end = strchrnul(line, '\n');
+                if (strncmp(line, "name", 4) != 0 || !(v = memchr(line, ':', (size_t)(end - line))))
+                        continue;
+                v += 1 + strspn(v + 1, " \t");
+                if ((size_t)(end - v) == len && strncmp(v, alg, len) == 0)
+                        return true;
+        }
+        return false;
+}
+
 /* Inserts every module LOOKUP (a name or an alias) resolves to. Returns the number inserted,
  * -ENOENT when it resolves to nothing, or the first failure (logged). */
 static int insert_lookup(tb_modules *m, const char *lookup, bool required, bool quiet_absent) {
         struct kmod_list *list = NULL, *it;
-        int r, n = 0, first_error = 0;
+        int r, n = 0, first_error = 0, no_device = 0;
+        bool served = false;
 
         r = kmod_module_new_from_lookup(m->ctx, lookup, &list);
         if (r < 0) {
@@ -95,10 +124,17 @@ static int insert_lookup(tb_modules *m, const char *lookup, bool required, bool 
                 int before = kmod_module_get_initstate(mod);
 
                 r = kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL, NULL, NULL);
-                if ((r == -ENODEV || r == -ENXIO) && quiet_absent) {
-                        /* coldplug: a driver whose init finds no hardware it handles (CPU
-                         * frequency or EDAC drivers on a virtual CPU) — udev says nothing either */
+                if (r == 0 || r == -EEXIST)
+                        served = true;
+                if (r == -ENODEV || r == -ENXIO) {
+                        /* A driver whose init finds nothing it handles: CPU frequency or EDAC
+                         * drivers on a virtual CPU (coldplug; udev says nothing either), or one of
+                         * an alias's alternatives (crypto "aes" → aesni_intel without AES-NI,
+                         * padlock_aes off VIA CPUs) when another one serves. Said below only when
+                         * nothing of an explicit request loaded. */
                         tb_debug("module %s (for %s): no device for it", kmod_module_get_name(mod), lookup);
+                        if (!no_device)
+                                no_device = r;
                 } else if (r < 0 && r != -EEXIST) {
                         m->stats.failed++;
                         tb_log(required ? TB_LOG_ERR : TB_LOG_WARN, "module %s (for %s): cannot load: %s",
@@ -116,6 +152,14 @@ static int insert_lookup(tb_modules *m, const char *lookup, bool required, bool 
                 kmod_module_unref(mod);
         }
         kmod_module_unref_list(list);
+        if (no_device && !served && !quiet_absent && crypto_builtin(lookup))
+                tb_debug("module %s: the kernel has the algorithm built in", lookup);
+        else if (no_device && !served && !quiet_absent) {
+                m->stats.failed++;
+                tb_log(required ? TB_LOG_ERR : TB_LOG_WARN, "module %s: cannot load: %s", lookup, strerror(-no_device));
+                if (!first_error)
+                        first_error = no_device;
+        }
         m->stats.loaded += (unsigned)n;
         return first_error ? first_error : n;
 }

@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "boot/loader-entry.h"
 #include "measure/mhash.h"
 #include "measure/pcr.h"
+#include "measure/tpm2-policy.h"
 #include "boot/loader-entry.h"
 #include "node/bootentry.h"
 #include "pe/pe.h"
@@ -81,10 +83,23 @@ static int describe_entry(const tb_esl_entry *e, void *userdata) {
                 _cleanup_(X509_freep) X509 *cert = NULL;
                 struct json_object *o = json_object_new_object();
 
-                if (tb_cert_from_der(e->data, e->len, &cert) >= 0)
+                uint8_t fp[32];
+                char fp_hex[65], not_after[32] = "";
+                struct tm tm;
+
+                if (tb_cert_from_der(e->data, e->len, &cert) >= 0) {
                         X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+                        if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+                                strftime(not_after, sizeof(not_after), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                }
                 json_object_object_add(o, "owner", json_object_new_string(owner));
                 json_object_object_add(o, "subject", json_object_new_string(subject));
+                /* Rotated keys keep their subject: the fingerprint tells them apart. */
+                if (EVP_Digest(e->data, e->len, fp, NULL, EVP_sha256(), NULL) == 1) {
+                        tb_hex_encode(fp, sizeof(fp), fp_hex);
+                        json_object_object_add(o, "sha256", json_object_new_string(fp_hex));
+                }
+                json_object_object_add(o, "not_after", not_after[0] ? json_object_new_string(not_after) : NULL);
                 json_object_array_add(c->certs, o);
         }
         return 0;
@@ -127,6 +142,13 @@ static char *running_uki(const tb_status_options *o, const tb_bootentry_list *l,
         }
         json_object_object_add(r->root, "booted_entry", json_object_new_string(selected));
         e = tb_bootentry_list_find(l, selected);
+        if (!e) {
+                /* systemd-boot names a counted entry as it found it ("active+3.conf") and renames
+                 * the file for the try ("active+2-1.conf"): the base name finds it. */
+                _cleanup_(freep) char *base = NULL;
+                if (tb_loader_entry_parse_name(selected, &base, NULL, NULL) == 0)
+                        e = tb_bootentry_list_find(l, base);
+        }
         if (!e || !e->efi) {
                 problem(r, "the booted entry %s is not on %s (or has no efi line)", selected, o->esp);
                 return NULL;
@@ -175,7 +197,8 @@ static void add_pcr11(const tb_status_options *o, const tb_pe *pe, report *r) {
         json_object_object_add(r->root, "pcr11", pcr);
         if (asprintf(&p, "%s/11", o->pcr_dir ? o->pcr_dir : DEFAULT_PCR_DIR) < 0)
                 return;
-        if (tb_read_file(p, 256, &hex) < 0 || hex.len < 64 || tb_buf_append(&hex, "", 1) < 0 ||
+        /* sysfs reports every attribute as 4096 bytes long: that is the bound, not the 65 it holds. */
+        if (tb_read_file(p, 4096, &hex) < 0 || hex.len < 64 || tb_buf_append(&hex, "", 1) < 0 ||
             (hex.data[64] = 0, tb_hex_decode((const char *)hex.data, value, sizeof(value)) < 0)) {
                 problem(r, "%s: cannot read PCR 11 (no TPM, or a kernel without PCR files in sysfs)", p);
                 return;
@@ -211,22 +234,38 @@ struct vol_ctx {
         const tb_buf *pcrpkey;
 };
 
+/* Whether PEM is the same public key as the running UKI's .pcrpkey. */
+static bool same_key(const tb_buf *pem, const tb_buf *pcrpkey) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *a = NULL, *b = NULL;
+
+        return pcrpkey && tb_tpm2_pubkey_from_pem(pem->data, pem->len, &a) >= 0 &&
+               tb_tpm2_pubkey_from_pem(pcrpkey->data, pcrpkey->len, &b) >= 0 && EVP_PKEY_eq(a, b) == 1;
+}
+
 static int add_volume(const char *device, const char *name, void *userdata) {
         struct vol_ctx *c = userdata;
-        _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
+        _cleanup_(tb_luks_pcr_keys_done) tb_luks_pcr_keys keys = {};
         struct json_object *v = json_object_new_object();
-        int k = tb_luks_tpm2_pcr_pubkey(device, &pem);
-        bool bound = k > 0, matches;
+        int k = tb_luks_tpm2_pcr_keys(device, &keys);
+        bool matches = k >= 0 && keys.n == 0;
 
-        matches = !bound || (c->pcrpkey && c->pcrpkey->len == pem.len && memcmp(c->pcrpkey->data, pem.data, pem.len) == 0);
+        for (size_t i = 0; k >= 0 && i < keys.n && !matches; i++)
+                matches = same_key(&keys.pem[i], c->pcrpkey);
         json_object_object_add(v, "device", json_object_new_string(device));
         json_object_object_add(v, "name", json_object_new_string(name));
         json_object_object_add(v, "open", json_object_new_boolean(tb_luks_is_active(name)));
-        json_object_object_add(v, "signed_policy", json_object_new_boolean(bound));
+        json_object_object_add(v, "signed_policy", json_object_new_boolean(k >= 0 && keys.n > 0));
+        /* Two during a PCR key rotation (encrypt --add-pcr-key until --remove-pcr-key). */
+        json_object_object_add(v, "pcr_keys", json_object_new_int(k >= 0 ? (int)keys.n : 0));
         json_object_object_add(v, "pcr_key_matches_running_uki", json_object_new_boolean(matches));
         json_object_array_add(c->a, v);
-        if (!matches)
+        if (k < 0)
+                problem(c->r, "%s (%s): its systemd-tpm2 tokens cannot be read", device, name);
+        else if (!matches)
                 problem(c->r, "%s (%s): bound to another PCR key than the running UKI's .pcrpkey", device, name);
+        else if (keys.n > 1)
+                problem(c->r, "%s (%s): bound to %zu PCR keys: a PCR key rotation is not finished (encrypt "
+                        "--remove-pcr-key OLD.pem once the new key has booted)", device, name, keys.n);
         return 0;
 }
 

@@ -200,31 +200,37 @@ int tb_upgrade_pcrkey_check_installed(const char *installed_path, const tb_pe *n
 }
 
 int tb_upgrade_pcrkey_check_luks(const char *device, const tb_pe *new_pe, const uint8_t *want_pol) {
-        _cleanup_(tb_buf_freep) tb_buf pem = TB_BUF_INIT;
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *bound = NULL, *offered = NULL;
-        _cleanup_(BIO_free_allp) BIO *bio = NULL;
+        _cleanup_(tb_luks_pcr_keys_done) tb_luks_pcr_keys keys = {};
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *offered = NULL;
         int r;
 
-        r = tb_luks_tpm2_pcr_pubkey(device, &pem);
+        r = tb_luks_tpm2_pcr_keys(device, &keys);
         if (r < 0)
                 return r;
-        if (r == 0) {
+        if (keys.n == 0) {
                 tb_debug("%s: no signed PCR policy: any UKI unlocks it as far as PCR 11 goes", device);
                 return 0;
         }
-        bio = BIO_new_mem_buf(pem.data, (int)pem.len);
-        if (!bio)
-                return tb_log_oom();
-        bound = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-        if (!bound) {
-                tb_ossl_drain_errors("token public key");
-                return REFUSE(-EBADMSG, "%s: the systemd-tpm2 token's tpm2_pubkey is not a public key", device);
+        if (pe_pcrpkey(new_pe, &offered) < 0)
+                return REFUSE(-EKEYREJECTED, "%s: no readable .pcrpkey: the disks would not unlock after reboot",
+                              tb_pe_name(new_pe));
+        /* During a PCR key rotation the volume has a token for the old and one for the new key. */
+        for (size_t i = 0; i < keys.n; i++) {
+                _cleanup_(BIO_free_allp) BIO *bio = BIO_new_mem_buf(keys.pem[i].data, (int)keys.pem[i].len);
+                _cleanup_(EVP_PKEY_freep) EVP_PKEY *bound = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+
+                if (!bound) {
+                        tb_ossl_drain_errors("token public key");
+                        return REFUSE(-EBADMSG, "%s: the systemd-tpm2 token's tpm2_pubkey is not a public key", device);
+                }
+                if (EVP_PKEY_eq(bound, offered) == 1) {
+                        r = check_pcrsig(new_pe, bound, want_pol);
+                        return r < 0 ? r : 1;
+                }
         }
-        if (pe_pcrpkey(new_pe, &offered) < 0 || EVP_PKEY_eq(bound, offered) != 1)
-                return REFUSE(-EKEYREJECTED,
-                              "%s: its PCR public key is not the one %s is bound to: the disks would not unlock "
-                              "after reboot", tb_pe_name(new_pe), device);
-        return check_pcrsig(new_pe, bound, want_pol);
+        return REFUSE(-EKEYREJECTED,
+                      "%s: its PCR public key is not %s %s is bound to: the disks would not unlock after reboot",
+                      tb_pe_name(new_pe), keys.n > 1 ? "one of the keys" : "the one", device);
 }
 
 int tb_upgrade_pcrkey_check_pem(const uint8_t *pem, size_t len, const char *what, const tb_pe *new_pe) {

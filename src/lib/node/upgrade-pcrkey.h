@@ -26,5 +26,7 @@ int tb_upgrade_pcrkey_check_installed(const char *installed_path, const tb_pe *n
 /* Against the PEM public key PEM, named WHAT in messages (the installer's: the key it is about to
  * seal the volumes to). */
 int tb_upgrade_pcrkey_check_pem(const uint8_t *pem, size_t len, const char *what, const tb_pe *new_pe);
-/* Against DEVICE's systemd-tpm2 token; a token without a signed policy binds nothing. */
+/* Against DEVICE's systemd-tpm2 tokens: NEW_PE's .pcrpkey must be one of the keys they are bound
+ * to (two during a PCR key rotation, `encrypt --add-pcr-key`). Returns 1 when checked against a
+ * bound key, 0 when no token has a signed policy (binds nothing). */
 int tb_upgrade_pcrkey_check_luks(const char *device, const tb_pe *new_pe, const uint8_t *want_pol);

@@ -100,11 +100,23 @@ static int collect(char *const *names, const char *prefix, const char *ext, cons
         return 0;
 }
 
+/* "-profileN": an entry of a --cmd-lines-v2 medium, booting profile N of another entry's UKI. */
+static bool profile_suffix(const char *s) {
+        const char *p = strstr(s, "-profile");
+
+        return p && p[8] && strspn(p + 8, "0123456789") == strlen(p + 8);
+}
+
 /* Every suffix of A that B lacks is the other half of a norole pair gone missing. */
 static int check_pairs(const char *medium, char *const *a, const char *a_dir, const char *a_ext, char *const *b,
                        const char *b_dir, const char *b_ext) {
         for (; a && *a; a++)
-                if (!tb_upgrade_plan_has(b, *a))
+                if (!tb_upgrade_plan_has(b, *a) && profile_suffix(*a) && strcmp(a_ext, ".conf") == 0)
+                        /* Rotating entries that share a UKI is not done yet: refuse before any write. */
+                        return REFUSE(-EOPNOTSUPP, "%s: %s/%s%s%s boots a profile of a multi-profile UKI "
+                                      "(--cmd-lines-v2): upgrading to such a medium is not supported yet",
+                                      medium, a_dir, TB_BOOT_NOROLE, *a, a_ext);
+                else if (!tb_upgrade_plan_has(b, *a))
                         return REFUSE(-ENOENT, "%s: %s/%s%s%s has no %s/%s%s%s beside it", medium, a_dir,
                                       TB_BOOT_NOROLE, *a, a_ext, b_dir, TB_BOOT_NOROLE, *a, b_ext);
         return 0;

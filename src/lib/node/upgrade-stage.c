@@ -39,29 +39,6 @@ void tb_upgrade_staged_done(tb_upgrade_staged *s) {
         tb_buf_free(&s->loader_conf);
 }
 
-/* Copies IN to its end into OUT, counting into s->staged; -EFBIG past s->limit. */
-static int copy_limited(tb_upgrade_staged *s, int in, int out, tb_progress *progress) {
-        uint8_t buf[1 << 16];
-
-        for (;;) {
-                ssize_t n = read(in, buf, sizeof(buf));
-                int r;
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return negative_errno();
-                if (n == 0)
-                        return 0;
-                s->staged += (uint64_t)n;
-                if (s->limit && s->staged > s->limit)
-                        return -EFBIG;
-                r = tb_write_all(out, buf, (size_t)n);
-                if (r < 0)
-                        return r;
-                tb_progress_add(progress, (uint64_t)n);
-        }
-}
-
 static int stage_file(tb_upgrade_staged *s, const char *path, const char *dst, tb_buf *text) {
         tb_rootfs *fs = s->fs;
         const char *source = s->source;
@@ -93,7 +70,7 @@ static int stage_file(tb_upgrade_staged *s, const char *path, const char *dst, t
         /* A UKI is hundreds of MiB, and the source may be a slow stick or a network mount. */
         tb_progress progress;
         tb_progress_begin(&progress, path);
-        r = copy_limited(s, in, out, &progress);
+        r = tb_copy_fd_limited(in, out, &progress, &s->staged, s->limit);
         tb_progress_end(&progress);
         if (r == -EFBIG) {
                 (void)unlink(dst);

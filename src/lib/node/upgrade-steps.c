@@ -187,20 +187,27 @@ static int family_suffix(sim *m, const char *suffix) {
         return remove_unnamed(m);
 }
 
-static int family(sim *m) {
-        const tb_upgrade_plan *p = m->in->plan;
-        _cleanup_(freep) char *name = NULL;
-        int r;
+/* Removes the entries of ROLE<suffix> for every suffix of the strv SUFFIXES (may be NULL). */
+static int remove_role_entries(sim *m, tb_role role, char *const *suffixes) {
+        for (char *const *s = suffixes; s && *s; s++) {
+                _cleanup_(freep) char *name = role_name(role, *s);
+                int r;
 
-        for (char **s = p->drop_passive; s && *s; s++) {
-                if (!(name = role_name(TB_ROLE_PASSIVE, *s)))
+                if (!name)
                         return -ENOMEM;
                 r = remove_entries(m, name);
-                free(name);
-                name = NULL;
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+static int family(sim *m) {
+        const tb_upgrade_plan *p = m->in->plan;
+        int r;
+
+        if ((r = remove_role_entries(m, TB_ROLE_PASSIVE, p->drop_passive)) < 0)
+                return r;
         /* Every suffix but the main one, in order, then the main one: its entry ends the upgrade. */
         for (int pass = 0; pass < 2; pass++)
                 for (char *const *l = pass == 0 ? p->rotate : p->install; l && *l; l++) {
@@ -211,16 +218,7 @@ static int family(sim *m) {
                 }
         if ((r = family_suffix(m, "")) < 0)
                 return r;
-        for (char **s = p->drop_active; s && *s; s++) {
-                if (!(name = role_name(TB_ROLE_ACTIVE, *s)))
-                        return -ENOMEM;
-                r = remove_entries(m, name);
-                free(name);
-                name = NULL;
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return remove_role_entries(m, TB_ROLE_ACTIVE, p->drop_active);
 }
 
 static int single(sim *m) {

@@ -20,6 +20,7 @@
 #include "tpm/luks.h"
 #include "pe/pe.h"
 #include "sb/sbdb.h"
+#include "sb/sbexpiry.h"
 #include "util/strset.h"
 #include "medium/uki.h"
 #include "node/upgrade-pcrkey.h"
@@ -48,27 +49,33 @@ void tb_upgrade_result_done(tb_upgrade_result *r) {
 
 /* ---- checks ---- */
 
-/* The staged UKIs with the policy of each one's own PCR 11, predicted once. */
+/* The staged UKIs with the policy of each one's own PCR 11, predicted once; how many volume
+ * checks met a signed-policy binding. */
 typedef struct uki_checks {
         const tb_upgrade_staged *s;
         uint8_t (*pol)[32];
+        size_t n_bound;
 } uki_checks;
 
 static int luks_volume_cb(const char *device, const char *name, void *userdata) {
-        const uki_checks *c = userdata;
+        uki_checks *c = userdata;
 
         (void)name;
         for (size_t i = 0; i < c->s->n_ukis; i++) {
                 int r = tb_upgrade_pcrkey_check_luks(device, c->s->ukis[i].pe, c->pol[i]);
                 if (r < 0)
                         return r;
+                c->n_bound += (size_t)r;
         }
         return 0;
 }
 
-/* Every new UKI: the firmware would start it, and it unlocks the disks BOUND_UKI unlocks. */
+/* Every new UKI: the firmware would start it, and it unlocks the disks. The volumes' tokens say
+ * which PCR keys unlock them (two during a PCR key rotation, issue 18); the PCR key of BOUND_UKI
+ * (the installed one) decides only where no volume with a signed policy is found. */
 static int check_ukis(const tb_upgrade_options *o, const tb_sbdb *db, const tb_upgrade_staged *s, const char *bound_uki) {
         _cleanup_(freep) uint8_t (*pol)[32] = calloc(s->n_ukis + 1, 32);
+        uki_checks c = { .s = s, .pol = pol };
         int r;
 
         if (!pol)
@@ -80,18 +87,25 @@ static int check_ukis(const tb_upgrade_options *o, const tb_sbdb *db, const tb_u
                 r = tb_upgrade_pcrkey_expect(s->ukis[i].pe, pol[i]);
                 if (r < 0)
                         return r;
+        }
+        for (size_t j = 0; j < o->n_luks_devices; j++) {
+                r = luks_volume_cb(o->luks_devices[j], NULL, &c);
+                if (r < 0)
+                        return r;
+        }
+        /* One scan for all of them: it opens every block device. */
+        if (o->luks_scan) {
+                r = tb_luks_foreach_tpm2_volume(luks_volume_cb, &c);
+                if (r < 0)
+                        return r;
+        }
+        if (c.n_bound > 0)
+                return 0;
+        for (size_t i = 0; i < s->n_ukis; i++) {
                 r = tb_upgrade_pcrkey_check_installed(bound_uki, s->ukis[i].pe, pol[i]);
                 if (r < 0)
                         return r;
-                for (size_t j = 0; j < o->n_luks_devices; j++) {
-                        r = tb_upgrade_pcrkey_check_luks(o->luks_devices[j], s->ukis[i].pe, pol[i]);
-                        if (r < 0)
-                                return r;
-                }
         }
-        /* One scan for all of them: it opens every block device. */
-        if (o->luks_scan)
-                return tb_luks_foreach_tpm2_volume(luks_volume_cb, &(uki_checks){ .s = s, .pol = pol });
         return 0;
 }
 
@@ -376,12 +390,14 @@ static int check_sdboot(const tb_upgrade_options *o, const tb_sbdb *db, const tb
                 return r;
         int nv = tb_pe_sdmagic_major(nsd, "systemd-boot");
         int ov = tb_pe_open(sd_path, &osd) < 0 ? -1 : tb_pe_sdmagic_major(osd, "systemd-boot");
-        if (nv <= ov)
+        /* Same version: replaced when it differs, re-signed after a db key rotation — the old
+         * signature may be revoked in dbx next (issue 18); never by an older one. */
+        if (nv < ov || (nv == ov && files_equal(s->sdboot, sd_path) != 0))
                 return 0;
         r = tb_sbdb_check(db, nsd);
         if (r < 0)
                 return r;
-        tb_info("systemd-boot %d replaces %d", nv, ov);
+        tb_info("systemd-boot %d replaces %d%s", nv, ov, nv == ov ? " (signed differently)" : "");
         *ret_update = true;
         return 0;
 }
@@ -596,6 +612,12 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
                         tb_buf_free(&texts[i]);
                 return r;
         }
+
+        /* Warnings only (firmware ignores certificate times), once every check passed (a refusal
+         * stays one line): the keys in use, with the date. */
+        for (size_t i = 0; i < s.n_ukis; i++)
+                (void)tb_sb_warn_image_expiry(s.ukis[i].pe);
+        (void)tb_sb_warn_enrolled_expiry(o->efivar_dir);
 
         /* 4. The steps. */
         remove_stale(o->esp, TB_BOOT_EFI_DIR);

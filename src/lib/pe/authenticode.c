@@ -539,19 +539,6 @@ int tb_authenticode_read(const tb_pe *pe, tb_authenticode_sigs *ret) {
         return 0;
 }
 
-/* Firmware checks neither validity periods nor key usages; only the signature chain counts. */
-static int verify_cb(int ok, X509_STORE_CTX *ctx) {
-        switch (X509_STORE_CTX_get_error(ctx)) {
-        case X509_V_ERR_INVALID_PURPOSE:
-        case X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION:
-        case X509_V_ERR_CERT_HAS_EXPIRED:
-        case X509_V_ERR_CERT_NOT_YET_VALID:
-                return 1;
-        default:
-                return ok;
-        }
-}
-
 int tb_authenticode_check(const tb_authenticode_sig *sig, X509 *trusted) {
         _cleanup_(X509_STORE_freep) X509_STORE *store = X509_STORE_new();
         _cleanup_(BIO_free_allp) BIO *content = NULL;
@@ -562,7 +549,7 @@ int tb_authenticode_check(const tb_authenticode_sig *sig, X509 *trusted) {
                 return tb_log_oom();
         X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME);
         X509_STORE_set_purpose(store, X509_PURPOSE_ANY);
-        X509_STORE_set_verify_cb(store, verify_cb);
+        X509_STORE_set_verify_cb(store, tb_ossl_firmware_verify_cb);
         content = BIO_new_mem_buf(sig->content, (int)sig->content_len);
         if (!content)
                 return tb_log_oom();

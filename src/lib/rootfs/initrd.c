@@ -1,4 +1,5 @@
 #include "rootfs/initrd.h"
+#include "rootfs/xattr.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -201,11 +202,6 @@ static bool is_empty_dir(const char *name) {
         return false;
 }
 
-/* security.* attributes newc cannot carry (file capabilities above all); SELinux labels are the
- * policy's to set in the booted system, not the build host's to copy. */
-static bool xattr_recorded(const char *name) {
-        return strncmp(name, "security.", 9) == 0 && strcmp(name, "security.selinux") != 0;
-}
 
 static int record_xattrs(struct writer *w, const tb_rootfs_entry *e) {
         char proc[64], names[4096], value[4096];
@@ -220,7 +216,7 @@ static int record_xattrs(struct writer *w, const tb_rootfs_entry *e) {
                 return errno == ENOTSUP || errno == ENODATA ? 0 : tb_log_errno(negative_errno(), "%s: cannot list "
                                                                                "extended attributes", e->path);
         for (char *n = names; n < names + len; n += strlen(n) + 1) {
-                if (!xattr_recorded(n))
+                if (!tb_xattr_carried(n))
                         continue;
                 ssize_t vlen = lgetxattr(path, n, value, sizeof(value));
                 if (vlen < 0)

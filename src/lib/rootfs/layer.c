@@ -10,11 +10,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "util/fileio.h"
 #include "util/log.h"
 #include "rootfs/oci.h"
+#include "rootfs/xattr.h"
 #include "util/safefs.h"
 #include "util/strset.h"
 
@@ -273,6 +275,28 @@ static int set_owner_mode(struct apply *ap, const char *member, int pfd, const c
         return 0;
 }
 
+/* The entry's carried xattrs (PAX SCHILY.xattr.*: umoci, buildah and Docker write file
+ * capabilities there) on FD, after chown (which clears security.capability). Without the
+ * privilege to set one (not root) the attribute is named and skipped: the build goes on. */
+static int set_xattrs(struct apply *ap, const char *member, int fd, struct archive_entry *e) {
+        const char *name;
+        const void *value;
+        size_t size;
+
+        if (archive_entry_xattr_reset(e) == 0)
+                return 0;
+        while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+                if (!tb_xattr_carried(name))
+                        continue;
+                if (fsetxattr(fd, name, value, size, 0) == 0)
+                        continue;
+                if (errno != EPERM && errno != ENOTSUP)
+                        return fail_errno(ap, member, negative_errno(), "cannot set an extended attribute");
+                tb_warn("%s: %s: %s not kept: %s", ap->src->name, member, name, strerror(errno));
+        }
+        return 0;
+}
+
 static int make_file(struct apply *ap, const char *member, int pfd, const char *base, struct archive_entry *e) {
         _cleanup_(closep) int fd = -1;
         int r;
@@ -287,7 +311,7 @@ static int make_file(struct apply *ap, const char *member, int pfd, const char *
                 return fail_errno(ap, member, negative_errno(), "cannot set owner");
         if (fchmod(fd, archive_entry_perm(e) & 07777) < 0)
                 return fail_errno(ap, member, negative_errno(), "cannot set mode");
-        return 0;
+        return set_xattrs(ap, member, fd, e);
 }
 
 static int make_hardlink(struct apply *ap, const char *member, int pfd, const char *base, const char *target) {
@@ -374,7 +398,15 @@ static int apply_entry(struct apply *ap, struct archive_entry *e) {
         case AE_IFDIR:
                 if (!exists && mkdirat(pfd, base, 0700) < 0)
                         return fail_errno(ap, member, negative_errno(), "cannot create directory");
-                return set_owner_mode(ap, member, pfd, base, e, false);
+                r = set_owner_mode(ap, member, pfd, base, e, false);
+                if (r >= 0 && archive_entry_xattr_count(e) > 0) {
+                        _cleanup_(closep) int dfd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+                        if (dfd < 0)
+                                return fail_errno(ap, member, negative_errno(), "cannot open directory");
+                        r = set_xattrs(ap, member, dfd, e);
+                }
+                return r;
         case AE_IFLNK: {
                 const char *target = archive_entry_symlink(e);
 

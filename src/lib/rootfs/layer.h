@@ -5,7 +5,8 @@
  * non-directory is refused), and an error names the member. OCI whiteouts (".wh.NAME",
  * ".wh..wh..opq") remove what earlier layers made. Owners, modes (with setuid/setgid/sticky),
  * symlinks, hardlinks (inside the root only), device nodes and fifos are created as given;
- * xattrs and mtimes are ignored (the initrd has neither). */
+ * the security.* xattrs the initrd carries (rootfs/xattr.h: file capabilities) are set on files
+ * and directories; mtimes are ignored (the initrd has none). */
 #pragma once
 
 #include <stdint.h>

@@ -852,6 +852,10 @@ int tb_registry_parse_platform(const char *s, char *buf, size_t bufsize, tb_oci_
 
         if (!s || strlen(s) >= bufsize)
                 return -EINVAL;
+        /* Every character, before the split: afterwards BUF ends at the OS. */
+        for (const char *p = s; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '/' || *p == '_' || *p == '-'))
+                        return -EINVAL;
         strcpy(buf, s);
         a = strchr(buf, '/');
         if (!a || a == buf || !a[1])
@@ -863,9 +867,6 @@ int tb_registry_parse_platform(const char *s, char *buf, size_t bufsize, tb_oci_
                 if (!*v || strchr(v, '/'))
                         return -EINVAL;
         }
-        for (const char *p = buf; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '/' || *p == '_' || *p == '-'))
-                        return -EINVAL;
         *ret = (tb_oci_platform){ .os = buf, .arch = a, .variant = v };
         return 0;
 }

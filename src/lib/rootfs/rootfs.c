@@ -305,6 +305,25 @@ static int split_tag(const char *arg, char **ret_path, char **ret_tag) {
         return *ret_path ? 0 : tb_log_oom();
 }
 
+/* The work area of an image source, with the empty directory its layers unpack into open as
+ * FS's only tree; *RET_WFD is the work area itself. */
+static int open_workarea(tb_rootfs *fs, const tb_rootfs_options *opts, int *ret_wfd) {
+        _cleanup_(closep) int wfd = -1;
+        int r;
+
+        r = make_workarea(opts, &fs->workarea);
+        if (r < 0)
+                return r;
+        wfd = open(fs->workarea, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (wfd < 0 || mkdirat(wfd, "rootfs", 0755) < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot prepare work area", fs->workarea);
+        fs->fds[0] = openat(wfd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fs->fds[0] < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot prepare work area", fs->workarea);
+        *ret_wfd = TAKE_FD(wfd);
+        return 0;
+}
+
 static int open_image(tb_rootfs *fs, const char *source, const char *arg, bool archive,
                       const tb_rootfs_options *opts) {
         _cleanup_(freep) char *path = NULL, *tag = NULL;
@@ -316,15 +335,9 @@ static int open_image(tb_rootfs *fs, const char *source, const char *arg, bool a
         r = split_tag(arg, &path, &tag);
         if (r < 0)
                 return r;
-        r = make_workarea(opts, &fs->workarea);
+        r = open_workarea(fs, opts, &wfd);
         if (r < 0)
                 return r;
-        wfd = open(fs->workarea, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (wfd < 0 || mkdirat(wfd, "rootfs", 0755) < 0)
-                return tb_log_errno(negative_errno(), "%s: cannot prepare work area", fs->workarea);
-        fs->fds[0] = openat(wfd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fs->fds[0] < 0)
-                return tb_log_errno(negative_errno(), "%s: cannot prepare work area", fs->workarea);
 
         if (archive) {
                 _cleanup_(store_done) struct archive_store store = { .dirfd = -1 };
@@ -354,15 +367,9 @@ static int open_registry(tb_rootfs *fs, const tb_imageref *ref, const tb_rootfs_
         int r;
 
         tb_layer_budget_init(&budget, opts ? opts->max_image_size : 0, 0);
-        r = make_workarea(opts, &fs->workarea);
+        r = open_workarea(fs, opts, &wfd);
         if (r < 0)
                 return r;
-        wfd = open(fs->workarea, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (wfd < 0 || mkdirat(wfd, "rootfs", 0755) < 0)
-                return tb_log_errno(negative_errno(), "%s: cannot prepare work area", fs->workarea);
-        fs->fds[0] = openat(wfd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fs->fds[0] < 0)
-                return tb_log_errno(negative_errno(), "%s: cannot prepare work area", fs->workarea);
         return tb_registry_pull(ref, opts && opts->registry ? opts->registry : &defaults, fs->fds[0], &budget,
                                 opts ? opts->summary : NULL);
 }

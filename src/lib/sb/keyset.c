@@ -526,9 +526,11 @@ int tb_keyset_rotate(const tb_keyset_options *o, const char *old_dir, const char
         if (r >= 0 && rotate_pcr) {
                 r = generate_key(o, 2048, pcr_cn, &pcr_key,
                                  o->pkcs11_uri ? out_add(&f, "tpm2-pcr-private.pkcs11", false) : NULL);
+                if (r >= 0 && !o->pkcs11_uri)
+                        r = tb_key_to_pem(pcr_key, out_add(&f, "tpm2-pcr-private.pem", true));
+                /* The public half in both cases: what `encrypt --add-pcr-key` takes on the nodes. */
                 if (r >= 0)
-                        r = o->pkcs11_uri ? tb_pubkey_to_pem(pcr_key, out_add(&f, "tpm2-pcr-public.pem", false))
-                                          : tb_key_to_pem(pcr_key, out_add(&f, "tpm2-pcr-private.pem", true));
+                        r = tb_pubkey_to_pem(pcr_key, out_add(&f, "tpm2-pcr-public.pem", false));
         }
         if (r < 0) {
                 if (r != -ECANCELED)

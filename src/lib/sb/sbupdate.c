@@ -98,18 +98,6 @@ static PKCS7 *parse_sig(const uint8_t *sig, size_t len) {
         return p7;
 }
 
-static int verify_cb(int ok, X509_STORE_CTX *ctx) {
-        switch (X509_STORE_CTX_get_error(ctx)) {
-        case X509_V_ERR_INVALID_PURPOSE:
-        case X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION:
-        case X509_V_ERR_CERT_HAS_EXPIRED:
-        case X509_V_ERR_CERT_NOT_YET_VALID:
-                return 1; /* firmware has no trusted clock and checks no usages */
-        default:
-                return ok;
-        }
-}
-
 int tb_auth_verify(const tb_auth_parts *p, tb_sbvar var, uint32_t attrs, X509 *const *trusted, size_t n_trusted) {
         _cleanup_(tb_buf_freep) tb_buf signed_buf = TB_BUF_INIT;
         _cleanup_(PKCS7_freep) PKCS7 *p7 = NULL;
@@ -137,7 +125,7 @@ int tb_auth_verify(const tb_auth_parts *p, tb_sbvar var, uint32_t attrs, X509 *c
                         return tb_log_oom();
         X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME);
         X509_STORE_set_purpose(store, X509_PURPOSE_ANY);
-        X509_STORE_set_verify_cb(store, verify_cb);
+        X509_STORE_set_verify_cb(store, tb_ossl_firmware_verify_cb);
         r = PKCS7_verify(p7, NULL, store, content, NULL, PKCS7_BINARY);
         ERR_clear_error();
         return r == 1;

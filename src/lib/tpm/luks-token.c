@@ -63,14 +63,20 @@ int tb_luks_token_format(const tb_tpm2_sealed *s, int keyslot, char **ret) {
             (r = add(o, "tpm2-pcrs", pcr_array(s->pcr_mask))) < 0 ||
             (r = add(o, "tpm2-pcr-bank", json_object_new_string(bank))) < 0 ||
             (r = add(o, "tpm2-primary-alg", json_object_new_string(s->primary_alg == TPM2_ALG_ECC ? "ecc" : "rsa"))) < 0 ||
-            (r = add(o, "tpm2-policy-hash", json_object_new_string(hash))) < 0 ||
-            (r = add(o, "tpm2-pin", json_object_new_boolean(s->pin))) < 0)
+            (r = add(o, "tpm2-policy-hash", json_object_new_string(hash))) < 0)
+                return r;
+        /* 252 always writes tpm2-pin; 254+ (the SRK tokens) only when true. */
+        if ((s->pin || s->srk.len == 0) && (r = add(o, "tpm2-pin", json_object_new_boolean(s->pin))) < 0)
                 return r;
         if (s->pubkey_pcr_mask) {
                 if ((r = add(o, "tpm2_pubkey_pcrs", pcr_array(s->pubkey_pcr_mask))) < 0 ||
                     (r = add(o, "tpm2_pubkey", base64_string(s->pubkey_pem.data, s->pubkey_pem.len))) < 0)
                         return r;
         }
+        if (s->salt.len > 0 && (r = add(o, "tpm2_salt", base64_string(s->salt.data, s->salt.len))) < 0)
+                return r;
+        if (s->srk.len > 0 && (r = add(o, "tpm2_srk", base64_string(s->srk.data, s->srk.len))) < 0)
+                return r;
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text || !(*ret = strdup(text)))
                 return tb_log_oom();
@@ -97,6 +103,27 @@ static int get_base64(json_object *o, const char *key, tb_buf *out) {
                 return r;
         r = tb_base64_decode(json_object_get_string(v), (size_t)json_object_get_string_len(v), out);
         return r < 0 ? -EBADMSG : 0;
+}
+
+/* "tpm2-blob" and "tpm2-policy-hash" are a string, or since 256 an array of them with one entry per
+ * shard of a split secret. systemd splits only for pcrlock + a signed policy together, which we refuse
+ * anyway: an array of one is the string, more is -EOPNOTSUPP. */
+static int get_shard(json_object *o, const char *key, json_object **ret) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v))
+                return -ENOENT;
+        if (json_object_is_type(v, json_type_array)) {
+                if (json_object_array_length(v) == 0)
+                        return -EBADMSG;
+                if (json_object_array_length(v) > 1)
+                        return -EOPNOTSUPP;
+                v = json_object_array_get_idx(v, 0);
+        }
+        if (!json_object_is_type(v, json_type_string))
+                return -EBADMSG;
+        *ret = v;
+        return 0;
 }
 
 static int parse_keyslot(json_object *o, int *ret) {
@@ -141,14 +168,16 @@ int tb_luks_token_parse(const char *json, size_t len, tb_tpm2_sealed *ret, int *
 
         if (get(o, "type", json_type_string, &v) < 0 || strcmp(json_object_get_string(v), TB_LUKS_TOKEN_TYPE) != 0)
                 return -EMEDIUMTYPE;
-        if (json_object_object_get_ex(o, "tpm2_srk", NULL))
-                return -EOPNOTSUPP;
         if (get(o, "tpm2_pcrlock", json_type_boolean, &v) == 0 && json_object_get_boolean(v))
                 return -EOPNOTSUPP;
         if (parse_keyslot(o, &keyslot) < 0)
                 return -EBADMSG;
 
-        if (get_base64(o, "tpm2-blob", &ret->blob) < 0 || ret->blob.len == 0)
+        r = get_shard(o, "tpm2-blob", &v);
+        if (r < 0)
+                return r == -ENOENT ? -EBADMSG : r;
+        if (tb_base64_decode(json_object_get_string(v), (size_t)json_object_get_string_len(v), &ret->blob) < 0 ||
+            ret->blob.len == 0)
                 return -EBADMSG;
         r = get(o, "tpm2-pcrs", json_type_array, &v);
         if (r == -EBADMSG || (r == 0 && tb_tpm2_pcr_mask_from_json(v, &ret->pcr_mask) < 0))
@@ -170,8 +199,10 @@ int tb_luks_token_parse(const char *json, size_t len, tb_tpm2_sealed *ret, int *
                 else if (strcmp(a, "ecc") != 0)
                         return -EBADMSG;
         }
-        if (get(o, "tpm2-policy-hash", json_type_string, &v) < 0 ||
-            tb_hex_decode(json_object_get_string(v), ret->policy_hash, sizeof(ret->policy_hash)) < 0)
+        r = get_shard(o, "tpm2-policy-hash", &v);
+        if (r == -EOPNOTSUPP)
+                return r;
+        if (r < 0 || tb_hex_decode(json_object_get_string(v), ret->policy_hash, sizeof(ret->policy_hash)) < 0)
                 return -EBADMSG;
         r = get(o, "tpm2-pin", json_type_boolean, &v);
         if (r == -EBADMSG)
@@ -187,6 +218,9 @@ int tb_luks_token_parse(const char *json, size_t len, tb_tpm2_sealed *ret, int *
         r = get_base64(o, "tpm2_salt", &ret->salt);
         if (r == -EBADMSG)
                 return r;
+        r = get_base64(o, "tpm2_srk", &ret->srk);
+        if (r == -EBADMSG || (r == 0 && ret->srk.len == 0))
+                return -EBADMSG;
 
         if (ret_keyslot)
                 *ret_keyslot = keyslot;

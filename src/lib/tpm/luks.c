@@ -12,6 +12,9 @@
 #include "util/codec.h"
 #include "util/exec.h"
 #include "util/log.h"
+#include "util/ossl.h"
+#include "util/testhook.h"
+#include "measure/tpm2-policy.h"
 #include "tpm/luks-token.h"
 
 #define VOLUME_KEY_SIZE 64 /* aes-xts-plain64 with AES-256: two 256-bit keys */
@@ -66,6 +69,14 @@ static int secret_passphrase(const uint8_t *secret, tb_buf *out) {
         return tb_base64_encode(secret, TB_TPM2_SECRET_SIZE, out);
 }
 
+/* A write step of the volume LABEL (test builds: a power loss may happen here). */
+static void step(const tb_luks_enroll *e, const char *what) {
+        char s[96];
+
+        snprintf(s, sizeof(s), "%s %s", what, e->label ? e->label : "-");
+        tb_testhook_step(s);
+}
+
 static int run_mkfs(struct crypt_device *cd, const char *device, const uint8_t *vk, const tb_luks_enroll *e) {
         uint8_t b[4];
         char name[64], node[96], prog[64], rnd[2 * sizeof(b) + 1];
@@ -81,9 +92,12 @@ static int run_mkfs(struct crypt_device *cd, const char *device, const uint8_t *
         r = crypt_activate_by_volume_key(cd, name, (const char *)vk, VOLUME_KEY_SIZE, 0);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot activate for mkfs (device-mapper)", device);
+        step(e, "luks-mkfs");
         r = tb_exec_checked(argv, NULL);
-        if (r >= 0 && e->populate)
+        if (r >= 0 && e->populate) {
+                step(e, "luks-populate");
                 r = e->populate(node, e->userdata);
+        }
         k = crypt_deactivate(cd, name);
         if (r < 0)
                 return r;
@@ -152,6 +166,7 @@ int tb_luks_format(const char *device, const tb_luks_enroll *e) {
                 tb_err("cannot generate a volume key");
                 return -EIO;
         }
+        step(e, "luks-format");
         r = crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64", e->uuid, (const char *)vk, sizeof(vk), &params);
         if (r < 0) {
                 tb_log_errno(r, "%s: cannot format as LUKS2", device);
@@ -164,6 +179,7 @@ int tb_luks_format(const char *device, const tb_luks_enroll *e) {
                 tb_log_errno(r, "%s: cannot prepare the TPM keyslot", device);
                 goto out;
         }
+        step(e, "luks-keyslot");
         slot = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, (const char *)vk, sizeof(vk),
                                                (const char *)pass.data, pass.len);
         if (slot < 0) {
@@ -175,6 +191,7 @@ int tb_luks_format(const char *device, const tb_luks_enroll *e) {
                 tb_log_errno(r, "%s: cannot build the systemd-tpm2 token", device);
                 goto out;
         }
+        step(e, "luks-token");
         r = crypt_token_json_set(cd, CRYPT_ANY_TOKEN, token);
         if (r < 0) {
                 tb_log_errno(r, "%s: cannot store the systemd-tpm2 token", device);
@@ -222,7 +239,8 @@ static int unlock_token(struct crypt_device *cd, const char *device, const char 
         if (r == -EMEDIUMTYPE)
                 return -ENOKEY;
         if (r == -EOPNOTSUPP) {
-                tb_warn("%s: token %d: needs an SRK or pcrlock policy, which trustboot does not support", device, id);
+                tb_warn("%s: token %d: needs a pcrlock policy (or a sharded secret), which trustboot does not support",
+                        device, id);
                 return -ENOKEY;
         }
         if (r < 0) {
@@ -311,47 +329,6 @@ bool tb_luks_has_tpm2_token(const char *device, char **ret_label) {
         return false;
 }
 
-int tb_luks_tpm2_pcr_pubkey(const char *device, tb_buf *ret_pem) {
-        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
-        bool any = false, found = false;
-        int r;
-
-        r = open_device(device, true, &cd);
-        if (r < 0)
-                return r;
-        for (int id = 0; id < TOKENS_MAX; id++) {
-                _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
-                const char *json;
-
-                if (crypt_token_json_get(cd, id, &json) < 0)
-                        continue;
-                r = tb_luks_token_parse(json, strlen(json), &s, NULL);
-                if (r == -EMEDIUMTYPE)
-                        continue;
-                if (r < 0)
-                        return tb_log_errno(r, "%s: token %d: cannot parse", device, id);
-                any = true;
-                if (s.pubkey_pem.len == 0)
-                        continue;
-                if (found) {
-                        if (ret_pem->len != s.pubkey_pem.len || memcmp(ret_pem->data, s.pubkey_pem.data, s.pubkey_pem.len) != 0) {
-                                tb_err("%s: tokens bound to different PCR keys", device);
-                                return -EKEYREJECTED;
-                        }
-                        continue;
-                }
-                r = tb_buf_append(ret_pem, s.pubkey_pem.data, s.pubkey_pem.len);
-                if (r < 0)
-                        return r;
-                found = true;
-        }
-        if (!any) {
-                tb_err("%s: no systemd-tpm2 token", device);
-                return -ENOKEY;
-        }
-        return found ? 1 : 0;
-}
-
 bool tb_luks_is_active(const char *name) {
         crypt_status_info st = crypt_status(NULL, name);
 
@@ -394,8 +371,17 @@ int tb_luks_foreach_tpm2_volume(tb_luks_volume_fn fn, void *userdata) {
 
 /* ---- PCR key rotation: a second TPM2 keyslot and token (issue 18) ---- */
 
-/* The volume key, from the first systemd-tpm2 token whose sealed secret the TPM releases now. */
-static int volume_key_from_tpm(struct crypt_device *cd, const tb_luks_unlock_params *p,
+/* Whether the token S is bound (signed policy) to the PCR public key KEY. */
+static bool token_bound_to(const tb_tpm2_sealed *s, EVP_PKEY *key) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
+
+        return key && s->pubkey_pem.len > 0 && tb_tpm2_pubkey_from_pem(s->pubkey_pem.data, s->pubkey_pem.len, &k) >= 0 &&
+               EVP_PKEY_eq(k, key) == 1;
+}
+
+/* The volume key, from the first systemd-tpm2 token whose sealed secret the TPM releases now;
+ * tokens bound to SKIP (may be NULL) are not tried. */
+static int volume_key_from_tpm(struct crypt_device *cd, const tb_luks_unlock_params *p, EVP_PKEY *skip,
                                uint8_t vk[VOLUME_KEY_SIZE]) {
         _cleanup_(tb_tpm2_freep) tb_tpm2 *tpm = NULL;
         int result = -ENOKEY;
@@ -409,7 +395,7 @@ static int volume_key_from_tpm(struct crypt_device *cd, const tb_luks_unlock_par
                 int r, slot;
 
                 if (crypt_token_json_get(cd, id, &json) < 0 ||
-                    tb_luks_token_parse(json, strlen(json), &s, &slot) < 0 || s.pin)
+                    tb_luks_token_parse(json, strlen(json), &s, &slot) < 0 || s.pin || token_bound_to(&s, skip))
                         continue; /* PIN tokens: not for an unattended rotation */
                 if (!tpm && (r = tb_tpm2_open(p->tpm2_device, &tpm)) < 0)
                         return r;
@@ -440,7 +426,7 @@ int tb_luks_add_tpm2_token(const char *device, const tb_tpm2_sealed *sealed, con
         r = open_device(device, true, &cd);
         if (r < 0)
                 return r;
-        r = volume_key_from_tpm(cd, p, vk);
+        r = volume_key_from_tpm(cd, p, NULL, vk);
         if (r < 0) {
                 if (r == -ENOKEY)
                         tb_err("%s: no systemd-tpm2 token without a PIN to unlock it with", device);
@@ -489,4 +475,130 @@ int tb_luks_format_sealed(tb_tpm2 *tpm, const tb_tpm2_seal_params *seal, const c
         }
         OPENSSL_cleanse(secret, sizeof(secret));
         return r;
+}
+
+/* ---- PCR key rotation: the keys a volume is bound to, and the old one removed ---- */
+
+void tb_luks_pcr_keys_done(tb_luks_pcr_keys *k) {
+        for (size_t i = 0; i < k->n; i++)
+                tb_buf_free(&k->pem[i]);
+        free(k->pem);
+        *k = (tb_luks_pcr_keys){};
+}
+
+int tb_luks_tpm2_pcr_keys(const char *device, tb_luks_pcr_keys *ret) {
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+        bool any = false;
+        int r;
+
+        r = open_device(device, true, &cd);
+        if (r < 0)
+                return r;
+        for (int id = 0; id < TOKENS_MAX; id++) {
+                _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
+                _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+                const char *json;
+                bool seen = false;
+                tb_buf *n;
+
+                if (crypt_token_json_get(cd, id, &json) < 0)
+                        continue;
+                r = tb_luks_token_parse(json, strlen(json), &s, NULL);
+                if (r == -EMEDIUMTYPE)
+                        continue;
+                if (r < 0)
+                        return tb_log_errno(r, "%s: token %d: cannot parse", device, id);
+                any = true;
+                if (s.pubkey_pem.len == 0)
+                        continue;
+                if (tb_tpm2_pubkey_from_pem(s.pubkey_pem.data, s.pubkey_pem.len, &key) < 0) {
+                        tb_err("%s: token %d: its tpm2_pubkey is not a public key", device, id);
+                        return -EBADMSG;
+                }
+                for (size_t i = 0; i < ret->n && !seen; i++) {
+                        _cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
+                        seen = tb_tpm2_pubkey_from_pem(ret->pem[i].data, ret->pem[i].len, &k) >= 0 &&
+                               EVP_PKEY_eq(k, key) == 1;
+                }
+                if (seen)
+                        continue;
+                n = realloc(ret->pem, (ret->n + 1) * sizeof(*n));
+                if (!n)
+                        return tb_log_oom();
+                ret->pem = n;
+                ret->pem[ret->n] = (tb_buf)TB_BUF_INIT;
+                r = tb_buf_append(&ret->pem[ret->n], s.pubkey_pem.data, s.pubkey_pem.len);
+                ret->n++;
+                if (r < 0)
+                        return r;
+        }
+        if (!any) {
+                tb_err("%s: no systemd-tpm2 token", device);
+                return -ENOKEY;
+        }
+        return 0;
+}
+
+int tb_luks_remove_tpm2_pcr_key(const char *device, const uint8_t *old_pem, size_t old_len,
+                                const tb_luks_unlock_params *p) {
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *old = NULL;
+        uint8_t vk[VOLUME_KEY_SIZE];
+        int r, removed = 0, ids[TOKENS_MAX], slots[TOKENS_MAX], n = 0;
+
+        r = tb_tpm2_pubkey_from_pem(old_pem, old_len, &old);
+        if (r < 0)
+                return r;
+        r = open_device(device, true, &cd);
+        if (r < 0)
+                return r;
+        for (int id = 0; id < TOKENS_MAX; id++) {
+                _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
+                const char *json;
+                int slot;
+
+                if (crypt_token_json_get(cd, id, &json) < 0 || tb_luks_token_parse(json, strlen(json), &s, &slot) < 0)
+                        continue;
+                if (token_bound_to(&s, old)) {
+                        ids[n] = id;
+                        slots[n++] = slot;
+                }
+        }
+        if (n == 0) {
+                tb_err("%s: no systemd-tpm2 token is bound to that PCR key", device);
+                return -ENOENT;
+        }
+        /* The proof that the volume keeps unlocking: another token releases the key now (on a
+         * boot of a UKI whose policy the new PCR key signed). */
+        {
+                /* The unseal's own failure would be a second error line: the one below says it all. */
+                enum tb_log_level level = tb_log_get_level();
+                if (level < TB_LOG_DEBUG)
+                        tb_log_set_level(TB_LOG_QUIET);
+                r = volume_key_from_tpm(cd, p, old, vk);
+                tb_log_set_level(level);
+        }
+        OPENSSL_cleanse(vk, sizeof(vk));
+        if (r < 0) {
+                if (r == -ENOKEY)
+                        tb_err("%s: no other systemd-tpm2 token (without a PIN) would be left: not removing the "
+                               "only TPM2 key", device);
+                else
+                        tb_err("%s: no other systemd-tpm2 token unseals now: boot a UKI signed with the new PCR key "
+                               "first (the old key's token stays)", device);
+                return -EKEYREJECTED;
+        }
+        /* Token first: a keyslot left without its token if we stop here is only dead weight, a
+         * token naming a destroyed keyslot would be tried at every boot. */
+        for (int i = 0; i < n; i++) {
+                r = crypt_token_json_set(cd, ids[i], NULL);
+                if (r < 0)
+                        return tb_log_errno(r, "%s: cannot remove systemd-tpm2 token %d", device, ids[i]);
+                r = crypt_keyslot_destroy(cd, slots[i]);
+                if (r < 0)
+                        return tb_log_errno(r, "%s: cannot remove keyslot %d (its token is gone)", device, slots[i]);
+                tb_info("%s: removed systemd-tpm2 token %d and keyslot %d (the old PCR key)", device, ids[i], slots[i]);
+                removed++;
+        }
+        return removed;
 }

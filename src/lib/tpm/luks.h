@@ -62,12 +62,6 @@ int tb_luks_add_tpm2_token(const char *device, const tb_tpm2_sealed *sealed, con
 /* Whether DEVICE is LUKS2 with a systemd-tpm2 token, and its label (may be NULL; free()). */
 bool tb_luks_has_tpm2_token(const char *device, char **ret_label);
 
-/* The PCR signing public key (PEM, appended to RET_PEM) that DEVICE's systemd-tpm2 tokens are
- * bound to through a signed policy: what a new UKI's .pcrpkey must be for DEVICE to unlock.
- * Returns 1 when found, 0 when the tokens have no signed policy; -ENOKEY (logged) without a
- * systemd-tpm2 token; -EKEYREJECTED (logged) if two tokens name different keys. */
-int tb_luks_tpm2_pcr_pubkey(const char *device, tb_buf *ret_pem);
-
 /* Whether a device-mapper volume NAME is active (false without device-mapper). */
 bool tb_luks_is_active(const char *name);
 
@@ -76,3 +70,21 @@ bool tb_luks_is_active(const char *name);
  * skipped with a warning). Stops at and returns FN's first negative return. */
 typedef int (*tb_luks_volume_fn)(const char *device, const char *name, void *userdata);
 int tb_luks_foreach_tpm2_volume(tb_luks_volume_fn fn, void *userdata);
+
+/* The distinct PCR signing public keys (PEM) DEVICE's systemd-tpm2 tokens are bound to through
+ * a signed policy: two during a PCR key rotation, none without signed policies. -ENOKEY (logged)
+ * without a systemd-tpm2 token. Free with tb_luks_pcr_keys_done() (also after a failure). */
+typedef struct tb_luks_pcr_keys {
+        tb_buf *pem;
+        size_t n;
+} tb_luks_pcr_keys;
+void tb_luks_pcr_keys_done(tb_luks_pcr_keys *k);
+int tb_luks_tpm2_pcr_keys(const char *device, tb_luks_pcr_keys *ret);
+
+/* The end of a PCR key rotation: removes DEVICE's systemd-tpm2 tokens bound to the old PCR
+ * public key OLD_PEM and their keyslots, only once another systemd-tpm2 token (no PIN) unseals
+ * the volume key now (P: TPM device, signature file) — on a boot of a UKI signed with the new
+ * key. Returns how many were removed; -ENOENT if none is bound to OLD_PEM, -EKEYREJECTED if no
+ * other token unseals now (nothing removed). Logs. */
+int tb_luks_remove_tpm2_pcr_key(const char *device, const uint8_t *old_pem, size_t old_len,
+                                const tb_luks_unlock_params *p);

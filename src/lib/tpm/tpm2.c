@@ -32,13 +32,18 @@ struct tb_tpm2 {
 typedef struct handle {
         ESYS_CONTEXT *esys;
         ESYS_TR tr;
+        bool persistent; /* a persistent key (the SRK): only its ESYS_TR is released, never the key */
 } handle;
 
-#define HANDLE_INIT(t) { (t)->esys, ESYS_TR_NONE }
+#define HANDLE_INIT(t) { (t)->esys, ESYS_TR_NONE, false }
 
 static void handle_flush(handle *h) {
-        if (h->tr != ESYS_TR_NONE)
-                (void)Esys_FlushContext(h->esys, h->tr);
+        if (h->tr != ESYS_TR_NONE) {
+                if (h->persistent)
+                        (void)Esys_TR_Close(h->esys, &h->tr);
+                else
+                        (void)Esys_FlushContext(h->esys, h->tr);
+        }
         h->tr = ESYS_TR_NONE;
 }
 
@@ -112,6 +117,7 @@ void tb_tpm2_sealed_done(tb_tpm2_sealed *s) {
         tb_buf_free(&s->blob);
         tb_buf_free(&s->pubkey_pem);
         tb_buf_free(&s->salt);
+        tb_buf_free(&s->srk);
 }
 
 /* systemd's "legacy" transient primary template: no NODA and empty unique fields, unlike the
@@ -286,6 +292,22 @@ int tb_tpm2_seal(tb_tpm2 *t, const tb_tpm2_seal_params *p, uint8_t secret[TB_TPM
         TSS2_RC rc;
         int r;
 
+        if (p->pin) {
+                /* 252 turns the PIN into SHA-256(PIN) and binds its session to the sealed object with it;
+                 * when that digest ends in 0x00 the TPM trims it and 252 does not, so 252's
+                 * systemd-cryptsetup could never open the volume (seen with its token plugin). */
+                uint8_t auth[TB_TPM2_DIGEST_SIZE];
+                bool trailing_zero;
+
+                tb_tpm2_pin_auth_value(p->pin, auth);
+                trailing_zero = auth[TB_TPM2_DIGEST_SIZE - 1] == 0;
+                OPENSSL_cleanse(auth, sizeof(auth));
+                if (trailing_zero) {
+                        tb_err("PIN refused: systemd 252 cannot unlock with a PIN whose SHA-256 ends in a zero byte "
+                               "(1 PIN in 256); choose another");
+                        return -EINVAL;
+                }
+        }
         ret->bank = TPM2_ALG_SHA256; /* the only bank whose signatures systemd can verify */
         ret->pcr_mask = p->pcr_mask;
         ret->pubkey_pcr_mask = p->pubkey_pem ? p->pubkey_pcr_mask : 0;
@@ -387,8 +409,12 @@ static void mask_to_string(uint32_t mask, char *out, size_t size) {
                         n += (size_t)snprintf(out + n, size - n, "%s%u", n ? "+" : "", i);
 }
 
-/* PolicyAuthorize branch: the TPM checks that our key signed the PCR policy of this boot. */
-static int policy_signed(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR session, const char *signature_path) {
+/* PolicyAuthorize branch: the TPM checks that our key signed the PCR policy of this boot.
+ * EXPONENT_ZERO loads an RSA key with the public exponent 65537 as 0 ("the default"): a different
+ * Name, which systemd 255 used when it computed the policy of a --tpm2-public-key enrollment
+ * (systemd bug #30546); -EDOM if the key has another exponent (nothing to retry). */
+static int policy_signed(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR session, const char *signature_path,
+                         bool exponent_zero) {
         _cleanup_(handle_flush) handle key = HANDLE_INIT(t);
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
         _cleanup_(esys_freep) TPM2B_DIGEST *approved = NULL;
@@ -416,6 +442,11 @@ static int policy_signed(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR session, c
                 return -EBADMSG;
         }
         tb_hex_encode(fp, sizeof(fp), pkfp);
+        if (exponent_zero) {
+                if (pub.publicArea.parameters.rsaDetail.exponent != 65537)
+                        return -EDOM;
+                pub.publicArea.parameters.rsaDetail.exponent = 0;
+        }
         rc = Esys_LoadExternal(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, &pub, ESYS_TR_RH_OWNER,
                                &key.tr);
         if (rc != TSS2_RC_SUCCESS) {
@@ -482,8 +513,95 @@ static int policy_signed(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR session, c
         return 0;
 }
 
+/* The parent of a 254+ token: the SRK whose serialization (tpm2_srk) names its persistent handle
+ * and public area. The TPM's key at that handle must have the same Name before we use it, so that a
+ * cleared TPM or another machine's disk gets a clear error instead of a failed load; the sessions
+ * salted with the serialized public key then prove that the TPM holds its private part. */
+static int open_srk(tb_tpm2 *t, const tb_buf *srk, handle *ret) {
+        _cleanup_(esys_freep) TPM2B_NAME *want = NULL, *have = NULL;
+        TPM2_HANDLE h;
+        ESYS_TR found;
+        TSS2_RC rc;
+
+        ret->persistent = true;
+        rc = Esys_TR_Deserialize(t->esys, srk->data, srk->len, &ret->tr);
+        if (rc != TSS2_RC_SUCCESS) {
+                ret->tr = ESYS_TR_NONE;
+                tb_err("token: tpm2_srk is not a serialized TPM key");
+                return -EBADMSG;
+        }
+        rc = Esys_TR_GetTpmHandle(t->esys, ret->tr, &h);
+        if (rc != TSS2_RC_SUCCESS || (h >> TPM2_HR_SHIFT) != TPM2_HT_PERSISTENT) {
+                tb_err("token: tpm2_srk does not name a persistent key");
+                return -EBADMSG;
+        }
+        rc = Esys_TR_GetName(t->esys, ret->tr, &want);
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_error(rc, "reading the token's SRK name");
+        /* ESAPI hands out one ESYS_TR per TPM handle: release the token's before asking the TPM, or we
+         * would get the token's own public area back instead of the TPM's. */
+        (void)Esys_TR_Close(t->esys, &ret->tr);
+        ret->tr = ESYS_TR_NONE;
+        rc = Esys_TR_FromTPMPublic(t->esys, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &found);
+        if (rc != TSS2_RC_SUCCESS) {
+                if (rc_base(rc) != TPM2_RC_HANDLE)
+                        return tpm_error(rc, "reading the SRK");
+                tb_err("TPM: no key at 0x%08x, the SRK the token was sealed under (TPM cleared, or another "
+                       "machine's disk?)", h);
+                return -EREMOTE;
+        }
+        rc = Esys_TR_GetName(t->esys, found, &have);
+        (void)Esys_TR_Close(t->esys, &found);
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_error(rc, "reading the SRK's name");
+        if (want->size != have->size || memcmp(want->name, have->name, want->size) != 0) {
+                tb_err("TPM: the key at 0x%08x is not the SRK the token was sealed under (TPM cleared, or "
+                       "another machine's disk?)", h);
+                return -EREMOTE;
+        }
+        /* From here on the token's public area salts the sessions: only the TPM holding its private
+         * part can answer them. */
+        rc = Esys_TR_Deserialize(t->esys, srk->data, srk->len, &ret->tr);
+        if (rc != TSS2_RC_SUCCESS) {
+                ret->tr = ESYS_TR_NONE;
+                return tpm_error(rc, "loading the SRK");
+        }
+        return 0;
+}
+
+/* A blob with a seed was sealed offline against the SRK's public key (systemd-cryptenroll
+ * --tpm2-device-key): the TPM imports it into a private part of its own before it can be loaded. */
+static int import_sealed(tb_tpm2 *t, ESYS_TR parent, const TPM2B_PUBLIC *pub, const TPM2B_ENCRYPTED_SECRET *seed,
+                         TPM2B_PRIVATE *priv) {
+        _cleanup_(esys_freep) TPM2B_PRIVATE *imported = NULL;
+        TPM2B_DATA no_inner_key = { 0 };
+        TPMT_SYM_DEF_OBJECT no_inner_wrap = { .algorithm = TPM2_ALG_NULL };
+        TSS2_RC rc;
+
+        rc = Esys_Import(t->esys, parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &no_inner_key, pub, priv,
+                         seed, &no_inner_wrap, &imported);
+        if (rc != TSS2_RC_SUCCESS) {
+                tb_err("TPM: cannot import the sealed object (sealed for another TPM?): %s", Tss2_RC_Decode(rc));
+                return -EIO;
+        }
+        *priv = *imported;
+        return 0;
+}
+
+static void log_policy_mismatch(const tb_tpm2_sealed *s) {
+        char pcrs[80];
+
+        mask_to_string(s->pcr_mask, pcrs, sizeof(pcrs));
+        if (s->pcr_mask)
+                tb_err("PCR %s (%s) changed since enrollment: the policy does not match", pcrs,
+                       tb_tpm2_bank_name(s->bank));
+        else
+                tb_err("the TPM policy does not match the token's policy hash");
+}
+
+/* -EDOM (nothing logged): the session's policy digest is not the token's. */
 static int unseal_once(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR primary, ESYS_TR sealed,
-                       const char *signature_path, uint8_t secret[TB_TPM2_SECRET_SIZE]) {
+                       const char *signature_path, bool exponent_zero, uint8_t secret[TB_TPM2_SECRET_SIZE]) {
         _cleanup_(handle_flush) handle policy = HANDLE_INIT(t), enc = HANDLE_INIT(t);
         _cleanup_(esys_freep) TPM2B_DIGEST *digest = NULL;
         _cleanup_(esys_freep) TPM2B_SENSITIVE_DATA *data = NULL;
@@ -499,7 +617,7 @@ static int unseal_once(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR primary, ESY
         if (r < 0)
                 return r;
         if (s->pubkey_pcr_mask) {
-                r = policy_signed(t, s, policy.tr, signature_path);
+                r = policy_signed(t, s, policy.tr, signature_path, exponent_zero);
                 if (r < 0)
                         return r;
         }
@@ -519,17 +637,8 @@ static int unseal_once(tb_tpm2 *t, const tb_tpm2_sealed *s, ESYS_TR primary, ESY
         rc = Esys_PolicyGetDigest(t->esys, policy.tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest);
         if (rc != TSS2_RC_SUCCESS)
                 return tpm_error(rc, "PolicyGetDigest");
-        if (digest->size != TB_TPM2_DIGEST_SIZE || memcmp(digest->buffer, s->policy_hash, TB_TPM2_DIGEST_SIZE) != 0) {
-                char pcrs[80];
-
-                mask_to_string(s->pcr_mask, pcrs, sizeof(pcrs));
-                if (s->pcr_mask)
-                        tb_err("PCR %s (%s) changed since enrollment: the policy does not match", pcrs,
-                               tb_tpm2_bank_name(s->bank));
-                else
-                        tb_err("the TPM policy does not match the token's policy hash");
-                return -EPERM;
-        }
+        if (digest->size != TB_TPM2_DIGEST_SIZE || memcmp(digest->buffer, s->policy_hash, TB_TPM2_DIGEST_SIZE) != 0)
+                return -EDOM;
 
         rc = Esys_Unseal(t->esys, sealed, policy.tr, enc.tr, ESYS_TR_NONE, &data);
         if (rc != TSS2_RC_SUCCESS) {
@@ -566,6 +675,7 @@ int tb_tpm2_unseal(tb_tpm2 *t, const tb_tpm2_sealed *s, const char *pin, const c
         _cleanup_(handle_flush) handle primary = HANDLE_INIT(t), sealed = HANDLE_INIT(t);
         TPM2B_PRIVATE priv = { 0 };
         TPM2B_PUBLIC pub = { 0 };
+        TPM2B_ENCRYPTED_SECRET seed = { 0 };
         size_t off = 0;
         TSS2_RC rc;
         int r = 0;
@@ -583,16 +693,30 @@ int tb_tpm2_unseal(tb_tpm2 *t, const tb_tpm2_sealed *s, const char *pin, const c
                 tb_err("token: tpm2-blob is not a sealed TPM object");
                 return -EBADMSG;
         }
-        if (off != s->blob.len)
-                tb_debug("token: %zu bytes after the sealed object ignored", s->blob.len - off);
+        if (off < s->blob.len &&
+            (Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(s->blob.data, s->blob.len, &off, &seed) != TSS2_RC_SUCCESS ||
+             off != s->blob.len)) {
+                tb_err("token: tpm2-blob has %zu bytes after the sealed object that are not an import seed",
+                       s->blob.len - off);
+                return -EBADMSG;
+        }
 
-        r = create_primary(t, s->primary_alg ? s->primary_alg : TPM2_ALG_ECC, &primary);
-        if (r == -EOPNOTSUPP) {
-                tb_err("TPM: cannot create the ECC primary key the token was sealed under");
-                return -EOPNOTSUPP;
+        if (s->srk.len > 0)
+                r = open_srk(t, &s->srk, &primary);
+        else {
+                r = create_primary(t, s->primary_alg ? s->primary_alg : TPM2_ALG_ECC, &primary);
+                if (r == -EOPNOTSUPP) {
+                        tb_err("TPM: cannot create the ECC primary key the token was sealed under");
+                        return -EOPNOTSUPP;
+                }
         }
         if (r < 0)
                 return r;
+        if (seed.size > 0) {
+                r = import_sealed(t, primary.tr, &pub, &seed, &priv);
+                if (r < 0)
+                        return r;
+        }
         rc = Esys_Load(t->esys, primary.tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &sealed.tr);
         if (rc != TSS2_RC_SUCCESS) {
                 sealed.tr = ESYS_TR_NONE;
@@ -609,13 +733,24 @@ int tb_tpm2_unseal(tb_tpm2 *t, const tb_tpm2_sealed *s, const char *pin, const c
                         tb_tpm2_pin_auth_value(pin, auth.buffer);
                 if (r < 0)
                         return r;
+                /* An auth value ending in 0x00 (1 PIN in 256) is trimmed by the TPM (Part 1, "Authorization
+                 * Size Convention") and by Esys_TR_SetAuth alike: passed as it is. */
                 rc = Esys_TR_SetAuth(t->esys, sealed.tr, &auth);
                 OPENSSL_cleanse(&auth, sizeof(auth));
                 if (rc != TSS2_RC_SUCCESS)
                         return tpm_error(rc, "setting the PIN");
         }
-        for (int i = 0;; i++) {
-                r = unseal_once(t, s, primary.tr, sealed.tr, signature_path, secret);
+        for (int i = 0, exponent_zero = 0;; i++) {
+                r = unseal_once(t, s, primary.tr, sealed.tr, signature_path, exponent_zero, secret);
+                if (r == -EDOM && s->pubkey_pcr_mask && !exponent_zero) {
+                        tb_debug("policy mismatch: trying the PCR key with exponent 0 (systemd 255 enrollments)");
+                        exponent_zero = 1;
+                        continue;
+                }
+                if (r == -EDOM) {
+                        log_policy_mismatch(s);
+                        return -EPERM;
+                }
                 if (r != -EAGAIN)
                         return r;
                 if (i >= PCR_CHANGED_RETRIES) {

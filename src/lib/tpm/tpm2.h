@@ -1,5 +1,7 @@
-/* tpm2.h — seal a secret in the TPM against a signed PCR policy and unseal it, the way
- * systemd 252 does for its systemd-tpm2 LUKS2 tokens (legacy transient primary key). */
+/* tpm2.h — seal a secret in the TPM against a signed PCR policy and unseal it, the way systemd
+ * does for its systemd-tpm2 LUKS2 tokens. We seal as 252 does (legacy transient primary key) and
+ * unseal 252…257 tokens: legacy primary or the SRK at a persistent handle (tpm2_srk, 254+), the
+ * blob optionally carrying an import seed (offline enrollment with --tpm2-device-key). */
 #pragma once
 
 #include <stdbool.h>
@@ -24,18 +26,20 @@ TB_DEFINE_CLEANUP(tb_tpm2 *, tb_tpm2_free);
 
 /* A sealed secret and everything needed to unseal it: the contents of a systemd-tpm2 token. */
 typedef struct tb_tpm2_sealed {
-        tb_buf blob;              /* TPM2B_PRIVATE ‖ TPM2B_PUBLIC */
+        tb_buf blob;              /* TPM2B_PRIVATE ‖ TPM2B_PUBLIC [‖ TPM2B_ENCRYPTED_SECRET import seed] */
         uint8_t policy_hash[TB_TPM2_DIGEST_SIZE];
-        uint16_t primary_alg;     /* TPM2_ALG_ECC or TPM2_ALG_RSA (legacy transient primary) */
+        uint16_t primary_alg;     /* TPM2_ALG_ECC or TPM2_ALG_RSA (legacy primary; the SRK's type with srk) */
         uint16_t bank;            /* PCR bank of both PCR policies */
         uint32_t pcr_mask;        /* PCRs bound to their values at enrollment */
         uint32_t pubkey_pcr_mask; /* PCRs bound through a signed policy (PCR 11) */
         tb_buf pubkey_pem;        /* the PCR signing public key; empty without a signed policy */
         bool pin;
         tb_buf salt;              /* PIN salt of 253+ tokens (tpm2_salt); we never write one */
+        tb_buf srk;               /* tpm2_srk of 254+ tokens: the parent key as an ESYS_TR serialization
+                                   * (handle ‖ TPM2B_NAME ‖ TPM2B_PUBLIC…); empty: legacy primary */
 } tb_tpm2_sealed;
 
-#define TB_TPM2_SEALED_INIT { .blob = TB_BUF_INIT, .pubkey_pem = TB_BUF_INIT, .salt = TB_BUF_INIT }
+#define TB_TPM2_SEALED_INIT { .blob = TB_BUF_INIT, .pubkey_pem = TB_BUF_INIT, .salt = TB_BUF_INIT, .srk = TB_BUF_INIT }
 
 void tb_tpm2_sealed_done(tb_tpm2_sealed *s);
 
@@ -53,11 +57,12 @@ typedef struct tb_tpm2_seal_params {
 int tb_tpm2_seal(tb_tpm2 *t, const tb_tpm2_seal_params *p, uint8_t secret[TB_TPM2_SECRET_SIZE],
                  tb_tpm2_sealed *ret);
 
-/* Unseals S. With a signed policy, the signature for the current PCR state is looked up in
+/* Unseals S under the legacy primary key, or under the persistent key S->srk names after checking
+ * that the TPM holds that very key there. With a signed policy, the signature for the current PCR state is looked up in
  * SIGNATURE_PATH, or if NULL in TB_TPM2_DEFAULT_SIGNATURE then TB_TPM2_INITRD_SIGNATURE.
  * Refusals are logged in one line each and return: -ENXIO no signature for this state,
  * -EKEYREJECTED signature does not verify, -EPERM literal PCRs changed, -EACCES wrong PIN
- * (or TPM in dictionary-attack lockout). */
+ * (or TPM in dictionary-attack lockout), -EREMOTE the token's SRK is missing or another key. */
 int tb_tpm2_unseal(tb_tpm2 *t, const tb_tpm2_sealed *s, const char *pin, const char *signature_path,
                    uint8_t secret[TB_TPM2_SECRET_SIZE]);
 

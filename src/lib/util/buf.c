@@ -25,7 +25,8 @@ int tb_buf_reserve(tb_buf *b, size_t extra) {
         return 0;
 }
 
-int tb_buf_append(tb_buf *b, const void *data, size_t len) {
+/* Grows B by LEN bytes, filled from DATA, or with zeros when DATA is NULL. */
+static int append(tb_buf *b, const void *data, size_t len) {
         int r;
 
         if (len == 0)
@@ -33,22 +34,20 @@ int tb_buf_append(tb_buf *b, const void *data, size_t len) {
         r = tb_buf_reserve(b, len);
         if (r < 0)
                 return r;
-        memcpy(b->data + b->len, data, len);
+        if (data)
+                memcpy(b->data + b->len, data, len);
+        else
+                memset(b->data + b->len, 0, len);
         b->len += len;
         return 0;
 }
 
-int tb_buf_append_zero(tb_buf *b, size_t len) {
-        int r;
+int tb_buf_append(tb_buf *b, const void *data, size_t len) {
+        return append(b, data, len);
+}
 
-        if (len == 0)
-                return 0;
-        r = tb_buf_reserve(b, len);
-        if (r < 0)
-                return r;
-        memset(b->data + b->len, 0, len);
-        b->len += len;
-        return 0;
+int tb_buf_append_zero(tb_buf *b, size_t len) {
+        return append(b, NULL, len);
 }
 
 int tb_buf_append_u16le(tb_buf *b, uint16_t v) {

@@ -101,78 +101,42 @@ int tb_read_secret_file(const char *path, size_t max, tb_buf *out) {
         return 0;
 }
 
-int tb_write_all(int fd, const void *data, size_t len) {
-        const uint8_t *p = data;
-
+/* The one loop of the four whole-buffer calls below: EINTR and short transfers continue, an end
+ * of file (or a write of nothing) is -EIO. OFF < 0: at the file position (read/write). */
+static int io_all(int fd, uint8_t *p, size_t len, off_t off, bool writing) {
         while (len > 0) {
-                ssize_t n = write(fd, p, len);
+                ssize_t n = writing ? (off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off))
+                                    : (off < 0 ? read(fd, p, len) : pread(fd, p, len, off));
 
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
                         return negative_errno();
                 }
+                if (n == 0)
+                        return -EIO;
                 p += n;
                 len -= (size_t)n;
+                if (off >= 0)
+                        off += n;
         }
         return 0;
+}
+
+int tb_write_all(int fd, const void *data, size_t len) {
+        return io_all(fd, (uint8_t *)(uintptr_t)data, len, -1, true);
 }
 
 int tb_read_full(int fd, void *data, size_t len) {
-        uint8_t *p = data;
-
-        while (len > 0) {
-                ssize_t n = read(fd, p, len);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        return -EIO;
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
+        return io_all(fd, data, len, -1, false);
 }
 
 int tb_pread_full(int fd, void *data, size_t len, off_t off) {
-        uint8_t *p = data;
-
-        while (len > 0) {
-                ssize_t n = pread(fd, p, len, off);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        return -EIO;
-                p += n;
-                len -= (size_t)n;
-                off += n;
-        }
-        return 0;
+        return off < 0 ? -EINVAL : io_all(fd, data, len, off, false);
 }
 
 int tb_pwrite_all(int fd, const void *data, size_t len, off_t off) {
-        const uint8_t *p = data;
-
-        while (len > 0) {
-                ssize_t n = pwrite(fd, p, len, off);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p += n;
-                len -= (size_t)n;
-                off += n;
-        }
-        return 0;
+        return off < 0 ? -EINVAL : io_all(fd, (uint8_t *)(uintptr_t)data, len, off, true);
 }
 
 char *tb_path_join(const char *dir, const char *name) {
@@ -534,11 +498,15 @@ void tb_stage_abort(tb_stage *s) {
 }
 
 int tb_copy_fd(int in, int out, tb_progress *progress) {
+        return tb_copy_fd_limited(in, out, progress, NULL, 0);
+}
+
+int tb_copy_fd_limited(int in, int out, tb_progress *progress, uint64_t *total, uint64_t limit) {
         uint8_t buf[65536];
 
         /* In the kernel first (no copy through user space; a reflink where the file system can),
          * in progress-sized steps; read/write where the pair of files does not support it. */
-        for (;;) {
+        while (limit == 0) {
                 ssize_t n = copy_file_range(in, NULL, out, NULL, 8u << 20, 0);
 
                 if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP ||
@@ -548,15 +516,23 @@ int tb_copy_fd(int in, int out, tb_progress *progress) {
                         return negative_errno();
                 if (n == 0)
                         return 0;
+                if (total)
+                        *total += (uint64_t)n;
                 if (progress)
                         tb_progress_add(progress, (uint64_t)n);
         }
         for (;;) {
                 ssize_t n = read(in, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
                 if (n < 0)
                         return negative_errno();
                 if (n == 0)
                         return 0;
+                if (total)
+                        *total += (uint64_t)n;
+                if (limit && *total > limit)
+                        return -EFBIG;
                 int r = tb_write_all(out, buf, (size_t)n);
                 if (r < 0)
                         return r;

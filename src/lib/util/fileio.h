@@ -25,6 +25,10 @@ int tb_write_all(int fd, const void *data, size_t len);
 /* Copies IN from its position to its end into OUT, counting the bytes into PROGRESS (may be
  * NULL; see progress.h: a status line on a terminal only). */
 int tb_copy_fd(int in, int out, tb_progress *progress);
+/* tb_copy_fd() that adds what it copies to *TOTAL and stops with -EFBIG, before writing them,
+ * at the bytes that would take *TOTAL past LIMIT (0: no limit; then TOTAL may be NULL). With a
+ * limit the copy goes through user space: the kernel's copy would write before the check. */
+int tb_copy_fd_limited(int in, int out, tb_progress *progress, uint64_t *total, uint64_t limit);
 int tb_read_full(int fd, void *data, size_t len); /* -EIO on short read (EOF) */
 int tb_pread_full(int fd, void *data, size_t len, off_t off);
 int tb_pwrite_all(int fd, const void *data, size_t len, off_t off);

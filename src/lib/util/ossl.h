@@ -25,5 +25,10 @@ static inline void OPENSSL_freep(void *p) {
         OPENSSL_free(*(void **)p);
 }
 
+/* An X509_STORE verify callback with the firmware's rules: UEFI checks neither validity periods
+ * (it has no trusted clock) nor key usages; only the signature chain counts. For Authenticode
+ * and for authenticated variables alike. */
+int tb_ossl_firmware_verify_cb(int ok, X509_STORE_CTX *ctx);
+
 /* Logs the OpenSSL error queue at debug level and clears it (errors reach the user as one line). */
 void tb_ossl_drain_errors(const char *context);
