@@ -2,7 +2,7 @@
 # bench/build-uki.sh ROOTFS_DIR [LEVEL] [RUNS] — trustboot build-uki against the pipeline a user
 # would otherwise script (find|cpio|zstd, objcopy, sbsign, systemd-measure, mkfs.vfat+mcopy,
 # xorriso) and against the bound: `zstd -T0 -LEVEL` alone over the same ready cpio. All in one
-# run, on the same tree, page cache warm; each command RUNS times (default 3), the minimum kept.
+# run, on the same tree, page cache warm; RUNS rounds (default 3) of every command in turn, the minimum kept.
 #
 # Per command: wall time, CPU time (user+sys: what a loaded machine does not inflate), peak RSS,
 # bytes written (write_bytes of /proc/PID/io: what reached the page cache for storage;
@@ -57,35 +57,39 @@ EOF
 find "$root" -type f -exec cat {} + > /dev/null 2>&1 || true
 cat plain.cpio > /dev/null
 
-# measure NAME OUTPUT COMMAND...: RUNS runs; keeps the minimum wall and CPU time, the largest RSS,
-# and the bytes written of the fastest run.
+# measure NAME OUTPUT COMMAND...: one run; keeps the minimum wall and CPU time, the largest RSS,
+# and the bytes written of the fastest run so far.
 declare -A wall cpu rss wbytes cbytes osize
 measure() {
-  local name="$1" out="$2" i best=
+  local name="$1" out="$2"
   shift 2
-  for ((i = 0; i < runs; i++)); do
-    rm -rf "$w/out"; sync
-    /usr/bin/time -f "%e %U %S %M" -o t bash -c '"$@" >/dev/null; s=$?; grep -E "^(write_bytes|cancelled_write_bytes)" /proc/$$/io > io; exit $s' _ "$@"
-    read -r e u s m < t
-    local c; c=$(echo "$u + $s" | bc)
-    if [ -z "$best" ] || [ "$(echo "$e < ${wall[$name]}" | bc)" = 1 ]; then
-      best=1; wall[$name]=$e
-      wbytes[$name]=$(awk '/^write_bytes/ {print $2}' io); cbytes[$name]=$(awk '/^cancelled/ {print $2}' io)
-      osize[$name]=$(du -sb --apparent-size "$out" | cut -f1)
-    fi
-    if [ -z "${cpu[$name]:-}" ] || [ "$(echo "$c < ${cpu[$name]}" | bc)" = 1 ]; then cpu[$name]=$c; fi
-    if [ -z "${rss[$name]:-}" ] || [ "$m" -gt "${rss[$name]}" ]; then rss[$name]=$m; fi
-  done
+  rm -rf "$w/out"; sync
+  /usr/bin/time -f "%e %U %S %M" -o t bash -c '"$@" >/dev/null; s=$?; grep -E "^(write_bytes|cancelled_write_bytes)" /proc/$$/io > io; exit $s' _ "$@"
+  read -r e u s m < t
+  local c; c=$(echo "$u + $s" | bc)
+  if [ -z "${wall[$name]:-}" ] || [ "$(echo "$e < ${wall[$name]}" | bc)" = 1 ]; then
+    wall[$name]=$e
+    wbytes[$name]=$(awk '/^write_bytes/ {print $2}' io); cbytes[$name]=$(awk '/^cancelled/ {print $2}' io)
+    osize[$name]=$(du -sb --apparent-size "$out" | cut -f1)
+  fi
+  if [ -z "${cpu[$name]:-}" ] || [ "$(echo "$c < ${cpu[$name]}" | bc)" = 1 ]; then cpu[$name]=$c; fi
+  if [ -z "${rss[$name]:-}" ] || [ "$m" -gt "${rss[$name]}" ]; then rss[$name]=$m; fi
 }
 
-for t in $types; do
-  measure "trustboot -t $t" "$w/out" "$tb" -q build-uki "dir:$root" -t "$t" -d "$w/out" -k keys --compression-level "$level"
+# Round-robin: every command once per round, so that a change of the machine's load during the
+# bench (it is shared) falls on all of them alike.
+loads=()
+for ((i = 0; i < runs; i++)); do
+  loads+=("$(cut -d' ' -f1 /proc/loadavg)")
+  measure "bound (zstd -T0 -$level)" /dev/null bash -c 'zstd -q -T0 -"$1" -c plain.cpio > /dev/null' _ "$level"
+  for t in $types; do
+    measure "trustboot -t $t" "$w/out" "$tb" -q build-uki "dir:$root" -t "$t" -d "$w/out" -k keys --compression-level "$level"
+  done
+  measure "peer pipeline" "$w/peer.iso" bash peer.sh
 done
-measure "peer pipeline" "$w/peer.iso" bash peer.sh
-measure "bound (zstd -T0 -$level)" /dev/null bash -c 'zstd -q -T0 -"$1" -c plain.cpio > /dev/null' _ "$level"
 
-printf 'rootfs %s (%s apparent, %s entries), zstd level %s, %s cores, min of %s runs, load %s\n' "$root" \
-  "$(du -sh --apparent-size "$root" | cut -f1)" "$(find "$root" | wc -l)" "$level" "$(nproc)" "$runs" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'rootfs %s (%s apparent, %s entries), zstd level %s, %s cores, min of %s rounds, 1-min load at each round %s, at the end %s\n' "$root" \
+  "$(du -sh --apparent-size "$root" | cut -f1)" "$(find "$root" | wc -l)" "$level" "$(nproc)" "$runs" "${loads[*]}" "$(cut -d' ' -f1 /proc/loadavg)"
 printf '  %-26s %8s %8s %9s %10s %10s %10s\n' "" "wall s" "CPU s" "RSS MiB" "output MiB" "written" "net"
 for n in "${!wall[@]}"; do
   o=${osize[$n]}; [ "$o" -gt 0 ] 2>/dev/null || o=0

@@ -135,8 +135,10 @@ static int write_layer(const tb_esp *esp, int64_t epoch, const char *tmpdir, int
                 if (r < 0)
                         return r;
                 if (e->write) {
-                        /* The layer is hashed as a stream: a producer writes into a scratch file first. */
-                        _cleanup_(closep) int tmp = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                        /* The layer is hashed as a stream: a producer writes into a scratch file
+                         * first, or into the file prepared for it (a UKI whose initrd is in it). */
+                        _cleanup_(closep) int tmp = e->src_path ? open(e->src_path, O_RDWR | O_CLOEXEC)
+                                                                : open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 
                         if (tmp < 0)
                                 return tb_log_errno(negative_errno(), "%s: cannot create a scratch file", tmpdir);

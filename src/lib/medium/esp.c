@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -147,6 +148,19 @@ int tb_esp_add_producer(tb_esp *esp, const char *path, uint64_t size, tb_esp_wri
         return 0;
 }
 
+int tb_esp_add_producer_in(tb_esp *esp, const char *path, uint64_t size, tb_esp_write_fn fn, void *userdata,
+                           const char *prepared_path) {
+        tb_esp_entry *e;
+        int r;
+
+        r = tb_esp_add_producer(esp, path, size, fn, userdata);
+        if (r < 0)
+                return r;
+        e = find(esp, path);
+        e->src_path = strdup(prepared_path);
+        return e->src_path ? 0 : tb_log_oom();
+}
+
 static int cmp_entries(const void *a, const void *b) {
         return strcmp(((const tb_esp_entry *)a)->path, ((const tb_esp_entry *)b)->path);
 }
@@ -189,9 +203,14 @@ int tb_esp_entry_size(const tb_esp_entry *e, uint64_t *ret) {
 }
 
 static int produce_file(const tb_esp_entry *e, const char *dst) {
-        _cleanup_(closep) int out = open(dst, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        _cleanup_(closep) int out = -1;
         int r;
 
+        /* A prepared file (part of the bytes already in place) becomes the entry; the producer
+         * writes the rest into it. Same file system: the work directory is in the output's. */
+        if (e->src_path && rename(e->src_path, dst) < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot move into place", dst);
+        out = open(dst, e->src_path ? O_RDWR | O_CLOEXEC : O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (out < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot create", dst);
         r = e->write(out, 0, e->write_userdata);

@@ -18,7 +18,7 @@ typedef int (*tb_esp_write_fn)(int fd, uint64_t off, void *userdata);
 typedef struct tb_esp_entry {
         char *path;         /* relative, '/'-separated: "EFI/BOOT/BOOTX64.EFI" */
         bool is_dir;
-        char *src_path;     /* file to copy, or NULL */
+        char *src_path;     /* file to copy, or NULL; with WRITE: the prepared file */
         tb_esp_write_fn write; /* or a producer of SIZE bytes, or NULL */
         void *write_userdata;
         uint64_t size;
@@ -33,6 +33,11 @@ int tb_esp_add_dir(tb_esp *esp, const char *path);
 int tb_esp_add_file(tb_esp *esp, const char *path, const char *src_path);
 int tb_esp_add_data(tb_esp *esp, const char *path, const void *data, size_t len);
 int tb_esp_add_producer(tb_esp *esp, const char *path, uint64_t size, tb_esp_write_fn fn, void *userdata);
+/* A producer whose file PREPARED_PATH already holds part of the bytes (an initrd compressed into
+ * its place in the UKI file): the directory writer moves that file into place and the producer
+ * writes the rest into it at offset 0; other writers treat it as a plain producer. */
+int tb_esp_add_producer_in(tb_esp *esp, const char *path, uint64_t size, tb_esp_write_fn fn, void *userdata,
+                           const char *prepared_path);
 
 /* Entries sorted by path, directories included (parents before children). */
 size_t tb_esp_count(const tb_esp *esp);

@@ -16,9 +16,12 @@
 
 #define SECTOR 512u
 #define RESERVED_SECTORS 32u
+#define RESERVED_MAX 0xFFFFu /* the BPB field has 16 bits */
 #define N_FATS 2u
 #define DIRENT 32u
 #define FAT32_MIN_CLUSTERS 65525u
+/* Up to this many clusters (256 MiB) the image uses 512-byte clusters, beyond it 4 KiB. */
+#define SMALL_CLUSTERS_MAX ((uint64_t)FAT32_MIN_CLUSTERS * 8)
 #define FAT_EOC 0x0FFFFFFFu
 #define ATTR_DIR 0x10
 #define ATTR_ARCHIVE 0x20
@@ -47,6 +50,7 @@ struct node {
 };
 
 typedef struct layout {
+        uint32_t reserved;       /* reserved sectors: 32, more when a file's place is pinned */
         uint32_t spc;            /* sectors per cluster */
         uint32_t cluster_bytes;
         uint32_t n_clusters;
@@ -373,6 +377,10 @@ static uint64_t count_clusters(const node *n, uint32_t cluster_bytes) {
         return c;
 }
 
+static uint64_t cluster_offset(const layout *L, uint32_t cluster) {
+        return ((uint64_t)L->reserved + (uint64_t)N_FATS * L->fat_sectors + (uint64_t)(cluster - 2) * L->spc) * SECTOR;
+}
+
 /* Directories first (breadth-first from the root, so the root is cluster 2), then files. */
 static void allocate(layout *L, node *n, bool dirs) {
         if (n->is_dir == dirs && (dirs || n->size > 0)) {
@@ -389,16 +397,41 @@ static void allocate(layout *L, node *n, bool dirs) {
                         allocate(L, n->children[i], dirs);
 }
 
-static int compute_layout(tb_fat *fat, const tb_fat_options *o, layout *L) {
+static node *find_node(tb_fat *fat, const char *path) {
+        node *cur = &fat->root;
+
+        for (const char *p = path; cur && *p;) {
+                size_t len;
+                char *name;
+
+                p += strspn(p, "/");
+                len = strcspn(p, "/");
+                if (len == 0)
+                        break;
+                name = strndup(p, len);
+                if (!name)
+                        return NULL;
+                cur = cur->is_dir ? find_child(cur, name) : NULL;
+                free(name);
+                p += len;
+        }
+        return cur == &fat->root ? NULL : cur;
+}
+
+/* BOUND_SPC 0: the layout of the image. BOUND_SPC 1 or 8: the largest layout with that cluster
+ * size that an image of files no larger than the current ones can have (for tb_fat_pin_bound()). */
+static int compute_layout(tb_fat *fat, const tb_fat_options *o, layout *L, uint32_t bound_spc) {
         uint64_t need = 0, want;
 
         /* 512-byte clusters keep small images small (FAT32 needs 65525 clusters: 32 MiB at
          * least); larger images use 4 KiB clusters like mkfs.fat would. */
-        for (L->spc = 1;; L->spc = 8) {
+        for (L->spc = bound_spc ?: 1;; L->spc = 8) {
                 L->cluster_bytes = L->spc * SECTOR;
                 need = count_clusters(&fat->root, L->cluster_bytes);
                 want = need + need / 50 + clusters_for(o->free_bytes, L->cluster_bytes) + 16;
-                if (L->spc == 8 || want * L->cluster_bytes < (uint64_t)FAT32_MIN_CLUSTERS * 8 * SECTOR)
+                if (bound_spc == 1 && want >= SMALL_CLUSTERS_MAX)
+                        want = SMALL_CLUSTERS_MAX - 1; /* larger ones get 4 KiB clusters */
+                if (bound_spc || L->spc == 8 || want < SMALL_CLUSTERS_MAX)
                         break;
         }
         if (want < FAT32_MIN_CLUSTERS + 16)
@@ -407,10 +440,10 @@ static int compute_layout(tb_fat *fat, const tb_fat_options *o, layout *L) {
                 return -EFBIG;
         L->n_clusters = (uint32_t)want;
         L->fat_sectors = (uint32_t)clusters_for(((uint64_t)L->n_clusters + 2) * 4, SECTOR);
-        L->total_sectors = RESERVED_SECTORS + (uint64_t)N_FATS * L->fat_sectors + (uint64_t)L->n_clusters * L->spc;
-        if (L->total_sectors > UINT32_MAX)
-                return -EFBIG;
-        L->fat = calloc((size_t)L->n_clusters + 2, sizeof(uint32_t));
+        L->reserved = RESERVED_SECTORS;
+        /* A bound layout may count fewer clusters than its files need (the FAT of the largest
+         * image with 512-byte clusters): the table still takes every allocation. */
+        L->fat = calloc((size_t)MAX((uint64_t)L->n_clusters, need) + 2, sizeof(uint32_t));
         if (!L->fat)
                 return tb_log_oom();
         L->fat[0] = 0x0FFFFFF8u; /* media descriptor F8 */
@@ -418,12 +451,25 @@ static int compute_layout(tb_fat *fat, const tb_fat_options *o, layout *L) {
         L->next_cluster = 2;
         allocate(L, &fat->root, true);
         allocate(L, &fat->root, false);
-        return 0;
-}
+        if (o->pin_path && !bound_spc) {
+                /* The file must start at PIN_OFFSET: more reserved sectors move the FAT tables
+                 * and the data region up to it (the reserved count is the one free variable of
+                 * the layout; the extra sectors are never written). */
+                node *n = find_node(fat, o->pin_path);
+                uint64_t natural;
 
-static uint64_t cluster_offset(const layout *L, uint32_t cluster) {
-        return ((uint64_t)RESERVED_SECTORS + (uint64_t)N_FATS * L->fat_sectors + (uint64_t)(cluster - 2) * L->spc) *
-               SECTOR;
+                if (!n || n->is_dir || n->n_clusters == 0)
+                        return -ENOENT;
+                natural = cluster_offset(L, n->first_cluster);
+                if (o->pin_offset < natural || (o->pin_offset - natural) % SECTOR ||
+                    (o->pin_offset - natural) / SECTOR > RESERVED_MAX - L->reserved)
+                        return -ERANGE;
+                L->reserved += (uint32_t)((o->pin_offset - natural) / SECTOR);
+        }
+        L->total_sectors = L->reserved + (uint64_t)N_FATS * L->fat_sectors + (uint64_t)L->n_clusters * L->spc;
+        if (L->total_sectors > UINT32_MAX)
+                return -EFBIG;
+        return 0;
 }
 
 /* ---- writing ---- */
@@ -579,7 +625,7 @@ static void boot_sector(uint8_t *s, const layout *L, const tb_fat_options *o) {
         memcpy(s, "\xEB\x58\x90" "MSWIN4.1", 11);
         tb_put_u16le(s + 11, SECTOR);
         s[13] = (uint8_t)L->spc;
-        tb_put_u16le(s + 14, RESERVED_SECTORS);
+        tb_put_u16le(s + 14, (uint16_t)L->reserved);
         s[16] = N_FATS;
         s[21] = 0xF8;                       /* fixed disk */
         tb_put_u16le(s + 24, 32);           /* sectors per track, heads: conventional values */
@@ -620,11 +666,47 @@ int64_t tb_fat_plan(tb_fat *fat, const tb_fat_options *o) {
         r = prepare(&fat->root);
         if (r < 0)
                 return r;
-        r = compute_layout(fat, o, &fat->L);
+        r = compute_layout(fat, o, &fat->L, 0);
         if (r < 0)
                 return r;
         fat->planned = true;
         return (int64_t)(fat->L.total_sectors * SECTOR);
+}
+
+int64_t tb_fat_file_offset(tb_fat *fat, const char *path) {
+        node *n = find_node(fat, path);
+
+        if (!fat->planned)
+                return -EINVAL;
+        if (!n || n->is_dir || n->n_clusters == 0)
+                return -ENOENT;
+        return (int64_t)cluster_offset(&fat->L, n->first_cluster);
+}
+
+int64_t tb_fat_pin_bound(tb_fat *fat, const tb_fat_options *o, const char *path) {
+        uint64_t best = 0;
+        node *n;
+        int r;
+
+        r = prepare(&fat->root);
+        if (r < 0)
+                return r;
+        n = find_node(fat, path);
+        if (!n || n->is_dir || n->size == 0)
+                return -ENOENT;
+        /* The file's offset grows with the FAT, i.e. with the sizes, for a given cluster size:
+         * the largest layout of each cluster size bounds every smaller image of that kind. */
+        for (uint32_t spc = 1; spc <= 8; spc += 7) {
+                layout L = {};
+
+                r = compute_layout(fat, o, &L, spc);
+                if (r >= 0)
+                        best = MAX(best, cluster_offset(&L, n->first_cluster));
+                free(L.fat);
+                if (r < 0)
+                        return r;
+        }
+        return (int64_t)best;
 }
 
 int tb_fat_write_at(tb_fat *fat, int fd, uint64_t base, const tb_fat_options *o) {
@@ -650,7 +732,7 @@ int tb_fat_write_at(tb_fat *fat, int fd, uint64_t base, const tb_fat_options *o)
                 tb_put_u32le((uint8_t *)&table[i], L->fat[i]); /* disk byte order */
         for (uint32_t f = 0; f < N_FATS; f++) {
                 r = tb_pwrite_all(fd, table, ((size_t)L->n_clusters + 2) * 4,
-                                  (off_t)(base + (RESERVED_SECTORS + (uint64_t)f * L->fat_sectors) * SECTOR));
+                                  (off_t)(base + ((uint64_t)L->reserved + (uint64_t)f * L->fat_sectors) * SECTOR));
                 if (r < 0)
                         return r;
         }

@@ -34,6 +34,11 @@ typedef struct tb_fat_options {
         uint32_t volume_id;   /* the serial number; derive it from the content for reproducibility */
         int64_t epoch;        /* every timestamp (clamped to FAT's 1980..2107) */
         uint64_t free_bytes;  /* free space to leave, in addition to a 2% margin */
+        /* If set, the file PIN_PATH starts at byte PIN_OFFSET of the image (from
+         * tb_fat_pin_bound(); the reserved area grows to fit, unwritten): its contents can be
+         * written into place before the final sizes, and so the layout, are known. */
+        const char *pin_path;
+        uint64_t pin_offset;
 } tb_fat_options;
 
 /* Writes the image to FD (a regular file, truncated to the image size) starting at offset 0.
@@ -45,6 +50,13 @@ int64_t tb_fat_write(tb_fat *fat, int fd, const tb_fat_options *o);
  * as zeros beforehand (new space or a hole): free clusters are never written. */
 int64_t tb_fat_plan(tb_fat *fat, const tb_fat_options *o);
 int tb_fat_write_at(tb_fat *fat, int fd, uint64_t base, const tb_fat_options *o);
+
+/* Where the file PATH starts in the image planned last (bytes; -ENOENT for none or empty). */
+int64_t tb_fat_file_offset(tb_fat *fat, const char *path);
+/* An offset PATH can be pinned to (tb_fat_options.pin_offset) as long as no file grows beyond
+ * its current size: the largest offset any such layout gives it. Files allocated before PATH
+ * (in path order, after the directories) must keep their sizes exactly. */
+int64_t tb_fat_pin_bound(tb_fat *fat, const tb_fat_options *o, const char *path);
 
 /* Valid FAT long-name characters, and at most 255 of them (checked by the add functions). */
 int tb_fat_name_valid(const char *name);

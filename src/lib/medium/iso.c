@@ -169,17 +169,14 @@ static int configure(IsoWriteOpts *opts, const tb_iso_options *o) {
         return 0;
 }
 
-int tb_iso_write(const tb_iso_options *o, const char *out_path) {
+/* The image and its write options for O, ready to stream. */
+static int prepare_image(const tb_iso_options *o, IsoImage **ret_image, IsoWriteOpts **ret_opts) {
         _cleanup_(iso_image_unrefp) IsoImage *image = NULL;
         _cleanup_(iso_write_opts_freep) IsoWriteOpts *opts = NULL;
-        _cleanup_(burn_source_freep) struct burn_source *src = NULL;
-        _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
         ElToritoBootImage *boot = NULL;
         _cleanup_(freep) char *esp_abs = NULL;
         struct stat st;
-        _cleanup_(freep) unsigned char *buf = NULL;
-        uint64_t esp_size, esp_off = UINT64_MAX, esp_end = UINT64_MAX;
-        boot_finder found = {};
+        uint64_t esp_size;
         int r;
 
         r = iso_init();
@@ -242,59 +239,143 @@ int tb_iso_write(const tb_iso_options *o, const char *out_path) {
         r = configure(opts, o);
         if (r < 0)
                 return r;
+        *ret_image = TAKE_PTR(image);
+        *ret_opts = TAKE_PTR(opts);
+        return 0;
+}
+
+/* Streams the image of O to FN block range by block range: FN(buf, a, b, userdata) gets output
+ * bytes [a, b); a positive return stops early (and cancels libisofs' writer). */
+typedef int (*stream_fn)(const uint8_t *buf, uint64_t a, uint64_t b, uint64_t size, void *userdata);
+
+static int stream_image(const tb_iso_options *o, stream_fn fn, void *userdata) {
+        _cleanup_(iso_image_unrefp) IsoImage *image = NULL;
+        _cleanup_(iso_write_opts_freep) IsoWriteOpts *opts = NULL;
+        _cleanup_(burn_source_freep) struct burn_source *src = NULL;
+        _cleanup_(freep) unsigned char *buf = NULL;
+        off_t size;
+        int r;
+
+        r = prepare_image(o, &image, &opts);
+        if (r < 0)
+                return r;
         r = iso_image_create_burn_source(image, opts, &src);
         if (r < 0)
                 return iso_error(r, "cannot start writing");
-
-        r = tb_atomic_open(out_path, 0644, &af);
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot create", out_path);
         buf = malloc(WRITE_CHUNK);
         if (!buf)
                 return tb_log_oom();
         /* libisofs hands out exactly the bytes asked for, except that a read past the end returns
          * EOF and drops the tail: ask for whole chunks up to the announced size, then the rest. */
-        off_t size = src->get_size(src);
+        size = src->get_size(src);
         if (size <= 0 || size % ISO_BLOCK)
                 return iso_error(ISO_ERROR, "unexpected image size");
         for (uint64_t pos = 0; pos < (uint64_t)size;) {
                 int want = (uint64_t)size - pos < WRITE_CHUNK ? (int)((uint64_t)size - pos) : (int)WRITE_CHUNK;
                 int n = src->read_xt(src, buf, want);
-                uint64_t a = pos, b = pos + (uint64_t)n;
 
                 if (n != want)
                         return iso_error(ISO_ERROR, n < 0 ? "writing failed" : "the image ended early");
-                if (o->esp_write && !found.image) {
-                        find_boot_image(&found, buf, a, b);
-                        if (found.image) {
-                                esp_off = (uint64_t)found.image * ISO_BLOCK;
-                                esp_end = esp_off + ALIGN_TO(esp_size, (uint64_t)ISO_BLOCK);
-                                if (esp_off < a || esp_end > (uint64_t)size)
-                                        return iso_error(ISO_ERROR, "boot image outside the expected range");
-                        }
+                r = fn(buf, pos, pos + (uint64_t)n, (uint64_t)size, userdata);
+                if (r != 0) {
+                        if (r > 0)
+                                src->cancel(src);
+                        return r < 0 ? r : 0;
                 }
-                /* Everything but the ESP's range, which stays a hole until esp_write fills it. */
-                r = 0;
-                if (a < esp_off)
-                        r = tb_pwrite_all(af.fd, buf, (size_t)(MIN(b, esp_off) - a), (off_t)a);
-                if (r >= 0 && b > esp_end) {
-                        uint64_t from = MAX(a, esp_end);
+                pos += (uint64_t)n;
+        }
+        return 0;
+}
 
-                        r = tb_pwrite_all(af.fd, buf + (from - a), (size_t)(b - from), (off_t)from);
+typedef struct probe {
+        boot_finder found;
+} probe;
+
+static int probe_chunk(const uint8_t *buf, uint64_t a, uint64_t b, uint64_t size, void *userdata) {
+        probe *p = userdata;
+
+        (void)size;
+        find_boot_image(&p->found, buf, a, b);
+        return p->found.image ? 1 : 0;
+}
+
+int tb_iso_esp_offset(const tb_iso_options *o, uint64_t *ret) {
+        probe p = {};
+        int r;
+
+        if (!o->esp_write)
+                return -EINVAL;
+        r = stream_image(o, probe_chunk, &p);
+        if (r < 0)
+                return r;
+        if (!p.found.image)
+                return iso_error(ISO_ERROR, "no El Torito boot image in the output");
+        *ret = (uint64_t)p.found.image * ISO_BLOCK;
+        return 0;
+}
+
+typedef struct writer {
+        const tb_iso_options *o;
+        int fd;
+        const char *name;
+        boot_finder found;
+        uint64_t esp_off, esp_end;
+} writer;
+
+static int write_chunk(const uint8_t *buf, uint64_t a, uint64_t b, uint64_t size, void *userdata) {
+        writer *w = userdata;
+        int r = 0;
+
+        if (w->o->esp_write && !w->found.image) {
+                find_boot_image(&w->found, buf, a, b);
+                if (w->found.image) {
+                        w->esp_off = (uint64_t)w->found.image * ISO_BLOCK;
+                        w->esp_end = w->esp_off + ALIGN_TO(w->o->esp_size, (uint64_t)ISO_BLOCK);
+                        if (w->esp_off < a || w->esp_end > size)
+                                return iso_error(ISO_ERROR, "boot image outside the expected range");
                 }
-                if (r < 0)
-                        return tb_log_errno(r, "%s: cannot write", out_path);
-                pos = b;
         }
-        if (o->esp_write) {
-                if (!found.image)
+        /* Everything but the ESP's range, which stays a hole until esp_write fills it. */
+        if (a < w->esp_off)
+                r = tb_pwrite_all(w->fd, buf, (size_t)(MIN(b, w->esp_off) - a), (off_t)a);
+        if (r >= 0 && b > w->esp_end) {
+                uint64_t from = MAX(a, w->esp_end);
+
+                r = tb_pwrite_all(w->fd, buf + (from - a), (size_t)(b - from), (off_t)from);
+        }
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot write", w->name);
+        if (b == size && w->o->esp_write) {
+                if (!w->found.image)
                         return iso_error(ISO_ERROR, "no El Torito boot image in the output");
-                if (ftruncate(af.fd, size) < 0)
-                        return tb_log_errno(negative_errno(), "%s: cannot write", out_path);
-                r = o->esp_write(af.fd, esp_off, o->esp_userdata);
-                if (r < 0)
-                        return r;
+                if (ftruncate(w->fd, (off_t)size) < 0)
+                        return tb_log_errno(negative_errno(), "%s: cannot write", w->name);
         }
+        return 0;
+}
+
+int tb_iso_write_fd(const tb_iso_options *o, int fd, const char *name) {
+        writer w = { .o = o, .fd = fd, .name = name, .esp_off = UINT64_MAX, .esp_end = UINT64_MAX };
+        int r;
+
+        r = stream_image(o, write_chunk, &w);
+        if (r < 0)
+                return r;
+        if (o->esp_write)
+                return o->esp_write(fd, w.esp_off, o->esp_userdata);
+        return 0;
+}
+
+int tb_iso_write(const tb_iso_options *o, const char *out_path) {
+        _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
+        int r;
+
+        r = tb_atomic_open(out_path, 0644, &af);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot create", out_path);
+        r = tb_iso_write_fd(o, af.fd, out_path);
+        if (r < 0)
+                return r;
         r = tb_atomic_commit(&af);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot write", out_path);

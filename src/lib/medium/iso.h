@@ -21,6 +21,14 @@ typedef struct tb_iso_options {
         int64_t epoch;           /* every timestamp, and the source of the volume/GPT UUIDs */
 } tb_iso_options;
 
+/* Where the ESP image of O (O->esp_write set, O->esp_size as it will be or any other size) will
+ * start in the ISO, in bytes: libisofs lays the image out and the boot catalog says, before any
+ * of the ESP is produced. The place does not depend on the ESP's size (the metadata before it
+ * holds sizes in fixed-width fields); tb_iso_write_fd() passes the real one to esp_write. */
+int tb_iso_esp_offset(const tb_iso_options *o, uint64_t *ret);
+/* tb_iso_write() into FD, an open new file (not committed; NAME for messages): parts of the
+ * ESP's range may already hold their bytes, the ISO writer never writes that range. */
+int tb_iso_write_fd(const tb_iso_options *o, int fd, const char *name);
 /* Writes the ISO to OUT_PATH atomically. Logs what failed. ESP images of 4 GiB or more are
  * refused (-EFBIG): one ISO 9660 extent and the El Torito/GPT entries must hold them. */
 int tb_iso_write(const tb_iso_options *o, const char *out_path);

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <fcntl.h>
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 #define ENTRY_BASE "norole"
 #define UKI_DIR "EFI/trustboot"
 #define OSREL_MAX ((size_t)64 * 1024)
+#define PCRSIG_BOUND ((size_t)64 * 1024) /* a .pcrsig JSON: every bank, phase and RSA-16384 fits */
 
 int tb_medium_type_from_string(const char *s, tb_medium_type *ret) {
         static const char *const names[] = { [TB_MEDIUM_UKI] = "uki", [TB_MEDIUM_ISO] = "iso",
@@ -131,7 +133,6 @@ typedef struct build {
         char *base_name;   /* output name */
         char *work;        /* private work directory inside the output directory */
         bool created_outdir;
-        char *initrd_path;
         char stub_path[PATH_MAX], sdboot_path[PATH_MAX];
         int stub_fd, sdboot_fd;
         int sdboot_major;
@@ -148,9 +149,26 @@ typedef struct build {
         bool defer_verify; /* -t iso: verify when everything around the UKIs is written too */
         tb_fat *fat;
         tb_fat_options fat_options;
+        /* The initrd is compressed straight into its place in the output: into the first UKI
+         * of the FAT inside the ISO, or into the file that becomes the first UKI of the tree.
+         * Its place is laid out first, from a provisional build of the UKIs (sizes bounded). */
+        bool provisional;
+        bool sdboot_done;
+        tb_atomic_file out;     /* -t iso: the output, open from the start */
+        char *out_path;
+        uint64_t esp_off;       /* -t iso: where the ESP starts in the output */
+        uint64_t initrd_bound;  /* -t iso: what the initrd cannot exceed (the layout counts on it) */
+        int initrd_fd;          /* the file holding the initrd in place: the output or a UKI file */
+        char initrd_src[64];    /* /proc/self/fd/N of it: every UKI reads its .initrd from there */
+        char *prepared_path;    /* -t uki/container: that file in the work directory */
+        uint64_t initrd_off;    /* where the initrd starts in that file */
+        uint64_t initrd_size;
+        size_t prepared;        /* the job whose UKI holds the initrd in place */
+        uint64_t prepared_base; /* where that UKI starts in that file */
+        tb_digests initrd_digests; /* of the compressed stream, as PCR 11 measures it */
 } build;
 
-static void build_done(build *b) {
+static void free_jobs(build *b) {
         for (size_t i = 0; i < b->n_jobs; i++) {
                 tb_pe_free(b->jobs[i].pe);
                 tb_buf_free(&b->jobs[i].sig_json);
@@ -159,9 +177,24 @@ static void build_done(build *b) {
                 free(b->jobs[i].profile_sig);
                 free(b->jobs[i].profiles);
                 free(b->jobs[i].esp_path);
+                b->jobs[i] = (uki_job){};
         }
+        b->n_jobs = 0;
         if (b->fat)
                 tb_fat_free(b->fat);
+        b->fat = NULL;
+        if (b->esp)
+                tb_esp_free(b->esp);
+        b->esp = NULL;
+}
+
+static void build_done(build *b) {
+        free_jobs(b);
+        tb_atomic_abort(&b->out);
+        free(b->out_path);
+        free(b->prepared_path);
+        if (b->initrd_fd >= 0)
+                close(b->initrd_fd);
         for (size_t i = 0; i < b->n_entries; i++) {
                 free(b->entries[i].name);
                 free(b->entries[i].title);
@@ -184,15 +217,12 @@ static void build_done(build *b) {
                 tb_rootfs_free(b->fs);
         if (b->pcr)
                 tb_pcr11_free(b->pcr);
-        if (b->esp)
-                tb_esp_free(b->esp);
         if (b->work) {
                 tb_rm_rf(b->work); /* holds only what we made */
                 free(b->work);
         }
         if (b->created_outdir)
                 (void)rmdir(b->o->output_dir); /* only if we made it and it stayed empty */
-        free(b->initrd_path);
         free(b->base_name);
 }
 
@@ -533,10 +563,32 @@ static int initrd_sink_fn(const void *data, size_t len, void *userdata) {
         return tb_mhash_update(s->h, data, len);
 }
 
+/* The initrd's options as the user chose them (EXCLUDE holds the compiled patterns). */
+static int initrd_options(build *b, tb_initrd_options *io, tb_exclude **exclude) {
+        int r;
+
+        r = tb_initrd_options_init(io);
+        if (r < 0)
+                return r;
+        io->compression = b->o->compression;
+        io->level = b->o->compression_level;
+        if (b->o->epoch < 0 || b->o->epoch > (int64_t)UINT32_MAX)
+                return tb_fail(-ERANGE, "SOURCE_DATE_EPOCH=%" PRId64 ": beyond the initrd's 32-bit timestamps",
+                               b->o->epoch);
+        io->mtime = (uint64_t)b->o->epoch;
+        io->init = b->init;
+        r = tb_exclude_from_options(b->fs, b->o->excludes, b->o->n_excludes, b->o->slim, exclude);
+        if (r < 0)
+                return r;
+        io->exclude = *exclude;
+        return 0;
+}
+
+/* Compresses the initrd into its place (laid out by layout_initrd()), hashing it for PCR 11 in
+ * the same pass. */
 static int make_initrd(build *b) {
         _cleanup_(tb_mhash_freep) tb_mhash *h = NULL;
         _cleanup_(tb_exclude_freep) tb_exclude *exclude = NULL;
-        _cleanup_(closep) int fd = -1;
         tb_initrd_options io;
         tb_initrd_stats stats = {};
         initrd_sink sink;
@@ -544,20 +596,9 @@ static int make_initrd(build *b) {
         struct timespec t0, t1;
         int r;
 
-        r = tb_initrd_options_init(&io);
+        r = initrd_options(b, &io, &exclude);
         if (r < 0)
                 return r;
-        io.compression = b->o->compression;
-        io.level = b->o->compression_level;
-        if (b->o->epoch < 0 || b->o->epoch > (int64_t)UINT32_MAX)
-                return tb_fail(-ERANGE, "SOURCE_DATE_EPOCH=%" PRId64 ": beyond the initrd's 32-bit timestamps",
-                               b->o->epoch);
-        io.mtime = (uint64_t)b->o->epoch;
-        io.init = b->init;
-        r = tb_exclude_from_options(b->fs, b->o->excludes, b->o->n_excludes, b->o->slim, &exclude);
-        if (r < 0)
-                return r;
-        io.exclude = exclude;
         /* Every PCR bank's digest of the initrd is computed while it is written. */
         r = tb_mhash_new(tb_pcr11_banks(b->pcr), &h);
         if (r < 0)
@@ -565,16 +606,12 @@ static int make_initrd(build *b) {
         sink.h = h;
         io.sink = initrd_sink_fn;
         io.sink_userdata = &sink;
-        b->initrd_path = tb_path_join(b->work, "initrd");
-        if (!b->initrd_path)
-                return tb_log_oom();
-        fd = open(b->initrd_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return tb_log_errno(negative_errno(), "%s: cannot create", b->initrd_path);
+        if (lseek(b->initrd_fd, (off_t)b->initrd_off, SEEK_SET) < 0)
+                return tb_log_errno(negative_errno(), "cannot write the initrd");
         tb_info("building the initrd from %s (%s)…", b->o->source, tb_initrd_compression_to_string(io.compression));
         clock_gettime(CLOCK_MONOTONIC, &t0);
         tb_progress_begin(&sink.progress, "initrd (compressed)");
-        r = tb_initrd_write(b->fs, fd, &io, &stats);
+        r = tb_initrd_write(b->fs, b->initrd_fd, &io, &stats);
         tb_progress_end(&sink.progress);
         if (r < 0)
                 return r;
@@ -584,9 +621,17 @@ static int make_initrd(build *b) {
         tb_info("initrd: %llu entries, %.1f MiB → %.1f MiB in %.1f s", (unsigned long long)stats.entries,
                 (double)stats.bytes_in / (1 << 20), (double)stats.bytes_out / (1 << 20),
                 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+        if (b->initrd_bound && stats.bytes_out > b->initrd_bound) {
+                tb_err("%s: the initrd came out larger (%llu bytes) than the tree allowed when it was laid out "
+                       "(%llu): did it change during the build?", b->o->source, (unsigned long long)stats.bytes_out,
+                       (unsigned long long)b->initrd_bound);
+                return -EBUSY;
+        }
+        b->initrd_size = stats.bytes_out;
         r = tb_mhash_final(h, &d, NULL);
         if (r < 0)
                 return r;
+        b->initrd_digests = d;
         return tb_pcr11_set_section(b->pcr, TB_UKI_INITRD, &d, stats.bytes_out);
 }
 
@@ -653,11 +698,15 @@ static int prepare_profiles(build *b, uki_job *job) {
                 const entry *e = &b->entries[i];
                 tb_uki_profile *p = &job->profiles[i];
 
-                r = tb_pcr11_set_section_data(b->pcr, TB_UKI_CMDLINE, e->cmdline, strlen(e->cmdline));
-                if (r >= 0)
-                        r = tb_pcr11_set_section_data(b->pcr, TB_UKI_PROFILE, e->profile, strlen(e->profile));
-                if (r >= 0)
-                        r = sign_pcr(b, &job->profile_sig[i]);
+                if (b->provisional) /* for the layout only: no larger than this */
+                        r = tb_buf_append_zero(&job->profile_sig[i], PCRSIG_BOUND);
+                else {
+                        r = tb_pcr11_set_section_data(b->pcr, TB_UKI_CMDLINE, e->cmdline, strlen(e->cmdline));
+                        if (r >= 0)
+                                r = tb_pcr11_set_section_data(b->pcr, TB_UKI_PROFILE, e->profile, strlen(e->profile));
+                        if (r >= 0)
+                                r = sign_pcr(b, &job->profile_sig[i]);
+                }
                 if (r < 0)
                         return r;
                 p->profile = (tb_pe_source){ .data = e->profile, .size = strlen(e->profile) };
@@ -676,6 +725,9 @@ static int prepare_uki(build *b, const entry *e, uki_job *job) {
                 r = prepare_profiles(b, job);
                 parts.profiles = job->profiles;
                 parts.n_profiles = b->n_entries;
+        } else if (b->provisional) {
+                /* For the layout only: the initrd's size bounded, a signature no larger than this. */
+                r = tb_buf_append_zero(&job->sig_json, PCRSIG_BOUND);
         } else {
                 r = tb_pcr11_set_section_data(b->pcr, TB_UKI_CMDLINE, e->cmdline, strlen(e->cmdline));
                 if (r >= 0)
@@ -683,6 +735,10 @@ static int prepare_uki(build *b, const entry *e, uki_job *job) {
         }
         if (r < 0)
                 return r;
+        if (b->provisional)
+                parts.initrd = (tb_pe_source){ .path = "/dev/null", .size = b->initrd_size };
+        else /* from where it lies in the output (page cache): every UKI reads it there */
+                parts.initrd = (tb_pe_source){ .path = b->initrd_src, .offset = b->initrd_off, .size = b->initrd_size };
 
         parts.osrel = (tb_pe_source){ .data = b->osrel.data, .size = b->osrel.len };
         parts.cmdline = (tb_pe_source){ .data = e->cmdline, .size = strlen(e->cmdline) };
@@ -690,9 +746,8 @@ static int prepare_uki(build *b, const entry *e, uki_job *job) {
         parts.pcrpkey = (tb_pe_source){ .data = b->pcrpkey.data, .size = b->pcrpkey.len };
         parts.pcrsig = (tb_pe_source){ .data = job->sig_json.data, .size = job->sig_json.len };
         parts.sbat = (tb_pe_source){ .data = b->sbat.data, .size = b->sbat.len };
-        if ((r = file_source(b->initrd_path, &parts.initrd)) < 0 ||
-            (r = file_source(b->kernel_path, &parts.linux_image)) < 0)
-                return tb_log_errno(r, "cannot read the initrd or kernel");
+        if ((r = file_source(b->kernel_path, &parts.linux_image)) < 0)
+                return tb_log_errno(r, "cannot read the kernel");
         if (b->o->splash && (r = file_source(b->o->splash, &parts.splash)) < 0)
                 return tb_log_errno(r, "%s: cannot read", b->o->splash);
         r = tb_uki_assemble(&parts, &job->pe);
@@ -770,14 +825,106 @@ static int verify_uki(const uki_job *job) {
         return 0;
 }
 
+/* The initrd was in place before the UKI around it was signed (and every other UKI copied it
+ * from there): the signature covers whatever those bytes were then. So the bytes that are in
+ * the output now must also be the initrd that was compressed and measured for PCR 11 (the
+ * digest of the stream, taken while it was written): one hash over the range, from the page
+ * cache. A write that strayed into it at any time fails here. */
+static int verify_initrd_in_place(const build *b) {
+        _cleanup_(tb_mhash_freep) tb_mhash *h = NULL;
+        _cleanup_(freep) uint8_t *buf = malloc(1u << 20);
+        tb_digests d = {};
+        unsigned bank = 0;
+        int r;
+
+        while (!(b->initrd_digests.banks & TB_BANK_BIT(bank)))
+                bank++; /* one bank is enough */
+        r = buf ? tb_mhash_new(TB_BANK_BIT(bank), &h) : -ENOMEM;
+        for (uint64_t off = 0; r >= 0 && off < b->initrd_size;) {
+                size_t n = (size_t)MIN(b->initrd_size - off, (uint64_t)(1u << 20));
+
+                r = tb_pread_full(b->initrd_fd, buf, n, (off_t)(b->initrd_off + off));
+                if (r >= 0)
+                        r = tb_mhash_update(h, buf, n);
+                off += n;
+        }
+        if (r >= 0)
+                r = tb_mhash_final(h, &d, NULL);
+        if (r < 0)
+                return tb_log_errno(r, "cannot read back the initrd");
+        if (memcmp(d.d[bank], b->initrd_digests.d[bank], tb_bank_size(bank)) != 0) {
+                tb_err("%s: the initrd in the output is not the one that was built and measured",
+                       b->jobs[b->prepared].esp_path);
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+typedef struct initrd_check {
+        const build *b;
+        int r;
+} initrd_check;
+
+static void *initrd_check_thread(void *userdata) {
+        initrd_check *c = userdata;
+
+        c->r = verify_initrd_in_place(c->b);
+        return NULL;
+}
+
+/* The UKIs' checks JOBS[0..N) and the initrd's, side by side: both only read the page cache and
+ * hash, and they come after the compression, when the other core has nothing to do. */
+static int verify_outputs(const build *b, const uki_job *jobs, size_t n, bool initrd) {
+        initrd_check c = { .b = b };
+        pthread_t t;
+        bool threaded = false;
+        int r = 0;
+
+        if (initrd)
+                threaded = pthread_create(&t, NULL, initrd_check_thread, &c) == 0;
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = verify_uki(&jobs[i]);
+        if (threaded)
+                pthread_join(t, NULL);
+        else if (initrd)
+                c.r = verify_initrd_in_place(b);
+        return r < 0 ? r : c.r;
+}
+
 /* tb_esp_write_fn: signs the UKI straight into its place (a FAT cluster run inside the ISO, or
  * the file of the ESP tree), hashing and checksumming while it is written. */
 static int write_uki(int fd, uint64_t off, void *userdata) {
         uki_job *job = userdata;
-        uint64_t size;
+        build *b = job->b;
+        uint64_t size, keep_len = 0;
+        struct stat st, in;
         int r;
 
-        r = tb_authenticode_sign_at(job->pe, &job->b->sb, fd, off, job->esp_path, &size);
+        if (job == &b->jobs[b->prepared]) {
+                /* The UKI that holds the initrd in place: where the layout put it, its initrd is
+                 * hashed from there and not written again. Anywhere else (a container's staging
+                 * file) it is written whole like the others. */
+                if (fstat(fd, &st) < 0 || fstat(b->initrd_fd, &in) < 0)
+                        return tb_log_errno(negative_errno(), "%s: cannot write", job->esp_path);
+                if (st.st_dev == in.st_dev && st.st_ino == in.st_ino) {
+                        const tb_pe_section *sec = tb_pe_find_section(job->pe, ".initrd");
+
+                        /* The real UKI must put .initrd where the provisional one did (every
+                         * section before it has its final size in both). */
+                        if (!sec || sec->raw_offset != b->initrd_off - b->prepared_base) {
+                                tb_err("%s: its .initrd moved from where it was laid out", job->esp_path);
+                                return -EIO;
+                        }
+                        if (off != b->prepared_base) {
+                                tb_err("%s: laid out at %llu, written at %llu: the layout moved", job->esp_path,
+                                       (unsigned long long)b->prepared_base, (unsigned long long)off);
+                                return -EIO;
+                        }
+                        keep_len = b->initrd_size;
+                }
+        }
+        r = tb_authenticode_sign_around(job->pe, &b->sb, fd, off, b->initrd_off - b->prepared_base, keep_len,
+                                        job->esp_path, &size);
         if (r < 0)
                 return r;
         if (size != job->size) {
@@ -787,7 +934,9 @@ static int write_uki(int fd, uint64_t off, void *userdata) {
         }
         job->fd = fd;
         job->off = off;
-        return job->b->defer_verify ? 0 : verify_uki(job);
+        if (b->defer_verify)
+                return 0;
+        return verify_outputs(b, job, 1, job == &b->jobs[b->prepared]);
 }
 
 static int add_esp_file(build *b, const char *esp_path, const char *file) {
@@ -804,10 +953,15 @@ static int assemble_esp(build *b) {
         r = tb_esp_new(&b->esp);
         if (r < 0 || !sdboot)
                 return tb_log_oom();
-        tb_info("signing systemd-boot %d…", b->sdboot_major);
-        r = sign_sdboot(b, sdboot);
-        if (r >= 0)
-                r = verify_efi(b, sdboot);
+        if (!b->sdboot_done) {
+                tb_info("signing systemd-boot %d…", b->sdboot_major);
+                r = sign_sdboot(b, sdboot);
+                if (r >= 0)
+                        r = verify_efi(b, sdboot);
+                if (r < 0)
+                        return r;
+                b->sdboot_done = true;
+        }
         if (r >= 0)
                 r = add_esp_file(b, "EFI/BOOT/BOOTX64.EFI", sdboot);
         if (r < 0)
@@ -832,17 +986,24 @@ static int assemble_esp(build *b) {
                 if (e == uki_entry) {
                         uki_job *job = &b->jobs[b->n_jobs++];
 
-                        tb_info("building UKI %s: %s", esp_path, e->cmdline);
-                        for (size_t j = 1; b->o->cmd_lines_v2 && j < b->n_entries; j++)
-                                tb_info("  profile %zu: %s", j, b->entries[j].cmdline);
+                        if (!b->provisional) {
+                                tb_info("building UKI %s: %s", esp_path, e->cmdline);
+                                for (size_t j = 1; b->o->cmd_lines_v2 && j < b->n_entries; j++)
+                                        tb_info("  profile %zu: %s", j, b->entries[j].cmdline);
+                        }
                         r = prepare_uki(b, e, job);
                         if (r < 0)
                                 return r;
                         job->esp_path = strdup(esp_path);
                         if (!job->esp_path)
                                 return -ENOMEM;
-                        warn_size(b, job);
-                        r = tb_esp_add_producer(b->esp, esp_path, job->size, write_uki, job);
+                        if (!b->provisional)
+                                warn_size(b, job);
+                        if (!b->provisional && b->prepared_path && job == &b->jobs[b->prepared])
+                                r = tb_esp_add_producer_in(b->esp, esp_path, job->size, write_uki, job,
+                                                           b->prepared_path);
+                        else
+                                r = tb_esp_add_producer(b->esp, esp_path, job->size, write_uki, job);
                         if (r < 0)
                                 return tb_log_errno(r, "ESP: cannot add %s", esp_path);
                 }
@@ -872,7 +1033,7 @@ static int assemble_esp(build *b) {
                         if (r < 0)
                                 return r;
                 }
-        } else
+        } else if (!b->provisional)
                 tb_warn("no enrollment keys given (-k or --public-keys): loader/keys/auto stays empty");
         return tb_esp_add_dir(b->esp, "loader/keys/auto");
 }
@@ -883,24 +1044,28 @@ static int write_esp_into_iso(int fd, uint64_t off, void *userdata) {
         build *b = userdata;
         int r;
 
+        if (off != b->esp_off) {
+                tb_err("ISO image: the ESP was laid out at %llu, libisofs put it at %llu", (unsigned long long)b->esp_off,
+                       (unsigned long long)off);
+                return -EIO;
+        }
         r = tb_fat_write_at(b->fat, fd, off, &b->fat_options);
         if (r < 0)
                 return r == -EMSGSIZE || r == -EBADMSG ? r : tb_log_errno(r, "cannot write the ESP image");
-        for (size_t i = 0; i < b->n_jobs; i++) {
-                r = verify_uki(&b->jobs[i]);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return verify_outputs(b, b->jobs, b->n_jobs, true);
 }
 
-/* The ESP as a FAT image laid out from the sizes, written inside the ISO (nothing is staged). */
-static int write_iso(build *b, const char *out) {
-        tb_iso_options io = { .volume_id = "UKI_ISO_INSTALL", .overlay_dir = b->o->overlay_iso, .epoch = b->o->epoch };
+/* The ESP as a FAT image laid out from the sizes of the ESP's entries. */
+static int plan_fat(build *b, int64_t *ret_size) {
         int64_t size;
         int r;
 
-        b->fat_options = (tb_fat_options){ .label = "EFIBOOT", .epoch = b->o->epoch };
+        b->fat_options.label = "EFIBOOT";
+        b->fat_options.epoch = b->o->epoch;
+        /* A volume serial that is the same for every build of the same medium (never random). */
+        b->fat_options.volume_id = 0;
+        for (const char *p = b->base_name; *p; p++)
+                b->fat_options.volume_id = b->fat_options.volume_id * 31 + (uint8_t)*p;
         r = tb_fat_new(&b->fat);
         for (size_t i = 0; r >= 0 && i < tb_esp_count(b->esp); i++) {
                 const tb_esp_entry *e = tb_esp_get(b->esp, i);
@@ -912,18 +1077,123 @@ static int write_iso(build *b, const char *out) {
                 if (r < 0)
                         return tb_log_errno(r, "ESP image: cannot add %s", e->path);
         }
-        /* A volume serial that is the same for every build of the same medium (never random). */
-        for (const char *p = b->base_name; *p; p++)
-                b->fat_options.volume_id = b->fat_options.volume_id * 31 + (uint8_t)*p;
         size = tb_fat_plan(b->fat, &b->fat_options);
         if (size < 0)
                 return tb_log_errno((int)size, "ESP image: cannot lay out");
+        *ret_size = size;
+        return 0;
+}
+
+static tb_iso_options iso_options(build *b, uint64_t esp_size) {
+        return (tb_iso_options){ .volume_id = "UKI_ISO_INSTALL", .overlay_dir = b->o->overlay_iso, .epoch = b->o->epoch,
+                                 .esp_size = esp_size, .esp_write = write_esp_into_iso, .esp_userdata = b };
+}
+
+/* -t iso: the ESP inside the ISO, its first UKI (in cluster order) pinned where the initrd was
+ * compressed into it; the UKIs are signed into their clusters, nothing is staged. */
+static int write_iso(build *b) {
+        tb_iso_options io;
+        int64_t size;
+        int r;
+
+        b->fat_options.pin_path = b->jobs[b->prepared].esp_path;
+        r = plan_fat(b, &size);
+        if (r == -ERANGE || r == -ENOENT)
+                tb_err("ESP image: %s does not fit where it was laid out", b->fat_options.pin_path);
+        if (r < 0)
+                return r;
         tb_info("ESP image: %.1f MiB", (double)size / (1 << 20));
         b->defer_verify = true;
-        io.esp_size = (uint64_t)size;
-        io.esp_write = write_esp_into_iso;
-        io.esp_userdata = b;
-        return tb_iso_write(&io, out);
+        io = iso_options(b, (uint64_t)size);
+        r = tb_iso_write_fd(&io, b->out.fd, b->out_path);
+        if (r < 0)
+                return r;
+        r = tb_atomic_commit(&b->out);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot write", b->out_path);
+        return 0;
+}
+
+/* Where the initrd goes, before it exists: the UKIs are assembled once with the initrd's size
+ * bounded (from a stat-only walk of the tree) and a placeholder signature, which fixes the
+ * .initrd section's offset inside its UKI; for -t iso also the UKI's cluster run (pinned: the
+ * FAT's reserved area absorbs what the real, smaller sizes change before it) and the ESP's block
+ * in the ISO (libisofs lays the image out). The initrd is then compressed once, into that place. */
+static int layout_initrd(build *b) {
+        const tb_pe_section *s;
+        struct stat st;
+        int r;
+
+        b->provisional = true;
+        b->initrd_size = 1;
+        if (b->o->type == TB_MEDIUM_ISO) {
+                _cleanup_(tb_exclude_freep) tb_exclude *exclude = NULL;
+                tb_initrd_options io;
+
+                r = initrd_options(b, &io, &exclude);
+                if (r >= 0)
+                        r = tb_initrd_size_bound(b->fs, &io, &b->initrd_bound);
+                if (r < 0)
+                        return tb_log_errno(r, "%s: cannot walk the tree", b->o->source);
+                b->initrd_size = MAX(b->initrd_bound, (uint64_t)1);
+        }
+        r = assemble_esp(b);
+        if (r < 0)
+                return r;
+        b->prepared = 0;
+        if (b->o->type == TB_MEDIUM_ISO) {
+                tb_iso_options io;
+                int64_t size, first = INT64_MAX, pin;
+
+                r = plan_fat(b, &size);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < b->n_jobs; i++) {
+                        int64_t off = tb_fat_file_offset(b->fat, b->jobs[i].esp_path);
+
+                        if (off < 0)
+                                return tb_log_errno((int)off, "ESP image: cannot lay out");
+                        if (off < first) {
+                                first = off;
+                                b->prepared = i;
+                        }
+                }
+                pin = tb_fat_pin_bound(b->fat, &b->fat_options, b->jobs[b->prepared].esp_path);
+                if (pin < 0)
+                        return tb_log_errno((int)pin, "ESP image: cannot lay out");
+                io = iso_options(b, (uint64_t)size);
+                r = tb_iso_esp_offset(&io, &b->esp_off);
+                if (r < 0)
+                        return r;
+                if (asprintf(&b->out_path, "%s/%s.iso", b->o->output_dir, b->base_name) < 0)
+                        return tb_log_oom();
+                r = tb_atomic_open(b->out_path, 0644, &b->out);
+                if (r < 0)
+                        return tb_log_errno(r, "%s: cannot create", b->out_path);
+                b->initrd_fd = fcntl(b->out.fd, F_DUPFD_CLOEXEC, 3);
+                if (b->initrd_fd < 0)
+                        return tb_log_errno(negative_errno(), "%s: cannot write", b->out_path);
+                b->prepared_base = b->esp_off + (uint64_t)pin;
+                b->fat_options.pin_offset = (uint64_t)pin;
+        } else {
+                b->prepared_path = tb_path_join(b->work, "uki");
+                if (!b->prepared_path)
+                        return tb_log_oom();
+                b->initrd_fd = open(b->prepared_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+                if (b->initrd_fd < 0)
+                        return tb_log_errno(negative_errno(), "%s: cannot create", b->prepared_path);
+                b->prepared_base = 0;
+        }
+        if (fstat(b->initrd_fd, &st) < 0)
+                return negative_errno();
+        s = tb_pe_find_section(b->jobs[b->prepared].pe, ".initrd");
+        if (!s)
+                return -EINVAL;
+        b->initrd_off = b->prepared_base + s->raw_offset;
+        snprintf(b->initrd_src, sizeof(b->initrd_src), "/proc/self/fd/%d", b->initrd_fd);
+        free_jobs(b);
+        b->provisional = false;
+        return 0;
 }
 
 static int write_container(build *b, const char *out) {
@@ -948,7 +1218,8 @@ static int write_output(build *b, char **ret_output) {
                 r = out ? tb_esp_write_tree(b->esp, b->o->output_dir) : tb_log_oom();
                 break;
         case TB_MEDIUM_ISO:
-                r = asprintf(&out, "%s/%s.iso", b->o->output_dir, b->base_name) < 0 ? tb_log_oom() : write_iso(b, out);
+                out = strdup(b->out_path);
+                r = out ? write_iso(b) : tb_log_oom();
                 break;
         case TB_MEDIUM_CONTAINER:
                 r = asprintf(&out, "%s/%s.tar", b->o->output_dir, b->base_name) < 0 ? tb_log_oom()
@@ -991,7 +1262,8 @@ static int make_work_dir(build *b) {
 }
 
 int tb_medium_build(const tb_medium_options *o, char **ret_output) {
-        build b = { .o = o, .kernel_fd = -1, .stub_fd = -1, .sdboot_fd = -1 };
+        build b = { .o = o, .kernel_fd = -1, .stub_fd = -1, .sdboot_fd = -1, .initrd_fd = -1,
+                    .out = TB_ATOMIC_FILE_INIT };
         int r;
 
         r = load_keys(&b);
@@ -1005,6 +1277,8 @@ int tb_medium_build(const tb_medium_options *o, char **ret_output) {
                 r = check_efi_binaries(&b);
         if (r >= 0)
                 r = make_work_dir(&b);
+        if (r >= 0)
+                r = layout_initrd(&b);
         if (r >= 0)
                 r = make_initrd(&b);
         if (r >= 0)

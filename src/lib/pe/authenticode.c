@@ -195,6 +195,7 @@ typedef struct sign_writer {
         const regions *rs;
         size_t next; /* first region not yet hashed completely */
         uint64_t pos;
+        uint64_t keep_off, keep_end; /* image bytes already in place at base: hashed, not written */
 } sign_writer;
 
 static bool regions_in_order(const regions *rs) {
@@ -229,7 +230,15 @@ static int write_hash_sum(const uint8_t *data, size_t len, void *userdata) {
                         return r;
         }
         tb_pe_csum_update(&w->csum, data, len);
-        r = tb_pwrite_all(w->fd, data, len, (off_t)(w->base + w->pos));
+        if (w->keep_end > w->keep_off && w->pos < w->keep_end && w->pos + len > w->keep_off) {
+                /* Only what lies outside the kept range. */
+                uint64_t a = MAX(w->pos, w->keep_off), b = MIN(w->pos + len, w->keep_end);
+
+                r = a > w->pos ? tb_pwrite_all(w->fd, data, a - w->pos, (off_t)(w->base + w->pos)) : 0;
+                if (r >= 0 && b < w->pos + len)
+                        r = tb_pwrite_all(w->fd, data + (b - w->pos), w->pos + len - b, (off_t)(w->base + b));
+        } else
+                r = tb_pwrite_all(w->fd, data, len, (off_t)(w->base + w->pos));
         w->pos += len;
         if (r < 0)
                 w->write_error = r;
@@ -302,10 +311,15 @@ int tb_authenticode_sign(tb_pe *pe, const tb_signer *signer, int fd, const char 
 
 int tb_authenticode_sign_at(tb_pe *pe, const tb_signer *signer, int fd, uint64_t base, const char *out_name,
                             uint64_t *ret_size) {
+        return tb_authenticode_sign_around(pe, signer, fd, base, 0, 0, out_name, ret_size);
+}
+
+int tb_authenticode_sign_around(tb_pe *pe, const tb_signer *signer, int fd, uint64_t base, uint64_t keep_off,
+                                uint64_t keep_len, const char *out_name, uint64_t *ret_size) {
         _cleanup_(tb_buf_freep) tb_buf table = TB_BUF_INIT;
         _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
         const tb_pe_info *in = tb_pe_get_info(pe);
-        sign_writer w = { .fd = fd, .base = base };
+        sign_writer w = { .fd = fd, .base = base, .keep_off = keep_off, .keep_end = keep_off + keep_len };
         uint8_t digest[EVP_MAX_MD_SIZE], dir[8], field[4];
         uint64_t total;
         regions rs;

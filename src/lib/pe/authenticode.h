@@ -40,6 +40,11 @@ int tb_authenticode_sign(tb_pe *pe, const tb_signer *signer, int fd, const char 
  * straight into its place inside a file system image. RET_SIZE (may be NULL): bytes written. */
 int tb_authenticode_sign_at(tb_pe *pe, const tb_signer *signer, int fd, uint64_t base, const char *out_name,
                             uint64_t *ret_size);
+/* The same, but the image bytes [KEEP_OFF, KEEP_OFF + KEEP_LEN) are already in place at BASE +
+ * KEEP_OFF of FD (a section's source reads them from there): they are hashed and checksummed
+ * as they go by, not written again. */
+int tb_authenticode_sign_around(tb_pe *pe, const tb_signer *signer, int fd, uint64_t base, uint64_t keep_off,
+                                uint64_t keep_len, const char *out_name, uint64_t *ret_size);
 /* The size tb_authenticode_sign_at() will write for PE (image, padding and certificate table),
  * so that space can be laid out before the image is written. */
 int tb_authenticode_signed_size(const tb_pe *pe, const tb_signer *signer, uint64_t *ret);

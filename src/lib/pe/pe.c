@@ -480,13 +480,14 @@ static int seg_source(emitter *e, const tb_pe_source *src) {
                 return tb_log_errno(negative_errno(), "%s: cannot open", src->path);
         if (fstat(fd, &st) < 0)
                 return tb_log_errno(negative_errno(), "%s: cannot stat", src->path);
-        if ((uint64_t)st.st_size != src->size) {
+        if (src->offset == 0 ? (uint64_t)st.st_size != src->size
+                             : (uint64_t)st.st_size < src->offset || (uint64_t)st.st_size - src->offset < src->size) {
                 tb_err("%s: size changed while building the image (%llu, expected %llu bytes)", src->path,
-                       (unsigned long long)st.st_size, (unsigned long long)src->size);
+                       (unsigned long long)st.st_size, (unsigned long long)(src->offset + src->size));
                 return -EIO;
         }
         e->pos += src->size;
-        return copy_fd(e, fd, src->path, skip, take);
+        return copy_fd(e, fd, src->path, src->offset + skip, take);
 }
 
 /* The body: input bytes after the headers, with replaced sections' raw ranges overlaid. */

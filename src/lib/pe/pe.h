@@ -109,11 +109,14 @@ int tb_pe_section_read(const tb_pe *pe, const tb_pe_section *s, size_t max, tb_b
 /* ---- Edits ---- */
 
 /* Where the bytes of a new section come from: exactly one of DATA (borrowed until
- * tb_pe_write() returns) or PATH (read at write time; its size must still be SIZE). */
+ * tb_pe_write() returns) or PATH (read at write time; its size must still be SIZE). With
+ * OFFSET, the bytes are [OFFSET, OFFSET + SIZE) of PATH, which must hold at least that much (a
+ * range of a larger file: an initrd compressed straight into its place in the output). */
 typedef struct tb_pe_source {
         const void *data;
         const char *path;
         uint64_t size;
+        uint64_t offset;
 } tb_pe_source;
 
 /* Drops a COFF symbol table (and its string table) that ends the file; no-op without one.

@@ -403,6 +403,49 @@ static int setup(struct writer *w) {
         return 0;
 }
 
+typedef struct bound_walk {
+        const tb_initrd_options *o;
+        uint64_t bytes;
+} bound_walk;
+
+#define NEWC_HEADER 110u
+
+static uint64_t pad4(uint64_t n) {
+        return (n + 3) & ~(uint64_t)3;
+}
+
+static int bound_visit(const tb_rootfs_entry *e, void *userdata) {
+        bound_walk *b = userdata;
+        mode_t type = e->st.st_mode & S_IFMT;
+        uint64_t path = strlen(e->path) + 1;
+
+        if (tb_exclude_match(b->o->exclude, e->path, type == S_IFDIR, NULL) == TB_EXCLUDE_DROP)
+                return type == S_IFDIR ? TB_ROOTFS_SKIP : 0;
+        /* The header and name, the data (every name of a hardlink counted), and room for the
+         * entry's line in the xattr manifest (hex path, attribute name and value). */
+        b->bytes += pad4(NEWC_HEADER + path) + 2 * path + 512;
+        if (type == S_IFREG)
+                b->bytes += pad4((uint64_t)e->st.st_size);
+        else if (type == S_IFLNK)
+                b->bytes += pad4(strlen(e->link_target));
+        if (type == S_IFDIR && e->depth == 1 && is_empty_dir(e->name))
+                return TB_ROOTFS_SKIP;
+        return 0;
+}
+
+int tb_initrd_size_bound(tb_rootfs *fs, const tb_initrd_options *o, uint64_t *ret) {
+        bound_walk b = { .o = o, .bytes = 2 * (NEWC_HEADER + 4096) + 4096 }; /* /init, trailer, manifest */
+        int r;
+
+        r = tb_rootfs_walk(fs, bound_visit, &b);
+        if (r < 0)
+                return r;
+        /* Compression never grows the data by more than this: zstd's bound is 1/256 plus a
+         * frame header, xz's and gzip's are smaller. */
+        *ret = b.bytes + (o->compression == TB_INITRD_NONE ? 0 : b.bytes / 128 + (1u << 20));
+        return 0;
+}
+
 int tb_initrd_write(tb_rootfs *fs, int fd, const tb_initrd_options *o, tb_initrd_stats *stats) {
         struct writer w = { .o = o, .fd = fd, .next_ino = 1 };
         int r;

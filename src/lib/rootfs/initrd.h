@@ -62,5 +62,10 @@ const char *tb_initrd_compression_to_string(tb_initrd_compression c);
 /* Whether the top-level directory NAME goes into the initrd empty (boot, dev, proc, run, sys, tmp). */
 bool tb_initrd_empties(const char *name);
 
+/* An upper bound of the size tb_initrd_write() will write for FS with O, from one walk over the
+ * tree (stat only, nothing is read): the place of what follows the initrd can be laid out
+ * before it is compressed. Holds as long as the tree does not change. */
+int tb_initrd_size_bound(tb_rootfs *fs, const tb_initrd_options *o, uint64_t *ret);
+
 /* Writes the initrd of FS to FD (from its current offset). STATS may be NULL. Logs its errors. */
 int tb_initrd_write(tb_rootfs *fs, int fd, const tb_initrd_options *o, tb_initrd_stats *stats);
