@@ -28,7 +28,7 @@ cp "$top/tests/e2e/fixtures/seed-install-config.yaml" overlay/etc/trustboot/conf
 iso="$("$tb" -q build-uki "dir:$img/rootfs" -o overlay -t iso -d out -k keys | tail -n 1)"
 log "enroll + install (not timed)"
 "${slot[@]}" "$tb" vm "$iso" --setup-mode --vars vars.fd --tpm-state tpm --timeout 600 >/dev/null 2>&1 || { log "enrollment failed"; exit 1; }
-"${slot[@]}" "$tb" vm "$iso" --vars vars.fd --tpm-state tpm --disk disk.img:8G --memory 3G --serial install.txt --timeout 1200 >/dev/null 2>&1 ||
+"${slot[@]}" "$tb" vm "$iso" --vars vars.fd --tpm-state tpm --disk disk.img:8G --memory 3G --serial install.txt --expect ': installed$' --timeout 1200 >/dev/null 2>&1 ||
   { log "install failed: $(tr -d '\r' <install.txt | grep -a trustboot | tail -n 5)"; exit 1; }
 mkdir -p empty
 
