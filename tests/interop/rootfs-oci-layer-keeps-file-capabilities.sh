@@ -4,15 +4,10 @@
 # from a dir: source, so init restores it after the hand-over whichever way the image came.
 # The manifest lines of both initrds are equal and name the file; a later layer that replaces
 # the file without the capability drops it (the replacement is a new file).
-set -euo pipefail
-
-[ "$(id -u)" = 0 ] || { echo "needs root (setcap)"; exit 77; }
-for t in umoci setcap cpio; do
-        command -v "$t" >/dev/null || { echo "$t missing"; exit 77; }
-done
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-cd "$work"
+. "$(dirname "$0")/lib/common.sh"
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (setcap)"; exit 77; }
+need umoci setcap cpio
+cd "$WORK"
 export SOURCE_DATE_EPOCH=0
 
 umoci init --layout img >/dev/null
@@ -43,10 +38,10 @@ umoci unpack --image img:v1 dir >/dev/null
 want="$(manifest dir.cpio)"
 got="$(manifest oci.cpio)"
 grep -q "^$(hexname usr/bin/ping) security.capability " <<<"$want" ||
-        { echo "FAIL: the dir: source's manifest has no capability for usr/bin/ping: $want"; exit 1; }
-[ "$got" = "$want" ] || { echo "FAIL: the OCI layer's manifest differs from the dir: source's:"; diff <(echo "$want") <(echo "$got"); exit 1; }
-grep -q "^$(hexname usr/bin/plain) " <<<"$got" && { echo "FAIL: a capability on a file that has none"; exit 1; }
+        fail "the dir: source's manifest has no capability for usr/bin/ping: $want"
+[ "$got" = "$want" ] || fail "the OCI layer's manifest differs from the dir: source's: $(diff <(echo "$want") <(echo "$got"))"
+grep -q "^$(hexname usr/bin/plain) " <<<"$got" && fail "a capability on a file that has none"
 
 "$TRUSTBOOT" -q initrd oci-layout:img:v2 -o v2.cpio --compression none
-[ -z "$(manifest v2.cpio)" ] || { echo "FAIL: the replaced file kept the old capability: $(manifest v2.cpio)"; exit 1; }
+[ -z "$(manifest v2.cpio)" ] || fail "the replaced file kept the old capability: $(manifest v2.cpio)"
 echo "ok: a file capability travels from an OCI layer as from a directory, and goes with the file"
