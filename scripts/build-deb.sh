@@ -92,10 +92,12 @@ else
   rm -rf "$broot/build" && mkdir -p "$broot/build"
   cp -a "$src" "$broot/build/"
   log "dpkg-buildpackage in the $release chroot ($(basename "$broot"))"
+  # The caller's TMPDIR (the e2e tests export their work directory) does not exist in the chroot:
+  # dpkg-deb would fail to make its temporary files there.
   unshare --mount --fork sh -c '
     set -e
     mount -t proc proc "$1/proc"; mount --rbind /dev "$1/dev"
-    chroot "$1" sh -c "cd /build/$2 && DEB_BUILD_OPTIONS=parallel=$3 dpkg-buildpackage -b -us -uc"
+    chroot "$1" env -u TMPDIR -u TMP -u TEMP sh -c "cd /build/$2 && DEB_BUILD_OPTIONS=parallel=$3 dpkg-buildpackage -b -us -uc"
   ' sh "$broot" "trustboot-$dver" "$(nproc)" >"$work/build.log" 2>&1 ||
     { tail -n 40 "$work/build.log" >&2; rm -rf "$broot/build"; echo "build-deb: the $release chroot build failed (log above)" >&2; exit 1; }
   mv "$broot/build"/*.deb "$broot/build"/*.buildinfo "$broot/build"/*.changes "$work/" 2>/dev/null || true
