@@ -105,24 +105,24 @@ static void options(const fx *f, tb_medium_options *o, char *source, size_t size
 }
 
 static void entry_names_follow_kairos(void **state) {
-        char *s = NULL;
+        static const struct {
+                const char *base, *cmdline, *want;
+        } cases[] = {
+                { "norole", "install-mode rd.debug", "norole_install-mode_rd.debug" },
+                { "norole", "  Console=ttyS0,115200  quiet", "norole_console_ttys0_115200_quiet" },
+                { "norole", "a=/b/ ", "norole_a_b" },
+                { "norole", "", "norole" },
+                { "My Entry", "", "My Entry" }, /* the base is taken as given */
+        };
         (void)state;
 
-        assert_int_equal(tb_medium_entry_name("norole", "install-mode rd.debug", &s), 0);
-        assert_string_equal(s, "norole_install-mode_rd.debug");
-        free(s);
-        assert_int_equal(tb_medium_entry_name("norole", "  Console=ttyS0,115200  quiet", &s), 0);
-        assert_string_equal(s, "norole_console_ttys0_115200_quiet");
-        free(s);
-        assert_int_equal(tb_medium_entry_name("norole", "a=/b/ ", &s), 0);
-        assert_string_equal(s, "norole_a_b");
-        free(s);
-        assert_int_equal(tb_medium_entry_name("norole", "", &s), 0);
-        assert_string_equal(s, "norole");
-        free(s);
-        assert_int_equal(tb_medium_entry_name("My Entry", "", &s), 0);
-        assert_string_equal(s, "My Entry"); /* the base is taken as given */
-        free(s);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *s = NULL;
+
+                assert_int_equal(tb_medium_entry_name(cases[i].base, cases[i].cmdline, &s), 0);
+                assert_string_equal(s, cases[i].want);
+                free(s);
+        }
 }
 
 static void types_and_defaults(void **state) {
