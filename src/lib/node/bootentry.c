@@ -142,6 +142,23 @@ const tb_bootentry *tb_bootentry_list_find(const tb_bootentry_list *l, const cha
         return NULL;
 }
 
+bool tb_bootentry_is_selected(const tb_bootentry *e, const char *selected) {
+        _cleanup_(freep) char *base = NULL;
+
+        if (!selected)
+                return false;
+        if (strcasecmp(selected, e->file) == 0)
+                return true;
+        return tb_loader_entry_parse_name(selected, &base, NULL, NULL) == 0 && strcasecmp(base, e->base) == 0;
+}
+
+const tb_bootentry *tb_bootentry_list_find_selected(const tb_bootentry_list *l, const char *selected) {
+        for (size_t i = 0; i < l->n; i++)
+                if (tb_bootentry_is_selected(&l->e[i], selected))
+                        return &l->e[i];
+        return NULL;
+}
+
 /* ---- blessing: systemd-bless-boot's rename (formats.md §8.4) ---- */
 
 int tb_bootentry_marked_name(const char *count_path, bool good, char **ret_from, char **ret_to) {
