@@ -295,7 +295,7 @@ static int medium_esp(struct boot *b, const char *dst) {
         if (mount(disk, iso, "iso9660", MS_RDONLY, NULL) < 0)
                 return tb_log_errno(negative_errno(), "medium: %s: cannot mount", disk);
         if (!(img = tb_path_join(iso, "efiboot.img")))
-                return -ENOMEM;
+                return tb_log_oom();
         setenv("MTOOLS_SKIP_CHECK", "1", 1);
         if (tb_isoread_fat_extract(img, dst) < 0)
                 return -EIO;

@@ -60,7 +60,7 @@ static int conf_parse(tb_bootentry *e, const char *text, size_t len) {
                 const char *v = tb_loader_entry_get(&le, keys[i].key);
 
                 if (v && !(*keys[i].slot = strdup(v)))
-                        return -ENOMEM;
+                        return tb_log_oom();
         }
         e->profile = tb_loader_entry_profile(&le);
         return 0;

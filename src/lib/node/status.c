@@ -300,7 +300,7 @@ int tb_status_collect(const tb_status_options *o, struct json_object **ret, bool
         int sb, setup;
 
         if (!r.root || !r.problems)
-                return -ENOMEM;
+                return tb_log_oom();
         sb = read_bool_var(o->efivars, "SecureBoot");
         setup = read_bool_var(o->efivars, "SetupMode");
         json_object_object_add(r.root, "secure_boot", sb >= 0 ? json_object_new_boolean(sb) : NULL);
