@@ -81,7 +81,8 @@ if [ ! -f "$TPM2_PKCS11_DIR/libtpm2_pkcs11.so" ]; then
     chmod 755 "$work"   # apt downloads as the _apt user
     trap 'rm -rf "$work"' EXIT
     cd "$work"
-    apt-get download -q libtpm2-pkcs11-1
+    # The package lists may be older than the archive (a removed version): refresh once and retry.
+    apt-get download -q libtpm2-pkcs11-1 || { $SUDO apt-get update -q && apt-get download -q libtpm2-pkcs11-1; }
     dpkg-deb -x libtpm2-pkcs11-1_*.deb x
     so="$(find x -type f -name 'libtpm2_pkcs11.so.*' | head -n1)"
     [ -n "$so" ] || { echo "install-deps: libtpm2-pkcs11-1 has no libtpm2_pkcs11.so" >&2; exit 1; }
