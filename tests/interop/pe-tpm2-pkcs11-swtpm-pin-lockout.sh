@@ -25,6 +25,8 @@ need_file "$MODULE"
 
 cd "$WORK"
 swtpm_start
+# Answering, not only its socket file there (a loaded machine can be slow to get it listening).
+for _ in $(seq 100); do tpm2_getcap properties-fixed >/dev/null 2>&1 && break; sleep 0.1; done
 export TPM2_PKCS11_TCTI="$TCTI" TPM2_PKCS11_STORE="$WORK/store"
 # tss2's own log lines off; tpm2-pkcs11 1.9 still prints its errors ("ERROR: …", level 0 cannot
 # be lowered), which expect_token_error tells apart from trustboot's line.
