@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +237,20 @@ static int hash_range(int fd, uint64_t off, uint64_t size, char hex[65]) {
         return 0;
 }
 
+typedef struct layer_hash {
+        int fd;
+        uint64_t size;
+        char hex[65];
+        int r;
+} layer_hash;
+
+static void *layer_hash_thread(void *userdata) {
+        layer_hash *h = userdata;
+
+        h->r = hash_range(h->fd, LAYER_BASE, h->size, h->hex);
+        return NULL;
+}
+
 static int sha256_hex(const void *data, size_t len, char out[65]) {
         unsigned char d[32];
 
@@ -317,20 +332,29 @@ int tb_container_write_fd(const tb_esp *esp, const tb_container_options *o, int 
         uint64_t layer_size = 0, off = 0;
         placing_sink sink = { .fd = fd };
         _cleanup_(archive_write_freep) struct archive *a = NULL;
+        layer_hash lh;
+        pthread_t t;
+        bool threaded;
         int r;
 
         r = write_layer(esp, o->epoch, fd, NULL, &layer_size);
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot write the image layer", out_path);
-        if (check) {
-                r = check(fd, userdata);
-                if (r < 0)
-                        return r;
-        }
-        /* The digest names the layer: taken from the output once the layer is complete. */
-        r = hash_range(fd, LAYER_BASE, layer_size, layer_hex);
+        /* The layer is complete and nothing writes into it any more: its digest is taken beside
+         * the check (both only read the page cache, after the compression: cores are free), and only
+         * used if the check passes. */
+        lh = (layer_hash){ .fd = fd, .size = layer_size };
+        threaded = check && pthread_create(&t, NULL, layer_hash_thread, &lh) == 0;
+        r = check ? check(fd, userdata) : 0;
+        if (threaded)
+                pthread_join(t, NULL);
+        else
+                layer_hash_thread(&lh);
         if (r < 0)
-                return tb_log_errno(r, "%s: cannot read back the image layer", out_path);
+                return r;
+        if (lh.r < 0)
+                return tb_log_errno(lh.r, "%s: cannot read back the image layer", out_path);
+        memcpy(layer_hex, lh.hex, sizeof(layer_hex));
 
         r = make_config(o, layer_hex, &config);
         if (r >= 0)
