@@ -24,18 +24,6 @@ static const char synopsis[] =
         "counting) or gets +0-N (bad: tried last, the fallback boots next).\n"
         "\n";
 
-/* LoaderEntrySelected names the entry as systemd-boot found it, before it counted the try
- * ("active+3.conf", now "active+2-1.conf", or "active.conf" once blessed): same base name. */
-static bool is_selected(const tb_bootentry *e, const char *selected) {
-        _cleanup_(freep) char *base = NULL;
-
-        if (!selected)
-                return false;
-        if (strcasecmp(selected, e->file) == 0)
-                return true;
-        return tb_loader_entry_parse_name(selected, &base, NULL, NULL) == 0 && strcasecmp(base, e->base) == 0;
-}
-
 static struct json_object *entry_json(const tb_bootentry *e, const char *selected, const char *oneshot) {
         struct json_object *o = json_object_new_object();
 
@@ -53,7 +41,7 @@ static struct json_object *entry_json(const tb_bootentry *e, const char *selecte
         ADD("state", json_object_new_string(tb_bootentry_state_to_string(e->state)));
         ADD("tries-left", e->left == TB_LOADER_ENTRY_COUNTER_NONE ? NULL : json_object_new_int(e->left));
         ADD("tries-done", e->done == TB_LOADER_ENTRY_COUNTER_NONE ? NULL : json_object_new_int(e->done));
-        ADD("selected", json_object_new_boolean(is_selected(e, selected)));
+        ADD("selected", json_object_new_boolean(tb_bootentry_is_selected(e, selected)));
         ADD("oneshot", json_object_new_boolean(oneshot && strcasecmp(oneshot, e->file) == 0));
 #undef STR
 #undef ADD
@@ -93,7 +81,7 @@ static int list(const tb_bootentry_list *l, const char *efivars, bool json) {
                         snprintf(profile, sizeof(profile), " [profile %d]", e->profile);
                 printf("%-28s %-13s %-18s %s%s%s%s\n", e->file, tb_bootentry_state_to_string(e->state), counter,
                        e->title ? e->title : "", profile,
-                       is_selected(e, selected) ? " [booted]" : "",
+                       tb_bootentry_is_selected(e, selected) ? " [booted]" : "",
                        oneshot && strcasecmp(oneshot, e->file) == 0 ? " [next]" : "");
         }
         return 0;

@@ -60,7 +60,7 @@ static int conf_parse(tb_bootentry *e, const char *text, size_t len) {
                 const char *v = tb_loader_entry_get(&le, keys[i].key);
 
                 if (v && !(*keys[i].slot = strdup(v)))
-                        return -ENOMEM;
+                        return tb_log_oom();
         }
         e->profile = tb_loader_entry_profile(&le);
         return 0;
@@ -138,6 +138,23 @@ const tb_bootentry *tb_bootentry_list_find(const tb_bootentry_list *l, const cha
                         return &l->e[i];
         for (size_t i = 0; i < l->n; i++)
                 if (strcmp(l->e[i].base, name) == 0)
+                        return &l->e[i];
+        return NULL;
+}
+
+bool tb_bootentry_is_selected(const tb_bootentry *e, const char *selected) {
+        _cleanup_(freep) char *base = NULL;
+
+        if (!selected)
+                return false;
+        if (strcasecmp(selected, e->file) == 0)
+                return true;
+        return tb_loader_entry_parse_name(selected, &base, NULL, NULL) == 0 && strcasecmp(base, e->base) == 0;
+}
+
+const tb_bootentry *tb_bootentry_list_find_selected(const tb_bootentry_list *l, const char *selected) {
+        for (size_t i = 0; i < l->n; i++)
+                if (tb_bootentry_is_selected(&l->e[i], selected))
                         return &l->e[i];
         return NULL;
 }

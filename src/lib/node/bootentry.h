@@ -41,6 +41,14 @@ static inline void tb_bootentry_list_donep(tb_bootentry_list *l) {
  * aliases: "cos" → active, "fallback" → passive. NULL if none. */
 const tb_bootentry *tb_bootentry_list_find(const tb_bootentry_list *l, const char *name);
 
+/* Whether E is the entry LoaderEntrySelected (SELECTED; NULL: none) names. systemd-boot names it
+ * as it found it, before it counted the try ("active+3.conf", now "active+2-1.conf", or
+ * "active.conf" once blessed): the same file, or the same base name. */
+bool tb_bootentry_is_selected(const tb_bootentry *e, const char *selected);
+
+/* The first entry of L that SELECTED names (tb_bootentry_is_selected), or NULL. */
+const tb_bootentry *tb_bootentry_list_find_selected(const tb_bootentry_list *l, const char *selected);
+
 /* What systemd-bless-boot does, for systems without it: systemd-boot counted this boot's try by
  * renaming the entry and told where in LoaderBootCountPath ("\loader\entries\active+2-1.conf").
  * Marked good the entry loses its counter ("active.conf": blessed, no more counting); marked bad

@@ -67,20 +67,27 @@ static char *unknown_attribute(const char *uri) {
 }
 
 char *tb_pkcs11_display_uri(const char *uri) {
-        char *out = strdup(uri), *q, *v;
+        static const char key[] = "pin-value=";
+        const char *q = strchr(uri, '?'), *p = uri, *v;
+        size_t n_pins = 0;
+        char *out, *o;
 
+        /* Blank every pin-value in the query; the rest of the URI is what the user wrote. A value
+         * shorter than the mask makes the string longer: room for the mask once per value. */
+        for (v = q; v && (v = strstr(v, key)); v += strlen(key))
+                n_pins++;
+        out = o = malloc(strlen(uri) + 3 * n_pins + 1);
         if (!out)
                 return NULL;
-        q = strchr(out, '?');
-        /* Blank every pin-value in the query; the rest of the URI is what the user wrote. */
-        for (v = q; v && (v = strstr(v, "pin-value=")); ) {
-                char *end = v + strlen("pin-value=");
-                size_t n = strcspn(end, "&");
-
-                memmove(end + 3, end + n, strlen(end + n) + 1);
-                memcpy(end, "***", 3);
-                v = end;
+        for (v = q; v && (v = strstr(v, key)); v = p) {
+                v += strlen(key);
+                memcpy(o, p, (size_t)(v - p));
+                o += v - p;
+                memcpy(o, "***", 3);
+                o += 3;
+                p = v + strcspn(v, "&");
         }
+        strcpy(o, p);
         return out;
 }
 
