@@ -327,10 +327,9 @@ static int entry_texts(const char *esp, const tb_upgrade_staged *s, const tb_upg
                         if (r < 0)
                                 return tb_log_errno(r, "%s: cannot read", path);
                 } else {
-                        const tb_upgrade_staged_uki *u = tb_upgrade_staged_find(s, st->suffix);
-                        if (!u)
+                        conf = tb_upgrade_staged_conf(s, st->suffix);
+                        if (!conf)
                                 return -ENOENT;
-                        conf = &u->conf;
                 }
                 r = tb_bootentries_conf_for((const char *)conf->data, conf->len, st->name, st->efi, &texts[i]);
                 if (r < 0)
@@ -436,7 +435,9 @@ static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l,
                                                            .installed_conf = installed_entries,
                                                            .installed_complete = st->complete },
                                  p);
-        return r < 0 ? r : tb_upgrade_stage_ukis(s, p->install);
+        if (r >= 0)
+                r = tb_upgrade_stage_ukis(s, p->install);
+        return r < 0 ? r : tb_upgrade_stage_confs(s, p->profiles);
 }
 
 /* The UKI the disks are bound to today: the main active entry's, else (an interrupted
