@@ -117,9 +117,10 @@ say "seed-mount=$? $(tail -n 1 /tmp/mount.out)"
 sed 's/^/TB-JOB seed-mount: /' /tmp/mount.out
 say "sd-mount=$(findmnt -n -o SOURCE /oem) $(findmnt -n -o SOURCE /usr/local) $(cat /usr/local/marker 2>&1)"
 # The next boot: profile 1 of the same UKI, once, by the id systemd-boot published.
-say "entries=$(tail -c +5 /sys/firmware/efi/efivars/LoaderEntries-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f | iconv -f UTF-16LE -t UTF-8 | tr '\000' ' ')"
+# (efivarfs files cannot seek: cat, then tail)
+say "entries=$(cat /sys/firmware/efi/efivars/LoaderEntries-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f | tail -c +5 | iconv -f UTF-16LE -t UTF-8 | tr '\000' ' ')"
 say "select=$(trustboot bootentry --select active@1 2>&1)"
-say "oneshot=$(tail -c +5 /sys/firmware/efi/efivars/LoaderEntryOneShot-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f | tr -d '\000')"
+say "oneshot=$(cat /sys/firmware/efi/efivars/LoaderEntryOneShot-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f | tail -c +5 | tr -d '\000')"
 trustboot bootentry --list 2>&1 | sed 's/^/TB-JOB next: /'
 touch /run/tb-job-no-poweroff
 systemctl reboot
@@ -239,7 +240,7 @@ mkdir -p job3
 cat >job3/job.sh <<'SH'
 say() { echo "TB-JOB $*"; }
 say "cmdline=$(cat /proc/cmdline)"
-say "selected=$(tail -c +5 /sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f | tr -d '\000')"
+say "selected=$(cat /sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f | tail -c +5 | tr -d '\000')"
 say "oneshot-left=$(ls /sys/firmware/efi/efivars/ | grep -c '^LoaderEntryOneShot-')"
 say "PCR11=$(tr 'A-F' 'a-f' </sys/class/tpm/tpm0/pcr-sha256/11)"
 SH

@@ -128,6 +128,39 @@ assert_eq "$("$TRUSTBOOT" bootentry --esp esp --efivars vars --select fallback@2
 expect_error "$TRUSTBOOT" bootentry --esp esp --efivars vars --select active@2
 contains 'no boot entry "active@2"' <<<"$ERR" || fail "--select active@2: $ERR"
 
+# ---- a medium whose profile 1 would not unlock: refused, the ESP untouched ----
+# m2 with profile 1's .pcrsig replaced by profile 0's (same length: the same banks and key),
+# signed again: the firmware would start it and profile 0 unlocks, but an entry booting @1
+# measures profile 1's PCR 11, for which no policy is signed.
+cp -r m2 m2bad
+python3 - m2bad/EFI/trustboot/norole.efi <<'PY' || fail "cannot swap the .pcrsig of profile 1"
+import struct, sys
+path = sys.argv[1]
+d = bytearray(open(path, "rb").read())
+pe = struct.unpack_from("<I", d, 0x3c)[0]
+nsec, optsize = struct.unpack_from("<H", d, pe + 6)[0], struct.unpack_from("<H", d, pe + 20)[0]
+secs = []
+for i in range(nsec):
+    o = pe + 24 + optsize + 40 * i
+    name = d[o:o + 8].rstrip(b"\0").decode()
+    vsize, _, rawsize, rawptr = struct.unpack_from("<IIII", d, o + 8)
+    secs.append((name, vsize, rawptr))
+sigs = [s for s in secs if s[0] == ".pcrsig"]
+assert len(sigs) == 2, sigs
+(_, v0, p0), (_, v1, p1) = sigs
+assert v0 == v1, (v0, v1)
+d[p1:p1 + v1] = d[p0:p0 + v0]
+open(path, "wb").write(d)
+PY
+"$TRUSTBOOT" sign --replace -k keys/db.key -c keys/db.pem m2bad/EFI/trustboot/norole.efi >/dev/null 2>&1 || fail "cannot sign m2bad"
+install_esp m1; reset_vars
+snap() { ( cd esp && find . -type f | sort | xargs sha256sum ); ls -A vars; }
+snap >before
+expect_error "$TRUSTBOOT" upgrade --esp esp --efivars vars --luks-device none --source dir:m2bad
+contains "profile 1 signs is that profile's PCR 11" <<<"$ERR" || fail "a profile that would not unlock: $ERR"
+snap >after
+cmp -s before after || fail "the refused upgrade changed the ESP: $(diff before after | head -n 5)"
+
 # ---- killed at every step of the upgrade: bootable, and the next run completes ----
 install_esp m1; reset_vars
 steps=$(TRUSTBOOT_TEST_FAULT=0 upgrade_t --source dir:m2 2>&1 >/dev/null | grep -c '^TB-STEP ') || true
