@@ -182,6 +182,16 @@ for n in $(seq 1 "$steps"); do
 done
 echo "killed at each of $steps steps: bootable, and the next run completed" >&2
 
+# ---- --recovery: the recovery entry with its profile entries, nothing else ----
+install_esp m1; reset_vars
+upgrade --recovery --source dir:m2 >/dev/null || fail "upgrade --recovery"
+assert_eq "$(entries)" "active-profile1+3.conf active-profile2+3.conf active.conf passive+3.conf passive-profile1+3.conf passive-profile2+3.conf recovery+3.conf recovery-profile1+3.conf statereset+3.conf statereset-profile1+3.conf statereset-profile2+3.conf " "entries after --recovery"
+cmp -s "$(uki_of recovery)" m2/EFI/trustboot/norole.efi || fail "--recovery: recovery does not boot the new UKI"
+assert_eq "$(uki_of recovery-profile1)" "$(uki_of recovery)" "--recovery: the UKI recovery-profile1 names"
+assert_eq "$(options_of recovery-profile1)" "@1" "--recovery: recovery-profile1's options"
+[ ! -e esp/EFI/trustboot/recovery.efi ] || fail "--recovery: the old recovery UKI is still there"
+no_orphans
+
 # ---- to a medium without profiles, and from one to a multi-profile medium ----
 install_esp m1; reset_vars
 upgrade --source dir:m2 >/dev/null && upgrade --source dir:m3 >/dev/null || fail "m1 -> m2 -> m3"

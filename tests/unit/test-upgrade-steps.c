@@ -370,6 +370,36 @@ static void a_rerun_after_a_removed_profile_entry_keeps_its_fallback(void **stat
         tb_upgrade_steps_done(&s);
 }
 
+/* --recovery with a multi-profile medium: the medium's profile entries of the UKI are written
+ * for the new UKI, an installed one the medium lacks goes, the entry itself is the last write,
+ * and the old UKI goes once nothing names it. */
+static void one_entry_takes_its_profile_entries_along(void **state) {
+        static const tb_upgrade_installed_entry e[] = {
+                { "active.conf", "active", "/EFI/trustboot/a.efi" },
+                { "recovery+3.conf", "recovery", "/EFI/trustboot/r.efi" },
+                { "recovery-profile1+3.conf", "recovery-profile1", "/EFI/trustboot/r.efi" },
+                { "recovery-profile2+3.conf", "recovery-profile2", "/EFI/trustboot/r.efi" },
+        };
+        static const tb_upgrade_installed_uki u[] = { { "/EFI/trustboot/a.efi", 10 * MIB },
+                                                      { "/EFI/trustboot/r.efi", 10 * MIB } };
+        static char *profiles[] = { "-profile1", NULL };
+        const tb_upgrade_new_uki n = { "", "/EFI/trustboot/uki-2.efi", 10 * MIB, false };
+        tb_upgrade_steps_input in = input(e, 4, u, 2, &n);
+        tb_upgrade_steps s;
+        char line[2048];
+
+        (void)state;
+        in.plan = NULL;
+        in.name = "recovery";
+        in.profiles = profiles;
+        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
+        render(&s, line, sizeof(line));
+        assert_string_equal(line, "+u uki-2.efi -e recovery-profile1+3.conf +e recovery-profile1+3.conf>uki-2.efi "
+                                  "-e recovery-profile2+3.conf -e recovery+3.conf -u r.efi "
+                                  "+e recovery+3.conf>uki-2.efi");
+        tb_upgrade_steps_done(&s);
+}
+
 static void efi_keys_compare_as_fat_does(void **state) {
         (void)state;
         assert_true(tb_upgrade_efi_equal("/EFI/trustboot/a.efi", "\\efi\\TRUSTBOOT\\A.EFI"));
@@ -390,6 +420,7 @@ int main(void) {
                 cmocka_unit_test(profile_entries_rotate_and_install_with_their_uki),
                 cmocka_unit_test(a_rerun_after_profile_entries_keeps_their_fallback),
                 cmocka_unit_test(a_rerun_after_a_removed_profile_entry_keeps_its_fallback),
+                cmocka_unit_test(one_entry_takes_its_profile_entries_along),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

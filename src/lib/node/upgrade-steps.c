@@ -319,8 +319,36 @@ static int single(sim *m) {
                 return -EINVAL;
         if (e && tb_upgrade_efi_equal(e->efi, n->efi))
                 return 0;
-        if ((r = write_uki(m, n)) < 0 || (r = remove_entries(m, m->in->name)) < 0 ||
-            (r = write_entry(m, m->in->name, n->efi, NULL, n->suffix)) < 0)
+        if ((r = write_uki(m, n)) < 0)
+                return r;
+        /* Its profile entries: the medium's written for the new UKI, other installed ones (which
+         * would keep booting the old UKI) removed; the entry itself last. */
+        for (char *const *s = m->in->profiles; s && *s; s++) {
+                _cleanup_(freep) char *pname = NULL;
+                const live_entry *a;
+
+                if (asprintf(&pname, "%s%s", m->in->name, *s) < 0)
+                        return -ENOMEM;
+                a = live_find(m, pname);
+                if (a && tb_upgrade_efi_equal(a->efi, n->efi))
+                        continue;
+                if ((r = remove_entries(m, pname)) < 0 || (r = write_entry(m, pname, n->efi, NULL, *s)) < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < m->n_e; i++) {
+                size_t len = strlen(m->in->name);
+                _cleanup_(freep) char *base = NULL;
+
+                if (!m->e[i].alive || strncmp(m->e[i].base, m->in->name, len) != 0 ||
+                    !tb_upgrade_profile_of(m->e[i].base + len, "") ||
+                    tb_upgrade_plan_has(m->in->profiles, m->e[i].base + len))
+                        continue;
+                if (!(base = strdup(m->e[i].base)))
+                        return -ENOMEM;
+                if ((r = remove_entries(m, base)) < 0)
+                        return r;
+        }
+        if ((r = remove_entries(m, m->in->name)) < 0 || (r = write_entry(m, m->in->name, n->efi, NULL, n->suffix)) < 0)
                 return r;
         return remove_unnamed(m);
 }

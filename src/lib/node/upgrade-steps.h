@@ -59,6 +59,9 @@ typedef struct tb_upgrade_new_uki {
 typedef struct tb_upgrade_steps_input {
         const tb_upgrade_plan *plan;             /* NULL: replace the one entry NAME, no rotation */
         const char *name;                        /* with plan NULL: the entry ("recovery") */
+        char *const *profiles;                   /* with plan NULL: the medium's profile entries of its
+                                                  * UKI ("-profile1"): NAME-profileN written with it,
+                                                  * other installed NAME-profileN removed (may be NULL) */
         const tb_upgrade_installed_entry *entries;
         size_t n_entries;
         const tb_upgrade_installed_uki *ukis;

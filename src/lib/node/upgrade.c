@@ -407,6 +407,7 @@ static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l,
                         bool family, tb_upgrade_staged *s, tb_upgrade_plan *p) {
         static char *const main_only[] = { "", NULL };
         _cleanup_(freep) char **installed_entries = NULL;
+        size_t n_profiles = 0;
         int r;
 
         if (!family) {
@@ -417,7 +418,21 @@ static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l,
                 if (!uki || !tb_path_exists(uki))
                         return REFUSE(-ENOENT, "%s: %s names no UKI on the ESP: not an installed node", o->esp, e->file);
                 r = tb_upgrade_stage_open(o->source, o->workdir, o->registry, s);
-                return r < 0 ? r : tb_upgrade_stage_ukis(s, main_only);
+                if (r >= 0)
+                        r = tb_upgrade_stage_ukis(s, main_only);
+                /* The profile entries of norole.efi (a --cmd-lines-v2 medium) go with it. */
+                for (char **c = s->conf_names; r >= 0 && c && *c; c++) {
+                        _cleanup_(freep) char *base = NULL;
+                        const char *sfx;
+
+                        if (tb_loader_entry_parse_name(*c, &base, NULL, NULL) < 0 ||
+                            strncmp(base, TB_BOOT_NOROLE, strlen(TB_BOOT_NOROLE)) != 0)
+                                continue;
+                        sfx = base + strlen(TB_BOOT_NOROLE);
+                        if (tb_upgrade_profile_of(sfx, "") && tb_strv_push(&p->profiles, &n_profiles, sfx) < 0)
+                                r = tb_log_oom();
+                }
+                return r < 0 ? r : tb_upgrade_stage_confs(s, p->profiles);
         }
 
         installed_entries = calloc(l->n + 1, sizeof(char *));
@@ -562,6 +577,7 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
                 return r;
         r = tb_upgrade_steps_make(&(tb_upgrade_steps_input){ .plan = family ? &p : NULL,
                                                              .name = name,
+                                                             .profiles = p.profiles,
                                                              .entries = st.entries,
                                                              .n_entries = st.n_entries,
                                                              .ukis = st.ukis,
