@@ -34,6 +34,15 @@ luks_image() {
   cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
     --key-file "$WORK/pass" "$1"
 }
+
+# secret_volume X: $WORK/X.img with the base64 of $WORK/X.secret as keyslot 1, as systemd-cryptenroll
+# adds a TPM2 slot (for tokens this test writes itself).
+secret_volume() {
+  luks_image "$WORK/$1.img"
+  base64 -w0 "$WORK/$1.secret" > "$WORK/$1.pass"
+  cryptsetup luksAddKey --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$WORK/pass" \
+    "$WORK/$1.img" "$WORK/$1.pass"
+}
 # enroll IMAGE ARGS…: systemd-cryptenroll 257 in the chroot against our swtpm (or, with
 # --tpm2-device-key in ARGS, offline); the new PIN, if any, from $NEWPIN.
 enroll() {
@@ -91,10 +100,7 @@ tpm2_create -C 0x81000001 -a 'fixedtpm|fixedparent' -L "$WORK/e.policy" -p "hex:
   -i "$WORK/e.secret" -u "$WORK/e.pub" -r "$WORK/e.priv" >/dev/null
 tpm2_readpublic -c 0x81000001 -t "$WORK/e.srk" >/dev/null
 flush_all
-luks_image "$WORK/e.img"
-base64 -w0 "$WORK/e.secret" > "$WORK/e.pass"
-cryptsetup luksAddKey --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$WORK/pass" \
-  "$WORK/e.img" "$WORK/e.pass"
+secret_volume e
 printf '{"type":"systemd-tpm2","keyslots":["1"],"tpm2-blob":"%s","tpm2-pcrs":[],"tpm2-pcr-bank":"sha256","tpm2-primary-alg":"ecc","tpm2-policy-hash":"%s","tpm2-pin":true,"tpm2_salt":"%s","tpm2_srk":"%s"}' \
   "$(cat "$WORK/e.priv" "$WORK/e.pub" | base64 -w0)" "$(od -An -tx1 -v "$WORK/e.policy" | tr -d ' \n')" \
   "$E_SALT" "$(base64 -w0 "$WORK/e.srk")" > "$WORK/e.token"
@@ -135,10 +141,7 @@ head -c 32 /dev/urandom > "$WORK/f.secret"
 tpm2_create -C 0x81000001 -a 'fixedtpm|fixedparent' -L "$WORK/f.policy" -i "$WORK/f.secret" \
   -u "$WORK/f.pub" -r "$WORK/f.priv" >/dev/null
 flush_all
-luks_image "$WORK/f.img"
-base64 -w0 "$WORK/f.secret" > "$WORK/f.pass"
-cryptsetup luksAddKey --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$WORK/pass" \
-  "$WORK/f.img" "$WORK/f.pass"
+secret_volume f
 printf '{"type":"systemd-tpm2","keyslots":["1"],"tpm2-blob":"%s","tpm2-pcrs":[],"tpm2-pcr-bank":"sha256","tpm2-primary-alg":"ecc","tpm2-policy-hash":"%s","tpm2_pubkey_pcrs":[11],"tpm2_pubkey":"%s","tpm2_srk":"%s"}' \
   "$(cat "$WORK/f.priv" "$WORK/f.pub" | base64 -w0)" "$(od -An -tx1 -v "$WORK/f.policy" | tr -d ' \n')" \
   "$(base64 -w0 "$WORK/pcr.pub.pem")" "$(base64 -w0 "$WORK/e.srk")" > "$WORK/f.token"
