@@ -168,7 +168,7 @@ static void add_uki(const tb_status_options *o, const char *path, report *r, tb_
         }
         /* tb_sbdb_check() says why on stderr; the report records the verdict. */
         int k = tb_sbdb_check(db, pe);
-        json_object_object_add(u, "allowed_by_db", json_object_new_boolean(k != -EPERM && k >= 0));
+        json_object_object_add(u, "allowed_by_db", json_object_new_boolean(k >= 0));
         json_object_object_add(u, "revoked_by_dbx", json_object_new_boolean(k == -EKEYREVOKED));
         if (k < 0)
                 problem(r, "%s: the firmware would not run the running UKI now (%s)", path,
