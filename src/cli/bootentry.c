@@ -17,24 +17,16 @@ static const char synopsis[] =
         "\n"
         "List the ESP's boot entries with their boot-counter state (good: no counter; indeterminate:\n"
         "tries left; bad: +0-N, tried last), or choose the entry systemd-boot starts next, once\n"
-        "(LoaderEntryOneShot). NAME is an entry id (active+2-1.conf), a base name (active,\n"
-        "passive, recovery, statereset, my_entry), or cos (= active) or fallback (= passive).\n"
+        "(LoaderEntryOneShot). NAME is an entry file (active+2-1.conf), a base name (active,\n"
+        "passive, recovery, statereset, my_entry, active-profile1), ROLE@N (profile N of\n"
+        "ROLE's multi-profile UKI: active@1), or cos (= active) or fallback (= passive).\n"
+        "--select writes and prints the id the running systemd-boot gives the entry: the one\n"
+        "it published in LoaderEntries, else by its version (LoaderInfo): 257.13 and later\n"
+        "name a counted entry without its counter (active.conf), older ones by its file name.\n"
         "--mark-good and --mark-bad do what systemd-bless-boot does, for systems without it: the\n"
         "entry this boot was counted on (LoaderBootCountPath) loses its counter (good: no more\n"
         "counting) or gets +0-N (bad: tried last, the fallback boots next).\n"
         "\n";
-
-/* LoaderEntrySelected names the entry as systemd-boot found it, before it counted the try
- * ("active+3.conf", now "active+2-1.conf", or "active.conf" once blessed): same base name. */
-static bool is_selected(const tb_bootentry *e, const char *selected) {
-        _cleanup_(freep) char *base = NULL;
-
-        if (!selected)
-                return false;
-        if (strcasecmp(selected, e->file) == 0)
-                return true;
-        return tb_loader_entry_parse_name(selected, &base, NULL, NULL) == 0 && strcasecmp(base, e->base) == 0;
-}
 
 static struct json_object *entry_json(const tb_bootentry *e, const char *selected, const char *oneshot) {
         struct json_object *o = json_object_new_object();
@@ -53,8 +45,8 @@ static struct json_object *entry_json(const tb_bootentry *e, const char *selecte
         ADD("state", json_object_new_string(tb_bootentry_state_to_string(e->state)));
         ADD("tries-left", e->left == TB_LOADER_ENTRY_COUNTER_NONE ? NULL : json_object_new_int(e->left));
         ADD("tries-done", e->done == TB_LOADER_ENTRY_COUNTER_NONE ? NULL : json_object_new_int(e->done));
-        ADD("selected", json_object_new_boolean(is_selected(e, selected)));
-        ADD("oneshot", json_object_new_boolean(oneshot && strcasecmp(oneshot, e->file) == 0));
+        ADD("selected", json_object_new_boolean(tb_bootentry_is_selected(e, selected)));
+        ADD("oneshot", json_object_new_boolean(tb_bootentry_is_oneshot(e, oneshot)));
 #undef STR
 #undef ADD
         return o;
@@ -93,8 +85,8 @@ static int list(const tb_bootentry_list *l, const char *efivars, bool json) {
                         snprintf(profile, sizeof(profile), " [profile %d]", e->profile);
                 printf("%-28s %-13s %-18s %s%s%s%s\n", e->file, tb_bootentry_state_to_string(e->state), counter,
                        e->title ? e->title : "", profile,
-                       is_selected(e, selected) ? " [booted]" : "",
-                       oneshot && strcasecmp(oneshot, e->file) == 0 ? " [next]" : "");
+                       tb_bootentry_is_selected(e, selected) ? " [booted]" : "",
+                       tb_bootentry_is_oneshot(e, oneshot) ? " [next]" : "");
         }
         return 0;
 }
@@ -159,9 +151,10 @@ int cmd_bootentry(int argc, char **argv) {
                 tb_err("%s: no boot entry \"%s\"", esp, select);
                 return TB_EXIT_FAILURE;
         }
-        r = tb_efivar_write_string(efivars, TB_LOADER_ENTRY_ONESHOT, &TB_GUID_LOADER, e->file);
+        _cleanup_(freep) char *id = NULL;
+        r = tb_bootentry_select_next(efivars, e->file, &id);
         if (r < 0)
                 return TB_EXIT_FAILURE;
-        printf("%s\n", e->file);
+        printf("%s\n", id);
         return TB_EXIT_OK;
 }

@@ -13,10 +13,11 @@
 #      for the same sections; the UKI's .pcrsig policies are those systemd-measure 257 signs;
 #      OEM, persistent and PARTITION_TWO are LUKS2 and unlocked; the seed's
 #      `systemd-cryptsetup attach … tpm2-device=auto` opens them in 257; systemd-bless-boot
-#      blesses the counted entry; `trustboot bootentry --select active-profile1` (LoaderEntryOneShot),
-#      `systemctl reboot`. The medium is a multi-profile UKI (--cmd-lines-v2, profile 1 = one -c
-#      entry): profile 1's prediction and .pcrsig are checked against systemd-measure 257 too; its
-#      boot is not yet (see the end).
+#      blesses the counted entry; `trustboot bootentry --select active@1` writes the id systemd-boot
+#      published in LoaderEntries for the profile-1 entry (LoaderEntryOneShot); `systemctl reboot`.
+#   3. the disk again: systemd-boot 257 boots profile 1 of the multi-profile UKI (--cmd-lines-v2,
+#      profile 1 = one -c entry) once: its command line, LoaderEntrySelected, and PCR 11 = profile
+#      1's prediction = systemd-measure 257's; its .pcrsig = systemd-measure 257 sign.
 # Commands in the guest come from a TBJOB disk (the image's tb-job.service), as in
 # real-image-lifecycle.sh; the seed's mount commands are docs/guide.md's guest:mount block.
 . "$(dirname "$0")/../interop/lib/common.sh"
@@ -115,8 +116,12 @@ bash -e /run/tb-job/guest-mount.sh >/tmp/mount.out 2>&1
 say "seed-mount=$? $(tail -n 1 /tmp/mount.out)"
 sed 's/^/TB-JOB seed-mount: /' /tmp/mount.out
 say "sd-mount=$(findmnt -n -o SOURCE /oem) $(findmnt -n -o SOURCE /usr/local) $(cat /usr/local/marker 2>&1)"
-# The next boot: profile 1 of the same UKI, once.
-say "select=$(trustboot bootentry --select active-profile1 2>&1)"
+# The next boot: profile 1 of the same UKI, once, by the id systemd-boot published.
+# (efivarfs files cannot seek: cat, then tail)
+say "entries=$(cat /sys/firmware/efi/efivars/LoaderEntries-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f | tail -c +5 | iconv -f UTF-16LE -t UTF-8 | tr '\000' ' ')"
+say "select=$(trustboot bootentry --select active@1 2>&1)"
+say "oneshot=$(cat /sys/firmware/efi/efivars/LoaderEntryOneShot-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f | tail -c +5 | tr -d '\000')"
+trustboot bootentry --list 2>&1 | sed 's/^/TB-JOB next: /'
 touch /run/tb-job-no-poweroff
 systemctl reboot
 SH
@@ -218,12 +223,36 @@ check_pcr() {
   cmp -s "p$n-pcrsig.json" "p$n-oracle.json" || fail "profile $n: the .pcrsig is not what systemd-measure 257 signs: $(diff "p$n-pcrsig.json" "p$n-oracle.json" | head -n 8)"
 }
 check_pcr 0 "$(tbjob PCR11)"
-assert_eq "$(tbjob select)" "$(sed -n 's/^TB-JOB list: \(active-profile1[^ ]*\.conf\) .*/\1/p' s2 | head -n 1)" "bootentry --select active-profile1"
+# The one-shot: `bootentry --select active@1` wrote the id systemd-boot 257 published for the
+# profile-1 entry (counted, active-profile1+3.conf: 257.13 names it without the counter), and --list
+# marks that entry [next].
+profile1_file="$(sed -n 's/^TB-JOB list: \(active-profile1[^ ]*\.conf\) .*/\1/p' s2 | head -n 1)"
+[ -n "$profile1_file" ] || fail "no active-profile1 entry on the installed ESP: $(grep 'TB-JOB list' s2)"
+tbjob entries | tr ' ' '\n' | grep -qx "$(tbjob select)" ||
+  fail "bootentry --select wrote \"$(tbjob select)\", not an id systemd-boot published: $(tbjob entries)"
+assert_eq "$(tbjob oneshot)" "$(tbjob select)" "LoaderEntryOneShot after bootentry --select"
+selected_id="$(tbjob select)"
+grep "TB-JOB next: $profile1_file " s2 | contains '\[next\]' || fail "bootentry --list does not mark the profile-1 entry next: $(grep 'TB-JOB next' s2)"
 
-# Not yet: booting profile 1 once. systemd-boot 257 ignores the LoaderEntryOneShot that
-# `trustboot bootentry --select` writes for a counted entry (the file name with its "+3": 257's
-# entry ids have no counter) and boots the default entry, so the test of profile 1's PCR 11 on a
-# boot waits for that fix (docs/notes/images.md). Profile 1's prediction and .pcrsig are checked
-# against systemd-measure 257 here:
-check_pcr 1 "$("$TRUSTBOOT" measure calculate --uki active.efi --profile 1 --bank=sha256 --phase=$phases | sed -n 's/^11:sha256=//p')"
-echo "ok: Debian 13 (kernel 6.12 .ko.xz, systemd 257) with its own stub and systemd-boot: if-safe enrollment in setup mode, install with the seed's config, Secure Boot with the modules loaded under lockdown, PCR 11 = trustboot = systemd-measure 257, .pcrsig = systemd-measure 257 sign (profiles 0 and 1 of the multi-profile UKI), LUKS2 volumes unlocked, the seed's systemd-cryptsetup attach in 257, systemd-bless-boot blessed; $((SECONDS - t0)) s"
+# 3. the disk again: systemd-boot 257 takes the one-shot and boots profile 1 of the UKI (its
+# .cmdline: tb-e2e-profile=1); PCR 11 equals profile 1's prediction.
+mkdir -p job3
+cat >job3/job.sh <<'SH'
+say() { echo "TB-JOB $*"; }
+say "cmdline=$(cat /proc/cmdline)"
+say "selected=$(cat /sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f | tail -c +5 | tr -d '\000')"
+say "oneshot-left=$(ls /sys/firmware/efi/efivars/ | grep -c '^LoaderEntryOneShot-')"
+say "PCR11=$(tr 'A-F' 'a-f' </sys/class/tpm/tpm0/pcr-sha256/11)"
+SH
+xorriso -as mkisofs -quiet -o job3.iso -V TBJOB -R job3 2>/dev/null || fail "xorriso job3.iso"
+vm empty --vars vars.fd --tpm-state tpm --disk disk.img --disk job3.iso --memory 3G --serial s3.txt --timeout 900
+tr -d '\r' <s3.txt >s3
+assert_eq "$VM_RC" 0 "the profile-1 boot (serial: $(grep -a 'trustboot\|TB-JOB\|Failed' s3 | tail -n 15))"
+ser=s3
+contains 'TB-JOB-DONE' s3 || fail "the profile-1 boot's job did not finish: $(grep -a 'trustboot\|TB-JOB\|Failed\|emergency\|panic' s3 | tail -n 15)"
+assert_eq "$(tbjob selected)" "$selected_id" "LoaderEntrySelected on the one-shot boot"
+tbjob cmdline | grep -qw 'tb-e2e-profile=1' || fail "profile 1's command line was not booted: $(tbjob cmdline)"
+assert_eq "$(tbjob oneshot-left)" 0 "LoaderEntryOneShot left after the boot (systemd-boot removes it)"
+assert_eq "$(tbjob system)" running "systemctl is-system-running on profile 1"
+check_pcr 1 "$(tbjob PCR11)"
+echo "ok: Debian 13 (kernel 6.12 .ko.xz, systemd 257) with its own stub and systemd-boot: if-safe enrollment in setup mode, install with the seed's config, Secure Boot with the modules loaded under lockdown, PCR 11 = trustboot = systemd-measure 257, .pcrsig = systemd-measure 257 sign (profiles 0 and 1 of the multi-profile UKI), profile 1 booted through LoaderEntryOneShot, LUKS2 volumes unlocked, the seed's systemd-cryptsetup attach in 257, systemd-bless-boot blessed; $((SECONDS - t0)) s"

@@ -64,6 +64,28 @@ static void list_reads_states_and_finds_aliases(void **state) {
         tb_test_tmpdir_remove(dir);
 }
 
+/* LoaderEntrySelected names the entry as systemd-boot found it, before the try was counted: the
+ * same file, or the same base name once renamed ("active+3.conf" → "active+2-1.conf"). */
+static void selected_entry_is_found_by_file_or_base_name(void **state) {
+        tb_bootentry e[] = {
+                { .file = (char *)"active+2-1.conf", .base = (char *)"active" },
+                { .file = (char *)"passive.conf", .base = (char *)"passive" },
+        };
+        tb_bootentry_list l = { e, 2 };
+        (void)state;
+
+        assert_true(tb_bootentry_is_selected(&e[0], "active+3.conf"));
+        assert_true(tb_bootentry_is_selected(&e[0], "ACTIVE+2-1.conf"));
+        assert_true(tb_bootentry_is_selected(&e[0], "active.conf"));
+        assert_false(tb_bootentry_is_selected(&e[0], "passive+3.conf"));
+        assert_false(tb_bootentry_is_selected(&e[0], "cos")); /* an alias is no loader entry id */
+        assert_false(tb_bootentry_is_selected(&e[0], NULL));
+        assert_ptr_equal(tb_bootentry_list_find_selected(&l, "active+3.conf"), &e[0]);
+        assert_ptr_equal(tb_bootentry_list_find_selected(&l, "passive+3.conf"), &e[1]);
+        assert_null(tb_bootentry_list_find_selected(&l, "recovery.conf"));
+        assert_null(tb_bootentry_list_find_selected(&l, NULL));
+}
+
 static void marked_names_drop_or_exhaust_the_counter(void **state) {
         char *from = NULL, *to = NULL;
         (void)state;
@@ -125,11 +147,120 @@ static void mark_renames_the_counted_entry_once(void **state) {
         tb_test_tmpdir_remove(dir);
 }
 
+static void profile_names_find_the_profile_entry(void **state) {
+        char dir[256], path[512];
+        tb_bootentry_list l = { NULL, 0 };
+        (void)state;
+
+        make_esp(dir, sizeof(dir));
+#define PUT(name, text)                                                                   \
+        snprintf(path, sizeof(path), "%s/loader/entries/" name, dir);                     \
+        assert_int_equal(tb_write_file_new(path, text, strlen(text), 0644), 0)
+        PUT("active.conf", "title T\nefi /EFI/trustboot/active.efi\n");
+        PUT("active-profile1+3.conf", "title T\nefi /EFI/trustboot/active.efi\noptions @1\n");
+        PUT("active_x-profile1+3.conf", "title X\nefi /EFI/trustboot/active_x.efi\noptions @1\n");
+        PUT("passive-profile2+3.conf", "title T (fallback)\nefi /EFI/trustboot/passive.efi\noptions @2 quiet\n");
+#undef PUT
+        assert_int_equal(tb_bootentry_list_load(dir, &l), 0);
+        assert_int_equal(l.n, 4);
+        assert_string_equal(tb_bootentry_list_find(&l, "active@1")->file, "active-profile1+3.conf");
+        assert_string_equal(tb_bootentry_list_find(&l, "cos@1")->file, "active-profile1+3.conf");
+        assert_string_equal(tb_bootentry_list_find(&l, "active@0")->file, "active.conf");
+        assert_string_equal(tb_bootentry_list_find(&l, "fallback@2")->file, "passive-profile2+3.conf");
+        assert_string_equal(tb_bootentry_list_find(&l, "active-profile1")->file, "active-profile1+3.conf");
+        /* "active_x" is another entry, not a profile of active's; no profile 2 of active; junk */
+        assert_null(tb_bootentry_list_find(&l, "active@2"));
+        assert_null(tb_bootentry_list_find(&l, "active@1x"));
+        assert_null(tb_bootentry_list_find(&l, "active@"));
+        assert_string_equal(tb_bootentry_list_find(&l, "active_x@1")->file, "active_x-profile1+3.conf");
+        tb_bootentry_list_done(&l);
+        tb_test_tmpdir_remove(dir);
+}
+
+/* The id LoaderEntryOneShot must name, case by case (bootentry.h's rule). */
+static void loader_id_follows_the_running_loader(void **state) {
+        static const struct {
+                const char *file, *published, *info, *want;
+        } cases[] = {
+                /* no counter: the file name, whatever the loader */
+                { "active.conf", NULL, "systemd-boot 257.13-1~deb13u1", "active.conf" },
+                { "active.conf", "active+3.conf", NULL, "active.conf" },
+                /* published ids are the ground truth, against any version */
+                { "active-profile1+3.conf", "active.conf|active-profile1.conf|auto-reboot", "systemd-boot 252", "active-profile1.conf" },
+                { "active-profile1+3.conf", "active+3.conf|active-profile1+3.conf", "systemd-boot 258", "active-profile1+3.conf" },
+                { "Active+3.conf", "active.conf", NULL, "active.conf" },
+                /* another counted id published: that loader keeps counters (the file was renamed since) */
+                { "active+2-1.conf", "active+3.conf|passive+3.conf", "systemd-boot 257.13", "active+2-1.conf" },
+                /* not published (written after this boot): the running loader's version */
+                { "active+3.conf", "recovery.conf", "systemd-boot 257.13-1~deb13u1", "active.conf" },
+                { "active+3.conf", NULL, "systemd-boot 258", "active.conf" },
+                { "active+3.conf", NULL, "systemd-boot 257.7", "active+3.conf" },
+                { "active+3.conf", NULL, "systemd-boot 252.39-1~deb12u2", "active+3.conf" },
+                { "active+3.conf", "", "systemd-boot 257", "active+3.conf" },
+                /* no systemd-boot known: the file name */
+                { "active+3.conf", NULL, NULL, "active+3.conf" },
+                { "active+3.conf", NULL, "GRUB 2.12", "active+3.conf" },
+        };
+        (void)state;
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *published[8] = { NULL }, buf[256], *id = NULL, *save = NULL;
+                size_t n = 0;
+
+                if (cases[i].published) {
+                        snprintf(buf, sizeof(buf), "%s", cases[i].published);
+                        for (char *t = strtok_r(buf, "|", &save); t && n < 7; t = strtok_r(NULL, "|", &save))
+                                published[n++] = t;
+                }
+                assert_int_equal(tb_bootentry_loader_id(cases[i].file, cases[i].published ? published : NULL,
+                                                        cases[i].info, &id), 0);
+                if (strcmp(id, cases[i].want) != 0)
+                        fail_msg("case %zu (%s): %s, want %s", i, cases[i].file, id, cases[i].want);
+                free(id);
+        }
+        char *id = NULL;
+        assert_int_equal(tb_bootentry_loader_id("active", NULL, NULL, &id), -EINVAL);
+}
+
+/* Through efivarfs files: LoaderEntries and LoaderInfo as systemd-boot writes them. */
+static void select_next_writes_the_published_id(void **state) {
+        char vars[256], *id = NULL, *got = NULL;
+        /* "active.conf\0active-profile1.conf\0", UTF-16LE */
+        static const char list[] = "active.conf\0active-profile1.conf\0";
+        uint8_t utf16[2 * sizeof(list)];
+        (void)state;
+
+        tb_test_tmpdir_make(vars, sizeof(vars), "bootentry-vars");
+        for (size_t i = 0; i < sizeof(list) - 1; i++)
+                utf16[2 * i] = (uint8_t)list[i], utf16[2 * i + 1] = 0;
+        /* no variables at all: the file name */
+        assert_int_equal(tb_bootentry_select_next(vars, "active-profile1+3.conf", &id), 0);
+        assert_string_equal(id, "active-profile1+3.conf");
+        free(id);
+        assert_int_equal(tb_efivar_write(vars, TB_LOADER_ENTRIES, &TB_GUID_LOADER, 6, utf16, 2 * (sizeof(list) - 1)), 0);
+        assert_int_equal(tb_efivar_write_string(vars, TB_LOADER_INFO, &TB_GUID_LOADER, "systemd-boot 252"), 0);
+        assert_int_equal(tb_bootentry_select_next(vars, "active-profile1+3.conf", &id), 0);
+        assert_string_equal(id, "active-profile1.conf");
+        assert_int_equal(tb_efivar_read_string(vars, TB_LOADER_ENTRY_ONESHOT, &TB_GUID_LOADER, &got), 0);
+        assert_string_equal(got, "active-profile1.conf");
+        free(id), free(got);
+        /* an entry the loader did not see (new since this boot): its version decides */
+        assert_int_equal(tb_efivar_write_string(vars, TB_LOADER_INFO, &TB_GUID_LOADER, "systemd-boot 257.13-1~deb13u1"), 0);
+        assert_int_equal(tb_bootentry_select_next(vars, "passive+3.conf", &id), 0);
+        assert_string_equal(id, "passive.conf");
+        free(id);
+        tb_test_tmpdir_remove(vars);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(list_reads_states_and_finds_aliases),
+                cmocka_unit_test(selected_entry_is_found_by_file_or_base_name),
                 cmocka_unit_test(marked_names_drop_or_exhaust_the_counter),
                 cmocka_unit_test(mark_renames_the_counted_entry_once),
+                cmocka_unit_test(profile_names_find_the_profile_entry),
+                cmocka_unit_test(loader_id_follows_the_running_loader),
+                cmocka_unit_test(select_next_writes_the_published_id),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 
 #include "sb/efivar.h"
 #include "util/fileio.h"
+#include "util/strset.h"
 #include "tmpdir.h"
 
 TB_TEST_GROUP_DIR(dir, "efivar")
@@ -102,6 +103,27 @@ static void too_short_for_the_attribute_word_is_ebadmsg(void **state) {
         assert_int_equal(tb_efivar_read(dir, "Short", &TB_GUID_LOADER, NULL, &b), -EBADMSG);
 }
 
+static void string_list_splits_and_skips_what_is_not_ascii(void **state) {
+        /* "a.conf" "" "\xe9" "auto-win", each with its NUL */
+        static const uint8_t data[] = { 'a', 0, '.', 0, 'c', 0, 'o', 0, 'n', 0, 'f', 0, 0, 0, 0, 0, 0xe9, 0, 0, 0,
+                                        'a', 0, 'u', 0, 't', 0, 'o', 0, '-', 0, 'w', 0, 'i', 0, 'n', 0, 0, 0 };
+        static const uint8_t unterminated[] = { 'a', 0, 0, 0, 'b', 0 };
+        char **l = NULL;
+        (void)state;
+
+        assert_int_equal(tb_efivar_write(dir, "LoaderEntries", &TB_GUID_LOADER, 6, data, sizeof(data)), 0);
+        assert_int_equal(tb_efivar_read_string_list(dir, "LoaderEntries", &TB_GUID_LOADER, &l), 0);
+        assert_non_null(l[0]);
+        assert_string_equal(l[0], "a.conf");
+        assert_non_null(l[1]);
+        assert_string_equal(l[1], "auto-win");
+        assert_null(l[2]);
+        tb_strv_free(l);
+        assert_int_equal(tb_efivar_write(dir, "Unterminated", &TB_GUID_LOADER, 6, unterminated, sizeof(unterminated)), 0);
+        assert_int_equal(tb_efivar_read_string_list(dir, "Unterminated", &TB_GUID_LOADER, &l), -EBADMSG);
+        assert_int_equal(tb_efivar_read_string_list(dir, "Absent", &TB_GUID_LOADER, &l), -ENOENT);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(loader_guid_string_is_systemds),
@@ -111,6 +133,7 @@ int main(void) {
                 cmocka_unit_test(binary_variable_keeps_attributes_and_bytes),
                 cmocka_unit_test(non_ascii_and_odd_lengths_are_rejected),
                 cmocka_unit_test(too_short_for_the_attribute_word_is_ebadmsg),
+                cmocka_unit_test(string_list_splits_and_skips_what_is_not_ascii),
         };
         return cmocka_run_group_tests(tests, tb_test_group_setup, tb_test_group_teardown);
 }

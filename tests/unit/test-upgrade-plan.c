@@ -166,6 +166,49 @@ static void more_than_the_maximum_of_entries_is_refused(void **state) {
         tb_upgrade_plan_done(&p);
 }
 
+/* A --cmd-lines-v2 medium: norole-profile1.conf boots profile 1 of norole.efi (no UKI of its own). */
+static void profile_entries_install_with_their_uki(void **state) {
+        static char *const m_efi[] = { "norole.efi", "norole" X ".efi", NULL };
+        static char *const m_conf[] = { "norole.conf", "norole-profile1.conf", "norole-profile2.conf",
+                                        "norole" X ".conf", "norole" X "-profile1.conf", NULL };
+        static char *const i_conf[] = { "active.conf", "active-profile1+3.conf", "active-profile3+3.conf",
+                                        "passive+3.conf", "passive-profile1+3.conf", NULL };
+        tb_upgrade_plan p;
+
+        (void)state;
+        assert_int_equal(make(m_efi, m_conf, i_conf, i_conf, &p), 0);
+        assert_list(p.install, "[][" X "]");
+        assert_list(p.profiles, "[-profile1][-profile2][" X "-profile1]");
+        /* the installed profile entries rotate with their UKI; one the medium no longer has goes */
+        assert_list(p.rotate, "[][-profile1][-profile3]");
+        assert_list(p.drop_active, "[-profile3]");
+        assert_list(p.drop_passive, "");
+        tb_upgrade_plan_done(&p);
+        /* from a multi-profile install to a medium without profiles: the profile entries go */
+        assert_int_equal(make(main_efi, main_conf, i_conf, i_conf, &p), 0);
+        assert_list(p.profiles, "");
+        assert_list(p.drop_active, "[-profile1][-profile3]");
+        tb_upgrade_plan_done(&p);
+}
+
+/* A profile entry needs its UKI: norole-profile1.conf without norole.efi's pair, or one whose
+ * suffix is not -profileN of a UKI's, is a half pair. */
+static void a_profile_entry_without_its_uki_is_refused(void **state) {
+        static char *const m_efi[] = { "norole.efi", NULL };
+        static char *const orphan[] = { "norole.conf", "norole_y-profile1.conf", NULL };
+        static char *const not_profile[] = { "norole.conf", "norole-profilex.conf", NULL };
+        tb_upgrade_plan p;
+
+        (void)state;
+        assert_int_equal(make(m_efi, orphan, installed_complete, installed_conf, &p), -ENOENT);
+        assert_int_equal(make(m_efi, not_profile, installed_complete, installed_conf, &p), -ENOENT);
+        assert_true(tb_upgrade_profile_of("-profile12", ""));
+        assert_true(tb_upgrade_profile_of("_x-profile1", "_x"));
+        assert_false(tb_upgrade_profile_of("_x-profile1", ""));
+        assert_false(tb_upgrade_profile_of("-profile", ""));
+        assert_false(tb_upgrade_profile_of("-profile1a", ""));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(every_norole_entry_installs_and_every_active_rotates),
@@ -177,6 +220,8 @@ int main(void) {
                 cmocka_unit_test(an_interrupted_upgrade_without_active_keeps_its_passive),
                 cmocka_unit_test(suffixes_are_names_without_slash_plus_or_leading_dot),
                 cmocka_unit_test(more_than_the_maximum_of_entries_is_refused),
+                cmocka_unit_test(profile_entries_install_with_their_uki),
+                cmocka_unit_test(a_profile_entry_without_its_uki_is_refused),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -267,6 +267,139 @@ static void every_suffix_before_the_main_entry(void **state) {
         tb_upgrade_steps_done(&s);
 }
 
+/* A multi-profile UKI (--cmd-lines-v2): its profile entries name the same UKI. The installed
+ * ones become the fallback's with the old UKI before the new UKI is written; the medium's are
+ * written after the new UKI and before the main entry, which stays the last; one the medium
+ * no longer has goes at the end. Nothing is renamed, and every UKI is removed only when no entry
+ * names it. */
+static void profile_entries_rotate_and_install_with_their_uki(void **state) {
+        static const tb_upgrade_installed_entry e[] = {
+                { "active.conf", "active", "/EFI/trustboot/a.efi" },
+                { "active-profile1+3.conf", "active-profile1", "/EFI/trustboot/a.efi" },
+                { "active-profile2+3.conf", "active-profile2", "/EFI/trustboot/a.efi" },
+                { "passive+3.conf", "passive", "/EFI/trustboot/p.efi" },
+                { "passive-profile1+3.conf", "passive-profile1", "/EFI/trustboot/p.efi" },
+        };
+        static const tb_upgrade_installed_uki u[] = { { "/EFI/trustboot/a.efi", 10 * MIB },
+                                                      { "/EFI/trustboot/p.efi", 10 * MIB } };
+        static char *install[] = { "", NULL }, *profiles[] = { "-profile1", "-profile3", NULL },
+                    *rotate[] = { "", "-profile1", "-profile2", NULL }, *drop_a[] = { "-profile2", NULL };
+        static const tb_upgrade_plan p = { .install = install, .profiles = profiles, .rotate = rotate,
+                                           .drop_active = drop_a, .drop_passive = none };
+        const tb_upgrade_new_uki n = { "", "/EFI/trustboot/uki-2.efi", 10 * MIB, false };
+        tb_upgrade_steps_input in = input(e, 5, u, 2, &n);
+        tb_upgrade_steps s;
+        char line[2048];
+
+        (void)state;
+        in.plan = &p;
+        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
+        render(&s, line, sizeof(line));
+        assert_string_equal(line,
+                            "-e passive+3.conf +e passive+3.conf>a.efi "
+                            "-e passive-profile1+3.conf -u p.efi +e passive-profile1+3.conf>a.efi "
+                            "+e passive-profile2+3.conf>a.efi "
+                            "+u uki-2.efi "
+                            "-e active-profile1+3.conf +e active-profile1+3.conf>uki-2.efi "
+                            "+e active-profile3+3.conf>uki-2.efi "
+                            "-e active.conf +e active+3.conf>uki-2.efi "
+                            "-e active-profile2+3.conf");
+        /* the old passive UKI is freed before the new one is written */
+        assert_int_equal(s.credited, 10 * MIB);
+        tb_upgrade_steps_done(&s);
+}
+
+/* Power lost after some profile entries were rewritten: the rerun keeps their passive entries
+ * (which name the old UKI) and writes only what is missing. */
+static void a_rerun_after_profile_entries_keeps_their_fallback(void **state) {
+        static const tb_upgrade_installed_entry e[] = {
+                { "active.conf", "active", "/EFI/trustboot/a.efi" },
+                { "active-profile1+3.conf", "active-profile1", "/EFI/trustboot/uki-2.efi" },
+                { "passive+3.conf", "passive", "/EFI/trustboot/a.efi" },
+                { "passive-profile1+3.conf", "passive-profile1", "/EFI/trustboot/a.efi" },
+        };
+        static const tb_upgrade_installed_uki u[] = { { "/EFI/trustboot/a.efi", 10 * MIB },
+                                                      { "/EFI/trustboot/uki-2.efi", 10 * MIB } };
+        static char *install[] = { "", NULL }, *profiles[] = { "-profile1", NULL },
+                    *rotate[] = { "", "-profile1", NULL };
+        static const tb_upgrade_plan p = { .install = install, .profiles = profiles, .rotate = rotate,
+                                           .drop_active = none, .drop_passive = none };
+        const tb_upgrade_new_uki n = { "", "/EFI/trustboot/uki-2.efi", 10 * MIB, true };
+        tb_upgrade_steps_input in = input(e, 4, u, 2, &n);
+        tb_upgrade_steps s;
+        char line[2048];
+
+        (void)state;
+        in.plan = &p;
+        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
+        render(&s, line, sizeof(line));
+        assert_string_equal(line, "-e passive+3.conf +e passive+3.conf>a.efi -e active.conf +e active+3.conf>uki-2.efi");
+        tb_upgrade_steps_done(&s);
+}
+
+/* Power lost between removing active-profile1 and writing it again: the rerun finds no
+ * active-profile1 to rotate, but keeps passive-profile1 (it names the fallback's UKI, as
+ * passive does) and writes the profile entry. */
+static void a_rerun_after_a_removed_profile_entry_keeps_its_fallback(void **state) {
+        static const tb_upgrade_installed_entry e[] = {
+                { "active.conf", "active", "/EFI/trustboot/a.efi" },
+                { "passive+3.conf", "passive", "/EFI/trustboot/a.efi" },
+                { "passive-profile1+3.conf", "passive-profile1", "/EFI/trustboot/a.efi" },
+                { "passive-profile2+3.conf", "passive-profile2", "/EFI/trustboot/old.efi" },
+        };
+        static const tb_upgrade_installed_uki u[] = { { "/EFI/trustboot/a.efi", 10 * MIB },
+                                                      { "/EFI/trustboot/old.efi", 10 * MIB },
+                                                      { "/EFI/trustboot/uki-2.efi", 10 * MIB } };
+        static char *install[] = { "", NULL }, *profiles[] = { "-profile1", "-profile2", NULL },
+                    *rotate[] = { "", NULL }, *drop_p[] = { "-profile1", "-profile2", NULL };
+        static const tb_upgrade_plan p = { .install = install, .profiles = profiles, .rotate = rotate,
+                                           .drop_active = none, .drop_passive = drop_p };
+        const tb_upgrade_new_uki n = { "", "/EFI/trustboot/uki-2.efi", 10 * MIB, true };
+        tb_upgrade_steps_input in = input(e, 4, u, 3, &n);
+        tb_upgrade_steps s;
+        char line[2048];
+
+        (void)state;
+        in.plan = &p;
+        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
+        render(&s, line, sizeof(line));
+        /* passive-profile2 names another UKI than passive: a gap from an older version, dropped */
+        assert_string_equal(line, "-e passive-profile2+3.conf -u old.efi -e passive+3.conf +e passive+3.conf>a.efi "
+                                  "+e active-profile1+3.conf>uki-2.efi +e active-profile2+3.conf>uki-2.efi "
+                                  "-e active.conf +e active+3.conf>uki-2.efi");
+        tb_upgrade_steps_done(&s);
+}
+
+/* --recovery with a multi-profile medium: the medium's profile entries of the UKI are written
+ * for the new UKI, an installed one the medium lacks goes, the entry itself is the last write,
+ * and the old UKI goes once nothing names it. */
+static void one_entry_takes_its_profile_entries_along(void **state) {
+        static const tb_upgrade_installed_entry e[] = {
+                { "active.conf", "active", "/EFI/trustboot/a.efi" },
+                { "recovery+3.conf", "recovery", "/EFI/trustboot/r.efi" },
+                { "recovery-profile1+3.conf", "recovery-profile1", "/EFI/trustboot/r.efi" },
+                { "recovery-profile2+3.conf", "recovery-profile2", "/EFI/trustboot/r.efi" },
+        };
+        static const tb_upgrade_installed_uki u[] = { { "/EFI/trustboot/a.efi", 10 * MIB },
+                                                      { "/EFI/trustboot/r.efi", 10 * MIB } };
+        static char *profiles[] = { "-profile1", NULL };
+        const tb_upgrade_new_uki n = { "", "/EFI/trustboot/uki-2.efi", 10 * MIB, false };
+        tb_upgrade_steps_input in = input(e, 4, u, 2, &n);
+        tb_upgrade_steps s;
+        char line[2048];
+
+        (void)state;
+        in.plan = NULL;
+        in.name = "recovery";
+        in.profiles = profiles;
+        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
+        render(&s, line, sizeof(line));
+        assert_string_equal(line, "+u uki-2.efi -e recovery-profile1+3.conf +e recovery-profile1+3.conf>uki-2.efi "
+                                  "-e recovery-profile2+3.conf -e recovery+3.conf -u r.efi "
+                                  "+e recovery+3.conf>uki-2.efi");
+        tb_upgrade_steps_done(&s);
+}
+
 static void efi_keys_compare_as_fat_does(void **state) {
         (void)state;
         assert_true(tb_upgrade_efi_equal("/EFI/trustboot/a.efi", "\\efi\\TRUSTBOOT\\A.EFI"));
@@ -284,6 +417,10 @@ int main(void) {
                 cmocka_unit_test(one_entry_is_replaced_after_its_uki_is_written),
                 cmocka_unit_test(every_suffix_before_the_main_entry),
                 cmocka_unit_test(efi_keys_compare_as_fat_does),
+                cmocka_unit_test(profile_entries_rotate_and_install_with_their_uki),
+                cmocka_unit_test(a_rerun_after_profile_entries_keeps_their_fallback),
+                cmocka_unit_test(a_rerun_after_a_removed_profile_entry_keeps_its_fallback),
+                cmocka_unit_test(one_entry_takes_its_profile_entries_along),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,6 +79,6 @@ int tb_bootentries_find(const char *root, tb_role role, char **ret);
 
 /* ---- the next boot ---- */
 
-/* LoaderEntryOneShot = ROLE's entry as found on ROOT (with its counter, which systemd-boot
- * 256+ needs and 252 takes as part of the id too). */
+/* LoaderEntryOneShot = ROLE's entry as found on ROOT, by the id the running systemd-boot gives
+ * it (tb_bootentry_select_next: its file name, or without the counter for 257.13+). */
 int tb_bootentries_select_oneshot(const char *root, const char *efivarfs, tb_role role);

@@ -2,6 +2,7 @@
 #include "node/bootentry.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "sb/efivar.h"
 #include "util/fileio.h"
 #include "util/log.h"
+#include "util/strset.h"
 
 #define CONF_MAX ((size_t)64 << 10)
 
@@ -60,7 +62,7 @@ static int conf_parse(tb_bootentry *e, const char *text, size_t len) {
                 const char *v = tb_loader_entry_get(&le, keys[i].key);
 
                 if (v && !(*keys[i].slot = strdup(v)))
-                        return -ENOMEM;
+                        return tb_log_oom();
         }
         e->profile = tb_loader_entry_profile(&le);
         return 0;
@@ -128,11 +130,44 @@ int tb_bootentry_list_load(const char *esp, tb_bootentry_list *ret) {
         return 0;
 }
 
+/* "active@1": profile 1 of the entries of "active" (its own, "active", or one named
+ * "active-…", as the medium's per-profile entries are fanned out). */
+static const tb_bootentry *find_profile(const tb_bootentry_list *l, const char *name) {
+        const char *at = strrchr(name, '@');
+        char *end;
+        size_t len;
+        long n;
+
+        if (!at || at[1] < '0' || at[1] > '9')
+                return NULL;
+        n = strtol(at + 1, &end, 10);
+        if (*end || n > INT_MAX)
+                return NULL;
+        len = (size_t)(at - name);
+        for (size_t i = 0; i < l->n; i++) {
+                const tb_bootentry *e = &l->e[i];
+                int profile = e->profile < 0 ? 0 : e->profile;
+
+                if (profile == n && strncmp(e->base, name, len) == 0 && (e->base[len] == 0 || e->base[len] == '-'))
+                        return e;
+        }
+        return NULL;
+}
+
 const tb_bootentry *tb_bootentry_list_find(const tb_bootentry_list *l, const char *name) {
-        if (strcmp(name, "cos") == 0)
-                name = "active";
-        else if (strcmp(name, "fallback") == 0)
-                name = "passive";
+        _cleanup_(freep) char *aliased = NULL;
+
+        if (strcmp(name, "cos") == 0 || strncmp(name, "cos@", 4) == 0) {
+                if (asprintf(&aliased, "active%s", name + 3) < 0)
+                        return NULL;
+                name = aliased;
+        } else if (strcmp(name, "fallback") == 0 || strncmp(name, "fallback@", 9) == 0) {
+                if (asprintf(&aliased, "passive%s", name + 8) < 0)
+                        return NULL;
+                name = aliased;
+        }
+        if (strchr(name, '@'))
+                return find_profile(l, name);
         for (size_t i = 0; i < l->n; i++)
                 if (strcasecmp(l->e[i].file, name) == 0)
                         return &l->e[i];
@@ -140,6 +175,132 @@ const tb_bootentry *tb_bootentry_list_find(const tb_bootentry_list *l, const cha
                 if (strcmp(l->e[i].base, name) == 0)
                         return &l->e[i];
         return NULL;
+}
+
+bool tb_bootentry_is_selected(const tb_bootentry *e, const char *selected) {
+        _cleanup_(freep) char *base = NULL;
+
+        if (!selected)
+                return false;
+        if (strcasecmp(selected, e->file) == 0)
+                return true;
+        return tb_loader_entry_parse_name(selected, &base, NULL, NULL) == 0 && strcasecmp(base, e->base) == 0;
+}
+
+const tb_bootentry *tb_bootentry_list_find_selected(const tb_bootentry_list *l, const char *selected) {
+        for (size_t i = 0; i < l->n; i++)
+                if (tb_bootentry_is_selected(&l->e[i], selected))
+                        return &l->e[i];
+        return NULL;
+}
+
+bool tb_bootentry_is_oneshot(const tb_bootentry *e, const char *oneshot) {
+        if (!oneshot)
+                return false;
+        if (strcasecmp(oneshot, e->file) == 0)
+                return true;
+        return e->left != TB_LOADER_ENTRY_COUNTER_NONE && strncasecmp(oneshot, e->base, strlen(e->base)) == 0 &&
+               strcasecmp(oneshot + strlen(e->base), ".conf") == 0;
+}
+
+/* ---- the id systemd-boot gives an entry ---- */
+
+/* The first systemd-boot known to drop the counter from entry ids (bootentry.h). */
+#define STRIPPING_MAJOR 257
+#define STRIPPING_MINOR 13
+
+/* "systemd-boot 257.13-1~deb13u1" → 257, 13; false if it does not name a systemd-boot version. */
+static bool loader_version(const char *info, unsigned long *major, unsigned long *minor) {
+        static const char prefix[] = "systemd-boot ";
+        const char *p;
+        char *end;
+
+        if (!info || strncmp(info, prefix, strlen(prefix)) != 0)
+                return false;
+        p = info + strlen(prefix);
+        if (*p < '0' || *p > '9')
+                return false;
+        *major = strtoul(p, &end, 10);
+        *minor = 0;
+        if (*end == '.' && end[1] >= '0' && end[1] <= '9')
+                *minor = strtoul(end + 1, NULL, 10);
+        return true;
+}
+
+static const char *published_find(char *const *published, const char *id) {
+        for (char *const *p = published; p && *p; p++)
+                if (strcasecmp(*p, id) == 0)
+                        return *p;
+        return NULL;
+}
+
+static bool published_has_counter(char *const *published) {
+        for (char *const *p = published; p && *p; p++) {
+                int left;
+                if (tb_loader_entry_parse_name(*p, NULL, &left, NULL) == 0 && left != TB_LOADER_ENTRY_COUNTER_NONE)
+                        return true;
+        }
+        return false;
+}
+
+int tb_bootentry_loader_id(const char *file, char *const *published, const char *loader_info, char **ret) {
+        _cleanup_(freep) char *base = NULL, *stripped = NULL;
+        unsigned long major, minor;
+        const char *found;
+        bool strip;
+        int left, r;
+
+        r = tb_loader_entry_parse_name(file, &base, &left, NULL);
+        if (r < 0)
+                return r;
+        if (left == TB_LOADER_ENTRY_COUNTER_NONE)
+                return (*ret = strdup(file)) ? 0 : -ENOMEM;
+        if (asprintf(&stripped, "%s.conf", base) < 0)
+                return -ENOMEM;
+        /* Published: the loader's own spelling (it lowercases ids). */
+        if ((found = published_find(published, stripped)) || (found = published_find(published, file)))
+                return (*ret = strdup(found)) ? 0 : -ENOMEM;
+        if (published_has_counter(published))
+                strip = false;
+        else if (loader_version(loader_info, &major, &minor))
+                strip = major > STRIPPING_MAJOR || (major == STRIPPING_MAJOR && minor >= STRIPPING_MINOR);
+        else
+                strip = false;
+        *ret = strip ? TAKE_PTR(stripped) : strdup(file);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int tb_bootentry_oneshot_id(const char *efivars, const char *file, char **ret) {
+        _cleanup_(tb_strv_freep) char **published = NULL;
+        _cleanup_(freep) char *info = NULL;
+        int r;
+
+        /* Absent (not booted by systemd-boot) or unreadable: unknown, the rule's next step decides. */
+        if (tb_efivar_read_string_list(efivars, TB_LOADER_ENTRIES, &TB_GUID_LOADER, &published) < 0)
+                published = NULL;
+        if (tb_efivar_read_string(efivars, TB_LOADER_INFO, &TB_GUID_LOADER, &info) < 0)
+                info = NULL;
+        r = tb_bootentry_loader_id(file, published, info, ret);
+        if (r == -ENOMEM)
+                return tb_log_oom();
+        if (r < 0)
+                return tb_log_errno(r, "%s: not a boot entry file name", file);
+        return 0;
+}
+
+int tb_bootentry_select_next(const char *efivars, const char *file, char **ret_id) {
+        _cleanup_(freep) char *id = NULL;
+        int r;
+
+        r = tb_bootentry_oneshot_id(efivars, file, &id);
+        if (r < 0)
+                return r;
+        r = tb_efivar_write_string(efivars, TB_LOADER_ENTRY_ONESHOT, &TB_GUID_LOADER, id);
+        if (r < 0)
+                return r;
+        if (ret_id)
+                *ret_id = TAKE_PTR(id);
+        return 0;
 }
 
 /* ---- blessing: systemd-bless-boot's rename (formats.md §8.4) ---- */

@@ -37,9 +37,49 @@ static inline void tb_bootentry_list_donep(tb_bootentry_list *l) {
         tb_bootentry_list_done(l);
 }
 
-/* The entry for NAME: an entry id ("active+2-1.conf"), a base name ("active"), or Kairos'
- * aliases: "cos" → active, "fallback" → passive. NULL if none. */
+/* The entry for NAME: an entry file ("active+2-1.conf"), a base name ("active",
+ * "active-profile1"), ROLE@N (profile N of ROLE's entries: the one whose base is ROLE or begins
+ * with "ROLE-" and that boots profile N; @0 is the entry naming no profile), or Kairos' aliases:
+ * "cos" → active, "fallback" → passive (also before "@N"). NULL if none. */
 const tb_bootentry *tb_bootentry_list_find(const tb_bootentry_list *l, const char *name);
+
+/* Whether E is the entry LoaderEntrySelected (SELECTED; NULL: none) names. systemd-boot names it
+ * as it found it, before it counted the try ("active+3.conf", now "active+2-1.conf", or
+ * "active.conf" once blessed): the same file, or the same base name. */
+bool tb_bootentry_is_selected(const tb_bootentry *e, const char *selected);
+
+/* The first entry of L that SELECTED names (tb_bootentry_is_selected), or NULL. */
+const tb_bootentry *tb_bootentry_list_find_selected(const tb_bootentry_list *l, const char *selected);
+
+/* Whether E is the entry LoaderEntryOneShot (ONESHOT; NULL: none) names, by systemd-boot's id:
+ * its file name, or (257.13+) the name without the counter (see below). */
+bool tb_bootentry_is_oneshot(const tb_bootentry *e, const char *oneshot);
+
+/* ---- the id systemd-boot gives an entry (what LoaderEntryOneShot must name) ----
+ *
+ * systemd-boot matches LoaderEntryOneShot (lowercased, as a glob) against its entry ids. The id of
+ * a Type #1 entry is its file name, lowercased, but for a counted entry ("active+3.conf") it
+ * depends on the loader: up to 257.7 the id keeps the counter ("active+3.conf"; systemd issue
+ * 38813), in 257.13 (read in its source, boot_entry_parse_tries) and upstream since PR 38897 it
+ * is the name without it ("active.conf"), as bootctl's ids have always been. Writing the other
+ * form makes systemd-boot ignore the one-shot and boot its default.
+ *
+ * tb_bootentry_loader_id() decides, for the entry file FILE:
+ *   1. no counter: FILE (both rules agree);
+ *   2. PUBLISHED (the running loader's LoaderEntries; NULL or empty: unknown) names the
+ *      counter-less form or FILE itself (case-insensitively): that one — the ground truth;
+ *   3. PUBLISHED holds an id with a counter: that loader keeps counters in ids: FILE;
+ *   4. LOADER_INFO ("systemd-boot 257.13-1~deb13u1"; NULL: not booted by systemd-boot) names
+ *      a version >= 257.13: the counter-less form; an older systemd-boot: FILE;
+ *   5. else (no loader known): FILE, the Boot Loader Specification's file name.
+ * *RET is malloc'ed. -EINVAL if FILE is not an entry file name (NAME.conf). */
+int tb_bootentry_loader_id(const char *file, char *const *published, const char *loader_info, char **ret);
+/* tb_bootentry_loader_id() with PUBLISHED and LOADER_INFO read from EFIVARS (NULL: the default);
+ * absent or unreadable variables count as unknown. */
+int tb_bootentry_oneshot_id(const char *efivars, const char *file, char **ret);
+/* Writes LoaderEntryOneShot = tb_bootentry_oneshot_id(FILE) in EFIVARS; *RET_ID (may be NULL)
+ * the id written. Logs what fails. */
+int tb_bootentry_select_next(const char *efivars, const char *file, char **ret_id);
 
 /* What systemd-bless-boot does, for systems without it: systemd-boot counted this boot's try by
  * renaming the entry and told where in LoaderBootCountPath ("\loader\entries\active+2-1.conf").

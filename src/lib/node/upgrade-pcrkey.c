@@ -37,6 +37,10 @@ static int pe_pcrpkey(const tb_pe *pe, EVP_PKEY **ret) {
 }
 
 int tb_upgrade_pcrkey_expect(const tb_pe *pe, uint8_t ret_pol[32]) {
+        return tb_upgrade_pcrkey_expect_profile(pe, 0, ret_pol);
+}
+
+int tb_upgrade_pcrkey_expect_profile(const tb_pe *pe, unsigned profile, uint8_t ret_pol[32]) {
         _cleanup_(tb_pcr11_freep) tb_pcr11 *p = NULL;
         tb_digests d;
         int gen = tb_stub_gen_from_pe(pe), r;
@@ -47,14 +51,40 @@ int tb_upgrade_pcrkey_expect(const tb_pe *pe, uint8_t ret_pol[32]) {
                               "disks might not unlock after reboot", tb_pe_name(pe));
         r = tb_pcr11_new(TB_BANK_BIT(TB_BANK_SHA256), (enum tb_stub_gen)gen, &p);
         if (r >= 0)
-                r = tb_pcr11_set_from_pe(p, pe); /* the sections as this stub will find them */
+                r = tb_pcr11_set_from_pe_profile(p, pe, profile); /* the sections as this stub will find them */
         if (r >= 0)
                 r = tb_pcr11_value(p, TB_UPGRADE_PCR_PHASE, &d);
         if (r >= 0)
                 r = tb_pcr_policy_digest(TB_BANK_SHA256, d.d[TB_BANK_SHA256], ret_pol);
         if (r < 0)
-                return tb_log_errno(r, "%s: cannot predict its PCR 11", tb_pe_name(pe));
+                return tb_log_errno(r, "%s: cannot predict the PCR 11 of its profile %u", tb_pe_name(pe), profile);
         return 0;
+}
+
+/* The section NAME the stub uses for PROFILE of a multi-profile UKI (257+): the first in the
+ * profile's range (from its .profile to the next), else the first in the base (before the first
+ * .profile); without .profile sections, the first in the file. NULL if none. */
+static const tb_pe_section *profile_section(const tb_pe *pe, unsigned profile, const char *name) {
+        size_t n = tb_pe_n_sections(pe), first = n, start = n, end = n;
+        unsigned k = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                if (strcmp(tb_pe_section_at(pe, i)->name, ".profile") != 0)
+                        continue;
+                if (first == n)
+                        first = i;
+                if (start != n && end == n)
+                        end = i;
+                if (k++ == profile)
+                        start = i;
+        }
+        for (size_t i = start; i < end; i++)
+                if (strcmp(tb_pe_section_at(pe, i)->name, name) == 0)
+                        return tb_pe_section_at(pe, i);
+        for (size_t i = 0; i < first; i++)
+                if (strcmp(tb_pe_section_at(pe, i)->name, name) == 0)
+                        return tb_pe_section_at(pe, i);
+        return NULL;
 }
 
 /* The string member KEY of entry E, or NULL if absent or of another type. */
@@ -88,10 +118,10 @@ static bool pcrs_valid(struct json_object *e, bool *ret_only11) {
  * what systemd-cryptsetup checks at unlock before it asks the TPM — and one sha256 entry for
  * PCR 11 alone is the policy of the UKI's own PCR 11 (WANT_POL), or the TPM refuses to unseal.
  * Every member is type-checked: the section comes from the new medium. */
-static int check_pcrsig(const tb_pe *pe, EVP_PKEY *key, const uint8_t *want) {
+static int check_pcrsig_profile(const tb_pe *pe, unsigned profile, EVP_PKEY *key, const uint8_t *want) {
         _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
         _cleanup_(json_object_putp) struct json_object *root = NULL;
-        const tb_pe_section *s = tb_pe_find_section(pe, ".pcrsig");
+        const tb_pe_section *s = profile_section(pe, profile, ".pcrsig");
         uint8_t fp[32], want_pol[32];
         size_t n_checked = 0;
         bool own = false;
@@ -110,7 +140,7 @@ static int check_pcrsig(const tb_pe *pe, EVP_PKEY *key, const uint8_t *want) {
                 return REFUSE(-EBADMSG, "%s: .pcrsig is not a JSON object", tb_pe_name(pe));
         if (want)
                 memcpy(want_pol, want, 32);
-        else if ((r = tb_upgrade_pcrkey_expect(pe, want_pol)) < 0)
+        else if ((r = tb_upgrade_pcrkey_expect_profile(pe, profile, want_pol)) < 0)
                 return r;
         r = tb_pcr_pkfp(key, fp);
         if (r < 0)
@@ -164,12 +194,30 @@ static int check_pcrsig(const tb_pe *pe, EVP_PKEY *key, const uint8_t *want) {
         if (!own) {
                 char hex[65];
                 tb_hex_encode(want_pol, 32, hex);
+                if (profile > 0)
+                        return REFUSE(-EKEYREJECTED,
+                                      "%s: none of the policies the .pcrsig of its profile %u signs is that profile's "
+                                      "PCR 11 after %s (sha256 policy %s): the disks would not unlock when it boots",
+                                      tb_pe_name(pe), profile, TB_UPGRADE_PCR_PHASE, hex);
                 return REFUSE(-EKEYREJECTED,
                               "%s: none of the policies its .pcrsig signs is its own PCR 11 after %s (sha256 policy "
                               "%s): the disks would not unlock after reboot", tb_pe_name(pe), TB_UPGRADE_PCR_PHASE,
                               hex);
         }
         return 0;
+}
+
+/* check_pcrsig_profile() for profile 0 (WANT: its policy, or NULL), then for every further
+ * profile of a multi-profile UKI: each entry booting "@N" unlocks with profile N's .pcrsig. */
+static int check_pcrsig(const tb_pe *pe, EVP_PKEY *key, const uint8_t *want) {
+        unsigned n = tb_uki_n_profiles(pe);
+        int r = check_pcrsig_profile(pe, 0, key, want);
+
+        if (r < 0 || n < 2 || tb_stub_gen_from_pe(pe) < TB_STUB_257)
+                return r;
+        for (unsigned p = 1; p < n && r >= 0; p++)
+                r = check_pcrsig_profile(pe, p, key, NULL);
+        return r;
 }
 
 int tb_upgrade_pcrkey_check_installed(const char *installed_path, const tb_pe *new_pe, const uint8_t *want_pol) {

@@ -18,6 +18,10 @@
 /* The sha256 PolicyPCR digest of PE's own PCR 11 after TB_UPGRADE_PCR_PHASE. Logs failures;
  * -EKEYREJECTED if no stub version tells how its sections are measured. */
 int tb_upgrade_pcrkey_expect(const tb_pe *pe, uint8_t ret_pol[32]);
+/* The same for PROFILE of a multi-profile UKI (systemd 257+): the checks below verify every
+ * profile's .pcrsig (the one the stub uses when an entry boots "@N") against that profile's own
+ * PCR 11, WANT_POL being profile 0's. */
+int tb_upgrade_pcrkey_expect_profile(const tb_pe *pe, unsigned profile, uint8_t ret_pol[32]);
 /* Against the installed UKI INSTALLED_PATH's .pcrpkey; one without .pcrpkey binds nothing.
  * WANT_POL: tb_upgrade_pcrkey_expect() of NEW_PE, or NULL to compute it here (hashing the
  * UKI's sections once more). -EKEYREJECTED (logged) if the disks would not unlock, -EBADMSG

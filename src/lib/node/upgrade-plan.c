@@ -100,37 +100,34 @@ static int collect(char *const *names, const char *prefix, const char *ext, cons
         return 0;
 }
 
-/* "-profileN": an entry of a --cmd-lines-v2 medium, booting profile N of another entry's UKI. */
-static bool profile_suffix(const char *s) {
-        const char *p = strstr(s, "-profile");
+bool tb_upgrade_profile_of(const char *suffix, const char *base) {
+        static const char tag[] = "-profile";
+        size_t lb = strlen(base), lt = strlen(tag);
 
-        return p && p[8] && strspn(p + 8, "0123456789") == strlen(p + 8);
+        if (strncmp(suffix, base, lb) != 0 || strncmp(suffix + lb, tag, lt) != 0)
+                return false;
+        suffix += lb + lt;
+        return *suffix && strspn(suffix, "0123456789") == strlen(suffix);
 }
 
-/* Every suffix of A that B lacks is the other half of a norole pair gone missing. */
+/* The profile entry S's UKI suffix in EFIS: the b of S = b-profileN with norole<b>.efi there. */
+static const char *profile_base(const char *s, char *const *efis) {
+        for (; efis && *efis; efis++)
+                if (tb_upgrade_profile_of(s, *efis))
+                        return *efis;
+        return NULL;
+}
+
+/* Every suffix of A that B lacks is the other half of a norole pair gone missing; but an entry
+ * (A the entries) that boots a profile of one of the UKIs (B) has no UKI of its own. */
 static int check_pairs(const char *medium, char *const *a, const char *a_dir, const char *a_ext, char *const *b,
                        const char *b_dir, const char *b_ext) {
         for (; a && *a; a++)
-                if (!tb_upgrade_plan_has(b, *a) && profile_suffix(*a) && strcmp(a_ext, ".conf") == 0)
-                        /* Rotating entries that share a UKI is not done yet: refuse before any write. */
-                        return REFUSE(-EOPNOTSUPP, "%s: %s/%s%s%s boots a profile of a multi-profile UKI "
-                                      "(--cmd-lines-v2): upgrading to such a medium is not supported yet",
-                                      medium, a_dir, TB_BOOT_NOROLE, *a, a_ext);
+                if (!tb_upgrade_plan_has(b, *a) && strcmp(a_ext, ".conf") == 0 && profile_base(*a, b))
+                        continue;
                 else if (!tb_upgrade_plan_has(b, *a))
                         return REFUSE(-ENOENT, "%s: %s/%s%s%s has no %s/%s%s%s beside it", medium, a_dir,
                                       TB_BOOT_NOROLE, *a, a_ext, b_dir, TB_BOOT_NOROLE, *a, b_ext);
-        return 0;
-}
-
-/* *RET = the suffixes of FROM that are (IN true) or are not (IN false) in OTHER. */
-static int filter(char *const *from, char *const *other, bool in, char ***ret) {
-        for (; from && *from; from++) {
-                if (tb_upgrade_plan_has(other, *from) != in)
-                        continue;
-                int r = set_add(ret, *from);
-                if (r < 0)
-                        return r;
-        }
         return 0;
 }
 
@@ -168,8 +165,14 @@ int tb_upgrade_plan_make(const tb_upgrade_plan_input *in, tb_upgrade_plan *ret) 
         if (!tb_upgrade_plan_has(p.rotate, "") && !tb_upgrade_plan_has(p_complete, ""))
                 return REFUSE(-ENOENT, "%s: no %s or %s entry whose UKI is there: not an installed node", in->esp,
                               active, passive);
-        if ((r = filter(a_any, m_efi, false, &p.drop_active)) < 0)
-                return r;
+        /* The profile entries: the medium's entries without a UKI of their own. */
+        for (char **c = m_conf; c && *c; c++)
+                if (!tb_upgrade_plan_has(m_efi, *c) && (r = set_add(&p.profiles, *c)) < 0)
+                        return r;
+        for (char **s = a_any; s && *s; s++)
+                if (!tb_upgrade_plan_has(m_efi, *s) && !tb_upgrade_plan_has(p.profiles, *s) &&
+                    (r = set_add(&p.drop_active, *s)) < 0)
+                        return r;
         /* A passive entry nothing rotates into goes, but the main one: it is the fallback until
          * the new main active entry is written. */
         for (char **s = p_any; s && *s; s++)
@@ -183,6 +186,7 @@ int tb_upgrade_plan_make(const tb_upgrade_plan_input *in, tb_upgrade_plan *ret) 
 
 void tb_upgrade_plan_done(tb_upgrade_plan *p) {
         tb_strv_free(p->install);
+        tb_strv_free(p->profiles);
         tb_strv_free(p->rotate);
         tb_strv_free(p->drop_active);
         tb_strv_free(p->drop_passive);

@@ -24,9 +24,16 @@ typedef struct tb_upgrade_plan_input {
         char *const *installed_complete; /* those of them whose UKI (efi key) is on the ESP */
 } tb_upgrade_plan_input;
 
+/* Whether SUFFIX is BASE + "-profileN" (N: digits, the profile of a multi-profile UKI): the
+ * name build-uki --cmd-lines-v2 gives the entry that boots profile N of norole<BASE>.efi. */
+bool tb_upgrade_profile_of(const char *suffix, const char *base);
+
 /* Suffix lists, sorted, "" (the main entry) first where present; NULL-terminated. */
 typedef struct tb_upgrade_plan {
         char **install;      /* the medium's norole<s> (a UKI and an entry each) → active<s> */
+        char **profiles;     /* the medium's norole<b>-profileN entries without a UKI of their own
+                              * (they boot profile N of norole<b>.efi, b in install) → active<b>-profileN
+                              * naming the new UKI of b, written with b's */
         char **rotate;       /* installed active<s> (entry and UKI) → passive<s> */
         char **drop_active;  /* installed active<s> the medium no longer has, removed at the end */
         char **drop_passive; /* installed passive<s> nothing rotates into, removed at the end */
@@ -34,7 +41,8 @@ typedef struct tb_upgrade_plan {
 
 /* Names outside the role families are ignored. Refuses, logging the file it names: a medium
  * without norole.efi + norole.conf (-ENOENT, "not a trustboot medium"), a norole UKI without its
- * entry or the reverse (-ENOENT), an ESP without an active entry and UKI (-ENOENT, "not an
+ * entry or the reverse (-ENOENT; but for a profile entry norole<b>-profileN.conf beside
+ * norole<b>.efi), an ESP without an active entry and UKI (-ENOENT, "not an
  * installed node"), a name with an invalid suffix (-EINVAL), more than TB_UPGRADE_MAX_ENTRIES
  * in a family (-E2BIG). */
 int tb_upgrade_plan_make(const tb_upgrade_plan_input *in, tb_upgrade_plan *ret);

@@ -29,6 +29,10 @@ void tb_upgrade_staged_done(tb_upgrade_staged *s) {
                 tb_buf_free(&s->ukis[i].conf);
         }
         free(s->ukis);
+        for (size_t i = 0; i < s->n_confs; i++)
+                tb_buf_free(&s->confs[i]);
+        free(s->confs);
+        tb_strv_free(s->conf_suffixes);
         tb_rootfs_free(s->fs);
         tb_strv_free(s->efi_names);
         tb_strv_free(s->conf_names);
@@ -204,6 +208,41 @@ int tb_upgrade_stage_ukis(tb_upgrade_staged *s, char *const *suffixes) {
         if (r < 0 && r != -ENOENT)
                 return r;
         return 0;
+}
+
+int tb_upgrade_stage_confs(tb_upgrade_staged *s, char *const *suffixes) {
+        for (; suffixes && *suffixes; suffixes++) {
+                _cleanup_(freep) char *conf = NULL;
+                size_t n = s->n_confs;
+                tb_buf *grown = realloc(s->confs, (n + 1) * sizeof(*grown));
+                int r;
+
+                if (!grown)
+                        return tb_log_oom();
+                s->confs = grown;
+                s->confs[n] = (tb_buf)TB_BUF_INIT;
+                if (asprintf(&conf, "%s/%s%s.conf", TB_BOOT_ENTRIES_DIR, TB_BOOT_NOROLE, *suffixes) < 0 ||
+                    tb_strv_push(&s->conf_suffixes, &n, *suffixes) < 0)
+                        return tb_log_oom();
+                s->n_confs = n;
+                r = stage_file(s, conf, NULL, &s->confs[n - 1]);
+                if (r == -ENOENT)
+                        return REFUSE(r, "%s: no %s: not a trustboot medium", s->source, conf);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+const tb_buf *tb_upgrade_staged_conf(const tb_upgrade_staged *s, const char *suffix) {
+        const tb_upgrade_staged_uki *u = tb_upgrade_staged_find(s, suffix);
+
+        if (u)
+                return &u->conf;
+        for (size_t i = 0; i < s->n_confs; i++)
+                if (strcmp(s->conf_suffixes[i], suffix) == 0)
+                        return &s->confs[i];
+        return NULL;
 }
 
 const tb_upgrade_staged_uki *tb_upgrade_staged_find(const tb_upgrade_staged *s, const char *suffix) {

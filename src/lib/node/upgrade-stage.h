@@ -27,6 +27,9 @@ typedef struct tb_upgrade_staged {
         size_t n_efi_names, n_conf_names;
         tb_upgrade_staged_uki *ukis;
         size_t n_ukis;
+        char **conf_suffixes;           /* profile entries (no UKI of their own): norole<suffix>.conf */
+        tb_buf *confs;                  /* their text, per conf_suffixes */
+        size_t n_confs;
         char *sdboot;                   /* DIR/sdboot.efi, or NULL: the medium has none */
         tb_buf loader_conf;             /* empty if the medium has none */
         /* Set before tb_upgrade_stage_open(): the most the staged files may take (the ESP's size:
@@ -48,6 +51,11 @@ int tb_upgrade_stage_open(const char *source, const char *workdir, const tb_regi
  * when the medium has them. -ENOENT (logged, "not a trustboot medium") if a pair is missing;
  * -EFBIG (logged, the partial copy removed) past the limit. */
 int tb_upgrade_stage_ukis(tb_upgrade_staged *s, char *const *suffixes);
+/* Reads norole<suffix>.conf for every suffix of the NULL-terminated SUFFIXES: the profile
+ * entries of a multi-profile medium, which boot a staged UKI. -ENOENT (logged) if one is missing. */
+int tb_upgrade_stage_confs(tb_upgrade_staged *s, char *const *suffixes);
 /* The staged UKI with SUFFIX, or NULL. */
 const tb_upgrade_staged_uki *tb_upgrade_staged_find(const tb_upgrade_staged *s, const char *suffix);
+/* The medium's entry text for SUFFIX: its UKI's entry, or a profile entry's; NULL if not staged. */
+const tb_buf *tb_upgrade_staged_conf(const tb_upgrade_staged *s, const char *suffix);
 void tb_upgrade_staged_done(tb_upgrade_staged *s);

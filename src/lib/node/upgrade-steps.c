@@ -157,7 +157,66 @@ static char *role_name(tb_role role, const char *suffix) {
         return asprintf(&s, "%s%s", tb_role_to_string(role), suffix) < 0 ? NULL : s;
 }
 
-/* Steps 1–5 of upgrade-steps.h for one suffix. */
+/* Whether S is a profile entry of the UKI of suffix BASE: BASE-profileN without a UKI of its own. */
+static bool profile_entry_of(const tb_upgrade_plan *p, const char *s, const char *base) {
+        return !tb_upgrade_plan_has(p->install, s) && tb_upgrade_profile_of(s, base);
+}
+
+/* Whether S is a profile entry of any UKI the plan rotates or installs (handled with it). */
+static bool profile_entry(const tb_upgrade_plan *p, const char *s) {
+        for (int pass = 0; pass < 2; pass++)
+                for (char *const *b = pass == 0 ? p->install : p->rotate; b && *b; b++)
+                        if (strcmp(*b, s) != 0 && profile_entry_of(p, s, *b))
+                                return true;
+        return false;
+}
+
+/* Step 2 for the installed profile entries of SUFFIX's UKI: passive<s>-profileN boots profile N
+ * of the old UKI, as active<s>-profileN did. One an earlier run rewrote already (naming the new
+ * UKI N_EFI) keeps the passive entry it wrote. */
+static int rotate_profiles(sim *m, const char *suffix, const char *n_efi) {
+        for (char *const *s = m->in->plan->rotate; s && *s; s++) {
+                _cleanup_(freep) char *active = NULL, *passive = NULL, *efi = NULL, *from = NULL;
+                const live_entry *a;
+                int r;
+
+                if (!profile_entry_of(m->in->plan, *s, suffix))
+                        continue;
+                if (!(active = role_name(TB_ROLE_ACTIVE, *s)) || !(passive = role_name(TB_ROLE_PASSIVE, *s)))
+                        return -ENOMEM;
+                a = live_find(m, active);
+                if (!a || (n_efi && tb_upgrade_efi_equal(a->efi, n_efi)))
+                        continue;
+                if (!(efi = strdup(a->efi)) || !(from = strdup(a->file)))
+                        return -ENOMEM;
+                if ((r = remove_entries(m, passive)) < 0 || (r = write_entry(m, passive, efi, from, *s)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Step 5 for the medium's profile entries of SUFFIX's UKI, before its main entry: each
+ * active<s>-profileN replaced by the medium's, naming the new UKI N_EFI. */
+static int install_profiles(sim *m, const char *suffix, const char *n_efi) {
+        for (char *const *s = m->in->plan->profiles; s && *s; s++) {
+                _cleanup_(freep) char *active = NULL;
+                const live_entry *a;
+                int r;
+
+                if (!profile_entry_of(m->in->plan, *s, suffix))
+                        continue;
+                if (!(active = role_name(TB_ROLE_ACTIVE, *s)))
+                        return -ENOMEM;
+                a = live_find(m, active);
+                if (a && tb_upgrade_efi_equal(a->efi, n_efi))
+                        continue;
+                if ((r = remove_entries(m, active)) < 0 || (r = write_entry(m, active, n_efi, NULL, *s)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Steps 1–5 of upgrade-steps.h for one suffix, with the profile entries of its UKI. */
 static int family_suffix(sim *m, const char *suffix) {
         _cleanup_(freep) char *active = role_name(TB_ROLE_ACTIVE, suffix), *passive = role_name(TB_ROLE_PASSIVE, suffix);
         const tb_upgrade_new_uki *n = new_for(m, suffix);
@@ -179,10 +238,12 @@ static int family_suffix(sim *m, const char *suffix) {
                 if ((r = remove_entries(m, passive)) < 0 || (r = write_entry(m, passive, efi, from, suffix)) < 0)
                         return r;
         }
+        if ((r = rotate_profiles(m, suffix, n ? n->efi : NULL)) < 0)
+                return r;
         if (!n)
                 return 0;
-        if ((r = write_uki(m, n)) < 0 || (r = remove_entries(m, active)) < 0 ||
-            (r = write_entry(m, active, n->efi, NULL, suffix)) < 0)
+        if ((r = write_uki(m, n)) < 0 || (r = install_profiles(m, suffix, n->efi)) < 0 ||
+            (r = remove_entries(m, active)) < 0 || (r = write_entry(m, active, n->efi, NULL, suffix)) < 0)
                 return r;
         return remove_unnamed(m);
 }
@@ -202,16 +263,44 @@ static int remove_role_entries(sim *m, tb_role role, char *const *suffixes) {
         return 0;
 }
 
+/* The passive entries nothing rotates into go first — but a profile entry of the new medium
+ * whose active one an interrupted run removed before writing it again: its passive entry, naming
+ * the main passive entry's UKI, is this upgrade's fallback. */
+static int drop_passives(sim *m) {
+        const tb_upgrade_plan *p = m->in->plan;
+        const live_entry *main = live_find(m, tb_role_to_string(TB_ROLE_PASSIVE));
+
+        for (char *const *s = p->drop_passive; s && *s; s++) {
+                _cleanup_(freep) char *name = role_name(TB_ROLE_PASSIVE, *s);
+                const live_entry *e;
+                int r;
+
+                if (!name)
+                        return -ENOMEM;
+                e = live_find(m, name);
+                if (e && main && tb_upgrade_plan_has(p->profiles, *s) && tb_upgrade_efi_equal(e->efi, main->efi))
+                        continue;
+                r = remove_entries(m, name);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int family(sim *m) {
         const tb_upgrade_plan *p = m->in->plan;
+        const tb_upgrade_new_uki *n = new_for(m, "");
+        const live_entry *a = live_find(m, tb_role_to_string(TB_ROLE_ACTIVE));
         int r;
 
-        if ((r = remove_role_entries(m, TB_ROLE_PASSIVE, p->drop_passive)) < 0)
+        /* Done already (the main active entry names the new UKI: a run again after the last
+         * write): the passive entries nothing rotates into are this upgrade's fallback, kept. */
+        if (!(n && a && tb_upgrade_efi_equal(a->efi, n->efi)) && (r = drop_passives(m)) < 0)
                 return r;
         /* Every suffix but the main one, in order, then the main one: its entry ends the upgrade. */
         for (int pass = 0; pass < 2; pass++)
                 for (char *const *l = pass == 0 ? p->rotate : p->install; l && *l; l++) {
-                        if (**l == '\0' || (pass == 1 && tb_upgrade_plan_has(p->rotate, *l)))
+                        if (**l == '\0' || (pass == 1 && tb_upgrade_plan_has(p->rotate, *l)) || profile_entry(p, *l))
                                 continue;
                         if ((r = family_suffix(m, *l)) < 0)
                                 return r;
@@ -230,8 +319,36 @@ static int single(sim *m) {
                 return -EINVAL;
         if (e && tb_upgrade_efi_equal(e->efi, n->efi))
                 return 0;
-        if ((r = write_uki(m, n)) < 0 || (r = remove_entries(m, m->in->name)) < 0 ||
-            (r = write_entry(m, m->in->name, n->efi, NULL, n->suffix)) < 0)
+        if ((r = write_uki(m, n)) < 0)
+                return r;
+        /* Its profile entries: the medium's written for the new UKI, other installed ones (which
+         * would keep booting the old UKI) removed; the entry itself last. */
+        for (char *const *s = m->in->profiles; s && *s; s++) {
+                _cleanup_(freep) char *pname = NULL;
+                const live_entry *a;
+
+                if (asprintf(&pname, "%s%s", m->in->name, *s) < 0)
+                        return -ENOMEM;
+                a = live_find(m, pname);
+                if (a && tb_upgrade_efi_equal(a->efi, n->efi))
+                        continue;
+                if ((r = remove_entries(m, pname)) < 0 || (r = write_entry(m, pname, n->efi, NULL, *s)) < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < m->n_e; i++) {
+                size_t len = strlen(m->in->name);
+                _cleanup_(freep) char *base = NULL;
+
+                if (!m->e[i].alive || strncmp(m->e[i].base, m->in->name, len) != 0 ||
+                    !tb_upgrade_profile_of(m->e[i].base + len, "") ||
+                    tb_upgrade_plan_has(m->in->profiles, m->e[i].base + len))
+                        continue;
+                if (!(base = strdup(m->e[i].base)))
+                        return -ENOMEM;
+                if ((r = remove_entries(m, base)) < 0)
+                        return r;
+        }
+        if ((r = remove_entries(m, m->in->name)) < 0 || (r = write_entry(m, m->in->name, n->efi, NULL, n->suffix)) < 0)
                 return r;
         return remove_unnamed(m);
 }

@@ -12,10 +12,15 @@
  *
  *   per suffix s (the main entry "" last):
  *     1. remove the passive<s> entries, then their UKIs nothing else names   (credit)
- *     2. write passive<s>+3.conf naming the UKI of the installed active<s>
+ *     2. write passive<s>+3.conf naming the UKI of the installed active<s>; the same for each
+ *        installed profile entry active<s>-profileN (a --cmd-lines-v2 UKI's profile N: no UKI
+ *        of its own) → passive<s>-profileN naming that same old UKI
  *     3. write the new UKI under its fresh name                               (the peak)
- *     4. remove the active<s> entries  (passive<s> boots the old version meanwhile)
- *     5. write active<s>+3.conf naming the new UKI: the only entry that does, counted
+ *     4. for each of the medium's profile entries of it: remove active<s>-profileN, write
+ *        active<s>-profileN+3.conf naming the new UKI
+ *     5. remove the active<s> entries  (passive<s> boots the old version meanwhile)
+ *     6. write active<s>+3.conf naming the new UKI: counted, and the last entry written, so that
+ *        a rerun after a power loss finds the suffix done only when all of it is
  *   first the passive entries nothing rotates into and the UKIs no entry names (credit),
  *   last the active entries the medium no longer has and the UKIs that leaves unnamed.
  *
@@ -54,6 +59,9 @@ typedef struct tb_upgrade_new_uki {
 typedef struct tb_upgrade_steps_input {
         const tb_upgrade_plan *plan;             /* NULL: replace the one entry NAME, no rotation */
         const char *name;                        /* with plan NULL: the entry ("recovery") */
+        char *const *profiles;                   /* with plan NULL: the medium's profile entries of its
+                                                  * UKI ("-profile1"): NAME-profileN written with it,
+                                                  * other installed NAME-profileN removed (may be NULL) */
         const tb_upgrade_installed_entry *entries;
         size_t n_entries;
         const tb_upgrade_installed_uki *ukis;

@@ -327,10 +327,9 @@ static int entry_texts(const char *esp, const tb_upgrade_staged *s, const tb_upg
                         if (r < 0)
                                 return tb_log_errno(r, "%s: cannot read", path);
                 } else {
-                        const tb_upgrade_staged_uki *u = tb_upgrade_staged_find(s, st->suffix);
-                        if (!u)
+                        conf = tb_upgrade_staged_conf(s, st->suffix);
+                        if (!conf)
                                 return -ENOENT;
-                        conf = &u->conf;
                 }
                 r = tb_bootentries_conf_for((const char *)conf->data, conf->len, st->name, st->efi, &texts[i]);
                 if (r < 0)
@@ -408,6 +407,7 @@ static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l,
                         bool family, tb_upgrade_staged *s, tb_upgrade_plan *p) {
         static char *const main_only[] = { "", NULL };
         _cleanup_(freep) char **installed_entries = NULL;
+        size_t n_profiles = 0;
         int r;
 
         if (!family) {
@@ -418,7 +418,21 @@ static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l,
                 if (!uki || !tb_path_exists(uki))
                         return REFUSE(-ENOENT, "%s: %s names no UKI on the ESP: not an installed node", o->esp, e->file);
                 r = tb_upgrade_stage_open(o->source, o->workdir, o->registry, s);
-                return r < 0 ? r : tb_upgrade_stage_ukis(s, main_only);
+                if (r >= 0)
+                        r = tb_upgrade_stage_ukis(s, main_only);
+                /* The profile entries of norole.efi (a --cmd-lines-v2 medium) go with it. */
+                for (char **c = s->conf_names; r >= 0 && c && *c; c++) {
+                        _cleanup_(freep) char *base = NULL;
+                        const char *sfx;
+
+                        if (tb_loader_entry_parse_name(*c, &base, NULL, NULL) < 0 ||
+                            strncmp(base, TB_BOOT_NOROLE, strlen(TB_BOOT_NOROLE)) != 0)
+                                continue;
+                        sfx = base + strlen(TB_BOOT_NOROLE);
+                        if (tb_upgrade_profile_of(sfx, "") && tb_strv_push(&p->profiles, &n_profiles, sfx) < 0)
+                                r = tb_log_oom();
+                }
+                return r < 0 ? r : tb_upgrade_stage_confs(s, p->profiles);
         }
 
         installed_entries = calloc(l->n + 1, sizeof(char *));
@@ -436,7 +450,9 @@ static int plan_upgrade(const tb_upgrade_options *o, const tb_bootentry_list *l,
                                                            .installed_conf = installed_entries,
                                                            .installed_complete = st->complete },
                                  p);
-        return r < 0 ? r : tb_upgrade_stage_ukis(s, p->install);
+        if (r >= 0)
+                r = tb_upgrade_stage_ukis(s, p->install);
+        return r < 0 ? r : tb_upgrade_stage_confs(s, p->profiles);
 }
 
 /* The UKI the disks are bound to today: the main active entry's, else (an interrupted
@@ -561,6 +577,7 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
                 return r;
         r = tb_upgrade_steps_make(&(tb_upgrade_steps_input){ .plan = family ? &p : NULL,
                                                              .name = name,
+                                                             .profiles = p.profiles,
                                                              .entries = st.entries,
                                                              .n_entries = st.n_entries,
                                                              .ukis = st.ukis,
@@ -655,7 +672,8 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
         }
         if (family) {
                 tb_testhook_step("set-oneshot");
-                r = tb_efivar_write_string(o->efivar_dir, TB_LOADER_ENTRY_ONESHOT, &TB_GUID_LOADER, ret->entry_file);
+                /* The id the running systemd-boot gives the entry (node/bootentry.h), not always its name. */
+                r = tb_bootentry_select_next(o->efivar_dir, ret->entry_file, NULL);
                 if (r < 0)
                         return r;
                 ret->oneshot = true;

@@ -15,6 +15,7 @@
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/strset.h"
 
 /* 4a67b082-0a4c-41cf-b6c7-440b29bb8c4f, in its on-disk (mixed-endian) layout. */
 const tb_guid TB_GUID_LOADER = { { 0x82, 0xb0, 0x67, 0x4a, 0x4c, 0x0a, 0xcf, 0x41, 0xb6, 0xc7, 0x44, 0x0b, 0x29,
@@ -150,6 +151,40 @@ int tb_efivar_read_string(const char *dir, const char *name, const tb_guid *vend
         if (units > 0 && b.data[2 * units - 2] == 0 && b.data[2 * units - 1] == 0)
                 units--;
         return utf16_to_ascii(b.data, units, ret);
+}
+
+int tb_efivar_read_string_list(const char *dir, const char *name, const tb_guid *vendor, char ***ret) {
+        _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
+        _cleanup_(tb_strv_freep) char **l = NULL;
+        size_t n = 0, units, start = 0;
+        int r;
+
+        r = tb_efivar_read(dir, name, vendor, NULL, &b);
+        if (r < 0)
+                return r;
+        if (b.len % 2)
+                return -EBADMSG;
+        units = b.len / 2;
+        if (units > 0 && (b.data[2 * units - 2] || b.data[2 * units - 1]))
+                return -EBADMSG;
+        for (size_t i = 0; i < units; i++) {
+                _cleanup_(freep) char *s = NULL;
+
+                if (b.data[2 * i] || b.data[2 * i + 1])
+                        continue;
+                r = i > start ? utf16_to_ascii(b.data + 2 * start, i - start, &s) : -EBADMSG;
+                start = i + 1;
+                if (r == -EBADMSG)
+                        continue; /* an empty or non-ASCII item: not one of ours */
+                if (r < 0)
+                        return r;
+                if (tb_strv_push(&l, &n, s) < 0)
+                        return tb_log_oom();
+        }
+        if (!l && !(l = calloc(1, sizeof(char *))))
+                return tb_log_oom();
+        *ret = TAKE_PTR(l);
+        return 0;
 }
 
 int tb_efivar_write_string(const char *dir, const char *name, const tb_guid *vendor, const char *value) {

@@ -18,6 +18,8 @@ extern const tb_guid TB_GUID_LOADER; /* 4a67b082-0a4c-41cf-b6c7-440b29bb8c4f */
 #define TB_LOADER_ENTRY_ONESHOT "LoaderEntryOneShot"        /* the entry to start next, once */
 #define TB_LOADER_BOOT_COUNT_PATH "LoaderBootCountPath"     /* the counted entry's path */
 #define TB_LOADER_DEVICE_PART_UUID "LoaderDevicePartUUID"   /* the ESP systemd-boot came from */
+#define TB_LOADER_ENTRIES "LoaderEntries"                   /* the ids of every entry it found */
+#define TB_LOADER_INFO "LoaderInfo"                         /* "systemd-boot 257.13-1~deb13u1" */
 
 /* What systemd writes for the Boot Loader Interface variables. */
 #define TB_EFIVAR_ATTRS_NV_BS_RT 0x07u
@@ -36,3 +38,9 @@ int tb_efivar_write(const char *dir, const char *name, const tb_guid *vendor, ui
  * (entry ids are file names): -EBADMSG otherwise. *RET is malloc'ed. */
 int tb_efivar_read_string(const char *dir, const char *name, const tb_guid *vendor, char **ret);
 int tb_efivar_write_string(const char *dir, const char *name, const tb_guid *vendor, const char *value);
+
+/* A Boot Loader Interface list (LoaderEntries): UTF-16LE strings, each with its NUL, back to
+ * back. Items that are not printable ASCII are left out (they cannot be ids trustboot wrote);
+ * an empty variable is an empty list. *RET is a NULL-terminated array (tb_strv_free). -EBADMSG
+ * for an odd length or an unterminated last item. */
+int tb_efivar_read_string_list(const char *dir, const char *name, const tb_guid *vendor, char ***ret);

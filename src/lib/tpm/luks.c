@@ -371,6 +371,18 @@ int tb_luks_foreach_tpm2_volume(tb_luks_volume_fn fn, void *userdata) {
 
 /* ---- PCR key rotation: a second TPM2 keyslot and token (issue 18) ---- */
 
+/* Token ID of CD as a systemd-tpm2 token, parsed into S (and its keyslot into *RET_SLOT, may be
+ * NULL): 0; -ENOENT where there is no token or one of another type; the parser's error else. */
+static int tpm2_token_get(struct crypt_device *cd, int id, tb_tpm2_sealed *s, int *ret_slot) {
+        const char *json;
+        int r;
+
+        if (crypt_token_json_get(cd, id, &json) < 0)
+                return -ENOENT;
+        r = tb_luks_token_parse(json, strlen(json), s, ret_slot);
+        return r == -EMEDIUMTYPE ? -ENOENT : r;
+}
+
 /* Whether the token S is bound (signed policy) to the PCR public key KEY. */
 static bool token_bound_to(const tb_tpm2_sealed *s, EVP_PKEY *key) {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
@@ -391,11 +403,9 @@ static int volume_key_from_tpm(struct crypt_device *cd, const tb_luks_unlock_par
                 _cleanup_(tb_buf_wipep) tb_buf pass = TB_BUF_INIT;
                 uint8_t secret[TB_TPM2_SECRET_SIZE];
                 size_t vk_size = VOLUME_KEY_SIZE;
-                const char *json;
                 int r, slot;
 
-                if (crypt_token_json_get(cd, id, &json) < 0 ||
-                    tb_luks_token_parse(json, strlen(json), &s, &slot) < 0 || s.pin || token_bound_to(&s, skip))
+                if (tpm2_token_get(cd, id, &s, &slot) < 0 || s.pin || token_bound_to(&s, skip))
                         continue; /* PIN tokens: not for an unattended rotation */
                 if (!tpm && (r = tb_tpm2_open(p->tpm2_device, &tpm)) < 0)
                         return r;
@@ -497,14 +507,11 @@ int tb_luks_tpm2_pcr_keys(const char *device, tb_luks_pcr_keys *ret) {
         for (int id = 0; id < TOKENS_MAX; id++) {
                 _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
                 _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
-                const char *json;
                 bool seen = false;
                 tb_buf *n;
 
-                if (crypt_token_json_get(cd, id, &json) < 0)
-                        continue;
-                r = tb_luks_token_parse(json, strlen(json), &s, NULL);
-                if (r == -EMEDIUMTYPE)
+                r = tpm2_token_get(cd, id, &s, NULL);
+                if (r == -ENOENT)
                         continue;
                 if (r < 0)
                         return tb_log_errno(r, "%s: token %d: cannot parse", device, id);
@@ -554,10 +561,9 @@ int tb_luks_remove_tpm2_pcr_key(const char *device, const uint8_t *old_pem, size
                 return r;
         for (int id = 0; id < TOKENS_MAX; id++) {
                 _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
-                const char *json;
                 int slot;
 
-                if (crypt_token_json_get(cd, id, &json) < 0 || tb_luks_token_parse(json, strlen(json), &s, &slot) < 0)
+                if (tpm2_token_get(cd, id, &s, &slot) < 0)
                         continue;
                 if (token_bound_to(&s, old)) {
                         ids[n] = id;
