@@ -5,7 +5,8 @@
 # bound: `zstd -T0 -LEVEL` alone over the same ready cpio. Same tree, page cache warm, RUNS
 # rounds of every command in turn (round-robin: a change of a shared machine's load falls on all
 # alike), the minimum kept. Optionally the same on a ~2 GiB tree (scale check), and a CPU profile
-# of trustboot (perf) splitting its CPU into compression, hashing, signing, cpio/tar and kernel.
+# of every command (perf) splitting its CPU into compression, libcrypto (hashing, signing), own
+# code (cpio, tar, PE) and kernel. Writes a summary table with a yes/NO per acceptance target.
 #
 #   bench/build-uki.sh [OPTIONS] ROOTFS_DIR
 #   bench/build-uki.sh --acceptance            # what issue 19 asks, see below
@@ -21,7 +22,12 @@
 #   --no-profile      no perf profile
 #   --summary FILE    where the summary table goes (default ./build-uki-bench.md); it is also printed
 #   --acceptance      = -l 6 -r 3 --big /var/tmp/tree2g --make-big --big-runs 1 --big-types iso
-#                       /var/cache/trustboot-bench/debian12 (unless a ROOTFS_DIR is given)
+#                       /var/cache/trustboot-bench/debian12 (unless a ROOTFS_DIR is given); that tree
+#                       is Debian 12 minbase + linux-image-amd64 + systemd (697 MB), made once with
+#                       mmdebstrap --variant=minbase --include=linux-image-amd64,systemd
+#                       --skip=cleanup/apt/lists bookworm /var/cache/trustboot-bench/debian12
+#                     Takes ~5-6 min on a quiet 2-core machine with the inputs cached (27 min at
+#                     load 12); perf (Debian: linux-perf) for the profile, else it is skipped.
 #
 # Per command: wall time, CPU time (user+sys of the command and its children), peak RSS, bytes
 # written (write_bytes of /proc/PID/io: what reached the page cache for storage; "net" subtracts
@@ -61,7 +67,7 @@ if [ "$acceptance" = 1 ]; then
 fi
 [ -n "$root" ] || { echo "build-uki.sh: ROOTFS_DIR missing (see --help)" >&2; exit 2; }
 root="$(realpath "$root")"
-[ -e "$root/etc/os-release" ] || { echo "build-uki.sh: $root: no etc/os-release" >&2; exit 2; }
+[ -e "$root/etc/os-release" ] || { echo "build-uki.sh: $root: no etc/os-release (see --help for the Debian tree)" >&2; exit 2; }
 for tool in zstd cpio objcopy sbsign mkfs.vfat mcopy xorriso bc /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "build-uki.sh: $tool is needed" >&2; exit 2; }
 done
