@@ -209,7 +209,7 @@ if [ "$profile" = 1 ]; then
     rm -rf "$w/out"
     if perf record -q -e cpu-clock -F 997 -o "perf-$t.data" -- "$tb" -q build-uki "dir:$root" -t "$t" -d "$w/out" -k keys \
          --compression-level "$level" >/dev/null 2>perf-err; then
-      prof[$t]=$(split_cpu "perf-$t.data" trustboot)
+      prof[$t]=$(split_cpu "perf-$t.data" "$(basename "$tb")")
     else
       prof[$t]="perf failed: $(tail -n1 perf-err)"
     fi
