@@ -411,6 +411,27 @@ bool tb_luks_has_tpm2_token(const char *device, char **ret_label) {
         return false;
 }
 
+bool tb_luks_tpm2_srk_covers_all(const char *device) {
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+        uint64_t slots = 0, srk = 0;
+
+        crypt_set_log_callback(NULL, crypt_log_cb, NULL);
+        if (crypt_init(&cd, device) < 0 || crypt_load(cd, CRYPT_LUKS2, NULL) < 0)
+                return false;
+        for (int id = 0; id < TOKENS_MAX; id++) {
+                _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
+                const char *json;
+                int slot;
+
+                if (crypt_token_json_get(cd, id, &json) < 0 || tb_luks_token_parse(json, strlen(json), &s, &slot) < 0)
+                        continue;
+                slot_add(&slots, slot);
+                if (s.srk.len > 0)
+                        slot_add(&srk, slot);
+        }
+        return slots != 0 && slots == srk;
+}
+
 bool tb_luks_is_active(const char *name) {
         crypt_status_info st = crypt_status(NULL, name);
 

@@ -67,6 +67,11 @@ int tb_luks_add_tpm2_token(const char *device, const tb_tpm2_sealed *sealed, con
 /* Whether DEVICE is LUKS2 with a systemd-tpm2 token, and its label (may be NULL; free()). */
 bool tb_luks_has_tpm2_token(const char *device, char **ret_label);
 
+/* Whether every TPM keyslot of DEVICE that a systemd-tpm2 token opens has a token sealed under
+ * the SRK (the one whose unseal makes no dictionary-attack protected authorization). False
+ * without systemd-tpm2 tokens. */
+bool tb_luks_tpm2_srk_covers_all(const char *device);
+
 /* Whether a device-mapper volume NAME is active (false without device-mapper). */
 bool tb_luks_is_active(const char *name);
 
