@@ -2,8 +2,8 @@
 #include "node/bootentry.h"
 
 #include <dirent.h>
-#include <limits.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,12 +234,9 @@ int tb_bootentry_loader_id(const char *file, char *const *published, const char 
         /* Published: the loader's own spelling (it lowercases ids). */
         if ((found = published_find(published, stripped)) || (found = published_find(published, file)))
                 return (*ret = strdup(found)) ? 0 : -ENOMEM;
-        if (published_has_counter(published))
-                strip = false;
-        else if (loader_version(loader_info, &major, &minor))
-                strip = major > STRIPPING_MAJOR || (major == STRIPPING_MAJOR && minor >= STRIPPING_MINOR);
-        else
-                strip = false;
+        /* A published counted id: that loader keeps counters. Else its version; unknown: the name. */
+        strip = !published_has_counter(published) && loader_version(loader_info, &major, &minor) &&
+                (major > STRIPPING_MAJOR || (major == STRIPPING_MAJOR && minor >= STRIPPING_MINOR));
         *ret = strip ? TAKE_PTR(stripped) : strdup(file);
         return *ret ? 0 : -ENOMEM;
 }
