@@ -17,7 +17,8 @@ typedef enum tb_bootentry_state {
 const char *tb_bootentry_state_to_string(tb_bootentry_state s);
 
 typedef struct tb_bootentry {
-        char *file;     /* "active+3.conf" (the entry id, as LoaderEntryOneShot wants it) */
+        char *file;     /* "active+3.conf": the file name (systemd-boot's id for it may lack the
+                         * counter: tb_bootentry_loader_id) */
         char *base;     /* "active" */
         int left, done;
         tb_bootentry_state state;
