@@ -20,9 +20,9 @@ static const char synopsis[] =
         "(LoaderEntryOneShot). NAME is an entry file (active+2-1.conf), a base name (active,\n"
         "passive, recovery, statereset, my_entry, active-profile1), ROLE@N (profile N of\n"
         "ROLE's multi-profile UKI: active@1), or cos (= active) or fallback (= passive).\n"
-        "--select writes and prints the id the running systemd-boot gives the entry: the one\n"
-        "it published in LoaderEntries, else by its version (LoaderInfo): 257.13 and later\n"
-        "name a counted entry without its counter (active.conf), older ones by its file name.\n"
+        "--select writes and prints the id the running systemd-boot gives the entry: 257.13\n"
+        "and later name a counted entry without its counter (active.conf), older ones by its\n"
+        "file name; decided by what it published (LoaderEntries), else by its version.\n"
         "--mark-good and --mark-bad do what systemd-bless-boot does, for systems without it: the\n"
         "entry this boot was counted on (LoaderBootCountPath) loses its counter (good: no more\n"
         "counting) or gets +0-N (bad: tried last, the fallback boots next).\n"
@@ -152,7 +152,7 @@ int cmd_bootentry(int argc, char **argv) {
                 return TB_EXIT_FAILURE;
         }
         _cleanup_(freep) char *id = NULL;
-        r = tb_bootentry_select_next(efivars, e->file, &id);
+        r = tb_bootentry_select_next(efivars, esp, e->file, &id);
         if (r < 0)
                 return TB_EXIT_FAILURE;
         printf("%s\n", id);

@@ -179,77 +179,100 @@ static void profile_names_find_the_profile_entry(void **state) {
 
 /* The id LoaderEntryOneShot must name, case by case (bootentry.h's rule). */
 static void loader_id_follows_the_running_loader(void **state) {
+        /* The ESP after an upgrade: the new counted active entry, untouched counted others. */
+        static const char esp_upgraded[] = "active+3.conf|passive+3.conf|recovery+3.conf";
         static const struct {
-                const char *file, *published, *info, *want;
+                const char *file, *esp, *published, *info, *want;
         } cases[] = {
-                /* no counter: the file name, whatever the loader */
-                { "active.conf", NULL, "systemd-boot 257.13-1~deb13u1", "active.conf" },
-                { "active.conf", "active+3.conf", NULL, "active.conf" },
-                /* published ids are the ground truth, against any version */
-                { "active-profile1+3.conf", "active.conf|active-profile1.conf|auto-reboot", "systemd-boot 252", "active-profile1.conf" },
-                { "active-profile1+3.conf", "active+3.conf|active-profile1+3.conf", "systemd-boot 258", "active-profile1+3.conf" },
-                { "Active+3.conf", "active.conf", NULL, "active.conf" },
-                /* another counted id published: that loader keeps counters (the file was renamed since) */
-                { "active+2-1.conf", "active+3.conf|passive+3.conf", "systemd-boot 257.13", "active+2-1.conf" },
-                /* not published (written after this boot): the running loader's version */
-                { "active+3.conf", "recovery.conf", "systemd-boot 257.13-1~deb13u1", "active.conf" },
-                { "active+3.conf", NULL, "systemd-boot 258", "active.conf" },
-                { "active+3.conf", NULL, "systemd-boot 257.7", "active+3.conf" },
-                { "active+3.conf", NULL, "systemd-boot 252.39-1~deb12u2", "active+3.conf" },
-                { "active+3.conf", "", "systemd-boot 257", "active+3.conf" },
-                /* no systemd-boot known: the file name */
-                { "active+3.conf", NULL, NULL, "active+3.conf" },
-                { "active+3.conf", NULL, "GRUB 2.12", "active+3.conf" },
+                /* 1. no counter: the file name, whatever the loader */
+                { "active.conf", NULL, NULL, "systemd-boot 257.13-1~deb13u1", "active.conf" },
+                { "active.conf", NULL, "active+3.conf", NULL, "active.conf" },
+                /* 2. the file or any counted id published: a loader that keeps counters, any version */
+                { "active-profile1+3.conf", NULL, "active+3.conf|active-profile1+3.conf", "systemd-boot 258", "active-profile1+3.conf" },
+                { "active+2-1.conf", NULL, "active+3.conf|passive+3.conf", "systemd-boot 257.13", "active+2-1.conf" },
+                /* ... also after an upgrade on 252: the old blessed "active.conf" is no evidence */
+                { "active+3.conf", esp_upgraded, "active.conf|passive+3.conf|recovery+3.conf", "systemd-boot 252.39-1~deb12u2", "active+3.conf" },
+                /* 3. another counted entry published without its counter: a stripping loader, any version */
+                { "active+3.conf", esp_upgraded, "active.conf|passive.conf|recovery.conf", "systemd-boot 257.10", "active.conf" },
+                { "active-profile1+3.conf", "active-profile1+3.conf|passive+3.conf", "passive.conf|active-profile1.conf", NULL, "active-profile1.conf" },
+                { "Active+3.conf", "Active+3.conf|passive+3.conf", "active.conf|passive.conf", NULL, "active.conf" },
+                /* ... but not one whose counter-less file is on the ESP too (252 publishes that one) */
+                { "active+3.conf", "active+3.conf|passive.conf|passive+0-3.conf", "passive.conf", "systemd-boot 252", "active+3.conf" },
+                /* 4. no evidence: the running loader's version */
+                { "active+3.conf", "active+3.conf", "recovery.conf", "systemd-boot 257.13-1~deb13u1", "active.conf" },
+                { "active+3.conf", NULL, NULL, "systemd-boot 258", "active.conf" },
+                { "active+3.conf", NULL, NULL, "systemd-boot 257.7", "active+3.conf" },
+                { "active+3.conf", NULL, NULL, "systemd-boot 252.39-1~deb12u2", "active+3.conf" },
+                { "active+3.conf", NULL, "active.conf", "systemd-boot 252", "active+3.conf" },
+                { "active+3.conf", NULL, "", "systemd-boot 257", "active+3.conf" },
+                /* 5. no version: the published counter-less form of the file itself */
+                { "active+3.conf", NULL, "active.conf", NULL, "active.conf" },
+                /* 6. nothing known: the file name */
+                { "active+3.conf", NULL, NULL, NULL, "active+3.conf" },
+                { "active+3.conf", NULL, NULL, "GRUB 2.12", "active+3.conf" },
         };
         (void)state;
 
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                char *published[8] = { NULL }, buf[256], *id = NULL, *save = NULL;
+                char *published[8] = { NULL }, *esp[8] = { NULL }, pbuf[256], ebuf[256], *id = NULL, *save = NULL;
                 size_t n = 0;
 
                 if (cases[i].published) {
-                        snprintf(buf, sizeof(buf), "%s", cases[i].published);
-                        for (char *t = strtok_r(buf, "|", &save); t && n < 7; t = strtok_r(NULL, "|", &save))
+                        snprintf(pbuf, sizeof(pbuf), "%s", cases[i].published);
+                        for (char *t = strtok_r(pbuf, "|", &save); t && n < 7; t = strtok_r(NULL, "|", &save))
                                 published[n++] = t;
                 }
-                assert_int_equal(tb_bootentry_loader_id(cases[i].file, cases[i].published ? published : NULL,
-                                                        cases[i].info, &id), 0);
+                n = 0;
+                if (cases[i].esp) {
+                        snprintf(ebuf, sizeof(ebuf), "%s", cases[i].esp);
+                        for (char *t = strtok_r(ebuf, "|", &save); t && n < 7; t = strtok_r(NULL, "|", &save))
+                                esp[n++] = t;
+                }
+                assert_int_equal(tb_bootentry_loader_id(cases[i].file, cases[i].esp ? esp : NULL,
+                                                        cases[i].published ? published : NULL, cases[i].info, &id),
+                                 0);
                 if (strcmp(id, cases[i].want) != 0)
                         fail_msg("case %zu (%s): %s, want %s", i, cases[i].file, id, cases[i].want);
                 free(id);
         }
         char *id = NULL;
-        assert_int_equal(tb_bootentry_loader_id("active", NULL, NULL, &id), -EINVAL);
+        assert_int_equal(tb_bootentry_loader_id("active", NULL, NULL, NULL, &id), -EINVAL);
 }
 
-/* Through efivarfs files: LoaderEntries and LoaderInfo as systemd-boot writes them. */
+/* Through files: LoaderEntries and LoaderInfo as systemd-boot writes them, an ESP. */
 static void select_next_writes_the_published_id(void **state) {
-        char vars[256], *id = NULL, *got = NULL;
-        /* "active.conf\0active-profile1.conf\0", UTF-16LE */
+        char esp[256], vars[256], path[600], *id = NULL, *got = NULL;
         static const char list[] = "active.conf\0active-profile1.conf\0";
         uint8_t utf16[2 * sizeof(list)];
         (void)state;
 
+        make_esp(esp, sizeof(esp));
         tb_test_tmpdir_make(vars, sizeof(vars), "bootentry-vars");
+        snprintf(path, sizeof(path), "%s/loader/entries/active-profile1+3.conf", esp);
+        assert_int_equal(tb_write_file_new(path, "title T\noptions @1\n", 19, 0644), 0);
+        snprintf(path, sizeof(path), "%s/loader/entries/passive+3.conf", esp);
+        assert_int_equal(tb_write_file_new(path, "title T\n", 8, 0644), 0);
         for (size_t i = 0; i < sizeof(list) - 1; i++)
                 utf16[2 * i] = (uint8_t)list[i], utf16[2 * i + 1] = 0;
         /* no variables at all: the file name */
-        assert_int_equal(tb_bootentry_select_next(vars, "active-profile1+3.conf", &id), 0);
+        assert_int_equal(tb_bootentry_select_next(vars, esp, "active-profile1+3.conf", &id), 0);
         assert_string_equal(id, "active-profile1+3.conf");
         free(id);
+        /* a loader whose version alone would keep counters, but which published the counted
+         * active-profile1+3.conf without: what it published wins */
         assert_int_equal(tb_efivar_write(vars, TB_LOADER_ENTRIES, &TB_GUID_LOADER, 6, utf16, 2 * (sizeof(list) - 1)), 0);
-        assert_int_equal(tb_efivar_write_string(vars, TB_LOADER_INFO, &TB_GUID_LOADER, "systemd-boot 252"), 0);
-        assert_int_equal(tb_bootentry_select_next(vars, "active-profile1+3.conf", &id), 0);
+        assert_int_equal(tb_efivar_write_string(vars, TB_LOADER_INFO, &TB_GUID_LOADER, "systemd-boot 257.7"), 0);
+        assert_int_equal(tb_bootentry_select_next(vars, esp, "passive+3.conf", &id), 0);
+        assert_string_equal(id, "passive.conf");
+        free(id);
+        assert_int_equal(tb_efivar_write_string(vars, TB_LOADER_INFO, &TB_GUID_LOADER, "systemd-boot 257.13-1~deb13u1"), 0);
+        assert_int_equal(tb_bootentry_select_next(vars, esp, "active-profile1+3.conf", &id), 0);
         assert_string_equal(id, "active-profile1.conf");
         assert_int_equal(tb_efivar_read_string(vars, TB_LOADER_ENTRY_ONESHOT, &TB_GUID_LOADER, &got), 0);
         assert_string_equal(got, "active-profile1.conf");
         free(id), free(got);
-        /* an entry the loader did not see (new since this boot): its version decides */
-        assert_int_equal(tb_efivar_write_string(vars, TB_LOADER_INFO, &TB_GUID_LOADER, "systemd-boot 257.13-1~deb13u1"), 0);
-        assert_int_equal(tb_bootentry_select_next(vars, "passive+3.conf", &id), 0);
-        assert_string_equal(id, "passive.conf");
-        free(id);
         tb_test_tmpdir_remove(vars);
+        tb_test_tmpdir_remove(esp);
 }
 
 int main(void) {

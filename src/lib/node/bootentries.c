@@ -400,5 +400,5 @@ int tb_bootentries_select_oneshot(const char *root, const char *efivarfs, tb_rol
         int r = tb_bootentries_find(root, role, &name);
         if (r < 0)
                 return tb_log_errno(r, "%s/%s: no %s entry", root, TB_BOOT_ENTRIES_DIR, tb_role_to_string(role));
-        return tb_bootentry_select_next(efivarfs, name, NULL);
+        return tb_bootentry_select_next(efivarfs, root, name, NULL);
 }

@@ -2,8 +2,8 @@
 #include "node/bootentry.h"
 
 #include <dirent.h>
-#include <limits.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,35 +243,74 @@ static bool published_has_counter(char *const *published) {
         return false;
 }
 
-int tb_bootentry_loader_id(const char *file, char *const *published, const char *loader_info, char **ret) {
-        _cleanup_(freep) char *base = NULL, *stripped = NULL;
+/* "active+2-1.conf" → "active.conf"; NULL (in *RET) for a name without counter. */
+static int counterless(const char *file, char **ret) {
+        _cleanup_(freep) char *base = NULL;
+        int left, r;
+
+        *ret = NULL;
+        r = tb_loader_entry_parse_name(file, &base, &left, NULL);
+        if (r < 0 || left == TB_LOADER_ENTRY_COUNTER_NONE)
+                return r;
+        return asprintf(ret, "%s.conf", base) < 0 ? -ENOMEM : 0;
+}
+
+static bool listed(char *const *l, const char *s) {
+        for (; l && *l; l++)
+                if (strcasecmp(*l, s) == 0)
+                        return true;
+        return false;
+}
+
+/* Step 3: a counted file on the ESP other than FILE whose counter-less form was published. */
+static int published_strips(const char *file, char *const *esp_files, char *const *published, bool *ret) {
+        *ret = false;
+        for (char *const *g = esp_files; g && *g && !*ret; g++) {
+                _cleanup_(freep) char *plain = NULL;
+                int r;
+
+                if (strcasecmp(*g, file) == 0)
+                        continue;
+                r = counterless(*g, &plain);
+                if (r == -ENOMEM)
+                        return r;
+                *ret = plain && !listed(esp_files, plain) && published_find(published, plain);
+        }
+        return 0;
+}
+
+int tb_bootentry_loader_id(const char *file, char *const *esp_files, char *const *published, const char *loader_info,
+                           char **ret) {
+        _cleanup_(freep) char *stripped = NULL;
         unsigned long major, minor;
         const char *found;
         bool strip;
-        int left, r;
+        int r;
 
-        r = tb_loader_entry_parse_name(file, &base, &left, NULL);
+        r = counterless(file, &stripped);
         if (r < 0)
                 return r;
-        if (left == TB_LOADER_ENTRY_COUNTER_NONE)
+        if (!stripped || published_find(published, file) || published_has_counter(published))
                 return (*ret = strdup(file)) ? 0 : -ENOMEM;
-        if (asprintf(&stripped, "%s.conf", base) < 0)
-                return -ENOMEM;
-        /* Published: the loader's own spelling (it lowercases ids). */
-        if ((found = published_find(published, stripped)) || (found = published_find(published, file)))
-                return (*ret = strdup(found)) ? 0 : -ENOMEM;
-        if (published_has_counter(published))
-                strip = false;
-        else if (loader_version(loader_info, &major, &minor))
+        r = published_strips(file, esp_files, published, &strip);
+        if (r < 0)
+                return r;
+        if (!strip && loader_version(loader_info, &major, &minor))
                 strip = major > STRIPPING_MAJOR || (major == STRIPPING_MAJOR && minor >= STRIPPING_MINOR);
-        else
-                strip = false;
-        *ret = strip ? TAKE_PTR(stripped) : strdup(file);
+        else if (!strip)
+                strip = published_find(published, stripped);
+        if (!strip)
+                return (*ret = strdup(file)) ? 0 : -ENOMEM;
+        /* The loader's own spelling where it published one (it lowercases ids). */
+        found = published_find(published, stripped);
+        *ret = strdup(found ?: stripped);
         return *ret ? 0 : -ENOMEM;
 }
 
-int tb_bootentry_oneshot_id(const char *efivars, const char *file, char **ret) {
+int tb_bootentry_oneshot_id(const char *efivars, const char *esp, const char *file, char **ret) {
+        _cleanup_(tb_bootentry_list_donep) tb_bootentry_list l = { NULL, 0 };
         _cleanup_(tb_strv_freep) char **published = NULL;
+        _cleanup_(freep) char **files = NULL;
         _cleanup_(freep) char *info = NULL;
         int r;
 
@@ -280,7 +319,15 @@ int tb_bootentry_oneshot_id(const char *efivars, const char *file, char **ret) {
                 published = NULL;
         if (tb_efivar_read_string(efivars, TB_LOADER_INFO, &TB_GUID_LOADER, &info) < 0)
                 info = NULL;
-        r = tb_bootentry_loader_id(file, published, info, ret);
+        r = tb_bootentry_list_load(esp, &l);
+        if (r < 0)
+                return r;
+        files = calloc(l.n + 1, sizeof(char *));
+        if (!files)
+                return tb_log_oom();
+        for (size_t i = 0; i < l.n; i++)
+                files[i] = l.e[i].file;
+        r = tb_bootentry_loader_id(file, files, published, info, ret);
         if (r == -ENOMEM)
                 return tb_log_oom();
         if (r < 0)
@@ -288,11 +335,11 @@ int tb_bootentry_oneshot_id(const char *efivars, const char *file, char **ret) {
         return 0;
 }
 
-int tb_bootentry_select_next(const char *efivars, const char *file, char **ret_id) {
+int tb_bootentry_select_next(const char *efivars, const char *esp, const char *file, char **ret_id) {
         _cleanup_(freep) char *id = NULL;
         int r;
 
-        r = tb_bootentry_oneshot_id(efivars, file, &id);
+        r = tb_bootentry_oneshot_id(efivars, esp, file, &id);
         if (r < 0)
                 return r;
         r = tb_efivar_write_string(efivars, TB_LOADER_ENTRY_ONESHOT, &TB_GUID_LOADER, id);

@@ -17,7 +17,8 @@ typedef enum tb_bootentry_state {
 const char *tb_bootentry_state_to_string(tb_bootentry_state s);
 
 typedef struct tb_bootentry {
-        char *file;     /* "active+3.conf" (the entry id, as LoaderEntryOneShot wants it) */
+        char *file;     /* "active+3.conf": the file name (systemd-boot's id for it may lack the
+                         * counter: tb_bootentry_loader_id) */
         char *base;     /* "active" */
         int left, done;
         tb_bootentry_state state;
@@ -64,22 +65,30 @@ bool tb_bootentry_is_oneshot(const tb_bootentry *e, const char *oneshot);
  * is the name without it ("active.conf"), as bootctl's ids have always been. Writing the other
  * form makes systemd-boot ignore the one-shot and boot its default.
  *
- * tb_bootentry_loader_id() decides, for the entry file FILE:
+ * tb_bootentry_loader_id() decides, for the entry file FILE (ESP_FILES: the entry files on the
+ * ESP now; PUBLISHED: the running loader's LoaderEntries, the ids of the files as they were at
+ * its start; either NULL or empty: unknown):
  *   1. no counter: FILE (both rules agree);
- *   2. PUBLISHED (the running loader's LoaderEntries; NULL or empty: unknown) names the
- *      counter-less form or FILE itself (case-insensitively): that one — the ground truth;
- *   3. PUBLISHED holds an id with a counter: that loader keeps counters in ids: FILE;
- *   4. LOADER_INFO ("systemd-boot 257.13-1~deb13u1"; NULL: not booted by systemd-boot) names
- *      a version >= 257.13: the counter-less form; an older systemd-boot: FILE;
- *   5. else (no loader known): FILE, the Boot Loader Specification's file name.
- * *RET is malloc'ed. -EINVAL if FILE is not an entry file name (NAME.conf). */
-int tb_bootentry_loader_id(const char *file, char *const *published, const char *loader_info, char **ret);
-/* tb_bootentry_loader_id() with PUBLISHED and LOADER_INFO read from EFIVARS (NULL: the default);
- * absent or unreadable variables count as unknown. */
-int tb_bootentry_oneshot_id(const char *efivars, const char *file, char **ret);
+ *   2. PUBLISHED holds FILE or any counted id: that loader keeps counters in ids: FILE;
+ *   3. PUBLISHED holds the counter-less form of another counted file G on the ESP (one that is
+ *      not also on the ESP without counter): that loader drops counters: the counter-less form.
+ *      (The counter-less form of FILE itself proves nothing: after an upgrade a 252 loader has
+ *      published the old, blessed "active.conf" that the new "active+3.conf" replaced.)
+ *   4. LOADER_INFO ("systemd-boot 257.13-1~deb13u1"; NULL: not booted by systemd-boot) names a
+ *      version: >= 257.13 the counter-less form, older FILE;
+ *   5. PUBLISHED holds the counter-less form of FILE: that form;
+ *   6. else FILE, the Boot Loader Specification's file name.
+ * Where PUBLISHED names the chosen form, its spelling is returned. *RET is malloc'ed. -EINVAL if
+ * FILE is not an entry file name (NAME.conf), -ENOMEM. */
+int tb_bootentry_loader_id(const char *file, char *const *esp_files, char *const *published, const char *loader_info,
+                           char **ret);
+/* tb_bootentry_loader_id() with ESP_FILES read from ESP's loader/entries and PUBLISHED and
+ * LOADER_INFO from EFIVARS (NULL: the default); absent or unreadable variables count as unknown.
+ * Logs what fails. */
+int tb_bootentry_oneshot_id(const char *efivars, const char *esp, const char *file, char **ret);
 /* Writes LoaderEntryOneShot = tb_bootentry_oneshot_id(FILE) in EFIVARS; *RET_ID (may be NULL)
  * the id written. Logs what fails. */
-int tb_bootentry_select_next(const char *efivars, const char *file, char **ret_id);
+int tb_bootentry_select_next(const char *efivars, const char *esp, const char *file, char **ret_id);
 
 /* What systemd-bless-boot does, for systems without it: systemd-boot counted this boot's try by
  * renaming the entry and told where in LoaderBootCountPath ("\loader\entries\active+2-1.conf").

@@ -250,6 +250,10 @@ static int add_volume(const char *device, const char *name, void *userdata) {
         /* Two during a PCR key rotation (encrypt --add-pcr-key until --remove-pcr-key). */
         json_object_object_add(v, "pcr_keys", json_object_new_int(k >= 0 ? (int)keys.n : 0));
         json_object_object_add(v, "pcr_key_matches_running_uki", json_object_new_boolean(matches));
+        /* Every TPM keyslot also sealed under the SRK (noDA): power cuts cannot lock the boot out.
+         * False on volumes enrolled before trustboot wrote SRK tokens, or sealed while the SRK was
+         * unusable. */
+        json_object_object_add(v, "srk_token", json_object_new_boolean(tb_luks_tpm2_srk_covers_all(device)));
         json_object_array_add(c->a, v);
         if (k < 0)
                 problem(c->r, "%s (%s): its systemd-tpm2 tokens cannot be read", device, name);

@@ -214,18 +214,20 @@ int tb_upgrade_stage_confs(tb_upgrade_staged *s, char *const *suffixes) {
         for (; suffixes && *suffixes; suffixes++) {
                 _cleanup_(freep) char *conf = NULL;
                 size_t n = s->n_confs;
-                tb_buf *grown = realloc(s->confs, (n + 1) * sizeof(*grown));
+                tb_buf *grown = realloc(s->confs, (n + 1) * sizeof(*grown)), *text;
                 int r;
 
                 if (!grown)
                         return tb_log_oom();
                 s->confs = grown;
-                s->confs[n] = (tb_buf)TB_BUF_INIT;
+                text = &grown[n];
+                *text = (tb_buf)TB_BUF_INIT;
+                /* conf_suffixes and confs grow together: the push counts n up to n + 1. */
                 if (asprintf(&conf, "%s/%s%s.conf", TB_BOOT_ENTRIES_DIR, TB_BOOT_NOROLE, *suffixes) < 0 ||
                     tb_strv_push(&s->conf_suffixes, &n, *suffixes) < 0)
                         return tb_log_oom();
                 s->n_confs = n;
-                r = stage_file(s, conf, NULL, &s->confs[n - 1]);
+                r = stage_file(s, conf, NULL, text);
                 if (r == -ENOENT)
                         return REFUSE(r, "%s: no %s: not a trustboot medium", s->source, conf);
                 if (r < 0)

@@ -673,7 +673,7 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
         if (family) {
                 tb_testhook_step("set-oneshot");
                 /* The id the running systemd-boot gives the entry (node/bootentry.h), not always its name. */
-                r = tb_bootentry_select_next(o->efivar_dir, ret->entry_file, NULL);
+                r = tb_bootentry_select_next(o->efivar_dir, o->esp, ret->entry_file, NULL);
                 if (r < 0)
                         return r;
                 ret->oneshot = true;
