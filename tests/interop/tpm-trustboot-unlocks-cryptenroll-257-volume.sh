@@ -164,8 +164,8 @@ cryptsetup token export --token-id 1 "$WORK/g.img" | grep -q '"tpm2_srk"' || fai
 cryptsetup token remove --token-id 0 "$WORK/g.img"
 cp --sparse=always "$WORK/g.img" "$WORK/g.img.oracle"
 unshare -m --propagation private sh -c 'mount --bind "$1" "$2/run" && shift 2 && exec chroot "$@"' sh \
-  "$WORK/run" "$root" "$root" systemd-cryptenroll --unlock-tpm2-device="$TCTI_IN_ROOT" \
-  --tpm2-device="$TCTI_IN_ROOT" --tpm2-pcrs= "$(in_root "$WORK/g.img.oracle")" >"$WORK/enroll.log" 2>&1 ||
+  "$WORK/run" "$ORACLE" "$ORACLE" systemd-cryptenroll --unlock-tpm2-device="$TCTI_IN_ROOT" \
+  --tpm2-device="$TCTI_IN_ROOT" --tpm2-pcrs= "$(oracle_path "$WORK/g.img.oracle")" >"$WORK/enroll.log" 2>&1 ||
   fail "systemd 257 does not unlock trustboot's SRK token: $(tail -n3 "$WORK/enroll.log")"
 flush_all
 assert_eq "$(cryptsetup luksDump "$WORK/g.img.oracle" | grep -c systemd-tpm2)" 2 "tokens after 257 unlocked G"
