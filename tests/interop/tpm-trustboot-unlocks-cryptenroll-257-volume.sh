@@ -148,10 +148,16 @@ printf '{"type":"systemd-tpm2","keyslots":["1"],"tpm2-blob":"%s","tpm2-pcrs":[],
 cryptsetup token import --json-file "$WORK/f.token" "$WORK/f.img"
 mkdir -p "$WORK/run/systemd"
 cp "$WORK/sig.json" "$WORK/run/systemd/tpm2-pcr-signature.json"
-cp --sparse=always "$WORK/f.img" "$WORK/f.img.oracle"
-unshare -m --propagation private sh -c 'mount --bind "$1" "$2/run" && shift 2 && exec chroot "$@"' sh \
-  "$WORK/run" "$ORACLE" "$ORACLE" systemd-cryptenroll --unlock-tpm2-device="$TCTI_IN_ROOT" \
-  --tpm2-device="$TCTI_IN_ROOT" --tpm2-pcrs= "$(oracle_path "$WORK/f.img.oracle")" >"$WORK/enroll.log" 2>&1 ||
+# oracle_unlock_enroll X: systemd 257 unlocks a copy of $WORK/X.img (X.img.oracle) through its TPM2
+# token, with $WORK/run as its /run (the PCR signature), and enrolls a new TPM2 token with the key;
+# its output in $WORK/enroll.log.
+oracle_unlock_enroll() {
+  cp --sparse=always "$WORK/$1.img" "$WORK/$1.img.oracle"
+  unshare -m --propagation private sh -c 'mount --bind "$1" "$2/run" && shift 2 && exec chroot "$@"' sh \
+    "$WORK/run" "$ORACLE" "$ORACLE" systemd-cryptenroll --unlock-tpm2-device="$TCTI_IN_ROOT" \
+    --tpm2-device="$TCTI_IN_ROOT" --tpm2-pcrs= "$(oracle_path "$WORK/$1.img.oracle")" >"$WORK/enroll.log" 2>&1
+}
+oracle_unlock_enroll f ||
   fail "systemd 257 does not unlock the hand-made exponent-0 token F: $(tail -n3 "$WORK/enroll.log")"
 flush_all
 cryptsetup token export --token-id 1 "$WORK/f.img.oracle" >/dev/null || fail "systemd 257 unlocked F but added no token"
@@ -162,10 +168,7 @@ truncate -s 20M "$WORK/g.img"
 "$TRUSTBOOT" -q encrypt "$WORK/g.img" --label g --pcr-public-key "$WORK/pcr.pub.pem" --tpm2-device "$TCTI"
 cryptsetup token export --token-id 1 "$WORK/g.img" | grep -q '"tpm2_srk"' || fail "trustboot's token 1 is not an SRK token"
 cryptsetup token remove --token-id 0 "$WORK/g.img"
-cp --sparse=always "$WORK/g.img" "$WORK/g.img.oracle"
-unshare -m --propagation private sh -c 'mount --bind "$1" "$2/run" && shift 2 && exec chroot "$@"' sh \
-  "$WORK/run" "$ORACLE" "$ORACLE" systemd-cryptenroll --unlock-tpm2-device="$TCTI_IN_ROOT" \
-  --tpm2-device="$TCTI_IN_ROOT" --tpm2-pcrs= "$(oracle_path "$WORK/g.img.oracle")" >"$WORK/enroll.log" 2>&1 ||
+oracle_unlock_enroll g ||
   fail "systemd 257 does not unlock trustboot's SRK token: $(tail -n3 "$WORK/enroll.log")"
 flush_all
 assert_eq "$(cryptsetup luksDump "$WORK/g.img.oracle" | grep -c systemd-tpm2)" 2 "tokens after 257 unlocked G"
