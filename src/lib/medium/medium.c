@@ -1092,6 +1092,13 @@ static tb_iso_options iso_options(build *b, uint64_t esp_size) {
                                  .esp_size = esp_size, .esp_write = write_esp_into_iso, .esp_userdata = b };
 }
 
+/* The written output (-t iso/container, verified) takes its final name: fsync, rename, fsync dir. */
+static int commit_output(build *b) {
+        int r = tb_atomic_commit(&b->out);
+
+        return r < 0 ? tb_log_errno(r, "%s: cannot write", b->out_path) : 0;
+}
+
 /* -t iso: the ESP inside the ISO, its first UKI (in cluster order) pinned where the initrd was
  * compressed into it; the UKIs are signed into their clusters, nothing is staged. */
 static int write_iso(build *b) {
@@ -1111,10 +1118,7 @@ static int write_iso(build *b) {
         r = tb_iso_write_fd(&io, b->out.fd, b->out_path);
         if (r < 0)
                 return r;
-        r = tb_atomic_commit(&b->out);
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot write", b->out_path);
-        return 0;
+        return commit_output(b);
 }
 
 /* -t iso/container: the output (a temp file beside it until it is complete) is opened before the
@@ -1268,10 +1272,7 @@ static int write_container(build *b) {
         r = tb_container_write_fd(b->esp, &co, b->out.fd, b->out_path, check_container_layer, b);
         if (r < 0)
                 return r;
-        r = tb_atomic_commit(&b->out);
-        if (r < 0)
-                return tb_log_errno(r, "%s: cannot write", b->out_path);
-        return 0;
+        return commit_output(b);
 }
 
 static int write_output(build *b, char **ret_output) {
