@@ -22,7 +22,7 @@ TEST_PKGS=(
   busybox-static cpio libarchive-tools zstd xz-utils
   cryptsetup-bin umoci skopeo python3 time bc fdisk jq kmod
   docker-registry apache2-utils python3-cryptography
-  p11-kit-modules softhsm2
+  p11-kit-modules softhsm2 gnutls-bin libsqlite3-0
 )
 # `make deb` and the real-image tests (tests/images: a Debian 12 image built with mmdebstrap,
 # trustboot installed into it from its own .deb).
@@ -64,4 +64,31 @@ if [ ! -f "$MS_DIR/MicrosoftUEFICA2023.pem" ]; then
   $SUDO cp "$src"/Microsoft*.pem "$src"/Windows*.pem "$MS_DIR"/
   ver="$(dpkg-deb -f "$work"/python3-virt-firmware_*.deb Version)"
   echo "python3-virt-firmware $ver (bookworm-backports)" | $SUDO tee "$MS_DIR/SOURCE" >/dev/null
+fi
+
+# tpm2-pkcs11 (a PKCS#11 token in the TPM; tests/interop/pe-tpm2-pkcs11-swtpm-pin-lockout.sh runs it
+# on a private swtpm, the only token here whose PIN really locks). Installing the package would
+# register the module with p11-kit machine-wide, so every program that loads p11-kit's proxy
+# (trustboot's default PKCS#11 module among them) would load it too and, on a machine without a
+# TPM, print TPM connection errors at each start. The test loads it by path instead: its shared
+# object is unpacked from the Debian package (bookworm main, the system's own apt sources) under
+# /usr/local/lib/trustboot-test/tpm2-pkcs11, registered nowhere. Its libraries (tss2, sqlite3,
+# libyaml, OpenSSL) come with the packages above.
+TPM2_PKCS11_DIR=/usr/local/lib/trustboot-test/tpm2-pkcs11
+if [ ! -f "$TPM2_PKCS11_DIR/libtpm2_pkcs11.so" ]; then
+  (
+    work="$(mktemp -d)"
+    chmod 755 "$work"   # apt downloads as the _apt user
+    trap 'rm -rf "$work"' EXIT
+    cd "$work"
+    # The package lists may be older than the archive (a removed version): refresh once and retry.
+    apt-get download -q libtpm2-pkcs11-1 || { $SUDO apt-get update -q && apt-get download -q libtpm2-pkcs11-1; }
+    dpkg-deb -x libtpm2-pkcs11-1_*.deb x
+    so="$(find x -type f -name 'libtpm2_pkcs11.so.*' | head -n1)"
+    [ -n "$so" ] || { echo "install-deps: libtpm2-pkcs11-1 has no libtpm2_pkcs11.so" >&2; exit 1; }
+    $SUDO mkdir -p "$TPM2_PKCS11_DIR"
+    $SUDO install -m 644 "$so" "$TPM2_PKCS11_DIR/libtpm2_pkcs11.so"
+    echo "libtpm2-pkcs11-1 $(dpkg-deb -f libtpm2-pkcs11-1_*.deb Version) (unpacked, not registered with p11-kit)" |
+      $SUDO tee "$TPM2_PKCS11_DIR/SOURCE" >/dev/null
+  )
 fi

@@ -28,29 +28,6 @@ static const char synopsis[] =
         "counting) or gets +0-N (bad: tried last, the fallback boots next).\n"
         "\n";
 
-/* LoaderEntrySelected names the entry as systemd-boot found it, before it counted the try
- * ("active+3.conf", now "active+2-1.conf", or "active.conf" once blessed): same base name. */
-static bool is_selected(const tb_bootentry *e, const char *selected) {
-        _cleanup_(freep) char *base = NULL;
-
-        if (!selected)
-                return false;
-        if (strcasecmp(selected, e->file) == 0)
-                return true;
-        return tb_loader_entry_parse_name(selected, &base, NULL, NULL) == 0 && strcasecmp(base, e->base) == 0;
-}
-
-/* LoaderEntryOneShot names the entry by systemd-boot's id: its file name, or (257.13+) the name
- * without the counter (node/bootentry.h). */
-static bool is_oneshot(const tb_bootentry *e, const char *oneshot) {
-        if (!oneshot)
-                return false;
-        if (strcasecmp(oneshot, e->file) == 0)
-                return true;
-        return e->left != TB_LOADER_ENTRY_COUNTER_NONE && strncasecmp(oneshot, e->base, strlen(e->base)) == 0 &&
-               strcasecmp(oneshot + strlen(e->base), ".conf") == 0;
-}
-
 static struct json_object *entry_json(const tb_bootentry *e, const char *selected, const char *oneshot) {
         struct json_object *o = json_object_new_object();
 
@@ -68,8 +45,8 @@ static struct json_object *entry_json(const tb_bootentry *e, const char *selecte
         ADD("state", json_object_new_string(tb_bootentry_state_to_string(e->state)));
         ADD("tries-left", e->left == TB_LOADER_ENTRY_COUNTER_NONE ? NULL : json_object_new_int(e->left));
         ADD("tries-done", e->done == TB_LOADER_ENTRY_COUNTER_NONE ? NULL : json_object_new_int(e->done));
-        ADD("selected", json_object_new_boolean(is_selected(e, selected)));
-        ADD("oneshot", json_object_new_boolean(is_oneshot(e, oneshot)));
+        ADD("selected", json_object_new_boolean(tb_bootentry_is_selected(e, selected)));
+        ADD("oneshot", json_object_new_boolean(tb_bootentry_is_oneshot(e, oneshot)));
 #undef STR
 #undef ADD
         return o;
@@ -108,8 +85,8 @@ static int list(const tb_bootentry_list *l, const char *efivars, bool json) {
                         snprintf(profile, sizeof(profile), " [profile %d]", e->profile);
                 printf("%-28s %-13s %-18s %s%s%s%s\n", e->file, tb_bootentry_state_to_string(e->state), counter,
                        e->title ? e->title : "", profile,
-                       is_selected(e, selected) ? " [booted]" : "",
-                       is_oneshot(e, oneshot) ? " [next]" : "");
+                       tb_bootentry_is_selected(e, selected) ? " [booted]" : "",
+                       tb_bootentry_is_oneshot(e, oneshot) ? " [next]" : "");
         }
         return 0;
 }

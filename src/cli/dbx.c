@@ -113,7 +113,7 @@ static int dbx_add(int argc, char **argv) {
         if (keys) {
                 if (tb_keyset_private_ref(keys, "KEK", &key_ref) < 0)
                         return TB_EXIT_FAILURE;
-                cert_path = tb_path_join(keys, "KEK.pem");
+                cert_path = tb_path_join(keys, TB_KEYSET_KEK_CERT);
                 if (!cert_path)
                         return TB_EXIT_FAILURE;
                 kek_key = key_ref;

@@ -58,7 +58,7 @@ static int print_report_json(const tb_report *rep) {
         if (!root || !dirs || !drop) {
                 json_object_put(dirs);
                 json_object_put(drop);
-                return -ENOMEM;
+                return tb_log_oom();
         }
         json_object_object_add(root, "files", json_object_new_int64((int64_t)rep->files));
         json_object_object_add(root, "raw", json_object_new_int64((int64_t)rep->raw));
@@ -72,7 +72,7 @@ static int print_report_json(const tb_report *rep) {
                 struct json_object *d = json_object_new_object();
 
                 if (!d)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 json_object_object_add(d, "path", json_object_new_string(rep->rows[i].path));
                 json_object_object_add(d, "files", json_object_new_int64((int64_t)rep->rows[i].files));
                 json_object_object_add(d, "raw", json_object_new_int64((int64_t)rep->rows[i].raw));

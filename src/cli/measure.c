@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "config.h"
 #include "util/fileio.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -205,28 +204,11 @@ static int parse_args(int argc, char **argv, struct options *o) {
 
 /* The stub generation to predict for: the UKI's stub (a forced one only where trustboot cannot tell
  * it: a stub newer than it knows or without a version), else the forced one, else the installed
- * stub's, else 252 (what this distribution ships). */
+ * stub's. */
 static int stub_gen(const struct options *o, const tb_pe *uki) {
-#if defined(__x86_64__)
-        static const char stub[] = TB_SDBOOT_EFI_DIR "/linuxx64.efi.stub";
-#elif defined(__aarch64__)
-        static const char stub[] = TB_SDBOOT_EFI_DIR "/linuxaa64.efi.stub";
-#else
-        static const char stub[] = "";
-#endif
-        _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
-        int gen;
-
         if (uki)
                 return tb_stub_gen_resolve(uki, o->stub_gen, "--stub-version"); /* logs */
-        if (o->stub_gen)
-                return o->stub_gen;
-        if (!*stub || !tb_path_exists(stub))
-                return TB_STUB_252;
-        if (tb_pe_open(stub, &pe) < 0)
-                return TB_STUB_252;
-        gen = tb_stub_gen_from_pe(pe);
-        return gen < 0 ? TB_STUB_252 : gen;
+        return o->stub_gen ? o->stub_gen : tb_stub_gen_installed();
 }
 
 static int add_section_file(tb_pcr11 *p, enum tb_uki_section s, const char *path) {

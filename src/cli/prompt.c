@@ -88,7 +88,7 @@ int cli_pkcs11_pin_prompt(const char *token_label, char *buf, size_t size) {
         if (!isatty(STDIN_FILENO))
                 return -ENOKEY;
         if (asprintf(&prompt, "PIN for token '%s': ", token_label) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         r = cli_read_secret(prompt, &pin);
         if (r < 0)
                 return r;

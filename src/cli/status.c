@@ -61,8 +61,8 @@ static void print_text(struct json_object *root) {
                 for (size_t i = 0; i < json_object_array_length(a); i++) {
                         struct json_object *v = json_object_array_get_idx(a, i);
                         printf("Volume:           %s (%s): open: %s, PCR keys: %s, bound to the running UKI's PCR "
-                               "key: %s\n", str(v, "device"), str(v, "name"), yes_no(v, "open"), str(v, "pcr_keys"),
-                               yes_no(v, "pcr_key_matches_running_uki"));
+                               "key: %s, SRK token: %s\n", str(v, "device"), str(v, "name"), yes_no(v, "open"),
+                               str(v, "pcr_keys"), yes_no(v, "pcr_key_matches_running_uki"), yes_no(v, "srk_token"));
                 }
         if (json_object_object_get_ex(root, "entries", &a))
                 for (size_t i = 0; i < json_object_array_length(a); i++) {

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "node/boot.h"
+#include "node/boot-state.h"
 #include "util/log.h"
 #include "tpm/luks.h"
 

@@ -19,6 +19,7 @@ flush_all
 measure_sign pcr enter-initrd >"$WORK/sig-old.json"
 measure_sign other enter-initrd >"$WORK/sig-new.json"
 pcr11_boot enter-initrd
+# Each TPM keyslot carries two systemd-tpm2 tokens of the same secret: legacy primary and SRK.
 tokens() { cryptsetup luksDump "$IMG" | grep -c 'systemd-tpm2'; }
 unlock() { "$TRUSTBOOT" -q unlock "$IMG" --test --tpm2-device "$TCTI" --pcr-signature "$1" </dev/null >/dev/null 2>&1; }
 
@@ -29,12 +30,12 @@ if unlock "$WORK/sig-new.json"; then fail "the new key unlocks before it was add
 rc=0; "$TRUSTBOOT" encrypt "$IMG" --add-pcr-key "$WORK/other.pub.pem" --pcr-signature "$WORK/sig-new.json" \
   --tpm2-device "$TCTI" 2>"$WORK/err" || rc=$?
 [ "$rc" -ne 0 ] || fail "--add-pcr-key succeeded without a policy the TPM accepts"
-assert_eq "$(tokens)" 1 "tokens after a refused --add-pcr-key"
+assert_eq "$(tokens)" 2 "tokens after a refused --add-pcr-key"
 flush_all
 
 "$TRUSTBOOT" -q encrypt "$IMG" --add-pcr-key "$WORK/other.pub.pem" --pcr-signature "$WORK/sig-old.json" \
   --tpm2-device "$TCTI" || fail "--add-pcr-key failed: $(cat "$WORK/err")"
-assert_eq "$(tokens)" 2 "systemd-tpm2 tokens after --add-pcr-key"
+assert_eq "$(tokens)" 4 "systemd-tpm2 tokens after --add-pcr-key"
 flush_all
 unlock "$WORK/sig-new.json" || fail "the new PCR key's policy does not unlock after --add-pcr-key"
 unlock "$WORK/sig-old.json" || fail "the old PCR key's policy no longer unlocks"
@@ -47,11 +48,11 @@ rc=0; "$TRUSTBOOT" encrypt "$IMG" --remove-pcr-key "$WORK/pcr.pub.pem" --pcr-sig
 [ "$rc" -ne 0 ] || fail "--remove-pcr-key succeeded while only the old key's policy is at hand"
 assert_eq "$(wc -l <"$WORK/err")" 1 "lines of the refusal: $(cat "$WORK/err")"
 contains 'no other systemd-tpm2 token unseals now' "$WORK/err" || fail "refusal: $(cat "$WORK/err")"
-assert_eq "$(tokens)" 2 "tokens after a refused --remove-pcr-key"
+assert_eq "$(tokens)" 4 "tokens after a refused --remove-pcr-key"
 flush_all
 "$TRUSTBOOT" -q encrypt "$IMG" --remove-pcr-key "$WORK/pcr.pub.pem" --pcr-signature "$WORK/sig-new.json" \
   --tpm2-device "$TCTI" 2>"$WORK/err" || fail "--remove-pcr-key failed: $(cat "$WORK/err")"
-assert_eq "$(tokens)" 1 "systemd-tpm2 tokens after --remove-pcr-key"
+assert_eq "$(tokens)" 2 "systemd-tpm2 tokens after --remove-pcr-key"
 assert_eq "$(keyslots)" "$((slots_before - 1))" "keyslots after --remove-pcr-key"
 flush_all
 if unlock "$WORK/sig-old.json"; then fail "the old PCR key still unlocks after --remove-pcr-key"; fi
@@ -65,7 +66,7 @@ rc=0; "$TRUSTBOOT" encrypt "$IMG" --remove-pcr-key "$WORK/other.pub.pem" --pcr-s
   --tpm2-device "$TCTI" 2>"$WORK/err" || rc=$?
 [ "$rc" -ne 0 ] || fail "the only TPM2 token was removed"
 contains 'not removing the only TPM2 key' "$WORK/err" || fail "only-token refusal: $(cat "$WORK/err")"
-assert_eq "$(tokens)" 1 "tokens after refusing to remove the only one"
+assert_eq "$(tokens)" 2 "tokens after refusing to remove the only one"
 assert_no_handles "--add-pcr-key, --remove-pcr-key and unlocks"
 echo "ok: --add-pcr-key adds a keyslot bound to the new PCR key; both keys unlock; refused without a valid policy;" \
   "--remove-pcr-key removes the old key's keyslot once the new one unseals, never the only one"

@@ -155,6 +155,19 @@ unshare -m --propagation private sh -c 'mount --bind "$1" "$2/run" && shift 2 &&
 flush_all
 cryptsetup token export --token-id 1 "$WORK/f.img.oracle" >/dev/null || fail "systemd 257 unlocked F but added no token"
 assert_no_handles "the enrollments (flushed)"
+# G, the other way round: trustboot's SRK token (the second of its two tokens) in systemd 257's
+# hands. The legacy token removed, 257's own unlock must take the SRK token (tpm2_srk).
+truncate -s 20M "$WORK/g.img"
+"$TRUSTBOOT" -q encrypt "$WORK/g.img" --label g --pcr-public-key "$WORK/pcr.pub.pem" --tpm2-device "$TCTI"
+cryptsetup token export --token-id 1 "$WORK/g.img" | grep -q '"tpm2_srk"' || fail "trustboot's token 1 is not an SRK token"
+cryptsetup token remove --token-id 0 "$WORK/g.img"
+cp --sparse=always "$WORK/g.img" "$WORK/g.img.oracle"
+unshare -m --propagation private sh -c 'mount --bind "$1" "$2/run" && shift 2 && exec chroot "$@"' sh \
+  "$WORK/run" "$root" "$root" systemd-cryptenroll --unlock-tpm2-device="$TCTI_IN_ROOT" \
+  --tpm2-device="$TCTI_IN_ROOT" --tpm2-pcrs= "$(in_root "$WORK/g.img.oracle")" >"$WORK/enroll.log" 2>&1 ||
+  fail "systemd 257 does not unlock trustboot's SRK token: $(tail -n3 "$WORK/enroll.log")"
+flush_all
+assert_eq "$(cryptsetup luksDump "$WORK/g.img.oracle" | grep -c systemd-tpm2)" 2 "tokens after 257 unlocked G"
 
 unlock() { "$TRUSTBOOT" -q unlock "$1" --test --tpm2-device "$TCTI" --pcr-signature "$WORK/sig.json"; }
 unlocks() { # IMAGE [PIN]

@@ -64,6 +64,28 @@ static void list_reads_states_and_finds_aliases(void **state) {
         tb_test_tmpdir_remove(dir);
 }
 
+/* LoaderEntrySelected names the entry as systemd-boot found it, before the try was counted: the
+ * same file, or the same base name once renamed ("active+3.conf" → "active+2-1.conf"). */
+static void selected_entry_is_found_by_file_or_base_name(void **state) {
+        tb_bootentry e[] = {
+                { .file = (char *)"active+2-1.conf", .base = (char *)"active" },
+                { .file = (char *)"passive.conf", .base = (char *)"passive" },
+        };
+        tb_bootentry_list l = { e, 2 };
+        (void)state;
+
+        assert_true(tb_bootentry_is_selected(&e[0], "active+3.conf"));
+        assert_true(tb_bootentry_is_selected(&e[0], "ACTIVE+2-1.conf"));
+        assert_true(tb_bootentry_is_selected(&e[0], "active.conf"));
+        assert_false(tb_bootentry_is_selected(&e[0], "passive+3.conf"));
+        assert_false(tb_bootentry_is_selected(&e[0], "cos")); /* an alias is no loader entry id */
+        assert_false(tb_bootentry_is_selected(&e[0], NULL));
+        assert_ptr_equal(tb_bootentry_list_find_selected(&l, "active+3.conf"), &e[0]);
+        assert_ptr_equal(tb_bootentry_list_find_selected(&l, "passive+3.conf"), &e[1]);
+        assert_null(tb_bootentry_list_find_selected(&l, "recovery.conf"));
+        assert_null(tb_bootentry_list_find_selected(&l, NULL));
+}
+
 static void marked_names_drop_or_exhaust_the_counter(void **state) {
         char *from = NULL, *to = NULL;
         (void)state;
@@ -256,6 +278,7 @@ static void select_next_writes_the_published_id(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(list_reads_states_and_finds_aliases),
+                cmocka_unit_test(selected_entry_is_found_by_file_or_base_name),
                 cmocka_unit_test(marked_names_drop_or_exhaust_the_counter),
                 cmocka_unit_test(mark_renames_the_counted_entry_once),
                 cmocka_unit_test(profile_names_find_the_profile_entry),

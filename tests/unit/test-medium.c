@@ -7,7 +7,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/pem.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -189,6 +192,64 @@ static void an_esp_tree_with_signed_ukis_bound_to_the_pcr_key(void **state) {
         free(output);
 }
 
+/* Where the regular file NAME (or, starting with '*', a name containing the rest) of the tar at
+ * OFF of FD keeps its data: one ustar header block after the header's position (names here are
+ * short: no pax record in front). */
+static bool tar_member(int fd, uint64_t off, const char *name, uint64_t *ret_off, uint64_t *ret_size) {
+        struct archive *a = archive_read_new();
+        struct archive_entry *e;
+        bool found = false;
+        int dup_fd = dup(fd);
+
+        assert_true(dup_fd >= 0);
+        assert_true(lseek(dup_fd, (off_t)off, SEEK_SET) >= 0);
+        archive_read_support_format_tar(a);
+        assert_int_equal(archive_read_open_fd(a, dup_fd, 10240), ARCHIVE_OK);
+        while (!found && archive_read_next_header(a, &e) == ARCHIVE_OK)
+                if (strcmp(archive_entry_pathname(e), name) == 0 ||
+                    (name[0] == '*' && strstr(archive_entry_pathname(e), name + 1))) {
+                        *ret_size = (uint64_t)archive_entry_size(e);
+                        *ret_off = off + (uint64_t)archive_read_header_position(a) + 512;
+                        found = true;
+                }
+        archive_read_free(a);
+        close(dup_fd);
+        return found;
+}
+
+/* -t container: one image tar in the output directory; in its layer every UKI, signed where it
+ * lies, verifies against the db certificate, and the initrd (the same in both) is in each. */
+static void a_container_image_whose_ukis_verify_where_they_lie(void **state) {
+        fx *f = *state;
+        tb_medium_options o;
+        char source[500], *output = NULL;
+        const char *ukis[] = { "EFI/trustboot/norole.efi", "EFI/trustboot/norole_install-mode_rd.debug.efi" };
+        uint64_t layer_off = 0, layer_size = 0;
+        int fd;
+
+        options(f, &o, source, sizeof(source));
+        o.type = TB_MEDIUM_CONTAINER;
+        o.extra_cmdlines[o.n_extra++] = "rd.debug";
+        assert_int_equal(tb_medium_build(&o, &output), 0);
+        assert_non_null(output);
+        assert_non_null(strstr(output, "/synthetic-1.0-uki.tar"));
+        fd = open(output, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_true(tar_member(fd, 0, "*/layer.tar", &layer_off, &layer_size));
+        assert_int_equal(layer_off, 512);
+        for (size_t i = 0; i < 2; i++) {
+                _cleanup_(tb_pe_freep) tb_pe *uki = NULL;
+                uint64_t off, size;
+
+                assert_true(tar_member(fd, layer_off, ukis[i], &off, &size));
+                assert_int_equal(tb_pe_open_fd_range(fd, off, size, ukis[i], &uki), 0);
+                assert_int_equal(tb_authenticode_verify(uki, f->cert), 1);
+                assert_non_null(tb_pe_find_section(uki, ".initrd"));
+        }
+        close(fd);
+        free(output);
+}
+
 static void refusals_leave_no_output_directory(void **state) {
         fx *f = *state;
         tb_medium_options o;
@@ -220,6 +281,7 @@ int main(void) {
                 cmocka_unit_test(entry_names_follow_kairos),
                 cmocka_unit_test(types_and_defaults),
                 cmocka_unit_test_setup_teardown(an_esp_tree_with_signed_ukis_bound_to_the_pcr_key, setup, teardown),
+                cmocka_unit_test_setup_teardown(a_container_image_whose_ukis_verify_where_they_lie, setup, teardown),
                 cmocka_unit_test_setup_teardown(refusals_leave_no_output_directory, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

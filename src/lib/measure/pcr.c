@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "util/codec.h"
+#include "util/fileio.h"
 #include "util/ossl.h"
 #include "util/log.h"
 #include "measure/tpm2-policy.h"
@@ -158,6 +160,25 @@ int tb_stub_version_from_pe(const tb_pe *pe) {
 
 int tb_stub_gen_from_pe(const tb_pe *pe) {
         return gen_of(tb_stub_version_from_pe(pe));
+}
+
+int tb_stub_gen_installed(void) {
+#if defined(__x86_64__)
+        static const char stub[] = TB_SDBOOT_EFI_DIR "/linuxx64.efi.stub";
+#elif defined(__aarch64__)
+        static const char stub[] = TB_SDBOOT_EFI_DIR "/linuxaa64.efi.stub";
+#else
+        static const char stub[] = "";
+#endif
+        _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
+        int gen;
+
+        if (!*stub || !tb_path_exists(stub))
+                return TB_STUB_252;
+        if (tb_pe_open(stub, &pe) < 0)
+                return TB_STUB_252;
+        gen = tb_stub_gen_from_pe(pe);
+        return gen < 0 ? TB_STUB_252 : gen;
 }
 
 int tb_stub_gen_resolve(const tb_pe *pe, int forced, const char *force_option) {

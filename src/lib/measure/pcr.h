@@ -82,6 +82,11 @@ int tb_stub_gen_from_pe(const tb_pe *pe);
  * stub without FORCED and an unversioned one are refused with one error line naming PE. */
 int tb_stub_gen_resolve(const tb_pe *pe, int forced, const char *force_option);
 
+/* The generation of this machine's installed systemd-stub (TB_SDBOOT_EFI_DIR), for a prediction
+ * without a UKI to read it from; TB_STUB_252 (what this distribution ships) when there is none or
+ * it names no known generation. */
+int tb_stub_gen_installed(void);
+
 /* Phase words systemd extends into PCR 11 after boot (systemd-pcrphase/pcrextend). */
 bool tb_pcr_phase_word_known(const char *word);
 /* Removes empty words ("a::b:" → "a:b", as systemd-measure does). -EINVAL if a word is not a

@@ -150,17 +150,19 @@ typedef struct build {
         tb_fat *fat;
         tb_fat_options fat_options;
         /* The initrd is compressed straight into its place in the output: into the first UKI
-         * of the FAT inside the ISO, or into the file that becomes the first UKI of the tree.
+         * of the FAT inside the ISO, into the first UKI of the container's layer, or into the file
+         * that becomes the first UKI of the tree.
          * Its place is laid out first, from a provisional build of the UKIs (sizes bounded). */
         bool provisional;
         bool sdboot_done;
-        tb_atomic_file out;     /* -t iso: the output, open from the start */
+        tb_atomic_file out;     /* -t iso/container: the output, open from the start */
         char *out_path;
+        char *container_tag;    /* -t container: "name:latest" */
         uint64_t esp_off;       /* -t iso: where the ESP starts in the output */
         uint64_t initrd_bound;  /* -t iso: what the initrd cannot exceed (the layout counts on it) */
         int initrd_fd;          /* the file holding the initrd in place: the output or a UKI file */
         char initrd_src[64];    /* /proc/self/fd/N of it: every UKI reads its .initrd from there */
-        char *prepared_path;    /* -t uki/container: that file in the work directory */
+        char *prepared_path;    /* -t uki: that file in the work directory */
         uint64_t initrd_off;    /* where the initrd starts in that file */
         uint64_t initrd_size;
         size_t prepared;        /* the job whose UKI holds the initrd in place */
@@ -192,6 +194,7 @@ static void build_done(build *b) {
         free_jobs(b);
         tb_atomic_abort(&b->out);
         free(b->out_path);
+        free(b->container_tag);
         free(b->prepared_path);
         if (b->initrd_fd >= 0)
                 close(b->initrd_fd);
@@ -902,8 +905,8 @@ static int write_uki(int fd, uint64_t off, void *userdata) {
 
         if (job == &b->jobs[b->prepared]) {
                 /* The UKI that holds the initrd in place: where the layout put it, its initrd is
-                 * hashed from there and not written again. Anywhere else (a container's staging
-                 * file) it is written whole like the others. */
+                 * hashed from there and not written again. Anywhere else (a writer that copies
+                 * a prepared file elsewhere: none of build-uki's) it is written whole. */
                 if (fstat(fd, &st) < 0 || fstat(b->initrd_fd, &in) < 0)
                         return tb_log_errno(negative_errno(), "%s: cannot write", job->esp_path);
                 if (st.st_dev == in.st_dev && st.st_ino == in.st_ino) {
@@ -1114,6 +1117,34 @@ static int write_iso(build *b) {
         return 0;
 }
 
+/* -t iso/container: the output (a temp file beside it until it is complete) is opened before the
+ * initrd is compressed into it; INITRD_FD is the same file. */
+static int open_output(build *b, const char *ext) {
+        int r;
+
+        if (asprintf(&b->out_path, "%s/%s.%s", b->o->output_dir, b->base_name, ext) < 0)
+                return tb_log_oom();
+        r = tb_atomic_open(b->out_path, 0644, &b->out);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot create", b->out_path);
+        b->initrd_fd = fcntl(b->out.fd, F_DUPFD_CLOEXEC, 3);
+        if (b->initrd_fd < 0)
+                return tb_log_errno(negative_errno(), "%s: cannot write", b->out_path);
+        return 0;
+}
+
+/* The image's tag: "<base name>:latest", the name in lower case (image names are). */
+static int container_options(build *b, tb_container_options *ret) {
+        if (!b->container_tag) {
+                if (asprintf(&b->container_tag, "%s:latest", b->base_name) < 0)
+                        return tb_log_oom();
+                for (char *p = b->container_tag; *p && *p != ':'; p++)
+                        *p = (char)tolower((unsigned char)*p);
+        }
+        *ret = (tb_container_options){ .arch = "amd64", .epoch = b->o->epoch, .repo_tag = b->container_tag };
+        return 0;
+}
+
 /* Where the initrd goes, before it exists: the UKIs are assembled once with the initrd's size
  * bounded (from a stat-only walk of the tree) and a placeholder signature, which fixes the
  * .initrd section's offset inside its UKI; for -t iso also the UKI's cluster run (pinned: the
@@ -1165,16 +1196,35 @@ static int layout_initrd(build *b) {
                 r = tb_iso_esp_offset(&io, &b->esp_off);
                 if (r < 0)
                         return r;
-                if (asprintf(&b->out_path, "%s/%s.iso", b->o->output_dir, b->base_name) < 0)
-                        return tb_log_oom();
-                r = tb_atomic_open(b->out_path, 0644, &b->out);
+                r = open_output(b, "iso");
                 if (r < 0)
-                        return tb_log_errno(r, "%s: cannot create", b->out_path);
-                b->initrd_fd = fcntl(b->out.fd, F_DUPFD_CLOEXEC, 3);
-                if (b->initrd_fd < 0)
-                        return tb_log_errno(negative_errno(), "%s: cannot write", b->out_path);
+                        return r;
                 b->prepared_base = b->esp_off + (uint64_t)pin;
                 b->fat_options.pin_offset = (uint64_t)pin;
+        } else if (b->o->type == TB_MEDIUM_CONTAINER) {
+                /* The first UKI of the layer (the ESP's sorted order) sits behind entries whose
+                 * sizes do not depend on the initrd: its data offset in the image is final. */
+                tb_container_options co;
+                uint64_t first = UINT64_MAX;
+
+                r = container_options(b, &co);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < b->n_jobs; i++) {
+                        uint64_t off;
+
+                        r = tb_container_data_offset(b->esp, &co, b->jobs[i].esp_path, &off);
+                        if (r < 0)
+                                return tb_log_errno(r, "image layer: cannot lay out");
+                        if (off < first) {
+                                first = off;
+                                b->prepared = i;
+                        }
+                }
+                r = open_output(b, "tar");
+                if (r < 0)
+                        return r;
+                b->prepared_base = first;
         } else {
                 b->prepared_path = tb_path_join(b->work, "uki");
                 if (!b->prepared_path)
@@ -1196,16 +1246,32 @@ static int layout_initrd(build *b) {
         return 0;
 }
 
-static int write_container(build *b, const char *out) {
-        _cleanup_(freep) char *tag = NULL;
-        tb_container_options co = { .arch = "amd64", .epoch = b->o->epoch };
+/* tb_container_check_fn: the layer is complete (every UKI signed into its place, every header
+ * written around them): each UKI is verified where it lies, the initrd checked in place. */
+static int check_container_layer(int fd, void *userdata) {
+        build *b = userdata;
 
-        if (asprintf(&tag, "%s:latest", b->base_name) < 0)
-                return tb_log_oom();
-        for (char *p = tag; *p && *p != ':'; p++) /* image names are lower case */
-                *p = (char)tolower((unsigned char)*p);
-        co.repo_tag = tag;
-        return tb_container_write(b->esp, &co, out);
+        (void)fd;
+        return verify_outputs(b, b->jobs, b->n_jobs, true);
+}
+
+/* -t container: the UKIs are signed straight into their place in the layer, the first one around
+ * the initrd compressed there; the layer's digest is taken from the output once it is verified. */
+static int write_container(build *b) {
+        tb_container_options co;
+        int r;
+
+        r = container_options(b, &co);
+        if (r < 0)
+                return r;
+        b->defer_verify = true;
+        r = tb_container_write_fd(b->esp, &co, b->out.fd, b->out_path, check_container_layer, b);
+        if (r < 0)
+                return r;
+        r = tb_atomic_commit(&b->out);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot write", b->out_path);
+        return 0;
 }
 
 static int write_output(build *b, char **ret_output) {
@@ -1222,8 +1288,8 @@ static int write_output(build *b, char **ret_output) {
                 r = out ? write_iso(b) : tb_log_oom();
                 break;
         case TB_MEDIUM_CONTAINER:
-                r = asprintf(&out, "%s/%s.tar", b->o->output_dir, b->base_name) < 0 ? tb_log_oom()
-                                                                                   : write_container(b, out);
+                out = strdup(b->out_path);
+                r = out ? write_container(b) : tb_log_oom();
                 break;
         default:
                 r = -EINVAL;

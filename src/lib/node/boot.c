@@ -16,6 +16,8 @@
 #include <blkid.h>
 
 #include "medium/isoread.h"
+#include "node/boot-policy.h"
+#include "node/boot-state.h"
 #include "node/bootentries.h"
 #include "node/bootsource.h"
 #include "node/cloudconfig.h"
@@ -97,14 +99,6 @@ static void copy_extra(void) {
         }
 }
 
-static void write_state(const char *source, const char *why) {
-        _cleanup_(freep) char *text = NULL;
-
-        (void)mkdir(TB_INSTALL_RUN_DIR, 0755);
-        if (asprintf(&text, "%s\n%s\n", source, why ? why : "") >= 0)
-                (void)tb_write_file_atomic(TB_BOOT_STATE_FILE, text, strlen(text), 0644, true);
-}
-
 /* Drivers bind asynchronously after their modules load (a SCSI scan, a partition table read):
  * coldplug again until READY says the device we need is there, up to ~10 s. */
 static void settle(struct boot *b, bool (*ready)(void *), void *userdata) {
@@ -154,18 +148,22 @@ static void load_crypt(struct boot *b) {
 static int secure_boot_gate(struct boot *b) {
         _cleanup_(tb_buf_freep) tb_buf v = TB_BUF_INIT;
         int r = tb_efivar_read(NULL, "SecureBoot", &TB_GUID_EFI_GLOBAL_VARIABLE, NULL, &v);
-        bool on = r >= 0 && v.len >= 1 && v.data[0] == 1;
+        tb_secure_boot sb = tb_boot_secure_boot_state(r, v.data, v.len);
+        const char *why = NULL;
 
-        if (on) {
+        switch (tb_boot_secure_boot_gate(sb, tb_cmdline_flag("trustboot.insecure"), &why)) {
+        case TB_BOOT_GATE_SECURE:
                 tb_info("Secure Boot: on");
                 return 0;
+        case TB_BOOT_GATE_REFUSE:
+                return fail(b, why);
+        case TB_BOOT_GATE_INSECURE:
+                break;
         }
-        if (!tb_cmdline_flag("trustboot.insecure"))
-                return fail(b, r < 0 ? "Secure Boot state unknown" : "Secure Boot is off (trustboot.insecure overrides)");
         /* Without Secure Boot the command line and the UKI itself may be anyone's: measure that
          * before anything could unseal, so that no signed PCR 11 policy matches this boot. */
         tb_info("Secure Boot: %s, going on because of trustboot.insecure; the TPM-sealed volumes stay locked",
-                r < 0 ? "unknown" : "off");
+                sb == TB_SECURE_BOOT_UNKNOWN ? "unknown" : "off");
         extend(TB_BOOT_WORD_INSECURE);
         b->insecure = true;
         return 0;
@@ -173,7 +171,7 @@ static int secure_boot_gate(struct boot *b) {
 
 struct unlock {
         const char *disk;
-        int failed, unlocked;
+        unsigned failed, unlocked;
         char *oem, *persistent; /* mapper names of the volumes labelled COS_OEM, COS_PERSISTENT */
 };
 
@@ -189,9 +187,10 @@ static int unlock_one(const char *device, const char *name, void *userdata) {
                 return 0;
         }
         (void)tb_luks_has_tpm2_token(device, &label);
-        if (label && strcmp(label, TB_CLOUDCONFIG_OEM_LABEL) == 0 && !u->oem)
+        tb_boot_volume kind = tb_boot_volume_kind(label);
+        if (kind == TB_BOOT_VOLUME_OEM && !u->oem)
                 u->oem = strdup(name);
-        else if (label && strcmp(label, TB_CLOUDCONFIG_PERSISTENT_LABEL) == 0 && !u->persistent)
+        else if (kind == TB_BOOT_VOLUME_PERSISTENT && !u->persistent)
                 u->persistent = strdup(name);
         if (tb_luks_is_active(name))
                 return 0;
@@ -226,7 +225,7 @@ static int mount_device(struct boot *b, const char *device, const char *where, u
 static int from_disk(struct boot *b) {
         struct unlock u = { .disk = b->origin.disk };
         _cleanup_(freep) char *oem = NULL, *persistent = NULL;
-        tb_role role = b->origin.role;
+        const char *why;
         int r;
 
         if (b->insecure) {
@@ -238,17 +237,14 @@ static int from_disk(struct boot *b) {
         uint64_t t0 = now_usec();
         r = tb_luks_foreach_tpm2_volume(unlock_one, &u);
         oem = u.oem, persistent = u.persistent;
-        tb_info("unlock: %d volumes in %.0f ms", u.unlocked, (double)(now_usec() - t0) / 1000.0);
-        if (r < 0 || u.failed)
-                return fail(b, "unlocking the encrypted partitions failed");
+        tb_info("unlock: %u volumes in %.0f ms", u.unlocked, (double)(now_usec() - t0) / 1000.0);
+        if ((why = tb_boot_unlock_verdict(r, u.failed, oem != NULL)))
+                return fail(b, why);
         b->unlocked = u.unlocked > 0;
-        if (!oem)
-                return fail(b, "no COS_OEM volume on the booted disk");
         _cleanup_(freep) char *oem_dev = tb_path_join("/dev/mapper", oem);
         if (!oem_dev || mount_device(b, oem_dev, "/oem", 0, NULL) < 0)
                 return fail(b, "cannot mount COS_OEM");
-        /* recovery and state reset boots run without the persistent data, as Kairos */
-        if (role == TB_ROLE_ACTIVE || role == TB_ROLE_PASSIVE) {
+        if (tb_boot_role_mounts_persistent(b->origin.role)) {
                 _cleanup_(freep) char *dev = persistent ? tb_path_join("/dev/mapper", persistent) : NULL;
                 if (!dev || mount_device(b, dev, "/usr/local", 0, NULL) < 0)
                         return fail(b, "cannot mount COS_PERSISTENT");
@@ -299,7 +295,7 @@ static int medium_esp(struct boot *b, const char *dst) {
         if (mount(disk, iso, "iso9660", MS_RDONLY, NULL) < 0)
                 return tb_log_errno(negative_errno(), "medium: %s: cannot mount", disk);
         if (!(img = tb_path_join(iso, "efiboot.img")))
-                return -ENOMEM;
+                return tb_log_oom();
         setenv("MTOOLS_SKIP_CHECK", "1", 1);
         if (tb_isoread_fat_extract(img, dst) < 0)
                 return -EIO;
@@ -390,7 +386,7 @@ static void report_modules(struct boot *b) {
 }
 
 static int boot(struct boot *b) {
-        _cleanup_(freep) char *init = NULL;
+        _cleanup_(freep) char *init = NULL, *cmdline_init = NULL;
 
         if (tb_initrd_mount_api() < 0)
                 return fail(b, "cannot mount the API file systems");
@@ -418,34 +414,33 @@ static int boot(struct boot *b) {
         (void)tb_boot_origin_probe(NULL, &b->origin);
         if (b->origin.source == TB_BOOT_SOURCE_DISK) {
                 tb_info("booted from disk: %s", b->origin.why);
-                write_state(b->insecure ? "insecure" : "disk", b->origin.why);
         } else {
                 /* Before anything interactive can run: nothing on this boot may unseal. */
                 tb_info("booted from the medium (%s)", b->origin.why ? b->origin.why : "?");
                 extend(TB_BOOT_WORD_MEDIUM);
-                write_state("medium", b->origin.why);
         }
-        if (b->origin.source == TB_BOOT_SOURCE_DISK) {
+        tb_boot_state_write(tb_boot_state_word(b->origin.source, b->insecure), b->origin.why);
+        switch (tb_boot_path_choose(b->origin.source, tb_cmdline_flag("install-mode"))) {
+        case TB_BOOT_PATH_DISK:
                 if (from_disk(b) < 0)
                         return -1;
-        } else if (tb_cmdline_flag("install-mode")) {
+                break;
+        case TB_BOOT_PATH_INSTALL:
                 if (install(b) < 0)
                         return -1;
+                break;
+        case TB_BOOT_PATH_LIVE:
+                break;
         }
         report_modules(b);
 
-        /* init= is the image's or the user's choice only where nothing was unlocked: with the
-         * volumes open, the image's own init runs (a signed command line carries none anyway). */
-        if (tb_cmdline_get("init", &init) > 0 && *init && b->unlocked) {
-                tb_warn("init=%s ignored: the sealed volumes are open, starting the image's /sbin/init", init);
-                free(init);
-                init = NULL;
-        }
-        if (!init || !*init) {
-                free(init);
-                if (!(init = strdup("/sbin/init")))
-                        return fail(b, "out of memory");
-        }
+        bool ignored;
+        (void)tb_cmdline_get("init", &cmdline_init);
+        const char *chosen = tb_boot_init_choose(cmdline_init, b->unlocked, &ignored);
+        if (ignored)
+                tb_warn("init=%s ignored: the sealed volumes are open, starting the image's /sbin/init", cmdline_init);
+        if (!(init = strdup(chosen)))
+                return fail(b, "out of memory");
         if (tb_handover_check_init(init) < 0)
                 return fail(b, "the image has no init");
         int n = tb_handover_apply_xattrs(TB_INITRD_XATTR_MANIFEST);
@@ -476,29 +471,4 @@ int tb_boot_run(const char **ret_why) {
         (void)boot(&b);
         *ret_why = b.why ? b.why : "the boot stopped";
         return -1;
-}
-
-int tb_boot_state_explain(char **ret) {
-        _cleanup_(tb_buf_freep) tb_buf buf = TB_BUF_INIT;
-        const char *word;
-        int r;
-
-        *ret = NULL;
-        if (tb_read_file(TB_BOOT_STATE_FILE, 4096, &buf) < 0 || tb_buf_append(&buf, "", 1) < 0)
-                return 0;
-        char *text = (char *)buf.data, *nl = strchr(text, '\n');
-        const char *why = nl ? nl + 1 : "";
-        if (nl)
-                *nl = 0;
-        if (strcmp(text, "medium") == 0)
-                word = TB_BOOT_WORD_MEDIUM;
-        else if (strcmp(text, "insecure") == 0)
-                word = TB_BOOT_WORD_INSECURE;
-        else
-                return 0;
-        ((char *)why)[strcspn(why, "\n")] = 0;
-        r = asprintf(ret, "this system did not boot from the installed disk with Secure Boot (%s%s%s): PCR 11 "
-                     "carries %s, so no signed policy lets the TPM unseal; boot the installed disk to unlock",
-                     text, *why ? ": " : "", why, word);
-        return r < 0 ? -ENOMEM : 1;
 }

@@ -10,22 +10,10 @@
  *   the live system → hand-over in place (handover.h) → "leave-initrd" → the image's init.
  *
  * Either PCR 11 word makes every signed policy fail, so the TPM unseals nothing on such a boot:
- * sealing at install time needs no current PCR value (PolicyAuthorize), so installing works. */
+ * sealing at install time needs no current PCR value (PolicyAuthorize), so installing works.
+ * The decisions are boot-policy.h (pure, unit-tested); the record for later commands boot-state.h. */
 #pragma once
-
-/* PCR 11 words beside systemd's phases. */
-#define TB_BOOT_WORD_INSECURE "trustboot-insecure"
-#define TB_BOOT_WORD_MEDIUM "trustboot-medium"
-
-/* What init writes for later commands (trustboot unlock-all) to explain a refusal: one line,
- * "disk", "medium" or "insecure", then the reason. */
-#define TB_BOOT_STATE_FILE "/run/trustboot/boot-source"
 
 /* Runs the boot as PID 1. Returns only when the boot cannot go on, with *RET_WHY saying why in
  * a few words (the caller powers off: tb_initrd_fail()). */
 int tb_boot_run(const char **ret_why);
-
-/* Why the TPM unseals nothing on this boot, as a sentence for a refused unlock (*RET, malloc'ed):
- * 1 when init recorded a medium or insecure boot, 0 when it recorded the installed disk or
- * nothing (not booted by trustboot init). */
-int tb_boot_state_explain(char **ret);

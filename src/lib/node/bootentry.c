@@ -62,7 +62,7 @@ static int conf_parse(tb_bootentry *e, const char *text, size_t len) {
                 const char *v = tb_loader_entry_get(&le, keys[i].key);
 
                 if (v && !(*keys[i].slot = strdup(v)))
-                        return -ENOMEM;
+                        return tb_log_oom();
         }
         e->profile = tb_loader_entry_profile(&le);
         return 0;
@@ -175,6 +175,32 @@ const tb_bootentry *tb_bootentry_list_find(const tb_bootentry_list *l, const cha
                 if (strcmp(l->e[i].base, name) == 0)
                         return &l->e[i];
         return NULL;
+}
+
+bool tb_bootentry_is_selected(const tb_bootentry *e, const char *selected) {
+        _cleanup_(freep) char *base = NULL;
+
+        if (!selected)
+                return false;
+        if (strcasecmp(selected, e->file) == 0)
+                return true;
+        return tb_loader_entry_parse_name(selected, &base, NULL, NULL) == 0 && strcasecmp(base, e->base) == 0;
+}
+
+const tb_bootentry *tb_bootentry_list_find_selected(const tb_bootentry_list *l, const char *selected) {
+        for (size_t i = 0; i < l->n; i++)
+                if (tb_bootentry_is_selected(&l->e[i], selected))
+                        return &l->e[i];
+        return NULL;
+}
+
+bool tb_bootentry_is_oneshot(const tb_bootentry *e, const char *oneshot) {
+        if (!oneshot)
+                return false;
+        if (strcasecmp(oneshot, e->file) == 0)
+                return true;
+        return e->left != TB_LOADER_ENTRY_COUNTER_NONE && strncasecmp(oneshot, e->base, strlen(e->base)) == 0 &&
+               strcasecmp(oneshot + strlen(e->base), ".conf") == 0;
 }
 
 /* ---- the id systemd-boot gives an entry ---- */

@@ -44,6 +44,18 @@ static inline void tb_bootentry_list_donep(tb_bootentry_list *l) {
  * "cos" → active, "fallback" → passive (also before "@N"). NULL if none. */
 const tb_bootentry *tb_bootentry_list_find(const tb_bootentry_list *l, const char *name);
 
+/* Whether E is the entry LoaderEntrySelected (SELECTED; NULL: none) names. systemd-boot names it
+ * as it found it, before it counted the try ("active+3.conf", now "active+2-1.conf", or
+ * "active.conf" once blessed): the same file, or the same base name. */
+bool tb_bootentry_is_selected(const tb_bootentry *e, const char *selected);
+
+/* The first entry of L that SELECTED names (tb_bootentry_is_selected), or NULL. */
+const tb_bootentry *tb_bootentry_list_find_selected(const tb_bootentry_list *l, const char *selected);
+
+/* Whether E is the entry LoaderEntryOneShot (ONESHOT; NULL: none) names, by systemd-boot's id:
+ * its file name, or (257.13+) the name without the counter (see below). */
+bool tb_bootentry_is_oneshot(const tb_bootentry *e, const char *oneshot);
+
 /* ---- the id systemd-boot gives an entry (what LoaderEntryOneShot must name) ----
  *
  * systemd-boot matches LoaderEntryOneShot (lowercased, as a glob) against its entry ids. The id of

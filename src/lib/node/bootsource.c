@@ -115,7 +115,7 @@ static int set_why(tb_boot_origin *o, const char *fmt, ...) {
         va_end(ap);
         if (r < 0) {
                 o->why = NULL;
-                return -ENOMEM;
+                return tb_log_oom();
         }
         return 0;
 }

@@ -98,7 +98,7 @@ static int move_mount_into(const char *m) {
         _cleanup_(freep) char *t = tb_path_join(NEW_ROOT, m);
 
         if (!t)
-                return -ENOMEM;
+                return tb_log_oom();
         if (!tb_initrd_is_mountpoint(m))
                 return 0;
         /* The bind shows the same directories as /: M's directory is there already. */

@@ -249,7 +249,7 @@ int tb_modules_coldplug(tb_modules *m) {
         int r;
 
         if (!devices)
-                return -ENOMEM;
+                return tb_log_oom();
         r = tb_modules_foreach_modalias(devices, coldplug_one, &c);
         uint64_t spent = now_usec() - t0;
         m->stats.usec += spent;

@@ -14,7 +14,6 @@
 #include "measure/mhash.h"
 #include "measure/pcr.h"
 #include "measure/tpm2-policy.h"
-#include "boot/loader-entry.h"
 #include "node/bootentry.h"
 #include "pe/pe.h"
 #include "pe/signer.h"
@@ -136,19 +135,12 @@ static char *running_uki(const tb_status_options *o, const tb_bootentry_list *l,
         const tb_bootentry *e;
         char *path = NULL;
 
-        if (tb_efivar_read_string(o->efivars, "LoaderEntrySelected", &TB_GUID_LOADER, &selected) < 0) {
+        if (tb_efivar_read_string(o->efivars, TB_LOADER_ENTRY_SELECTED, &TB_GUID_LOADER, &selected) < 0) {
                 problem(r, "LoaderEntrySelected is not set: not booted by systemd-boot, the running UKI is unknown");
                 return NULL;
         }
         json_object_object_add(r->root, "booted_entry", json_object_new_string(selected));
-        e = tb_bootentry_list_find(l, selected);
-        if (!e) {
-                /* systemd-boot names a counted entry as it found it ("active+3.conf") and renames
-                 * the file for the try ("active+2-1.conf"): the base name finds it. */
-                _cleanup_(freep) char *base = NULL;
-                if (tb_loader_entry_parse_name(selected, &base, NULL, NULL) == 0)
-                        e = tb_bootentry_list_find(l, base);
-        }
+        e = tb_bootentry_list_find_selected(l, selected);
         if (!e || !e->efi) {
                 problem(r, "the booted entry %s is not on %s (or has no efi line)", selected, o->esp);
                 return NULL;
@@ -258,6 +250,10 @@ static int add_volume(const char *device, const char *name, void *userdata) {
         /* Two during a PCR key rotation (encrypt --add-pcr-key until --remove-pcr-key). */
         json_object_object_add(v, "pcr_keys", json_object_new_int(k >= 0 ? (int)keys.n : 0));
         json_object_object_add(v, "pcr_key_matches_running_uki", json_object_new_boolean(matches));
+        /* Every TPM keyslot also sealed under the SRK (noDA): power cuts cannot lock the boot out.
+         * False on volumes enrolled before trustboot wrote SRK tokens, or sealed while the SRK was
+         * unusable. */
+        json_object_object_add(v, "srk_token", json_object_new_boolean(tb_luks_tpm2_srk_covers_all(device)));
         json_object_array_add(c->a, v);
         if (k < 0)
                 problem(c->r, "%s (%s): its systemd-tpm2 tokens cannot be read", device, name);
@@ -308,7 +304,7 @@ int tb_status_collect(const tb_status_options *o, struct json_object **ret, bool
         int sb, setup;
 
         if (!r.root || !r.problems)
-                return -ENOMEM;
+                return tb_log_oom();
         sb = read_bool_var(o->efivars, "SecureBoot");
         setup = read_bool_var(o->efivars, "SetupMode");
         json_object_object_add(r.root, "secure_boot", sb >= 0 ? json_object_new_boolean(sb) : NULL);

@@ -67,20 +67,27 @@ static char *unknown_attribute(const char *uri) {
 }
 
 char *tb_pkcs11_display_uri(const char *uri) {
-        char *out = strdup(uri), *q, *v;
+        static const char key[] = "pin-value=";
+        const char *q = strchr(uri, '?'), *p = uri, *v;
+        size_t n_pins = 0;
+        char *out, *o;
 
+        /* Blank every pin-value in the query; the rest of the URI is what the user wrote. A value
+         * shorter than the mask makes the string longer: room for the mask once per value. */
+        for (v = q; v && (v = strstr(v, key)); v += strlen(key))
+                n_pins++;
+        out = o = malloc(strlen(uri) + 3 * n_pins + 1);
         if (!out)
                 return NULL;
-        q = strchr(out, '?');
-        /* Blank every pin-value in the query; the rest of the URI is what the user wrote. */
-        for (v = q; v && (v = strstr(v, "pin-value=")); ) {
-                char *end = v + strlen("pin-value=");
-                size_t n = strcspn(end, "&");
-
-                memmove(end + 3, end + n, strlen(end + n) + 1);
-                memcpy(end, "***", 3);
-                v = end;
+        for (v = q; v && (v = strstr(v, key)); v = p) {
+                v += strlen(key);
+                memcpy(o, p, (size_t)(v - p));
+                o += v - p;
+                memcpy(o, "***", 3);
+                o += 3;
+                p = v + strcspn(v, "&");
         }
+        strcpy(o, p);
         return out;
 }
 
@@ -200,6 +207,17 @@ static int get_pin(P11KitUri *uri, const PKCS11_TOKEN *t, const char *shown, cha
         return -ENOKEY;
 }
 
+/* A locked PIN refuses the right PIN too, so the message must not read as "try again": it says
+ * who unlocks it. Tokens differ there: an HSM's or smart card's security officer resets the user
+ * PIN; a TPM-backed token (tpm2-pkcs11) is locked by the TPM's dictionary-attack protection, which
+ * ends after its recovery time or is cleared with the TPM's lockout authorization. */
+static int pin_locked(const char *shown, const PKCS11_TOKEN *t) {
+        tb_err("%s: token '%s': its user PIN is locked after too many wrong PINs: the token refuses every login, "
+               "the right PIN too, until it is unlocked (by its security officer; a TPM-backed token when the "
+               "TPM's dictionary-attack lockout ends or is cleared)", shown, t->label);
+        return -EKEYREVOKED;
+}
+
 static int login(P11KitUri *uri, PKCS11_SLOT *slot, const char *shown, bool rw) {
         PKCS11_TOKEN *t = slot->token;
         char pin[PIN_MAX];
@@ -216,11 +234,8 @@ static int login(P11KitUri *uri, PKCS11_SLOT *slot, const char *shown, bool rw) 
                 return 0;
         if (PKCS11_is_logged_in(slot, 0, &logged_in) == 0 && logged_in)
                 return 0;
-        if (t->userPinLocked) {
-                tb_err("%s: token '%s': the user PIN is locked (too many wrong PINs); its security officer must "
-                       "reset it", shown, t->label);
-                return -EKEYREVOKED;
-        }
+        if (t->userPinLocked)
+                return pin_locked(shown, t);
         r = get_pin(uri, t, shown, pin);
         if (r < 0)
                 return r;
@@ -237,9 +252,7 @@ static int login(P11KitUri *uri, PKCS11_SLOT *slot, const char *shown, bool rw) 
                 tb_err("%s: token '%s': wrong PIN", shown, t->label);
                 return -EACCES;
         case CKR_PIN_LOCKED:
-                tb_err("%s: token '%s': the user PIN is locked (too many wrong PINs); its security officer must "
-                       "reset it", shown, t->label);
-                return -EKEYREVOKED;
+                return pin_locked(shown, t);
         default:
                 tb_err("%s: token '%s': login failed (PKCS#11 error 0x%lx)", shown, t->label, reason);
                 return -EACCES;

@@ -25,7 +25,9 @@ static int find_info(const char *s, size_t len, const char **ret, size_t *ret_le
         e = memmem(p, (size_t)(end - p), " ####", 5);
         if (!e)
                 e = end;
-        e = memchr(p, '\0', (size_t)(e - p)) ?: e;
+        const char *nul = memchr(p, '\0', (size_t)(e - p));
+        if (nul)
+                e = nul;
         *ret = p;
         *ret_len = (size_t)(e - p);
         return 0;

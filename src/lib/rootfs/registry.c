@@ -1378,7 +1378,7 @@ TB_DEFINE_CLEANUP(struct archive *, archive_read_free)
 static int read_archive(const char *path, archive_files *out) {
         _cleanup_(archive_read_freep) struct archive *a = archive_read_new();
         _cleanup_(freep) uint8_t *buf = malloc(1 << 20);
-        const char *tmpdir = getenv("TMPDIR");
+        const char *tmpdir = tb_tmpdir_default();
         struct archive_entry *e;
         int r;
 
@@ -1412,7 +1412,7 @@ static int read_archive(const char *path, archive_files *out) {
                 out->v = m;
                 m = &out->v[out->n++];
                 *m = (member_file){ .name = strdup(archive_entry_pathname(e)), .fd = -1 };
-                m->fd = open(tmpdir && *tmpdir ? tmpdir : "/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                m->fd = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
                 if (!m->name || m->fd < 0)
                         return m->name ? tb_log_errno(negative_errno(), "cannot create a temp file") : tb_log_oom();
                 for (;;) {

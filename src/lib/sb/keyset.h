@@ -20,6 +20,7 @@ typedef struct tb_keyset_options {
  * every EFI binary, and the PCR policy signing key. */
 #define TB_KEYSET_DB_KEY "db.key"
 #define TB_KEYSET_DB_CERT "db.pem"
+#define TB_KEYSET_KEK_CERT "KEK.pem" /* signs dbx updates (`trustboot dbx add`) */
 #define TB_KEYSET_PCR_KEY "tpm2-pcr-private.pem"
 /* The signed variables systemd-boot enrolls from loader/keys/auto/, NULL-terminated. */
 extern const char *const tb_keyset_auth_files[];

@@ -137,6 +137,37 @@ static bool fs_type_ok(const char *fs) {
         return true;
 }
 
+/* The systemd-tpm2 tokens of one TPM keyslot: the legacy-primary token first (systemd-cryptsetup
+ * 252 tries tokens in order and gives up at the first that fails to load), then the SRK token
+ * (systemd >= 254 and trustboot, which try it first). Either may be absent (empty blob). */
+static int write_tokens(struct crypt_device *cd, const char *device, const tb_tpm2_sealed *legacy,
+                        const tb_tpm2_sealed *srk, int slot) {
+        const tb_tpm2_sealed *which[] = { legacy, srk };
+        int written = 0;
+
+        for (size_t i = 0; i < ARRAY_SIZE(which); i++) {
+                _cleanup_(freep) char *token = NULL;
+                int r;
+
+                if (!which[i] || which[i]->blob.len == 0)
+                        continue;
+                r = tb_luks_token_format(which[i], slot, &token);
+                if (r < 0)
+                        return tb_log_errno(r, "%s: cannot build the systemd-tpm2 token", device);
+                r = crypt_token_json_set(cd, CRYPT_ANY_TOKEN, token);
+                if (r < 0)
+                        return tb_log_errno(r, "%s: cannot store the systemd-tpm2 token", device);
+                tb_info("%s: TPM2 keyslot %d, systemd-tpm2 token %d (%s)", device, slot, r,
+                        i == 0 ? "legacy primary" : "SRK");
+                written++;
+        }
+        if (written == 0) {
+                tb_err("%s: no sealed secret to write a systemd-tpm2 token for", device);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 /* The KDF of a TPM keyslot. Its passphrase is a 256-bit random secret: a slow KDF would add
  * nothing but boot time. */
 static const struct crypt_pbkdf_type tpm_slot_pbkdf = {
@@ -149,7 +180,6 @@ static const struct crypt_pbkdf_type tpm_slot_pbkdf = {
 int tb_luks_format(const char *device, const tb_luks_enroll *e) {
         _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
         _cleanup_(tb_buf_wipep) tb_buf pass = TB_BUF_INIT;
-        _cleanup_(freep) char *token = NULL;
         struct crypt_params_luks2 params = { .label = e->label, .sector_size = 512 };
         uint8_t vk[VOLUME_KEY_SIZE];
         int r, slot;
@@ -186,18 +216,10 @@ int tb_luks_format(const char *device, const tb_luks_enroll *e) {
                 r = tb_log_errno(slot, "%s: cannot add the TPM keyslot", device);
                 goto out;
         }
-        r = tb_luks_token_format(e->sealed, slot, &token);
-        if (r < 0) {
-                tb_log_errno(r, "%s: cannot build the systemd-tpm2 token", device);
-                goto out;
-        }
         step(e, "luks-token");
-        r = crypt_token_json_set(cd, CRYPT_ANY_TOKEN, token);
-        if (r < 0) {
-                tb_log_errno(r, "%s: cannot store the systemd-tpm2 token", device);
+        r = write_tokens(cd, device, e->sealed, e->sealed_srk, slot);
+        if (r < 0)
                 goto out;
-        }
-        tb_info("%s: TPM2 keyslot %d, systemd-tpm2 token %d", device, slot, r);
         if (e->recovery_key) {
                 r = add_recovery_slot(cd, device, vk, e->recovery_key);
                 if (r < 0)
@@ -225,6 +247,55 @@ int tb_luks_recovery_key_generate(char out[TB_LUKS_RECOVERY_KEY_SIZE]) {
         out[n] = 0;
         OPENSSL_cleanse(k, sizeof(k));
         return 0;
+}
+
+/* A systemd-tpm2 token, in the order they are tried. */
+typedef struct token_ref {
+        int id;
+        int slot; /* -1: the token does not parse */
+        bool srk;
+} token_ref;
+
+/* CD's systemd-tpm2 tokens in unseal order: SRK tokens first (nothing DA-protected on their way:
+ * they work in lockout and a power cut after them is not counted), then the others, each group
+ * in token order. Tokens that do not parse come last (unlock_token() says why it skips them). */
+static size_t unseal_order(struct crypt_device *cd, token_ref out[TOKENS_MAX]) {
+        size_t n = 0;
+
+        for (int pass = 0; pass < 2; pass++)
+                for (int id = 0; id < TOKENS_MAX; id++) {
+                        _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
+                        const char *json;
+                        int slot = -1;
+                        bool srk;
+
+                        if (crypt_token_json_get(cd, id, &json) < 0)
+                                continue;
+                        if (tb_luks_token_parse(json, strlen(json), &s, &slot) < 0)
+                                slot = -1;
+                        srk = slot >= 0 && s.srk.len > 0;
+                        if (srk != (pass == 0))
+                                continue;
+                        out[n++] = (token_ref){ .id = id, .slot = slot, .srk = srk };
+                }
+        return n;
+}
+
+/* Whether an SRK token's failure R leaves the legacy token on the same keyslot worth a try: only
+ * when the SRK itself failed (missing, another key: -EREMOTE; the TPM refused to load under it:
+ * -EIO). Any refusal of this boot's state (policy, signature file, PIN) the legacy token would
+ * only repeat — after a dictionary-attack protected load, and with a second error line. */
+static bool state_refused(int r) {
+        return r != -EREMOTE && r != -EIO;
+}
+
+static bool slot_in(uint64_t set, int slot) {
+        return slot >= 0 && slot < 64 && (set & (UINT64_C(1) << slot));
+}
+
+static void slot_add(uint64_t *set, int slot) {
+        if (slot >= 0 && slot < 64)
+                *set |= UINT64_C(1) << slot;
 }
 
 static int unlock_token(struct crypt_device *cd, const char *device, const char *name, int id, const char *json,
@@ -283,21 +354,32 @@ static int unlock_token(struct crypt_device *cd, const char *device, const char 
 int tb_luks_unlock(const char *device, const char *name, const tb_luks_unlock_params *p) {
         _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
         _cleanup_(tb_tpm2_freep) tb_tpm2 *tpm = NULL;
+        token_ref order[TOKENS_MAX];
+        uint64_t refused = 0;
+        size_t n;
         int r, result = -ENOKEY;
 
         r = open_device(device, true, &cd);
         if (r < 0)
                 return r;
-        for (int id = 0; id < TOKENS_MAX; id++) {
+        n = unseal_order(cd, order);
+        for (size_t i = 0; i < n; i++) {
                 const char *json;
 
-                if (crypt_token_json_get(cd, id, &json) < 0)
+                if (!order[i].srk && slot_in(refused, order[i].slot)) {
+                        tb_debug("%s: token %d: keyslot %d's SRK token was refused, the legacy one is not tried",
+                                 device, order[i].id, order[i].slot);
                         continue;
-                r = unlock_token(cd, device, name, id, json, &tpm, p);
+                }
+                if (crypt_token_json_get(cd, order[i].id, &json) < 0)
+                        continue;
+                r = unlock_token(cd, device, name, order[i].id, json, &tpm, p);
                 if (r >= 0)
                         return r;
                 if (r != -ENOKEY)
                         result = r;
+                if (order[i].srk && state_refused(r))
+                        slot_add(&refused, order[i].slot);
                 /* A wrong PIN counts towards the TPM's lockout: do not try it on other tokens. */
                 if (r == -EACCES || r == -ENODEV)
                         break;
@@ -327,6 +409,27 @@ bool tb_luks_has_tpm2_token(const char *device, char **ret_label) {
                 return true;
         }
         return false;
+}
+
+bool tb_luks_tpm2_srk_covers_all(const char *device) {
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+        uint64_t slots = 0, srk = 0;
+
+        crypt_set_log_callback(NULL, crypt_log_cb, NULL);
+        if (crypt_init(&cd, device) < 0 || crypt_load(cd, CRYPT_LUKS2, NULL) < 0)
+                return false;
+        for (int id = 0; id < TOKENS_MAX; id++) {
+                _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
+                const char *json;
+                int slot;
+
+                if (crypt_token_json_get(cd, id, &json) < 0 || tb_luks_token_parse(json, strlen(json), &s, &slot) < 0)
+                        continue;
+                slot_add(&slots, slot);
+                if (s.srk.len > 0)
+                        slot_add(&srk, slot);
+        }
+        return slots != 0 && slots == srk;
 }
 
 bool tb_luks_is_active(const char *name) {
@@ -371,6 +474,18 @@ int tb_luks_foreach_tpm2_volume(tb_luks_volume_fn fn, void *userdata) {
 
 /* ---- PCR key rotation: a second TPM2 keyslot and token (issue 18) ---- */
 
+/* Token ID of CD as a systemd-tpm2 token, parsed into S (and its keyslot into *RET_SLOT, may be
+ * NULL): 0; -ENOENT where there is no token or one of another type; the parser's error else. */
+static int tpm2_token_get(struct crypt_device *cd, int id, tb_tpm2_sealed *s, int *ret_slot) {
+        const char *json;
+        int r;
+
+        if (crypt_token_json_get(cd, id, &json) < 0)
+                return -ENOENT;
+        r = tb_luks_token_parse(json, strlen(json), s, ret_slot);
+        return r == -EMEDIUMTYPE ? -ENOENT : r;
+}
+
 /* Whether the token S is bound (signed policy) to the PCR public key KEY. */
 static bool token_bound_to(const tb_tpm2_sealed *s, EVP_PKEY *key) {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
@@ -384,24 +499,29 @@ static bool token_bound_to(const tb_tpm2_sealed *s, EVP_PKEY *key) {
 static int volume_key_from_tpm(struct crypt_device *cd, const tb_luks_unlock_params *p, EVP_PKEY *skip,
                                uint8_t vk[VOLUME_KEY_SIZE]) {
         _cleanup_(tb_tpm2_freep) tb_tpm2 *tpm = NULL;
+        token_ref order[TOKENS_MAX];
+        uint64_t refused = 0;
+        size_t n = unseal_order(cd, order);
         int result = -ENOKEY;
 
-        for (int id = 0; id < TOKENS_MAX; id++) {
+        for (size_t i = 0; i < n; i++) {
                 _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
                 _cleanup_(tb_buf_wipep) tb_buf pass = TB_BUF_INIT;
                 uint8_t secret[TB_TPM2_SECRET_SIZE];
                 size_t vk_size = VOLUME_KEY_SIZE;
-                const char *json;
                 int r, slot;
 
-                if (crypt_token_json_get(cd, id, &json) < 0 ||
-                    tb_luks_token_parse(json, strlen(json), &s, &slot) < 0 || s.pin || token_bound_to(&s, skip))
+                if (tpm2_token_get(cd, order[i].id, &s, &slot) < 0 || s.pin || token_bound_to(&s, skip))
                         continue; /* PIN tokens: not for an unattended rotation */
+                if (!order[i].srk && slot_in(refused, slot))
+                        continue;
                 if (!tpm && (r = tb_tpm2_open(p->tpm2_device, &tpm)) < 0)
                         return r;
                 r = tb_tpm2_unseal(tpm, &s, NULL, p->signature_path, secret);
                 if (r < 0) {
                         result = r;
+                        if (order[i].srk && state_refused(r))
+                                slot_add(&refused, slot);
                         continue;
                 }
                 r = secret_passphrase(secret, &pass);
@@ -415,11 +535,23 @@ static int volume_key_from_tpm(struct crypt_device *cd, const tb_luks_unlock_par
         return result;
 }
 
-int tb_luks_add_tpm2_token(const char *device, const tb_tpm2_sealed *sealed, const uint8_t *secret,
-                           const tb_luks_unlock_params *p) {
+/* After a failed write_tokens(): the tokens it did write for SLOT go with the keyslot. */
+static void remove_slot_tokens(struct crypt_device *cd, int slot) {
+        for (int id = 0; id < TOKENS_MAX; id++) {
+                _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
+                const char *json;
+                int ts;
+
+                if (crypt_token_json_get(cd, id, &json) >= 0 && tb_luks_token_parse(json, strlen(json), &s, &ts) >= 0 &&
+                    ts == slot)
+                        (void)crypt_token_json_set(cd, id, NULL);
+        }
+}
+
+int tb_luks_add_tpm2_token(const char *device, const tb_tpm2_sealed *sealed, const tb_tpm2_sealed *sealed_srk,
+                           const uint8_t *secret, const tb_luks_unlock_params *p) {
         _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
         _cleanup_(tb_buf_wipep) tb_buf pass = TB_BUF_INIT;
-        _cleanup_(freep) char *token = NULL;
         uint8_t vk[VOLUME_KEY_SIZE];
         int r, slot;
 
@@ -446,31 +578,30 @@ int tb_luks_add_tpm2_token(const char *device, const tb_tpm2_sealed *sealed, con
                 r = tb_log_errno(slot, "%s: cannot add the new TPM keyslot", device);
                 goto out;
         }
-        r = tb_luks_token_format(sealed, slot, &token);
-        if (r >= 0)
-                r = crypt_token_json_set(cd, CRYPT_ANY_TOKEN, token);
+        r = write_tokens(cd, device, sealed, sealed_srk, slot);
         if (r < 0) {
-                tb_log_errno(r, "%s: cannot store the new systemd-tpm2 token", device);
+                remove_slot_tokens(cd, slot);
                 (void)crypt_keyslot_destroy(cd, slot); /* no keyslot without its token */
                 goto out;
         }
-        tb_info("%s: new TPM2 keyslot %d, systemd-tpm2 token %d", device, slot, r);
 out:
         OPENSSL_cleanse(vk, sizeof(vk));
         return r;
 }
 
 int tb_luks_format_sealed(tb_tpm2 *tpm, const tb_tpm2_seal_params *seal, const char *device, tb_luks_enroll *e) {
-        _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed sealed = TB_TPM2_SEALED_INIT;
+        _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed sealed = TB_TPM2_SEALED_INIT, srk = TB_TPM2_SEALED_INIT;
         uint8_t secret[TB_TPM2_SECRET_SIZE];
         int r;
 
-        r = tb_tpm2_seal(tpm, seal, secret, &sealed);
+        r = tb_tpm2_seal_pair(tpm, seal, secret, &sealed, &srk);
         if (r >= 0) {
                 e->sealed = &sealed;
+                e->sealed_srk = &srk;
                 e->secret = secret;
                 r = tb_luks_format(device, e);
                 e->sealed = NULL;
+                e->sealed_srk = NULL;
                 e->secret = NULL;
         }
         OPENSSL_cleanse(secret, sizeof(secret));
@@ -497,14 +628,11 @@ int tb_luks_tpm2_pcr_keys(const char *device, tb_luks_pcr_keys *ret) {
         for (int id = 0; id < TOKENS_MAX; id++) {
                 _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
                 _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
-                const char *json;
                 bool seen = false;
                 tb_buf *n;
 
-                if (crypt_token_json_get(cd, id, &json) < 0)
-                        continue;
-                r = tb_luks_token_parse(json, strlen(json), &s, NULL);
-                if (r == -EMEDIUMTYPE)
+                r = tpm2_token_get(cd, id, &s, NULL);
+                if (r == -ENOENT)
                         continue;
                 if (r < 0)
                         return tb_log_errno(r, "%s: token %d: cannot parse", device, id);
@@ -554,10 +682,9 @@ int tb_luks_remove_tpm2_pcr_key(const char *device, const uint8_t *old_pem, size
                 return r;
         for (int id = 0; id < TOKENS_MAX; id++) {
                 _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
-                const char *json;
                 int slot;
 
-                if (crypt_token_json_get(cd, id, &json) < 0 || tb_luks_token_parse(json, strlen(json), &s, &slot) < 0)
+                if (tpm2_token_get(cd, id, &s, &slot) < 0)
                         continue;
                 if (token_bound_to(&s, old)) {
                         ids[n] = id;
@@ -588,17 +715,27 @@ int tb_luks_remove_tpm2_pcr_key(const char *device, const uint8_t *old_pem, size
                                "first (the old key's token stays)", device);
                 return -EKEYREJECTED;
         }
-        /* Token first: a keyslot left without its token if we stop here is only dead weight, a
-         * token naming a destroyed keyslot would be tried at every boot. */
+        /* Tokens first: a keyslot left without its token if we stop here is only dead weight, a
+         * token naming a destroyed keyslot would be tried at every boot. The legacy and the SRK token
+         * of one secret share a keyslot: it goes once both are gone. */
         for (int i = 0; i < n; i++) {
                 r = crypt_token_json_set(cd, ids[i], NULL);
                 if (r < 0)
                         return tb_log_errno(r, "%s: cannot remove systemd-tpm2 token %d", device, ids[i]);
+                tb_info("%s: removed systemd-tpm2 token %d (the old PCR key)", device, ids[i]);
+                removed++;
+        }
+        for (int i = 0; i < n; i++) {
+                bool done = false;
+
+                for (int j = 0; j < i; j++)
+                        done |= slots[j] == slots[i];
+                if (done)
+                        continue;
                 r = crypt_keyslot_destroy(cd, slots[i]);
                 if (r < 0)
-                        return tb_log_errno(r, "%s: cannot remove keyslot %d (its token is gone)", device, slots[i]);
-                tb_info("%s: removed systemd-tpm2 token %d and keyslot %d (the old PCR key)", device, ids[i], slots[i]);
-                removed++;
+                        return tb_log_errno(r, "%s: cannot remove keyslot %d (its tokens are gone)", device, slots[i]);
+                tb_info("%s: removed keyslot %d (the old PCR key)", device, slots[i]);
         }
         return removed;
 }

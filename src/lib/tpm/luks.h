@@ -13,7 +13,9 @@
 typedef struct tb_luks_enroll {
         const char *label;
         const char *uuid;             /* NULL: a random one */
-        const tb_tpm2_sealed *sealed; /* the token to write */
+        const tb_tpm2_sealed *sealed; /* the token to write (legacy primary; empty blob: none) */
+        const tb_tpm2_sealed *sealed_srk; /* NULL, or the same secret under the SRK: a second token on
+                                           * the same keyslot, written after the first */
         const uint8_t *secret;        /* TB_TPM2_SECRET_SIZE bytes sealed in SEALED */
         const char *recovery_key;     /* NULL: no recovery keyslot */
         const char *mkfs;             /* NULL, or a file system type to create inside */
@@ -29,8 +31,8 @@ typedef struct tb_luks_enroll {
  * argon2id recovery keyslot. Logs what failed. */
 int tb_luks_format(const char *device, const tb_luks_enroll *e);
 
-/* The encrypt step in one: seals a fresh secret in TPM to SEAL's PCR binding, then formats DEVICE
- * with it (E's sealed and secret are filled in here; its other fields as for tb_luks_format()).
+/* The encrypt step in one: seals a fresh secret in TPM to SEAL's PCR binding (twice: legacy primary
+ * and SRK, tb_tpm2_seal_pair()), then formats DEVICE with it (E's sealed and secret are filled in here; its other fields as for tb_luks_format()).
  * The secret is wiped before returning. What fails is logged by the step that fails. */
 int tb_luks_format_sealed(tb_tpm2 *tpm, const tb_tpm2_seal_params *seal, const char *device, tb_luks_enroll *e);
 
@@ -49,18 +51,26 @@ typedef struct tb_luks_unlock_params {
 
 /* Unseals DEVICE's systemd-tpm2 token and activates it as NAME, or with NAME == NULL only
  * checks that the unsealed key opens its keyslot (no device-mapper needed). Returns the
- * keyslot. -ENOKEY if DEVICE has no usable systemd-tpm2 token. */
+ * keyslot. -ENOKEY if DEVICE has no usable systemd-tpm2 token. SRK tokens are tried first (no
+ * dictionary-attack protected authorization: they work in lockout and leave no trace a power cut
+ * could count); a legacy token on the same keyslot only if its SRK token failed for a reason of
+ * the SRK (missing, another key), never after a policy refusal. */
 int tb_luks_unlock(const char *device, const char *name, const tb_luks_unlock_params *p);
 
 /* PCR key rotation: unseals DEVICE's existing systemd-tpm2 token (P: TPM device, signature
  * file; tokens with a PIN are not used) to get the volume key, then adds a keyslot opened by
- * SECRET and the systemd-tpm2 token SEALED (bound to the new PCR key). The old token stays until
- * removed. Logs. */
-int tb_luks_add_tpm2_token(const char *device, const tb_tpm2_sealed *sealed, const uint8_t *secret,
-                           const tb_luks_unlock_params *p);
+ * SECRET and the systemd-tpm2 token SEALED (bound to the new PCR key), and SEALED_SRK's (may be NULL)
+ * on the same keyslot. The old tokens stay until removed. Logs. */
+int tb_luks_add_tpm2_token(const char *device, const tb_tpm2_sealed *sealed, const tb_tpm2_sealed *sealed_srk,
+                           const uint8_t *secret, const tb_luks_unlock_params *p);
 
 /* Whether DEVICE is LUKS2 with a systemd-tpm2 token, and its label (may be NULL; free()). */
 bool tb_luks_has_tpm2_token(const char *device, char **ret_label);
+
+/* Whether every TPM keyslot of DEVICE that a systemd-tpm2 token opens has a token sealed under
+ * the SRK (the one whose unseal makes no dictionary-attack protected authorization). False
+ * without systemd-tpm2 tokens. */
+bool tb_luks_tpm2_srk_covers_all(const char *device);
 
 /* Whether a device-mapper volume NAME is active (false without device-mapper). */
 bool tb_luks_is_active(const char *name);

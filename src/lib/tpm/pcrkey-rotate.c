@@ -37,7 +37,7 @@ static int add_one(const char *device, const char *name, void *userdata) {
         struct ctx *c = userdata;
         const tb_pcrkey_rotate *o = c->o;
         _cleanup_(tb_tpm2_freep) tb_tpm2 *tpm = NULL;
-        _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed sealed = TB_TPM2_SEALED_INIT;
+        _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed sealed = TB_TPM2_SEALED_INIT, srk = TB_TPM2_SEALED_INIT;
         uint8_t secret[TB_TPM2_SECRET_SIZE];
         tb_luks_unlock_params up = { .tpm2_device = o->tpm2_device, .signature_path = o->signature };
         tb_tpm2_seal_params sp = {
@@ -63,11 +63,11 @@ static int add_one(const char *device, const char *name, void *userdata) {
         r = tb_tpm2_open(o->tpm2_device, &tpm);
         if (r < 0)
                 return r;
-        r = tb_tpm2_seal(tpm, &sp, secret, &sealed);
+        r = tb_tpm2_seal_pair(tpm, &sp, secret, &sealed, &srk);
         tb_tpm2_free(tpm); /* the unseal opens its own context */
         tpm = NULL;
         if (r >= 0)
-                r = tb_luks_add_tpm2_token(device, &sealed, secret, &up);
+                r = tb_luks_add_tpm2_token(device, &sealed, &srk, secret, &up);
         OPENSSL_cleanse(secret, sizeof(secret));
         if (r < 0)
                 return r;

@@ -279,17 +279,9 @@ static int marshal_blob(const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub, tb_b
         return tb_buf_append(out, buf, off);
 }
 
-int tb_tpm2_seal(tb_tpm2 *t, const tb_tpm2_seal_params *p, uint8_t secret[TB_TPM2_SECRET_SIZE],
-                 tb_tpm2_sealed *ret) {
-        _cleanup_(handle_flush) handle primary = HANDLE_INIT(t), session = HANDLE_INIT(t);
-        _cleanup_(esys_freep) TPM2B_PRIVATE *priv = NULL;
-        _cleanup_(esys_freep) TPM2B_PUBLIC *pub = NULL;
-        TPM2B_SENSITIVE_CREATE sensitive = { 0 };
-        TPM2B_PUBLIC tmpl = { 0 };
-        TPM2B_DATA outside = { 0 };
-        TPML_PCR_SELECTION creation_pcr = { 0 };
-        uint16_t alg = TPM2_ALG_ECC;
-        TSS2_RC rc;
+/* What the token records about the policy, shared by both seals of one secret: checks the PIN,
+ * computes the policy hash (reading literal PCRs now) and copies the PCR key. */
+static int seal_prepare(tb_tpm2 *t, const tb_tpm2_seal_params *p, tb_tpm2_sealed *ret) {
         int r;
 
         if (p->pin) {
@@ -317,29 +309,35 @@ int tb_tpm2_seal(tb_tpm2 *t, const tb_tpm2_seal_params *p, uint8_t secret[TB_TPM
                 tb_err("PCR public key: not an RSA public key in PEM format");
         if (r < 0)
                 return r;
-        if (p->pubkey_pem) {
-                r = tb_buf_append(&ret->pubkey_pem, p->pubkey_pem, p->pubkey_pem_len);
-                if (r < 0)
-                        return r;
-        }
+        if (p->pubkey_pem)
+                return tb_buf_append(&ret->pubkey_pem, p->pubkey_pem, p->pubkey_pem_len);
+        return 0;
+}
 
-        r = create_primary(t, alg, &primary);
-        if (r == -EOPNOTSUPP) {
-                tb_debug("TPM: no ECC P-256 primary key, falling back to RSA");
-                alg = TPM2_ALG_RSA;
-                r = create_primary(t, alg, &primary);
-        }
-        if (r < 0)
-                return r;
-        ret->primary_alg = alg;
-        r = start_session(t, primary.tr, TPM2_SE_HMAC,
+/* Seals SECRET under PARENT with the policy in RET (seal_prepare()) into RET's blob. Nothing is
+ * logged: the TPM's answer is in *RC for the caller to judge (a lockout is not an error everywhere). */
+static int create_sealed(tb_tpm2 *t, const tb_tpm2_seal_params *p, ESYS_TR parent,
+                         const uint8_t secret[TB_TPM2_SECRET_SIZE], tb_tpm2_sealed *ret, TSS2_RC *rc) {
+        _cleanup_(handle_flush) handle session = HANDLE_INIT(t);
+        _cleanup_(esys_freep) TPM2B_PRIVATE *priv = NULL;
+        _cleanup_(esys_freep) TPM2B_PUBLIC *pub = NULL;
+        TPM2B_SENSITIVE_CREATE sensitive = { 0 };
+        TPM2B_PUBLIC tmpl = { 0 };
+        TPM2B_DATA outside = { 0 };
+        TPML_PCR_SELECTION creation_pcr = { 0 };
+        int r;
+
+        *rc = TSS2_RC_SUCCESS;
+        r = start_session(t, parent, TPM2_SE_HMAC,
                           TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION, &session);
         if (r < 0)
                 return r;
 
         tmpl.publicArea.type = TPM2_ALG_KEYEDHASH;
         tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
-        /* No USERWITHAUTH: only the policy session can authorize the unseal. */
+        /* No USERWITHAUTH: only the policy session can authorize the unseal. No NODA either: with a
+         * PIN (PolicyAuthValue) the TPM's dictionary-attack protection is what limits guessing; without
+         * one the policy session never uses the auth value, so the unseal is not DA-checked anyway. */
         tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT;
         tmpl.publicArea.authPolicy.size = TB_TPM2_DIGEST_SIZE;
         memcpy(tmpl.publicArea.authPolicy.buffer, ret->policy_hash, TB_TPM2_DIGEST_SIZE);
@@ -351,24 +349,267 @@ int tb_tpm2_seal(tb_tpm2 *t, const tb_tpm2_seal_params *p, uint8_t secret[TB_TPM
                 tb_tpm2_pin_auth_value(p->pin, sensitive.sensitive.userAuth.buffer);
         }
         sensitive.sensitive.data.size = TB_TPM2_SECRET_SIZE;
-        if (RAND_priv_bytes(sensitive.sensitive.data.buffer, TB_TPM2_SECRET_SIZE) != 1) {
-                OPENSSL_cleanse(&sensitive, sizeof(sensitive));
+        memcpy(sensitive.sensitive.data.buffer, secret, TB_TPM2_SECRET_SIZE);
+        *rc = Esys_Create(t->esys, parent, ESYS_TR_PASSWORD, session.tr, ESYS_TR_NONE, &sensitive, &tmpl, &outside,
+                          &creation_pcr, &priv, &pub, NULL, NULL, NULL);
+        OPENSSL_cleanse(&sensitive, sizeof(sensitive));
+        if (*rc != TSS2_RC_SUCCESS)
+                return -EIO;
+        return marshal_blob(priv, pub, &ret->blob);
+}
+
+/* Under systemd's legacy transient primary (what systemd-cryptsetup 252 recreates to unseal). Its
+ * template has no NODA, so loading under it — and creating under it — is a dictionary-attack
+ * protected authorization (Part 1 "Dictionary Attack Protection"; libtpms IsDAExempted): refused
+ * in lockout, and it marks the power cycle so that an unorderly shutdown counts as a failure. */
+static int seal_legacy(tb_tpm2 *t, const tb_tpm2_seal_params *p, const uint8_t secret[TB_TPM2_SECRET_SIZE],
+                       tb_tpm2_sealed *ret, TSS2_RC *rc) {
+        _cleanup_(handle_flush) handle primary = HANDLE_INIT(t);
+        uint16_t alg = TPM2_ALG_ECC;
+        TPM2B_SENSITIVE_CREATE sensitive = { 0 };
+        TPM2B_PUBLIC tmpl;
+        TPM2B_DATA outside = { 0 };
+        TPML_PCR_SELECTION creation_pcr = { 0 };
+
+        for (;;) {
+                primary_template(alg, &tmpl);
+                *rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                         &sensitive, &tmpl, &outside, &creation_pcr, &primary.tr, NULL, NULL, NULL,
+                                         NULL);
+                if (*rc == TSS2_RC_SUCCESS)
+                        break;
+                primary.tr = ESYS_TR_NONE;
+                if (alg == TPM2_ALG_RSA || rc_base(*rc) == TPM2_RC_BAD_AUTH)
+                        return -EIO;
+                tb_debug("TPM: no ECC P-256 primary key, falling back to RSA");
+                alg = TPM2_ALG_RSA;
+        }
+        ret->primary_alg = alg;
+        return create_sealed(t, p, primary.tr, secret, ret, rc);
+}
+
+/* The TCG SRK template (EK Credential Profile L-2 / L-1, as systemd >= 254 persists it): the
+ * legacy template plus NODA. */
+static void srk_template(uint16_t alg, TPM2B_PUBLIC *ret) {
+        primary_template(alg, ret);
+        ret->publicArea.objectAttributes |= TPMA_OBJECT_NODA;
+}
+
+/* Whether the key at the SRK handle can be our parent and keeps the boot path out of the TPM's
+ * dictionary-attack protection: a restricted decryption (storage) key bound to this TPM, usable
+ * with its auth value, with NODA. Someone else's key of another kind is left alone. */
+static bool srk_suitable(const TPMT_PUBLIC *p) {
+        const TPMA_OBJECT need = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_FIXEDTPM |
+                                 TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA;
+
+        return (p->type == TPM2_ALG_ECC || p->type == TPM2_ALG_RSA) && (p->objectAttributes & need) == need &&
+               !(p->objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT);
+}
+
+typedef enum srk_problem {
+        SRK_OK,
+        SRK_OWNER_AUTH, /* the owner hierarchy has an auth value: we cannot create or persist keys */
+        SRK_UNSUITABLE, /* 0x81000001 holds another kind of key */
+        SRK_NV_FULL,    /* no room for another persistent object */
+        SRK_FAILED,     /* anything else (logged) */
+} srk_problem;
+
+/* The persistent SRK at TB_TPM2_SRK_HANDLE, created and persisted first if absent, as systemd's
+ * tpm2_get_or_create_srk() does (CreatePrimary + EvictControl under the owner hierarchy, which is
+ * a permanent handle and exempt from dictionary-attack protection). */
+static srk_problem get_or_create_srk(tb_tpm2 *t, handle *ret) {
+        _cleanup_(handle_flush) handle transient = HANDLE_INIT(t);
+        _cleanup_(esys_freep) TPM2B_PUBLIC *pub = NULL;
+        TSS2_RC rc;
+
+        ret->persistent = true;
+        rc = Esys_TR_FromTPMPublic(t->esys, TB_TPM2_SRK_HANDLE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &ret->tr);
+        if (rc != TSS2_RC_SUCCESS) {
+                TPM2B_SENSITIVE_CREATE sensitive = { 0 };
+                TPM2B_PUBLIC tmpl;
+                TPM2B_DATA outside = { 0 };
+                TPML_PCR_SELECTION creation_pcr = { 0 };
+                uint16_t alg = TPM2_ALG_ECC;
+
+                ret->tr = ESYS_TR_NONE;
+                if (rc_base(rc) != TPM2_RC_HANDLE) {
+                        tpm_error(rc, "reading the SRK");
+                        return SRK_FAILED;
+                }
+                for (;;) {
+                        srk_template(alg, &tmpl);
+                        rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                                ESYS_TR_NONE, &sensitive, &tmpl, &outside, &creation_pcr,
+                                                &transient.tr, NULL, NULL, NULL, NULL);
+                        if (rc == TSS2_RC_SUCCESS)
+                                break;
+                        transient.tr = ESYS_TR_NONE;
+                        if (rc_base(rc) == TPM2_RC_BAD_AUTH)
+                                return SRK_OWNER_AUTH;
+                        if (alg == TPM2_ALG_RSA) {
+                                tpm_error(rc, "creating the SRK");
+                                return SRK_FAILED;
+                        }
+                        alg = TPM2_ALG_RSA;
+                }
+                rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, transient.tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                       ESYS_TR_NONE, TB_TPM2_SRK_HANDLE, &ret->tr);
+                if (rc != TSS2_RC_SUCCESS) {
+                        ret->tr = ESYS_TR_NONE;
+                        if (rc_base(rc) == TPM2_RC_BAD_AUTH)
+                                return SRK_OWNER_AUTH;
+                        if (rc_base(rc) == TPM2_RC_NV_SPACE)
+                                return SRK_NV_FULL;
+                        if (rc_base(rc) != TPM2_RC_NV_DEFINED) {
+                                tpm_error(rc, "persisting the SRK");
+                                return SRK_FAILED;
+                        }
+                        /* Persisted by someone else meanwhile (systemd-tpm2-setup): use theirs. */
+                        rc = Esys_TR_FromTPMPublic(t->esys, TB_TPM2_SRK_HANDLE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                                   ESYS_TR_NONE, &ret->tr);
+                        if (rc != TSS2_RC_SUCCESS) {
+                                ret->tr = ESYS_TR_NONE;
+                                tpm_error(rc, "reading the SRK");
+                                return SRK_FAILED;
+                        }
+                } else
+                        tb_info("TPM: created the SRK at 0x%08x (TCG template, noDA)", TB_TPM2_SRK_HANDLE);
+        }
+        rc = Esys_ReadPublic(t->esys, ret->tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL);
+        if (rc != TSS2_RC_SUCCESS) {
+                tpm_error(rc, "reading the SRK's public area");
+                return SRK_FAILED;
+        }
+        return srk_suitable(&pub->publicArea) ? SRK_OK : SRK_UNSUITABLE;
+}
+
+/* Under the SRK, the token naming it as systemd >= 254 does (tpm2_srk = the ESYS_TR serialization).
+ * Loading under a NODA parent and unsealing through a policy that does not use the auth value make
+ * no dictionary-attack protected authorization: no lockout refuses it, no power cut counts. */
+static srk_problem seal_srk(tb_tpm2 *t, const tb_tpm2_seal_params *p, const uint8_t secret[TB_TPM2_SECRET_SIZE],
+                            tb_tpm2_sealed *ret) {
+        _cleanup_(handle_flush) handle srk = HANDLE_INIT(t);
+        _cleanup_(esys_freep) TPM2B_PUBLIC *pub = NULL;
+        _cleanup_(esys_freep) uint8_t *ser = NULL;
+        size_t ser_len = 0;
+        srk_problem sp;
+        TSS2_RC rc;
+        int r;
+
+        sp = get_or_create_srk(t, &srk);
+        if (sp != SRK_OK)
+                return sp;
+        rc = Esys_ReadPublic(t->esys, srk.tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL);
+        if (rc == TSS2_RC_SUCCESS)
+                rc = Esys_TR_Serialize(t->esys, srk.tr, &ser, &ser_len);
+        if (rc != TSS2_RC_SUCCESS) {
+                tpm_error(rc, "serializing the SRK");
+                return SRK_FAILED;
+        }
+        ret->primary_alg = pub->publicArea.type;
+        r = tb_buf_append(&ret->srk, ser, ser_len);
+        if (r < 0)
+                return SRK_FAILED;
+        r = create_sealed(t, p, srk.tr, secret, ret, &rc);
+        if (r < 0) {
+                if (rc_base(rc) == TPM2_RC_BAD_AUTH || rc_base(rc) == TPM2_RC_AUTH_FAIL) {
+                        tb_warn("TPM: the SRK at 0x%08x has an authorization value", TB_TPM2_SRK_HANDLE);
+                        return SRK_UNSUITABLE;
+                }
+                if (rc != TSS2_RC_SUCCESS)
+                        tpm_error(rc, "sealing the secret under the SRK");
+                return SRK_FAILED;
+        }
+        return SRK_OK;
+}
+
+int tb_tpm2_seal(tb_tpm2 *t, const tb_tpm2_seal_params *p, uint8_t secret[TB_TPM2_SECRET_SIZE],
+                 tb_tpm2_sealed *ret) {
+        TSS2_RC rc;
+        int r;
+
+        r = seal_prepare(t, p, ret);
+        if (r < 0)
+                return r;
+        if (RAND_priv_bytes(secret, TB_TPM2_SECRET_SIZE) != 1) {
                 tb_err("cannot generate a random secret");
                 return -EIO;
         }
-        rc = Esys_Create(t->esys, primary.tr, ESYS_TR_PASSWORD, session.tr, ESYS_TR_NONE, &sensitive, &tmpl,
-                         &outside, &creation_pcr, &priv, &pub, NULL, NULL, NULL);
-        if (rc == TSS2_RC_SUCCESS)
-                memcpy(secret, sensitive.sensitive.data.buffer, TB_TPM2_SECRET_SIZE);
-        OPENSSL_cleanse(&sensitive, sizeof(sensitive));
-        if (rc != TSS2_RC_SUCCESS)
-                return tpm_error(rc, "sealing the secret");
-
-        r = marshal_blob(priv, pub, &ret->blob);
+        r = seal_legacy(t, p, secret, ret, &rc);
         if (r < 0) {
                 OPENSSL_cleanse(secret, TB_TPM2_SECRET_SIZE);
-                return r;
+                if (rc != TSS2_RC_SUCCESS)
+                        return tpm_error(rc, "sealing the secret");
         }
+        return r;
+}
+
+static int copy_prepared(const tb_tpm2_sealed *from, tb_tpm2_sealed *to) {
+        memcpy(to->policy_hash, from->policy_hash, sizeof(to->policy_hash));
+        to->bank = from->bank;
+        to->pcr_mask = from->pcr_mask;
+        to->pubkey_pcr_mask = from->pubkey_pcr_mask;
+        to->pin = from->pin;
+        return tb_buf_append(&to->pubkey_pem, from->pubkey_pem.data, from->pubkey_pem.len);
+}
+
+int tb_tpm2_seal_pair(tb_tpm2 *t, const tb_tpm2_seal_params *p, uint8_t secret[TB_TPM2_SECRET_SIZE],
+                      tb_tpm2_sealed *ret_legacy, tb_tpm2_sealed *ret_srk) {
+        static const char *const srk_why[] = {
+                [SRK_OWNER_AUTH] = "the owner hierarchy has an authorization value",
+                [SRK_UNSUITABLE] = "the key at 0x81000001 is not a noDA storage key without authorization value",
+                [SRK_NV_FULL] = "no room for a persistent key",
+                [SRK_FAILED] = "the TPM refused",
+        };
+        srk_problem sp;
+        TSS2_RC rc = TSS2_RC_SUCCESS;
+        int r, legacy;
+
+        r = seal_prepare(t, p, ret_legacy);
+        if (r >= 0)
+                r = copy_prepared(ret_legacy, ret_srk);
+        if (r < 0)
+                return r;
+        if (RAND_priv_bytes(secret, TB_TPM2_SECRET_SIZE) != 1) {
+                tb_err("cannot generate a random secret");
+                return -EIO;
+        }
+        /* The SRK first: it also tells whether the owner hierarchy is usable at all. */
+        sp = seal_srk(t, p, secret, ret_srk);
+        if (sp != SRK_OK) {
+                tb_buf_free(&ret_srk->blob);
+                tb_buf_free(&ret_srk->srk);
+        }
+        legacy = seal_legacy(t, p, secret, ret_legacy, &rc);
+        if (legacy < 0) {
+                tb_buf_free(&ret_legacy->blob);
+                bool lockout = rc_base(rc) == TPM2_RC_LOCKOUT, owner_auth = rc_base(rc) == TPM2_RC_BAD_AUTH;
+
+                if (sp == SRK_OK && (lockout || owner_auth)) {
+                        /* The node's own boot path needs only the SRK token; refusing would leave an
+                         * interrupted install unrepeatable until the TPM's lockout recovery passed. */
+                        tb_warn("TPM: %s: sealed under the SRK only (systemd-cryptsetup 252 cannot open this volume; "
+                                "trustboot and systemd >= 254 can)",
+                                lockout ? "in dictionary-attack lockout" : "the owner hierarchy has an authorization value");
+                        return 0;
+                }
+                OPENSSL_cleanse(secret, TB_TPM2_SECRET_SIZE);
+                if (sp == SRK_OWNER_AUTH || owner_auth) {
+                        tb_err("TPM: the owner hierarchy has an authorization value: systemd's tokens need the empty "
+                               "one to create their keys (clear it, or persist an SRK at 0x%08x)", TB_TPM2_SRK_HANDLE);
+                        return -EACCES;
+                }
+                if (lockout) {
+                        tb_err("TPM: in dictionary-attack lockout and no SRK to seal under (%s): wait for the TPM's "
+                               "recovery time or reset it with the lockout authorization", srk_why[sp]);
+                        return -EACCES;
+                }
+                return rc != TSS2_RC_SUCCESS ? tpm_error(rc, "sealing the secret") : legacy;
+        }
+        if (sp != SRK_OK)
+                tb_warn("TPM: no SRK token (%s): this volume unlocks through systemd's legacy primary key only, whose "
+                        "use the TPM's dictionary-attack protection counts (repeated power cuts can lock it out)",
+                        srk_why[sp]);
         return 0;
 }
 
@@ -720,6 +961,12 @@ int tb_tpm2_unseal(tb_tpm2 *t, const tb_tpm2_sealed *s, const char *pin, const c
         rc = Esys_Load(t->esys, primary.tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &sealed.tr);
         if (rc != TSS2_RC_SUCCESS) {
                 sealed.tr = ESYS_TR_NONE;
+                if (rc_base(rc) == TPM2_RC_LOCKOUT) {
+                        /* Loading under the legacy primary (no NODA) is dictionary-attack protected. */
+                        tb_err("TPM: in dictionary-attack lockout: cannot load the sealed object under the legacy "
+                               "primary key (no SRK token for it)");
+                        return -EACCES;
+                }
                 tb_err("TPM: cannot load the sealed object (sealed by another TPM or owner?): %s",
                        Tss2_RC_Decode(rc));
                 return -EIO;

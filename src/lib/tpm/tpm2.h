@@ -1,6 +1,6 @@
 /* tpm2.h — seal a secret in the TPM against a signed PCR policy and unseal it, the way systemd
  * does for its systemd-tpm2 LUKS2 tokens. We seal as 252 does (legacy transient primary key) and
- * unseal 252…257 tokens: legacy primary or the SRK at a persistent handle (tpm2_srk, 254+), the
+ * as 254+ does (the persistent SRK), and unseal 252…257 tokens: legacy primary or the SRK at a persistent handle (tpm2_srk, 254+), the
  * blob optionally carrying an import seed (offline enrollment with --tpm2-device-key). */
 #pragma once
 
@@ -56,6 +56,21 @@ typedef struct tb_tpm2_seal_params {
  * [PolicyAuthValue], and returns the secret and the sealed object. */
 int tb_tpm2_seal(tb_tpm2 *t, const tb_tpm2_seal_params *p, uint8_t secret[TB_TPM2_SECRET_SIZE],
                  tb_tpm2_sealed *ret);
+
+/* The persistent handle of the shared Storage Root Key (TCG "Provisioning Guidance", systemd's
+ * TPM2_SRK_HANDLE). */
+#define TB_TPM2_SRK_HANDLE 0x81000001u
+
+/* One fresh random secret sealed twice, for two systemd-tpm2 tokens on the same keyslot:
+ * RET_LEGACY under the legacy primary (systemd-cryptsetup 252 recreates it to unseal; its use is
+ * dictionary-attack protected) and RET_SRK under the persistent SRK (noDA, created and persisted
+ * if absent; nothing on its unseal path is DA-protected — what the boot path uses). If the SRK is
+ * unusable (owner hierarchy with an auth value, another kind of key at TB_TPM2_SRK_HANDLE, NV full)
+ * RET_SRK's blob stays empty, with a warning; if the legacy seal is refused for a lockout or an
+ * owner auth value while the SRK one worked, RET_LEGACY's blob stays empty, with a warning. Both
+ * failing is an error (one line; -EACCES for lockout or owner auth). */
+int tb_tpm2_seal_pair(tb_tpm2 *t, const tb_tpm2_seal_params *p, uint8_t secret[TB_TPM2_SECRET_SIZE],
+                      tb_tpm2_sealed *ret_legacy, tb_tpm2_sealed *ret_srk);
 
 /* Unseals S under the legacy primary key, or under the persistent key S->srk names after checking
  * that the TPM holds that very key there. With a signed policy, the signature for the current PCR state is looked up in
