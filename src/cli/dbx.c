@@ -124,13 +124,13 @@ static int dbx_add(int argc, char **argv) {
                 return TB_EXIT_FAILURE;
 
         for (size_t i = 0; i < n_images; i++)
-                if ((r = add_image(images[i], &owner, &esl)) < 0)
+                if (add_image(images[i], &owner, &esl) < 0)
                         return TB_EXIT_FAILURE;
         for (size_t i = 0; i < n_certs; i++)
-                if ((r = add_cert(certs[i], &owner, &esl)) < 0)
+                if (add_cert(certs[i], &owner, &esl) < 0)
                         return TB_EXIT_FAILURE;
         for (size_t i = 0; i < n_hashes; i++)
-                if ((r = add_hash(hashes[i], &owner, &esl)) < 0)
+                if (add_hash(hashes[i], &owner, &esl) < 0)
                         return TB_EXIT_FAILURE;
 
         r = tb_signer_load(kek_key, kek_cert, &signer);

@@ -92,8 +92,9 @@ int cli_pkcs11_pin_prompt(const char *token_label, char *buf, size_t size) {
         r = cli_read_secret(prompt, &pin);
         if (r < 0)
                 return r;
-        if (strlen(pin) >= size)
+        size_t len = strlen(pin);
+        if (len >= size)
                 return -E2BIG;
-        strcpy(buf, pin);
+        memcpy(buf, pin, len + 1);
         return 0;
 }

@@ -177,32 +177,10 @@ otmp="$(mktemp -d "$oracle/tmp/tb-257.XXXXXX")"
 on_exit "rm -rf '$otmp'"
 cp active.efi "$otmp/uki.efi"
 cp keys/tpm2-pcr-private.pem "$otmp/key.pem"
-# The sections the 257 stub measures for each profile (VirtualSize bytes; the base sections before
-# the first .profile, overridden by the profile's own), as systemd-measure arguments, and each
+# The sections the 257 stub measures for each profile, as systemd-measure arguments, and each
 # profile's .pcrsig: pefile in the oracle chroot.
-chroot "$oracle" python3 - "${otmp#"$oracle"}" <<'PY' || fail "cannot read the UKI's sections in the oracle chroot"
-import pefile, sys
-d = sys.argv[1]
-MEASURED = (".linux", ".osrel", ".cmdline", ".initrd", ".ucode", ".splash", ".dtb", ".uname", ".sbat", ".pcrpkey", ".profile")
-pe = pefile.PE(d + "/uki.efi", fast_load=True)
-secs = [(s.Name.rstrip(b"\0").decode(), s.get_data()[: s.Misc_VirtualSize]) for s in pe.sections]
-starts = [i for i, (n, _) in enumerate(secs) if n == ".profile"] or [len(secs)]
-def first(rng):
-    out = {}
-    for n, data in rng:
-        out.setdefault(n, data)
-    return out
-base = first(secs[: starts[0]])
-for p in range(len(starts)):
-    end = starts[p + 1] if p + 1 < len(starts) else len(secs)
-    sel = dict(base); sel.update(first(secs[starts[p]:end]))
-    with open(f"{d}/p{p}.args", "w") as args:
-        for n, data in sel.items():
-            if n in MEASURED and data:
-                open(f"{d}/p{p}{n}", "wb").write(data)
-                args.write(f"--{n[1:]}={d}/p{p}{n}\n")
-    open(f"{d}/p{p}.pcrsig", "wb").write(sel[".pcrsig"].rstrip(b"\0"))
-PY
+chroot "$oracle" python3 - "${otmp#"$oracle"}" uki.efi <"$TB_SRCDIR/tests/interop/lib/uki-profiles.py" ||
+  fail "cannot read the UKI's sections in the oracle chroot"
 [ -f "$otmp/p1.args" ] || fail "the installed UKI has no profile 1"
 # check_pcr N GUEST_VALUE: profile N's prediction by trustboot and by systemd-measure 257 equal the
 # guest's PCR 11; its .pcrsig is what systemd-measure 257 signs for those sections (default phases,

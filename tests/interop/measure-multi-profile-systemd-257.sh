@@ -11,16 +11,12 @@
 #  3. Refusals: --cmd-lines-v2 on a 252 stub, a profile the UKI lacks, --profile on a 252-stub UKI.
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/synthetic-rootfs.sh"
-need mmdebstrap python3 openssl
-root="$(bash "$(dirname "$0")/../images/systemd-oracle.sh" --release trixie)" || fail "no systemd 257 chroot"
-cd "$WORK"
-synthetic_rootfs root
-"$TRUSTBOOT" genkey Test -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
-export SOURCE_DATE_EPOCH=1700000000
-in="$(mktemp -d "$root/tmp/tb-profiles.XXXXXX")"
-on_exit "rm -rf '$in'"
-cin="${in#"$root"}"
-stub257="$root/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
+need python3 openssl
+. "$(dirname "$0")/lib/oracle257.sh"
+synthetic_build_inputs
+oracle_tmpdir in profiles
+cin="$(oracle_path "$in")"
+stub257="$ORACLE/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
 BANKS=(--bank=sha1 --bank=sha256 --bank=sha384 --bank=sha512)
 
 # 1. trustboot's multi-profile UKI
@@ -43,7 +39,7 @@ PY
 cp "$uki" "$in/v2.efi"
 cp keys/tpm2-pcr-private.pem "$in/pcr.pem"
 
-chroot "$root" ukify inspect "$cin/v2.efi" >inspect.txt 2>inspect.err || fail "ukify inspect: $(tail -n1 inspect.err)"
+chroot "$ORACLE" ukify inspect "$cin/v2.efi" >inspect.txt 2>inspect.err || fail "ukify inspect: $(tail -n1 inspect.err)"
 [ "$(grep -c '^\.profile:' inspect.txt)" = 3 ] && [ "$(grep -c '^\.pcrsig:' inspect.txt)" = 3 ] &&
   [ "$(grep -c '^\.cmdline:' inspect.txt)" = 3 ] || fail "ukify inspect does not list 3 profiles: $(grep '^\.' inspect.txt | tr '\n' ' ')"
 for want in "ID=profile-0" "TITLE=trustboot (rd.debug)" "TITLE=trustboot (My Entry)" \
@@ -52,36 +48,13 @@ for want in "ID=profile-0" "TITLE=trustboot (rd.debug)" "TITLE=trustboot (My Ent
 done
 
 # The sections the 257 stub measures for profile N, written as systemd-measure arguments.
-chroot "$root" python3 - "$cin" v2.efi 3 <<'PY' || fail "cannot split the UKI into profiles"
-import pefile, sys
-d, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-MEASURED = (".linux", ".osrel", ".cmdline", ".initrd", ".ucode", ".splash", ".dtb", ".uname", ".sbat", ".pcrpkey", ".profile")
-pe = pefile.PE(f"{d}/{name}", fast_load=True)
-secs = [(s.Name.rstrip(b"\0").decode(), s.get_data()[: s.Misc_VirtualSize]) for s in pe.sections]
-starts = [i for i, (n, _) in enumerate(secs) if n == ".profile"]
-assert len(starts) == count, starts
-def first(rng):
-    out = {}
-    for n, data in rng:
-        out.setdefault(n, data)
-    return out
-base = first(secs[: starts[0]])
-for p in range(count):
-    end = starts[p + 1] if p + 1 < count else len(secs)
-    sel = dict(base); sel.update(first(secs[starts[p]:end]))
-    with open(f"{d}/p{p}.args", "w") as args:
-        for n, data in sel.items():
-            if n in MEASURED and data:
-                open(f"{d}/p{p}{n}", "wb").write(data)
-                args.write(f"--{n[1:]}={d}/p{p}{n}\n")
-    open(f"{d}/p{p}.pcrsig", "wb").write(sel[".pcrsig"].rstrip(b"\0"))
-PY
+chroot "$ORACLE" python3 - "$cin" v2.efi 3 <"$(dirname "$0")/lib/uki-profiles.py" || fail "cannot split the UKI into profiles"
 for n in 0 1 2; do
   mapfile -t a <"$in/p$n.args"
-  chroot "$root" /usr/lib/systemd/systemd-measure calculate "${a[@]}" "${BANKS[@]}" --json=short >sd.json
+  chroot "$ORACLE" /usr/lib/systemd/systemd-measure calculate "${a[@]}" "${BANKS[@]}" --json=short >sd.json
   "$TRUSTBOOT" measure calculate --uki="$uki" --profile=$n "${BANKS[@]}" --json=short >tb.json
   cmp -s sd.json tb.json || fail "profile $n: systemd-measure 257 says $(cut -c1-120 sd.json), trustboot $(cut -c1-120 tb.json)"
-  chroot "$root" /usr/lib/systemd/systemd-measure sign "${a[@]}" "${BANKS[@]}" --private-key="$cin/pcr.pem" --json=short |
+  chroot "$ORACLE" /usr/lib/systemd/systemd-measure sign "${a[@]}" "${BANKS[@]}" --private-key="$cin/pcr.pem" --json=short |
     tr -d '\n' >sd.sig
   cmp -s sd.sig "$in/p$n.pcrsig" || fail "profile $n: its .pcrsig is not what systemd-measure 257 signs for its sections"
   echo "ok   profile $n: PCR 11 and .pcrsig as systemd-measure 257 ($(wc -l <"$in/p$n.args") sections)"
@@ -92,7 +65,7 @@ cmp -s p0.txt default.txt || fail "--uki without --profile is not profile 0"
 
 # 2. ukify's multi-profile UKI, ukify's own --measure output as the oracle
 head -c 70000 /dev/urandom >"$in/linux"; head -c 90000 /dev/urandom >"$in/initrd"
-chroot "$root" sh -ec "cd $cin
+chroot "$ORACLE" sh -ec "cd $cin
   ukify build --profile='ID=one
 TITLE=One' --cmdline='quiet one' --output=p1.efi
   ukify build --profile='ID=two' --cmdline='quiet two' --uname=6.12.0-two --output=p2.efi

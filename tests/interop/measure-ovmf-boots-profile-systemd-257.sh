@@ -8,29 +8,19 @@
 # --phase=` (the busybox init extends no phase). The profile-0 entry boots the base command line
 # and PCR 11 of profile 0. ~2 × 25 s TCG.
 . "$(dirname "$0")/lib/pe.sh"
-need qemu-system-x86_64 mmdebstrap openssl python3 swtpm
-OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd
-OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd
-SNAKEOIL=/usr/share/ovmf/PkKek-1-snakeoil
-for f in "$OVMF_CODE" "$OVMF_VARS" "$SNAKEOIL.key" "$SNAKEOIL.pem" /bin/busybox; do
-  [ -f "$f" ] || { echo "SKIP: $f is missing (ovmf, busybox-static)" >&2; exit 77; }
-done
-kernel=$(debian_kernel)
-[ -n "$kernel" ] || { echo "SKIP: no Debian kernel (no mirror reachable)" >&2; exit 77; }
-root="$(bash "$(dirname "$0")/../images/systemd-oracle.sh" --release trixie)" || fail "no systemd 257 chroot"
-efi="$root/usr/lib/systemd/boot/efi"
-
-openssl rsa -in "$SNAKEOIL.key" -passin pass:snakeoil -out "$WORK/snakeoil.key" 2>/dev/null ||
-  fail "cannot decrypt the snakeoil key"
+need qemu-system-x86_64 openssl python3 swtpm
+ovmf_snakeoil
+. "$(dirname "$0")/lib/oracle257.sh"
+efi="$ORACLE/usr/lib/systemd/boot/efi"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/pcr.pem" 2>/dev/null
 # A root file system whose /init reports what the stub gave the kernel, then powers off.
 rfs="$WORK/rootfs"
 mkdir -p "$rfs/bin" "$rfs/proc" "$rfs/sys" "$rfs/boot" "$rfs/etc"
 cp /bin/busybox "$rfs/bin/"
-cp "$kernel" "$rfs/boot/vmlinuz"
+cp "$KERNEL" "$rfs/boot/vmlinuz"
 # Debian's cloud kernel has efivarfs as a (Debian-signed) module: the stub's StubProfile is read there.
-efivarfs=$(ls "$(dirname "$kernel")"/../lib/modules/*/kernel/fs/efivarfs/efivarfs.ko 2>/dev/null | head -n1)
-[ -n "$efivarfs" ] || fail "no efivarfs.ko beside $kernel"
+efivarfs=$(ls "$(dirname "$KERNEL")"/../lib/modules/*/kernel/fs/efivarfs/efivarfs.ko 2>/dev/null | head -n1)
+[ -n "$efivarfs" ] || fail "no efivarfs.ko beside $KERNEL"
 cp "$efivarfs" "$rfs/efivarfs.ko"
 printf 'ID=trustboot-test\nVERSION_ID=1\n' >"$rfs/etc/os-release"
 cat >"$rfs/init" <<'SH'

@@ -8,10 +8,7 @@
 . "$(dirname "$0")/lib/synthetic-rootfs.sh"
 need python3
 stub=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
-cd "$WORK"
-synthetic_rootfs root
-"$TRUSTBOOT" genkey Test -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
-export SOURCE_DATE_EPOCH=1700000000
+synthetic_build_inputs
 python3 - "$stub" stub259.efi <<'PY'
 import sys
 d = open(sys.argv[1], "rb").read()

@@ -11,22 +11,21 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 : "${TRUSTBOOT:?}"
-for tool in swtpm openssl mmdebstrap; do
+for tool in swtpm openssl; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool not available"; exit 77; }
 done
-root="$(bash "$here/../images/systemd-oracle.sh" --release trixie)" || { echo "FAIL: no systemd 257 chroot"; exit 1; }
-version="$(chroot "$root" /usr/lib/systemd/systemd-measure --version | head -n1)"
-case "$version" in "systemd 257"*) ;; *) echo "FAIL: the oracle is $version, not 257"; exit 1 ;; esac
+. "$here/lib/oracle257.sh"
+oracle_check_257 /usr/lib/systemd/systemd-measure
 
-tmp="$(mktemp -d "$root/tmp/tb-measure.XXXXXX")"
+tmp="$(mktemp -d "$ORACLE/tmp/tb-measure.XXXXXX")"
 . "$here/lib/swtpm.sh"
 trap 'swtpm_stop; rm -rf "$tmp"' EXIT
 swtpm_start "$tmp/tpm"
 
 # Paths under the chroot, as the oracle sees them.
-in_root() { local a out=(); for a in "$@"; do out+=("${a//"$root"/}"); done; printf '%s\0' "${out[@]}"; }
-sdm() { local a; mapfile -d '' a < <(in_root "$@"); chroot "$root" /usr/lib/systemd/systemd-measure "${a[@]}"; }
-oracle="$version"
+in_root() { local a out=(); for a in "$@"; do out+=("${a//"$ORACLE"/}"); done; printf '%s\0' "${out[@]}"; }
+sdm() { local a; mapfile -d '' a < <(in_root "$@"); chroot "$ORACLE" /usr/lib/systemd/systemd-measure "${a[@]}"; }
+oracle="$ORACLE_VERSION"
 SECTIONS=(osrel cmdline initrd ucode splash dtb uname sbat pcrpkey profile dtbauto hwids)
 TB_ARGS=(${TB_MEASURE_TB_ARGS:---stub-version=257})
 TPM=(--tpm2-device="swtpm:path=$tmp/tpm/sock")
@@ -52,16 +51,16 @@ make_uki() { # $1 = case dir
     # A second profile with its own command line and uname, joined as ukify does.
     p=(--profile="ID=p1" --cmdline="quiet profile-one $case" --uname="6.12.0-p1-$case" --output="$d/p1.efi")
     mapfile -d '' p < <(in_root "${p[@]}")
-    chroot "$root" ukify build "${p[@]}" >"$d/ukify-p1.log" 2>&1 || { echo "FAIL case $case: ukify build (profile) failed: $(tail -n3 "$d/ukify-p1.log")"; fail=1; return 0; }
+    chroot "$ORACLE" ukify build "${p[@]}" >"$d/ukify-p1.log" 2>&1 || { echo "FAIL case $case: ukify build (profile) failed: $(tail -n3 "$d/ukify-p1.log")"; fail=1; return 0; }
     u+=(--profile="ID=main" --join-profile="$d/p1.efi")
     profiles=2
   fi
   mapfile -d '' u < <(in_root "${u[@]}")
-  chroot "$root" ukify build "${u[@]}" >"$d/ukify.log" 2>&1 || { echo "FAIL case $case: ukify build failed: $(tail -n3 "$d/ukify.log")"; fail=1; return 0; }
+  chroot "$ORACLE" ukify build "${u[@]}" >"$d/ukify.log" 2>&1 || { echo "FAIL case $case: ukify build failed: $(tail -n3 "$d/ukify.log")"; fail=1; return 0; }
   # The oracle measures the UKI's own sections (each VirtualSize bytes, as the stub reads them) as
   # the 257 stub selects them for profile P: the first of each name before the first .profile,
   # overridden by the first of each name from the P-th .profile to the next (systemd's pe.c).
-  chroot "$root" python3 - "${d#"$root"}" "$profiles" <<'PY' || { echo "FAIL case $case: cannot read the ukify UKI"; fail=1; return 0; }
+  chroot "$ORACLE" python3 - "${d#"$ORACLE"}" "$profiles" <<'PY' || { echo "FAIL case $case: cannot read the ukify UKI"; fail=1; return 0; }
 import pefile, sys
 d, count = sys.argv[1], int(sys.argv[2])
 MEASURED = (".linux", ".osrel", ".cmdline", ".initrd", ".ucode", ".splash", ".dtb", ".uname", ".sbat", ".pcrpkey", ".profile")
@@ -87,11 +86,11 @@ for p in range(count):
 PY
   mapfile -t u <"$d/uki0.args"
   for a in "${args[@]}"; do case $a in --bank=*|--phase=*) u+=("$a") ;; esac; done
-  chroot "$root" /usr/lib/systemd/systemd-measure calculate "${u[@]}" --json=short >"$d/uki.short"
+  chroot "$ORACLE" /usr/lib/systemd/systemd-measure calculate "${u[@]}" --json=short >"$d/uki.short"
   if [ "$profiles" = 2 ]; then
     mapfile -t u <"$d/uki1.args"
     for a in "${args[@]}"; do case $a in --bank=*|--phase=*) u+=("$a") ;; esac; done
-    chroot "$root" /usr/lib/systemd/systemd-measure calculate "${u[@]}" --json=short >"$d/uki1.short"
+    chroot "$ORACLE" /usr/lib/systemd/systemd-measure calculate "${u[@]}" --json=short >"$d/uki1.short"
     uargs=(--uki="$d/uki.efi" --profile=1)
     for a in "${args[@]}"; do case $a in --bank=*|--phase=*) uargs+=("$a") ;; esac; done
     "$TRUSTBOOT" measure calculate "${uargs[@]}" --json=short >"$d/u1.short"

@@ -4,10 +4,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/synthetic-rootfs.sh"
 need xorriso fsck.fat mcopy mdir sbverify /lib/systemd/systemd-measure python3
-cd "$WORK"
-synthetic_rootfs root
-"$TRUSTBOOT" genkey Test -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
-export SOURCE_DATE_EPOCH=1700000000
+synthetic_build_inputs
 
 iso=$("$TRUSTBOOT" -q build-uki dir:root -t iso -d out -k keys -c rd.debug -s "My Entry: foo=bar" \
       --include-version-in-config --include-cmdline-in-config)

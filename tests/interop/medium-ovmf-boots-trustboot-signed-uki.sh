@@ -7,17 +7,7 @@
 need qemu-system-x86_64 cpio gzip openssl objdump
 : "${TB_PE_ADD_SECTIONS:?the pe-add-sections helper is not built}"
 
-OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd
-OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd
-SNAKEOIL=/usr/share/ovmf/PkKek-1-snakeoil
-for f in "$OVMF_CODE" "$OVMF_VARS" "$SNAKEOIL.key" "$SNAKEOIL.pem" /bin/busybox; do
-        [ -f "$f" ] || { echo "SKIP: $f is missing (ovmf, busybox-static)" >&2; exit 77; }
-done
-kernel=$(debian_kernel)
-[ -n "$kernel" ] || { echo "SKIP: no Debian kernel (no mirror reachable)" >&2; exit 77; }
-
-openssl rsa -in "$SNAKEOIL.key" -passin pass:snakeoil -out "$WORK/snakeoil.key" 2>/dev/null ||
-        fail "cannot decrypt the snakeoil key"
+ovmf_snakeoil
 mkdir -p "$WORK/initrd/bin" "$WORK/initrd/proc" "$WORK/esp/EFI/BOOT"
 cp /bin/busybox "$WORK/initrd/bin/"
 printf '#!/bin/busybox sh\necho "TRUSTBOOT-PE-MARKER booted"\n/bin/busybox poweroff -f\n' >"$WORK/initrd/init"
@@ -35,7 +25,7 @@ uki=$WORK/esp/EFI/BOOT/BOOTX64.EFI
 "$TB_PE_ADD_SECTIONS" "$SDBOOT_DIR/linuxx64.efi.stub" "$uki" --sign "$WORK/snakeoil.key" "$SNAKEOIL.pem" \
         --replace ".sbat=$WORK/sbat" ".osrel=$WORK/osrel" ".cmdline=$WORK/cmdline" ".uname=$WORK/uname" \
         ".pcrpkey=$WORK/pcrpkey" ".initrd=$WORK/initrd.img" ".pcrsig=$WORK/pcrsig" ".extra=$WORK/extra" \
-        ".linux=$kernel" || fail "pe-add-sections failed"
+        ".linux=$KERNEL" || fail "pe-add-sections failed"
 hdr=$(objdump -p "$uki" | awk '/^SizeOfHeaders/ { print $2 }')
 [ $((16#$hdr)) -gt $((0x400)) ] || fail "SizeOfHeaders 0x$hdr: the header area did not grow"
 

@@ -7,27 +7,24 @@
 # --sbat file has a byte-identical .sbat, and `trustboot inspect`/`verify` list its entries.
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/synthetic-rootfs.sh"
-need mmdebstrap python3 openssl
-root="$(bash "$(dirname "$0")/../images/systemd-oracle.sh" --release trixie)" || fail "no systemd 257 chroot"
-cd "$WORK"
-synthetic_rootfs root
-"$TRUSTBOOT" genkey Test -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
-export SOURCE_DATE_EPOCH=1700000000
-in="$(mktemp -d "$root/tmp/tb-ukify.XXXXXX")"
-on_exit "rm -rf '$in'"
+need python3 openssl
+. "$(dirname "$0")/lib/oracle257.sh"
+synthetic_build_inputs
+oracle_tmpdir in ukify
+cin="$(oracle_path "$in")"
 
 printf 'sbat,1,SBAT Version,sbat,1,https://github.com/rhboot/shim/blob/main/SBAT.md\ntrustboot-test,1,trustboot,trustboot-test,1,https://example.invalid\n' >"$in/user.sbat"
 cp root/boot/vmlinuz "$in/vmlinuz"
 for gen in 252 257; do
   stub=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
-  [ "$gen" = 257 ] && stub="$root$stub"
+  [ "$gen" = 257 ] && stub="$ORACLE$stub"
   "$TRUSTBOOT" -q build-uki dir:root -t uki -d "out$gen" -k keys --stub "$stub" --sbat "@$in/user.sbat" 2>/dev/null
   cp "out$gen/EFI/trustboot/norole.efi" "$in/uki$gen.efi"
   cp "$stub" "$in/stub$gen.efi"
-  chroot "$root" ukify build --stub="${in#"$root"}/stub$gen.efi" --linux="${in#"$root"}/vmlinuz" \
-    --sbat="@${in#"$root"}/user.sbat" --output="${in#"$root"}/ukify$gen.efi" >"ukify$gen.log" 2>&1 ||
+  chroot "$ORACLE" ukify build --stub="$cin/stub$gen.efi" --linux="$cin/vmlinuz" \
+    --sbat="@$cin/user.sbat" --output="$cin/ukify$gen.efi" >"ukify$gen.log" 2>&1 ||
     fail "ukify build on the $gen stub failed: $(tail -n2 "ukify$gen.log")"
-  chroot "$root" python3 - "${in#"$root"}" "$gen" <<'PY' || fail "the .sbat of the $gen-stub UKI is not ukify's"
+  chroot "$ORACLE" python3 - "$cin" "$gen" <<'PY' || fail "the .sbat of the $gen-stub UKI is not ukify's"
 import pefile, sys
 d, gen = sys.argv[1:]
 def sbat(path):
@@ -48,7 +45,7 @@ assert s[0].startswith("sbat,1,") and s[-1].startswith("trustboot-test,1,"), s
 PY
   "$TRUSTBOOT" verify --cert keys/db.pem "out$gen/EFI/trustboot/norole.efi" | contains "^  sbat: trustboot-test,1," ||
     fail "trustboot verify does not list the .sbat entries"
-  chroot "$root" ukify inspect "${in#"$root"}/uki$gen.efi" --json=short >"inspect$gen.json" 2>"inspect$gen.err" ||
+  chroot "$ORACLE" ukify inspect "$cin/uki$gen.efi" --json=short >"inspect$gen.json" 2>"inspect$gen.err" ||
     fail "ukify inspect of the $gen-stub UKI failed: $(tail -n1 "inspect$gen.err")"
   python3 - "inspect$gen.json" "$gen" root keys/tpm2-pcr-private.pem "$stub" <<'PY' || fail "ukify inspect of the $gen-stub UKI: see above"
 import hashlib, json, subprocess, sys

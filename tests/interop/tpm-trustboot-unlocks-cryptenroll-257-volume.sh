@@ -11,15 +11,14 @@
 # replaced by another key.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-for tool in swtpm mmdebstrap tpm2_getcap tpm2_pcrextend tpm2_evictcontrol cryptsetup openssl; do
+for tool in swtpm tpm2_getcap tpm2_pcrextend tpm2_evictcontrol cryptsetup openssl; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool not available"; exit 77; }
 done
-root="$(bash "$here/../images/systemd-oracle.sh" --release trixie)" || { echo "FAIL: no systemd 257 chroot"; exit 1; }
-version="$(chroot "$root" systemd-cryptenroll --version | head -n1)"
-case "$version" in "systemd 257"*) ;; *) echo "FAIL: the oracle is $version, not 257"; exit 1 ;; esac
+. "$here/lib/oracle257.sh"
+oracle_check_257 systemd-cryptenroll
 
 # The work dir (swtpm socket, images, keys) lives inside the chroot so that the oracle reaches it.
-export TMPDIR="$root/tmp"
+export TMPDIR="$ORACLE/tmp"
 . "$here/lib/common.sh"
 . "$here/lib/tpm2.sh"
 need_file "$SYSTEMD_MEASURE"
@@ -28,13 +27,21 @@ make_uki_inputs
 printf 'test-passphrase' > "$WORK/pass"
 chmod 600 "$WORK/pass"
 
-in_root() { printf '%s' "${1#"$root"}"; }
-TCTI_IN_ROOT="swtpm:path=$(in_root "$WORK/tpm/sock")"
+TCTI_IN_ROOT="swtpm:path=$(oracle_path "$WORK/tpm/sock")"
 
 luks_image() {
   truncate -s 20M "$1"
   cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
     --key-file "$WORK/pass" "$1"
+}
+
+# secret_volume X: $WORK/X.img with the base64 of $WORK/X.secret as keyslot 1, as systemd-cryptenroll
+# adds a TPM2 slot (for tokens this test writes itself).
+secret_volume() {
+  luks_image "$WORK/$1.img"
+  base64 -w0 "$WORK/$1.secret" > "$WORK/$1.pass"
+  cryptsetup luksAddKey --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$WORK/pass" \
+    "$WORK/$1.img" "$WORK/$1.pass"
 }
 # enroll IMAGE ARGS…: systemd-cryptenroll 257 in the chroot against our swtpm (or, with
 # --tpm2-device-key in ARGS, offline); the new PIN, if any, from $NEWPIN.
@@ -42,8 +49,8 @@ enroll() {
   local img=$1 dev=(--tpm2-device="$TCTI_IN_ROOT"); shift
   case "$*" in *--tpm2-device-key=*) dev=() ;; esac
   luks_image "$img"
-  chroot "$root" /usr/bin/env ${NEWPIN:+NEWPIN="$NEWPIN"} systemd-cryptenroll \
-    --unlock-key-file="$(in_root "$WORK/pass")" "${dev[@]}" "$@" "$(in_root "$img")" \
+  chroot "$ORACLE" /usr/bin/env ${NEWPIN:+NEWPIN="$NEWPIN"} systemd-cryptenroll \
+    --unlock-key-file="$(oracle_path "$WORK/pass")" "${dev[@]}" "$@" "$(oracle_path "$img")" \
     >"$WORK/enroll.log" 2>&1 || fail "systemd-cryptenroll 257 $* failed: $(tail -n3 "$WORK/enroll.log")"
   flush_all
   cryptsetup token export --token-id 0 "$img" > "$img.token"
@@ -61,18 +68,18 @@ enroll "$WORK/a.img" --tpm2-pcrs=7
 token_has "$WORK/a.img" tpm2_srk
 tpm2_getcap handles-persistent | grep -q 0x81000001 || fail "no SRK at 0x81000001 after the 257 enrollment"
 # B: signed PCR 11 policy only; 257 checks the signature by unsealing once at enrollment.
-enroll "$WORK/b.img" --tpm2-public-key="$(in_root "$WORK/pcr.pub.pem")" --tpm2-public-key-pcrs=11 \
-  --tpm2-signature="$(in_root "$WORK/sig.json")" --tpm2-pcrs=
+enroll "$WORK/b.img" --tpm2-public-key="$(oracle_path "$WORK/pcr.pub.pem")" --tpm2-public-key-pcrs=11 \
+  --tpm2-signature="$(oracle_path "$WORK/sig.json")" --tpm2-pcrs=
 token_has "$WORK/b.img" tpm2_pubkey
 token_lacks "$WORK/b.img" tpm2-pin
 # C: signed PCR 11 + PCR 7 + a PIN, salted by 257.
-NEWPIN=4711 enroll "$WORK/c.img" --tpm2-public-key="$(in_root "$WORK/pcr.pub.pem")" --tpm2-public-key-pcrs=11 \
-  --tpm2-signature="$(in_root "$WORK/sig.json")" --tpm2-pcrs=7 --tpm2-with-pin=yes
+NEWPIN=4711 enroll "$WORK/c.img" --tpm2-public-key="$(oracle_path "$WORK/pcr.pub.pem")" --tpm2-public-key-pcrs=11 \
+  --tpm2-signature="$(oracle_path "$WORK/sig.json")" --tpm2-pcrs=7 --tpm2-with-pin=yes
 token_has "$WORK/c.img" tpm2_salt
 grep -q '"tpm2-pin":true' "$WORK/c.img.token" || fail "C has no PIN token"
 # D: sealed without the TPM against the SRK's public key and PCR 7's value: the blob carries a seed.
 tpm2_readpublic -c 0x81000001 -o "$WORK/srk.tpm2b_public" >/dev/null
-enroll "$WORK/d.img" --tpm2-device-key="$(in_root "$WORK/srk.tpm2b_public")" \
+enroll "$WORK/d.img" --tpm2-device-key="$(oracle_path "$WORK/srk.tpm2b_public")" \
   --tpm2-pcrs="7:sha256=$(tpm2_pcrread sha256:7 | sed -n 's/.*7 *: 0x//p')"
 token_has "$WORK/d.img" tpm2_srk
 # E: by hand, in 257's shape, a salted PIN whose auth value SHA-256(base64(PBKDF2(PIN, salt)))
@@ -93,10 +100,7 @@ tpm2_create -C 0x81000001 -a 'fixedtpm|fixedparent' -L "$WORK/e.policy" -p "hex:
   -i "$WORK/e.secret" -u "$WORK/e.pub" -r "$WORK/e.priv" >/dev/null
 tpm2_readpublic -c 0x81000001 -t "$WORK/e.srk" >/dev/null
 flush_all
-luks_image "$WORK/e.img"
-base64 -w0 "$WORK/e.secret" > "$WORK/e.pass"
-cryptsetup luksAddKey --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$WORK/pass" \
-  "$WORK/e.img" "$WORK/e.pass"
+secret_volume e
 printf '{"type":"systemd-tpm2","keyslots":["1"],"tpm2-blob":"%s","tpm2-pcrs":[],"tpm2-pcr-bank":"sha256","tpm2-primary-alg":"ecc","tpm2-policy-hash":"%s","tpm2-pin":true,"tpm2_salt":"%s","tpm2_srk":"%s"}' \
   "$(cat "$WORK/e.priv" "$WORK/e.pub" | base64 -w0)" "$(od -An -tx1 -v "$WORK/e.policy" | tr -d ' \n')" \
   "$E_SALT" "$(base64 -w0 "$WORK/e.srk")" > "$WORK/e.token"
@@ -106,8 +110,8 @@ cryptsetup token import --json-file "$WORK/e.token" "$WORK/e.img"
 oracle_unlock() {
   local img=$1.oracle; shift
   cp --sparse=always "${img%.oracle}" "$img"
-  chroot "$root" /usr/bin/env "$@" systemd-cryptenroll --unlock-tpm2-device="$TCTI_IN_ROOT" \
-    --tpm2-device="$TCTI_IN_ROOT" --tpm2-pcrs= "$(in_root "$img")" >"$WORK/enroll.log" 2>&1 ||
+  chroot "$ORACLE" /usr/bin/env "$@" systemd-cryptenroll --unlock-tpm2-device="$TCTI_IN_ROOT" \
+    --tpm2-device="$TCTI_IN_ROOT" --tpm2-pcrs= "$(oracle_path "$img")" >"$WORK/enroll.log" 2>&1 ||
     fail "systemd 257 does not unlock the hand-made token $(basename "$img"): $(tail -n3 "$WORK/enroll.log")"
   flush_all
   cryptsetup token export --token-id 1 "$img" >/dev/null || fail "systemd 257 unlocked $(basename "$img") but added no token"
@@ -137,10 +141,7 @@ head -c 32 /dev/urandom > "$WORK/f.secret"
 tpm2_create -C 0x81000001 -a 'fixedtpm|fixedparent' -L "$WORK/f.policy" -i "$WORK/f.secret" \
   -u "$WORK/f.pub" -r "$WORK/f.priv" >/dev/null
 flush_all
-luks_image "$WORK/f.img"
-base64 -w0 "$WORK/f.secret" > "$WORK/f.pass"
-cryptsetup luksAddKey --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file "$WORK/pass" \
-  "$WORK/f.img" "$WORK/f.pass"
+secret_volume f
 printf '{"type":"systemd-tpm2","keyslots":["1"],"tpm2-blob":"%s","tpm2-pcrs":[],"tpm2-pcr-bank":"sha256","tpm2-primary-alg":"ecc","tpm2-policy-hash":"%s","tpm2_pubkey_pcrs":[11],"tpm2_pubkey":"%s","tpm2_srk":"%s"}' \
   "$(cat "$WORK/f.priv" "$WORK/f.pub" | base64 -w0)" "$(od -An -tx1 -v "$WORK/f.policy" | tr -d ' \n')" \
   "$(base64 -w0 "$WORK/pcr.pub.pem")" "$(base64 -w0 "$WORK/e.srk")" > "$WORK/f.token"
@@ -149,8 +150,8 @@ mkdir -p "$WORK/run/systemd"
 cp "$WORK/sig.json" "$WORK/run/systemd/tpm2-pcr-signature.json"
 cp --sparse=always "$WORK/f.img" "$WORK/f.img.oracle"
 unshare -m --propagation private sh -c 'mount --bind "$1" "$2/run" && shift 2 && exec chroot "$@"' sh \
-  "$WORK/run" "$root" "$root" systemd-cryptenroll --unlock-tpm2-device="$TCTI_IN_ROOT" \
-  --tpm2-device="$TCTI_IN_ROOT" --tpm2-pcrs= "$(in_root "$WORK/f.img.oracle")" >"$WORK/enroll.log" 2>&1 ||
+  "$WORK/run" "$ORACLE" "$ORACLE" systemd-cryptenroll --unlock-tpm2-device="$TCTI_IN_ROOT" \
+  --tpm2-device="$TCTI_IN_ROOT" --tpm2-pcrs= "$(oracle_path "$WORK/f.img.oracle")" >"$WORK/enroll.log" 2>&1 ||
   fail "systemd 257 does not unlock the hand-made exponent-0 token F: $(tail -n3 "$WORK/enroll.log")"
 flush_all
 cryptsetup token export --token-id 1 "$WORK/f.img.oracle" >/dev/null || fail "systemd 257 unlocked F but added no token"

@@ -11,9 +11,9 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/synthetic-rootfs.sh"
 . "$(dirname "$0")/lib/node.sh"
-need mmdebstrap sbverify python3
-oracle="$(bash "$(dirname "$0")/../images/systemd-oracle.sh" --release trixie)" || fail "no systemd 257 chroot"
-efi="$oracle/usr/lib/systemd/boot/efi"
+need sbverify python3
+. "$(dirname "$0")/lib/oracle257.sh"
+efi="$ORACLE/usr/lib/systemd/boot/efi"
 cd "$WORK"
 export SOURCE_DATE_EPOCH=1700000000
 "$TRUSTBOOT" genkey Test -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null

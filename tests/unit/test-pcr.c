@@ -342,6 +342,21 @@ static void uki_sections_follow_each_stub_generations_lookup_rules(void **state)
         assert_int_equal(tb_stub_gen_from_pe(pe), TB_STUB_252);
         assert_int_equal(tb_pe_section_read(pe, tb_pe_find_section(pe, ".sbat"), 4096, &sbat), 0);
 
+        /* the base runs up to the one .profile, profile 0 from it to the end; profile 1 is nowhere */
+        size_t n = tb_pe_n_sections(pe), prof = n, first, start, end;
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(tb_pe_section_at(pe, i)->name, ".profile") == 0)
+                        prof = i;
+        assert_true(prof + 1 < n);
+        tb_uki_profile_range(pe, 0, &first, &start, &end);
+        assert_int_equal(first, prof);
+        assert_int_equal(start, prof);
+        assert_int_equal(end, n);
+        tb_uki_profile_range(pe, 1, &first, &start, &end);
+        assert_int_equal(first, prof);
+        assert_int_equal(start, n);
+        assert_int_equal(end, n);
+
         for (int g = 0; g < 2; g++) {
                 enum tb_stub_gen gen = g == 0 ? TB_STUB_252 : TB_STUB_257;
                 _cleanup_(tb_pcr11_freep) tb_pcr11 *got = NULL, *want = NULL;

@@ -114,6 +114,37 @@ static void literal_pcrs_unseal_until_they_change(void **state) {
         tb_tpm2_sealed_done(&s);
 }
 
+/* One secret, two sealed objects: under the legacy primary and under the SRK, which is persisted
+ * at 0x81000001 on the first seal and reused (same serialization) on the next. */
+static void a_pair_seals_one_secret_under_both_keys(void **state) {
+        fx *f = *state;
+        tb_tpm2_seal_params p = { .pcr_mask = 1u << 7 };
+        tb_tpm2_sealed legacy = TB_TPM2_SEALED_INIT, srk = TB_TPM2_SEALED_INIT;
+        tb_tpm2_sealed legacy2 = TB_TPM2_SEALED_INIT, srk2 = TB_TPM2_SEALED_INIT;
+        uint8_t secret[TB_TPM2_SECRET_SIZE], secret2[TB_TPM2_SECRET_SIZE], back[TB_TPM2_SECRET_SIZE];
+
+        assert_int_equal(tb_tpm2_seal_pair(f->tpm, &p, secret, &legacy, &srk), 0);
+        assert_true(legacy.blob.len > 0 && srk.blob.len > 0);
+        assert_int_equal(legacy.srk.len, 0);
+        assert_true(srk.srk.len > 0);
+        assert_memory_equal(legacy.policy_hash, srk.policy_hash, sizeof(srk.policy_hash));
+        assert_int_equal(srk.primary_alg, 0x0023); /* TPM2_ALG_ECC */
+        assert_int_equal(tb_tpm2_unseal(f->tpm, &legacy, NULL, NULL, back), 0);
+        assert_memory_equal(secret, back, sizeof(back));
+        memset(back, 0, sizeof(back));
+        assert_int_equal(tb_tpm2_unseal(f->tpm, &srk, NULL, NULL, back), 0);
+        assert_memory_equal(secret, back, sizeof(back));
+
+        assert_int_equal(tb_tpm2_seal_pair(f->tpm, &p, secret2, &legacy2, &srk2), 0);
+        assert_memory_not_equal(secret, secret2, sizeof(secret));
+        assert_int_equal(srk2.srk.len, srk.srk.len);
+        assert_memory_equal(srk2.srk.data, srk.srk.data, srk.srk.len);
+        tb_tpm2_sealed_done(&legacy);
+        tb_tpm2_sealed_done(&srk);
+        tb_tpm2_sealed_done(&legacy2);
+        tb_tpm2_sealed_done(&srk2);
+}
+
 static void a_wrong_pin_is_eacces(void **state) {
         fx *f = *state;
         tb_tpm2_seal_params p = { .pin = "1234" };
@@ -187,6 +218,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(no_tpm_there_is_an_error),
                 cmocka_unit_test_setup_teardown(literal_pcrs_unseal_until_they_change, setup, teardown),
+                cmocka_unit_test_setup_teardown(a_pair_seals_one_secret_under_both_keys, setup, teardown),
                 cmocka_unit_test_setup_teardown(a_wrong_pin_is_eacces, setup, teardown),
                 cmocka_unit_test_setup_teardown(signed_policy_unseals_only_the_signed_state, setup, teardown),
         };

@@ -419,6 +419,25 @@ unsigned tb_uki_n_profiles(const tb_pe *pe) {
         return n;
 }
 
+void tb_uki_profile_range(const tb_pe *pe, unsigned profile, size_t *ret_first, size_t *ret_start, size_t *ret_end) {
+        size_t n = tb_pe_n_sections(pe), first = n, start = n, end = n;
+        unsigned k = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                if (strcmp(tb_pe_section_at(pe, i)->name, ".profile") != 0)
+                        continue;
+                if (first == n)
+                        first = i;
+                if (start != n && end == n)
+                        end = i;
+                if (k++ == profile)
+                        start = i;
+        }
+        *ret_first = first;
+        *ret_start = start;
+        *ret_end = end;
+}
+
 int tb_pcr11_set_from_pe(tb_pcr11 *p, const tb_pe *pe) {
         return tb_pcr11_set_from_pe_profile(p, pe, 0);
 }
@@ -441,21 +460,9 @@ int tb_pcr11_set_from_pe_profile(tb_pcr11 *p, const tb_pe *pe, unsigned profile)
                                         pick[s] = sec;
                 }
         } else {
-                /* The base ends at the first .profile; profile K runs from the K-th .profile (counting
-                 * from 0) up to the next one or the end. */
-                size_t first = n, start = n, end = n;
-                unsigned k = 0;
+                size_t first, start, end;
 
-                for (size_t i = 0; i < n; i++) {
-                        if (strcmp(tb_pe_section_at(pe, i)->name, ".profile") != 0)
-                                continue;
-                        if (first == n)
-                                first = i;
-                        if (start != n && end == n)
-                                end = i;
-                        if (k++ == profile)
-                                start = i;
-                }
+                tb_uki_profile_range(pe, profile, &first, &start, &end);
                 if (start == n && (profile > 0 || first < n))
                         return -ENOENT;
                 pick_exact(pe, 0, first, pick);

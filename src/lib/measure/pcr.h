@@ -126,6 +126,10 @@ int tb_pcr11_set_from_pe(tb_pcr11 *p, const tb_pe *pe);
 int tb_pcr11_set_from_pe_profile(tb_pcr11 *p, const tb_pe *pe, unsigned profile);
 /* The number of .profile sections of PE (0: not a multi-profile UKI). */
 unsigned tb_uki_n_profiles(const tb_pe *pe);
+/* Where PROFILE's sections are in PE, as section indexes: the base ends at *RET_FIRST (the first
+ * .profile); profile K runs from *RET_START (the K-th .profile, counting from 0) to *RET_END (the
+ * next one, or the end). An index is the section count where there is no such .profile. */
+void tb_uki_profile_range(const tb_pe *pe, unsigned profile, size_t *ret_first, size_t *ret_start, size_t *ret_end);
 void tb_pcr11_clear_section(tb_pcr11 *p, enum tb_uki_section s);
 bool tb_pcr11_has_section(const tb_pcr11 *p, enum tb_uki_section s);
 

@@ -23,7 +23,7 @@ static int lookup(const char *key, char **ret) {
         size_t klen = strlen(key);
         int found = 0;
 
-        if (tb_read_file(cmdline_path, 64 * 1024, &b) < 0)
+        if (tb_read_file(cmdline_path, (size_t)64 * 1024, &b) < 0)
                 return 0;
         const char *p = (const char *)b.data, *end = p + b.len;
         while (p < end) {

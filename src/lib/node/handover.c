@@ -55,12 +55,11 @@ int tb_handover_apply_xattrs(const char *path) {
         size_t cap = 0;
         unsigned lineno = 0;
         int applied = 0;
-        ssize_t len;
         FILE *f = fopen(path, "re");
 
         if (!f)
                 return errno == ENOENT ? 0 : tb_log_errno(negative_errno(), "%s: cannot read", path);
-        while ((len = getline(&line, &cap, f)) > 0) {
+        while (getline(&line, &cap, f) > 0) {
                 char hpath[8192], name[256], hval[16384];
                 _cleanup_(freep) uint8_t *file = NULL, *value = NULL;
                 size_t flen, vlen;

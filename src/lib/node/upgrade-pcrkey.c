@@ -65,19 +65,9 @@ int tb_upgrade_pcrkey_expect_profile(const tb_pe *pe, unsigned profile, uint8_t 
  * profile's range (from its .profile to the next), else the first in the base (before the first
  * .profile); without .profile sections, the first in the file. NULL if none. */
 static const tb_pe_section *profile_section(const tb_pe *pe, unsigned profile, const char *name) {
-        size_t n = tb_pe_n_sections(pe), first = n, start = n, end = n;
-        unsigned k = 0;
+        size_t first, start, end;
 
-        for (size_t i = 0; i < n; i++) {
-                if (strcmp(tb_pe_section_at(pe, i)->name, ".profile") != 0)
-                        continue;
-                if (first == n)
-                        first = i;
-                if (start != n && end == n)
-                        end = i;
-                if (k++ == profile)
-                        start = i;
-        }
+        tb_uki_profile_range(pe, profile, &first, &start, &end);
         for (size_t i = start; i < end; i++)
                 if (strcmp(tb_pe_section_at(pe, i)->name, name) == 0)
                         return tb_pe_section_at(pe, i);

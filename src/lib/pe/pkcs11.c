@@ -87,7 +87,7 @@ char *tb_pkcs11_display_uri(const char *uri) {
                 o += 3;
                 p = v + strcspn(v, "&");
         }
-        strcpy(o, p);
+        memcpy(o, p, strlen(p) + 1);
         return out;
 }
 
@@ -133,7 +133,8 @@ static void pad(unsigned char *dst, size_t n, const char *s) {
         size_t l = s ? strlen(s) : 0;
 
         memset(dst, ' ', n);
-        memcpy(dst, s, l < n ? l : n);
+        if (l)
+                memcpy(dst, s, l < n ? l : n);
 }
 
 static bool token_matches(P11KitUri *uri, const PKCS11_TOKEN *t) {
@@ -175,9 +176,10 @@ static int get_pin(P11KitUri *uri, const PKCS11_TOKEN *t, const char *shown, cha
         const char *v = p11_kit_uri_get_pin_value(uri), *src = p11_kit_uri_get_pin_source(uri);
 
         if (v) {
-                if (strlen(v) >= PIN_MAX)
+                size_t len = strlen(v);
+                if (len >= PIN_MAX)
                         return tb_log_errno(-E2BIG, "%s: pin-value is too long", shown);
-                strcpy(pin, v);
+                memcpy(pin, v, len + 1);
                 return 0;
         }
         if (src) {

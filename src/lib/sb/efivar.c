@@ -136,17 +136,26 @@ static int utf16_to_ascii(const uint8_t *p, size_t n_units, char **ret) {
         return 0;
 }
 
+/* The UTF-16 variable NAME into B, *RET_UNITS its length in 16-bit units. */
+static int read_utf16(const char *dir, const char *name, const tb_guid *vendor, tb_buf *b, size_t *ret_units) {
+        int r = tb_efivar_read(dir, name, vendor, NULL, b);
+
+        if (r < 0)
+                return r;
+        if (b->len % 2)
+                return -EBADMSG;
+        *ret_units = b->len / 2;
+        return 0;
+}
+
 int tb_efivar_read_string(const char *dir, const char *name, const tb_guid *vendor, char **ret) {
         _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
         size_t units;
         int r;
 
-        r = tb_efivar_read(dir, name, vendor, NULL, &b);
+        r = read_utf16(dir, name, vendor, &b, &units);
         if (r < 0)
                 return r;
-        if (b.len % 2)
-                return -EBADMSG;
-        units = b.len / 2;
         /* The terminating NUL is optional: some firmware-set variables lack it. */
         if (units > 0 && b.data[2 * units - 2] == 0 && b.data[2 * units - 1] == 0)
                 units--;
@@ -159,12 +168,9 @@ int tb_efivar_read_string_list(const char *dir, const char *name, const tb_guid 
         size_t n = 0, units, start = 0;
         int r;
 
-        r = tb_efivar_read(dir, name, vendor, NULL, &b);
+        r = read_utf16(dir, name, vendor, &b, &units);
         if (r < 0)
                 return r;
-        if (b.len % 2)
-                return -EBADMSG;
-        units = b.len / 2;
         if (units > 0 && (b.data[2 * units - 2] || b.data[2 * units - 1]))
                 return -EBADMSG;
         for (size_t i = 0; i < units; i++) {

@@ -512,10 +512,8 @@ static srk_problem seal_srk(tb_tpm2 *t, const tb_tpm2_seal_params *p, const uint
                 return SRK_FAILED;
         r = create_sealed(t, p, srk.tr, secret, ret, &rc);
         if (r < 0) {
-                if (rc_base(rc) == TPM2_RC_BAD_AUTH || rc_base(rc) == TPM2_RC_AUTH_FAIL) {
-                        tb_warn("TPM: the SRK at 0x%08x has an authorization value", TB_TPM2_SRK_HANDLE);
-                        return SRK_UNSUITABLE;
-                }
+                if (rc_base(rc) == TPM2_RC_BAD_AUTH || rc_base(rc) == TPM2_RC_AUTH_FAIL)
+                        return SRK_UNSUITABLE; /* it has an authorization value */
                 if (rc != TSS2_RC_SUCCESS)
                         tpm_error(rc, "sealing the secret under the SRK");
                 return SRK_FAILED;

@@ -34,6 +34,24 @@ debian_kernel() {
         ls "$dir"/x/boot/vmlinuz-* 2>/dev/null | head -n1
 }
 
+# The OVMF Secure Boot guests' setup: OVMF enforcing Secure Boot with Debian's snakeoil PK/KEK/db
+# (ovmf), busybox-static and a signed Debian kernel; skips the test (77) when one is missing. Sets
+# OVMF_CODE, OVMF_VARS, SNAKEOIL (SNAKEOIL.pem is the db certificate), KERNEL, and writes the
+# snakeoil key without its passphrase to $WORK/snakeoil.key.
+ovmf_snakeoil() {
+        local f
+        OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd
+        OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd
+        SNAKEOIL=/usr/share/ovmf/PkKek-1-snakeoil
+        for f in "$OVMF_CODE" "$OVMF_VARS" "$SNAKEOIL.key" "$SNAKEOIL.pem" /bin/busybox; do
+                [ -f "$f" ] || { echo "SKIP: $f is missing (ovmf, busybox-static)" >&2; exit 77; }
+        done
+        KERNEL=$(debian_kernel)
+        [ -n "$KERNEL" ] || { echo "SKIP: no Debian kernel (no mirror reachable)" >&2; exit 77; }
+        openssl rsa -in "$SNAKEOIL.key" -passin pass:snakeoil -out "$WORK/snakeoil.key" 2>/dev/null ||
+                fail "cannot decrypt the snakeoil key"
+}
+
 # systemd-boot, the stub, a Debian kernel (when available) and a UKI built with objcopy as the
 # systemd 252 man page shows; all unsigned except the kernel, which keeps Debian's signature.
 images_under_test() {

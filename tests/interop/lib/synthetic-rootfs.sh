@@ -9,3 +9,13 @@ synthetic_rootfs() {
   head -c 200000 /dev/urandom > "$d/usr/bin/blob"
   cp /usr/lib/systemd/boot/efi/linuxx64.efi.stub "$d/boot/vmlinuz"
 }
+
+# synthetic_build_inputs: the inputs of a build test, in $WORK (which it makes the current
+# directory): root/ (synthetic_rootfs), keys/ (a key set without Microsoft's CAs, made before
+# SOURCE_DATE_EPOCH is set) and SOURCE_DATE_EPOCH fixed for what is built after.
+synthetic_build_inputs() {
+  cd "$WORK"
+  synthetic_rootfs root
+  "$TRUSTBOOT" genkey Test -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
+  export SOURCE_DATE_EPOCH=1700000000
+}
