@@ -39,6 +39,15 @@ static void render(const tb_upgrade_steps *s, char *out, size_t size) {
         }
 }
 
+/* Makes the steps of IN into *S (the caller frees them) and checks they render as WANT. */
+static void assert_steps(const tb_upgrade_steps_input *in, tb_upgrade_steps *s, const char *want) {
+        char line[2048];
+
+        assert_int_equal(tb_upgrade_steps_make(in, s), 0);
+        render(s, line, sizeof(line));
+        assert_string_equal(line, want);
+}
+
 /* The ESP install leaves: four copies of the first UKI, 190 MiB each (issue 14's real image). */
 static const tb_upgrade_installed_entry install_entries[] = {
         { "active.conf", "active", "/EFI/trustboot/active.efi" },
@@ -68,13 +77,11 @@ static void the_first_upgrade_frees_the_old_fallback_before_it_writes(void **sta
         const tb_upgrade_new_uki n = { "", "/EFI/trustboot/uki-2222.efi", 200 * MIB, false };
         tb_upgrade_steps_input in = input(install_entries, 4, install_ukis, 4, &n);
         tb_upgrade_steps s;
-        char line[1024];
 
         (void)state;
-        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
-        render(&s, line, sizeof(line));
-        assert_string_equal(line, "-e passive+3.conf -u passive.efi +e passive+3.conf>active.efi +u uki-2222.efi "
-                                  "-e active.conf +e active+3.conf>uki-2222.efi");
+        assert_steps(&in, &s,
+                     "-e passive+3.conf -u passive.efi +e passive+3.conf>active.efi +u uki-2222.efi "
+                     "-e active.conf +e active+3.conf>uki-2222.efi");
         /* The peak: the new UKI and the passive entry, less the 190 MiB of the old passive UKI. */
         assert_int_equal(s.peak, 10 * MIB + 2 * ENTRY);
         assert_int_equal(s.credited, 190 * MIB);
@@ -102,13 +109,11 @@ static void the_second_upgrade_fits_where_the_first_did(void **state) {
         const tb_upgrade_new_uki n = { "", "/EFI/trustboot/uki-3333.efi", 210 * MIB, false };
         tb_upgrade_steps_input in = input(e, 4, u, 4, &n);
         tb_upgrade_steps s;
-        char line[1024];
 
         (void)state;
-        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
-        render(&s, line, sizeof(line));
-        assert_string_equal(line, "-e passive+3.conf -u active.efi +e passive+3.conf>uki-2222.efi +u uki-3333.efi "
-                                  "-e active.conf +e active+3.conf>uki-3333.efi");
+        assert_steps(&in, &s,
+                     "-e passive+3.conf -u active.efi +e passive+3.conf>uki-2222.efi +u uki-3333.efi "
+                     "-e active.conf +e active+3.conf>uki-3333.efi");
         assert_int_equal(s.peak, 20 * MIB + 2 * ENTRY);
         tb_upgrade_steps_done(&s);
 }
@@ -148,20 +153,17 @@ static void a_file_no_entry_names_is_reused_or_removed_first(void **state) {
         tb_upgrade_new_uki n = { "", "/EFI/trustboot/uki-2222.efi", 200 * MIB, true };
         tb_upgrade_steps_input in = input(e, 2, u, 2, &n);
         tb_upgrade_steps s;
-        char line[1024];
 
         (void)state;
-        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
-        render(&s, line, sizeof(line));
-        assert_string_equal(line, "-e passive+3.conf +e passive+3.conf>active.efi -e active.conf "
-                                  "+e active+3.conf>uki-2222.efi");
+        assert_steps(&in, &s,
+                     "-e passive+3.conf +e passive+3.conf>active.efi -e active.conf "
+                     "+e active+3.conf>uki-2222.efi");
         tb_upgrade_steps_done(&s);
 
         n.present = false; /* a partial file: it goes before anything else */
-        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
-        render(&s, line, sizeof(line));
-        assert_string_equal(line, "-u uki-2222.efi -e passive+3.conf +e passive+3.conf>active.efi +u uki-2222.efi "
-                                  "-e active.conf +e active+3.conf>uki-2222.efi");
+        assert_steps(&in, &s,
+                     "-u uki-2222.efi -e passive+3.conf +e passive+3.conf>active.efi +u uki-2222.efi "
+                     "-e active.conf +e active+3.conf>uki-2222.efi");
         assert_int_equal(s.credited, 100 * MIB);
         tb_upgrade_steps_done(&s);
 }
@@ -181,13 +183,11 @@ static void without_an_active_entry_the_passive_stays(void **state) {
         const tb_upgrade_new_uki n = { "", "/EFI/trustboot/uki-2222.efi", 200 * MIB, true };
         tb_upgrade_steps_input in = input(e, 1, u, 2, &n);
         tb_upgrade_steps s;
-        char line[1024];
 
         (void)state;
         in.plan = &p;
-        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
-        render(&s, line, sizeof(line));
-        assert_string_equal(line, "+e active+3.conf>uki-2222.efi");
+        assert_steps(&in, &s,
+                     "+e active+3.conf>uki-2222.efi");
         tb_upgrade_steps_done(&s);
 }
 
@@ -207,23 +207,20 @@ static void one_entry_is_replaced_after_its_uki_is_written(void **state) {
         const tb_upgrade_new_uki n = { "", "/EFI/trustboot/uki-2222.efi", 200 * MIB, false };
         tb_upgrade_steps_input in = input(e, 3, u, 2, &n);
         tb_upgrade_steps s;
-        char line[1024];
 
         (void)state;
         in.plan = NULL;
         in.name = "recovery";
-        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
-        render(&s, line, sizeof(line));
-        assert_string_equal(line, "+u uki-2222.efi -e recovery.conf +e recovery+3.conf>uki-2222.efi");
+        assert_steps(&in, &s,
+                     "+u uki-2222.efi -e recovery.conf +e recovery+3.conf>uki-2222.efi");
         assert_int_equal(s.peak, 200 * MIB + ENTRY);
         assert_int_equal(s.credited, 0);
 
         in.name = "statereset";
         tb_upgrade_steps_done(&s);
-        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
-        render(&s, line, sizeof(line));
-        assert_string_equal(line, "+u uki-2222.efi -e statereset+3.conf -u statereset.efi "
-                                  "+e statereset+3.conf>uki-2222.efi");
+        assert_steps(&in, &s,
+                     "+u uki-2222.efi -e statereset+3.conf -u statereset.efi "
+                     "+e statereset+3.conf>uki-2222.efi");
         tb_upgrade_steps_done(&s);
 }
 
@@ -250,20 +247,17 @@ static void every_suffix_before_the_main_entry(void **state) {
                                          { "_x", "/EFI/trustboot/uki-2x.efi", 10 * MIB, false } };
         tb_upgrade_steps_input in = input(e, 5, u, 5, n);
         tb_upgrade_steps s;
-        char line[2048];
 
         (void)state;
         in.plan = &p;
         in.n_news = 2;
-        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
-        render(&s, line, sizeof(line));
-        assert_string_equal(line,
-                            "-e passive_z+3.conf -u pz.efi "
-                            "+e passive_x+3.conf>ax.efi +u uki-2x.efi -e active_x+3.conf +e active_x+3.conf>uki-2x.efi "
-                            "+e passive_y+3.conf>ay.efi "
-                            "-e passive+3.conf -u p.efi +e passive+3.conf>a.efi +u uki-2.efi -e active.conf "
-                            "+e active+3.conf>uki-2.efi "
-                            "-e active_y+3.conf");
+        assert_steps(&in, &s,
+                     "-e passive_z+3.conf -u pz.efi "
+                     "+e passive_x+3.conf>ax.efi +u uki-2x.efi -e active_x+3.conf +e active_x+3.conf>uki-2x.efi "
+                     "+e passive_y+3.conf>ay.efi "
+                     "-e passive+3.conf -u p.efi +e passive+3.conf>a.efi +u uki-2.efi -e active.conf "
+                     "+e active+3.conf>uki-2.efi "
+                     "-e active_y+3.conf");
         tb_upgrade_steps_done(&s);
 }
 
@@ -289,21 +283,18 @@ static void profile_entries_rotate_and_install_with_their_uki(void **state) {
         const tb_upgrade_new_uki n = { "", "/EFI/trustboot/uki-2.efi", 10 * MIB, false };
         tb_upgrade_steps_input in = input(e, 5, u, 2, &n);
         tb_upgrade_steps s;
-        char line[2048];
 
         (void)state;
         in.plan = &p;
-        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
-        render(&s, line, sizeof(line));
-        assert_string_equal(line,
-                            "-e passive+3.conf +e passive+3.conf>a.efi "
-                            "-e passive-profile1+3.conf -u p.efi +e passive-profile1+3.conf>a.efi "
-                            "+e passive-profile2+3.conf>a.efi "
-                            "+u uki-2.efi "
-                            "-e active-profile1+3.conf +e active-profile1+3.conf>uki-2.efi "
-                            "+e active-profile3+3.conf>uki-2.efi "
-                            "-e active.conf +e active+3.conf>uki-2.efi "
-                            "-e active-profile2+3.conf");
+        assert_steps(&in, &s,
+                     "-e passive+3.conf +e passive+3.conf>a.efi "
+                     "-e passive-profile1+3.conf -u p.efi +e passive-profile1+3.conf>a.efi "
+                     "+e passive-profile2+3.conf>a.efi "
+                     "+u uki-2.efi "
+                     "-e active-profile1+3.conf +e active-profile1+3.conf>uki-2.efi "
+                     "+e active-profile3+3.conf>uki-2.efi "
+                     "-e active.conf +e active+3.conf>uki-2.efi "
+                     "-e active-profile2+3.conf");
         /* the old passive UKI is freed before the new one is written */
         assert_int_equal(s.credited, 10 * MIB);
         tb_upgrade_steps_done(&s);
@@ -327,13 +318,11 @@ static void a_rerun_after_profile_entries_keeps_their_fallback(void **state) {
         const tb_upgrade_new_uki n = { "", "/EFI/trustboot/uki-2.efi", 10 * MIB, true };
         tb_upgrade_steps_input in = input(e, 4, u, 2, &n);
         tb_upgrade_steps s;
-        char line[2048];
 
         (void)state;
         in.plan = &p;
-        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
-        render(&s, line, sizeof(line));
-        assert_string_equal(line, "-e passive+3.conf +e passive+3.conf>a.efi -e active.conf +e active+3.conf>uki-2.efi");
+        assert_steps(&in, &s,
+                     "-e passive+3.conf +e passive+3.conf>a.efi -e active.conf +e active+3.conf>uki-2.efi");
         tb_upgrade_steps_done(&s);
 }
 
@@ -357,16 +346,14 @@ static void a_rerun_after_a_removed_profile_entry_keeps_its_fallback(void **stat
         const tb_upgrade_new_uki n = { "", "/EFI/trustboot/uki-2.efi", 10 * MIB, true };
         tb_upgrade_steps_input in = input(e, 4, u, 3, &n);
         tb_upgrade_steps s;
-        char line[2048];
 
         (void)state;
         in.plan = &p;
-        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
-        render(&s, line, sizeof(line));
         /* passive-profile2 names another UKI than passive: a gap from an older version, dropped */
-        assert_string_equal(line, "-e passive-profile2+3.conf -u old.efi -e passive+3.conf +e passive+3.conf>a.efi "
-                                  "+e active-profile1+3.conf>uki-2.efi +e active-profile2+3.conf>uki-2.efi "
-                                  "-e active.conf +e active+3.conf>uki-2.efi");
+        assert_steps(&in, &s,
+                     "-e passive-profile2+3.conf -u old.efi -e passive+3.conf +e passive+3.conf>a.efi "
+                     "+e active-profile1+3.conf>uki-2.efi +e active-profile2+3.conf>uki-2.efi "
+                     "-e active.conf +e active+3.conf>uki-2.efi");
         tb_upgrade_steps_done(&s);
 }
 
@@ -386,17 +373,15 @@ static void one_entry_takes_its_profile_entries_along(void **state) {
         const tb_upgrade_new_uki n = { "", "/EFI/trustboot/uki-2.efi", 10 * MIB, false };
         tb_upgrade_steps_input in = input(e, 4, u, 2, &n);
         tb_upgrade_steps s;
-        char line[2048];
 
         (void)state;
         in.plan = NULL;
         in.name = "recovery";
         in.profiles = profiles;
-        assert_int_equal(tb_upgrade_steps_make(&in, &s), 0);
-        render(&s, line, sizeof(line));
-        assert_string_equal(line, "+u uki-2.efi -e recovery-profile1+3.conf +e recovery-profile1+3.conf>uki-2.efi "
-                                  "-e recovery-profile2+3.conf -e recovery+3.conf -u r.efi "
-                                  "+e recovery+3.conf>uki-2.efi");
+        assert_steps(&in, &s,
+                     "+u uki-2.efi -e recovery-profile1+3.conf +e recovery-profile1+3.conf>uki-2.efi "
+                     "-e recovery-profile2+3.conf -e recovery+3.conf -u r.efi "
+                     "+e recovery+3.conf>uki-2.efi");
         tb_upgrade_steps_done(&s);
 }
 
