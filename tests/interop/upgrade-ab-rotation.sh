@@ -61,35 +61,10 @@ install_esp() { # [MEDIUM]
   done
   mv esp/loader/entries/active+3.conf esp/loader/entries/active.conf
 }
-entries() { ls "esp/${1:-loader/entries}" | LC_ALL=C sort | tr '\n' ' '; }
 # A fake efivarfs: db holds the db certificate (the genkey ESL), dbx is empty.
 reset_vars() { node_vars vars; }
 snapshot() { ( cd esp && find . -printf '%y %p %s\n' | sort && find . -type f | sort | xargs sha256sum ) > "$1"; ls -A vars >> "$1"; }
-oneshot() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); assert d[:4]==b"\x07\0\0\0", d[:4]; print(d[4:].decode("utf-16-le").rstrip("\0"))' "vars/LoaderEntryOneShot-$LOADER"; }
 
-upgrade() { "$TRUSTBOOT" upgrade --esp esp --efivars vars --luks-device none "$@"; }
-# The same with the test hooks (fault injection, free space override; util/testhook.h).
-upgrade_t() { "$TRUSTBOOT_TEST" upgrade --esp esp --efivars vars --luks-device none "$@"; }
-# uki_of BASE: the ESP path of the UKI that BASE's one entry (any counter) names.
-uki_of() {
-  local f n=0 hit=""
-  for f in esp/loader/entries/*.conf; do
-    case "$(basename "$f")" in "$1.conf"|"$1+"*.conf) n=$((n + 1)); hit=$f;; esac
-  done
-  [ "$n" -eq 1 ] || fail "$n entries for $1: $(entries)"
-  echo "esp$(sed -n 's/^efi //p' "$hit")"
-}
-# Every file in EFI/trustboot is named by an entry and every entry names a file there.
-no_orphans() {
-  local f named=""
-  for f in esp/loader/entries/*.conf; do
-    named="$named $(sed -n 's|^efi /EFI/trustboot/||p' "$f")"
-    [ -f "esp$(sed -n 's/^efi //p' "$f")" ] || fail "$f names a missing UKI"
-  done
-  for f in esp/EFI/trustboot/*; do
-    case " $named " in *" $(basename "$f") "*) ;; *) fail "$f is named by no entry";; esac
-  done
-}
 fresh_name='/EFI/trustboot/uki-[0-9a-f]{16}\.efi' 
 
 # ---- usage errors: exit 2, one line + hint ----

@@ -56,11 +56,7 @@ install_esp() {
   rm esp/EFI/trustboot/norole.efi
   mv esp/loader/entries/active+3.conf esp/loader/entries/active.conf
 }
-entries() { ls esp/loader/entries | LC_ALL=C sort | tr '\n' ' '; }
 reset_vars() { node_vars vars; }
-upgrade() { "$TRUSTBOOT" upgrade --esp esp --efivars vars --luks-device none "$@"; }
-upgrade_t() { "$TRUSTBOOT_TEST" upgrade --esp esp --efivars vars --luks-device none "$@"; }
-oneshot() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); print(d[4:].decode("utf-16-le").rstrip("\0"))' "vars/LoaderEntryOneShot-$LOADER"; }
 # loader_vars INFO ID…: LoaderInfo and LoaderEntries as systemd-boot publishes them.
 loader_vars() {
   local info="$1"; shift
@@ -71,26 +67,7 @@ open(info_path, "wb").write(struct.pack("<I", 6) + (info + "\0").encode("utf-16-
 open(entries_path, "wb").write(struct.pack("<I", 6) + b"".join((i + "\0").encode("utf-16-le") for i in ids))
 PY
 }
-# uki_of BASE: the ESP path of the UKI that BASE's one entry (any counter) names.
-uki_of() {
-  local f n=0 hit=""
-  for f in esp/loader/entries/*.conf; do
-    case "$(basename "$f")" in "$1.conf"|"$1+"*.conf) n=$((n + 1)); hit=$f;; esac
-  done
-  [ "$n" -eq 1 ] || fail "$n entries for $1: $(entries)"
-  echo "esp$(sed -n 's/^efi //p' "$hit")"
-}
 options_of() { sed -n 's/^options //p' esp/loader/entries/"$1".conf esp/loader/entries/"$1"+*.conf 2>/dev/null; }
-no_orphans() {
-  local f named=""
-  for f in esp/loader/entries/*.conf; do
-    named="$named $(sed -n 's|^efi /EFI/trustboot/||p' "$f")"
-    [ -f "esp$(sed -n 's/^efi //p' "$f")" ] || fail "$f names a missing UKI"
-  done
-  for f in esp/EFI/trustboot/*; do
-    case " $named " in *" $(basename "$f") "*) ;; *) fail "$f is named by no entry";; esac
-  done
-}
 # The state a finished upgrade m1 → m2 leaves.
 check_m1_to_m2() {
   assert_eq "$(entries)" "active+3.conf active-profile1+3.conf passive+3.conf passive-profile1+3.conf passive-profile2+3.conf recovery+3.conf recovery-profile1+3.conf recovery-profile2+3.conf statereset+3.conf statereset-profile1+3.conf statereset-profile2+3.conf " "$1: entries"

@@ -11,3 +11,31 @@ node_esp() {
   cp "$2" "$1/EFI/trustboot/active.efi"
   printf 'title %s\nsort-key 0001\nefi /EFI/trustboot/active.efi\n' "$3" > "$1/loader/entries/active.conf"
 }
+
+# What the upgrade-* tests ask of the node's ESP (./esp) and efivarfs (./vars).
+entries() { ls "esp/${1:-loader/entries}" | LC_ALL=C sort | tr '\n' ' '; }
+upgrade() { "$TRUSTBOOT" upgrade --esp esp --efivars vars --luks-device none "$@"; }
+# The same with the test hooks (fault injection, free space override; util/testhook.h).
+upgrade_t() { "$TRUSTBOOT_TEST" upgrade --esp esp --efivars vars --luks-device none "$@"; }
+# LoaderEntryOneShot as written (attributes 0x7: non-volatile, boot and runtime access).
+oneshot() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); assert d[:4]==b"\x07\0\0\0", d[:4]; print(d[4:].decode("utf-16-le").rstrip("\0"))' "vars/LoaderEntryOneShot-$LOADER"; }
+# uki_of BASE: the ESP path of the UKI that BASE's one entry (any counter) names.
+uki_of() {
+  local f n=0 hit=""
+  for f in esp/loader/entries/*.conf; do
+    case "$(basename "$f")" in "$1.conf"|"$1+"*.conf) n=$((n + 1)); hit=$f;; esac
+  done
+  [ "$n" -eq 1 ] || fail "$n entries for $1: $(entries)"
+  echo "esp$(sed -n 's/^efi //p' "$hit")"
+}
+# Every file in EFI/trustboot is named by an entry and every entry names a file there.
+no_orphans() {
+  local f named=""
+  for f in esp/loader/entries/*.conf; do
+    named="$named $(sed -n 's|^efi /EFI/trustboot/||p' "$f")"
+    [ -f "esp$(sed -n 's/^efi //p' "$f")" ] || fail "$f names a missing UKI"
+  done
+  for f in esp/EFI/trustboot/*; do
+    case " $named " in *" $(basename "$f") "*) ;; *) fail "$f is named by no entry";; esac
+  done
+}
