@@ -203,7 +203,7 @@ status_failed=()
 healthy=('s["secure_boot"] is True' 's["setup_mode"] is False' 's["running_uki"]["allowed_by_db"] is True'
          's["running_uki"]["revoked_by_dbx"] is False' 's["pcr11"]["signed_policy_met"] is True'
          'sorted(v["name"] for v in vols if v["open"]) == ["oem", "persistent", "second_partition"]'
-         'all(v["pcr_key_matches_running_uki"] for v in vols)')
+         'all(v["pcr_key_matches_running_uki"] for v in vols)' 'all(v["srk_token"] for v in vols)')
 guide_ok() { tbjob "$CLEAN" "guide-$1" | contains '^0 ' || fail "guest:$1: $(grep -a "TB-JOB guide-$1" "$CLEAN" | tail -n 6)"; }
 export MTOOLS_SKIP_CHECK=1
 # active_uki OUT: the UKI the installed active entry names, read from the disk.
