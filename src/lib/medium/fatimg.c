@@ -727,7 +727,7 @@ int tb_fat_write_at(tb_fat *fat, int fd, uint64_t base, const tb_fat_options *o)
                 return r;
         table = malloc(((size_t)L->n_clusters + 2) * 4);
         if (!table)
-                return -ENOMEM;
+                return tb_log_oom();
         for (uint32_t i = 0; i < L->n_clusters + 2; i++)
                 tb_put_u32le((uint8_t *)&table[i], L->fat[i]); /* disk byte order */
         for (uint32_t f = 0; f < N_FATS; f++) {

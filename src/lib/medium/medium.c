@@ -999,7 +999,7 @@ static int assemble_esp(build *b) {
                                 return r;
                         job->esp_path = strdup(esp_path);
                         if (!job->esp_path)
-                                return -ENOMEM;
+                                return tb_log_oom();
                         if (!b->provisional)
                                 warn_size(b, job);
                         if (!b->provisional && b->prepared_path && job == &b->jobs[b->prepared])

@@ -140,7 +140,7 @@ static int conf_for(const char *conf, size_t len, const char *name, const char *
                 return r;
         t = tb_loader_entry_get(&in, "title") ?: "trustboot";
         if (!(bt = base_title(t)))
-                return -ENOMEM;
+                return tb_log_oom();
         if (role == TB_ROLE_NONE)
                 title = TAKE_PTR(bt);
         else if ((r = tb_role_title(role, bt, &title)) < 0)

@@ -477,7 +477,7 @@ int tb_disk_boot_medium_env(const tb_disk_env *env, char **ret) {
         *ret = NULL;
         (void)tb_efivar_read_string(env ? env->efivarfs : NULL, TB_LOADER_DEVICE_PART_UUID, &TB_GUID_LOADER, &partuuid);
         if (asprintf(&dir, "%s/block", env_sysfs(env)) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         if (!(d = opendir(dir)))
                 return 0;
         while (r >= 0 && (de = readdir(d))) {
@@ -684,7 +684,7 @@ int tb_disk_pick_auto_env(const tb_disk_env *env, bool force, char **ret) {
         if ((r = tb_disk_boot_medium_env(env, &medium)) < 0)
                 return r;
         if (asprintf(&dir, "%s/block", env_sysfs(env)) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         if (!(d = opendir(dir)))
                 return tb_log_errno(negative_errno(), "%s: cannot list disks", dir);
         while ((de = readdir(d))) {
@@ -696,7 +696,7 @@ int tb_disk_pick_auto_env(const tb_disk_env *env, bool force, char **ret) {
                         continue;
                 if (asprintf(&node, "%s/%s", env_dev(env), de->d_name) < 0) {
                         closedir(d);
-                        return -ENOMEM;
+                        return tb_log_oom();
                 }
                 if (medium && strcmp(node, medium) == 0)
                         continue;

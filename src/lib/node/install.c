@@ -194,7 +194,7 @@ static int check_images(const tb_install_params *p, const tb_buf *pem) {
         int r;
 
         if (!efi)
-                return -ENOMEM;
+                return tb_log_oom();
         r = tb_sbdb_load(p->efivarfs && *p->efivarfs ? p->efivarfs : NULL, &db);
         if (r < 0)
                 return tb_log_errno(r, "the firmware's db cannot be read: the medium's images cannot be checked");

@@ -149,7 +149,7 @@ static int check_pcrsig_profile(const tb_pe *pe, unsigned profile, EVP_PKEY *key
                         bool only11 = false;
 
                         if (!c)
-                                return -ENOMEM;
+                                return tb_log_oom();
                         if (!json_object_is_type(e, json_type_object) || !pcrs_valid(e, &only11) ||
                             !(pkfp = member_string(e, "pkfp")) || !(pol = member_string(e, "pol")) ||
                             !(sig = member_string(e, "sig")) || strlen(pkfp) != 64 || strlen(pol) != 64 ||
@@ -276,7 +276,7 @@ int tb_upgrade_pcrkey_check_pem(const uint8_t *pem, size_t len, const char *what
         _cleanup_(BIO_free_allp) BIO *bio = BIO_new_mem_buf(pem, (int)len);
 
         if (!bio)
-                return -ENOMEM;
+                return tb_log_oom();
         bound = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
         if (!bound) {
                 tb_ossl_drain_errors(what);

@@ -179,7 +179,7 @@ int tb_upgrade_stage_ukis(tb_upgrade_staged *s, char *const *suffixes) {
                     asprintf(&conf, "%s/%s%s.conf", TB_BOOT_ENTRIES_DIR, TB_BOOT_NOROLE, *suffixes) < 0 ||
                     asprintf(&u->path, "%s/%s%s.efi", s->dir, TB_BOOT_NOROLE, *suffixes) < 0 ||
                     asprintf(&pe_name, "%s:%s", s->source, efi) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 r = stage_file(s, efi, u->path, NULL);
                 if (r >= 0)
                         r = stage_file(s, conf, NULL, &u->conf);
@@ -197,7 +197,7 @@ int tb_upgrade_stage_ukis(tb_upgrade_staged *s, char *const *suffixes) {
 
         s->sdboot = tb_path_join(s->dir, "sdboot.efi");
         if (!s->sdboot)
-                return -ENOMEM;
+                return tb_log_oom();
         r = stage_file(s, "EFI/BOOT/BOOTX64.EFI", s->sdboot, NULL);
         if (r == -ENOENT) {
                 free(s->sdboot);

@@ -79,7 +79,7 @@ static int check_ukis(const tb_upgrade_options *o, const tb_sbdb *db, const tb_u
         int r;
 
         if (!pol)
-                return -ENOMEM;
+                return tb_log_oom();
         for (size_t i = 0; i < s->n_ukis; i++) {
                 r = tb_sbdb_check(db, s->ukis[i].pe);
                 if (r < 0)
@@ -211,7 +211,7 @@ static int esp_state_load(const char *esp, const tb_bootentry_list *l, esp_state
         st->entries = calloc(l->n + 1, sizeof(*st->entries));
         st->complete = calloc(l->n + 1, sizeof(char *));
         if (!st->entries || !st->complete)
-                return -ENOMEM;
+                return tb_log_oom();
         for (size_t i = 0; i < l->n; i++) {
                 _cleanup_(freep) char *path = l->e[i].efi ? esp_path(esp, l->e[i].efi) : NULL;
                 st->entries[st->n_entries++] = (tb_upgrade_installed_entry){ .file = l->e[i].file,
@@ -227,12 +227,12 @@ static int esp_state_load(const char *esp, const tb_bootentry_list *l, esp_state
                 n_keys++;
         st->ukis = calloc(n_keys + 1, sizeof(*st->ukis));
         if (!st->ukis)
-                return -ENOMEM;
+                return tb_log_oom();
         for (char **n = names; n && *n; n++) {
                 _cleanup_(freep) char *key = NULL, *path = NULL;
                 struct stat sb;
                 if (asprintf(&key, "/%s/%s", TB_BOOT_EFI_DIR, *n) < 0 || !(path = esp_path(esp, key)))
-                        return -ENOMEM;
+                        return tb_log_oom();
                 if (stat(path, &sb) < 0)
                         return tb_log_errno(negative_errno(), "%s: cannot stat", path);
                 r = tb_strv_push(&st->uki_keys, &st->n_ukis, key);
@@ -322,7 +322,7 @@ static int entry_texts(const char *esp, const tb_upgrade_staged *s, const tb_upg
                 if (st->from) {
                         _cleanup_(freep) char *path = NULL;
                         if (asprintf(&path, "%s/%s/%s", esp, TB_BOOT_ENTRIES_DIR, st->from) < 0)
-                                return -ENOMEM;
+                                return tb_log_oom();
                         r = tb_read_file(path, CONF_MAX, &src);
                         if (r < 0)
                                 return tb_log_errno(r, "%s: cannot read", path);
@@ -344,15 +344,15 @@ static int step_run(const char *esp, const tb_upgrade_staged *s, const tb_upgrad
 
         if (st->kind == TB_UPGRADE_REMOVE_ENTRY || st->kind == TB_UPGRADE_WRITE_ENTRY) {
                 if (asprintf(&path, "%s/%s/%s", esp, TB_BOOT_ENTRIES_DIR, st->file) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
         } else if (!(path = esp_path(esp, st->efi)))
-                return -ENOMEM;
+                return tb_log_oom();
         if (asprintf(&what, "%s %s", st->kind == TB_UPGRADE_REMOVE_ENTRY ? "remove-entry"
                                      : st->kind == TB_UPGRADE_REMOVE_UKI ? "remove-uki"
                                      : st->kind == TB_UPGRADE_WRITE_UKI  ? "write-uki"
                                                                          : "write-entry",
                      st->file ? st->file : st->efi) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         tb_testhook_step(what);
         switch (st->kind) {
         case TB_UPGRADE_REMOVE_ENTRY:
@@ -484,7 +484,7 @@ static void new_ukis_done(new_ukis *nu) {
 static int name_new_ukis(const char *esp, const tb_upgrade_staged *s, new_ukis *nu) {
         nu->n = calloc(s->n_ukis + 1, sizeof(*nu->n));
         if (!nu->n)
-                return -ENOMEM;
+                return tb_log_oom();
         for (size_t i = 0; i < s->n_ukis; i++) {
                 _cleanup_(freep) char *key = NULL, *path = NULL;
                 struct stat sb;
@@ -492,7 +492,7 @@ static int name_new_ukis(const char *esp, const tb_upgrade_staged *s, new_ukis *
                 if (r < 0)
                         return r;
                 if (!(path = esp_path(esp, key)) || tb_strv_push(&nu->keys, &nu->n_keys, key) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 if (stat(s->ukis[i].path, &sb) < 0)
                         return tb_log_errno(negative_errno(), "%s: cannot stat", s->ukis[i].path);
                 nu->n[i] = (tb_upgrade_new_uki){ .suffix = s->ukis[i].suffix,
@@ -604,7 +604,7 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
                               (unsigned long long)SPACE_MARGIN);
         texts = calloc(steps.n + 1, sizeof(*texts));
         if (!texts)
-                return -ENOMEM;
+                return tb_log_oom();
         for (size_t i = 0; i < steps.n; i++)
                 texts[i] = (tb_buf)TB_BUF_INIT;
         r = entry_texts(o->esp, &s, &steps, texts);
@@ -660,14 +660,14 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
                 if (steps.s[i - 1].kind == TB_UPGRADE_WRITE_ENTRY && strcmp(steps.s[i - 1].name, name) == 0) {
                         ret->entry_file = strdup(steps.s[i - 1].file);
                         if (!ret->entry_file)
-                                return -ENOMEM;
+                                return tb_log_oom();
                         break;
                 }
         if (!ret->entry_file) {
                 /* Nothing to write: an earlier run installed this medium already. */
                 const tb_bootentry *e = tb_bootentry_list_find(&l, name);
                 if (!e || !(ret->entry_file = strdup(e->file)))
-                        return -ENOMEM;
+                        return tb_log_oom();
                 tb_info("%s: %s already boots this medium's UKI", o->esp, e->file);
         }
         if (family) {

@@ -1118,7 +1118,7 @@ static int fd_digest_matches(int fd, const char *digest) {
         uint8_t d[32];
 
         if (!md || !buf || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-                return -ENOMEM;
+                return tb_log_oom();
         for (;;) {
                 ssize_t n = read(fd, buf, 1 << 20);
 

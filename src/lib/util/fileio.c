@@ -82,7 +82,7 @@ int tb_read_secret_file(const char *path, size_t max, tb_buf *out) {
         size = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : max + 1;
         out->data = malloc(size);
         if (!out->data)
-                return -ENOMEM;
+                return tb_log_oom();
         out->cap = size;
         while (out->len < out->cap) {
                 ssize_t n = read(fd, out->data + out->len, out->cap - out->len);
