@@ -210,7 +210,7 @@ static int record_xattrs(struct writer *w, const tb_rootfs_entry *e) {
 
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d/", e->dirfd);
         if (asprintf(&path, "%s%s", proc, e->name) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         len = llistxattr(path, names, sizeof(names));
         if (len < 0)
                 return errno == ENOTSUP || errno == ENODATA ? 0 : tb_log_errno(negative_errno(), "%s: cannot list "
@@ -226,7 +226,7 @@ static int record_xattrs(struct writer *w, const tb_rootfs_entry *e) {
                 _cleanup_(freep) char *line = NULL;
                 int k = hp && hv ? asprintf(&line, "%s %s %s\n", hp, n, hv) : -1;
                 if (k < 0 || tb_buf_append(&w->xattrs, line, (size_t)k) < 0)
-                        return -ENOMEM;
+                        return tb_log_oom();
                 w->n_xattrs++;
         }
         return 0;

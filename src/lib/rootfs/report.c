@@ -145,7 +145,7 @@ static int visit(const tb_rootfs_entry *e, void *userdata) {
         len = cut ? (size_t)(cut - 1 - e->path) : (size_t)(strrchr(e->path, '/') ? strrchr(e->path, '/') - e->path : 0);
         row = row_for(w, e->path, len);
         if (!row)
-                return -ENOMEM;
+                return tb_log_oom();
         row->files++;
         row->raw += (uint64_t)e->st.st_size;
         row->estimate += est;

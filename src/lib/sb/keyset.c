@@ -455,7 +455,7 @@ static int copy_if_present(out_files *f, const char *old_dir, const char *name) 
         int r;
 
         if (!p)
-                return -ENOMEM;
+                return tb_log_oom();
         if (!tb_path_exists(p))
                 return 0;
         secret = is_private(name);
@@ -484,7 +484,7 @@ int tb_keyset_rotate(const tb_keyset_options *o, const char *old_dir, const char
                 return r;
         kek_pem = tb_path_join(old_dir, "KEK.pem");
         if (!kek_pem || asprintf(&db_cn, "%s-db", o->name) < 0 || asprintf(&pcr_cn, "%s-tpm2-pcr", o->name) < 0)
-                return -ENOMEM;
+                return tb_log_oom();
         r = tb_keyset_private_ref(old_dir, "KEK", &kek_ref);
         if (r < 0)
                 return r;
