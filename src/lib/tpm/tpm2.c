@@ -417,7 +417,7 @@ typedef enum srk_problem {
 /* The persistent SRK at TB_TPM2_SRK_HANDLE, created and persisted first if absent, as systemd's
  * tpm2_get_or_create_srk() does (CreatePrimary + EvictControl under the owner hierarchy, which is
  * a permanent handle and exempt from dictionary-attack protection). */
-static srk_problem get_or_create_srk(tb_tpm2 *t, handle *ret) {
+static srk_problem get_or_create_srk(tb_tpm2 *t, handle *ret, uint16_t *ret_alg) {
         _cleanup_(handle_flush) handle transient = HANDLE_INIT(t);
         _cleanup_(esys_freep) TPM2B_PUBLIC *pub = NULL;
         TSS2_RC rc;
@@ -480,6 +480,7 @@ static srk_problem get_or_create_srk(tb_tpm2 *t, handle *ret) {
                 tpm_error(rc, "reading the SRK's public area");
                 return SRK_FAILED;
         }
+        *ret_alg = pub->publicArea.type;
         return srk_suitable(&pub->publicArea) ? SRK_OK : SRK_UNSUITABLE;
 }
 
@@ -489,24 +490,20 @@ static srk_problem get_or_create_srk(tb_tpm2 *t, handle *ret) {
 static srk_problem seal_srk(tb_tpm2 *t, const tb_tpm2_seal_params *p, const uint8_t secret[TB_TPM2_SECRET_SIZE],
                             tb_tpm2_sealed *ret) {
         _cleanup_(handle_flush) handle srk = HANDLE_INIT(t);
-        _cleanup_(esys_freep) TPM2B_PUBLIC *pub = NULL;
         _cleanup_(esys_freep) uint8_t *ser = NULL;
         size_t ser_len = 0;
         srk_problem sp;
         TSS2_RC rc;
         int r;
 
-        sp = get_or_create_srk(t, &srk);
+        sp = get_or_create_srk(t, &srk, &ret->primary_alg);
         if (sp != SRK_OK)
                 return sp;
-        rc = Esys_ReadPublic(t->esys, srk.tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL);
-        if (rc == TSS2_RC_SUCCESS)
-                rc = Esys_TR_Serialize(t->esys, srk.tr, &ser, &ser_len);
+        rc = Esys_TR_Serialize(t->esys, srk.tr, &ser, &ser_len);
         if (rc != TSS2_RC_SUCCESS) {
                 tpm_error(rc, "serializing the SRK");
                 return SRK_FAILED;
         }
-        ret->primary_alg = pub->publicArea.type;
         r = tb_buf_append(&ret->srk, ser, ser_len);
         if (r < 0)
                 return SRK_FAILED;
