@@ -137,11 +137,7 @@ assert_eq "$(printf '%s\n' "${ran[@]}" | sort | tr '\n' ' ')" "$(guide_names "$k
   "the blocks of guide-keys.md run by this test"
 
 # Enroll (setup mode), install: as docs/guide.md.
-vm "$iso_old" --setup-mode --vars vars.fd --tpm-state tpm --serial s0.txt --timeout 120
-assert_eq "$VM_RC" 0 "enroll run (serial: $(tail -c 600 s0.txt))"
-vm "$iso_old" --vars vars.fd --tpm-state tpm --disk disk.img:1200M --memory 1536 --serial s1.txt --timeout 600
-assert_eq "$VM_RC" 0 "install run (serial: $(tail -c 600 s1.txt))"
-tr -d '\r' <s1.txt | contains -a 'trustboot install: /dev/vda: installed' || fail "no install: $(tr -d '\r' <s1.txt | grep -a trustboot | tail -n 5)"
+install_node "$iso_old"
 
 # boot_disk SERIAL JOB.iso: the installed disk with a job; checks that the volumes unlocked.
 boot_disk() {

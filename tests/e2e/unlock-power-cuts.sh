@@ -14,19 +14,10 @@ need openssl
 
 e2e_rootfs --trustboot
 cd "$WORK"
-"$TRUSTBOOT" -q genkey demo -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null || fail "genkey"
-mkdir -p overlay/etc/trustboot
-cp "$TB_SRCDIR/tests/e2e/fixtures/seed-install-config.yaml" overlay/etc/trustboot/config.yaml
-"$TRUSTBOOT" -q build-uki "dir:$ROOTFS/rootfs" -o overlay -t iso -d out -k keys --secure-boot-enroll force \
-  -n medium >/dev/null || fail "build-uki"
-iso=$(ls out/*.iso | head -n1)
+seed_medium
 
 # 1. enroll the keys, then the medium installs and powers off (an orderly shutdown).
-vm "$iso" --setup-mode --vars vars.fd --tpm-state tpm --serial s0.txt --timeout 300
-assert_eq "$VM_RC" 0 "enroll run (serial: $(tail -c 600 s0.txt))"
-vm "$iso" --vars vars.fd --tpm-state tpm --disk disk.img:1200M --memory 1536 --serial s1.txt --timeout 900
-assert_eq "$VM_RC" 0 "install run (serial: $(tail -c 600 s1.txt))"
-tr -d '\r' <s1.txt | contains 'trustboot install: /dev/vda: installed' || fail "no install: $(tr -d '\r' <s1.txt | grep -a trustboot | tail -n 5)"
+install_node out/medium.iso 300 900
 
 # 2. five boots from the disk, each cut right after the unlock.
 mkdir -p empty
