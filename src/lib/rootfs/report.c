@@ -100,7 +100,7 @@ static int visit(const tb_rootfs_entry *e, void *userdata) {
         walker *w = userdata;
         tb_report *rep = w->rep;
         bool is_dir = S_ISDIR(e->st.st_mode), dropped;
-        const char *group = NULL, *cut;
+        const char *group = NULL, *cut, *last;
         uint64_t est = 0;
         size_t len;
         tb_report_row *row;
@@ -135,14 +135,15 @@ static int visit(const tb_rootfs_entry *e, void *userdata) {
         r = estimate(w, e, &est);
         if (r < 0)
                 return r;
-        /* The directory at the report's depth that holds the file. */
+        /* The directory at the report's depth that holds the file (depth >= 1). */
+        last = strrchr(e->path, '/');
         cut = e->path;
         for (unsigned d = 0; d < w->depth && cut; d++) {
                 const char *slash = strchr(cut, '/');
 
                 cut = slash ? slash + 1 : NULL;
         }
-        len = cut ? (size_t)(cut - 1 - e->path) : (size_t)(strrchr(e->path, '/') ? strrchr(e->path, '/') - e->path : 0);
+        len = cut ? (size_t)(cut - 1 - e->path) : last ? (size_t)(last - e->path) : 0;
         row = row_for(w, e->path, len);
         if (!row)
                 return tb_log_oom();
