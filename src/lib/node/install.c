@@ -48,7 +48,7 @@ static int size_one(const char *path, const struct stat *st, int type, struct FT
 }
 
 static uint64_t esp_mib(uint64_t uki_bytes, uint64_t other_bytes, unsigned growth) {
-        uint64_t bytes = (TB_INSTALL_ESP_GENERATIONS * growth * uki_bytes + 2 * other_bytes) / 10 * 11;
+        uint64_t bytes = ((uint64_t)TB_INSTALL_ESP_GENERATIONS * growth * uki_bytes + 2 * other_bytes) / 10 * 11;
         return (bytes + MIB - 1) / MIB + 16;
 }
 
@@ -156,7 +156,7 @@ static int check_one(const char *path, const struct stat *st, int type, struct F
         if (type != FTW_F || !is_efi_name(path + ftw->base))
                 return 0;
         c->n_images++;
-        if ((r = tb_pe_open(path, &pe)) < 0) {
+        if (tb_pe_open(path, &pe) < 0) {
                 tb_err("%s: not an EFI image the firmware could run", path);
                 c->r = -EBADMSG;
                 return 1;

@@ -137,7 +137,7 @@ static int visit(const tb_rootfs_entry *e, void *userdata) {
         r = estimate(w, e, &est);
         if (r < 0)
                 return r;
-        /* The directory at the report's depth that holds the file. */
+        /* The directory at the report's depth that holds the file (depth >= 1). */
         cut = e->path;
         for (unsigned d = 0; d < w->depth; d++) {
                 const char *slash = strchr(cut, '/');

@@ -167,7 +167,8 @@ static int collect_cert(const tb_esl_entry *e, void *userdata) {
                 ERR_clear_error();
                 return 0;
         }
-        n = realloc(s->v, (s->n + 1) * sizeof(*n));
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sizeof one pointer is right */
+        n = reallocarray(s->v, s->n + 1, sizeof(*n));
         if (!n) {
                 X509_free(c);
                 return tb_log_oom();
