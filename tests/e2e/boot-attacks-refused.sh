@@ -20,22 +20,14 @@ need mcopy mdir openssl
 
 e2e_rootfs --trustboot
 cd "$WORK"
-"$TRUSTBOOT" -q genkey demo -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null || fail "genkey"
-mkdir -p overlay/etc/trustboot live/etc/trustboot
-cp "$TB_SRCDIR/tests/e2e/fixtures/seed-install-config.yaml" overlay/etc/trustboot/config.yaml
+seed_medium --init /usr/bin/trustboot
+mkdir -p live/etc/trustboot
 sed 's/^  auto: true/  auto: false/' overlay/etc/trustboot/config.yaml >live/etc/trustboot/config.yaml
 grep -q 'auto: false' live/etc/trustboot/config.yaml || fail "live config"
-"$TRUSTBOOT" -q build-uki "dir:$ROOTFS/rootfs" -o overlay -t iso -d out -k keys --secure-boot-enroll force \
-  --init /usr/bin/trustboot -n medium >/dev/null || fail "build-uki"
 "$TRUSTBOOT" -q build-uki "dir:$ROOTFS/rootfs" -o live -t iso -d liveout -k keys --secure-boot-enroll off \
   --init /usr/bin/trustboot -n live >/dev/null || fail "build-uki live"
 
-vm out/medium.iso --setup-mode --vars vars.fd --tpm-state tpm --serial s0.txt --timeout 120
-assert_eq "$VM_RC" 0 "enroll run (serial: $(tail -c 600 s0.txt))"
-vm out/medium.iso --vars vars.fd --tpm-state tpm --disk disk.img:1200M --memory 1536 --serial s1.txt --timeout 600
-assert_eq "$VM_RC" 0 "install run (serial: $(tail -c 600 s1.txt))"
-tr -d '\r' <s1.txt >s1
-contains 'trustboot install: /dev/vda: installed' s1 || fail "no install: $(grep trustboot s1 | tail -n 5)"
+install_node out/medium.iso
 
 # The attacker's code: runs in the booted system from a disk labelled TBJOB (tests/rootfs/init).
 cat >job.sh <<'SH'
@@ -50,6 +42,15 @@ mcopy -i disk.img@@1M ::/EFI/trustboot/active.efi active.efi || fail "cannot rea
 # Every PCR 11 value a signed policy of the installed UKI accepts (sha256, each phase path).
 "$TRUSTBOOT" measure calculate --uki=active.efi --bank=sha256 --json=short >signed.json || fail "measure calculate"
 signed_pcr() { grep -qi "$1" signed.json; }
+
+# attempt SERIAL WHAT VM-ARGS…: one boot with the node's TPM (300 s at most), which must end well;
+# SERIAL.txt is its console, SERIAL the same without CRs.
+attempt() {
+  local ser="$1" what="$2"; shift 2
+  vm "$@" --tpm-state tpm --serial "$ser.txt" --timeout 300
+  assert_eq "$VM_RC" 0 "$what (serial: $(tail -c 600 "$ser.txt"))"
+  tr -d '\r' <"$ser.txt" >"$ser"
+}
 
 # Each refusal is checked on its own (a run without a fix shows every attack that works).
 problems=0
@@ -66,10 +67,7 @@ mcopy -o -i disk1.img@@1M attack.conf "::$entry" || fail "cannot write $entry"
 printf 'timeout 0\nsecure-boot-enroll off\n' >loader.conf
 mcopy -o -i disk1.img@@1M loader.conf ::/loader/loader.conf || fail "cannot write loader.conf"
 mkdir -p empty1
-vm empty1 --setup-mode --vars vars-off.fd --tpm-state tpm --disk disk1.img --disk job.iso --serial s2.txt \
-  --expect "^$MARKER\$" --timeout 300
-assert_eq "$VM_RC" 0 "Secure Boot off boot (serial: $(tail -c 600 s2.txt))"
-tr -d '\r' <s2.txt >s2
+attempt s2 "Secure Boot off boot" empty1 --setup-mode --vars vars-off.fd --disk disk1.img --disk job.iso --expect "^$MARKER\$"
 assert_eq "$(serial_value s2 SecureBoot)" 0 "Secure Boot in the attack boot"
 contains 'Secure Boot: off, going on because of trustboot.insecure' s2 || problem "no insecure line: $(grep trustboot s2 | head)"
 contains "PCR 11: extended trustboot-insecure" s2 || problem "trustboot-insecure not measured"
@@ -82,10 +80,7 @@ pcr=$(serial_value s2 PCR11-sha256)
 signed_pcr "$pcr" && problem "PCR 11 $pcr is a signed value with Secure Boot off"
 
 # 2. The live medium (same keys) with the installed disk attached.
-vm liveout/live.iso --vars vars.fd --tpm-state tpm --disk disk.img --disk job.iso --serial s3.txt \
-  --expect "^$MARKER\$" --timeout 300
-assert_eq "$VM_RC" 0 "live boot (serial: $(tail -c 600 s3.txt))"
-tr -d '\r' <s3.txt >s3
+attempt s3 "live boot" liveout/live.iso --vars vars.fd --disk disk.img --disk job.iso --expect "^$MARKER\$"
 assert_eq "$(serial_value s3 SecureBoot)" 1 "Secure Boot in the live boot"
 contains 'booted from the medium' s3 || problem "live boot not seen as the medium: $(grep trustboot s3 | head)"
 contains "PCR 11: extended trustboot-medium" s3 || problem "trustboot-medium not measured"
@@ -99,18 +94,13 @@ contains '^TB-JOB unlock-all: .*PCR 11 carries trustboot-medium' s3 || problem "
 # either way nothing is unlocked.
 mkdir -p stick
 mcopy -s -i disk.img@@1M ::/EFI ::/loader stick/ || fail "cannot copy the ESP"
-vm stick --vars vars.fd --tpm-state tpm --disk disk.img --serial s4.txt \
-  --expect 'trustboot init: (total in|FAILED)' --timeout 300
-assert_eq "$VM_RC" 0 "stick boot (serial: $(tail -c 600 s4.txt))"
-tr -d '\r' <s4.txt >s4
+attempt s4 "stick boot" stick --vars vars.fd --disk disk.img --expect 'trustboot init: (total in|FAILED)'
 contains 'booted from the medium' s4 || problem "stick boot not seen as the medium: $(grep trustboot s4 | head)"
 contains "PCR 11: extended trustboot-medium" s4 || problem "trustboot-medium not measured on the stick boot"
 contains 'unlocked by the TPM as' s4 && problem "a volume unlocked from the stick"
 
 # 4. The installed disk boots and unlocks as before.
-vm empty1 --vars vars.fd --tpm-state tpm --disk disk.img --serial s5.txt --expect "^$MARKER\$" --timeout 300
-assert_eq "$VM_RC" 0 "disk boot (serial: $(tail -c 600 s5.txt))"
-tr -d '\r' <s5.txt >s5
+attempt s5 "disk boot" empty1 --vars vars.fd --disk disk.img --expect "^$MARKER\$"
 contains 'booted from disk' s5 || problem "disk boot not seen as such: $(grep trustboot s5 | head)"
 for v in oem persistent second_partition; do
   contains "unlocked by the TPM as /dev/mapper/$v" s5 || problem "$v not unlocked: $(grep trustboot s5 | tail -n 8)"

@@ -12,24 +12,13 @@ need mcopy openssl
 
 e2e_rootfs --trustboot
 cd "$WORK"
-"$TRUSTBOOT" -q genkey demo -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null || fail "genkey"
-mkdir -p overlay/etc/trustboot
-cp "$TB_SRCDIR/tests/e2e/fixtures/seed-install-config.yaml" overlay/etc/trustboot/config.yaml
 # The seed's command: no init flag; the image carries trustboot, which becomes /init.
-"$TRUSTBOOT" -q build-uki "dir:$ROOTFS/rootfs" -o overlay -t iso -d out -k keys --secure-boot-enroll force \
-  -n medium >/dev/null || fail "build-uki"
-iso=out/medium.iso
-[ -f "$iso" ] || iso=$(ls out/*.iso | head -n1)
+seed_medium
 
 # 1. setup mode: systemd-boot enrolls the keys and resets (that ends the VM); then the medium
 # boots under Secure Boot, installs, boots on as the live system and powers off.
-vm "$iso" --setup-mode --vars vars.fd --tpm-state tpm --serial s0.txt --timeout 120
-assert_eq "$VM_RC" 0 "enroll run (serial: $(tail -c 600 s0.txt))"
-vm "$iso" --vars vars.fd --tpm-state tpm --disk disk.img:1200M --memory 1536 --serial s1.txt --timeout 600
-assert_eq "$VM_RC" 0 "install run (serial: $(tail -c 600 s1.txt))"
-tr -d '\r' <s1.txt >s1
+install_node out/medium.iso
 contains '^trustboot init: Secure Boot: on' s1 || fail "install did not run under Secure Boot: $(grep 'trustboot' s1 | head)"
-contains 'trustboot install: /dev/vda: installed' s1 || fail "no install: $(grep trustboot s1 | tail -n 5)"
 
 # 2. from the disk: unlocked by the TPM, mounted, a marker written.
 boot_disk() { # SERIAL

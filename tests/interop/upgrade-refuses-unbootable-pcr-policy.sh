@@ -15,9 +15,7 @@ need python3 sbverify sbattach
 cd "$WORK"
 export SOURCE_DATE_EPOCH=1700000000
 
-"$TRUSTBOOT" genkey Test -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
-synthetic_rootfs root
-"$TRUSTBOOT" -q build-uki dir:root -t uki -d m1 -k keys >/dev/null
+node_medium
 sed -i 's/^VERSION_ID=.*/VERSION_ID=2.0/' root/etc/os-release
 "$TRUSTBOOT" -q build-uki dir:root -t uki -d m2 -k keys >/dev/null
 uki=m2/EFI/trustboot/norole.efi

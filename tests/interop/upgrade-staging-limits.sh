@@ -13,9 +13,7 @@ need python3
 cd "$WORK"
 export SOURCE_DATE_EPOCH=1700000000
 
-"$TRUSTBOOT" genkey Test -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null
-synthetic_rootfs root
-"$TRUSTBOOT" -q build-uki dir:root -t uki -d m1 -k keys >/dev/null
+node_medium
 mkdir -p stage
 node_esp esp m1/EFI/trustboot/norole.efi trustboot
 node_vars vars

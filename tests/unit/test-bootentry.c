@@ -29,22 +29,26 @@ static void make_esp(char *dir, size_t size) {
         assert_int_equal(mkdir(path, 0755), 0);
 }
 
+/* put_entry: TEXT as the file NAME in the entries folder of the ESP DIR. */
+static void put_entry(const char *dir, const char *name, const char *text) {
+        char path[512];
+
+        snprintf(path, sizeof(path), "%s/loader/entries/%s", dir, name);
+        assert_int_equal(tb_write_file_new(path, text, strlen(text), 0644), 0);
+}
+
 static void list_reads_states_and_finds_aliases(void **state) {
-        char dir[256], path[512];
+        char dir[256];
         tb_bootentry_list l = { NULL, 0 };
         const tb_bootentry *e;
         (void)state;
 
         make_esp(dir, sizeof(dir));
-#define PUT(name, text)                                                                   \
-        snprintf(path, sizeof(path), "%s/loader/entries/" name, dir);                     \
-        assert_int_equal(tb_write_file_new(path, text, strlen(text), 0644), 0)
-        PUT("active+2-1.conf", "title T\nefi /EFI/trustboot/active.efi\n");
-        PUT("passive+0-3.conf", "title T (fallback)\n");
-        PUT("recovery.conf", "  title   T recovery  \n");
-        PUT(".active+3.conf.tmp.abc", "title hidden\n");
-        PUT("notes.txt", "x\n");
-#undef PUT
+        put_entry(dir, "active+2-1.conf", "title T\nefi /EFI/trustboot/active.efi\n");
+        put_entry(dir, "passive+0-3.conf", "title T (fallback)\n");
+        put_entry(dir, "recovery.conf", "  title   T recovery  \n");
+        put_entry(dir, ".active+3.conf.tmp.abc", "title hidden\n");
+        put_entry(dir, "notes.txt", "x\n");
         assert_int_equal(tb_bootentry_list_load(dir, &l), 0);
         assert_int_equal(l.n, 3);
         assert_string_equal(l.e[0].file, "active+2-1.conf");
@@ -148,19 +152,15 @@ static void mark_renames_the_counted_entry_once(void **state) {
 }
 
 static void profile_names_find_the_profile_entry(void **state) {
-        char dir[256], path[512];
+        char dir[256];
         tb_bootentry_list l = { NULL, 0 };
         (void)state;
 
         make_esp(dir, sizeof(dir));
-#define PUT(name, text)                                                                   \
-        snprintf(path, sizeof(path), "%s/loader/entries/" name, dir);                     \
-        assert_int_equal(tb_write_file_new(path, text, strlen(text), 0644), 0)
-        PUT("active.conf", "title T\nefi /EFI/trustboot/active.efi\n");
-        PUT("active-profile1+3.conf", "title T\nefi /EFI/trustboot/active.efi\noptions @1\n");
-        PUT("active_x-profile1+3.conf", "title X\nefi /EFI/trustboot/active_x.efi\noptions @1\n");
-        PUT("passive-profile2+3.conf", "title T (fallback)\nefi /EFI/trustboot/passive.efi\noptions @2 quiet\n");
-#undef PUT
+        put_entry(dir, "active.conf", "title T\nefi /EFI/trustboot/active.efi\n");
+        put_entry(dir, "active-profile1+3.conf", "title T\nefi /EFI/trustboot/active.efi\noptions @1\n");
+        put_entry(dir, "active_x-profile1+3.conf", "title X\nefi /EFI/trustboot/active_x.efi\noptions @1\n");
+        put_entry(dir, "passive-profile2+3.conf", "title T (fallback)\nefi /EFI/trustboot/passive.efi\noptions @2 quiet\n");
         assert_int_equal(tb_bootentry_list_load(dir, &l), 0);
         assert_int_equal(l.n, 4);
         assert_string_equal(tb_bootentry_list_find(&l, "active@1")->file, "active-profile1+3.conf");

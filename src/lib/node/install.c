@@ -108,17 +108,11 @@ int tb_install_secure_boot(const char *efivarfs) {
 
 static int read_pubkey(const tb_install_params *p, tb_buf *pem) {
         const char *path = p->pcr_public_key ? p->pcr_public_key : TB_INSTALL_PCR_PUBLIC_KEY;
-        EVP_PKEY *key = NULL;
         int r = tb_read_file(path, PUBKEY_MAX, pem);
 
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot read the PCR public key", path);
-        if (tb_tpm2_pubkey_from_pem(pem->data, pem->len, &key) < 0) {
-                tb_err("%s: not an RSA public key in PEM format", path);
-                return -EINVAL;
-        }
-        EVP_PKEY_free(key);
-        return 0;
+        return tb_tpm2_pubkey_check(pem->data, pem->len, path);
 }
 
 /* The seed promises encrypted OEM and persistent partitions: say so loudly when they will not be. */

@@ -65,6 +65,31 @@ make_iso() {
     || fail "xorriso $out"
 }
 
+# seed_medium [BUILD-UKI ARGS…]: in $WORK, demo keys (keys/), the seed's example cloud-config as
+# overlay/etc/trustboot/config.yaml and the install medium out/medium.iso built from the test rootfs
+# with them (systemd-boot enrolls the keys: force). The scenarios of an installed node start here.
+seed_medium() {
+  "$TRUSTBOOT" -q genkey demo -o keys --skip-microsoft-certs-I-KNOW-WHAT-IM-DOING >/dev/null || fail "genkey"
+  mkdir -p overlay/etc/trustboot
+  cp "$TB_SRCDIR/tests/e2e/fixtures/seed-install-config.yaml" overlay/etc/trustboot/config.yaml
+  "$TRUSTBOOT" -q build-uki "dir:$ROOTFS/rootfs" -o overlay -t iso -d out -k keys --secure-boot-enroll force \
+    -n medium "$@" >/dev/null || fail "build-uki"
+}
+
+# install_node ISO [ENROLL_TIMEOUT [INSTALL_TIMEOUT]]: two boots of the install medium with
+# vars.fd and the TPM state tpm/ — in setup mode (systemd-boot enrolls the keys and resets; serial
+# s0.txt), then under Secure Boot with a blank disk.img of 1200 MiB, which it installs (s1.txt; s1
+# without CRs). Fails unless both runs end well and the install says it installed /dev/vda.
+install_node() {
+  local iso="$1" enroll_timeout="${2:-120}" install_timeout="${3:-600}"
+  vm "$iso" --setup-mode --vars vars.fd --tpm-state tpm --serial s0.txt --timeout "$enroll_timeout"
+  assert_eq "$VM_RC" 0 "enroll run (serial: $(tail -c 600 s0.txt))"
+  vm "$iso" --vars vars.fd --tpm-state tpm --disk disk.img:1200M --memory 1536 --serial s1.txt --timeout "$install_timeout"
+  assert_eq "$VM_RC" 0 "install run (serial: $(tail -c 600 s1.txt))"
+  tr -d '\r' <s1.txt >s1
+  contains -a 'trustboot install: /dev/vda: installed' s1 || fail "no install: $(grep -a trustboot s1 | tail -n 5)"
+}
+
 # vm ARGS...: `trustboot vm` with a pid file; sets VM_RC, VM_OUT (stdout+stderr) and checks that
 # neither qemu nor swtpm is still alive afterwards.
 vm() {
