@@ -40,11 +40,7 @@ iso=$(ls out/*.iso | head -n1)
 build new uki new overlay overlay2
 
 # 1. enroll and install once; every step starts from a copy of this node.
-vm "$iso" --setup-mode --vars vars.fd --tpm-state tpm --serial s0.txt --timeout 120
-assert_eq "$VM_RC" 0 "enroll run (serial: $(tail -c 600 s0.txt))"
-vm "$iso" --vars vars.fd --tpm-state tpm --disk disk.img:1200M --memory 1536 --serial s1.txt --timeout 600
-assert_eq "$VM_RC" 0 "install run (serial: $(tail -c 600 s1.txt))"
-tr -d '\r' <s1.txt | contains -a 'trustboot install: /dev/vda: installed' || fail "no install: $(tr -d '\r' <s1.txt | grep trustboot | tail -n 5)"
+install_node "$iso"
 export MTOOLS_SKIP_CHECK=1
 mcopy -n -i disk.img@@1M ::/EFI/trustboot/active.efi old.efi || fail "cannot read the installed active UKI"
 
