@@ -9,15 +9,11 @@
 #include "cli.h"
 #include "registry-opts.h"
 #include "rootfs/imageref.h"
-#include "rootfs/registry.h"
-#include "sb/keyset.h"
 #include "util/json.h"
-#include "util/fileio.h"
 #include "util/log.h"
 #include "medium/medium.h"
 #include "measure/mhash.h"
 #include "measure/pcr.h"
-#include "sb/keyset.h"
 
 static const char synopsis[] =
         "Usage: trustboot build-uki SOURCE -t iso|uki|container -d OUTDIR\n"
@@ -95,14 +91,14 @@ static int parse_size_warn(const char *cmd, const char *arg, void *target) {
 }
 
 int cmd_build_uki(int argc, char **argv) {
-        _cleanup_(freep) char *k_sb_key = NULL, *k_sb_cert = NULL, *k_pcr = NULL, *output = NULL, *pinned = NULL;
+        _cleanup_(tb_medium_outcome_done) tb_medium_outcome res = {};
         _cleanup_(tb_imageref_freep) tb_imageref *push_ref = NULL;
-        _cleanup_(tb_registry_summary_done) tb_registry_summary pulled = { 0 };
         _cleanup_(tb_imageref_freep) tb_imageref *mount_ref = NULL;
         const char *push = NULL, *mount_from = NULL;
         bool json = false;
         const char *keys = NULL;
         tb_medium_options o;
+        tb_medium_run run;
         const cli_option options[] = {
                 CLI_OPT_CALL("output-type", 't', "TYPE", parse_type, &o.type, "uki (default), iso or container"),
                 CLI_OPT_STRING("output-dir", 'd', "DIR", &o.output_dir, "where to write (default .)"),
@@ -182,21 +178,8 @@ int cmd_build_uki(int argc, char **argv) {
                 return cli_usage_error(cmd.name, "--overlay-iso only applies to -t iso");
         if ((o.stub || o.sdboot) && o.sdboot_in_source)
                 return cli_usage_error(cmd.name, "--sdboot-in-source excludes --stub and --sdboot");
-        if (keys) {
-                if (o.sb_key || o.sb_cert || o.pcr_key)
-                        return cli_usage_error(cmd.name, "-k excludes --sb-key, --sb-cert and --tpm-pcr-private-key");
-                if (tb_keyset_private_ref(keys, "db", &k_sb_key) < 0 ||
-                    tb_keyset_private_ref(keys, "tpm2-pcr", &k_pcr) < 0)
-                        return TB_EXIT_FAILURE;
-                k_sb_cert = tb_path_join(keys, TB_KEYSET_DB_CERT);
-                if (!k_sb_key || !k_sb_cert || !k_pcr)
-                        return TB_EXIT_FAILURE;
-                o.sb_key = k_sb_key;
-                o.sb_cert = k_sb_cert;
-                o.pcr_key = k_pcr;
-                if (!o.public_keys)
-                        o.public_keys = keys;
-        }
+        if (keys && (o.sb_key || o.sb_cert || o.pcr_key))
+                return cli_usage_error(cmd.name, "-k excludes --sb-key, --sb-cert and --tpm-pcr-private-key");
         if (push) {
                 if (o.type != TB_MEDIUM_CONTAINER)
                         return cli_usage_error(cmd.name, "--push only applies to -t container");
@@ -210,34 +193,26 @@ int cmd_build_uki(int argc, char **argv) {
                         return cli_usage_error(cmd.name, "--push-mount-from: '%s' is not a repository on %s", mount_from,
                                                push_ref->domain);
         }
-        if (!o.sb_key || !o.sb_cert || !o.pcr_key)
+        if (!keys && (!o.sb_key || !o.sb_cert || !o.pcr_key))
                 return cli_usage_error(cmd.name, "keys missing: give -k KEYDIR, or --sb-key, --sb-cert and --tpm-pcr-private-key");
         o.epoch = (int64_t)time(NULL);
         r = cli_source_date_epoch(CLI_EPOCH_MAX, &o.epoch);
         if (r != 0)
                 return r;
 
-        o.pull_summary = &pulled;
-        if (tb_medium_build(&o, &output) < 0)
-                return TB_EXIT_FAILURE;
-        /* The pushed image is the tarball just written, so what was pushed is what is on disk. */
-        if (push_ref && tb_registry_push_archive(output, push_ref, mount_ref ? mount_ref->path : NULL, &o.registry, &pinned) < 0)
+        run = (tb_medium_run){ .keys_dir = keys, .push = push_ref, .push_mount_from = mount_ref ? mount_ref->path : NULL };
+        if (tb_medium_build_and_push(&o, &run, &res) < 0)
                 return TB_EXIT_FAILURE;
         if (json) {
-                _cleanup_(json_object_putp) json_object *j = json_object_new_object();
+                _cleanup_(json_object_putp) json_object *j = tb_medium_outcome_json(&res);
 
                 if (!j)
-                        return TB_EXIT_FAILURE;
-                json_object_object_add(j, "output", json_object_new_string(output));
-                if (pulled.reference)
-                        json_object_object_add(j, "pulled", tb_registry_summary_json(&pulled));
-                if (pinned)
-                        json_object_object_add(j, "pushed", json_object_new_string(pinned));
+                        return tb_log_oom(), TB_EXIT_FAILURE;
                 printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                 return TB_EXIT_OK;
         }
-        printf("%s\n", output); /* data, not chatter: printed even with -q */
-        if (pinned)
-                printf("%s\n", pinned);
+        printf("%s\n", res.output); /* data, not chatter: printed even with -q */
+        if (res.pushed)
+                printf("%s\n", res.pushed);
         return TB_EXIT_OK;
 }

@@ -1,14 +1,8 @@
 /* src/cli/enroll.c — trustboot enroll: apply a signed PK/KEK/db/dbx update on this node. */
-#include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "cli.h"
 #include "sb/sbupdate.h"
-#include "util/fileio.h"
-#include "util/log.h"
 
 static const char synopsis[] =
         "Usage: trustboot enroll [--var PK|KEK|db|dbx] [--efivars DIR] FILE.auth\n"
@@ -24,19 +18,7 @@ static const char epilog[] =
         "Without --var, the variable is the file name's first word: PK.auth, KEK.auth, db-append.auth,\n"
         "dbx.auth.\n";
 
-static int var_from_file(const char *path, tb_sbvar *ret) {
-        _cleanup_(freep) char *copy = strdup(path);
-        char *base;
-
-        if (!copy)
-                return tb_log_oom();
-        base = basename(copy);
-        base[strcspn(base, "-._")] = 0;
-        return tb_sbvar_from_name(base, ret);
-}
-
 int cmd_enroll(int argc, char **argv) {
-        _cleanup_(tb_buf_freep) tb_buf auth = TB_BUF_INIT;
         const char *var_name = NULL, *efivars = NULL, *path;
         tb_sbvar var;
         bool append = false;
@@ -55,15 +37,10 @@ int cmd_enroll(int argc, char **argv) {
         if (optind + 1 != argc)
                 return cli_usage_error(cmd.name, "expected exactly one FILE.auth");
         path = argv[optind];
-        if (var_name ? tb_sbvar_from_name(var_name, &var) < 0 : var_from_file(path, &var) < 0)
+        if (var_name ? tb_sbvar_from_name(var_name, &var) < 0 : tb_sbvar_from_file_name(path, &var) < 0)
                 return cli_usage_error(cmd.name, "%s: which variable? give --var PK, KEK, db or dbx",
                                        var_name ? var_name : path);
-        r = tb_read_file(path, 1u << 20, &auth);
-        if (r < 0) {
-                tb_log_errno(r, "%s: cannot read", path);
-                return TB_EXIT_FAILURE;
-        }
-        r = tb_sbupdate_enroll(efivars, var, auth.data, auth.len, path, &append);
+        r = tb_sbupdate_enroll_file(efivars, var, path, &append);
         if (r < 0)
                 return TB_EXIT_FAILURE;
         if (cli_verbosity >= 0)

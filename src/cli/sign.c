@@ -1,16 +1,8 @@
 /* src/cli/sign.c — trustboot sign: Authenticode-sign a PE image (as sbsign does). */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <sys/stat.h>
 
-#include "pe/authenticode.h"
 #include "cli.h"
-#include "util/fileio.h"
-#include "util/log.h"
-#include "pe/pe.h"
-#include "pe/signer.h"
+#include "pe/signfile.h"
 
 static const char synopsis[] =
         "Usage: trustboot sign --key KEY --cert CERT [-o OUT] [--replace] FILE\n"
@@ -19,17 +11,9 @@ static const char synopsis[] =
         "The output is deterministic: the same image and key give the same bytes.\n"
         "\n";
 
-static void signer_donep(tb_signer *s) {
-        tb_signer_done(s);
-}
-
 int cmd_sign(int argc, char **argv) {
-        _cleanup_(signer_donep) tb_signer signer = {};
-        _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
-        _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
-        const char *key = NULL, *cert = NULL, *out = NULL, *in;
+        const char *key = NULL, *cert = NULL, *out = NULL;
         bool replace = false;
-        struct stat st;
         int r;
 
         const cli_option options[] = {
@@ -49,37 +33,5 @@ int cmd_sign(int argc, char **argv) {
                 return cli_usage_error(cmd.name, "--key and --cert are required");
         if (optind + 1 != argc)
                 return cli_usage_error(cmd.name, "expected exactly one FILE");
-        in = argv[optind];
-        if (!out)
-                out = in;
-
-        r = tb_signer_load(key, cert, &signer);
-        if (r < 0)
-                return TB_EXIT_FAILURE;
-        r = tb_pe_open(in, &pe);
-        if (r < 0)
-                return TB_EXIT_FAILURE;
-        if (tb_pe_get_info(pe)->cert_size != 0 && !replace) {
-                tb_err("%s: image is already signed (use --replace to replace its signatures)", in);
-                return TB_EXIT_FAILURE;
-        }
-        if (stat(in, &st) < 0) {
-                tb_log_errno(negative_errno(), "%s: cannot stat", in);
-                return TB_EXIT_FAILURE;
-        }
-        r = tb_atomic_open(out, st.st_mode & 0777, &af);
-        if (r < 0) {
-                tb_log_errno(r, "%s: cannot create", out);
-                return TB_EXIT_FAILURE;
-        }
-        r = tb_authenticode_sign(pe, &signer, af.fd, out);
-        if (r < 0)
-                return TB_EXIT_FAILURE;
-        r = tb_atomic_commit(&af);
-        if (r < 0) {
-                tb_log_errno(r, "%s: cannot write", out);
-                return TB_EXIT_FAILURE;
-        }
-        tb_debug("%s: signed", out);
-        return TB_EXIT_OK;
+        return tb_signfile_sign(argv[optind], out, key, cert, replace) < 0 ? TB_EXIT_FAILURE : TB_EXIT_OK;
 }

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "node/boot-state.h"
+#include "node/unlock-all.h"
 #include "util/log.h"
 #include "tpm/luks.h"
 
@@ -100,47 +100,14 @@ int cmd_unlock(int argc, char **argv) {
         return TB_EXIT_OK;
 }
 
-struct all_state {
-        const struct options *o;
-        int failed;
-};
-
-static int unlock_one(const char *device, const char *name, void *userdata) {
-        struct all_state *st = userdata;
-        tb_luks_unlock_params p = unlock_params(st->o);
-        int r;
-
-        if (!st->o->test && tb_luks_is_active(name)) {
-                printf("%s %s: already open, skipped\n", name, device);
-                return 0;
-        }
-        r = tb_luks_unlock(device, st->o->test ? NULL : name, &p);
-        if (r < 0) {
-                st->failed++;
-                printf("%s %s: FAILED\n", name, device);
-        } else
-                printf("%s %s: %s (keyslot %d)\n", name, device, st->o->test ? "key verified" : "unlocked", r);
-        return 0;
-}
-
 int cmd_unlock_all(int argc, char **argv) {
         struct options o = { 0 };
-        struct all_state st = { .o = &o };
+        tb_unlock_all_options a;
         int r;
 
         r = parse(argc, argv, true, &o);
         if (r != CLI_CONTINUE)
                 return r;
-        r = tb_luks_foreach_tpm2_volume(unlock_one, &st);
-        if (r < 0) {
-                tb_log_errno(r, "cannot list block devices");
-                return TB_EXIT_FAILURE;
-        }
-        if (st.failed) {
-                _cleanup_(freep) char *why = NULL;
-                if (tb_boot_state_explain(&why) > 0)
-                        tb_err("%s", why);
-                return TB_EXIT_FAILURE;
-        }
-        return TB_EXIT_OK;
+        a = (tb_unlock_all_options){ .unlock = unlock_params(&o), .test = o.test, .out = stdout };
+        return tb_unlock_all(&a) == 0 ? TB_EXIT_OK : TB_EXIT_FAILURE;
 }

@@ -1,14 +1,9 @@
 /* upgrade.c — trustboot upgrade: replace the installed UKIs from a new medium, A/B. */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/reboot.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "registry-opts.h"
-#include "util/exec.h"
-#include "util/log.h"
 #include "util/macro.h"
 #include "node/upgrade.h"
 
@@ -27,20 +22,6 @@ static const char synopsis[] =
         "        oci-layout:DIR[:TAG], an ISO file (build-uki -t iso), or the -t container image in a\n"
         "        registry: oci:REGISTRY/REPO:TAG, docker://REF or REF (build-uki --push).\n"
         "\n";
-
-/* Under systemd the service manager stops everything in order; without it (a minimal init, an
- * initrd shell) there is nobody to ask, so the file systems are synced and the kernel reboots. */
-static int reboot_now(void) {
-        if (access("/run/systemd/system", F_OK) == 0) {
-                const char *const argv_reboot[] = { "systemctl", "reboot", NULL };
-                return tb_exec_checked(argv_reboot, NULL);
-        }
-        tb_info("no systemd: syncing and rebooting now");
-        sync();
-        if (reboot(RB_AUTOBOOT) < 0)
-                return tb_log_errno(negative_errno(), "cannot reboot");
-        return 0;
-}
 
 /* --luks-device values: devices, or "none". */
 struct luks_args {
@@ -63,7 +44,6 @@ static int parse_luks_device(const char *cmd, const char *arg, void *target) {
 }
 
 int cmd_upgrade(int argc, char **argv) {
-        _cleanup_(tb_upgrade_result_done) tb_upgrade_result res = { 0 };
         tb_registry_options reg = { 0 };
         tb_upgrade_options o = { .esp = "/efi", .registry = &reg };
         struct luks_args luks = {};
@@ -105,13 +85,5 @@ int cmd_upgrade(int argc, char **argv) {
         o.n_luks_devices = luks.n;
         o.luks_scan = !luks.none && luks.n == 0;
 
-        r = tb_upgrade_run(&o, &res);
-        if (r < 0)
-                return TB_EXIT_FAILURE;
-        printf("%s%s\n", res.entry_file, res.oneshot ? " (next boot)" : "");
-        if (res.sdboot_updated)
-                tb_info("systemd-boot and loader.conf updated");
-        if (reboot && reboot_now() < 0)
-                return TB_EXIT_FAILURE;
-        return TB_EXIT_OK;
+        return tb_upgrade_command(&o, reboot, stdout) < 0 ? TB_EXIT_FAILURE : TB_EXIT_OK;
 }

@@ -1,16 +1,8 @@
 /* src/cli/verify.c — trustboot verify: does a signature by CERT match this PE image? */
 #include <stdio.h>
-#include <stdlib.h>
 
-#include "pe/authenticode.h"
 #include "cli.h"
-#include "util/log.h"
-#include "util/ossl.h"
-#include "pe/pe.h"
-#include "pe/sbat.h"
-#include "pe/signer.h"
-#include "util/buf.h"
-#include "util/strset.h"
+#include "pe/signfile.h"
 
 static const char synopsis[] =
         "Usage: trustboot verify --cert CERT FILE\n"
@@ -21,24 +13,8 @@ static const char synopsis[] =
         "revoke binaries, are listed after the verdict.\n"
         "\n";
 
-/* The entries after the "sbat,1,…" header: what revocation by generation applies to. */
-static void print_sbat(const tb_pe *pe) {
-        const tb_pe_section *s = tb_pe_find_section(pe, ".sbat");
-        _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
-        _cleanup_(tb_strv_freep) char **l = NULL;
-        size_t n = 0;
-
-        if (!s || tb_pe_section_read(pe, s, (size_t)64 * 1024, &b) < 0 || tb_sbat_lines(b.data, b.len, &l, &n) < 0)
-                return;
-        for (size_t i = tb_sbat_is_valid(b.data, b.len) ? 1 : 0; i < n; i++)
-                if (*l[i])
-                        printf("  sbat: %s\n", l[i]);
-}
-
 int cmd_verify(int argc, char **argv) {
-        _cleanup_(tb_authenticode_verdict_done) tb_authenticode_verdict v = TB_AUTHENTICODE_VERDICT_INIT;
-        _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
-        _cleanup_(X509_freep) X509 *cert = NULL;
+        _cleanup_(tb_signfile_verdict_done) tb_signfile_verdict v = { .v = TB_AUTHENTICODE_VERDICT_INIT };
         const char *cert_path = NULL, *path;
         int r;
         const cli_option options[] = {
@@ -56,32 +32,12 @@ int cmd_verify(int argc, char **argv) {
                 return cli_usage_error(cmd.name, "expected exactly one FILE");
         path = argv[optind];
 
-        r = tb_cert_load(cert_path, &cert);
-        if (r < 0) {
-                tb_log_errno(r, "%s: cannot load certificate", cert_path);
+        if (tb_signfile_verify(path, cert_path, &v) <= 0)
                 return TB_EXIT_FAILURE;
-        }
-        r = tb_pe_open(path, &pe);
-        if (r < 0)
-                return TB_EXIT_FAILURE;
-        r = tb_authenticode_verify_report(pe, cert, &v);
-        if (r < 0) {
-                if (v.index > 0)
-                        tb_log_errno(r, "%s: signature %zu: cannot verify", path, v.index);
-                return TB_EXIT_FAILURE;
-        }
-        if (v.n_sigs == 0) {
-                tb_err("%s: image is not signed", path);
-                return TB_EXIT_FAILURE;
-        }
-        if (r == 0) {
-                tb_err("%s: no signature by %s matches the image; signature %zu (%s): %s", path, cert_path, v.index,
-                       v.signer ?: "unknown signer", v.why);
-                return TB_EXIT_FAILURE;
-        }
         if (cli_verbosity >= 0) {
-                printf("%s: signature %zu (%s): OK\n", path, v.index, v.signer ?: "unknown signer");
-                print_sbat(pe);
+                printf("%s: signature %zu (%s): OK\n", path, v.v.index, v.v.signer ?: "unknown signer");
+                for (size_t i = 0; i < v.n_sbat; i++)
+                        printf("  sbat: %s\n", v.sbat[i]);
         }
         return TB_EXIT_OK;
 }

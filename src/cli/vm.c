@@ -98,33 +98,20 @@ static int parse_expect(const char *cmd, const char *arg, void *target) {
 
 #define CONSOLE_ESCAPE 0x1d /* Ctrl-] as in telnet: Ctrl-C belongs to the guest */
 
+/* The verdict and its line are vm/'s; a success is data on stdout, a failure the error line. */
 static int report(const tb_vm_config *c, const tb_vm_result *res) {
-        const char *what = tb_vm_end_to_string(res->end);
-        bool ok;
+        _cleanup_(freep) char *line = NULL;
+        bool ok = tb_vm_succeeded(c, res);
 
-        switch (res->end) {
-        case TB_VM_END_EXPECT_MATCHED:
-        case TB_VM_END_CONSOLE_QUIT:
-                ok = true;
-                break;
-        case TB_VM_END_POWEROFF:
-        case TB_VM_END_RESET:
-                ok = !c->expect;
-                break;
-        default:
-                ok = false;
+        if (tb_vm_describe(c, res, &line) < 0)
+                return tb_log_oom(), TB_EXIT_FAILURE;
+        if (!ok) {
+                tb_err("%s", line);
+                return TB_EXIT_FAILURE;
         }
-        if (ok) {
-                if (cli_verbosity >= 0)
-                        printf("trustboot vm: %s after %.1f s%s%s\n", what, res->seconds, res->detail[0] ? ": " : "",
-                               res->detail);
-                return TB_EXIT_OK;
-        }
-        if ((res->end == TB_VM_END_POWEROFF || res->end == TB_VM_END_RESET) && c->expect)
-                tb_err("%s after %.1f s without matching '%s'", what, res->seconds, c->expect);
-        else
-                tb_err("%s after %.1f s%s%s", what, res->seconds, res->detail[0] ? ": " : "", res->detail);
-        return TB_EXIT_FAILURE;
+        if (cli_verbosity >= 0)
+                printf("trustboot vm: %s\n", line);
+        return TB_EXIT_OK;
 }
 
 int cmd_vm(int argc, char **argv) {

@@ -1,4 +1,5 @@
-/* tests/unit/pcr-test-key.h — the Appendix A.1 test key of formats.md (public, TEST ONLY). */
+/* tests/unit/pcr-test-key.h — the Appendix A.1 test key of formats.md (public, TEST ONLY), and the
+ * Appendix A.3 policy systemd-measure 252 signed with it. */
 #pragma once
 
 static const char test_priv_pem[] =
@@ -42,3 +43,13 @@ static const char test_pub_pem[] =
         "N1ajNlJEh1Wf5Kc1nowfXBIoz+JFPOPRS6yMCA+7mh7O9okckkUM81lFT0wxcisW\n"
         "TQIDAQAB\n"
         "-----END PUBLIC KEY-----\n";
+
+/* Appendix A.3: systemd-measure 252 sign --bank=sha256 --phase=enter-initrd with test_priv_pem over
+ * the A.2 inputs (pcrpkey = test_pub_pem), --json=short without its newline. */
+static const char test_a3_sign_json[] =
+        "{\"sha256\":[{\"pcrs\":[11],\"pkfp\":\"4176d001e459ff4e7736cc0e7f1ad6132a709b637ff6a0576e453f2a2b6dc291\","
+        "\"pol\":\"08a8ce75567ea37895ff965b4ace93ef4f92899b093b932c9c322213e8abc5a6\",\"sig\":\"byr26w3jlBuO6Z"
+        "sK4rHjqfKX6gK9aH6m0dhNz7n+TjpDhhP3QwDq2Xi+S49ECSULSo+qVTWEwyx1w8bgL1vnlfEGVoJ1bsvGjY3ZK5lpYjA2q8q3nY970"
+        "CIxoMrWKAOzj6szV7wFS/+cxPVG4wtEWB8rpLvphiszaw9HKo8b61hMcmlVHebbQGvuUEWt2CLVeKC0/MPWF64PUv/Tq8JIzAN7S+Bt"
+        "IfZ+zfhKwB9EZsaNuEatS3IYw0ZPJkcqnPdvZFIcINfGoucvs98YIaBLvpQuAu1OiQURCwOf3odHfNxRFqmwnl5P3zX9pwc6aVlyV"
+        "izjKH/rmT7ankaz2t8cCA==\"}]}";

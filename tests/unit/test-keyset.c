@@ -125,6 +125,43 @@ static void missing_microsoft_certificates_fail_before_writing(void **state) {
         assert_false(tb_path_exists(out));
 }
 
+/* build-uki -k: the PEM files, else a token set's NAME.pkcs11 URI; the certificate is db.pem. */
+static void signing_refs_name_the_pem_files_or_the_token_uris(void **state) {
+        _cleanup_(freep) char *k = tb_path_join(dir, "signing");
+        _cleanup_(freep) char *want_key = tb_path_join(k, "db.key"), *want_cert = tb_path_join(k, "db.pem"),
+                              *want_pcr = tb_path_join(k, "tpm2-pcr-private.pem");
+        _cleanup_(tb_keyset_signing_done) tb_keyset_signing s = {};
+        const char uri[] = "pkcs11:token=unit;object=pcr\n";
+        (void)state;
+
+        tb_test_mkdir(dir, "signing");
+        tb_test_write(k, "db.key", "x", 1);
+        assert_int_equal(tb_keyset_signing_refs(k, &s), 0);
+        assert_string_equal(s.sb_key, want_key);
+        assert_string_equal(s.sb_cert, want_cert);
+        assert_string_equal(s.pcr_key, want_pcr); /* absent: named, for whoever opens it to report */
+        tb_keyset_signing_done(&s);
+        assert_null(s.sb_key);
+
+        tb_test_write(k, "tpm2-pcr-private.pkcs11", uri, sizeof(uri) - 1);
+        assert_int_equal(tb_keyset_signing_refs(k, &s), 0);
+        assert_string_equal(s.sb_key, want_key);
+        assert_string_equal(s.pcr_key, "pkcs11:token=unit;object=pcr");
+}
+
+static void signing_refs_set_nothing_when_a_token_file_is_bad(void **state) {
+        _cleanup_(freep) char *k = tb_path_join(dir, "signing-bad");
+        tb_keyset_signing s = { .sb_key = (char *)"untouched" };
+        (void)state;
+
+        tb_test_mkdir(dir, "signing-bad");
+        tb_test_write(k, "tpm2-pcr-private.pkcs11", "not a uri\n", 10);
+        assert_int_equal(tb_keyset_signing_refs(k, &s), -EBADMSG);
+        assert_string_equal(s.sb_key, "untouched");
+        assert_null(s.sb_cert);
+        assert_null(s.pcr_key);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(writes_the_sixteen_files_with_private_keys_0600),
@@ -133,6 +170,8 @@ int main(void) {
                 cmocka_unit_test(key_matches_certificate_and_cn_has_the_name),
                 cmocka_unit_test(existing_set_is_refused_without_force),
                 cmocka_unit_test(missing_microsoft_certificates_fail_before_writing),
+                cmocka_unit_test(signing_refs_name_the_pem_files_or_the_token_uris),
+                cmocka_unit_test(signing_refs_set_nothing_when_a_token_file_is_bad),
         };
         return cmocka_run_group_tests(tests, tb_test_group_setup, tb_test_group_teardown);
 }

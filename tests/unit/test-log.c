@@ -1,6 +1,7 @@
 /* tests/unit/test-log.c — the one line per message: "prefix: [warning: ]message[: strerror]",
  * negative errno returned whatever sign came in, out of memory said once, errors counted even
- * when not shown, and the level filter. */
+ * when not shown, and the level filter; the error argument evaluated once (the macros), and
+ * negative_errno() never 0. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,11 +94,48 @@ static void out_of_memory_is_said_once(void **state) {
         assert_string_equal(out, "trustboot: out of memory\n");
 }
 
+static int calls;
+
+static int next_error(void) {
+        calls++;
+        errno = 0; /* what a logging call may do to errno: the value passed in is what comes back */
+        return -EPERM;
+}
+
+static void the_error_is_evaluated_once(void **state) {
+        char out[256];
+        (void)state;
+
+        capture_begin();
+        calls = 0;
+        assert_int_equal(tb_log_errno(next_error(), "a"), -EPERM);
+        assert_int_equal(tb_fail(next_error(), "b"), -EPERM);
+        assert_int_equal(calls, 2);
+        errno = EACCES;
+        assert_int_equal(tb_log_errno(-errno, "c"), -EACCES);
+        capture_end(out, sizeof(out));
+        assert_string_equal(out, "trustboot: a: Operation not permitted\ntrustboot: b\n"
+                                 "trustboot: c: Permission denied\n");
+}
+
+static void negative_errno_is_never_zero(void **state) {
+        (void)state;
+
+        errno = ENOENT;
+        assert_int_equal(negative_errno(), -ENOENT);
+        errno = 0;
+        assert_int_equal(negative_errno(), -EIO);
+        errno = -5; /* never set by libc; still a failure */
+        assert_int_equal(negative_errno(), -EIO);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(lines_carry_the_prefix_and_the_reason),
                 cmocka_unit_test(errors_count_even_when_quiet),
                 cmocka_unit_test(out_of_memory_is_said_once),
+                cmocka_unit_test(the_error_is_evaluated_once),
+                cmocka_unit_test(negative_errno_is_never_zero),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@
 #include "pe/authenticode.h"
 #include "pe/pe.h"
 #include "util/fileio.h"
+#include "util/json.h"
 #include "testcert.h"
 #include "tmpdir.h"
 
@@ -276,6 +277,77 @@ static void refusals_leave_no_output_directory(void **state) {
         assert_false(tb_path_exists(f->out));
 }
 
+static void copy_in(const char *from, const char *dir, const char *name) {
+        tb_buf b = TB_BUF_INIT;
+
+        assert_int_equal(tb_read_file(from, 1 << 20, &b), 0);
+        put(dir, name, b.data, b.len, 0600);
+        tb_buf_wipe(&b);
+}
+
+/* build-uki -k KEYDIR: the signing keys and the enrollment keys come from the key set. */
+static void build_and_push_signs_with_a_key_set(void **state) {
+        fx *f = *state;
+        _cleanup_(tb_medium_outcome_done) tb_medium_outcome res = {};
+        _cleanup_(json_object_putp) json_object *j = NULL;
+        _cleanup_(tb_pe_freep) tb_pe *uki = NULL;
+        tb_medium_options o;
+        tb_medium_run run = {};
+        char source[500], keys[500], p[900], want[1000];
+
+        snprintf(keys, sizeof(keys), "%s/keys", f->dir);
+        assert_int_equal(mkdir(keys, 0700), 0);
+        copy_in(f->sb_key, keys, "db.key");
+        copy_in(f->sb_cert, keys, "db.pem");
+        copy_in(f->pcr_key, keys, "tpm2-pcr-private.pem");
+        for (const char *const *a = (const char *const[]){ "PK.auth", "KEK.auth", "db.auth", NULL }; *a; a++)
+                put(keys, *a, *a, strlen(*a), 0644);
+        options(f, &o, source, sizeof(source));
+        o.sb_key = o.sb_cert = o.pcr_key = NULL;
+        run.keys_dir = keys;
+        assert_int_equal(tb_medium_build_and_push(&o, &run, &res), 0);
+        assert_string_equal(res.output, f->out);
+        assert_null(res.pushed);
+        snprintf(p, sizeof(p), "%s/EFI/trustboot/norole.efi", f->out);
+        assert_int_equal(tb_pe_open(p, &uki), 0);
+        assert_int_equal(tb_authenticode_verify(uki, f->cert), 1);
+        snprintf(p, sizeof(p), "%s/loader/keys/auto/KEK.auth", f->out); /* --public-keys defaults to KEYDIR */
+        assert_true(tb_path_exists(p));
+
+        /* The summary: no pull (a dir: source), no push. */
+        j = tb_medium_outcome_json(&res);
+        assert_non_null(j);
+        snprintf(want, sizeof(want), "{\"output\":\"%s\"}", f->out);
+        assert_string_equal(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), want);
+}
+
+static void build_and_push_refuses_a_bad_key_set_before_building(void **state) {
+        fx *f = *state;
+        tb_medium_outcome res = { .output = (char *)"untouched" };
+        tb_medium_options o;
+        tb_medium_run run = {};
+        char source[500], keys[500];
+
+        snprintf(keys, sizeof(keys), "%s/keys", f->dir);
+        assert_int_equal(mkdir(keys, 0700), 0);
+        put(keys, "db.pkcs11", "file:///nowhere\n", 16, 0644); /* not a pkcs11: URI */
+        options(f, &o, source, sizeof(source));
+        run.keys_dir = keys;
+        assert_int_equal(tb_medium_build_and_push(&o, &run, &res), -EBADMSG);
+        assert_string_equal(res.output, "untouched");
+        assert_false(tb_path_exists(f->out));
+}
+
+static void the_summary_names_output_then_pushed(void **state) {
+        tb_medium_outcome res = { .output = (char *)"out/x.tar", .pushed = (char *)"r.example/x@sha256:ab" };
+        _cleanup_(json_object_putp) json_object *j = tb_medium_outcome_json(&res);
+        (void)state;
+
+        assert_non_null(j);
+        assert_string_equal(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+                            "{\"output\":\"out/x.tar\",\"pushed\":\"r.example/x@sha256:ab\"}");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(entry_names_follow_kairos),
@@ -283,6 +355,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(an_esp_tree_with_signed_ukis_bound_to_the_pcr_key, setup, teardown),
                 cmocka_unit_test_setup_teardown(a_container_image_whose_ukis_verify_where_they_lie, setup, teardown),
                 cmocka_unit_test_setup_teardown(refusals_leave_no_output_directory, setup, teardown),
+                cmocka_unit_test_setup_teardown(build_and_push_signs_with_a_key_set, setup, teardown),
+                cmocka_unit_test_setup_teardown(build_and_push_refuses_a_bad_key_set_before_building, setup, teardown),
+                cmocka_unit_test(the_summary_names_output_then_pushed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

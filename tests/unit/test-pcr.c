@@ -90,13 +90,7 @@ static void appendix_a2_default_phases_match_systemd_measure_252(void **state) {
 }
 
 static void appendix_a3_sign_json_is_byte_identical(void **state) {
-        static const char want[] =
-                "{\"sha256\":[{\"pcrs\":[11],\"pkfp\":\"4176d001e459ff4e7736cc0e7f1ad6132a709b637ff6a0576e453f2a2b6dc291\","
-                "\"pol\":\"08a8ce75567ea37895ff965b4ace93ef4f92899b093b932c9c322213e8abc5a6\",\"sig\":\"byr26w3jlBuO6Z"
-                "sK4rHjqfKX6gK9aH6m0dhNz7n+TjpDhhP3QwDq2Xi+S49ECSULSo+qVTWEwyx1w8bgL1vnlfEGVoJ1bsvGjY3ZK5lpYjA2q8q3nY970"
-                "CIxoMrWKAOzj6szV7wFS/+cxPVG4wtEWB8rpLvphiszaw9HKo8b61hMcmlVHebbQGvuUEWt2CLVeKC0/MPWF64PUv/Tq8JIzAN7S+Bt"
-                "IfZ+zfhKwB9EZsaNuEatS3IYw0ZPJkcqnPdvZFIcINfGoucvs98YIaBLvpQuAu1OiQURCwOf3odHfNxRFqmwnl5P3zX9pwc6aVlyV"
-                "izjKH/rmT7ankaz2t8cCA==\"}]}";
+        const char *want = test_a3_sign_json;
         _cleanup_(tb_pcr11_freep) tb_pcr11 *p = a2_inputs(TB_BANK_BIT(TB_BANK_SHA256), TB_STUB_252);
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = load_pem(test_priv_pem, true);
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = load_pem(test_pub_pem, false);
@@ -122,7 +116,7 @@ static void policy_digest_and_pkfp_match_appendix_a3(void **state) {
         (void)state;
 
         for (int i = 0; i < 32; i++)
-                assert_int_equal(sscanf(&value_hex[2 * i], "%2hhx", &value[i]), 1);
+                assert_int_equal(sscanf(&value_hex[(size_t)2 * i], "%2hhx", &value[i]), 1);
         assert_int_equal(tb_pcr_policy_digest(TB_BANK_SHA256, value, pol), 0);
         assert_hex(pol, 32, "08a8ce75567ea37895ff965b4ace93ef4f92899b093b932c9c322213e8abc5a6");
         assert_int_equal(tb_pcr_pkfp(pub, fp), 0);

@@ -1,7 +1,8 @@
 /* tests/unit/test-report.c — where an initrd's bytes go: sizes summed per directory at the depth
  * asked for, largest first; a hardlinked file counted once; what the exclusion drops counted per
  * directory and per group while the tree is still walked; /proc and the like not looked into;
- * the compressed estimate below the raw size for text, near it for random bytes. */
+ * the compressed estimate below the raw size for text, near it for random bytes; the text and
+ * JSON views `trustboot initrd --report` prints, as known answers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,8 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -89,9 +92,105 @@ static void sizes_per_directory_with_links_once_and_drops_counted(void **state) 
         tb_test_tmpdir_remove(dir);
 }
 
+/* A report as tb_report_build() leaves it: two rows, one of them partly left out by --slim's
+ * "docs" group and an --exclude pattern. */
+static tb_report sample_report(void) {
+        static tb_report_row rows[] = {
+                { (char *)"usr/lib", 3, (7u << 20) / 2, 1u << 20, 0 },
+                { (char *)"usr/share/doc", 2, 1u << 20, 100000, 3u << 18 },
+        };
+        tb_report r = {
+                .rows = rows, .n = 2, .files = 5, .raw = (9u << 20) / 2, .estimate = (1u << 20) + 100000,
+                .dropped = 3u << 18, .dropped_estimate = 60000, .n_groups = 2,
+        };
+
+        r.groups[0].name = "docs";
+        r.groups[0].raw = 1u << 18;
+        r.groups[1].name = "--exclude";
+        r.groups[1].raw = 1u << 19;
+        return r;
+}
+
+enum view { TEXT, TEXT_EXCLUDING, JSON };
+
+static char *print_to_string(const tb_report *r, enum view view) {
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+
+        assert_non_null(f);
+        if (view == JSON)
+                assert_int_equal(tb_report_print_json(r, f), 0);
+        else
+                tb_report_print_text(r, view == TEXT_EXCLUDING, f);
+        assert_int_equal(fclose(f), 0);
+        return out;
+}
+
+/* MiB with one decimal, "-" where nothing is left out, the groups at the end; without an
+ * exclusion the hint instead. */
+static void text_view_is_the_known_answer(void **state) {
+        tb_report r = sample_report();
+        char *out;
+        (void)state;
+
+        out = print_to_string(&r, TEXT_EXCLUDING);
+        assert_string_equal(out, "   raw MiB   est. MiB  excl. MiB    files  directory\n"
+                                 "       3.5        1.0          -        3  /usr/lib\n"
+                                 "       1.0        0.1        0.8        2  /usr/share/doc\n"
+                                 "       4.5        1.1                   5  total\n"
+                                 "left out: 0.8 MiB raw, ~0.1 MiB compressed: docs 0.2 MiB, --exclude 0.5 MiB\n");
+        free(out);
+        r.dropped = r.dropped_estimate = 0;
+        r.n_groups = 0;
+        out = print_to_string(&r, TEXT);
+        assert_string_equal(strstr(out, "total\n"),
+                            "total\n(--slim or --exclude with --report show what they would leave out)\n");
+        free(out);
+}
+
+/* systemd's pretty layout (tabs, "key" : value), bytes not MiB, no newline at the end. */
+static void json_view_is_the_known_answer(void **state) {
+        tb_report r = sample_report();
+        char *out;
+        (void)state;
+
+        out = print_to_string(&r, JSON);
+        assert_string_equal(out, "{\n"
+                                 "\t\"files\" : 5,\n"
+                                 "\t\"raw\" : 4718592,\n"
+                                 "\t\"estimate\" : 1148576,\n"
+                                 "\t\"excluded\" : {\n"
+                                 "\t\t\"raw\" : 786432,\n"
+                                 "\t\t\"estimate\" : 60000,\n"
+                                 "\t\t\"docs\" : 262144,\n"
+                                 "\t\t\"--exclude\" : 524288\n"
+                                 "\t},\n"
+                                 "\t\"directories\" : [\n"
+                                 "\t\t{\n"
+                                 "\t\t\t\"path\" : \"usr/lib\",\n"
+                                 "\t\t\t\"files\" : 3,\n"
+                                 "\t\t\t\"raw\" : 3670016,\n"
+                                 "\t\t\t\"estimate\" : 1048576,\n"
+                                 "\t\t\t\"excluded\" : 0\n"
+                                 "\t\t},\n"
+                                 "\t\t{\n"
+                                 "\t\t\t\"path\" : \"usr/share/doc\",\n"
+                                 "\t\t\t\"files\" : 2,\n"
+                                 "\t\t\t\"raw\" : 1048576,\n"
+                                 "\t\t\t\"estimate\" : 100000,\n"
+                                 "\t\t\t\"excluded\" : 786432\n"
+                                 "\t\t}\n"
+                                 "\t]\n"
+                                 "}");
+        free(out);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(sizes_per_directory_with_links_once_and_drops_counted),
+                cmocka_unit_test(text_view_is_the_known_answer),
+                cmocka_unit_test(json_view_is_the_known_answer),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

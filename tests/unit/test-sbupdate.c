@@ -8,10 +8,14 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "sb/efivar.h"
 #include "sb/sbupdate.h"
+#include "util/fileio.h"
 #include "testcert.h"
+#include "tmpdir.h"
 
 static void append_verifies_only_with_its_signer_and_the_append_attributes(void **state) {
         EVP_PKEY *kek_key = EVP_RSA_gen(2048), *other_key = EVP_RSA_gen(2048);
@@ -79,11 +83,72 @@ static void variable_names_round_trip(void **state) {
         assert_int_equal(tb_sbvar_from_name("DB", &v), -EINVAL);
 }
 
+/* `trustboot enroll` without --var: the file name's first word names the variable. */
+static void the_file_name_names_the_variable(void **state) {
+        static const struct {
+                const char *path;
+                int r;
+                tb_sbvar want;
+        } cases[] = {
+                { "keys/PK.auth", 0, TB_SBVAR_PK },     { "KEK.auth", 0, TB_SBVAR_KEK },
+                { "/k/db-append.auth", 0, TB_SBVAR_DB }, { "dbx.auth", 0, TB_SBVAR_DBX },
+                { "dbx_2026.auth", 0, TB_SBVAR_DBX },   { "DB.auth", -EINVAL, 0 },
+                { "dbxupdate.bin", -EINVAL, 0 },        { "db.auth/x", -EINVAL, 0 },
+        };
+        (void)state;
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                tb_sbvar v = (tb_sbvar)-1;
+
+                assert_int_equal(tb_sbvar_from_file_name(cases[i].path, &v), cases[i].r);
+                if (cases[i].r == 0)
+                        assert_int_equal(v, cases[i].want);
+        }
+}
+
+/* The file is read and enrolled; a missing or damaged one writes nothing. */
+static void enroll_file_writes_the_variable_or_nothing(void **state) {
+        EVP_PKEY *key = EVP_RSA_gen(2048);
+        X509 *cert = tb_test_cert(key, "kek", 3600);
+        static const uint8_t h[32] = { 7 }, on = 1;
+        _cleanup_(tb_buf_freep) tb_buf esl = TB_BUF_INIT, auth = TB_BUF_INIT;
+        _cleanup_(freep) char *efivars = NULL, *good = NULL, *bad = NULL, *missing = NULL, *dbx = NULL;
+        char dir[256];
+        bool append = false;
+        (void)state;
+
+        tb_test_tmpdir_make(dir, sizeof(dir), "sbupdate");
+        efivars = tb_path_join(dir, "efivars");
+        good = tb_path_join(dir, "dbx.auth");
+        bad = tb_path_join(dir, "damaged.auth");
+        missing = tb_path_join(dir, "missing.auth");
+        dbx = tb_path_join(efivars, "dbx-d719b2cb-3d3a-4596-a3bc-dad00e67656f");
+        tb_test_mkdir(dir, "efivars");
+        assert_int_equal(tb_efivar_write(efivars, "SetupMode", &TB_GUID_EFI_GLOBAL_VARIABLE, 6, &on, 1), 0);
+        assert_int_equal(tb_esl_append(&esl, &TB_GUID_CERT_SHA256, &TB_GUID_OWNER_CUSTOM, h, sizeof(h)), 0);
+        assert_int_equal(tb_sbupdate_append(TB_SBVAR_DBX, &esl, 1700000000, key, cert, &auth), 0);
+        tb_test_write(dir, "dbx.auth", auth.data, auth.len);
+        tb_test_write(dir, "damaged.auth", auth.data, auth.len - 1);
+
+        assert_true(tb_sbupdate_enroll_file(efivars, TB_SBVAR_DBX, missing, &append) < 0);
+        assert_int_equal(tb_sbupdate_enroll_file(efivars, TB_SBVAR_DBX, bad, &append), -EBADMSG);
+        assert_false(tb_path_exists(dbx));
+        assert_int_equal(tb_sbupdate_enroll_file(efivars, TB_SBVAR_DBX, good, &append), 0);
+        assert_true(append); /* setup mode: an append as its signer meant it */
+        assert_true(tb_path_exists(dbx));
+
+        tb_test_tmpdir_remove(dir);
+        X509_free(cert);
+        EVP_PKEY_free(key);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(append_verifies_only_with_its_signer_and_the_append_attributes),
                 cmocka_unit_test(truncated_or_foreign_files_are_ebadmsg),
                 cmocka_unit_test(variable_names_round_trip),
+                cmocka_unit_test(the_file_name_names_the_variable),
+                cmocka_unit_test(enroll_file_writes_the_variable_or_nothing),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include "sb/efivar.h"
 #include "util/codec.h"
 #include "util/fileio.h"
+#include "util/json.h"
 #include "tmpdir.h"
 #include "testcert.h"
 
@@ -187,6 +190,53 @@ static void an_unknown_booted_entry_is_a_problem(void **state) {
         json_object_put(collect(f, false, "LoaderEntrySelected is not set"));
 }
 
+/* The text `trustboot status` prints, from a report with every kind of item: what is missing
+ * reads "-" or "unknown". */
+static void the_text_report_has_one_labelled_line_per_item(void **state) {
+        static const char report[] =
+                "{\"secure_boot\":true,\"setup_mode\":false,"
+                "\"variables\":{\"PK\":{\"set\":true,\"hashes\":\"0\",\"certificates\":[{\"subject\":\"CN=u-PK\","
+                "\"owner\":\"o-1\",\"sha256\":\"00112233445566778899aabbccddeeff\",\"not_after\":\"2027\"}]},"
+                "\"dbx\":{\"set\":false}},"
+                "\"booted_entry\":\"active.conf\","
+                "\"running_uki\":{\"path\":\"/efi/EFI/a.efi\",\"allowed_by_db\":true,\"revoked_by_dbx\":false},"
+                "\"pcr11\":{\"sha256\":\"ab\",\"signed_policy_met\":null},"
+                "\"volumes\":[{\"device\":\"/dev/vda3\",\"name\":\"persistent\",\"open\":true,\"pcr_keys\":\"1\","
+                "\"pcr_key_matches_running_uki\":true,\"srk_token\":false}],"
+                "\"entries\":[{\"id\":\"active+1-2.conf\",\"state\":\"bad\",\"tries_left\":\"1\",\"tries_done\":\"2\","
+                "\"title\":\"A\"},{\"id\":\"recovery.conf\",\"state\":\"good\",\"title\":\"R\"}],"
+                "\"problems\":[\"p1\",\"p2\"]}";
+        static const char want[] =
+                "Secure Boot:      yes\n"
+                "Setup mode:       no\n"
+                "PK                set, 1 certificate(s), 0 hash(es)\n"
+                "                    CN=u-PK (owner o-1, sha256 0011223344556677…, until 2027)\n"
+                "dbx               not set, 0 certificate(s), - hash(es)\n"
+                "Booted entry:     active.conf\n"
+                "Running UKI:      /efi/EFI/a.efi: allowed by db: yes, revoked by dbx: no\n"
+                "PCR 11 (sha256):  ab, signed policy met: unknown\n"
+                "Volume:           /dev/vda3 (persistent): open: yes, PCR keys: 1, bound to the running UKI's PCR key: "
+                "yes, SRK token: no\n"
+                "Entry:            active+1-2.conf              bad           tries left 1, done 2 A\n"
+                "Entry:            recovery.conf                good          R\n"
+                "Consistent:       no\n"
+                "  problem: p1\n"
+                "  problem: p2\n";
+        _cleanup_(json_object_putp) struct json_object *j = json_tokener_parse(report);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&text, &len);
+        (void)state;
+
+        assert_non_null(j);
+        assert_non_null(out);
+        tb_status_print_text(j, out);
+        assert_int_equal(fclose(out), 0);
+        assert_string_equal(text, want);
+        assert_int_equal(tb_status_n_problems(j), 2);
+        free(text);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(a_node_where_everything_holds_is_consistent, setup, teardown),
@@ -194,6 +244,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(a_uki_db_does_not_allow_is_a_problem, setup, teardown),
                 cmocka_unit_test_setup_teardown(secure_boot_off_or_setup_mode_is_a_problem, setup, teardown),
                 cmocka_unit_test_setup_teardown(an_unknown_booted_entry_is_a_problem, setup, teardown),
+                cmocka_unit_test(the_text_report_has_one_labelled_line_per_item),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,21 +8,18 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "measure/pcr.h"
 #include "pe/signer.h"
 #include "tpm/tpm2.h"
 #include "util/codec.h"
 #include "util/fileio.h"
-#include "util/process.h"
+#include "swtpm.h"
 #include "tmpdir.h"
 
 typedef struct fx {
@@ -31,45 +28,11 @@ typedef struct fx {
         tb_tpm2 *tpm;
 } fx;
 
-static bool swtpm_accepts(const char *sock) {
-        struct sockaddr_un a = { .sun_family = AF_UNIX };
-
-        assert_true(strlen(sock) < sizeof(a.sun_path));
-        memcpy(a.sun_path, sock, strlen(sock) + 1);
-        for (int i = 0; i < 500; i++) {
-                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
-
-                assert_true(fd >= 0);
-                r = connect(fd, (struct sockaddr *)&a, sizeof(a));
-                close(fd);
-                if (r == 0)
-                        return true;
-                usleep(20000);
-        }
-        return false;
-}
-
 static int setup(void **state) {
         fx *f = calloc(1, sizeof(*f));
-        char statedir[300], server[400], ctrl[400], sock[400], log[400];
-        int logfd;
 
         tb_test_tmpdir_make(f->dir, sizeof(f->dir), "tpm2");
-        snprintf(statedir, sizeof(statedir), "dir=%s", f->dir);
-        snprintf(sock, sizeof(sock), "%s/sock", f->dir);
-        snprintf(server, sizeof(server), "type=unixio,path=%s/sock", f->dir);
-        snprintf(ctrl, sizeof(ctrl), "type=unixio,path=%s/sock.ctrl", f->dir);
-        snprintf(log, sizeof(log), "%s/swtpm.log", f->dir);
-        char *const argv[] = { "swtpm", "socket", "--tpm2", "--tpmstate", statedir, "--server", server, "--ctrl", ctrl,
-                               "--flags", "not-need-init,startup-clear", NULL };
-        logfd = open(log, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-        assert_true(logfd >= 0);
-        assert_int_equal(tb_spawn(argv, -1, logfd, logfd, -1, NULL, &f->swtpm), 0);
-        close(logfd);
-        /* The socket file appears at bind(), before swtpm listens: wait until a connection is
-         * accepted (under load the gap was long enough for tb_tpm2_open to be refused). */
-        assert_true(swtpm_accepts(sock));
-        snprintf(f->device, sizeof(f->device), "swtpm:path=%s", sock);
+        tb_test_swtpm_start(f->dir, &f->swtpm, f->device, sizeof(f->device));
         assert_int_equal(tb_tpm2_open(f->device, &f->tpm), 0);
         *state = f;
         return 0;
@@ -79,7 +42,7 @@ static int teardown(void **state) {
         fx *f = *state;
 
         tb_tpm2_free(f->tpm);
-        tb_process_stop(&f->swtpm, 5, NULL);
+        tb_test_swtpm_stop(&f->swtpm);
         tb_test_tmpdir_remove(f->dir);
         free(f);
         return 0;
@@ -91,6 +54,28 @@ static void no_tpm_there_is_an_error(void **state) {
 
         assert_true(tb_tpm2_open("swtpm:path=/nonexistent/tpm.sock", &t) < 0);
         assert_null(t);
+}
+
+/* An EC key (systemd 252 verifies RSASSA only) and junk are refused before anything is sealed. */
+static void a_pcr_key_that_is_not_rsa_is_refused(void **state) {
+        EVP_PKEY *ec = EVP_EC_gen("P-256"), *rsa = EVP_RSA_gen(2048);
+        uint8_t *pem;
+        long len;
+        BIO *b;
+        (void)state;
+
+        assert_non_null(ec);
+        assert_non_null(rsa);
+        for (int i = 0; i < 2; i++) {
+                b = BIO_new(BIO_s_mem());
+                assert_int_equal(PEM_write_bio_PUBKEY(b, i ? rsa : ec), 1);
+                len = BIO_get_mem_data(b, (char **)&pem);
+                assert_int_equal(tb_tpm2_pubkey_check(pem, (size_t)len, "key.pem"), i ? 0 : -EBADMSG);
+                BIO_free(b);
+        }
+        assert_int_equal(tb_tpm2_pubkey_check((const uint8_t *)"junk", 4, "junk.pem"), -EBADMSG);
+        EVP_PKEY_free(ec);
+        EVP_PKEY_free(rsa);
 }
 
 static void literal_pcrs_unseal_until_they_change(void **state) {
@@ -217,6 +202,7 @@ static void signed_policy_unseals_only_the_signed_state(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(no_tpm_there_is_an_error),
+                cmocka_unit_test(a_pcr_key_that_is_not_rsa_is_refused),
                 cmocka_unit_test_setup_teardown(literal_pcrs_unseal_until_they_change, setup, teardown),
                 cmocka_unit_test_setup_teardown(a_pair_seals_one_secret_under_both_keys, setup, teardown),
                 cmocka_unit_test_setup_teardown(a_wrong_pin_is_eacces, setup, teardown),

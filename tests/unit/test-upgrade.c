@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -153,11 +155,55 @@ static void a_uki_the_firmware_would_not_run_is_refused(void **state) {
         run_refused(f, NULL, -EPERM);
 }
 
+static char *printed(const tb_upgrade_result *r) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&text, &len);
+
+        assert_non_null(out);
+        tb_upgrade_print_result(r, out);
+        assert_int_equal(fclose(out), 0);
+        return text;
+}
+
+/* The one line `trustboot upgrade` prints: the new entry, and whether the next boot takes it. */
+static void the_result_line_names_the_entry_and_the_next_boot(void **state) {
+        tb_upgrade_result r = { .entry_file = (char *)"active+3.conf", .oneshot = true };
+        char *text;
+        (void)state;
+
+        text = printed(&r);
+        assert_string_equal(text, "active+3.conf (next boot)\n");
+        free(text);
+        r = (tb_upgrade_result){ .entry_file = (char *)"recovery.conf", .sdboot_updated = true };
+        text = printed(&r); /* the systemd-boot note is a log line, not data */
+        assert_string_equal(text, "recovery.conf\n");
+        free(text);
+}
+
+/* A refused upgrade prints nothing (and, refused, never reaches --reboot's step). */
+static void a_refused_command_prints_nothing(void **state) {
+        fx *f = *state;
+        tb_upgrade_options o = { .source = f->source, .esp = f->esp, .efivar_dir = f->efivars, .workdir = f->work,
+                                 .entry = "recovery" };
+        char *text = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&text, &len);
+
+        assert_non_null(out);
+        assert_int_equal(tb_upgrade_command(&o, false, out), -ENOENT);
+        assert_int_equal(fclose(out), 0);
+        assert_string_equal(text, "");
+        free(text);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(entry_names),
                 cmocka_unit_test_setup_teardown(invalid_or_missing_entries_are_refused, setup, tb_test_fixture_teardown),
                 cmocka_unit_test_setup_teardown(a_uki_the_firmware_would_not_run_is_refused, setup, tb_test_fixture_teardown),
+                cmocka_unit_test(the_result_line_names_the_entry_and_the_next_boot),
+                cmocka_unit_test_setup_teardown(a_refused_command_prints_nothing, setup, tb_test_fixture_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

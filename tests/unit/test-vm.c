@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "vm/vm.h"
@@ -67,12 +68,60 @@ static void every_end_has_a_name(void **state) {
         assert_string_equal(tb_vm_end_to_string(TB_VM_END_REFUSED), "refused by firmware");
 }
 
+/* Which ends are a success: with --expect only its match (or the console closed by the user);
+ * without it a power-off or reset too. */
+static void the_verdict_depends_on_expect(void **state) {
+        tb_vm_config plain = TB_VM_CONFIG_INIT, expecting = TB_VM_CONFIG_INIT;
+        static const struct {
+                tb_vm_end end;
+                bool ok_plain, ok_expecting;
+        } cases[] = {
+                { TB_VM_END_EXPECT_MATCHED, true, true }, { TB_VM_END_POWEROFF, true, false },
+                { TB_VM_END_RESET, true, false },         { TB_VM_END_TIMEOUT, false, false },
+                { TB_VM_END_REFUSED, false, false },      { TB_VM_END_QEMU_FAILED, false, false },
+                { TB_VM_END_SIGNAL, false, false },       { TB_VM_END_CONSOLE_QUIT, true, true },
+        };
+        (void)state;
+
+        expecting.expect = "login:";
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                tb_vm_result res = { .end = cases[i].end };
+
+                assert_int_equal(tb_vm_succeeded(&plain, &res), cases[i].ok_plain);
+                assert_int_equal(tb_vm_succeeded(&expecting, &res), cases[i].ok_expecting);
+        }
+}
+
+static void the_report_line_names_the_end_the_time_and_why(void **state) {
+        tb_vm_config c = TB_VM_CONFIG_INIT;
+        tb_vm_result res = { .end = TB_VM_END_REFUSED, .seconds = 3.04 };
+        char *line = NULL;
+        (void)state;
+
+        snprintf(res.detail, sizeof(res.detail), "Access Denied");
+        assert_int_equal(tb_vm_describe(&c, &res, &line), 0);
+        assert_string_equal(line, "refused by firmware after 3.0 s: Access Denied");
+        free(line);
+
+        res = (tb_vm_result){ .end = TB_VM_END_POWEROFF, .seconds = 12.25 };
+        assert_int_equal(tb_vm_describe(&c, &res, &line), 0);
+        assert_string_equal(line, "guest powered off after 12.2 s");
+        free(line);
+
+        c.expect = "^login:";
+        assert_int_equal(tb_vm_describe(&c, &res, &line), 0);
+        assert_string_equal(line, "guest powered off after 12.2 s without matching '^login:'");
+        free(line);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(sizes_take_binary_suffixes),
                 cmocka_unit_test(bad_sizes_are_rejected),
                 cmocka_unit_test(disk_argument_splits_at_a_size_suffix_only),
                 cmocka_unit_test(every_end_has_a_name),
+                cmocka_unit_test(the_verdict_depends_on_expect),
+                cmocka_unit_test(the_report_line_names_the_end_the_time_and_why),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

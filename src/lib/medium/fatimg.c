@@ -131,7 +131,8 @@ static int add_child(node *dir, const char *name, size_t len, bool is_dir, node 
                 free(n);
                 return -EINVAL;
         }
-        c = realloc(dir->children, (dir->n_children + 1) * sizeof(*c));
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sizeof one pointer is right */
+        c = reallocarray(dir->children, dir->n_children + 1, sizeof(*c));
         if (!c) {
                 node_free(n);
                 free(n);
@@ -244,7 +245,7 @@ int tb_fat_add_data(tb_fat *fat, const char *path, const void *data, size_t len)
 /* ---- names ---- */
 
 static bool is_short_char(char c) {
-        return isupper((unsigned char)c) || isdigit((unsigned char)c) || strchr("!#$%&'()-@^_`{}~", c);
+        return isupper((unsigned char)c) || isdigit((unsigned char)c) || (c && strchr("!#$%&'()-@^_`{}~", c));
 }
 
 /* A name that is already a valid upper-case 8.3 name is stored as is, without a long name. */
@@ -262,7 +263,7 @@ static bool fits_8_3(const char *name, uint8_t out[11]) {
                 if (!is_short_char(dot[1 + i]))
                         return false;
         memset(out, ' ', 11);
-        memcpy(out, name, base);
+        memcpy(out, name, base); /* NOLINT(bugprone-not-null-terminated-result): a space-padded 8.3 field */
         if (dot)
                 memcpy(out + 8, dot + 1, ext);
         return true;
@@ -622,7 +623,7 @@ static void boot_sector(uint8_t *s, const layout *L, const tb_fat_options *o) {
         const char *l = o->label ? o->label : "EFI";
 
         memset(s, 0, SECTOR);
-        memcpy(s, "\xEB\x58\x90" "MSWIN4.1", 11);
+        memcpy(s, "\xEB\x58\x90" "MSWIN4.1", 11); /* NOLINT(bugprone-not-null-terminated-result): jump + OEM name */
         tb_put_u16le(s + 11, SECTOR);
         s[13] = (uint8_t)L->spc;
         tb_put_u16le(s + 14, (uint16_t)L->reserved);
@@ -641,7 +642,7 @@ static void boot_sector(uint8_t *s, const layout *L, const tb_fat_options *o) {
         memset(s + 71, ' ', 11);
         for (size_t i = 0; i < 11 && l[i]; i++)
                 s[71 + i] = (uint8_t)toupper((unsigned char)l[i]);
-        memcpy(s + 82, "FAT32   ", 8);
+        memcpy(s + 82, "FAT32   ", 8); /* NOLINT(bugprone-not-null-terminated-result): fixed-width field */
         s[510] = 0x55;
         s[511] = 0xAA;
 }
@@ -719,11 +720,11 @@ int tb_fat_write_at(tb_fat *fat, int fd, uint64_t base, const tb_fat_options *o)
                 return -EINVAL;
         boot_sector(sec, L, o);
         if ((r = tb_pwrite_all(fd, sec, SECTOR, (off_t)base)) < 0 ||
-            (r = tb_pwrite_all(fd, sec, SECTOR, (off_t)(base + 6 * SECTOR))) < 0)
+            (r = tb_pwrite_all(fd, sec, SECTOR, (off_t)(base + (uint64_t)6 * SECTOR))) < 0)
                 return r;
         fsinfo_sector(sec, L);
         if ((r = tb_pwrite_all(fd, sec, SECTOR, (off_t)(base + SECTOR))) < 0 ||
-            (r = tb_pwrite_all(fd, sec, SECTOR, (off_t)(base + 7 * SECTOR))) < 0)
+            (r = tb_pwrite_all(fd, sec, SECTOR, (off_t)(base + (uint64_t)7 * SECTOR))) < 0)
                 return r;
         table = malloc(((size_t)L->n_clusters + 2) * 4);
         if (!table)

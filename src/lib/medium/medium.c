@@ -119,7 +119,8 @@ typedef struct uki_job {
         int fd;
 } uki_job;
 
-typedef struct build {
+/* One per build: its fields are grouped by meaning, not packed. */
+typedef struct build { /* NOLINT(clang-analyzer-optin.performance.Padding) */
         const tb_medium_options *o;
         tb_signer sb;
         EVP_PKEY *pcr_key;
@@ -1363,4 +1364,57 @@ int tb_medium_build(const tb_medium_options *o, char **ret_output) {
                         o->source);
         build_done(&b);
         return r;
+}
+
+void tb_medium_outcome_done(tb_medium_outcome *out) {
+        free(out->output);
+        free(out->pushed);
+        tb_registry_summary_done(&out->pulled);
+        *out = (tb_medium_outcome){};
+}
+
+int tb_medium_build_and_push(const tb_medium_options *o, const tb_medium_run *run, tb_medium_outcome *ret) {
+        _cleanup_(tb_keyset_signing_done) tb_keyset_signing keys = {};
+        _cleanup_(tb_medium_outcome_done) tb_medium_outcome out = {};
+        tb_medium_options b = *o;
+        int r;
+
+        if (run->keys_dir) {
+                r = tb_keyset_signing_refs(run->keys_dir, &keys);
+                if (r < 0)
+                        return r;
+                b.sb_key = keys.sb_key;
+                b.sb_cert = keys.sb_cert;
+                b.pcr_key = keys.pcr_key;
+                if (!b.public_keys)
+                        b.public_keys = run->keys_dir;
+        }
+        b.pull_summary = &out.pulled;
+        r = tb_medium_build(&b, &out.output);
+        if (r < 0)
+                return r;
+        if (run->push) {
+                r = tb_registry_push_archive(out.output, run->push, run->push_mount_from, &b.registry, &out.pushed);
+                if (r < 0)
+                        return r;
+        }
+        *ret = out;
+        memset(&out, 0, sizeof(out)); /* handed out: not freed here */
+        return 0;
+}
+
+json_object *tb_medium_outcome_json(const tb_medium_outcome *out) {
+        _cleanup_(json_object_putp) json_object *j = json_object_new_object();
+        json_object *v;
+
+        if (!j)
+                return NULL;
+        if (!(v = json_object_new_string(out->output)) || json_object_object_add(j, "output", v) < 0)
+                return NULL;
+        if (out->pulled.reference &&
+            (!(v = tb_registry_summary_json(&out->pulled)) || json_object_object_add(j, "pulled", v) < 0))
+                return NULL;
+        if (out->pushed && (!(v = json_object_new_string(out->pushed)) || json_object_object_add(j, "pushed", v) < 0))
+                return NULL;
+        return TAKE_PTR(j);
 }

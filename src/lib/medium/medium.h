@@ -73,6 +73,31 @@ void tb_medium_options_init(tb_medium_options *o);
  * On success *RET_OUTPUT (malloc'ed) names what was written. */
 int tb_medium_build(const tb_medium_options *o, char **ret_output);
 
+/* build-uki's whole run (`trustboot build-uki`): the signing keys from a key set, the build, and
+ * the push of a container image. */
+typedef struct tb_medium_run {
+        const char *keys_dir;         /* a genkey output (sb/keyset.h tb_keyset_signing_refs) signing in place
+                                       * of o->sb_key, sb_cert, pcr_key, and o->public_keys unless set; or NULL */
+        const tb_imageref *push;      /* -t container: push the image just written to this reference, or NULL */
+        const char *push_mount_from;  /* with PUSH: a repository path on its registry to mount blobs from */
+} tb_medium_run;
+
+typedef struct tb_medium_outcome {
+        char *output;                 /* what was written (tb_medium_build) */
+        tb_registry_summary pulled;   /* the source image, when it came from a registry (.reference set) */
+        char *pushed;                 /* the pushed image, REGISTRY/REPO@sha256:..., or NULL */
+} tb_medium_outcome;
+
+/* Resolves RUN->keys_dir, builds (tb_medium_build, O->pull_summary ignored) and pushes what it
+ * wrote: what was pushed is what is on disk. Logs what fails; *RET is set on success only. */
+int tb_medium_build_and_push(const tb_medium_options *o, const tb_medium_run *run, tb_medium_outcome *ret);
+
+/* The summary `build-uki --json` prints: {"output", "pulled" (tb_registry_summary_json) when
+ * there was a pull, "pushed" when there was a push}. NULL when out of memory (not logged). */
+json_object *tb_medium_outcome_json(const tb_medium_outcome *out);
+
+void tb_medium_outcome_done(tb_medium_outcome *out);
+
 /* Kairos' entry naming: "norole" + "_" + the extra arguments with every run of characters
  * outside [a-zA-Z0-9._-] replaced by "_", lower case (for -c), or the title (for -s). */
 int tb_medium_entry_name(const char *base, const char *args, char **ret);

@@ -26,6 +26,7 @@
 #include "node/handover.h"
 #include "node/initrd-boot.h"
 #include "node/install.h"
+#include "node/installer.h"
 #include "node/modules.h"
 #include "rootfs/initrd.h"
 #include "sb/efivar.h"
@@ -263,22 +264,6 @@ static int from_disk(struct boot *b) {
 
 static void report_modules(struct boot *b);
 
-/* The configuration files in effect, as `trustboot install` finds them, and their merge. */
-static int load_install_config(tb_cloudconfig **ret, char ***ret_files, size_t *ret_n) {
-        _cleanup_(tb_strv_freep) char **files = NULL;
-        size_t n = 0;
-        int r;
-
-        r = tb_cloudconfig_discover(NULL, &files, &n);
-        if (r >= 0)
-                r = tb_cloudconfig_load_files((const char *const *)files, n, ret);
-        if (r < 0)
-                return -EINVAL;
-        *ret_files = TAKE_PTR(files);
-        *ret_n = n;
-        return 0;
-}
-
 /* The medium's ESP: efiboot.img inside the ISO 9660 file system of the boot medium, its files
  * copied out by the library's reader. */
 static int medium_esp(struct boot *b, const char *dst) {
@@ -312,7 +297,8 @@ static int install(struct boot *b) {
         tb_disk_layout l;
         int r;
 
-        if (load_install_config(&c, &files, &n_files) < 0)
+        /* The configuration files in effect, as `trustboot install` finds them, and their merge. */
+        if (tb_installer_config(NULL, 0, &files, &n_files, &c) < 0)
                 return fail(b, "the install configuration is broken");
         if (!c->auto_install) {
                 /* As Kairos: without install.auto the medium boots as a live system, where
@@ -325,11 +311,7 @@ static int install(struct boot *b) {
         load_crypt(b);
         tb_info("install-mode: running the installer");
         tb_log_set_prefix("trustboot install");
-        if (strcmp(c->device, "auto") == 0) {
-                if (tb_disk_pick_auto(c->force, &device) < 0)
-                        goto fail;
-                tb_info("install.device auto: %s", device);
-        } else if (!(device = strdup(c->device)))
+        if (tb_installer_device(c->device, c->force, &device) < 0)
                 goto fail;
         tb_install_params p = {
                 .config = c,

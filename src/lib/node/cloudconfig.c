@@ -103,14 +103,13 @@ static void unsupported(const ctx *x, const yaml_node_t *k, const char *key) {
 
 static int pcr_mask(const ctx *x, const yaml_node_t *n, const char *key, uint32_t *ret) {
         uint32_t mask = 0;
-        int r;
 
         if (n->type != YAML_SEQUENCE_NODE)
                 return bad(x, n, key, "expected a list of PCR numbers");
         for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
                 yaml_node_t *e = yaml_document_get_node(x->doc, *i);
                 uint64_t v;
-                if ((r = get_u64(x, e, key, 23, &v)) < 0)
+                if (get_u64(x, e, key, 23, &v) < 0)
                         return bad(x, e, key, "expected PCR numbers 0…23");
                 mask |= UINT32_C(1) << v;
         }
@@ -338,10 +337,8 @@ int tb_cloudconfig_merge(tb_cloudconfig *c, const char *name, const char *text, 
         }
         ctx x = { name, &doc };
         yaml_node_t *root = yaml_document_get_root_node(&doc);
-        if (!root)
-                r = 0; /* empty document (only comments, like a bare "#cloud-config") */
-        else if (root->type == YAML_SCALAR_NODE && !*scalar(root))
-                r = 0;
+        if (!root || (root->type == YAML_SCALAR_NODE && !*scalar(root)))
+                r = 0; /* an empty document (only comments, like a bare "#cloud-config") */
         else
                 r = each_pair(&x, root, "document", top, c);
         yaml_document_delete(&doc);
@@ -351,7 +348,7 @@ int tb_cloudconfig_merge(tb_cloudconfig *c, const char *name, const char *text, 
 
 int tb_cloudconfig_merge_file(tb_cloudconfig *c, const char *path) {
         _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
-        int r = tb_read_file(path, 1024 * 1024, &b);
+        int r = tb_read_file(path, (size_t)1024 * 1024, &b);
 
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot read", path);

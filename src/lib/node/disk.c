@@ -411,7 +411,10 @@ static int signature(const char *node, char *what, size_t size, bool *ret_interr
         else if (r == 0)
                 snprintf(what, size, "a signature");
         blkid_free_probe(pr);
-        return r < 0 && r != -2 ? tb_log_errno(-EIO, "%s: cannot probe", node) : 0;
+        /* -1, or a value libblkid does not document: *WHAT was not written, the disk is not blank */
+        if (r != 0 && r != 1 && r != -2)
+                return tb_log_errno(-EIO, "%s: cannot probe", node);
+        return 0;
 }
 
 /* Whether the disk NODE has a GPT partition whose unique GUID is PARTUUID (libblkid's partition

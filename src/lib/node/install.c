@@ -48,7 +48,7 @@ static int size_one(const char *path, const struct stat *st, int type, struct FT
 }
 
 static uint64_t esp_mib(uint64_t uki_bytes, uint64_t other_bytes, unsigned growth) {
-        uint64_t bytes = (TB_INSTALL_ESP_GENERATIONS * growth * uki_bytes + 2 * other_bytes) / 10 * 11;
+        uint64_t bytes = ((uint64_t)TB_INSTALL_ESP_GENERATIONS * growth * uki_bytes + 2 * other_bytes) / 10 * 11;
         return (bytes + MIB - 1) / MIB + 16;
 }
 
@@ -108,17 +108,11 @@ int tb_install_secure_boot(const char *efivarfs) {
 
 static int read_pubkey(const tb_install_params *p, tb_buf *pem) {
         const char *path = p->pcr_public_key ? p->pcr_public_key : TB_INSTALL_PCR_PUBLIC_KEY;
-        EVP_PKEY *key = NULL;
         int r = tb_read_file(path, PUBKEY_MAX, pem);
 
         if (r < 0)
                 return tb_log_errno(r, "%s: cannot read the PCR public key", path);
-        if (tb_tpm2_pubkey_from_pem(pem->data, pem->len, &key) < 0) {
-                tb_err("%s: not an RSA public key in PEM format", path);
-                return -EINVAL;
-        }
-        EVP_PKEY_free(key);
-        return 0;
+        return tb_tpm2_pubkey_check(pem->data, pem->len, path);
 }
 
 /* The seed promises encrypted OEM and persistent partitions: say so loudly when they will not be. */
@@ -162,7 +156,7 @@ static int check_one(const char *path, const struct stat *st, int type, struct F
         if (type != FTW_F || !is_efi_name(path + ftw->base))
                 return 0;
         c->n_images++;
-        if ((r = tb_pe_open(path, &pe)) < 0) {
+        if (tb_pe_open(path, &pe) < 0) {
                 tb_err("%s: not an EFI image the firmware could run", path);
                 c->r = -EBADMSG;
                 return 1;

@@ -333,3 +333,74 @@ int tb_status_collect(const tb_status_options *o, struct json_object **ret, bool
         *ret_consistent = r.ok;
         return 0;
 }
+
+/* ---- the text report ------------------------------------------------------------------- */
+
+static const char *yes_no(struct json_object *o, const char *key) {
+        struct json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v) || !v)
+                return "unknown";
+        return json_object_get_boolean(v) ? "yes" : "no";
+}
+
+static const char *str(struct json_object *o, const char *key) {
+        struct json_object *v;
+
+        return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : "-";
+}
+
+void tb_status_print_text(struct json_object *root, FILE *out) {
+        struct json_object *vars, *a, *u, *p;
+
+        fprintf(out, "Secure Boot:      %s\n", yes_no(root, "secure_boot"));
+        fprintf(out, "Setup mode:       %s\n", yes_no(root, "setup_mode"));
+        if (json_object_object_get_ex(root, "variables", &vars)) {
+                json_object_object_foreach(vars, name, var) {
+                        struct json_object *certs = NULL;
+                        json_object_object_get_ex(var, "certificates", &certs);
+                        fprintf(out, "%-4s              %s, %zu certificate(s), %s hash(es)\n", name,
+                                json_object_get_boolean(json_object_object_get(var, "set")) ? "set" : "not set",
+                                certs ? json_object_array_length(certs) : 0, str(var, "hashes"));
+                        for (size_t i = 0; certs && i < json_object_array_length(certs); i++) {
+                                struct json_object *c = json_object_array_get_idx(certs, i);
+                                fprintf(out, "                    %s (owner %s, sha256 %.16s…, until %s)\n",
+                                        str(c, "subject"), str(c, "owner"), str(c, "sha256"), str(c, "not_after"));
+                        }
+                }
+        }
+        fprintf(out, "Booted entry:     %s\n", str(root, "booted_entry"));
+        if (json_object_object_get_ex(root, "running_uki", &u))
+                fprintf(out, "Running UKI:      %s: allowed by db: %s, revoked by dbx: %s\n", str(u, "path"),
+                        yes_no(u, "allowed_by_db"), yes_no(u, "revoked_by_dbx"));
+        if (json_object_object_get_ex(root, "pcr11", &p))
+                fprintf(out, "PCR 11 (sha256):  %s, signed policy met: %s\n", str(p, "sha256"),
+                        yes_no(p, "signed_policy_met"));
+        if (json_object_object_get_ex(root, "volumes", &a))
+                for (size_t i = 0; i < json_object_array_length(a); i++) {
+                        struct json_object *v = json_object_array_get_idx(a, i);
+                        fprintf(out,
+                                "Volume:           %s (%s): open: %s, PCR keys: %s, bound to the running UKI's PCR "
+                                "key: %s, SRK token: %s\n", str(v, "device"), str(v, "name"), yes_no(v, "open"),
+                                str(v, "pcr_keys"), yes_no(v, "pcr_key_matches_running_uki"), yes_no(v, "srk_token"));
+                }
+        if (json_object_object_get_ex(root, "entries", &a))
+                for (size_t i = 0; i < json_object_array_length(a); i++) {
+                        struct json_object *e = json_object_array_get_idx(a, i), *l;
+                        fprintf(out, "Entry:            %-28s %-13s", str(e, "id"), str(e, "state"));
+                        if (json_object_object_get_ex(e, "tries_left", &l))
+                                fprintf(out, " tries left %s, done %s", str(e, "tries_left"), str(e, "tries_done"));
+                        fprintf(out, " %s\n", str(e, "title"));
+                }
+        if (json_object_object_get_ex(root, "problems", &a)) {
+                fprintf(out, "Consistent:       %s\n", json_object_array_length(a) == 0 ? "yes" : "no");
+                for (size_t i = 0; i < json_object_array_length(a); i++)
+                        fprintf(out, "  problem: %s\n", json_object_get_string(json_object_array_get_idx(a, i)));
+        }
+}
+
+size_t tb_status_n_problems(struct json_object *root) {
+        struct json_object *p = NULL;
+
+        return json_object_object_get_ex(root, "problems", &p) ? json_object_array_length(p) : 0;
+}

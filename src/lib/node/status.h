@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 typedef struct tb_status_options {
         const char *efivars;  /* NULL: /sys/firmware/efi/efivars */
@@ -19,3 +20,10 @@ typedef struct tb_status_options {
  * one of its signed policies, and every TPM2 volume is bound to its PCR key. Never fails on what
  * it cannot see: that is reported as a problem. -ENOMEM only. */
 int tb_status_collect(const tb_status_options *o, struct json_object **ret, bool *ret_consistent);
+
+/* The report as `trustboot status` prints it without --json: one labelled line per item, the
+ * certificates, volumes and entries indented or one per line, then "Consistent:" and the problems. */
+void tb_status_print_text(struct json_object *report, FILE *out);
+
+/* How many problems REPORT lists. */
+size_t tb_status_n_problems(struct json_object *report);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/reboot.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@
 #include "node/upgrade-steps.h"
 #include "measure/mhash.h"
 #include "util/codec.h"
+#include "util/exec.h"
 #include "util/testhook.h"
 
 #define REFUSE(r, ...) (tb_err(__VA_ARGS__), (r))
@@ -679,4 +681,35 @@ int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret) {
                 ret->oneshot = true;
         }
         return 0;
+}
+
+void tb_upgrade_print_result(const tb_upgrade_result *r, FILE *out) {
+        fprintf(out, "%s%s\n", r->entry_file, r->oneshot ? " (next boot)" : "");
+        if (r->sdboot_updated)
+                tb_info("systemd-boot and loader.conf updated");
+}
+
+/* Under systemd the service manager stops everything in order; without it (a minimal init, an
+ * initrd shell) there is nobody to ask, so the file systems are synced and the kernel reboots. */
+static int reboot_now(void) {
+        if (access("/run/systemd/system", F_OK) == 0) {
+                const char *const argv_reboot[] = { "systemctl", "reboot", NULL };
+                return tb_exec_checked(argv_reboot, NULL);
+        }
+        tb_info("no systemd: syncing and rebooting now");
+        sync();
+        if (reboot(RB_AUTOBOOT) < 0)
+                return tb_log_errno(negative_errno(), "cannot reboot");
+        return 0;
+}
+
+int tb_upgrade_command(const tb_upgrade_options *o, bool reboot, FILE *out) {
+        _cleanup_(tb_upgrade_result_done) tb_upgrade_result res = {};
+        int r;
+
+        r = tb_upgrade_run(o, &res);
+        if (r < 0)
+                return r;
+        tb_upgrade_print_result(&res, out);
+        return reboot ? reboot_now() : 0;
 }

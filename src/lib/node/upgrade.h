@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "rootfs/registry.h"
 
@@ -58,6 +59,16 @@ void tb_upgrade_result_done(tb_upgrade_result *r);
  * entry or the reverse); -EINVAL: an invalid entry name; -E2BIG: more than
  * TB_UPGRADE_MAX_ENTRIES in a family. */
 int tb_upgrade_run(const tb_upgrade_options *o, tb_upgrade_result *ret);
+
+/* What `trustboot upgrade` prints of a result: the new entry's line on OUT ("active+3.conf (next
+ * boot)" when LoaderEntryOneShot names it), and an info line when systemd-boot was updated. */
+void tb_upgrade_print_result(const tb_upgrade_result *r, FILE *out);
+
+/* `trustboot upgrade`: tb_upgrade_run, its result printed (tb_upgrade_print_result), then with
+ * REBOOT a reboot: through the service manager under systemd, which stops everything in order;
+ * without it (a minimal init, an initrd shell) the file systems are synced and the kernel
+ * reboots. 0, or a negative errno, logged. */
+int tb_upgrade_command(const tb_upgrade_options *o, bool reboot, FILE *out);
 
 /* The test build's fault points (util/testhook.h): before every step ("remove-entry F",
  * "remove-uki E", "write-uki E", "write-entry F"), after a file's data and before its fsync

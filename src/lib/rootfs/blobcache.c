@@ -13,7 +13,7 @@
 #include "rootfs/oci.h"
 #include "util/log.h"
 
-#define STALE_TEMP_SECONDS (24 * 3600)
+#define STALE_TEMP_SECONDS ((time_t)24 * 3600)
 
 struct tb_blobcache {
         char *dir;   /* the cache root */

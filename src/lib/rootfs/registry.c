@@ -480,12 +480,12 @@ static int fetch_token(client *c, const tb_regauth_challenge *ch) {
         if ((r = tb_buf_append(&url, ch->realm, strlen(ch->realm))) < 0)
                 return r;
         if (ch->service) {
-                if ((r = tb_buf_append(&url, strchr(ch->realm, '?') ? "&service=" : "?service=", 9)) < 0 ||
+                if (tb_buf_append(&url, strchr(ch->realm, '?') ? "&service=" : "?service=", 9) < 0 ||
                     !url_escape_append(&url, ch->service))
                         return tb_log_oom();
         }
-        if ((r = tb_buf_append(&url, strchr((const char *)url.data, '?') || ch->service ? "&scope=" : "?scope=", 7)) < 0 ||
-            !url_escape_append(&url, (const char *)scope.data) || (r = tb_buf_append_zero(&url, 1)) < 0)
+        if (tb_buf_append(&url, strchr((const char *)url.data, '?') || ch->service ? "&scope=" : "?scope=", 7) < 0 ||
+            !url_escape_append(&url, (const char *)scope.data) || tb_buf_append_zero(&url, 1) < 0)
                 return tb_log_oom();
         q.url = (const char *)url.data;
         if (c->have_creds) {
@@ -850,13 +850,15 @@ static int fetch_manifest(client *c, const char *what, const char *want_digest, 
 int tb_registry_parse_platform(const char *s, char *buf, size_t bufsize, tb_oci_platform *ret) {
         char *a, *v;
 
-        if (!s || strlen(s) >= bufsize)
+        size_t len = s ? strlen(s) : 0;
+
+        if (!s || len >= bufsize)
                 return -EINVAL;
         /* Every character, before the split: afterwards BUF ends at the OS. */
         for (const char *p = s; *p; p++)
                 if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '/' || *p == '_' || *p == '-'))
                         return -EINVAL;
-        strcpy(buf, s);
+        memcpy(buf, s, len + 1);
         a = strchr(buf, '/');
         if (!a || a == buf || !a[1])
                 return -EINVAL;

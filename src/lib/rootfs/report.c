@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <zstd.h>
 
 #include "rootfs/initrd.h"
+#include "util/json.h"
 #include "util/log.h"
 #include "util/strset.h"
 
@@ -99,7 +101,7 @@ static void add_group(tb_report *rep, const char *name, uint64_t raw) {
 static int visit(const tb_rootfs_entry *e, void *userdata) {
         walker *w = userdata;
         tb_report *rep = w->rep;
-        bool is_dir = S_ISDIR(e->st.st_mode), dropped;
+        bool is_dir = S_ISDIR(e->st.st_mode), dropped, above = false;
         const char *group = NULL, *cut;
         uint64_t est = 0;
         size_t len;
@@ -135,14 +137,24 @@ static int visit(const tb_rootfs_entry *e, void *userdata) {
         r = estimate(w, e, &est);
         if (r < 0)
                 return r;
-        /* The directory at the report's depth that holds the file. */
+        /* The directory at the report's depth that holds the file (depth >= 1). */
         cut = e->path;
-        for (unsigned d = 0; d < w->depth && cut; d++) {
+        for (unsigned d = 0; d < w->depth; d++) {
                 const char *slash = strchr(cut, '/');
 
-                cut = slash ? slash + 1 : NULL;
+                if (!slash) {
+                        above = true; /* the file is above the depth: its own directory */
+                        break;
+                }
+                cut = slash + 1;
         }
-        len = cut ? (size_t)(cut - 1 - e->path) : (size_t)(strrchr(e->path, '/') ? strrchr(e->path, '/') - e->path : 0);
+        if (!above)
+                len = (size_t)(cut - 1 - e->path);
+        else {
+                const char *last = strrchr(e->path, '/');
+
+                len = last ? (size_t)(last - e->path) : 0;
+        }
         row = row_for(w, e->path, len);
         if (!row)
                 return tb_log_oom();
@@ -202,4 +214,79 @@ void tb_report_done(tb_report *r) {
                 free(r->rows[i].path);
         free(r->rows);
         *r = (tb_report){};
+}
+
+static void mib(char *buf, size_t size, uint64_t bytes) {
+        snprintf(buf, size, "%.1f", (double)bytes / (1 << 20));
+}
+
+int tb_report_print_json(const tb_report *rep, FILE *out) {
+        _cleanup_(json_object_putp) struct json_object *root = json_object_new_object();
+        _cleanup_(tb_buf_freep) tb_buf text = TB_BUF_INIT;
+        struct json_object *dirs = json_object_new_array(), *drop = json_object_new_object();
+        int r;
+
+        if (!root || !dirs || !drop) {
+                json_object_put(dirs);
+                json_object_put(drop);
+                return tb_log_oom();
+        }
+        json_object_object_add(root, "files", json_object_new_int64((int64_t)rep->files));
+        json_object_object_add(root, "raw", json_object_new_int64((int64_t)rep->raw));
+        json_object_object_add(root, "estimate", json_object_new_int64((int64_t)rep->estimate));
+        json_object_object_add(drop, "raw", json_object_new_int64((int64_t)rep->dropped));
+        json_object_object_add(drop, "estimate", json_object_new_int64((int64_t)rep->dropped_estimate));
+        for (size_t i = 0; i < rep->n_groups; i++)
+                json_object_object_add(drop, rep->groups[i].name, json_object_new_int64((int64_t)rep->groups[i].raw));
+        json_object_object_add(root, "excluded", drop);
+        for (size_t i = 0; i < rep->n; i++) {
+                struct json_object *d = json_object_new_object();
+
+                if (!d) {
+                        json_object_put(dirs);
+                        return tb_log_oom();
+                }
+                json_object_object_add(d, "path", json_object_new_string(rep->rows[i].path));
+                json_object_object_add(d, "files", json_object_new_int64((int64_t)rep->rows[i].files));
+                json_object_object_add(d, "raw", json_object_new_int64((int64_t)rep->rows[i].raw));
+                json_object_object_add(d, "estimate", json_object_new_int64((int64_t)rep->rows[i].estimate));
+                json_object_object_add(d, "excluded", json_object_new_int64((int64_t)rep->rows[i].dropped));
+                json_object_array_add(dirs, d);
+        }
+        json_object_object_add(root, "directories", dirs);
+        r = tb_json_format(root, TB_JSON_PRETTY, &text);
+        if (r < 0)
+                return r;
+        fwrite(text.data, 1, text.len, out);
+        return 0;
+}
+
+/* Largest directories first; what the exclusion would leave out, per group, at the end. */
+void tb_report_print_text(const tb_report *rep, bool excluding, FILE *out) {
+        char a[32], b[32], c[32];
+
+        fprintf(out, "%10s %10s %10s %8s  %s\n", "raw MiB", "est. MiB", "excl. MiB", "files", "directory");
+        for (size_t i = 0; i < rep->n; i++) {
+                const tb_report_row *row = &rep->rows[i];
+
+                mib(a, sizeof(a), row->raw);
+                mib(b, sizeof(b), row->estimate);
+                mib(c, sizeof(c), row->dropped);
+                fprintf(out, "%10s %10s %10s %8" PRIu64 "  /%s\n", a, b, row->dropped ? c : "-", row->files, row->path);
+        }
+        mib(a, sizeof(a), rep->raw);
+        mib(b, sizeof(b), rep->estimate);
+        fprintf(out, "%10s %10s %10s %8" PRIu64 "  total\n", a, b, "", rep->files);
+        if (!excluding) {
+                fprintf(out, "(--slim or --exclude with --report show what they would leave out)\n");
+                return;
+        }
+        mib(a, sizeof(a), rep->dropped);
+        mib(b, sizeof(b), rep->dropped_estimate);
+        fprintf(out, "left out: %s MiB raw, ~%s MiB compressed", a, b);
+        for (size_t i = 0; i < rep->n_groups; i++) {
+                mib(a, sizeof(a), rep->groups[i].raw);
+                fprintf(out, "%s %s %s MiB", i ? "," : ":", rep->groups[i].name, a);
+        }
+        fprintf(out, "\n");
 }

@@ -3,7 +3,9 @@
  * written; files are read only as far as the estimate's sample. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "rootfs/exclude.h"
 #include "rootfs/rootfs.h"
@@ -36,3 +38,13 @@ void tb_report_done(tb_report *r);
 static inline void tb_report_donep(tb_report *r) {
         tb_report_done(r);
 }
+
+/* The report as `trustboot initrd --report` prints it: one line per row (sizes in MiB, one
+ * decimal), the total, then what the exclusion leaves out per group (EXCLUDING: an exclusion
+ * was given; without one, a hint that --slim/--exclude would show it). */
+void tb_report_print_text(const tb_report *rep, bool excluding, FILE *out);
+
+/* The report as one JSON object in systemd's pretty layout (util/json), without a trailing
+ * newline: totals, "excluded" (raw, estimate, and raw per group) and "directories". Logs what
+ * fails. */
+int tb_report_print_json(const tb_report *rep, FILE *out);

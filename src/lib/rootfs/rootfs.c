@@ -481,9 +481,11 @@ static int list_dir(int fd, struct names *out) {
         struct names_collect c = { .out = out, .cap = out->n };
         int r = tb_dir_foreach(fd, collect_name, &c);
 
-        if (r == 0 && out->n > 1)
+        if (r < 0)
+                return r;
+        if (out->n > 1)
                 qsort(out->v, out->n, sizeof(char *), cmp_names);
-        return r;
+        return 0;
 }
 
 struct walk {
@@ -541,6 +543,7 @@ static int walk_dir(struct walk *w, const int *fds, size_t n, size_t len, unsign
                 if (!name)
                         break;
                 for (size_t k = 0; k < n; k++) {
+                        /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): collect_name stores no NULL */
                         have[k] = idx[k] < lists[k].n && strcmp(lists[k].v[idx[k]], name) == 0;
                         if (have[k])
                                 top = k;

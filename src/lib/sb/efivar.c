@@ -85,7 +85,7 @@ int tb_efivar_write(const char *dir, const char *name, const tb_guid *vendor, ui
                 if (r < 0)
                         return tb_log_errno(r, "%s: cannot clear the immutable flag", path);
                 close(fd);
-                fd = -EBADF;
+                fd = -EBADF; /* NOLINT(clang-analyzer-deadcode.DeadStores): read by the cleanup */
         } else if (errno != ENOENT)
                 return tb_log_errno(negative_errno(), "%s: cannot open", path);
 

@@ -430,6 +430,30 @@ int tb_keyset_private_ref(const char *dir, const char *name, char **ret) {
         return 0;
 }
 
+void tb_keyset_signing_done(tb_keyset_signing *s) {
+        free(s->sb_key);
+        free(s->sb_cert);
+        free(s->pcr_key);
+        *s = (tb_keyset_signing){};
+}
+
+int tb_keyset_signing_refs(const char *dir, tb_keyset_signing *ret) {
+        tb_keyset_signing s = {};
+        int r;
+
+        r = tb_keyset_private_ref(dir, "db", &s.sb_key);
+        if (r >= 0)
+                r = tb_keyset_private_ref(dir, "tpm2-pcr", &s.pcr_key);
+        if (r >= 0 && !(s.sb_cert = tb_path_join(dir, TB_KEYSET_DB_CERT)))
+                r = tb_log_oom();
+        if (r < 0) {
+                tb_keyset_signing_done(&s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
 /* ---- rotation: a new db key (and optionally PCR key) under the same PK and KEK ---- */
 
 #define ROTATE_MAX_FILES 24

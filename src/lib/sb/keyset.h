@@ -38,6 +38,15 @@ int tb_keyset_generate(const tb_keyset_options *o, const char *out_dir, bool for
  * PEM path (so that its absence is reported by whoever opens it). *RET is malloc'ed. */
 int tb_keyset_private_ref(const char *dir, const char *name, char **ret);
 
+/* What signs a medium, from key set DIR (`build-uki -k DIR`): the db key (tb_keyset_private_ref),
+ * its certificate DIR/db.pem and the PCR policy key. All three are set, or none (logs). */
+typedef struct tb_keyset_signing {
+        char *sb_key, *sb_cert, *pcr_key;
+} tb_keyset_signing;
+
+int tb_keyset_signing_refs(const char *dir, tb_keyset_signing *ret);
+void tb_keyset_signing_done(tb_keyset_signing *s);
+
 /* Key rotation: a new key set in OUT_DIR (which must not hold one) with OLD_DIR's PK and KEK
  * (copied), a new db key (in O->pkcs11_uri's token if set) and certificate "NAME-db", db.auth
  * (replacing db: for new nodes) and db-append.auth (KEK-signed EFI_VARIABLE_APPEND_WRITE adding

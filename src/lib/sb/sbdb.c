@@ -53,16 +53,16 @@ void tb_sbdb_free(tb_sbdb *s) {
  * image hashes are left out on purpose: they prove nothing any more. */
 static const struct hash_type {
         const tb_guid *guid;
-        int nid;
         size_t len;  /* the hash; X509_SHA* entries are followed by a 16-byte EFI_TIME */
+        int nid;
         bool of_cert;
 } hash_types[] = {
-        { &TB_GUID_CERT_SHA256, NID_sha256, 32, false },
-        { &TB_GUID_CERT_SHA384, NID_sha384, 48, false },
-        { &TB_GUID_CERT_SHA512, NID_sha512, 64, false },
-        { &TB_GUID_CERT_X509_SHA256, NID_sha256, 32, true },
-        { &TB_GUID_CERT_X509_SHA384, NID_sha384, 48, true },
-        { &TB_GUID_CERT_X509_SHA512, NID_sha512, 64, true },
+        { &TB_GUID_CERT_SHA256, 32, NID_sha256, false },
+        { &TB_GUID_CERT_SHA384, 48, NID_sha384, false },
+        { &TB_GUID_CERT_SHA512, 64, NID_sha512, false },
+        { &TB_GUID_CERT_X509_SHA256, 32, NID_sha256, true },
+        { &TB_GUID_CERT_X509_SHA384, 48, NID_sha384, true },
+        { &TB_GUID_CERT_X509_SHA512, 64, NID_sha512, true },
 };
 
 static int add_entry(const tb_esl_entry *e, void *userdata) {
@@ -76,7 +76,8 @@ static int add_entry(const tb_esl_entry *e, void *userdata) {
                         tb_ossl_drain_errors("db certificate");
                         return 0;
                 }
-                n = realloc(s->certs, (s->n_certs + 1) * sizeof(*n));
+                /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sizeof one pointer is right */
+                n = reallocarray(s->certs, s->n_certs + 1, sizeof(*n));
                 if (!n) {
                         X509_free(c);
                         return tb_log_oom();

@@ -2,12 +2,14 @@
 #include "sb/sbupdate.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <openssl/err.h>
 #include <openssl/pkcs7.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sb/efivar.h"
+#include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/ossl.h"
@@ -27,6 +29,17 @@ int tb_sbvar_from_name(const char *name, tb_sbvar *ret) {
                         return 0;
                 }
         return -EINVAL;
+}
+
+int tb_sbvar_from_file_name(const char *path, tb_sbvar *ret) {
+        _cleanup_(freep) char *copy = strdup(path);
+        char *base;
+
+        if (!copy)
+                return -ENOMEM;
+        base = basename(copy);
+        base[strcspn(base, "-._")] = 0;
+        return tb_sbvar_from_name(base, ret);
 }
 
 const char *tb_sbvar_name(tb_sbvar v) {
@@ -154,7 +167,8 @@ static int collect_cert(const tb_esl_entry *e, void *userdata) {
                 ERR_clear_error();
                 return 0;
         }
-        n = realloc(s->v, (s->n + 1) * sizeof(*n));
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sizeof one pointer is right */
+        n = reallocarray(s->v, s->n + 1, sizeof(*n));
         if (!n) {
                 X509_free(c);
                 return tb_log_oom();
@@ -263,4 +277,14 @@ int tb_sbupdate_enroll(const char *efivar_dir, tb_sbvar var, const uint8_t *auth
         if (ret_append)
                 *ret_append = append;
         return 0;
+}
+
+int tb_sbupdate_enroll_file(const char *efivar_dir, tb_sbvar var, const char *path, bool *ret_append) {
+        _cleanup_(tb_buf_freep) tb_buf auth = TB_BUF_INIT;
+        int r;
+
+        r = tb_read_file(path, 1u << 20, &auth);
+        if (r < 0)
+                return tb_log_errno(r, "%s: cannot read", path);
+        return tb_sbupdate_enroll(efivar_dir, var, auth.data, auth.len, path, ret_append);
 }

@@ -16,6 +16,10 @@ typedef enum tb_sbvar { TB_SBVAR_PK, TB_SBVAR_KEK, TB_SBVAR_DB, TB_SBVAR_DBX } t
 
 int tb_sbvar_from_name(const char *name, tb_sbvar *ret); /* "PK", "KEK", "db", "dbx"; -EINVAL */
 const char *tb_sbvar_name(tb_sbvar v);
+/* The variable an .auth file is for, by its name's first word (up to '-', '.' or '_'): PK.auth,
+ * KEK.auth, db-append.auth, dbx.auth, as genkey and `dbx add` name them. -EINVAL when that word
+ * is no variable, -ENOMEM. */
+int tb_sbvar_from_file_name(const char *path, tb_sbvar *ret);
 const tb_guid *tb_sbvar_vendor(tb_sbvar v);
 
 /* An EFI_VARIABLE_APPEND_WRITE update of VAR (db or dbx) adding the lists in ESL, signed by
@@ -46,3 +50,6 @@ int tb_auth_verify(const tb_auth_parts *p, tb_sbvar var, uint32_t attrs, X509 *c
  * an append (whichever attributes the signature covers; RET_APPEND says which). Logs. */
 int tb_sbupdate_enroll(const char *efivar_dir, tb_sbvar var, const uint8_t *auth, size_t len, const char *source,
                        bool *ret_append);
+
+/* tb_sbupdate_enroll() of the file PATH (`trustboot enroll`; at most 1 MiB). Logs. */
+int tb_sbupdate_enroll_file(const char *efivar_dir, tb_sbvar var, const char *path, bool *ret_append);

@@ -22,13 +22,6 @@
 
 TB_DEFINE_CLEANUP(struct crypt_device *, crypt_free)
 
-static void wipe_freep(char **p) {
-        if (*p) {
-                OPENSSL_cleanse(*p, strlen(*p));
-                free(*p);
-        }
-}
-
 /* libcryptsetup's messages go to the debug log: we report each failure in one line. */
 static void crypt_log_cb(int level, const char *msg, void *userdata) {
         size_t n = strlen(msg);
@@ -302,7 +295,7 @@ static int unlock_token(struct crypt_device *cd, const char *device, const char 
                         tb_tpm2 **tpm, const tb_luks_unlock_params *p) {
         _cleanup_(tb_tpm2_sealed_done) tb_tpm2_sealed s = TB_TPM2_SEALED_INIT;
         _cleanup_(tb_buf_wipep) tb_buf pass = TB_BUF_INIT;
-        _cleanup_(wipe_freep) char *pin = NULL;
+        _cleanup_(tb_secret_freep) char *pin = NULL;
         uint8_t secret[TB_TPM2_SECRET_SIZE];
         int r, slot;
 

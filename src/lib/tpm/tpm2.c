@@ -74,6 +74,17 @@ void tb_tpm2_free(tb_tpm2 *t) {
         free(t);
 }
 
+int tb_tpm2_pubkey_check(const uint8_t *pem, size_t len, const char *name) {
+        EVP_PKEY *key = NULL;
+
+        if (tb_tpm2_pubkey_from_pem(pem, len, &key) < 0) {
+                tb_err("%s: not an RSA public key in PEM format", name);
+                return -EBADMSG;
+        }
+        EVP_PKEY_free(key);
+        return 0;
+}
+
 int tb_tpm2_open(const char *device, tb_tpm2 **ret) {
         _cleanup_(tb_tpm2_freep) tb_tpm2 *t = NULL;
         _cleanup_(freep) char *conf = NULL;

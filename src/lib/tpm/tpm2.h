@@ -24,6 +24,11 @@ int tb_tpm2_open(const char *device, tb_tpm2 **ret);
 void tb_tpm2_free(tb_tpm2 *t);
 TB_DEFINE_CLEANUP(tb_tpm2 *, tb_tpm2_free);
 
+/* Whether PEM, the content of the operator's PCR public key file NAME, is a key the token can be
+ * bound to (tb_tpm2_pubkey_from_pem): 0, or -EBADMSG after logging "NAME: not an RSA public key
+ * in PEM format" — before anything is sealed to it. */
+int tb_tpm2_pubkey_check(const uint8_t *pem, size_t len, const char *name);
+
 /* A sealed secret and everything needed to unseal it: the contents of a systemd-tpm2 token. */
 typedef struct tb_tpm2_sealed {
         tb_buf blob;              /* TPM2B_PRIVATE ‖ TPM2B_PUBLIC [‖ TPM2B_ENCRYPTED_SECRET import seed] */

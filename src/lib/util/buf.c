@@ -74,3 +74,9 @@ void tb_buf_wipe(tb_buf *b) {
                 OPENSSL_cleanse(b->data, b->cap);
         tb_buf_free(b);
 }
+
+void tb_secret_free(char *s) {
+        if (s)
+                OPENSSL_cleanse(s, strlen(s));
+        free(s);
+}

@@ -31,6 +31,12 @@ static inline void tb_buf_wipep(tb_buf *b) {
         tb_buf_wipe(b);
 }
 
+/* A malloc'ed NUL-terminated secret (a PIN): overwritten up to its NUL, then freed. */
+void tb_secret_free(char *s);
+static inline void tb_secret_freep(char **s) {
+        tb_secret_free(*s);
+}
+
 static inline void tb_put_u16le(uint8_t *p, uint16_t v) {
         p[0] = (uint8_t)v;
         p[1] = (uint8_t)(v >> 8);

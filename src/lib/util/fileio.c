@@ -103,7 +103,9 @@ int tb_read_secret_file(const char *path, size_t max, tb_buf *out) {
 
 /* The one loop of the four whole-buffer calls below: EINTR and short transfers continue, an end
  * of file (or a write of nothing) is -EIO. OFF < 0: at the file position (read/write). */
-static int io_all(int fd, uint8_t *p, size_t len, off_t off, bool writing) {
+static int io_all(int fd, void *buf, size_t len, off_t off, bool writing) {
+        uint8_t *p = buf; /* written to only when reading */
+
         while (len > 0) {
                 ssize_t n = writing ? (off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off))
                                     : (off < 0 ? read(fd, p, len) : pread(fd, p, len, off));
@@ -124,7 +126,7 @@ static int io_all(int fd, uint8_t *p, size_t len, off_t off, bool writing) {
 }
 
 int tb_write_all(int fd, const void *data, size_t len) {
-        return io_all(fd, (uint8_t *)(uintptr_t)data, len, -1, true);
+        return io_all(fd, (void *)data, len, -1, true);
 }
 
 int tb_read_full(int fd, void *data, size_t len) {
@@ -136,7 +138,7 @@ int tb_pread_full(int fd, void *data, size_t len, off_t off) {
 }
 
 int tb_pwrite_all(int fd, const void *data, size_t len, off_t off) {
-        return off < 0 ? -EINVAL : io_all(fd, (uint8_t *)(uintptr_t)data, len, off, true);
+        return off < 0 ? -EINVAL : io_all(fd, (void *)data, len, off, true);
 }
 
 char *tb_path_join(const char *dir, const char *name) {

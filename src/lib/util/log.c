@@ -46,31 +46,28 @@ void tb_log(enum tb_log_level level, const char *fmt, ...) {
         va_end(ap);
 }
 
-int tb_log_errno(int err, const char *fmt, ...) {
+void tb_log_errno_report(int err, const char *fmt, ...) {
         va_list ap;
 
         if ((err == -ENOMEM || err == ENOMEM) && oom_logged)
-                return -ENOMEM;
+                return;
         va_start(ap, fmt);
         log_va(TB_LOG_ERR, strerror(err < 0 ? -err : err), fmt, ap);
         va_end(ap);
-        return err < 0 ? err : -err;
 }
 
-int tb_fail(int err, const char *fmt, ...) {
+void tb_fail_report(const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
         log_va(TB_LOG_ERR, NULL, fmt, ap);
         va_end(ap);
-        return err < 0 ? err : -err;
 }
 
-int tb_log_oom(void) {
+void tb_log_oom_report(void) {
         if (!oom_logged)
                 tb_err("out of memory");
         oom_logged = true;
-        return -ENOMEM;
 }
 
 unsigned tb_log_error_count(void) {

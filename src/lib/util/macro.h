@@ -48,5 +48,9 @@ static inline void closep(const int *fd) {
 
 /* errno as a negative return value, never 0 even if errno was not set. */
 static inline int negative_errno(void) {
-        return errno > 0 ? -errno : -EIO;
+        int r = -errno;
+
+        /* Testing the result, not errno, is what lets a static analyzer (clang 14) see that it
+         * is negative: callers' "set *ret on success" paths then check out. */
+        return r < 0 ? r : -EIO;
 }

@@ -116,6 +116,34 @@ const char *tb_vm_end_to_string(tb_vm_end e) {
         return "?";
 }
 
+bool tb_vm_succeeded(const tb_vm_config *c, const tb_vm_result *res) {
+        switch (res->end) {
+        case TB_VM_END_EXPECT_MATCHED:
+        case TB_VM_END_CONSOLE_QUIT:
+                return true;
+        case TB_VM_END_POWEROFF:
+        case TB_VM_END_RESET:
+                return !c->expect;
+        default:
+                return false;
+        }
+}
+
+int tb_vm_describe(const tb_vm_config *c, const tb_vm_result *res, char **ret) {
+        const char *what = tb_vm_end_to_string(res->end);
+        int n;
+
+        if ((res->end == TB_VM_END_POWEROFF || res->end == TB_VM_END_RESET) && c->expect)
+                n = asprintf(ret, "%s after %.1f s without matching '%s'", what, res->seconds, c->expect);
+        else
+                n = asprintf(ret, "%s after %.1f s%s%s", what, res->seconds, res->detail[0] ? ": " : "", res->detail);
+        if (n < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 /* ---- processes ---------------------------------------------------------------------------- */
 
 static int listen_unix(const char *path, int *ret) {

@@ -82,6 +82,15 @@ int tb_vm_run(const tb_vm_config *c, tb_vm_result *ret);
 /* "expect matched", "guest powered off", … */
 const char *tb_vm_end_to_string(tb_vm_end e);
 
+/* The verdict on a run: success when C->expect matched, the console was closed, or (without
+ * C->expect) the guest powered off or reset; every other end is a failure. */
+bool tb_vm_succeeded(const tb_vm_config *c, const tb_vm_result *res);
+
+/* The one line that says how the run ended: "END after S s[: DETAIL]", or for a power-off or a
+ * reset that C->expect did not see "END after S s without matching 'REGEX'". Malloc'ed in *RET;
+ * 0 or -ENOMEM (not logged). */
+int tb_vm_describe(const tb_vm_config *c, const tb_vm_result *res, char **ret);
+
 /* "8G", "512M", "1048576" (bytes, K/M/G/T are powers of 1024) -> bytes. */
 int tb_vm_parse_size(const char *s, uint64_t *ret);
 
