@@ -94,13 +94,18 @@ mcopy -n -i disk.img@@1M ::/EFI/trustboot/active.efi active.efi || fail "cannot 
 # 2. the disk, with a job: what the boot shows, then the seed's mount commands.
 mkdir -p job
 guide_block "$TB_SRCDIR/docs/guide.md" guest:mount >job/guest-mount.sh || fail "docs/guide.md has no guest:mount block"
-cat >job/job.sh <<'SH'
+# report.sh, on every job disk (disk_boot copies it): what each disk boot reports first — its
+# PCR 11 and the entry systemd-boot says it booted. job.sh sources it (tb-job runs it with sh).
+cat >report.sh <<'SH'
 say() { echo "TB-JOB $*"; }
+say "PCR11=$(tr 'A-F' 'a-f' </sys/class/tpm/tpm0/pcr-sha256/11)"
+say "selected=$(cat /sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f | tail -c +5 | tr -d '\000')"
+SH
+cat >job/job.sh <<'SH'
+. /run/tb-job/report.sh
 say "systemd=$(systemctl --version | head -n 1)"
 say "pid1=$(readlink /proc/1/exe)"
 say "SecureBoot=$(od -An -tu1 -j4 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c | tr -d ' ')"
-say "PCR11=$(tr 'A-F' 'a-f' </sys/class/tpm/tpm0/pcr-sha256/11)"
-say "selected=$(cat /sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f | tail -c +5 | tr -d '\000')"
 say "lockdown=$(cat /sys/kernel/security/lockdown 2>&1)"
 for m in virtio_blk dm_crypt; do say "module-$m=$(cat /sys/module/$m/initstate 2>&1) $(modinfo -n $m 2>&1)"; done
 say "modules-rejected=$(dmesg | grep -c -i -e 'key was rejected' -e 'module verification failed')"
@@ -125,11 +130,18 @@ trustboot bootentry --list 2>&1 | sed 's/^/TB-JOB next: /'
 touch /run/tb-job-no-poweroff
 systemctl reboot
 SH
-xorriso -as mkisofs -quiet -o job.iso -V TBJOB -R job 2>/dev/null || fail "xorriso job.iso"
-mkdir -p empty
-vm empty --vars vars.fd --tpm-state tpm --disk disk.img --disk job.iso --memory 3G --serial s2.txt --timeout 900
-tr -d '\r' <s2.txt >s2
-assert_eq "$VM_RC" 0 "the disk boot (serial: $(grep -a 'trustboot\|TB-JOB\|Failed' s2 | tail -n 15))"
+# disk_boot JOBDIR SERIAL WHAT: the installed disk boots with JOBDIR and report.sh as its job disk
+# (an ISO 9660 labelled TBJOB, JOBDIR.iso); SERIAL.txt is the console, SERIAL the same without CRs.
+disk_boot() {
+  local jobdir="$1" ser="$2" what="$3"
+  cp report.sh "$jobdir/"
+  xorriso -as mkisofs -quiet -o "$jobdir.iso" -V TBJOB -R "$jobdir" 2>/dev/null || fail "xorriso $jobdir.iso"
+  mkdir -p empty
+  vm empty --vars vars.fd --tpm-state tpm --disk disk.img --disk "$jobdir.iso" --memory 3G --serial "$ser.txt" --timeout 900
+  tr -d '\r' <"$ser.txt" >"$ser"
+  assert_eq "$VM_RC" 0 "$what (serial: $(grep -a 'trustboot\|TB-JOB\|Failed' "$ser" | tail -n 15))"
+}
+disk_boot job s2 "the disk boot"
 # tbjob KEY: the value of the first "TB-JOB KEY=VALUE" line of this boot's console ($ser).
 ser=s2
 tbjob() { sed -n "s/^.*TB-JOB $1=//p" "$ser" | sed -n 1p; }
@@ -216,16 +228,11 @@ grep "TB-JOB next: $profile1_file " s2 | contains '\[next\]' || fail "bootentry 
 # .cmdline: tb-e2e-profile=1); PCR 11 equals profile 1's prediction.
 mkdir -p job3
 cat >job3/job.sh <<'SH'
-say() { echo "TB-JOB $*"; }
+. /run/tb-job/report.sh
 say "cmdline=$(cat /proc/cmdline)"
-say "selected=$(cat /sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f | tail -c +5 | tr -d '\000')"
 say "oneshot-left=$(ls /sys/firmware/efi/efivars/ | grep -c '^LoaderEntryOneShot-')"
-say "PCR11=$(tr 'A-F' 'a-f' </sys/class/tpm/tpm0/pcr-sha256/11)"
 SH
-xorriso -as mkisofs -quiet -o job3.iso -V TBJOB -R job3 2>/dev/null || fail "xorriso job3.iso"
-vm empty --vars vars.fd --tpm-state tpm --disk disk.img --disk job3.iso --memory 3G --serial s3.txt --timeout 900
-tr -d '\r' <s3.txt >s3
-assert_eq "$VM_RC" 0 "the profile-1 boot (serial: $(grep -a 'trustboot\|TB-JOB\|Failed' s3 | tail -n 15))"
+disk_boot job3 s3 "the profile-1 boot"
 ser=s3
 contains 'TB-JOB-DONE' s3 || fail "the profile-1 boot's job did not finish: $(grep -a 'trustboot\|TB-JOB\|Failed\|emergency\|panic' s3 | tail -n 15)"
 assert_eq "$(tbjob selected)" "$selected_id" "LoaderEntrySelected on the one-shot boot"
