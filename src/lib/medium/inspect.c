@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "measure/mhash.h"
 #include "measure/pcr.h"
 #include "pe/authenticode.h"
 #include "pe/sbat.h"
@@ -37,26 +38,24 @@ static json_object *flags_json(uint32_t c) {
         return a;
 }
 
-static int sha256_chunk(const uint8_t *data, size_t len, void *userdata) {
-        return EVP_DigestUpdate(userdata, data, len) == 1 ? 0 : -EIO;
+static int mhash_chunk(const uint8_t *data, size_t len, void *userdata) {
+        return tb_mhash_update(userdata, data, len);
 }
 
 static int section_sha256(const tb_pe *pe, const tb_pe_section *s, char out[65]) {
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        uint8_t d[32];
-        int r = -EIO;
+        _cleanup_(tb_mhash_freep) tb_mhash *h = NULL;
+        tb_digests d;
+        int r;
 
-        if (!ctx)
-                return tb_log_oom();
-        if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
-                r = tb_pe_section_stream(pe, s, sha256_chunk, ctx);
-                if (r == 0 && EVP_DigestFinal_ex(ctx, d, NULL) != 1)
-                        r = -EIO;
-        }
-        EVP_MD_CTX_free(ctx);
-        if (r == 0)
-                tb_hex_encode(d, sizeof(d), out);
-        return r;
+        r = tb_mhash_new(TB_BANK_BIT(TB_BANK_SHA256), &h);
+        if (r >= 0)
+                r = tb_pe_section_stream(pe, s, mhash_chunk, h);
+        if (r >= 0)
+                r = tb_mhash_final(h, &d, NULL);
+        if (r < 0)
+                return r;
+        tb_hex_encode(d.d[TB_BANK_SHA256], 32, out);
+        return 0;
 }
 
 static json_object *sections_json(const tb_pe *pe) {

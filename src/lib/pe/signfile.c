@@ -15,12 +15,8 @@
 #include "util/ossl.h"
 #include "util/strset.h"
 
-static void signer_donep(tb_signer *s) {
-        tb_signer_done(s);
-}
-
 int tb_signfile_sign(const char *in, const char *out, const char *key, const char *cert, bool replace) {
-        _cleanup_(signer_donep) tb_signer signer = {};
+        _cleanup_(tb_signer_done) tb_signer signer = {};
         _cleanup_(tb_pe_freep) tb_pe *pe = NULL;
         _cleanup_(tb_atomic_abortp) tb_atomic_file af = TB_ATOMIC_FILE_INIT;
         struct stat st;
