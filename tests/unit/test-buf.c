@@ -40,11 +40,23 @@ static void wipe_releases_and_resets(void **state) {
         assert_int_equal(b.len, 0);
 }
 
+static void append_str_leaves_out_the_nul(void **state) {
+        _cleanup_(tb_buf_freep) tb_buf b = TB_BUF_INIT;
+        (void)state;
+
+        assert_int_equal(tb_buf_append_str(&b, "ab"), 0);
+        assert_int_equal(tb_buf_append_str(&b, ""), 0);
+        assert_int_equal(tb_buf_append_str(&b, "c"), 0);
+        assert_int_equal(b.len, 3);
+        assert_memory_equal(b.data, "abc", 3);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(appends_grow_and_keep_little_endian_order),
                 cmocka_unit_test(reserve_refuses_overflowing_sizes),
                 cmocka_unit_test(wipe_releases_and_resets),
+                cmocka_unit_test(append_str_leaves_out_the_nul),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

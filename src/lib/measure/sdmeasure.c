@@ -14,27 +14,23 @@
 #include "util/ossl.h"
 #include "util/strset.h"
 
-static int append_str(tb_buf *b, const char *s) {
-        return tb_buf_append(b, s, strlen(s));
-}
-
 int tb_sdmeasure_text(const char *phase, unsigned banks, const tb_digests *v, tb_buf *comment, tb_buf *values) {
         char pcr[16];
         int r;
 
         (void)snprintf(pcr, sizeof(pcr), "%d", TB_PCR_KERNEL_BOOT);
-        if ((r = append_str(comment, "# PCR[")) < 0 || (r = append_str(comment, pcr)) < 0 ||
-            (r = append_str(comment, "] Phase <")) < 0 || (r = append_str(comment, *phase ? phase : ":")) < 0 ||
-            (r = append_str(comment, ">\n")) < 0)
+        if ((r = tb_buf_append_str(comment, "# PCR[")) < 0 || (r = tb_buf_append_str(comment, pcr)) < 0 ||
+            (r = tb_buf_append_str(comment, "] Phase <")) < 0 || (r = tb_buf_append_str(comment, *phase ? phase : ":")) < 0 ||
+            (r = tb_buf_append_str(comment, ">\n")) < 0)
                 return r;
         TB_FOREACH_BANK(b, banks) {
                 _cleanup_(freep) char *hex = tb_hex_string(v->d[b], tb_bank_size(b));
 
                 if (!hex)
                         return -ENOMEM;
-                if ((r = append_str(values, pcr)) < 0 || (r = append_str(values, ":")) < 0 ||
-                    (r = append_str(values, tb_bank_name(b))) < 0 || (r = append_str(values, "=")) < 0 ||
-                    (r = append_str(values, hex)) < 0 || (r = append_str(values, "\n")) < 0)
+                if ((r = tb_buf_append_str(values, pcr)) < 0 || (r = tb_buf_append_str(values, ":")) < 0 ||
+                    (r = tb_buf_append_str(values, tb_bank_name(b))) < 0 || (r = tb_buf_append_str(values, "=")) < 0 ||
+                    (r = tb_buf_append_str(values, hex)) < 0 || (r = tb_buf_append_str(values, "\n")) < 0)
                         return r;
         }
         return 0;

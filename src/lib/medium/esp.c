@@ -288,18 +288,14 @@ const char *tb_enroll_to_string(tb_enroll e) {
         return (size_t)e < ARRAY_SIZE(enroll_names) ? enroll_names[e] : NULL;
 }
 
-static int append_str(tb_buf *out, const char *s) {
-        return tb_buf_append(out, s, strlen(s));
-}
-
 static int append_kv(tb_buf *out, const char *key, const char *value) {
         int r;
 
         if (strchr(value, '\n'))
                 return -EINVAL;
-        if ((r = append_str(out, key)) < 0 || (r = append_str(out, " ")) < 0 || (r = append_str(out, value)) < 0)
+        if ((r = tb_buf_append_str(out, key)) < 0 || (r = tb_buf_append_str(out, " ")) < 0 || (r = tb_buf_append_str(out, value)) < 0)
                 return r;
-        return append_str(out, "\n");
+        return tb_buf_append_str(out, "\n");
 }
 
 int tb_esp_loader_conf(tb_enroll enroll, tb_buf *out) {

@@ -46,6 +46,10 @@ int tb_buf_append(tb_buf *b, const void *data, size_t len) {
         return append(b, data, len);
 }
 
+int tb_buf_append_str(tb_buf *b, const char *s) {
+        return append(b, s, strlen(s));
+}
+
 int tb_buf_append_zero(tb_buf *b, size_t len) {
         return append(b, NULL, len);
 }

@@ -16,6 +16,7 @@ typedef struct tb_buf {
 
 int tb_buf_reserve(tb_buf *b, size_t extra);
 int tb_buf_append(tb_buf *b, const void *data, size_t len);
+int tb_buf_append_str(tb_buf *b, const char *s); /* without its NUL */
 int tb_buf_append_zero(tb_buf *b, size_t len);
 int tb_buf_append_u16le(tb_buf *b, uint16_t v);
 int tb_buf_append_u32le(tb_buf *b, uint32_t v);

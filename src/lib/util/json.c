@@ -6,18 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
-static int put(tb_buf *out, const char *s) {
-        return tb_buf_append(out, s, strlen(s));
-}
-
 static int indent(tb_buf *out, enum tb_json_style style, unsigned level) {
         int r;
 
         if (style != TB_JSON_PRETTY)
                 return 0;
-        r = put(out, "\n");
+        r = tb_buf_append_str(out, "\n");
         for (unsigned i = 0; r >= 0 && i < level; i++)
-                r = put(out, "\t");
+                r = tb_buf_append_str(out, "\t");
         return r;
 }
 
@@ -62,42 +58,42 @@ static int put_string(tb_buf *out, const char *s, size_t n) {
 
         if (!utf8_valid((const uint8_t *)s, n))
                 return -EILSEQ;
-        r = put(out, "\"");
+        r = tb_buf_append_str(out, "\"");
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 unsigned char c = (unsigned char)s[i];
                 char esc[8];
 
                 switch (c) {
                 case '"':
-                        r = put(out, "\\\"");
+                        r = tb_buf_append_str(out, "\\\"");
                         break;
                 case '\\':
-                        r = put(out, "\\\\");
+                        r = tb_buf_append_str(out, "\\\\");
                         break;
                 case '\b':
-                        r = put(out, "\\b");
+                        r = tb_buf_append_str(out, "\\b");
                         break;
                 case '\f':
-                        r = put(out, "\\f");
+                        r = tb_buf_append_str(out, "\\f");
                         break;
                 case '\n':
-                        r = put(out, "\\n");
+                        r = tb_buf_append_str(out, "\\n");
                         break;
                 case '\r':
-                        r = put(out, "\\r");
+                        r = tb_buf_append_str(out, "\\r");
                         break;
                 case '\t':
-                        r = put(out, "\\t");
+                        r = tb_buf_append_str(out, "\\t");
                         break;
                 default:
                         if (c < 0x20) {
                                 snprintf(esc, sizeof(esc), "\\u%04x", c);
-                                r = put(out, esc);
+                                r = tb_buf_append_str(out, esc);
                         } else
                                 r = tb_buf_append(out, &s[i], 1);
                 }
         }
-        return r < 0 ? r : put(out, "\"");
+        return r < 0 ? r : tb_buf_append_str(out, "\"");
 }
 
 static int format(struct json_object *o, enum tb_json_style style, unsigned level, tb_buf *out) {
@@ -108,23 +104,23 @@ static int format(struct json_object *o, enum tb_json_style style, unsigned leve
 
         switch (json_object_get_type(o)) {
         case json_type_null:
-                return put(out, "null");
+                return tb_buf_append_str(out, "null");
         case json_type_boolean:
-                return put(out, json_object_get_boolean(o) ? "true" : "false");
+                return tb_buf_append_str(out, json_object_get_boolean(o) ? "true" : "false");
         case json_type_int:
                 snprintf(num, sizeof(num), "%" PRId64, json_object_get_int64(o));
-                return put(out, num);
+                return tb_buf_append_str(out, num);
         case json_type_double:
-                return put(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+                return tb_buf_append_str(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
         case json_type_string:
                 return put_string(out, json_object_get_string(o), (size_t)json_object_get_string_len(o));
         case json_type_array: {
                 size_t n = json_object_array_length(o);
 
-                r = put(out, "[");
+                r = tb_buf_append_str(out, "[");
                 for (size_t i = 0; r >= 0 && i < n; i++) {
                         if (i > 0)
-                                r = put(out, ",");
+                                r = tb_buf_append_str(out, ",");
                         if (r >= 0)
                                 r = indent(out, style, level + 1);
                         if (r >= 0)
@@ -132,26 +128,26 @@ static int format(struct json_object *o, enum tb_json_style style, unsigned leve
                 }
                 if (r >= 0 && n > 0)
                         r = indent(out, style, level);
-                return r < 0 ? r : put(out, "]");
+                return r < 0 ? r : tb_buf_append_str(out, "]");
         }
         case json_type_object:
-                r = put(out, "{");
+                r = tb_buf_append_str(out, "{");
                 json_object_object_foreach(o, key, val) {
                         if (r >= 0 && !first)
-                                r = put(out, ",");
+                                r = tb_buf_append_str(out, ",");
                         first = false;
                         if (r >= 0)
                                 r = indent(out, style, level + 1);
                         if (r >= 0)
                                 r = put_string(out, key, strlen(key));
                         if (r >= 0)
-                                r = put(out, sep);
+                                r = tb_buf_append_str(out, sep);
                         if (r >= 0)
                                 r = format(val, style, level + 1, out);
                 }
                 if (r >= 0 && !first)
                         r = indent(out, style, level);
-                return r < 0 ? r : put(out, "}");
+                return r < 0 ? r : tb_buf_append_str(out, "}");
         }
         return -EINVAL;
 }
