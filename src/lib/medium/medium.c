@@ -1398,8 +1398,7 @@ int tb_medium_build_and_push(const tb_medium_options *o, const tb_medium_run *ru
                 if (r < 0)
                         return r;
         }
-        *ret = out;
-        memset(&out, 0, sizeof(out)); /* handed out: not freed here */
+        *ret = TAKE_STRUCT(out);
         return 0;
 }
 

@@ -99,7 +99,6 @@ int tb_signfile_verify(const char *path, const char *cert_path, tb_signfile_verd
                 return 0;
         }
         read_sbat(pe, &res.sbat, &res.n_sbat);
-        *ret = res;
-        memset(&res, 0, sizeof(res)); /* handed out: not freed here */
+        *ret = TAKE_STRUCT(res);
         return 1;
 }

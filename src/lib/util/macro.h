@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -38,6 +39,13 @@ static inline void closep(const int *fd) {
                 __typeof__(p) _tp_ = (p);               \
                 (p) = NULL;                             \
                 _tp_;                                   \
+        })
+/* The same for a struct held by value whose cleanup frees what it points to. */
+#define TAKE_STRUCT(s)                                  \
+        ({                                              \
+                __typeof__(s) _ts_ = (s);               \
+                memset(&(s), 0, sizeof(s));             \
+                _ts_;                                   \
         })
 #define TAKE_FD(fd)                                     \
         ({                                              \
